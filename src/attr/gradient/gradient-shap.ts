@@ -1,0 +1,108 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { assertNonNegative, assertPositiveInt } from '../../core/assert.js';
+import { resolveBaselineDistribution } from '../../core/baseline.js';
+import { FeatureAttribution } from '../../core/result.js';
+import { Rng } from '../../core/random.js';
+import { withScope } from '../../core/scope.js';
+import { objectiveFor, targetList } from '../../core/target.js';
+import type { AttributeOptions, Attributor } from '../../core/types.js';
+import { requireGradients, type DifferentiableModel } from '../../models/model.js';
+import { completenessGap, evaluateObjective, forwardAll, rowSums, weightedGradientSum } from '../internal/evaluate.js';
+import { prepare } from '../internal/prepare.js';
+import { withTargets } from './saliency.js';
+
+export interface GradientShapOptions extends AttributeOptions {
+  /** Samples per input row (Captum `n_samples`). Default 5 (GradientSHAP), 32 (Expected Gradients). */
+  readonly samples?: number;
+  /** Standard deviation of Gaussian noise added to the input per sample (absolute). Default 0. */
+  readonly stdevs?: number;
+}
+
+/**
+ * GradientSHAP: E over baselines b drawn from `baselines` (a tensor [samples, ...features] read as a
+ * distribution), α ~ U(0, 1) and input noise ε ~ N(0, stdevs²) of (x̃ − b) ⊙ ∂F_t/∂x (b + α(x̃ − b)),
+ * x̃ = x + ε (Captum semantics).
+ *
+ * Cost: `batch × samples` forward+backward rows, plus `batch` + (baseline rows) forward rows for the gap.
+ * Axiom: completeness in expectation; `convergenceDelta` = Σ attr − (F(x) − mean F(b) over the drawn b).
+ *
+ * @see Lundberg, Lee (2017), https://arxiv.org/abs/1705.07874
+ */
+export class GradientShap implements Attributor<GradientShapOptions> {
+  readonly id: 'gradient-shap' | 'expected-gradients' = 'gradient-shap';
+  protected readonly defaultSamples: number = 5;
+  constructor(protected readonly model: DifferentiableModel) {
+    requireGradients(model, 'GradientShap');
+  }
+
+  cost(shape: readonly number[], opts: Partial<GradientShapOptions> = {}): number {
+    const n = shape[0] ?? 1;
+    const b = opts.baselines instanceof tf.Tensor && opts.baselines.rank === shape.length ? opts.baselines.shape[0]! : 1;
+    return n * (opts.samples ?? this.defaultSamples) + n + b;
+  }
+
+  async attribute(x: tf.Tensor, opts: GradientShapOptions): Promise<FeatureAttribution> {
+    const fn = `${this.constructor.name}.attribute`;
+    const samples = opts?.samples ?? this.defaultSamples;
+    const stdevs = opts?.stdevs ?? 0;
+    assertPositiveInt(samples, 'samples', fn);
+    assertNonNegative(stdevs, 'stdevs', fn);
+    const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { ...opts, samples }), exact: true });
+    return withScope(async (keep) => {
+      const dist = keep(resolveBaselineDistribution(opts.baselines, x, fn)); // [B, ...features]
+      const nb = dist.shape[0]!;
+      const rowShape = x.shape.slice(1);
+      const rng = new Rng(opts.seed ?? 0);
+      const count = n * samples;
+      const rowOf = new Int32Array(count);
+      const pick = new Int32Array(count);
+      const alpha = new Float32Array(count);
+      for (let j = 0; j < count; j++) {
+        rowOf[j] = Math.floor(j / samples);
+        pick[j] = rng.int(nb);
+        alpha[j] = rng.next();
+      }
+      const weight = new Float32Array(count).fill(1 / samples);
+      const rowSize = rowShape.reduce((a, b) => a * b, 1);
+      const build = (s: number, e: number) =>
+        tf.tidy(() => {
+          const xs = tf.gather(x, tf.tensor1d(rowOf.subarray(s, e), 'int32'));
+          const noisy = stdevs > 0 ? tf.add(xs, tf.tensor(rng.fillNormal(new Float32Array((e - s) * rowSize), stdevs), xs.shape)) : xs;
+          const bs = tf.gather(dist, tf.tensor1d(pick.subarray(s, e), 'int32'));
+          const a = tf.tensor(alpha.subarray(s, e), [e - s, ...rowShape.map(() => 1)]);
+          const d = tf.sub(noisy, bs);
+          return { points: tf.keep(tf.add(bs, tf.mul(a, d))), factor: tf.keep(d) };
+        });
+      const values = keep(await weightedGradientSum(this.model, rowShape, n, { count, rowOf, weight, build }, target, run, batchSize, fn));
+      const fx = await evaluateObjective(this.model, x, target, run, batchSize, fn);
+      const distOut = keep(await forwardAll(this.model, dist, run, batchSize)); // [B, ...outputs]
+      const fbMean = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        const fb = tf.tidy(() => objectiveFor(target, new Int32Array(nb).fill(i), fn)(distOut));
+        const fbi = await fb.data();
+        fb.dispose();
+        let acc = 0;
+        for (let k = 0; k < samples; k++) acc += fbi[pick[i * samples + k]!]!;
+        fbMean[i] = acc / samples;
+      }
+      const convergenceDelta = completenessGap(await rowSums(values), fx, fbMean);
+      return new FeatureAttribution(this.id, values.clone(), withTargets({ ...run.finish(), convergenceDelta }, targetList(target)));
+    });
+  }
+}
+
+/**
+ * Expected Gradients: GradientSHAP without input noise, with baselines drawn from a background data
+ * set — E_{b∼D, α∼U(0,1)} [(x − b) ⊙ ∂F_t/∂x (b + α(x − b))].
+ *
+ * Cost: `batch × samples` forward+backward rows (default samples 32).
+ *
+ * @see Erion et al. (2021), https://arxiv.org/abs/1906.10670
+ */
+export class ExpectedGradients extends GradientShap {
+  override readonly id = 'expected-gradients' as const;
+  protected override readonly defaultSamples: number = 32;
+  override async attribute(x: tf.Tensor, opts: GradientShapOptions): Promise<FeatureAttribution> {
+    return super.attribute(x, { ...opts, stdevs: 0 });
+  }
+}

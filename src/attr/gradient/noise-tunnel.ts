@@ -1,0 +1,128 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { assertBatch, assertNonNegative, assertOneOf, assertPositiveInt } from '../../core/assert.js';
+import { Budget } from '../../core/budget.js';
+import { InvalidArgumentError } from '../../core/errors.js';
+import { FeatureAttribution } from '../../core/result.js';
+import { Rng } from '../../core/random.js';
+import { withScope } from '../../core/scope.js';
+import { checkTarget, resolveTarget } from '../../core/target.js';
+import { resolveBatchSize } from '../../core/batching.js';
+import type { AttributeOptions, Attributor, Target } from '../../core/types.js';
+import type { ModelAdapter } from '../../models/model.js';
+
+export type NoiseTunnelType = 'smoothgrad' | 'smoothgrad-sq' | 'vargrad';
+export const NOISE_TUNNEL_TYPES: readonly NoiseTunnelType[] = ['smoothgrad', 'smoothgrad-sq', 'vargrad'];
+
+export interface NoiseTunnelOptions extends AttributeOptions {
+  /** Noisy copies per input (Captum `nt_samples`). Default 5. */
+  readonly samples?: number;
+  /** Standard deviation of the Gaussian noise, in input units (Captum `stdevs`). Default 1. */
+  readonly stdevs?: number;
+  /** Default 'smoothgrad'. */
+  readonly type?: NoiseTunnelType;
+}
+
+/**
+ * NoiseTunnel: runs any attribution method on `samples` noisy copies x + ε, ε ~ N(0, stdevs²), and
+ * aggregates: mean (smoothgrad), mean of squares (smoothgrad-sq) or variance (vargrad). The wrapped
+ * method's options (steps, rule, …) pass through. `diagnostics.stderr` is the standard error of the
+ * smoothgrad mean.
+ *
+ * Cost: `samples ×` the wrapped method's cost.
+ *
+ * @see Smilkov et al. (2017) SmoothGrad, https://arxiv.org/abs/1706.03825; Adebayo et al. (2018) VarGrad
+ */
+export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> implements Attributor<O & NoiseTunnelOptions> {
+  readonly id = 'noise-tunnel' as const;
+  constructor(
+    private readonly inner: Attributor<O>,
+    private readonly model?: ModelAdapter,
+  ) {}
+
+  cost(shape: readonly number[], opts: O & NoiseTunnelOptions): number {
+    const samples = opts.samples ?? 5;
+    return samples * this.inner.cost([shape[0] ?? 1, ...shape.slice(1)], opts) + (opts.target === 'auto' ? (shape[0] ?? 1) : 0);
+  }
+
+  async attribute(x: tf.Tensor, opts: O & NoiseTunnelOptions): Promise<FeatureAttribution> {
+    const fn = 'NoiseTunnel.attribute';
+    assertBatch(x, 'x', fn);
+    const n = x.shape[0]!;
+    checkTarget(opts?.target, n, fn);
+    const samples = opts.samples ?? 5;
+    const stdevs = opts.stdevs ?? 1;
+    const type = opts.type ?? 'smoothgrad';
+    assertPositiveInt(samples, 'samples', fn);
+    assertNonNegative(stdevs, 'stdevs', fn);
+    assertOneOf(type, NOISE_TUNNEL_TYPES, 'type', fn);
+    const batchSize = resolveBatchSize(opts.batchSize, fn);
+    const run = Budget.start(opts, { total: this.cost(x.shape, opts), fn, exact: true });
+    let target: Target = opts.target;
+    if (target === 'auto') {
+      if (!this.model) {
+        throw new InvalidArgumentError(`'${fn}' needs the model (new NoiseTunnel(method, model)) to resolve target 'auto'`, { arg: 'target', fn });
+      }
+      const r = await resolveTarget(this.model, x, 'auto', run, batchSize, fn);
+      if (r.kind === 'index') target = Array.from(r.indices);
+    }
+    const rng = new Rng(opts.seed ?? 0);
+    const rowSize = x.shape.slice(1).reduce((a, b) => a * b, 1);
+    // samples per inner call, so that one call sees about one batch of rows
+    const perCall = Math.max(1, Math.min(samples, Math.floor(batchSize / n)));
+    return withScope(async (keep) => {
+      let sum = keep(tf.zerosLike(x));
+      let sumSq = keep(tf.zerosLike(x));
+      for (let s0 = 0; s0 < samples; s0 += perCall) {
+        const k = Math.min(perCall, samples - s0);
+        const noise = rng.fillNormal(new Float32Array(k * n * rowSize), stdevs);
+        const noisy = tf.tidy(() => tf.add(tf.concat(Array.from({ length: k }, () => x), 0), tf.tensor(noise, [k * n, ...x.shape.slice(1)])));
+        const expanded = expandTarget(target, n, k);
+        let res;
+        try {
+          const remaining = run.remaining();
+          res = await this.inner.attribute(noisy, {
+            ...opts,
+            target: expanded,
+            seed: rng.nextUint32(),
+            ...(Number.isFinite(remaining) ? { maxEvaluations: remaining } : {}),
+            onProgress: undefined,
+          } as O);
+        } finally {
+          noisy.dispose();
+        }
+        try {
+          await run.checkpoint(res.diagnostics.evaluations);
+          const a = res.values;
+          const next = tf.tidy(() => {
+            const parts = tf.reshape(a, [k, n, ...x.shape.slice(1)]);
+            return [tf.add(sum, tf.sum(parts, 0)), tf.add(sumSq, tf.sum(tf.square(parts), 0))] as const;
+          });
+          sum.dispose();
+          sumSq.dispose();
+          sum = keep(next[0]);
+          sumSq = keep(next[1]);
+        } finally {
+          res.dispose();
+        }
+      }
+      const [values, stderr] = tf.tidy(() => {
+        const mean = tf.div(sum, samples);
+        const meanSq = tf.div(sumSq, samples);
+        const variance = tf.relu(tf.sub(meanSq, tf.square(mean)));
+        const v = type === 'smoothgrad' ? mean : type === 'smoothgrad-sq' ? meanSq : variance;
+        const se = tf.sqrt(tf.div(variance, Math.max(1, samples - 1)));
+        return [v, se] as const;
+      });
+      const targets = typeof target === 'number' ? Array.from({ length: n }, () => target as number) : Array.isArray(target) ? [...(target as number[])] : undefined;
+      return new FeatureAttribution(this.id, values, { ...run.finish(), stderr, ...(targets ? { targets } : {}) });
+    });
+  }
+}
+
+/** The target for k stacked copies of an n-row batch. */
+function expandTarget(target: Target, n: number, k: number): Target {
+  if (typeof target === 'number' || typeof target === 'function') return target;
+  if (target === 'auto') return target;
+  const arr = target as readonly number[];
+  return Array.from({ length: k * n }, (_, i) => arr[i % n]!);
+}

@@ -1,0 +1,161 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Budget } from '../../core/budget.js';
+import { chunks } from '../../core/batching.js';
+import { objectiveFor, rangeIds, type ResolvedTarget } from '../../core/target.js';
+import type { DifferentiableModel, ModelAdapter } from '../../models/model.js';
+
+/** F_t of every row of `x` (forward passes in chunks of `batchSize`), as float32 per row. */
+export async function evaluateObjective(
+  model: ModelAdapter,
+  x: tf.Tensor,
+  target: ResolvedTarget,
+  run: Budget,
+  batchSize: number,
+  fn: string,
+  rowIds?: ArrayLike<number>,
+): Promise<Float32Array> {
+  const n = x.shape[0]!;
+  const out = new Float32Array(n);
+  for (const [s, e] of chunks(n, batchSize)) {
+    await run.checkpoint(e - s);
+    const xs = s === 0 && e === n ? x : tf.slice(x, s, e - s);
+    const y = await model.forward(xs);
+    if (xs !== x) xs.dispose();
+    const ids = rowIds ? Array.from({ length: e - s }, (_, i) => rowIds[s + i]!) : rangeIds(s, e);
+    const obj = tf.tidy(() => objectiveFor(target, ids, fn)(y));
+    y.dispose();
+    out.set(await obj.data(), s);
+    obj.dispose();
+  }
+  return out;
+}
+
+export interface WeightedGradientJobs {
+  /** Number of gradient evaluations (points). */
+  readonly count: number;
+  /** Input row of each point. */
+  readonly rowOf: Int32Array;
+  /** Weight of each point's gradient in its row's sum. */
+  readonly weight: Float32Array;
+  /**
+   * Builds the points [start, end) as one tensor [end − start, ...features], and optionally a per-point
+   * factor applied elementwise to each gradient before weighting. The callee owns both.
+   */
+  readonly build: (start: number, end: number) => { readonly points: tf.Tensor; readonly factor?: tf.Tensor };
+}
+
+/**
+ * acc[row] = Σ_{points j of row} weight_j · factor_j ⊙ ∇F_t(point_j), in chunks of `batchSize` points:
+ * the gradient kernel of Saliency, IG, GradientSHAP and Expected Gradients. Returns [rows, ...features];
+ * the caller owns it. The per-row reduction is a matrix product (weights [rows, chunk] × grads [chunk, E]).
+ */
+export async function weightedGradientSum(
+  model: DifferentiableModel,
+  rowShape: readonly number[],
+  rows: number,
+  jobs: WeightedGradientJobs,
+  target: ResolvedTarget,
+  run: Budget,
+  batchSize: number,
+  fn: string,
+): Promise<tf.Tensor> {
+  const e = rowShape.reduce((a, b) => a * b, 1);
+  let acc = tf.zeros([rows, e]);
+  try {
+    for (const [s, end] of chunks(jobs.count, batchSize)) {
+      await run.checkpoint(end - s);
+      const { points, factor: f } = jobs.build(s, end);
+      const ids = jobs.rowOf.subarray(s, end);
+      let g: tf.Tensor;
+      try {
+        g = await model.gradients(points, objectiveFor(target, ids, fn));
+      } catch (err) {
+        f?.dispose();
+        throw err;
+      } finally {
+        points.dispose();
+      }
+      const w = new Float32Array(rows * (end - s));
+      for (let j = s; j < end; j++) w[jobs.rowOf[j]! * (end - s) + (j - s)] = jobs.weight[j]!;
+      const next = tf.tidy(() => {
+        const gf = f ? tf.mul(g, f) : g;
+        return tf.add(acc, tf.matMul(tf.tensor2d(w, [rows, end - s]), tf.reshape(gf, [end - s, e])));
+      });
+      g.dispose();
+      f?.dispose();
+      acc.dispose();
+      acc = next;
+    }
+    const result = tf.reshape(acc, [rows, ...rowShape]);
+    acc.dispose();
+    return result;
+  } catch (err) {
+    acc.dispose();
+    throw err;
+  }
+}
+
+/** Per-row sums of a [rows, ...] tensor, downloaded. */
+export async function rowSums(t: tf.Tensor): Promise<Float32Array> {
+  const s = tf.tidy(() => tf.sum(tf.reshape(t, [t.shape[0]!, -1]), 1));
+  const d = (await s.data()) as Float32Array;
+  s.dispose();
+  return d;
+}
+
+/** Σ attribution − (F(x) − F(b)) per row. */
+export function completenessGap(sums: Float32Array, fx: Float32Array, fb: Float32Array): Float32Array {
+  const d = new Float32Array(sums.length);
+  for (let i = 0; i < d.length; i++) d[i] = sums[i]! - (fx[i]! - fb[i]!);
+  return d;
+}
+
+/**
+ * ∇F_t for every row of `x` in chunks of `batchSize` (one gradient row per input row), as one tensor
+ * with `x`'s shape. The caller owns it.
+ */
+export async function gradientsInBatches(
+  model: DifferentiableModel,
+  x: tf.Tensor,
+  target: ResolvedTarget,
+  run: Budget,
+  batchSize: number,
+  fn: string,
+): Promise<tf.Tensor> {
+  const n = x.shape[0]!;
+  const parts: tf.Tensor[] = [];
+  try {
+    for (const [s, e] of chunks(n, batchSize)) {
+      await run.checkpoint(e - s);
+      const xs = s === 0 && e === n ? x : tf.slice(x, s, e - s);
+      try {
+        parts.push(await model.gradients(xs, objectiveFor(target, rangeIds(s, e), fn)));
+      } finally {
+        if (xs !== x) xs.dispose();
+      }
+    }
+    return parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+  } finally {
+    if (parts.length > 1) for (const p of parts) p.dispose();
+  }
+}
+
+/** The model's outputs for every row of `x`, forward passes in chunks. The caller owns the result. */
+export async function forwardAll(model: ModelAdapter, x: tf.Tensor, run: Budget, batchSize: number): Promise<tf.Tensor> {
+  const n = x.shape[0]!;
+  const parts: tf.Tensor[] = [];
+  try {
+    for (const [s, e] of chunks(n, batchSize)) {
+      await run.checkpoint(e - s);
+      const xs = s === 0 && e === n ? x : tf.slice(x, s, e - s);
+      try {
+        parts.push(await model.forward(xs));
+      } finally {
+        if (xs !== x) xs.dispose();
+      }
+    }
+    return parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+  } finally {
+    if (parts.length > 1) for (const p of parts) p.dispose();
+  }
+}

@@ -1,0 +1,73 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { assertBatch } from '../../core/assert.js';
+import { InvalidArgumentError } from '../../core/errors.js';
+import { FeatureAttribution } from '../../core/result.js';
+import { Rng } from '../../core/random.js';
+import { targetList } from '../../core/target.js';
+import type { Attributor } from '../../core/types.js';
+import { requireModel, type ModelAdapter } from '../../models/model.js';
+import { withTargets } from '../gradient/saliency.js';
+import { evaluateObjective } from '../internal/evaluate.js';
+import { evaluatePerturbations, spreadToElements } from '../internal/perturb.js';
+import { prepare } from '../internal/prepare.js';
+import { resolveFeatureMask } from '../masks.js';
+import { effectiveBatch, fillGroup, type FeatureAblationOptions } from './feature-ablation.js';
+
+export type FeaturePermutationOptions = Omit<FeatureAblationOptions, 'baselines'>;
+
+/**
+ * Feature permutation: each feature gets F_t(x) − F_t(x with that feature's values taken from another
+ * row of the batch), with one seeded random permutation of the rows per feature (Captum semantics;
+ * permutation feature importance of Breiman, per row). Needs a batch of at least 2 rows.
+ *
+ * Cost: `batch × (features + 1)` forward rows.
+ *
+ * @see Breiman (2001) Random Forests; Fisher, Rudin, Dominici (2019), https://arxiv.org/abs/1801.01489
+ */
+export class FeaturePermutation implements Attributor<FeaturePermutationOptions> {
+  readonly id = 'feature-permutation' as const;
+  constructor(private readonly model: ModelAdapter) {
+    requireModel(model, 'FeaturePermutation');
+  }
+
+  cost(shape: readonly number[], opts: Partial<FeaturePermutationOptions> = {}): number {
+    return (shape[0] ?? 1) * (resolveFeatureMask(opts.featureMask, shape.slice(1), 'FeaturePermutation.cost').count + 1);
+  }
+
+  async attribute(x: tf.Tensor, opts: FeaturePermutationOptions): Promise<FeatureAttribution> {
+    const fn = 'FeaturePermutation.attribute';
+    assertBatch(x, 'x', fn);
+    if (x.shape[0]! < 2) {
+      throw new InvalidArgumentError(`'${fn}' permutes values across the batch and needs at least 2 rows, got ${x.shape[0]}; use feature-ablation for a single input`, {
+        arg: 'x',
+        fn,
+      });
+    }
+    const rowShape = x.shape.slice(1);
+    const groups = resolveFeatureMask(opts?.featureMask, rowShape, fn);
+    const f = groups.count;
+    const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * (f + 1), exact: true });
+    const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
+    const rng = new Rng(opts.seed ?? 0);
+    const perms = Array.from({ length: f }, () => rng.permutation(n));
+    const f0 = await evaluateObjective(this.model, x, target, run, batchSize, fn);
+    const fp = await evaluatePerturbations(
+      this.model,
+      x,
+      x,
+      {
+        count: n * f,
+        rowOf: (j) => j % n,
+        sourceRowOf: (j) => perms[Math.floor(j / n)]![j % n]!,
+        fill: (j, m) => fillGroup(groups.members[Math.floor(j / n)]!, m),
+      },
+      target,
+      run,
+      perCall,
+      fn,
+    );
+    const phi = new Float64Array(n * f);
+    for (let g = 0; g < f; g++) for (let i = 0; i < n; i++) phi[i * f + g] = f0[i]! - fp[g * n + i]!;
+    return new FeatureAttribution(this.id, spreadToElements(phi, n, f, groups.featureOf, rowShape), withTargets(run.finish(), targetList(target)));
+  }
+}

@@ -1,0 +1,133 @@
+import { InvalidArgumentError } from './errors.js';
+
+/**
+ * Integration rules on [0, 1] for path methods. Names map to Captum's `method` argument:
+ * `riemann-left|right|middle` = `riemann_left|right|middle`, `gauss-legendre` = `gausslegendre`.
+ *
+ * `trapezoid` is the textbook composite trapezoid rule on `linspace(0, 1, n)` (spacing 1/(n−1), end
+ * weights halved): its weights sum to 1, so it integrates constants exactly. Captum's
+ * `riemann_trapezoid` uses the same nodes but step 1/n, so its weights sum to 1 − 1/n and its
+ * attributions are ours × (n−1)/n; `trapezoid-captum` reproduces that rule for bit-comparability.
+ */
+export type QuadratureRule =
+  | 'riemann-left'
+  | 'riemann-right'
+  | 'riemann-middle'
+  | 'trapezoid'
+  | 'trapezoid-captum'
+  | 'gauss-legendre';
+
+export const QUADRATURE_RULES: readonly QuadratureRule[] = [
+  'riemann-left',
+  'riemann-right',
+  'riemann-middle',
+  'trapezoid',
+  'trapezoid-captum',
+  'gauss-legendre',
+];
+
+export interface Quadrature {
+  /** Points α_k in [0, 1] (float64). */
+  readonly nodes: Float64Array;
+  /** Weights w_k (float64). */
+  readonly weights: Float64Array;
+}
+
+export function quadrature(rule: QuadratureRule, n: number): Quadrature {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`Argument 'steps' passed to 'quadrature' must be a positive integer, got ${n}`, {
+      arg: 'steps',
+      value: n,
+    });
+  }
+  const nodes = new Float64Array(n);
+  const weights = new Float64Array(n);
+  switch (rule) {
+    case 'riemann-left':
+      for (let k = 0; k < n; k++) (nodes[k] = linspace(0, 1 - 1 / n, n, k)), (weights[k] = 1 / n);
+      break;
+    case 'riemann-right':
+      for (let k = 0; k < n; k++) (nodes[k] = linspace(1 / n, 1, n, k)), (weights[k] = 1 / n);
+      break;
+    case 'riemann-middle':
+      for (let k = 0; k < n; k++) (nodes[k] = linspace(1 / (2 * n), 1 - 1 / (2 * n), n, k)), (weights[k] = 1 / n);
+      break;
+    case 'trapezoid':
+    case 'trapezoid-captum': {
+      if (n < 2) {
+        throw new InvalidArgumentError(`The '${rule}' rule needs steps ≥ 2 (both end points), got ${n}`, {
+          arg: 'steps',
+          value: n,
+        });
+      }
+      const h = rule === 'trapezoid' ? 1 / (n - 1) : 1 / n;
+      for (let k = 0; k < n; k++) {
+        nodes[k] = linspace(0, 1, n, k);
+        weights[k] = k === 0 || k === n - 1 ? h / 2 : h;
+      }
+      break;
+    }
+    case 'gauss-legendre': {
+      const { x, w } = gaussLegendre(n);
+      for (let k = 0; k < n; k++) (nodes[k] = (1 + x[k]!) / 2), (weights[k] = w[k]! / 2);
+      break;
+    }
+    default:
+      throw new InvalidArgumentError(
+        `Argument 'rule' must be one of ${QUADRATURE_RULES.join(', ')}, got ${JSON.stringify(rule)}`,
+        { arg: 'rule', value: rule, allowed: QUADRATURE_RULES },
+      );
+  }
+  return { nodes, weights };
+}
+
+/** numpy.linspace(a, b, n)[k]. */
+function linspace(a: number, b: number, n: number, k: number): number {
+  if (n === 1) return a;
+  const step = (b - a) / (n - 1);
+  return k === n - 1 ? b : a + k * step;
+}
+
+/** Gauss–Legendre nodes (ascending) and weights on [−1, 1] by Newton's method on P_n. */
+export function gaussLegendre(n: number): { x: Float64Array; w: Float64Array } {
+  const x = new Float64Array(n);
+  const w = new Float64Array(n);
+  for (let i = 0; i < Math.ceil(n / 2); i++) {
+    let z = Math.cos((Math.PI * (i + 0.75)) / (n + 0.5));
+    let dp = 0;
+    for (let iter = 0; iter < 100; iter++) {
+      let p0 = 1;
+      let p1 = z;
+      for (let k = 2; k <= n; k++) {
+        const p2 = ((2 * k - 1) * z * p1 - (k - 1) * p0) / k;
+        p0 = p1;
+        p1 = p2;
+      }
+      const pn = n === 1 ? z : p1;
+      const pn1 = n === 1 ? 1 : p0;
+      dp = (n * (z * pn - pn1)) / (z * z - 1);
+      const dz = pn / dp;
+      z -= dz;
+      if (Math.abs(dz) < 1e-16) break;
+    }
+    {
+      let p0 = 1;
+      let p1 = z;
+      for (let k = 2; k <= n; k++) {
+        const p2 = ((2 * k - 1) * z * p1 - (k - 1) * p0) / k;
+        p0 = p1;
+        p1 = p2;
+      }
+      const pn = n === 1 ? z : p1;
+      const pn1 = n === 1 ? 1 : p0;
+      dp = (n * (z * pn - pn1)) / (z * z - 1);
+    }
+    const wi = 2 / ((1 - z * z) * dp * dp);
+    x[i] = -z;
+    x[n - 1 - i] = z;
+    w[i] = wi;
+    w[n - 1 - i] = wi;
+  }
+  if (n % 2 === 1) x[(n - 1) / 2] = 0;
+  return { x, w };
+}

@@ -1,0 +1,135 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { InvalidArgumentError, ShapeMismatchError } from './errors.js';
+import type { Objective, Target } from './types.js';
+import type { ModelAdapter } from '../models/model.js';
+import { chunks } from './batching.js';
+import type { Budget } from './budget.js';
+
+/** A target after `'auto'` has been resolved: indices per input row, or a custom objective. */
+export type ResolvedTarget = { readonly kind: 'index'; readonly indices: Int32Array } | { readonly kind: 'function'; readonly fn: (o: tf.Tensor) => tf.Tensor };
+
+/** Validates a target against the batch size and, where known, the number of outputs. */
+export function checkTarget(target: Target | undefined, batch: number, fn: string): void {
+  if (target === undefined) {
+    throw new InvalidArgumentError(`Argument 'target' passed to '${fn}' is required: an output index, one index per row, 'auto', or a function`, {
+      arg: 'target',
+      fn,
+    });
+  }
+  if (typeof target === 'number') {
+    if (!Number.isInteger(target) || target < 0) {
+      throw new InvalidArgumentError(`Argument 'target' passed to '${fn}' must be a non-negative integer index, got ${target}`, {
+        arg: 'target',
+        fn,
+        value: target,
+      });
+    }
+  } else if (Array.isArray(target)) {
+    if (target.length !== batch) {
+      throw new ShapeMismatchError(`Argument 'target' passed to '${fn}' must have one index per row (${batch}), got ${target.length}`, {
+        arg: 'target',
+        fn,
+        expected: batch,
+        actual: target.length,
+      });
+    }
+    for (const t of target) {
+      if (!Number.isInteger(t) || t < 0) {
+        throw new InvalidArgumentError(`Argument 'target' passed to '${fn}' must hold non-negative integer indices, got ${t}`, {
+          arg: 'target',
+          fn,
+          value: t,
+        });
+      }
+    }
+  } else if (target !== 'auto' && typeof target !== 'function') {
+    throw new InvalidArgumentError(`Argument 'target' passed to '${fn}' must be an index, an array of indices, 'auto' or a function, got ${JSON.stringify(target)}`, {
+      arg: 'target',
+      fn,
+    });
+  }
+}
+
+/**
+ * Resolves `'auto'` with forward passes (counted by `run`), expands a single index to every row, and
+ * checks indices against the model's output size on the first evaluation.
+ */
+export async function resolveTarget(
+  model: ModelAdapter,
+  x: tf.Tensor,
+  target: Target,
+  run: Budget,
+  batchSize: number,
+  fn: string,
+): Promise<ResolvedTarget> {
+  const n = x.shape[0]!;
+  checkTarget(target, n, fn);
+  if (typeof target === 'function') return { kind: 'function', fn: target };
+  if (target === 'auto') {
+    const indices = new Int32Array(n);
+    for (const [s, e] of chunks(n, batchSize)) {
+      await run.checkpoint(e - s, 'target');
+      const xs = tf.slice(x, s, e - s);
+      const out = await model.forward(xs);
+      xs.dispose();
+      const am = tf.tidy(() => tf.argMax(tf.reshape(out, [e - s, -1]), 1));
+      out.dispose();
+      indices.set(await am.data(), s);
+      am.dispose();
+    }
+    return { kind: 'index', indices };
+  }
+  const indices = new Int32Array(n);
+  if (typeof target === 'number') indices.fill(target);
+  else indices.set(target as readonly number[]);
+  return { kind: 'index', indices };
+}
+
+/**
+ * The objective for a chunk of rows: `rowIds[i]` is the input row that chunk row i belongs to.
+ * Index targets select with a one-hot product (differentiable on every backend, no gather gradient).
+ */
+export function objectiveFor(target: ResolvedTarget, rowIds: ArrayLike<number>, fn: string): Objective {
+  if (target.kind === 'function') {
+    return (output) => {
+      const r = target.fn(output);
+      if (r.rank !== 1 || r.shape[0] !== output.shape[0]) {
+        throw new ShapeMismatchError(`The target function passed to '${fn}' must return one scalar per row [${output.shape[0]}], got [${r.shape.join(', ')}]`, {
+          arg: 'target',
+          fn,
+          actual: r.shape,
+        });
+      }
+      return r;
+    };
+  }
+  return (output) => {
+    const rows = output.shape[0]!;
+    const flat = output.rank === 2 ? output : tf.reshape(output, [rows, -1]);
+    const classes = flat.shape[1]!;
+    const mask = new Float32Array(rows * classes);
+    for (let i = 0; i < rows; i++) {
+      const t = target.indices[rowIds[i]!]!;
+      if (t >= classes) {
+        throw new InvalidArgumentError(`Argument 'target' passed to '${fn}' is out of range: index ${t} for a model with ${classes} outputs`, {
+          arg: 'target',
+          fn,
+          value: t,
+          outputs: classes,
+        });
+      }
+      mask[i * classes + t] = 1;
+    }
+    return tf.sum(tf.mul(flat, tf.tensor2d(mask, [rows, classes])), 1);
+  };
+}
+
+/** The indices actually attributed, for diagnostics and the result JSON. */
+export const targetList = (t: ResolvedTarget): number[] | undefined => (t.kind === 'index' ? Array.from(t.indices) : undefined);
+
+/** Consecutive row ids: rows [start, end) of the input. */
+export function rangeIds(start: number, end: number): Int32Array {
+  const ids = new Int32Array(end - start);
+  for (let i = 0; i < ids.length; i++) ids[i] = start + i;
+  return ids;
+}

@@ -1,0 +1,82 @@
+import type * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * What to attribute. An output index for every row, one index per row, `'auto'` (each row's arg-max,
+ * costing one forward row per input), or a function of the model output giving one scalar per row.
+ * Index targets address the output flattened over its non-batch dims.
+ */
+export type Target = number | readonly number[] | 'auto' | ((output: tf.Tensor) => tf.Tensor);
+
+/** What gradients are taken of: maps the model output [batch, ...] to [batch]. */
+export type Objective = (output: tf.Tensor) => tf.Tensor;
+
+/**
+ * The reference input. `'zeros'` (default), a scalar fill value, a tensor that broadcasts to the
+ * input (one row `[...features]`, `[1, ...features]` or one per row `[batch, ...features]`), or a
+ * function of the input. Methods that sample baselines (GradientSHAP, Expected Gradients) read a
+ * tensor `[samples, ...features]` as a distribution.
+ */
+export type Baseline = number | tf.Tensor | 'zeros' | ((x: tf.Tensor) => tf.Tensor);
+
+export interface Progress {
+  readonly phase: string;
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface RunControl {
+  /** Max rows per model call: the only batching knob. Default 128. */
+  readonly batchSize?: number;
+  /** Budget in model rows (a forward row, or a forward+backward row). */
+  readonly maxEvaluations?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: Progress) => void;
+  readonly seed?: number;
+}
+
+export interface AttributeOptions extends RunControl {
+  readonly target: Target;
+  readonly baselines?: Baseline;
+}
+
+export const DEFAULT_BATCH_SIZE = 128;
+
+/** Ids of the methods in the registry (kebab-case, stable across the library, CLI and UI). */
+export type MethodId =
+  | 'saliency'
+  | 'input-x-gradient'
+  | 'integrated-gradients'
+  | 'noise-tunnel'
+  | 'gradient-shap'
+  | 'expected-gradients'
+  | 'occlusion'
+  | 'feature-ablation'
+  | 'feature-permutation'
+  | 'shapley-values'
+  | 'shapley-value-sampling'
+  | 'kernel-shap'
+  | 'lime';
+
+/** A configured feature-attribution method: settings in the constructor, data per call. */
+export interface Attributor<O extends AttributeOptions = AttributeOptions> {
+  readonly id: MethodId;
+  /** Model rows one call on an input of this shape will evaluate (the budget it is checked against). */
+  cost(shape: readonly number[], opts: O): number;
+  attribute(x: tf.Tensor, opts: O): Promise<FeatureAttributionLike>;
+}
+
+/** Structural view of `FeatureAttribution` (defined in result.ts) to keep this module type-only. */
+export interface FeatureAttributionLike extends Disposable {
+  readonly kind: 'feature';
+  readonly method: MethodId;
+  readonly values: tf.Tensor;
+  readonly diagnostics: {
+    readonly evaluations: number;
+    readonly elapsedMs: number;
+    readonly truncated: boolean;
+    readonly convergenceDelta?: Float32Array;
+    readonly stderr?: tf.Tensor;
+    readonly targets?: readonly number[];
+  };
+  dispose(): void;
+}

@@ -1,0 +1,68 @@
+// attrib: the public library entry. Explicit named exports only.
+export {
+  AttributionError,
+  InvalidArgumentError,
+  ShapeMismatchError,
+  CapabilityError,
+  BudgetExceededError,
+  AbortedError,
+  UnknownMethodError,
+  ModelLoadError,
+  FileFormatError,
+  BackendError,
+  isAttributionError,
+  exitCodeFor,
+} from './core/errors.js';
+export type { ErrorCode } from './core/errors.js';
+export type { Target, Objective, Baseline, RunControl, Progress, AttributeOptions, Attributor, MethodId } from './core/types.js';
+export { FeatureAttribution } from './core/result.js';
+export type { Diagnostics, AttributionResult } from './core/result.js';
+export { quadrature, gaussLegendre, QUADRATURE_RULES } from './core/quadrature.js';
+export type { QuadratureRule, Quadrature } from './core/quadrature.js';
+export { Rng } from './core/random.js';
+export { withScope } from './core/scope.js';
+export { METHODS, findMethod } from './core/registry.js';
+export type { MethodDescriptor, OptionSpec } from './core/registry.js';
+export { pearson } from './core/linalg.js';
+
+export { isDifferentiable } from './models/model.js';
+export type { ModelAdapter, DifferentiableModel, ModelCapabilities } from './models/model.js';
+export { fromLayersModel, LayersModelAdapter } from './models/tfjs/layers-model.js';
+export type { LayersModelOptions } from './models/tfjs/layers-model.js';
+export { fromGraphModel } from './models/tfjs/graph-model.js';
+export type { GraphModelOptions } from './models/tfjs/graph-model.js';
+export { fromFunction } from './models/tfjs/function-model.js';
+export type { FunctionModelOptions } from './models/tfjs/function-model.js';
+export { fromBatchFunction } from './models/batch-function.js';
+export type { PlainBatch, BatchFunctionOptions } from './models/batch-function.js';
+export { fromOnnxSession } from './models/onnx/session.js';
+export type { OnnxModelOptions, OrtModule } from './models/onnx/session.js';
+export { maxPool2dFirstMax, maxPool1dFirstMax, globalMaxPoolFirstMax } from './models/tfjs/pooling.js';
+
+export { Saliency } from './attr/gradient/saliency.js';
+export type { SaliencyOptions } from './attr/gradient/saliency.js';
+export { InputXGradient } from './attr/gradient/input-x-gradient.js';
+export { IntegratedGradients } from './attr/gradient/integrated-gradients.js';
+export type { IntegratedGradientsOptions } from './attr/gradient/integrated-gradients.js';
+export { NoiseTunnel, NOISE_TUNNEL_TYPES } from './attr/gradient/noise-tunnel.js';
+export type { NoiseTunnelOptions, NoiseTunnelType } from './attr/gradient/noise-tunnel.js';
+export { GradientShap, ExpectedGradients } from './attr/gradient/gradient-shap.js';
+export type { GradientShapOptions } from './attr/gradient/gradient-shap.js';
+export { Occlusion } from './attr/perturbation/occlusion.js';
+export type { OcclusionOptions } from './attr/perturbation/occlusion.js';
+export { FeatureAblation } from './attr/perturbation/feature-ablation.js';
+export type { FeatureAblationOptions } from './attr/perturbation/feature-ablation.js';
+export { FeaturePermutation } from './attr/perturbation/feature-permutation.js';
+export type { FeaturePermutationOptions } from './attr/perturbation/feature-permutation.js';
+export { ShapleyValues, ShapleyValueSampling, MAX_EXACT_FEATURES } from './attr/perturbation/shapley.js';
+export type { ShapleySamplingOptions } from './attr/perturbation/shapley.js';
+export { KernelShap } from './attr/perturbation/kernel-shap.js';
+export type { KernelShapOptions } from './attr/perturbation/kernel-shap.js';
+export { Lime } from './attr/perturbation/lime.js';
+export type { LimeOptions, LimeSurrogate } from './attr/perturbation/lime.js';
+export { resolveFeatureMask, gridMask, tokenMask, columnGroupMask } from './attr/masks.js';
+export type { FeatureMask, FeatureMaskInput, FeatureGroups } from './attr/masks.js';
+
+export { parseTensorJson, tensorToJsonValue } from './io/tensor-json.js';
+export type { TensorData } from './io/tensor-json.js';
+export { parseNpy, encodeNpy } from './io/npy.js';

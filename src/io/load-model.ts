@@ -1,0 +1,149 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import * as tfc from '@tensorflow/tfjs-converter';
+import { AttributionError, ModelLoadError } from '../core/errors.js';
+import type { ModelAdapter } from '../models/model.js';
+import { fromLayersModel } from '../models/tfjs/layers-model.js';
+import { fromGraphModel } from '../models/tfjs/graph-model.js';
+
+/** Limits for untrusted model files. */
+export interface ModelFileLimits {
+  /** Max size of model.json in bytes. Default 64 MiB. */
+  readonly maxJsonBytes?: number;
+  /** Max total size of the weight files in bytes. Default 2 GiB. */
+  readonly maxWeightBytes?: number;
+}
+
+export interface LoadModelOptions extends ModelFileLimits {
+  readonly name?: string;
+}
+
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2 };
+
+interface WeightSpec {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly dtype: string;
+  readonly quantization?: { readonly dtype: string };
+}
+
+/**
+ * Loads a model from disk without `tfjs-node`: a TF.js `model.json` (layers or graph format) with its
+ * weight files, an `.onnx` file, or a directory holding `model.json` or `model.onnx`. The files are
+ * treated as untrusted: sizes are bounded, weight paths must stay inside the model's directory, and
+ * weight files must hold exactly the bytes the manifest declares.
+ * @throws {ModelLoadError} `invalid_model` naming the file and what is wrong with it.
+ */
+export async function loadModel(file: string, opts: LoadModelOptions = {}): Promise<ModelAdapter> {
+  let target = file;
+  const stat = await fs.stat(file).catch((e: unknown) => {
+    throw new ModelLoadError(`Model file '${file}' does not exist or cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { file }, e);
+  });
+  if (stat.isDirectory()) {
+    const candidates = ['model.json', 'model.onnx'].map((n) => path.join(file, n));
+    const found = await firstExisting(candidates);
+    if (!found) throw new ModelLoadError(`Directory '${file}' holds neither model.json nor model.onnx`, { file });
+    target = found;
+  }
+  if (target.endsWith('.onnx')) {
+    const { fromOnnx } = await import('../models/onnx/node.js');
+    return fromOnnx(target, opts.name === undefined ? {} : { name: opts.name });
+  }
+  return loadTfjsModel(target, opts);
+}
+
+async function firstExisting(paths: string[]): Promise<string | undefined> {
+  for (const p of paths) {
+    if (await fs.stat(p).then(() => true, () => false)) return p;
+  }
+  return undefined;
+}
+
+/** Reads a TF.js model.json and its weights into `ModelArtifacts`, validating everything. */
+export async function readModelArtifacts(file: string, limits: ModelFileLimits = {}): Promise<tf.io.ModelArtifacts> {
+  const maxJson = limits.maxJsonBytes ?? 64 * 1024 * 1024;
+  const maxWeights = limits.maxWeightBytes ?? 2 * 1024 * 1024 * 1024;
+  const stat = await fs.stat(file).catch((e: unknown) => {
+    throw new ModelLoadError(`Model file '${file}' does not exist or cannot be read`, { file }, e);
+  });
+  if (stat.size > maxJson) throw new ModelLoadError(`'${file}' is ${stat.size} bytes, over the ${maxJson}-byte limit for model.json`, { file });
+  let json: unknown;
+  try {
+    json = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (e) {
+    throw new ModelLoadError(`'${file}' is not valid JSON: ${(e as Error).message}`, { file }, e);
+  }
+  if (!json || typeof json !== 'object' || !('modelTopology' in json)) {
+    throw new ModelLoadError(`'${file}' is not a TF.js model.json (no "modelTopology")`, { file });
+  }
+  const mj = json as { modelTopology: object; weightsManifest?: unknown; format?: string; generatedBy?: string; convertedBy?: string };
+  const manifest = mj.weightsManifest ?? [];
+  if (!Array.isArray(manifest)) throw new ModelLoadError(`'${file}': "weightsManifest" must be an array`, { file });
+  const dir = path.dirname(path.resolve(file));
+  const specs: WeightSpec[] = [];
+  const buffers: Uint8Array[] = [];
+  let total = 0;
+  for (const [gi, group] of manifest.entries()) {
+    const g = group as { paths?: unknown; weights?: unknown };
+    if (!Array.isArray(g.paths) || !Array.isArray(g.weights)) throw new ModelLoadError(`'${file}': weightsManifest[${gi}] needs "paths" and "weights" arrays`, { file });
+    let expected = 0;
+    for (const w of g.weights as WeightSpec[]) {
+      if (!w || typeof w.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+        throw new ModelLoadError(`'${file}': weightsManifest[${gi}] has a malformed weight entry`, { file });
+      }
+      const bytes = DTYPE_BYTES[w.quantization?.dtype ?? w.dtype];
+      if (!bytes) throw new ModelLoadError(`'${file}': weight '${w.name}' has unsupported dtype '${w.quantization?.dtype ?? w.dtype}'`, { file, weight: w.name });
+      expected += w.shape.reduce((a, b) => a * b, 1) * bytes;
+      specs.push(w);
+    }
+    let got = 0;
+    for (const p of g.paths as unknown[]) {
+      if (typeof p !== 'string') throw new ModelLoadError(`'${file}': weight paths must be strings`, { file });
+      const resolved = path.resolve(dir, decodeURIComponent(p));
+      if (path.isAbsolute(p) || (!resolved.startsWith(dir + path.sep) && resolved !== dir)) {
+        throw new ModelLoadError(`'${file}': weight path '${p}' points outside the model's directory`, { file, path: p });
+      }
+      const ws = await fs.stat(resolved).catch((e: unknown) => {
+        throw new ModelLoadError(`Weight file '${resolved}' named by '${file}' is missing`, { file, weights: resolved }, e);
+      });
+      total += ws.size;
+      if (total > maxWeights) throw new ModelLoadError(`'${file}': weight files exceed the ${maxWeights}-byte limit`, { file });
+      const buf = await fs.readFile(resolved);
+      got += buf.byteLength;
+      buffers.push(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+    }
+    if (got !== expected) {
+      throw new ModelLoadError(
+        `Weight files of '${file}' (group ${gi}) hold ${got} bytes but the manifest declares ${expected}: ${got < expected ? 'truncated' : 'oversized'} or mismatched files`,
+        { file, expected, actual: got },
+      );
+    }
+  }
+  const weightData = new Uint8Array(total);
+  let off = 0;
+  for (const b of buffers) weightData.set(b, off), (off += b.byteLength);
+  return {
+    modelTopology: mj.modelTopology,
+    weightSpecs: specs as tf.io.WeightsManifestEntry[],
+    weightData: weightData.buffer,
+    ...(mj.format ? { format: mj.format } : {}),
+    ...(mj.generatedBy ? { generatedBy: mj.generatedBy } : {}),
+    ...(mj.convertedBy ? { convertedBy: mj.convertedBy } : {}),
+  };
+}
+
+async function loadTfjsModel(file: string, opts: LoadModelOptions): Promise<ModelAdapter> {
+  const artifacts = await readModelArtifacts(file, opts);
+  const topo = artifacts.modelTopology as Record<string, unknown>;
+  const isGraph = artifacts.format === 'graph-model' || 'node' in topo;
+  const handler: tf.io.IOHandler = { load: async () => artifacts };
+  try {
+    if (isGraph) return fromGraphModel(await tfc.loadGraphModel(handler), { name: opts.name ?? file });
+    return fromLayersModel(await tfl.loadLayersModel(handler), { name: opts.name ?? file });
+  } catch (e) {
+    if (e instanceof AttributionError) throw e;
+    throw new ModelLoadError(`Cannot build the TF.js model in '${file}': ${(e as Error).message.split('\n')[0]}`, { file }, e);
+  }
+}

@@ -1,0 +1,76 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
+import { BackendError, ModelLoadError } from '../../core/errors.js';
+import type { ModelAdapter } from '../model.js';
+
+/** The parts of an onnxruntime module (node or web) the adapter needs. */
+export interface OrtModule {
+  readonly Tensor: new (type: 'float32' | 'int64' | 'int32', data: Float32Array | BigInt64Array | Int32Array, dims: readonly number[]) => OrtTensor;
+}
+
+export interface OnnxModelOptions {
+  readonly name?: string;
+  /** Input to feed. Default: the session's first input. */
+  readonly inputName?: string;
+  /** Output to attribute. Default: the session's first output. */
+  readonly outputName?: string;
+  /** Element type of the input; integer inputs (token ids) are fed as int64. Default: from the session's metadata, else float32. */
+  readonly inputType?: 'float32' | 'int64' | 'int32';
+  /** Input shape with null for dynamic dims. Default: from the session's metadata. */
+  readonly inputShape?: readonly (number | null)[];
+}
+
+interface InputMeta {
+  readonly name: string;
+  readonly type?: string;
+  readonly shape?: readonly (number | string)[];
+}
+
+/**
+ * A forward-only adapter for an ONNX Runtime inference session. The session is owned by the
+ * adapter: `dispose()` releases it.
+ */
+export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts: OnnxModelOptions = {}): ModelAdapter {
+  const inputName = opts.inputName ?? session.inputNames[0];
+  const outputName = opts.outputName ?? session.outputNames[0];
+  if (!inputName || !session.inputNames.includes(inputName)) {
+    throw new ModelLoadError(`ONNX model has no input '${String(inputName)}'; its inputs are ${session.inputNames.join(', ')}`, {
+      inputs: session.inputNames,
+    });
+  }
+  if (!outputName || !session.outputNames.includes(outputName)) {
+    throw new ModelLoadError(`ONNX model has no output '${String(outputName)}'; its outputs are ${session.outputNames.join(', ')}`, {
+      outputs: session.outputNames,
+    });
+  }
+  const meta = ((session as unknown as { inputMetadata?: readonly InputMeta[] }).inputMetadata ?? []).find((m) => m.name === inputName);
+  const inputType = opts.inputType ?? (meta?.type === 'int64' ? 'int64' : meta?.type === 'int32' ? 'int32' : 'float32');
+  const inputShape = opts.inputShape ?? (meta?.shape ? meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : null)) : [null]);
+  const name = opts.name ?? 'onnx-model';
+  return {
+    name,
+    inputShape,
+    capabilities: { gradients: false, hooks: false },
+    async forward(x: tf.Tensor): Promise<tf.Tensor> {
+      const data = await x.data();
+      let feed: OrtTensor;
+      if (inputType === 'int64') feed = new ort.Tensor('int64', BigInt64Array.from(data, (v) => BigInt(Math.round(v))), x.shape);
+      else if (inputType === 'int32') feed = new ort.Tensor('int32', Int32Array.from(data, (v) => Math.round(v)), x.shape);
+      else feed = new ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), x.shape);
+      let result: InferenceSession.OnnxValueMapType;
+      try {
+        result = await session.run({ [inputName]: feed }, [outputName]);
+      } catch (e) {
+        throw new BackendError(`ONNX Runtime failed to run model '${name}': ${(e as Error).message}`, { model: name }, e);
+      }
+      const out = result[outputName] as OrtTensor;
+      const values = out.data instanceof Float32Array ? out.data : Float32Array.from(out.data as ArrayLike<number>);
+      const t = tf.tensor(values, [...out.dims]);
+      out.dispose?.();
+      return t;
+    },
+    dispose: () => {
+      void session.release();
+    },
+  };
+}
