@@ -124,6 +124,26 @@ export function objectiveFor(target: ResolvedTarget, rowIds: ArrayLike<number>, 
   };
 }
 
+/**
+ * Rejects index targets beyond the model's output size when the adapter knows it, before any model
+ * call (an error raised inside a TF.js gradient leaves the tape's saved tensors behind).
+ */
+export function checkTargetRange(model: ModelAdapter, target: ResolvedTarget, fn: string): void {
+  const shape = model.outputShape;
+  if (target.kind !== 'index' || !shape || shape.slice(1).some((d) => d === null)) return;
+  const outputs = (shape.slice(1) as number[]).reduce((a, b) => a * b, 1);
+  for (const t of target.indices) {
+    if (t >= outputs) {
+      throw new InvalidArgumentError(`Argument 'target' passed to '${fn}' is out of range: index ${t} for a model with ${outputs} outputs`, {
+        arg: 'target',
+        fn,
+        value: t,
+        outputs,
+      });
+    }
+  }
+}
+
 /** The indices actually attributed, for diagnostics and the result JSON. */
 export const targetList = (t: ResolvedTarget): number[] | undefined => (t.kind === 'index' ? Array.from(t.indices) : undefined);
 

@@ -13,6 +13,8 @@ export interface ModelAdapter {
   readonly name: string;
   /** Input shape with `null` for the batch (or any dynamic) dimension. */
   readonly inputShape: readonly (number | null)[];
+  /** Output shape with `null` for dynamic dims, when known: index targets are checked against it before any work. */
+  readonly outputShape?: readonly (number | null)[];
   readonly capabilities: ModelCapabilities;
   /** Batched forward pass. The returned tensor is owned by the caller. */
   forward(x: tf.Tensor): Promise<tf.Tensor>;

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { assertBatch, assertFinite } from '../../core/assert.js';
 import { resolveBatchSize } from '../../core/batching.js';
 import { Budget } from '../../core/budget.js';
-import { checkTarget, resolveTarget, type ResolvedTarget } from '../../core/target.js';
+import { checkTarget, checkTargetRange, resolveTarget, type ResolvedTarget } from '../../core/target.js';
 import type { AttributeOptions } from '../../core/types.js';
 import type { ModelAdapter } from '../../models/model.js';
 
@@ -40,5 +40,6 @@ export async function prepare(
   };
   const run = Budget.start(opts, budgetSpec);
   const target = await resolveTarget(model, x, opts.target, run, batchSize, spec.fn);
+  checkTargetRange(model, target, spec.fn);
   return { run, target, batchSize, n };
 }

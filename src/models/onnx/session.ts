@@ -47,9 +47,12 @@ export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts:
   const inputType = opts.inputType ?? (meta?.type === 'int64' ? 'int64' : meta?.type === 'int32' ? 'int32' : 'float32');
   const inputShape = opts.inputShape ?? (meta?.shape ? meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : null)) : [null]);
   const name = opts.name ?? 'onnx-model';
+  const outMeta = ((session as unknown as { outputMetadata?: readonly InputMeta[] }).outputMetadata ?? []).find((m) => m.name === outputName);
+  const outputShape = outMeta?.shape ? outMeta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : null)) : undefined;
   return {
     name,
     inputShape,
+    ...(outputShape ? { outputShape } : {}),
     capabilities: { gradients: false, hooks: false },
     async forward(x: tf.Tensor): Promise<tf.Tensor> {
       const data = await x.data();

@@ -6,6 +6,8 @@ import { gradientOf } from './gradients.js';
 export interface FunctionModelOptions {
   readonly name?: string;
   readonly inputShape?: readonly (number | null)[];
+  /** Output shape, when known (lets bad targets be rejected before any work). */
+  readonly outputShape?: readonly (number | null)[];
 }
 
 /** A differentiable model from a synchronous TF.js function of the batch, e.g. `(x) => tf.matMul(x, w)`. */
@@ -13,6 +15,7 @@ export function fromFunction(f: (x: tf.Tensor) => tf.Tensor, opts: FunctionModel
   return {
     name: opts.name ?? 'function',
     inputShape: opts.inputShape ?? [null],
+    ...(opts.outputShape ? { outputShape: opts.outputShape } : {}),
     capabilities: { gradients: true, hooks: false },
     forward: async (x: tf.Tensor) => tf.tidy(() => f(x)),
     gradients: async (x: tf.Tensor, objective: Objective) => gradientOf(f, x, objective),

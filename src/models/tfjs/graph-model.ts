@@ -28,9 +28,11 @@ export function fromGraphModel(model: GraphModel, opts: GraphModelOptions = {}):
     }
   };
   const shape = model.inputs[0]?.shape;
+  const outShape = (outputName ? model.outputs.find((o) => o.name === outputName) : model.outputs[0])?.shape;
   return {
     name: opts.name ?? 'graph-model',
     inputShape: shape ? shape.map((d) => (d === -1 ? null : d)) : [null],
+    ...(outShape ? { outputShape: outShape.map((d) => (d === -1 ? null : d)) } : {}),
     capabilities: { gradients: true, hooks: false },
     forward: async (x: tf.Tensor) => tf.tidy(() => run(x)),
     gradients: async (x: tf.Tensor, objective: Objective) => gradientOf(run, x, objective),

@@ -25,7 +25,7 @@ interface NodeLike {
 interface GraphLike {
   readonly name: string;
   readonly inputs: readonly (SymbolicRef & { readonly shape: readonly (number | null)[] })[];
-  readonly outputs: readonly SymbolicRef[];
+  readonly outputs: readonly (SymbolicRef & { readonly shape: readonly (number | null)[] })[];
   readonly nodesByDepth: Record<string, readonly NodeLike[]>;
 }
 
@@ -43,6 +43,7 @@ export interface LayersModelOptions {
 export class LayersModelAdapter implements DifferentiableModel {
   readonly name: string;
   readonly inputShape: readonly (number | null)[];
+  readonly outputShape: readonly (number | null)[];
   readonly capabilities = { gradients: true, hooks: false } as const;
   private readonly graph: GraphLike;
   private readonly order: readonly NodeLike[];
@@ -75,6 +76,7 @@ export class LayersModelAdapter implements DifferentiableModel {
         arg: 'output',
       });
     }
+    this.outputShape = [...(graph.outputs[this.outputIndex]!.shape ?? [])];
     const depths = Object.keys(graph.nodesByDepth)
       .map(Number)
       .sort((a, b) => b - a);
