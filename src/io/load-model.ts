@@ -140,6 +140,7 @@ async function loadTfjsModel(file: string, opts: LoadModelOptions): Promise<Mode
   const isGraph = artifacts.format === 'graph-model' || 'node' in topo;
   const handler: tf.io.IOHandler = { load: async () => artifacts };
   try {
+    await tf.ready(); // waits for the backend in force (never chooses one)
     if (isGraph) return fromGraphModel(await tfc.loadGraphModel(handler), { name: opts.name ?? file });
     return fromLayersModel(await tfl.loadLayersModel(handler), { name: opts.name ?? file });
   } catch (e) {

@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackend } from '../../../test/backend.js';
+import { examples, reference, referencePath, relError } from '../../../test/reference.js';
+import { fromOnnx } from './node.js';
+import { Occlusion } from '../../attr/perturbation/occlusion.js';
+import { FeatureAblation } from '../../attr/perturbation/feature-ablation.js';
+import { KernelShap } from '../../attr/perturbation/kernel-shap.js';
+import { gridMask } from '../../attr/masks.js';
+import { Saliency } from '../../attr/gradient/saliency.js';
+
+beforeAll(() => useBackend('wasm'));
+
+describe('ONNX Runtime adapter (forward only)', () => {
+  it('reproduces the PyTorch logits and Captum occlusion / ablation on the image model', async () => {
+    const model = await fromOnnx(referencePath('image_cnn', 'model.onnx'));
+    expect(model.capabilities.gradients).toBe(false);
+    expect(model.outputShape).toEqual([null, 10]);
+    const x = examples('image_cnn');
+    const ref = reference('image_cnn');
+    const y = await model.forward(x);
+    expect(await relError(y, ref.logits)).toBeLessThan(1e-5);
+    y.dispose();
+    const before = tf.memory().numTensors;
+    const occ = await new Occlusion(model).attribute(x, { target: ref.targets, window: [4, 4, 3], strides: [4, 4, 3] });
+    expect(await relError(occ.values, ref.methods['occlusion_w4_s4']!.attributions)).toBeLessThan(1e-4);
+    occ.dispose();
+    const abl = await new FeatureAblation(model).attribute(x, { target: ref.targets, featureMask: gridMask([32, 32, 3], 8) });
+    expect(await relError(abl.values, ref.methods['feature_ablation_blocks8']!.attributions)).toBeLessThan(1e-4);
+    abl.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    model.dispose();
+  });
+
+  it('feeds int64 token ids to the text model (type from the session metadata)', async () => {
+    const model = await fromOnnx(referencePath('text_cnn', 'model.onnx'));
+    const x = examples('text_cnn');
+    const ref = reference('text_cnn');
+    const abl = await new FeatureAblation(model).attribute(x, { target: ref.targets });
+    expect(await relError(abl.values, ref.methods['feature_ablation_tokens']!.attributions)).toBeLessThan(1e-4);
+    abl.dispose();
+    x.dispose();
+    model.dispose();
+  });
+
+  it('runs sampling methods with target auto', async () => {
+    const model = await fromOnnx(referencePath('tabular_mlp', 'model.onnx'));
+    const x = examples('tabular_mlp');
+    const attr = await new KernelShap(model).attribute(x, { target: 'auto', samples: 50, seed: 1 });
+    expect(attr.diagnostics.targets).toEqual(reference('tabular_mlp').targets);
+    expect(attr.diagnostics.evaluations).toBe(8 + 8 * 52);
+    attr.dispose();
+    x.dispose();
+    model.dispose();
+  });
+
+  it('is refused by gradient methods, and bad files give invalid_model', async () => {
+    const model = await fromOnnx(referencePath('tabular_mlp', 'model.onnx'));
+    expect(() => new Saliency(model as never)).toThrowError(expect.objectContaining({ code: 'capability_missing' }));
+    model.dispose();
+    await expect(fromOnnx('/nonexistent/model.onnx')).rejects.toMatchObject({ code: 'invalid_model' });
+    await expect(fromOnnx(new Uint8Array([1, 2, 3, 4, 5]))).rejects.toMatchObject({ code: 'invalid_model' });
+  });
+});
