@@ -1,0 +1,106 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { FileFormatError, InvalidArgumentError, ShapeMismatchError } from '../core/errors.js';
+import type { Baseline, Target } from '../core/types.js';
+import type { ModelAdapter } from '../models/model.js';
+import { decodeImage, type ImageData01 } from '../io/image.js';
+import { parseNpy } from '../io/npy.js';
+import { parseTensorJson, type TensorData } from '../io/tensor-json.js';
+import type { FeatureMask } from '../attr/masks.js';
+
+/** An input batch and, for images, the decoded pictures (for overlays). */
+export interface LoadedInput {
+  readonly x: tf.Tensor;
+  readonly images?: readonly ImageData01[];
+  readonly source: string;
+}
+
+async function readBytes(file: string, what: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await fs.readFile(file));
+  } catch (e) {
+    throw new FileFormatError(`Cannot read ${what} '${file}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { file }, e);
+  }
+}
+
+/** Reads tensor data from `.json` or `.npy`. */
+export async function readTensorFile(file: string, what: string): Promise<TensorData> {
+  const ext = path.extname(file).toLowerCase();
+  const bytes = await readBytes(file, what);
+  if (ext === '.npy') return parseNpy(bytes, `${what} '${file}'`);
+  if (ext === '.json') return parseTensorJson(new TextDecoder().decode(bytes), `${what} '${file}'`);
+  throw new FileFormatError(`${what} '${file}' must be .json, .npy${what === 'input' ? ', .png or .jpg' : ''}`, { file });
+}
+
+/**
+ * Reads the input batch: tensor JSON, `.npy`, or an image (PNG/JPEG → [1, H, W, C] in [0, 1], resized
+ * bilinearly to the model's input size when it is known and differs).
+ */
+export async function readInput(file: string, model: ModelAdapter): Promise<LoadedInput> {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.png' || ext === '.jpg' || ext === '.jpeg') {
+    const want = model.inputShape;
+    const channels = want.length === 4 && want[3] === 1 ? 1 : 3;
+    const img = decodeImage(await readBytes(file, 'input'), { channels, source: `input '${file}'` });
+    let x: tf.Tensor = tf.tensor4d(img.data, [1, img.height, img.width, channels]);
+    const [h, w] = [want[1], want[2]];
+    if (want.length === 4 && typeof h === 'number' && typeof w === 'number' && (h !== img.height || w !== img.width)) {
+      const resized = tf.image.resizeBilinear(x as tf.Tensor4D, [h, w]);
+      x.dispose();
+      x = resized;
+      const data = (await x.data()) as Float32Array;
+      return { x, images: [{ width: w, height: h, channels, data: Float32Array.from(data) }], source: file };
+    }
+    return { x, images: [img], source: file };
+  }
+  const t = await readTensorFile(file, 'input');
+  const x = tf.tensor(t.dtype === 'int32' ? Float32Array.from(t.data) : t.data, [...t.shape], 'float32');
+  checkInputShape(x, model, file);
+  return { x, source: file };
+}
+
+function checkInputShape(x: tf.Tensor, model: ModelAdapter, file: string): void {
+  const want = model.inputShape;
+  if (want.length <= 1) return;
+  const ok = x.rank === want.length && want.every((d, i) => d === null || d === x.shape[i]);
+  if (!ok) {
+    const hint = x.rank === want.length - 1 ? ' (the batch dimension is missing: wrap the data in one more array)' : '';
+    throw new ShapeMismatchError(`Input '${file}' has shape [${x.shape.join(', ')}] but the model takes [${want.map((d) => d ?? 'batch').join(', ')}]${hint}`, {
+      arg: 'input',
+      expected: want,
+      actual: x.shape,
+    });
+  }
+}
+
+/** `--target`: an integer, one integer per row (comma-separated), or `auto`. */
+export function parseTarget(value: string | undefined, rows: number): Target {
+  if (value === undefined || value === 'auto') return 'auto';
+  const parts = value.split(',').map((p) => p.trim());
+  const nums = parts.map(Number);
+  if (nums.some((n) => !Number.isInteger(n) || n < 0)) {
+    throw new InvalidArgumentError(`Option '--target' must be a non-negative integer, a comma-separated list of them, or 'auto', got '${value}'`, { arg: 'target', value });
+  }
+  if (nums.length === 1) return nums[0]!;
+  if (nums.length !== rows) {
+    throw new InvalidArgumentError(`Option '--target' lists ${nums.length} targets for ${rows} input rows; give one per row or a single one`, { arg: 'target' });
+  }
+  return nums;
+}
+
+/** `--baseline`: `zeros`, a number, or a tensor file. */
+export async function parseBaseline(value: string | undefined): Promise<Baseline | undefined> {
+  if (value === undefined || value === 'zeros') return undefined;
+  const n = Number(value);
+  if (value.trim() !== '' && Number.isFinite(n)) return n;
+  const t = await readTensorFile(value, 'baseline');
+  return tf.tensor(Float32Array.from(t.data), [...t.shape]);
+}
+
+/** `--feature-mask FILE`: integer ids with one row's shape (or broadcastable). */
+export async function readFeatureMask(file: string): Promise<FeatureMask> {
+  const t = await readTensorFile(file, 'feature mask');
+  const ids = Int32Array.from(t.data, (v) => Math.round(v));
+  return { ids, shape: t.shape };
+}

@@ -1,0 +1,93 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { FeatureAttribution } from '../core/result.js';
+import { encodeNpy } from '../io/npy.js';
+import { shortestFloat32 } from '../io/tensor-json.js';
+import { encodePng, type ImageData01 } from '../io/image.js';
+import { heatmapRgba, normalizeMap, overlayRgba, reduceChannels, upscaleRgba } from '../viz/heatmap.js';
+import { renderReport, type ReportMethod, type ReportSection } from '../viz/report.js';
+
+/** The result JSON of DESIGN.md. */
+export async function resultJson(attr: FeatureAttribution): Promise<Record<string, unknown>> {
+  const d = attr.diagnostics;
+  return {
+    method: attr.method,
+    target: d.targets ? [...d.targets] : null,
+    shape: attr.values.shape,
+    data: Array.from(await attr.values.data(), shortestFloat32),
+    diagnostics: {
+      evaluations: d.evaluations,
+      elapsedMs: Math.round(d.elapsedMs * 1000) / 1000,
+      truncated: d.truncated,
+      ...(d.convergenceDelta ? { convergenceDelta: Array.from(d.convergenceDelta, shortestFloat32) } : {}),
+    },
+  };
+}
+
+/** Writes `files` under `dest` so that a failure never leaves half-written files there. */
+async function writeAtomically(files: ReadonlyMap<string, Uint8Array | string>, destDir: string): Promise<void> {
+  await fs.mkdir(destDir, { recursive: true });
+  const tmp = await fs.mkdtemp(path.join(destDir, '.attrib-tmp-'));
+  try {
+    for (const [name, content] of files) await fs.writeFile(path.join(tmp, name), content);
+    for (const name of files.keys()) await fs.rename(path.join(tmp, name), path.join(destDir, name));
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Writes the result: a `.json` path gets the result JSON; any other path is a directory that gets
+ * `result.json`, `attribution.npy` and, for images, `heatmap-<row>.png` / `overlay-<row>.png`, plus
+ * `report.html`.
+ */
+export async function writeResult(out: string, attr: FeatureAttribution, images?: readonly ImageData01[]): Promise<string[]> {
+  const json = JSON.stringify(await resultJson(attr));
+  if (out.toLowerCase().endsWith('.json')) {
+    await writeAtomically(new Map([[path.basename(out), json]]), path.dirname(path.resolve(out)));
+    return [out];
+  }
+  const files = new Map<string, Uint8Array | string>();
+  files.set('result.json', json);
+  const data = (await attr.values.data()) as Float32Array;
+  files.set('attribution.npy', encodeNpy({ shape: attr.values.shape, dtype: 'float32', data }));
+  const shape = attr.values.shape;
+  const sections: ReportSection[] = [];
+  if (shape.length === 4 && (shape[3] === 1 || shape[3] === 3)) {
+    const [n, h, w, c] = shape as [number, number, number, number];
+    const factor = Math.max(1, Math.floor(256 / Math.max(h, w)));
+    for (let i = 0; i < n; i++) {
+      const map = normalizeMap(reduceChannels(data.subarray(i * h * w * c, (i + 1) * h * w * c), h, w, c, 'sum'));
+      const heat = encodePng(upscaleRgba(heatmapRgba(map, 'diverging'), w, h, factor), w * factor, h * factor);
+      files.set(`heatmap-${i}.png`, heat);
+      const img = images?.[i];
+      const methods: ReportMethod[] = [{ id: attr.method, title: attr.method, png: heat, facts: facts(attr, i) }];
+      if (img && img.width === w && img.height === h) {
+        const over = encodePng(upscaleRgba(overlayRgba(img.data, img.channels, map, 'diverging'), w, h, factor), w * factor, h * factor);
+        files.set(`overlay-${i}.png`, over);
+        methods.push({ id: `${attr.method}-overlay`, title: `${attr.method} over the input`, png: over, facts: {} });
+      }
+      const input = img ? encodePng(upscaleRgba(overlayRgba(img.data, img.channels, new Float32Array(h * w), 'diverging', 0), w, h, factor), w * factor, h * factor) : heat;
+      sections.push({ title: `row ${i}`, input: { kind: 'image', png: input }, methods });
+    }
+  } else {
+    const n = shape[0]!;
+    const per = data.length / n;
+    for (let i = 0; i < Math.min(n, 50); i++) {
+      const values = Array.from(data.subarray(i * per, (i + 1) * per));
+      const names = values.map((_, k) => `x${k}`);
+      sections.push({ title: `row ${i}`, input: { kind: 'html', html: '' }, methods: [{ id: attr.method, title: attr.method, bars: { names, values }, facts: facts(attr, i) }] });
+    }
+  }
+  files.set('report.html', renderReport({ title: `attrib: ${attr.method}`, sections }));
+  await writeAtomically(files, out);
+  return [...files.keys()].map((f) => path.join(out, f));
+}
+
+function facts(attr: FeatureAttribution, row: number): Record<string, string> {
+  const d = attr.diagnostics;
+  const f: Record<string, string> = { evaluations: String(d.evaluations), 'time (ms)': d.elapsedMs.toFixed(1) };
+  if (d.targets) f['target'] = String(d.targets[row]);
+  if (d.convergenceDelta) f['completeness gap'] = d.convergenceDelta[row]!.toExponential(2);
+  return f;
+}

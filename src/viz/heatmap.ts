@@ -1,0 +1,87 @@
+import { InvalidArgumentError } from '../core/errors.js';
+import { colorOf, type ColormapName } from './colormap.js';
+
+/** How the channels of an [H, W, C] attribution become one value per pixel. */
+export type ChannelReduction = 'sum' | 'abs-sum' | 'max-abs';
+
+/** One value per pixel from a channels-last [H, W, C] attribution. */
+export function reduceChannels(values: ArrayLike<number>, height: number, width: number, channels: number, how: ChannelReduction = 'sum'): Float32Array {
+  if (values.length !== height * width * channels) {
+    throw new InvalidArgumentError(`Attribution has ${values.length} values, expected ${height}×${width}×${channels}`, { arg: 'values' });
+  }
+  const out = new Float32Array(height * width);
+  for (let p = 0; p < height * width; p++) {
+    let acc = 0;
+    for (let c = 0; c < channels; c++) {
+      const v = values[p * channels + c]!;
+      if (how === 'sum') acc += v;
+      else if (how === 'abs-sum') acc += Math.abs(v);
+      else acc = Math.max(acc, Math.abs(v));
+    }
+    out[p] = acc;
+  }
+  return out;
+}
+
+/**
+ * Scales a map for display: divides by the `percentile`-th percentile of |values| (robust to a few
+ * extreme pixels) and clips, giving [−1, 1] (signed) or [0, 1] (non-negative maps).
+ */
+export function normalizeMap(map: ArrayLike<number>, percentile = 99.5): Float32Array {
+  const abs = Float32Array.from(map, Math.abs).sort();
+  const k = Math.min(abs.length - 1, Math.max(0, Math.ceil((percentile / 100) * abs.length) - 1));
+  const scale = abs[k]! > 0 ? abs[k]! : (abs[abs.length - 1] ?? 0) || 1;
+  return Float32Array.from(map, (v) => Math.max(-1, Math.min(1, v / scale)));
+}
+
+/** RGBA bytes of a normalised map. */
+export function heatmapRgba(norm: ArrayLike<number>, colormap: ColormapName): Uint8Array {
+  const out = new Uint8Array(norm.length * 4);
+  for (let p = 0; p < norm.length; p++) {
+    const [r, g, b] = colorOf(colormap, norm[p]!);
+    out.set([r, g, b, 255], p * 4);
+  }
+  return out;
+}
+
+/**
+ * The heatmap blended over an image (RGB or gray floats in [0, 1], [H, W, C]): the image is shown in
+ * gray and each pixel takes the colormap with opacity proportional to |value| (up to `alpha`).
+ */
+export function overlayRgba(image: ArrayLike<number>, channels: number, norm: ArrayLike<number>, colormap: ColormapName, alpha = 0.7): Uint8Array {
+  const out = new Uint8Array(norm.length * 4);
+  for (let p = 0; p < norm.length; p++) {
+    let gray = 0;
+    if (channels >= 3) gray = 0.299 * image[p * channels]! + 0.587 * image[p * channels + 1]! + 0.114 * image[p * channels + 2]!;
+    else gray = image[p * channels]!;
+    const g = Math.round(255 * Math.min(1, Math.max(0, gray)));
+    const [r, gg, b] = colorOf(colormap, norm[p]!);
+    const a = alpha * Math.min(1, Math.abs(norm[p]!));
+    out.set([Math.round(g * (1 - a) + r * a), Math.round(g * (1 - a) + gg * a), Math.round(g * (1 - a) + b * a), 255], p * 4);
+  }
+  return out;
+}
+
+/** RGBA of an image in [0, 1] ([H, W, C] with C = 1 or 3). */
+export function imageRgba(image: ArrayLike<number>, pixels: number, channels: number): Uint8Array {
+  const out = new Uint8Array(pixels * 4);
+  for (let p = 0; p < pixels; p++) {
+    for (let c = 0; c < 3; c++) out[p * 4 + c] = Math.round(255 * Math.min(1, Math.max(0, image[p * channels + (channels >= 3 ? c : 0)]!)));
+    out[p * 4 + 3] = 255;
+  }
+  return out;
+}
+
+/** Nearest-neighbour enlargement of RGBA bytes by an integer factor (small inputs are unreadable at 1:1). */
+export function upscaleRgba(rgba: Uint8Array, width: number, height: number, factor: number): Uint8Array {
+  if (factor <= 1) return rgba;
+  const w2 = width * factor;
+  const out = new Uint8Array(w2 * height * factor * 4);
+  for (let y = 0; y < height * factor; y++) {
+    for (let x = 0; x < w2; x++) {
+      const src = (Math.floor(y / factor) * width + Math.floor(x / factor)) * 4;
+      out.set(rgba.subarray(src, src + 4), (y * w2 + x) * 4);
+    }
+  }
+  return out;
+}
