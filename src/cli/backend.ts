@@ -11,10 +11,9 @@ export async function setupBackend(name: string | undefined, quiet: boolean): Pr
   if (!(CLI_BACKENDS as readonly string[]).includes(want)) {
     throw new InvalidArgumentError(`Option '--backend' must be one of ${CLI_BACKENDS.join(', ')}, got '${want}'`, { arg: 'backend', value: want });
   }
-  const silence = console.warn;
-  console.warn = () => undefined; // TF.js prints a tfjs-node advertisement on first use
-  try {
-    tf.env().set('IS_TEST', false);
+  // Production mode: no debug checks, and no "install tfjs-node" banner on stderr (CLI only).
+  tf.enableProdMode();
+  {
     if (await tf.setBackend(want).catch(() => false)) {
       await tf.ready();
       return want;
@@ -24,8 +23,6 @@ export async function setupBackend(name: string | undefined, quiet: boolean): Pr
       await tf.ready();
       return 'cpu';
     }
-  } finally {
-    console.warn = silence;
   }
   throw new InvalidArgumentError(`TF.js backend '${want}' could not be initialised`, { arg: 'backend', value: want });
 }

@@ -1,0 +1,132 @@
+// The CLI as a user runs it: a child process, exit codes, one-line errors, files written or not.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, examples, reference, referencePath } from '../../test/reference.js';
+import { useBackend } from '../../test/backend.js';
+
+beforeAll(() => useBackend('cpu'));
+
+const run = promisify(execFile);
+const BIN = path.join(ROOT, 'bin', 'attrib.js');
+
+async function attrib(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'attrib-cli-'));
+
+function exampleFile(m: 'tabular_mlp' | 'image_cnn'): string {
+  const file = path.join(tmp(), 'x.json');
+  const x = examples(m);
+  writeFileSync(file, JSON.stringify({ shape: x.shape, data: Array.from(x.dataSync()) }));
+  x.dispose();
+  return file;
+}
+
+const rel = (a: number[], e: number[]) => Math.max(...a.map((v, i) => Math.abs(v - e[i]!))) / Math.max(...e.map(Math.abs));
+
+describe('attrib explain', () => {
+  it('matches Captum: tabular IG (gauss-legendre) on cpu and feature ablation with groups from a mask file', async () => {
+    const input = exampleFile('tabular_mlp');
+    const out = path.join(tmp(), 'ig.json');
+    const r = await attrib('explain', '--model', referencePath('tabular_mlp', 'model.json'), '--input', input, '--method', 'integrated-gradients', '--steps', '50', '--rule', 'gauss-legendre', '--backend', 'cpu', '--out', out, '--quiet');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const res = JSON.parse(readFileSync(out, 'utf8'));
+    expect(res.method).toBe('integrated-gradients');
+    expect(res.target).toEqual(reference('tabular_mlp').targets);
+    expect(res.shape).toEqual([8, 12]);
+    expect(res.diagnostics.evaluations).toBe(8 * 52 + 8);
+    expect(res.diagnostics.convergenceDelta).toHaveLength(8);
+    expect(rel(res.data, reference('tabular_mlp').methods['integrated_gradients_gausslegendre']!.attributions.data)).toBeLessThan(1e-4);
+
+    const mask = path.join(tmp(), 'mask.json');
+    writeFileSync(mask, JSON.stringify({ shape: [12], data: [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5] }));
+    const r2 = await attrib('explain', '--model', referencePath('tabular_mlp', 'model.json'), '--input', input, '--method', 'feature-ablation', '--feature-mask', mask, '--target', reference('tabular_mlp').targets.join(','));
+    expect(r2.code).toBe(0);
+    expect(rel(JSON.parse(r2.stdout).data, reference('tabular_mlp').methods['feature_ablation_groups']!.attributions.data)).toBeLessThan(1e-4);
+  });
+
+  it('writes a directory with JSON, .npy, heatmaps and report.html for image inputs (wasm, occlusion)', async () => {
+    const input = exampleFile('image_cnn');
+    const dir = path.join(tmp(), 'out');
+    const r = await attrib('explain', '--model', referencePath('image_cnn', 'model.onnx'), '--input', input, '--method', 'occlusion', '--window', '4,4,3', '--strides', '4,4,3', '--out', dir, '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    const files = readdirSync(dir);
+    expect(files).toEqual(expect.arrayContaining(['result.json', 'attribution.npy', 'heatmap-0.png', 'heatmap-7.png', 'report.html']));
+    expect(files.some((f) => f.startsWith('.attrib-tmp'))).toBe(false);
+    const res = JSON.parse(readFileSync(path.join(dir, 'result.json'), 'utf8'));
+    expect(rel(res.data, reference('image_cnn').methods['occlusion_w4_s4']!.attributions.data)).toBeLessThan(1e-4);
+  });
+
+  it('explains a PNG image (resized to the model input) with an overlay', async () => {
+    const dir = path.join(tmp(), 'png');
+    const r = await attrib('explain', '--model', path.join(ROOT, 'models', 'demo-image', 'model.json'), '--input', path.join(ROOT, 'models', 'demo-image', 'sample-1.png'), '--method', 'saliency', '--out', dir, '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(dir)).toEqual(expect.arrayContaining(['overlay-0.png', 'heatmap-0.png']));
+    expect(JSON.parse(readFileSync(path.join(dir, 'result.json'), 'utf8')).target).toEqual([1]);
+  });
+
+  it.each([
+    [['--model', 'missing/model.json', '--input', 'x.json'], /invalid_model: Model file 'missing\/model.json' does not exist/],
+    [['--input', 'x.json'], /needs --model/],
+    [['--method', 'magic'], /unknown_method: Unknown method 'magic'/],
+    [['--method', 'saliency', '--steps', '5'], /Unknown option '--steps'/],
+    [['--method', 'integrated-gradients', '--steps', 'many'], /must be an integer/],
+  ])('bad input %j: one line on stderr, exit 2', async (args, msg) => {
+    const r = await attrib('explain', ...(args as string[]));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(msg);
+  });
+
+  it('rejects a target out of range, a wrong input shape and a too-small budget without writing --out', async () => {
+    const input = exampleFile('tabular_mlp');
+    const out = path.join(tmp(), 'never.json');
+    const model = referencePath('tabular_mlp', 'model.json');
+    for (const [args, msg] of [
+      [['--target', '9'], /out of range: index 9 for a model with 3 outputs/],
+      [['--max-evaluations', '10'], /budget_exceeded/],
+      [['--target', '1,2'], /2 targets for 8 input rows/],
+    ] as const) {
+      const r = await attrib('explain', '--model', model, '--input', input, '--method', 'integrated-gradients', '--out', out, ...args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(msg);
+      expect(existsSync(out)).toBe(false);
+    }
+    const bad = path.join(tmp(), 'bad.json');
+    writeFileSync(bad, JSON.stringify({ shape: [12], data: new Array(12).fill(0) }));
+    const r = await attrib('explain', '--model', model, '--input', bad, '--method', 'saliency');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/batch dimension is missing/);
+  });
+});
+
+describe('attrib methods and demo', () => {
+  it('lists every registered method with cost and reference', async () => {
+    const r = await attrib('methods', '--json');
+    const list = JSON.parse(r.stdout) as { id: string; cost: string; reference: string }[];
+    expect(list.map((m) => m.id)).toContain('kernel-shap');
+    for (const m of list) expect(m.cost.length * m.reference.length).toBeGreaterThan(0);
+  });
+
+  it('runs the demo on the bundled models and writes report.html', async () => {
+    const dir = tmp();
+    const r = await attrib('demo', '--quick', '--out', dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/on relevant/);
+    const html = readFileSync(path.join(dir, 'report.html'), 'utf8');
+    expect(html).toContain('Integrated Gradients');
+    expect(html).toContain('data:image/png;base64,');
+  });
+});
