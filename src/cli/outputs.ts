@@ -4,7 +4,7 @@ import type { FeatureAttribution } from '../core/result.js';
 import { encodeNpy } from '../io/npy.js';
 import { shortestFloat32 } from '../io/tensor-json.js';
 import { encodePng, type ImageData01 } from '../io/image.js';
-import { heatmapRgba, normalizeMap, overlayRgba, reduceChannels, upscaleRgba } from '../viz/heatmap.js';
+import { heatmapRgba, imageRgba, normalizeMap, overlayRgba, reduceChannels, upscaleRgba } from '../viz/heatmap.js';
 import { renderReport, type ReportMethod, type ReportSection } from '../viz/report.js';
 
 /** The result JSON of DESIGN.md. */
@@ -67,7 +67,7 @@ export async function writeResult(out: string, attr: FeatureAttribution, images?
         files.set(`overlay-${i}.png`, over);
         methods.push({ id: `${attr.method}-overlay`, title: `${attr.method} over the input`, png: over, facts: {} });
       }
-      const input = img ? encodePng(upscaleRgba(overlayRgba(img.data, img.channels, new Float32Array(h * w), 'diverging', 0), w, h, factor), w * factor, h * factor) : heat;
+      const input = img ? encodePng(upscaleRgba(imageRgba(img.data, h * w, img.channels), w, h, factor), w * factor, h * factor) : heat;
       sections.push({ title: `row ${i}`, input: { kind: 'image', png: input }, methods });
     }
   } else {

@@ -11,7 +11,7 @@ import { encodePng } from '../../io/image.js';
 import { gridMask } from '../../attr/masks.js';
 import { parseFlags } from '../args.js';
 import { readTensorFile } from '../inputs.js';
-import { heatmapRgba, normalizeMap, overlayRgba, reduceChannels, upscaleRgba } from '../../viz/heatmap.js';
+import { imageRgba, normalizeMap, overlayRgba, reduceChannels, upscaleRgba } from '../../viz/heatmap.js';
 import { renderReport, type ReportMethod, type ReportSection } from '../../viz/report.js';
 import { ProgressBar } from '../progress.js';
 
@@ -131,8 +131,7 @@ export async function demoCommand(raw: Map<string, string | true>, signal: Abort
   const factor = 6;
   for (let i = 0; i < n; i++) {
     const img = pixels.subarray(i * h * w * c, (i + 1) * h * w * c);
-    const zero = new Float32Array(h * w);
-    const inputPng = encodePng(upscaleRgba(overlayRgba(img, c, zero, 'diverging', 0), w, h, factor), w * factor, h * factor);
+    const inputPng = encodePng(upscaleRgba(imageRgba(img, h * w, c), w, h, factor), w * factor, h * factor);
     const methods: ReportMethod[] = [];
     for (const o of imageOutcomes) {
       const v = (await o.attr.values.data()) as Float32Array;
