@@ -144,6 +144,36 @@ export function checkTargetRange(model: ModelAdapter, target: ResolvedTarget, fn
   }
 }
 
+/**
+ * F_t per row from a forward output already on the host ([rows, ...] flattened): index targets are
+ * read directly; function targets run on the device. `rowIds[i]` is the input row of output row i.
+ */
+export async function objectiveValues(output: tf.Tensor, target: ResolvedTarget, rowIds: ArrayLike<number>, fn: string): Promise<Float32Array> {
+  const rows = output.shape[0]!;
+  if (target.kind === 'function') {
+    const obj = tf.tidy(() => objectiveFor(target, rowIds, fn)(output));
+    const v = (await obj.data()) as Float32Array;
+    obj.dispose();
+    return v;
+  }
+  const classes = output.size / rows;
+  const data = await output.data();
+  const out = new Float32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const t = target.indices[rowIds[i]!]!;
+    if (t >= classes) {
+      throw new InvalidArgumentError(`Argument 'target' passed to '${fn}' is out of range: index ${t} for a model with ${classes} outputs`, {
+        arg: 'target',
+        fn,
+        value: t,
+        outputs: classes,
+      });
+    }
+    out[i] = data[i * classes + t]!;
+  }
+  return out;
+}
+
 /** The indices actually attributed, for diagnostics and the result JSON. */
 export const targetList = (t: ResolvedTarget): number[] | undefined => (t.kind === 'index' ? Array.from(t.indices) : undefined);
 

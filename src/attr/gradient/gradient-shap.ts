@@ -64,15 +64,25 @@ export class GradientShap implements Attributor<GradientShapOptions> {
       }
       const weight = new Float32Array(count).fill(1 / samples);
       const rowSize = rowShape.reduce((a, b) => a * b, 1);
-      const build = (s: number, e: number) =>
-        tf.tidy(() => {
-          const xs = tf.gather(x, tf.tensor1d(rowOf.subarray(s, e), 'int32'));
-          const noisy = stdevs > 0 ? tf.add(xs, tf.tensor(rng.fillNormal(new Float32Array((e - s) * rowSize), stdevs), xs.shape)) : xs;
-          const bs = tf.gather(dist, tf.tensor1d(pick.subarray(s, e), 'int32'));
-          const a = tf.tensor(alpha.subarray(s, e), [e - s, ...rowShape.map(() => 1)]);
-          const d = tf.sub(noisy, bs);
-          return { points: tf.keep(tf.add(bs, tf.mul(a, d))), factor: tf.keep(d) };
-        });
+      const [xd, bd] = [(await x.data()) as Float32Array, (await dist.data()) as Float32Array];
+      // x̃ = x + ε, points b + α(x̃ − b) and factors x̃ − b, built on the host
+      const build = (s: number, e: number) => {
+        const pts = new Float32Array((e - s) * rowSize);
+        const fac = new Float32Array((e - s) * rowSize);
+        for (let j = s; j < e; j++) {
+          const xo = rowOf[j]! * rowSize;
+          const bo = pick[j]! * rowSize;
+          const a = alpha[j]!;
+          const o = (j - s) * rowSize;
+          for (let q = 0; q < rowSize; q++) {
+            const xn = stdevs > 0 ? xd[xo + q]! + rng.normal() * stdevs : xd[xo + q]!;
+            const d = xn - bd[bo + q]!;
+            fac[o + q] = d;
+            pts[o + q] = bd[bo + q]! + a * d;
+          }
+        }
+        return { points: tf.tensor(pts, [e - s, ...rowShape]), factor: tf.tensor(fac, [e - s, ...rowShape]) };
+      };
       const values = keep(await weightedGradientSum(this.model, rowShape, n, { count, rowOf, weight, build }, target, run, batchSize, fn));
       const fx = await evaluateObjective(this.model, x, target, run, batchSize, fn);
       const distOut = keep(await forwardAll(this.model, dist, run, batchSize)); // [B, ...outputs]

@@ -71,13 +71,19 @@ export class IntegratedGradients implements Attributor<IntegratedGradientsOption
         }
       }
       const diff = keep(tf.sub(x, base));
-      const build = (s: number, e: number) => ({
-        points: tf.tidy(() => {
-          const ids = tf.tensor1d(rowOf.subarray(s, e), 'int32');
-          const a = tf.tensor(alpha.subarray(s, e), [e - s, ...rowShape.map(() => 1)]);
-          return tf.add(tf.gather(base, ids), tf.mul(a, tf.gather(diff, ids)));
-        }),
-      });
+      const [bd, dd] = [(await base.data()) as Float32Array, (await diff.data()) as Float32Array];
+      const e = bd.length / n;
+      // path points b + α(x − b), built on the host (device gathers are slow on wasm)
+      const build = (s: number, end: number) => {
+        const pts = new Float32Array((end - s) * e);
+        for (let j = s; j < end; j++) {
+          const o = rowOf[j]! * e;
+          const a = alpha[j]!;
+          const po = (j - s) * e;
+          for (let q = 0; q < e; q++) pts[po + q] = bd[o + q]! + a * dd[o + q]!;
+        }
+        return { points: tf.tensor(pts, [end - s, ...rowShape]) };
+      };
       const sum = keep(await weightedGradientSum(this.model, rowShape, n, { count, rowOf, weight, build }, target, run, batchSize, fn));
       const values = keep(tf.tidy(() => tf.mul(sum, diff)));
       const [fx, fb] = [await evaluateObjective(this.model, x, target, run, batchSize, fn), await evaluateObjective(this.model, base, target, run, batchSize, fn)];

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Budget } from '../../core/budget.js';
 import { chunks } from '../../core/batching.js';
-import { objectiveFor, rangeIds, type ResolvedTarget } from '../../core/target.js';
+import { objectiveFor, objectiveValues, rangeIds, type ResolvedTarget } from '../../core/target.js';
 import type { DifferentiableModel, ModelAdapter } from '../../models/model.js';
 
 /** F_t of every row of `x` (forward passes in chunks of `batchSize`), as float32 per row. */
@@ -22,10 +22,11 @@ export async function evaluateObjective(
     const y = await model.forward(xs);
     if (xs !== x) xs.dispose();
     const ids = rowIds ? Array.from({ length: e - s }, (_, i) => rowIds[s + i]!) : rangeIds(s, e);
-    const obj = tf.tidy(() => objectiveFor(target, ids, fn)(y));
-    y.dispose();
-    out.set(await obj.data(), s);
-    obj.dispose();
+    try {
+      out.set(await objectiveValues(y, target, ids, fn), s);
+    } finally {
+      y.dispose();
+    }
   }
   return out;
 }

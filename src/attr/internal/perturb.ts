@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { chunks } from '../../core/batching.js';
 import type { Budget } from '../../core/budget.js';
-import { objectiveFor, type ResolvedTarget } from '../../core/target.js';
+import { objectiveValues, type ResolvedTarget } from '../../core/target.js';
 import type { ModelAdapter } from '../../models/model.js';
 
 /**
@@ -19,7 +19,8 @@ export interface PerturbationJobs {
 
 /**
  * F_t of every perturbed input, `batchSize` rows per model call: x ⊙ (1 − m) + s ⊙ m (exact for binary
- * masks). Returns one value per job.
+ * masks). The batches are built on the host in one pass and uploaded once per call (gathering rows
+ * on the device costs more than the model itself on wasm). Returns one value per job.
  */
 export async function evaluatePerturbations(
   model: ModelAdapter,
@@ -34,34 +35,42 @@ export async function evaluatePerturbations(
 ): Promise<Float32Array> {
   const rowShape = x.shape.slice(1);
   const e = rowShape.reduce((a, b) => a * b, 1);
+  const xd = (await x.data()) as Float32Array;
+  const sd = source === x ? xd : ((await source.data()) as Float32Array);
   const out = new Float32Array(jobs.count);
+  const mask = new Float32Array(Math.min(batchSize, jobs.count) * e);
   for (const [s, end] of chunks(jobs.count, batchSize)) {
     const k = end - s;
     await run.checkpoint(k, phase);
-    const mask = new Float32Array(k * e);
     const rows = new Int32Array(k);
-    const srcRows = new Int32Array(k);
+    const batch = new Float32Array(k * e);
+    mask.fill(0, 0, k * e);
     for (let j = s; j < end; j++) {
-      rows[j - s] = jobs.rowOf(j);
-      srcRows[j - s] = jobs.sourceRowOf ? jobs.sourceRowOf(j) : rows[j - s]!;
-      jobs.fill(j, mask.subarray((j - s) * e, (j - s + 1) * e));
+      const r = jobs.rowOf(j);
+      const src = jobs.sourceRowOf ? jobs.sourceRowOf(j) : r;
+      rows[j - s] = r;
+      const m = mask.subarray((j - s) * e, (j - s + 1) * e);
+      jobs.fill(j, m);
+      const xo = r * e;
+      const so = src * e;
+      const bo = (j - s) * e;
+      for (let q = 0; q < e; q++) {
+        const w = m[q]!;
+        batch[bo + q] = w === 0 ? xd[xo + q]! : w === 1 ? sd[so + q]! : (1 - w) * xd[xo + q]! + w * sd[so + q]!;
+      }
     }
-    const perturbed = tf.tidy(() => {
-      const m = tf.tensor(mask, [k, ...rowShape]);
-      const xs = tf.gather(x, tf.tensor1d(rows, 'int32'));
-      const ss = tf.gather(source, tf.tensor1d(srcRows, 'int32'));
-      return tf.add(tf.mul(xs, tf.sub(1, m)), tf.mul(ss, m));
-    });
+    const perturbed = tf.tensor(batch, [k, ...rowShape]);
     let y: tf.Tensor;
     try {
       y = await model.forward(perturbed);
     } finally {
       perturbed.dispose();
     }
-    const obj = tf.tidy(() => objectiveFor(target, rows, fn)(y));
-    y.dispose();
-    out.set(await obj.data(), s);
-    obj.dispose();
+    try {
+      out.set(await objectiveValues(y, target, rows, fn), s);
+    } finally {
+      y.dispose();
+    }
   }
   return out;
 }

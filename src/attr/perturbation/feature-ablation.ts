@@ -7,7 +7,6 @@ import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
 import { withTargets } from '../gradient/saliency.js';
-import { evaluateObjective } from '../internal/evaluate.js';
 import { evaluatePerturbations, spreadToElements } from '../internal/perturb.js';
 import { prepare } from '../internal/prepare.js';
 import { resolveFeatureMask, type FeatureMaskInput } from '../masks.js';
@@ -48,19 +47,19 @@ export class FeatureAblation implements Attributor<FeatureAblationOptions> {
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
-      const f0 = await evaluateObjective(this.model, x, target, run, batchSize, fn);
-      const fa = await evaluatePerturbations(
+      // jobs 0..n−1: the inputs themselves (F(x)); then job n + g·n + i ablates group g of row i
+      const v = await evaluatePerturbations(
         this.model,
         x,
         base,
-        { count: n * f, rowOf: (j) => j % n, fill: (j, m) => fillGroup(groups.members[Math.floor(j / n)]!, m) },
+        { count: n * (f + 1), rowOf: (j) => j % n, fill: (j, m) => j >= n && fillGroup(groups.members[Math.floor(j / n) - 1]!, m) },
         target,
         run,
         perCall,
         fn,
       );
       const phi = new Float64Array(n * f);
-      for (let g = 0; g < f; g++) for (let i = 0; i < n; i++) phi[i * f + g] = f0[i]! - fa[g * n + i]!;
+      for (let g = 0; g < f; g++) for (let i = 0; i < n; i++) phi[i * f + g] = v[i]! - v[(g + 1) * n + i]!;
       return new FeatureAttribution(this.id, spreadToElements(phi, n, f, groups.featureOf, rowShape), withTargets(run.finish(), targetList(target)));
     });
   }

@@ -7,7 +7,6 @@ import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
 import { withTargets } from '../gradient/saliency.js';
-import { evaluateObjective } from '../internal/evaluate.js';
 import { evaluatePerturbations, spreadToElements } from '../internal/perturb.js';
 import { prepare } from '../internal/prepare.js';
 import { resolveFeatureMask } from '../masks.js';
@@ -50,16 +49,16 @@ export class FeaturePermutation implements Attributor<FeaturePermutationOptions>
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
     const rng = new Rng(opts.seed ?? 0);
     const perms = Array.from({ length: f }, () => rng.permutation(n));
-    const f0 = await evaluateObjective(this.model, x, target, run, batchSize, fn);
-    const fp = await evaluatePerturbations(
+    // jobs 0..n−1: the inputs themselves; then job n + g·n + i takes group g of row i from row perm_g(i)
+    const v = await evaluatePerturbations(
       this.model,
       x,
       x,
       {
-        count: n * f,
+        count: n * (f + 1),
         rowOf: (j) => j % n,
-        sourceRowOf: (j) => perms[Math.floor(j / n)]![j % n]!,
-        fill: (j, m) => fillGroup(groups.members[Math.floor(j / n)]!, m),
+        sourceRowOf: (j) => (j < n ? j : perms[Math.floor(j / n) - 1]![j % n]!),
+        fill: (j, m) => j >= n && fillGroup(groups.members[Math.floor(j / n) - 1]!, m),
       },
       target,
       run,
@@ -67,7 +66,7 @@ export class FeaturePermutation implements Attributor<FeaturePermutationOptions>
       fn,
     );
     const phi = new Float64Array(n * f);
-    for (let g = 0; g < f; g++) for (let i = 0; i < n; i++) phi[i * f + g] = f0[i]! - fp[g * n + i]!;
+    for (let g = 0; g < f; g++) for (let i = 0; i < n; i++) phi[i * f + g] = v[i]! - v[(g + 1) * n + i]!;
     return new FeatureAttribution(this.id, spreadToElements(phi, n, f, groups.featureOf, rowShape), withTargets(run.finish(), targetList(target)));
   }
 }

@@ -8,7 +8,6 @@ import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
 import { withTargets } from '../gradient/saliency.js';
-import { evaluateObjective } from '../internal/evaluate.js';
 import { evaluatePerturbations } from '../internal/perturb.js';
 import { prepare } from '../internal/prepare.js';
 import { stridesOf } from '../masks.js';
@@ -49,12 +48,13 @@ export class Occlusion implements Attributor<OcclusionOptions> {
     const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, opts), exact: true });
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
-      const f0 = await evaluateObjective(this.model, x, target, run, batchSize, fn);
-      const fo = await evaluatePerturbations(
+      // job 0 of each row: the input itself (F(x)); job 1 + w: window w occluded
+      const per = win.count + 1;
+      const v = await evaluatePerturbations(
         this.model,
         x,
         base,
-        { count: n * win.count, rowOf: (j) => Math.floor(j / win.count), fill: (j, m) => win.fill(j % win.count, m) },
+        { count: n * per, rowOf: (j) => Math.floor(j / per), fill: (j, m) => j % per > 0 && win.fill((j % per) - 1, m) },
         target,
         run,
         batchSize,
@@ -65,7 +65,7 @@ export class Occlusion implements Attributor<OcclusionOptions> {
       for (let i = 0; i < n; i++) {
         const row = out.subarray(i * e, (i + 1) * e);
         for (let w = 0; w < win.count; w++) {
-          const d = f0[i]! - fo[i * win.count + w]!;
+          const d = v[i * per]! - v[i * per + 1 + w]!;
           win.forEach(w, (el) => (row[el]! += d));
         }
         for (let el = 0; el < e; el++) row[el] = win.coverage[el]! > 0 ? row[el]! / win.coverage[el]! : 0;

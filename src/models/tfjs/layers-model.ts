@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { ModelLoadError, ShapeMismatchError } from '../../core/errors.js';
+import { CapabilityError, ModelLoadError, ShapeMismatchError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
 import type { DifferentiableModel } from '../model.js';
 import { globalMaxPoolFirstMax, maxPool1dFirstMax, maxPool2dFirstMax } from './pooling.js';
@@ -81,7 +81,12 @@ export class LayersModelAdapter implements DifferentiableModel {
       .map(Number)
       .sort((a, b) => b - a);
     this.order = depths.flatMap((d) => graph.nodesByDepth[String(d)] ?? []);
+    const inputId = graph.inputs[0]!.id;
+    this.embeddingOfInput = this.order.find((n) => n.outboundLayer.getClassName() === 'Embedding' && n.inputTensors.some((t) => t.id === inputId))?.outboundLayer.name;
   }
+
+  /** Name of the Embedding layer that reads the model input (token ids), if any. */
+  readonly embeddingOfInput: string | undefined;
 
   /** Synchronous forward pass (for use inside `tf.grad`). */
   apply(x: tf.Tensor): tf.Tensor {
@@ -110,6 +115,12 @@ export class LayersModelAdapter implements DifferentiableModel {
   }
 
   async gradients(x: tf.Tensor, objective: Objective): Promise<tf.Tensor> {
+    if (this.embeddingOfInput !== undefined) {
+      throw new CapabilityError(
+        `Model '${this.name}' takes token ids (its input feeds Embedding layer '${this.embeddingOfInput}'): ids have no gradient. Attribute in embedding space (LayerIntegratedGradients on '${this.embeddingOfInput}') or use a perturbation method (feature-ablation, kernel-shap, lime)`,
+        { model: this.name, layer: this.embeddingOfInput },
+      );
+    }
     return gradientOf((v) => this.apply(v), x, objective);
   }
 
