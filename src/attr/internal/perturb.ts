@@ -13,14 +13,15 @@ export interface PerturbationJobs {
   readonly count: number;
   readonly rowOf: (j: number) => number;
   readonly sourceRowOf?: (j: number) => number;
-  /** Writes job j's element mask into `mask` (length = row size, zeroed): 1 = take the source value. */
-  readonly fill: (j: number, mask: Float32Array) => void;
+  /** Calls `visit(element)` for every element of job j's row that takes the source value. */
+  readonly replaced: (j: number, visit: (element: number) => void) => void;
 }
 
 /**
- * F_t of every perturbed input, `batchSize` rows per model call: x ⊙ (1 − m) + s ⊙ m (exact for binary
- * masks). The batches are built on the host in one pass and uploaded once per call (gathering rows
- * on the device costs more than the model itself on wasm). Returns one value per job.
+ * F_t of every perturbed input, `batchSize` rows per model call: each row is a copy of its input row
+ * with the replaced elements taken from the source row. Batches are built on the host (a copy plus
+ * work proportional to the replaced elements) and uploaded once per call: gathering rows on the
+ * device costs more than the model itself on wasm. Returns one value per job.
  */
 export async function evaluatePerturbations(
   model: ModelAdapter,
@@ -38,28 +39,27 @@ export async function evaluatePerturbations(
   const xd = (await x.data()) as Float32Array;
   const sd = source === x ? xd : ((await source.data()) as Float32Array);
   const out = new Float32Array(jobs.count);
-  const mask = new Float32Array(Math.min(batchSize, jobs.count) * e);
+  let buffer = new Float32Array(0);
+  let bo = 0;
+  let so = 0;
+  const take = (el: number): void => {
+    buffer[bo + el] = sd[so + el]!;
+  };
   for (const [s, end] of chunks(jobs.count, batchSize)) {
     const k = end - s;
     await run.checkpoint(k, phase);
     const rows = new Int32Array(k);
-    const batch = new Float32Array(k * e);
-    mask.fill(0, 0, k * e);
+    // a fresh buffer per call: some backends keep a reference to the array a tensor was made from
+    buffer = new Float32Array(k * e);
     for (let j = s; j < end; j++) {
       const r = jobs.rowOf(j);
-      const src = jobs.sourceRowOf ? jobs.sourceRowOf(j) : r;
       rows[j - s] = r;
-      const m = mask.subarray((j - s) * e, (j - s + 1) * e);
-      jobs.fill(j, m);
-      const xo = r * e;
-      const so = src * e;
-      const bo = (j - s) * e;
-      for (let q = 0; q < e; q++) {
-        const w = m[q]!;
-        batch[bo + q] = w === 0 ? xd[xo + q]! : w === 1 ? sd[so + q]! : (1 - w) * xd[xo + q]! + w * sd[so + q]!;
-      }
+      bo = (j - s) * e;
+      so = (jobs.sourceRowOf ? jobs.sourceRowOf(j) : r) * e;
+      buffer.set(xd.subarray(r * e, (r + 1) * e), bo);
+      jobs.replaced(j, take);
     }
-    const perturbed = tf.tensor(batch, [k, ...rowShape]);
+    const perturbed = tf.tensor(buffer, [k, ...rowShape]);
     let y: tf.Tensor;
     try {
       y = await model.forward(perturbed);
@@ -107,8 +107,8 @@ export async function evaluateCoalitions(
     {
       count: present.length / f,
       rowOf,
-      fill: (j, m) => {
-        for (let g = 0; g < f; g++) if (!present[j * f + g]) for (const el of members[g]!) m[el] = 1;
+      replaced: (j, visit) => {
+        for (let g = 0; g < f; g++) if (!present[j * f + g]) for (const el of members[g]!) visit(el);
       },
     },
     target,

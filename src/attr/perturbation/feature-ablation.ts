@@ -52,7 +52,7 @@ export class FeatureAblation implements Attributor<FeatureAblationOptions> {
         this.model,
         x,
         base,
-        { count: n * (f + 1), rowOf: (j) => j % n, fill: (j, m) => j >= n && fillGroup(groups.members[Math.floor(j / n) - 1]!, m) },
+        { count: n * (f + 1), rowOf: (j) => j % n, replaced: (j, visit) => j >= n && visitAll(groups.members[Math.floor(j / n) - 1]!, visit) },
         target,
         run,
         perCall,
@@ -67,8 +67,8 @@ export class FeatureAblation implements Attributor<FeatureAblationOptions> {
 
 const n1 = (x: tf.Tensor): number => x.shape[0]!;
 
-export function fillGroup(members: Int32Array, mask: Float32Array): void {
-  for (let k = 0; k < members.length; k++) mask[members[k]!] = 1;
+export function visitAll(members: Int32Array, visit: (element: number) => void): void {
+  for (let k = 0; k < members.length; k++) visit(members[k]!);
 }
 
 /** Rows per model call: `batchSize`, or `perturbationsPerEval × batch` when that is smaller. */

@@ -54,7 +54,7 @@ export class Occlusion implements Attributor<OcclusionOptions> {
         this.model,
         x,
         base,
-        { count: n * per, rowOf: (j) => Math.floor(j / per), fill: (j, m) => j % per > 0 && win.fill((j % per) - 1, m) },
+        { count: n * per, rowOf: (j) => Math.floor(j / per), replaced: (j, visit) => j % per > 0 && win.forEach((j % per) - 1, visit) },
         target,
         run,
         batchSize,
@@ -79,7 +79,6 @@ interface Windows {
   readonly count: number;
   /** Number of windows covering each element. */
   readonly coverage: Int32Array;
-  fill(w: number, mask: Float32Array): void;
   forEach(w: number, visit: (element: number) => void): void;
 }
 
@@ -145,5 +144,5 @@ function windows(rowShape: readonly number[], window: number | readonly number[]
   };
   const coverage = new Int32Array(size);
   for (let w = 0; w < count; w++) forEach(w, (el) => coverage[el]!++);
-  return { count, coverage, forEach, fill: (w, mask) => forEach(w, (el) => (mask[el] = 1)) };
+  return { count, coverage, forEach };
 }

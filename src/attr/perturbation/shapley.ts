@@ -62,9 +62,9 @@ export class ShapleyValues implements Attributor<FeatureAblationOptions> {
         {
           count: n * subsets,
           rowOf: (j) => Math.floor(j / subsets),
-          fill: (j, m) => {
+          replaced: (j, visit) => {
             const present = j % subsets;
-            for (let g = 0; g < f; g++) if (!(present & (1 << g))) for (const el of groups.members[g]!) m[el] = 1;
+            for (let g = 0; g < f; g++) if (!(present & (1 << g))) for (const el of groups.members[g]!) visit(el);
           },
         },
         target,
@@ -160,15 +160,14 @@ export class ShapleyValueSampling implements Attributor<ShapleySamplingOptions> 
         {
           count: n * perRow,
           rowOf: (j) => Math.floor(j / perRow),
-          fill: (j, m) => {
+          replaced: (j, visit) => {
             const i = Math.floor(j / perRow);
             const local = j % perRow;
-            m.fill(1);
-            if (local === 0) return;
-            const s = Math.floor((local - 1) / f);
-            const k = (local - 1) % f;
+            // absent = every feature after position k of the ordering (all of them for job 0)
+            const s = local === 0 ? 0 : Math.floor((local - 1) / f);
+            const first = local === 0 ? 0 : ((local - 1) % f) + 1;
             const order = orders[i * samples + s]!;
-            for (let q = 0; q <= k; q++) for (const el of groups.members[order[q]!]!) m[el] = 0;
+            for (let q = first; q < f; q++) for (const el of groups.members[order[q]!]!) visit(el);
           },
         },
         target,
