@@ -91,9 +91,10 @@ export function weightedRidge(x: Float64Array, y: Float64Array, w: Float64Array,
 
 /**
  * Weighted Lasso with intercept, sklearn's objective: (1 / (2 Σw)) Σ w_i (y_i − b − x_i·β)² + α‖β‖₁,
- * by cyclic coordinate descent on weighted-centred data.
+ * by cyclic coordinate descent on weighted-centred data, until no coefficient moves by more than
+ * `tol` × the largest coefficient in a sweep.
  */
-export function weightedLasso(x: Float64Array, y: Float64Array, w: Float64Array, n: number, d: number, alpha: number, maxIter = 10_000, tol = 1e-10): LinearFit {
+export function weightedLasso(x: Float64Array, y: Float64Array, w: Float64Array, n: number, d: number, alpha: number, maxIter = 10_000, tol = 1e-7): LinearFit {
   const { mx, my, sw } = weightedCenter(x, y, w, n, d);
   const xc = new Float64Array(n * d);
   const r = new Float64Array(n);

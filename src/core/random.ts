@@ -50,19 +50,24 @@ export class Rng {
     return Math.floor(this.next() * n);
   }
 
-  /** Standard normal (Box–Muller, caching the second value). */
+  /** Standard normal (Marsaglia's polar method on 32-bit uniforms, caching the second value). */
   normal(): number {
     if (this.spare !== undefined) {
       const s = this.spare;
       this.spare = undefined;
       return s;
     }
-    let u = 0;
-    while (u === 0) u = this.next();
-    const v = this.next();
-    const r = Math.sqrt(-2 * Math.log(u));
-    this.spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
+    let u: number;
+    let v: number;
+    let s: number;
+    do {
+      u = this.nextUint32() * 4.656612873077393e-10 - 1; // 2 / 2^32
+      v = this.nextUint32() * 4.656612873077393e-10 - 1;
+      s = u * u + v * v;
+    } while (s >= 1 || s === 0);
+    const f = Math.sqrt((-2 * Math.log(s)) / s);
+    this.spare = v * f;
+    return u * f;
   }
 
   /** Fisher–Yates shuffle of a copy of `0..n-1`. */

@@ -4,7 +4,6 @@ import { Budget } from '../../core/budget.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { FeatureAttribution } from '../../core/result.js';
 import { Rng } from '../../core/random.js';
-import { withScope } from '../../core/scope.js';
 import { checkTarget, resolveTarget } from '../../core/target.js';
 import { resolveBatchSize } from '../../core/batching.js';
 import type { AttributeOptions, Attributor, Target } from '../../core/types.js';
@@ -66,56 +65,57 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> implemen
       if (r.kind === 'index') target = Array.from(r.indices);
     }
     const rng = new Rng(opts.seed ?? 0);
-    const rowSize = x.shape.slice(1).reduce((a, b) => a * b, 1);
     // samples per inner call, so that one call sees about one batch of rows
     const perCall = Math.max(1, Math.min(samples, Math.floor(batchSize / n)));
-    return withScope(async (keep) => {
-      let sum = keep(tf.zerosLike(x));
-      let sumSq = keep(tf.zerosLike(x));
-      for (let s0 = 0; s0 < samples; s0 += perCall) {
-        const k = Math.min(perCall, samples - s0);
-        const noise = rng.fillNormal(new Float32Array(k * n * rowSize), stdevs);
-        const noisy = tf.tidy(() => tf.add(tf.concat(Array.from({ length: k }, () => x), 0), tf.tensor(noise, [k * n, ...x.shape.slice(1)])));
-        const expanded = expandTarget(target, n, k);
-        let res;
-        try {
-          const remaining = run.remaining();
-          res = await this.inner.attribute(noisy, {
-            ...opts,
-            target: expanded,
-            seed: rng.nextUint32(),
-            ...(Number.isFinite(remaining) ? { maxEvaluations: remaining } : {}),
-            onProgress: undefined,
-          } as O);
-        } finally {
-          noisy.dispose();
-        }
-        try {
-          await run.checkpoint(res.diagnostics.evaluations);
-          const a = res.values;
-          const next = tf.tidy(() => {
-            const parts = tf.reshape(a, [k, n, ...x.shape.slice(1)]);
-            return [tf.add(sum, tf.sum(parts, 0)), tf.add(sumSq, tf.sum(tf.square(parts), 0))] as const;
-          });
-          sum.dispose();
-          sumSq.dispose();
-          sum = keep(next[0]);
-          sumSq = keep(next[1]);
-        } finally {
-          res.dispose();
-        }
+    const xd = (await x.data()) as Float32Array;
+    const e = xd.length / n;
+    // running sums on the host (reductions over a leading axis are slow on some backends)
+    const sum = new Float64Array(n * e);
+    const sumSq = new Float64Array(n * e);
+    for (let s0 = 0; s0 < samples; s0 += perCall) {
+      const k = Math.min(perCall, samples - s0);
+      const noisyData = new Float32Array(k * n * e);
+      for (let c = 0; c < k; c++) for (let q = 0; q < n * e; q++) noisyData[c * n * e + q] = xd[q]! + rng.normal() * stdevs;
+      const noisy = tf.tensor(noisyData, [k * n, ...x.shape.slice(1)]);
+      let res;
+      try {
+        const remaining = run.remaining();
+        res = await this.inner.attribute(noisy, {
+          ...opts,
+          target: expandTarget(target, n, k),
+          seed: rng.nextUint32(),
+          ...(Number.isFinite(remaining) ? { maxEvaluations: remaining } : {}),
+          onProgress: undefined,
+        } as O);
+      } finally {
+        noisy.dispose();
       }
-      const [values, stderr] = tf.tidy(() => {
-        const mean = tf.div(sum, samples);
-        const meanSq = tf.div(sumSq, samples);
-        const variance = tf.relu(tf.sub(meanSq, tf.square(mean)));
-        const v = type === 'smoothgrad' ? mean : type === 'smoothgrad-sq' ? meanSq : variance;
-        const se = tf.sqrt(tf.div(variance, Math.max(1, samples - 1)));
-        return [v, se] as const;
-      });
-      const targets = typeof target === 'number' ? Array.from({ length: n }, () => target as number) : Array.isArray(target) ? [...(target as number[])] : undefined;
-      return new FeatureAttribution(this.id, values, { ...run.finish(), stderr, ...(targets ? { targets } : {}) });
-    });
+      try {
+        await run.checkpoint(res.diagnostics.evaluations);
+        const a = await res.values.data();
+        for (let c = 0; c < k; c++) {
+          for (let q = 0; q < n * e; q++) {
+            const v = a[c * n * e + q]!;
+            sum[q]! += v;
+            sumSq[q]! += v * v;
+          }
+        }
+      } finally {
+        res.dispose();
+      }
+    }
+    const values = new Float32Array(n * e);
+    const se = new Float32Array(n * e);
+    for (let q = 0; q < n * e; q++) {
+      const mean = sum[q]! / samples;
+      const meanSq = sumSq[q]! / samples;
+      const variance = Math.max(0, meanSq - mean * mean);
+      values[q] = type === 'smoothgrad' ? mean : type === 'smoothgrad-sq' ? meanSq : variance;
+      se[q] = Math.sqrt(variance / Math.max(1, samples - 1));
+    }
+    const targets = typeof target === 'number' ? Array.from({ length: n }, () => target as number) : Array.isArray(target) ? [...(target as number[])] : undefined;
+    const stderr = tf.tensor(se, x.shape);
+    return new FeatureAttribution(this.id, tf.tensor(values, x.shape), { ...run.finish(), stderr, ...(targets ? { targets } : {}) });
   }
 }
 

@@ -73,8 +73,7 @@ export class Lime implements Attributor<LimeOptions> {
       const e = groups.featureOf.length;
       const coef = new Float64Array(n * m);
       for (let i = 0; i < n; i++) {
-        const xi = xd.subarray(i * e, (i + 1) * e);
-        const bi = bd.subarray(i * e, (i + 1) * e);
+        const sums = featureSums(xd.subarray(i * e, (i + 1) * e), bd.subarray(i * e, (i + 1) * e), groups.featureOf, m);
         const zx = new Float64Array(samples * m);
         const y = new Float64Array(samples);
         const w = new Float64Array(samples);
@@ -82,7 +81,7 @@ export class Lime implements Attributor<LimeOptions> {
           const z = present.subarray((i * samples + s) * m, (i * samples + s + 1) * m);
           for (let g = 0; g < m; g++) zx[s * m + g] = z[g]!;
           y[s] = v[i * samples + s]!;
-          const d = cosineDistance(xi, bi, z, groups.featureOf);
+          const d = cosineDistance(sums, z);
           w[s] = Math.exp(-(d * d) / (2 * width * width));
         }
         const fit = surrogate === 'lasso' ? weightedLasso(zx, y, w, samples, m, alpha) : weightedRidge(zx, y, w, samples, m, alpha);
@@ -93,17 +92,33 @@ export class Lime implements Attributor<LimeOptions> {
   }
 }
 
-/** 1 − cos(x, x̃) where x̃ keeps x on present features and takes the baseline elsewhere. */
-function cosineDistance(x: Float32Array, b: Float32Array, present: Uint8Array, featureOf: Int32Array): number {
-  let dot = 0;
-  let nx = 0;
-  let np = 0;
+/** Per-feature sums that make the cosine distance of a coalition O(features): Σx², Σx·b, Σb² over each group. */
+function featureSums(x: Float32Array, b: Float32Array, featureOf: Int32Array, m: number) {
+  const xx = new Float64Array(m);
+  const xb = new Float64Array(m);
+  const bb = new Float64Array(m);
   for (let k = 0; k < x.length; k++) {
-    const p = present[featureOf[k]!] ? x[k]! : b[k]!;
-    dot += x[k]! * p;
-    nx += x[k]! * x[k]!;
-    np += p * p;
+    const g = featureOf[k]!;
+    xx[g]! += x[k]! * x[k]!;
+    xb[g]! += x[k]! * b[k]!;
+    bb[g]! += b[k]! * b[k]!;
   }
-  if (nx === 0 || np === 0) return 1;
-  return 1 - dot / Math.sqrt(nx * np);
+  let norm = 0;
+  for (let g = 0; g < m; g++) norm += xx[g]!;
+  return { xx, xb, bb, norm };
+}
+
+/**
+ * 1 − cos(x, x̃), x̃ = x on present features and the baseline elsewhere (Captum's default distance);
+ * 1 when either vector is zero.
+ */
+function cosineDistance(s: ReturnType<typeof featureSums>, present: Uint8Array): number {
+  let dot = 0;
+  let np = 0;
+  for (let g = 0; g < present.length; g++) {
+    if (present[g]) (dot += s.xx[g]!), (np += s.xx[g]!);
+    else (dot += s.xb[g]!), (np += s.bb[g]!);
+  }
+  if (s.norm === 0 || np === 0) return 1;
+  return 1 - dot / Math.sqrt(s.norm * np);
 }
