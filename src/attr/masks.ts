@@ -24,6 +24,21 @@ export interface FeatureGroups {
   readonly members: readonly Int32Array[];
   /** The original group ids, in feature order (ascending). */
   readonly ids: readonly number[];
+  /** Each feature's elements as contiguous runs, flattened [start₀, length₀, start₁, length₁, …]. */
+  readonly runs: readonly Int32Array[];
+}
+
+/** Sorted element indices → flattened [start, length] pairs of contiguous runs. */
+export function toRuns(sorted: Int32Array): Int32Array {
+  const out: number[] = [];
+  for (let k = 0; k < sorted.length; ) {
+    const start = sorted[k]!;
+    let len = 1;
+    while (k + len < sorted.length && sorted[k + len] === start + len) len++;
+    out.push(start, len);
+    k += len;
+  }
+  return Int32Array.from(out);
 }
 
 /**
@@ -58,7 +73,7 @@ export function resolveFeatureMask(mask: FeatureMaskInput | undefined, rowShape:
     const f = featureOf[i]!;
     members[f]![fill[f]!++] = i;
   }
-  return { count: unique.length, featureOf, members, ids: unique };
+  return { count: unique.length, featureOf, members, ids: unique, runs: members.map(toRuns) };
 }
 
 function maskData(mask: FeatureMaskInput, rowShape: readonly number[]): { data: Int32Array; shape: readonly number[] } {

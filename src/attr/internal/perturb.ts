@@ -13,8 +13,8 @@ export interface PerturbationJobs {
   readonly count: number;
   readonly rowOf: (j: number) => number;
   readonly sourceRowOf?: (j: number) => number;
-  /** Calls `visit(element)` for every element of job j's row that takes the source value. */
-  readonly replaced: (j: number, visit: (element: number) => void) => void;
+  /** Calls `copy(start, length)` for every contiguous run of job j's row that takes the source values. */
+  readonly replaced: (j: number, copy: (start: number, length: number) => void) => void;
 }
 
 /**
@@ -42,8 +42,9 @@ export async function evaluatePerturbations(
   let buffer = new Float32Array(0);
   let bo = 0;
   let so = 0;
-  const take = (el: number): void => {
-    buffer[bo + el] = sd[so + el]!;
+  const take = (start: number, length: number): void => {
+    if (length === 1) buffer[bo + start] = sd[so + start]!;
+    else buffer.set(sd.subarray(so + start, so + start + length), bo + start);
   };
   for (const [s, end] of chunks(jobs.count, batchSize)) {
     const k = end - s;
@@ -85,13 +86,14 @@ export function spreadToElements(values: Float64Array | Float32Array, n: number,
 
 /**
  * F_t for coalitions of features: `present[j·F + g] = 1` when feature g of job j keeps its input
- * value; absent features take the baseline. Job j belongs to input row `rowOf(j)`.
+ * value; absent features take the baseline. Job j belongs to input row `rowOf(j)`. `runs` are the
+ * features' elements as contiguous runs (`FeatureGroups.runs`).
  */
 export async function evaluateCoalitions(
   model: ModelAdapter,
   x: tf.Tensor,
   base: tf.Tensor,
-  members: readonly Int32Array[],
+  runs: readonly Int32Array[],
   present: Uint8Array,
   rowOf: (j: number) => number,
   target: ResolvedTarget,
@@ -99,7 +101,7 @@ export async function evaluateCoalitions(
   batchSize: number,
   fn: string,
 ): Promise<Float32Array> {
-  const f = members.length;
+  const f = runs.length;
   return evaluatePerturbations(
     model,
     x,
@@ -107,8 +109,8 @@ export async function evaluateCoalitions(
     {
       count: present.length / f,
       rowOf,
-      replaced: (j, visit) => {
-        for (let g = 0; g < f; g++) if (!present[j * f + g]) for (const el of members[g]!) visit(el);
+      replaced: (j, copy) => {
+        for (let g = 0; g < f; g++) if (!present[j * f + g]) copyRuns(runs[g]!, copy);
       },
     },
     target,
@@ -116,4 +118,9 @@ export async function evaluateCoalitions(
     batchSize,
     fn,
   );
+}
+
+/** Hands each [start, length] pair of flattened `runs` to `copy`. */
+export function copyRuns(runs: Int32Array, copy: (start: number, length: number) => void): void {
+  for (let k = 0; k < runs.length; k += 2) copy(runs[k]!, runs[k + 1]!);
 }

@@ -7,7 +7,7 @@ import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
 import { withTargets } from '../gradient/saliency.js';
-import { evaluatePerturbations, spreadToElements } from '../internal/perturb.js';
+import { copyRuns, evaluatePerturbations, spreadToElements } from '../internal/perturb.js';
 import { prepare } from '../internal/prepare.js';
 import { resolveFeatureMask, type FeatureMaskInput } from '../masks.js';
 
@@ -52,7 +52,7 @@ export class FeatureAblation implements Attributor<FeatureAblationOptions> {
         this.model,
         x,
         base,
-        { count: n * (f + 1), rowOf: (j) => j % n, replaced: (j, visit) => j >= n && visitAll(groups.members[Math.floor(j / n) - 1]!, visit) },
+        { count: n * (f + 1), rowOf: (j) => j % n, replaced: (j, copy) => j >= n && copyRuns(groups.runs[Math.floor(j / n) - 1]!, copy) },
         target,
         run,
         perCall,
@@ -66,10 +66,6 @@ export class FeatureAblation implements Attributor<FeatureAblationOptions> {
 }
 
 const n1 = (x: tf.Tensor): number => x.shape[0]!;
-
-export function visitAll(members: Int32Array, visit: (element: number) => void): void {
-  for (let k = 0; k < members.length; k++) visit(members[k]!);
-}
 
 /** Rows per model call: `batchSize`, or `perturbationsPerEval × batch` when that is smaller. */
 export function effectiveBatch(batchSize: number, perturbationsPerEval: number | undefined, n: number, fn: string): number {

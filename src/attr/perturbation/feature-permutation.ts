@@ -7,10 +7,10 @@ import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
 import { withTargets } from '../gradient/saliency.js';
-import { evaluatePerturbations, spreadToElements } from '../internal/perturb.js';
+import { copyRuns, evaluatePerturbations, spreadToElements } from '../internal/perturb.js';
 import { prepare } from '../internal/prepare.js';
 import { resolveFeatureMask } from '../masks.js';
-import { effectiveBatch, visitAll, type FeatureAblationOptions } from './feature-ablation.js';
+import { effectiveBatch, type FeatureAblationOptions } from './feature-ablation.js';
 
 export type FeaturePermutationOptions = Omit<FeatureAblationOptions, 'baselines'>;
 
@@ -58,7 +58,7 @@ export class FeaturePermutation implements Attributor<FeaturePermutationOptions>
         count: n * (f + 1),
         rowOf: (j) => j % n,
         sourceRowOf: (j) => (j < n ? j : perms[Math.floor(j / n) - 1]![j % n]!),
-        replaced: (j, visit) => j >= n && visitAll(groups.members[Math.floor(j / n) - 1]!, visit),
+        replaced: (j, copy) => j >= n && copyRuns(groups.runs[Math.floor(j / n) - 1]!, copy),
       },
       target,
       run,

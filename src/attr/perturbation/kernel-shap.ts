@@ -69,7 +69,7 @@ export class KernelShap implements Attributor<KernelShapOptions> {
     }
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
-      const v = await evaluateCoalitions(this.model, x, base, groups.members, present, (j) => Math.floor(j / perRow), target, run, perCall, fn);
+      const v = await evaluateCoalitions(this.model, x, base, groups.runs, present, (j) => Math.floor(j / perRow), target, run, perCall, fn);
       const phi = new Float64Array(n * m);
       for (let i = 0; i < n; i++) {
         const vi = v.subarray(i * perRow, (i + 1) * perRow);

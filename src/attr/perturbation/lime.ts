@@ -68,7 +68,7 @@ export class Lime implements Attributor<LimeOptions> {
     for (let j = 0; j < present.length; j++) present[j] = rng.next() < 0.5 ? 1 : 0;
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
-      const v = await evaluateCoalitions(this.model, x, base, groups.members, present, (j) => Math.floor(j / samples), target, run, perCall, fn);
+      const v = await evaluateCoalitions(this.model, x, base, groups.runs, present, (j) => Math.floor(j / samples), target, run, perCall, fn);
       const [xd, bd] = [(await x.data()) as Float32Array, (await base.data()) as Float32Array];
       const e = groups.featureOf.length;
       const coef = new Float64Array(n * m);

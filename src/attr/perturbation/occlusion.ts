@@ -54,7 +54,7 @@ export class Occlusion implements Attributor<OcclusionOptions> {
         this.model,
         x,
         base,
-        { count: n * per, rowOf: (j) => Math.floor(j / per), replaced: (j, visit) => j % per > 0 && win.forEach((j % per) - 1, visit) },
+        { count: n * per, rowOf: (j) => Math.floor(j / per), replaced: (j, copy) => j % per > 0 && win.forEachRun((j % per) - 1, copy) },
         target,
         run,
         batchSize,
@@ -80,6 +80,8 @@ interface Windows {
   /** Number of windows covering each element. */
   readonly coverage: Int32Array;
   forEach(w: number, visit: (element: number) => void): void;
+  /** The window's elements as runs contiguous along the last dim. */
+  forEachRun(w: number, copy: (start: number, length: number) => void): void;
 }
 
 function windows(rowShape: readonly number[], window: number | readonly number[], strides: number | readonly number[], fn: string): Windows {
@@ -119,7 +121,8 @@ function windows(rowShape: readonly number[], window: number | readonly number[]
   const rowStrides = stridesOf(rowShape);
   const countStrides = stridesOf(counts);
   const size = rowShape.reduce((a, b) => a * b, 1);
-  const forEach = (w: number, visit: (el: number) => void): void => {
+  /** Visits every run of window w contiguous along the last dim (an odometer over the other dims). */
+  const forEachRun = (w: number, copy: (start: number, length: number) => void): void => {
     const lo: number[] = [];
     const hi: number[] = [];
     for (let d = 0; d < r; d++) {
@@ -127,12 +130,13 @@ function windows(rowShape: readonly number[], window: number | readonly number[]
       lo.push(k * ss[d]!);
       hi.push(Math.min(rowShape[d]!, k * ss[d]! + ws[d]!));
     }
-    const idx = [...lo];
+    const len = hi[r - 1]! - lo[r - 1]!;
+    const idx = lo.slice(0, r - 1);
     for (;;) {
-      let el = 0;
-      for (let d = 0; d < r; d++) el += idx[d]! * rowStrides[d]!;
-      visit(el);
-      let d = r - 1;
+      let el = lo[r - 1]!;
+      for (let d = 0; d < r - 1; d++) el += idx[d]! * rowStrides[d]!;
+      copy(el, len);
+      let d = r - 2;
       while (d >= 0) {
         idx[d]!++;
         if (idx[d]! < hi[d]!) break;
@@ -142,7 +146,11 @@ function windows(rowShape: readonly number[], window: number | readonly number[]
       if (d < 0) break;
     }
   };
+  const forEach = (w: number, visit: (el: number) => void): void =>
+    forEachRun(w, (start, length) => {
+      for (let q = 0; q < length; q++) visit(start + q);
+    });
   const coverage = new Int32Array(size);
   for (let w = 0; w < count; w++) forEach(w, (el) => coverage[el]!++);
-  return { count, coverage, forEach };
+  return { count, coverage, forEach, forEachRun };
 }

@@ -9,7 +9,7 @@ import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
 import { withTargets } from '../gradient/saliency.js';
-import { evaluatePerturbations, spreadToElements } from '../internal/perturb.js';
+import { copyRuns, evaluatePerturbations, spreadToElements } from '../internal/perturb.js';
 import { prepare } from '../internal/prepare.js';
 import { resolveFeatureMask } from '../masks.js';
 import { effectiveBatch, type FeatureAblationOptions } from './feature-ablation.js';
@@ -62,9 +62,9 @@ export class ShapleyValues implements Attributor<FeatureAblationOptions> {
         {
           count: n * subsets,
           rowOf: (j) => Math.floor(j / subsets),
-          replaced: (j, visit) => {
+          replaced: (j, copy) => {
             const present = j % subsets;
-            for (let g = 0; g < f; g++) if (!(present & (1 << g))) for (const el of groups.members[g]!) visit(el);
+            for (let g = 0; g < f; g++) if (!(present & (1 << g))) copyRuns(groups.runs[g]!, copy);
           },
         },
         target,
@@ -160,14 +160,14 @@ export class ShapleyValueSampling implements Attributor<ShapleySamplingOptions> 
         {
           count: n * perRow,
           rowOf: (j) => Math.floor(j / perRow),
-          replaced: (j, visit) => {
+          replaced: (j, copy) => {
             const i = Math.floor(j / perRow);
             const local = j % perRow;
             // absent = every feature after position k of the ordering (all of them for job 0)
             const s = local === 0 ? 0 : Math.floor((local - 1) / f);
             const first = local === 0 ? 0 : ((local - 1) % f) + 1;
             const order = orders[i * samples + s]!;
-            for (let q = first; q < f; q++) for (const el of groups.members[order[q]!]!) visit(el);
+            for (let q = first; q < f; q++) copyRuns(groups.runs[order[q]!]!, copy);
           },
         },
         target,
