@@ -70,7 +70,7 @@ export async function resolveTarget(
     for (const [s, e] of chunks(n, batchSize)) {
       await run.checkpoint(e - s, 'target');
       const xs = tf.slice(x, s, e - s);
-      const out = await model.forward(xs);
+      const out = await model.forward(xs, { rows: rangeIds(s, e) });
       xs.dispose();
       const am = tf.tidy(() => tf.argMax(tf.reshape(out, [e - s, -1]), 1));
       out.dispose();

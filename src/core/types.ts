@@ -37,6 +37,11 @@ export interface RunControl {
 export interface AttributeOptions extends RunControl {
   readonly target: Target;
   readonly baselines?: Baseline;
+  /**
+   * The model's other named inputs (e.g. an attention mask), one row per input row, held fixed
+   * while the attributed input `x` is perturbed or differentiated (Captum's additional_forward_args).
+   */
+  readonly inputs?: Readonly<Record<string, tf.Tensor>>;
 }
 
 export const DEFAULT_BATCH_SIZE = 128;

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { CapabilityError } from '../core/errors.js';
 import type { Objective } from '../core/types.js';
 
@@ -9,6 +9,15 @@ export interface ModelCapabilities {
   readonly hooks: boolean;
 }
 
+/**
+ * Per-call context of a model call made by a method: which input row of the `attribute` call each
+ * batch row belongs to, and the model's other named inputs (one row per input row), held fixed.
+ */
+export interface CallContext {
+  readonly rows: ArrayLike<number>;
+  readonly inputs?: Readonly<Record<string, tf.Tensor>>;
+}
+
 export interface ModelAdapter {
   readonly name: string;
   /** Input shape with `null` for the batch (or any dynamic) dimension. */
@@ -16,8 +25,10 @@ export interface ModelAdapter {
   /** Output shape with `null` for dynamic dims, when known: index targets are checked against it before any work. */
   readonly outputShape?: readonly (number | null)[];
   readonly capabilities: ModelCapabilities;
+  /** Names of all model inputs, the attributed one first (multi-input models). */
+  readonly inputNames?: readonly string[];
   /** Batched forward pass. The returned tensor is owned by the caller. */
-  forward(x: tf.Tensor): Promise<tf.Tensor>;
+  forward(x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor>;
   dispose(): void;
 }
 
@@ -27,7 +38,7 @@ export interface DifferentiableModel extends ModelAdapter {
    * Gradient of `objective(f(x))` (one scalar per row) with respect to `x`, same shape as `x`.
    * The caller owns the returned tensor.
    */
-  gradients(x: tf.Tensor, objective: Objective): Promise<tf.Tensor>;
+  gradients(x: tf.Tensor, objective: Objective, ctx?: CallContext): Promise<tf.Tensor>;
 }
 
 export const isDifferentiable = (m: ModelAdapter): m is DifferentiableModel => m.capabilities.gradients;
@@ -53,4 +64,25 @@ export function requireModel(model: ModelAdapter, method: string): void {
       method,
     });
   }
+}
+
+/**
+ * Rows `rows` of each fixed input, for one model call (host-side gather: device gathers are slow on
+ * wasm). The caller owns the returned tensors.
+ */
+export async function gatherInputs(ctx: CallContext | undefined, names: readonly string[], model: string): Promise<Record<string, tf.Tensor>> {
+  const out: Record<string, tf.Tensor> = {};
+  for (const name of names) {
+    const t = ctx?.inputs?.[name];
+    if (!t) {
+      throw new CapabilityError(`Model '${model}' also needs input '${name}': pass it as inputs: { ${name}: tensor } (one row per input row)`, { model, input: name });
+    }
+    const data = await t.data();
+    const per = t.size / t.shape[0]!;
+    const rows = ctx!.rows;
+    const buf = t.dtype === 'int32' ? new Int32Array(rows.length * per) : new Float32Array(rows.length * per);
+    for (let i = 0; i < rows.length; i++) buf.set(data.subarray(rows[i]! * per, (rows[i]! + 1) * per) as never, i * per);
+    out[name] = tf.tensor(buf, [rows.length, ...t.shape.slice(1)], t.dtype);
+  }
+  return out;
 }

@@ -38,7 +38,8 @@ export class GradientShap implements Attributor<GradientShapOptions> {
   cost(shape: readonly number[], opts: Partial<GradientShapOptions> = {}): number {
     const n = shape[0] ?? 1;
     const b = opts.baselines instanceof tf.Tensor && opts.baselines.rank === shape.length ? opts.baselines.shape[0]! : 1;
-    return n * (opts.samples ?? this.defaultSamples) + n + b;
+    const perRow = opts.inputs !== undefined && Object.keys(opts.inputs).length > 0;
+    return n * (opts.samples ?? this.defaultSamples) + n + (perRow ? n * b : b);
   }
 
   async attribute(x: tf.Tensor, opts: GradientShapOptions): Promise<FeatureAttribution> {
@@ -47,7 +48,7 @@ export class GradientShap implements Attributor<GradientShapOptions> {
     const stdevs = opts?.stdevs ?? 0;
     assertPositiveInt(samples, 'samples', fn);
     assertNonNegative(stdevs, 'stdevs', fn);
-    const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { ...opts, samples }), exact: true });
+    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { ...opts, samples }), exact: true });
     return withScope(async (keep) => {
       const dist = keep(resolveBaselineDistribution(opts.baselines, x, fn)); // [B, ...features]
       const nb = dist.shape[0]!;
@@ -83,14 +84,21 @@ export class GradientShap implements Attributor<GradientShapOptions> {
         }
         return { points: tf.tensor(pts, [e - s, ...rowShape]), factor: tf.tensor(fac, [e - s, ...rowShape]) };
       };
-      const values = keep(await weightedGradientSum(this.model, rowShape, n, { count, rowOf, weight, build }, target, run, batchSize, fn));
-      const fx = await evaluateObjective(this.model, x, target, run, batchSize, fn);
-      const distOut = keep(await forwardAll(this.model, dist, run, batchSize)); // [B, ...outputs]
+      const values = keep(await weightedGradientSum(model, rowShape, n, { count, rowOf, weight, build }, target, run, batchSize, fn));
+      const fx = await evaluateObjective(model, x, target, run, batchSize, fn);
+      // F(b) for the drawn baselines: one pass over the distribution, unless fixed extra inputs make
+      // it depend on the row (then B rows per input row)
+      const perRow = opts.inputs !== undefined && Object.keys(opts.inputs).length > 0;
+      const distOut = perRow ? undefined : keep(await forwardAll(model, dist, run, batchSize)); // [B, ...outputs]
       const fbMean = new Float32Array(n);
       for (let i = 0; i < n; i++) {
-        const fb = tf.tidy(() => objectiveFor(target, new Int32Array(nb).fill(i), fn)(distOut));
-        const fbi = await fb.data();
-        fb.dispose();
+        const ids = new Int32Array(nb).fill(i);
+        let fbi: Float32Array;
+        if (distOut) {
+          const fb = tf.tidy(() => objectiveFor(target, ids, fn)(distOut));
+          fbi = (await fb.data()) as Float32Array;
+          fb.dispose();
+        } else fbi = await evaluateObjective(model, dist, target, run, batchSize, fn, ids);
         let acc = 0;
         for (let k = 0; k < samples; k++) acc += fbi[pick[i * samples + k]!]!;
         fbMean[i] = acc / samples;

@@ -27,8 +27,8 @@ export class InputXGradient implements Attributor<AttributeOptions> {
 
   async attribute(x: tf.Tensor, opts: AttributeOptions): Promise<FeatureAttribution> {
     const fn = 'InputXGradient.attribute';
-    const { run, target, batchSize } = await prepare(this.model, x, opts, { fn, cost: x.shape?.[0] ?? 0, exact: true });
-    const g = await gradientsInBatches(this.model, x, target, run, batchSize, fn);
+    const { model, run, target, batchSize } = await prepare(this.model, x, opts, { fn, cost: x.shape?.[0] ?? 0, exact: true });
+    const g = await gradientsInBatches(model, x, target, run, batchSize, fn);
     const values = tf.tidy(() => tf.mul(x, g));
     g.dispose();
     return new FeatureAttribution(this.id, values, withTargets(run.finish(), targetList(target)));

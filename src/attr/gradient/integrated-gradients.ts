@@ -55,7 +55,7 @@ export class IntegratedGradients implements Attributor<IntegratedGradientsOption
     assertPositiveInt(steps, 'steps', fn);
     assertOneOf(rule, QUADRATURE_RULES, 'rule', fn);
     const { nodes, weights } = quadrature(rule, steps);
-    const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { steps }), exact: true });
+    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { steps }), exact: true });
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
       const rowShape = x.shape.slice(1);
@@ -84,9 +84,9 @@ export class IntegratedGradients implements Attributor<IntegratedGradientsOption
         }
         return { points: tf.tensor(pts, [end - s, ...rowShape]) };
       };
-      const sum = keep(await weightedGradientSum(this.model, rowShape, n, { count, rowOf, weight, build }, target, run, batchSize, fn));
+      const sum = keep(await weightedGradientSum(model, rowShape, n, { count, rowOf, weight, build }, target, run, batchSize, fn));
       const values = keep(tf.tidy(() => tf.mul(sum, diff)));
-      const [fx, fb] = [await evaluateObjective(this.model, x, target, run, batchSize, fn), await evaluateObjective(this.model, base, target, run, batchSize, fn)];
+      const [fx, fb] = [await evaluateObjective(model, x, target, run, batchSize, fn), await evaluateObjective(model, base, target, run, batchSize, fn)];
       const convergenceDelta = completenessGap(await rowSums(values), fx, fb);
       return new FeatureAttribution(this.id, values.clone(), withTargets({ ...run.finish(), convergenceDelta }, targetList(target)));
     });

@@ -78,17 +78,20 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> implemen
       for (let c = 0; c < k; c++) for (let q = 0; q < n * e; q++) noisyData[c * n * e + q] = xd[q]! + rng.normal() * stdevs;
       const noisy = tf.tensor(noisyData, [k * n, ...x.shape.slice(1)]);
       let res;
+      const tiled = opts.inputs && k > 1 ? tileInputs(opts.inputs, k) : opts.inputs;
       try {
         const remaining = run.remaining();
         res = await this.inner.attribute(noisy, {
           ...opts,
           target: expandTarget(target, n, k),
+          ...(tiled ? { inputs: tiled } : {}),
           seed: rng.nextUint32(),
           ...(Number.isFinite(remaining) ? { maxEvaluations: remaining } : {}),
           onProgress: undefined,
         } as O);
       } finally {
         noisy.dispose();
+        if (tiled && tiled !== opts.inputs) for (const t of Object.values(tiled)) t.dispose();
       }
       try {
         await run.checkpoint(res.diagnostics.evaluations);
@@ -117,6 +120,11 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> implemen
     const stderr = tf.tensor(se, x.shape);
     return new FeatureAttribution(this.id, tf.tensor(values, x.shape), { ...run.finish(), stderr, ...(targets ? { targets } : {}) });
   }
+}
+
+/** The fixed extra inputs for k stacked copies of the batch. The caller owns the returned tensors. */
+function tileInputs(inputs: Readonly<Record<string, tf.Tensor>>, k: number): Record<string, tf.Tensor> {
+  return Object.fromEntries(Object.entries(inputs).map(([name, t]) => [name, tf.concat(Array.from({ length: k }, () => t), 0)]));
 }
 
 /** The target for k stacked copies of an n-row batch. */

@@ -35,8 +35,8 @@ export class Saliency implements Attributor<SaliencyOptions> {
 
   async attribute(x: tf.Tensor, opts: SaliencyOptions): Promise<FeatureAttribution> {
     const fn = 'Saliency.attribute';
-    const { run, target, batchSize } = await prepare(this.model, x, opts, { fn, cost: x.shape?.[0] ?? 0, exact: true });
-    const g = await gradientsInBatches(this.model, x, target, run, batchSize, fn);
+    const { model, run, target, batchSize } = await prepare(this.model, x, opts, { fn, cost: x.shape?.[0] ?? 0, exact: true });
+    const g = await gradientsInBatches(model, x, target, run, batchSize, fn);
     const values = opts.abs === false ? g : tf.tidy(() => tf.abs(g));
     if (values !== g) g.dispose();
     return new FeatureAttribution(this.id, values, withTargets(run.finish(), targetList(target)));

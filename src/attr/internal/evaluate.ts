@@ -19,9 +19,9 @@ export async function evaluateObjective(
   for (const [s, e] of chunks(n, batchSize)) {
     await run.checkpoint(e - s);
     const xs = s === 0 && e === n ? x : tf.slice(x, s, e - s);
-    const y = await model.forward(xs);
-    if (xs !== x) xs.dispose();
     const ids = rowIds ? Array.from({ length: e - s }, (_, i) => rowIds[s + i]!) : rangeIds(s, e);
+    const y = await model.forward(xs, { rows: ids });
+    if (xs !== x) xs.dispose();
     try {
       out.set(await objectiveValues(y, target, ids, fn), s);
     } finally {
@@ -69,7 +69,7 @@ export async function weightedGradientSum(
       const ids = jobs.rowOf.subarray(s, end);
       let g: tf.Tensor;
       try {
-        g = await model.gradients(points, objectiveFor(target, ids, fn));
+        g = await model.gradients(points, objectiveFor(target, ids, fn), { rows: ids });
       } catch (err) {
         f?.dispose();
         throw err;
@@ -130,7 +130,7 @@ export async function gradientsInBatches(
       await run.checkpoint(e - s);
       const xs = s === 0 && e === n ? x : tf.slice(x, s, e - s);
       try {
-        parts.push(await model.gradients(xs, objectiveFor(target, rangeIds(s, e), fn)));
+        parts.push(await model.gradients(xs, objectiveFor(target, rangeIds(s, e), fn), { rows: rangeIds(s, e) }));
       } finally {
         if (xs !== x) xs.dispose();
       }
@@ -150,7 +150,7 @@ export async function forwardAll(model: ModelAdapter, x: tf.Tensor, run: Budget,
       await run.checkpoint(e - s);
       const xs = s === 0 && e === n ? x : tf.slice(x, s, e - s);
       try {
-        parts.push(await model.forward(xs));
+        parts.push(await model.forward(xs, { rows: rangeIds(s, e) }));
       } finally {
         if (xs !== x) xs.dispose();
       }

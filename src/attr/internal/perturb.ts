@@ -63,7 +63,7 @@ export async function evaluatePerturbations(
     const perturbed = tf.tensor(buffer, [k, ...rowShape]);
     let y: tf.Tensor;
     try {
-      y = await model.forward(perturbed);
+      y = await model.forward(perturbed, { rows });
     } finally {
       perturbed.dispose();
     }

@@ -1,12 +1,15 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { assertBatch, assertFinite } from '../../core/assert.js';
 import { resolveBatchSize } from '../../core/batching.js';
 import { Budget } from '../../core/budget.js';
 import { checkTarget, checkTargetRange, resolveTarget, type ResolvedTarget } from '../../core/target.js';
-import type { AttributeOptions } from '../../core/types.js';
-import type { ModelAdapter } from '../../models/model.js';
+import type { AttributeOptions, Objective } from '../../core/types.js';
+import { InvalidArgumentError, ShapeMismatchError } from '../../core/errors.js';
+import { isDifferentiable, type CallContext, type ModelAdapter } from '../../models/model.js';
 
-export interface Prepared {
+export interface Prepared<M extends ModelAdapter> {
+  /** The model with `opts.inputs` bound (the model itself when there are none). */
+  readonly model: M;
   readonly run: Budget;
   readonly target: ResolvedTarget;
   readonly batchSize: number;
@@ -17,12 +20,12 @@ export interface Prepared {
  * The common start of every `attribute` call: validate the batch (rank, finiteness), the target and
  * the budget (`cost` rows, plus one forward row per input for `target: 'auto'`), then resolve the target.
  */
-export async function prepare(
-  model: ModelAdapter,
+export async function prepare<M extends ModelAdapter>(
+  unbound: M,
   x: tf.Tensor,
   opts: AttributeOptions,
   spec: { readonly fn: string; readonly cost: number; readonly exact: boolean; readonly minimum?: number },
-): Promise<Prepared> {
+): Promise<Prepared<M>> {
   assertBatch(x, 'x', spec.fn);
   const n = x.shape[0]!;
   if (opts === undefined || opts === null || typeof opts !== 'object') {
@@ -30,6 +33,7 @@ export async function prepare(
   }
   checkTarget(opts.target, n, spec.fn);
   const batchSize = resolveBatchSize(opts.batchSize, spec.fn);
+  const model = bindInputs(unbound, opts.inputs, n, spec.fn);
   await assertFinite(x, 'x', spec.fn);
   const autoCost = opts.target === 'auto' ? n : 0;
   const budgetSpec = {
@@ -41,5 +45,41 @@ export async function prepare(
   const run = Budget.start(opts, budgetSpec);
   const target = await resolveTarget(model, x, opts.target, run, batchSize, spec.fn);
   checkTargetRange(model, target, spec.fn);
-  return { run, target, batchSize, n };
+  return { model, run, target, batchSize, n };
+}
+
+/**
+ * The model with fixed extra inputs attached to every call (validated: one row per input row). The
+ * binding owns nothing: the caller keeps ownership of the model and of the tensors.
+ */
+export function bindInputs<M extends ModelAdapter>(model: M, inputs: AttributeOptions['inputs'], n: number, fn: string): M {
+  if (inputs === undefined || Object.keys(inputs).length === 0) return model;
+  for (const [name, t] of Object.entries(inputs)) {
+    if (!(t instanceof tf.Tensor) || t.isDisposed) {
+      throw new InvalidArgumentError(`Input '${name}' in 'inputs' passed to '${fn}' must be a live tf.Tensor`, { arg: 'inputs', fn, input: name });
+    }
+    if (t.rank < 1 || t.shape[0] !== n) {
+      throw new ShapeMismatchError(`Input '${name}' in 'inputs' passed to '${fn}' must have one row per input row (${n}), got shape [${t.shape.join(', ')}]`, {
+        arg: 'inputs',
+        fn,
+        input: name,
+        expected: n,
+        actual: t.shape,
+      });
+    }
+  }
+  const withInputs = (x: tf.Tensor, ctx?: CallContext): CallContext => ({ rows: ctx?.rows ?? Array.from({ length: x.shape[0]! }, (_, i) => i), inputs });
+  const bound: ModelAdapter = {
+    name: model.name,
+    inputShape: model.inputShape,
+    ...(model.outputShape ? { outputShape: model.outputShape } : {}),
+    ...(model.inputNames ? { inputNames: model.inputNames } : {}),
+    capabilities: model.capabilities,
+    forward: (x, ctx) => model.forward(x, withInputs(x, ctx)),
+    dispose: () => undefined,
+  };
+  if (isDifferentiable(model)) {
+    return { ...bound, capabilities: model.capabilities, gradients: (x: tf.Tensor, o: Objective, ctx?: CallContext) => model.gradients(x, o, withInputs(x, ctx)) } as unknown as M;
+  }
+  return bound as M;
 }

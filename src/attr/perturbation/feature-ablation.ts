@@ -43,13 +43,13 @@ export class FeatureAblation implements Attributor<FeatureAblationOptions> {
     const rowShape = x.shape.slice(1);
     const groups = resolveFeatureMask(opts?.featureMask, rowShape, fn);
     const f = groups.count;
-    const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: n1(x) * (f + 1), exact: true });
+    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: n1(x) * (f + 1), exact: true });
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
       // jobs 0..n−1: the inputs themselves (F(x)); then job n + g·n + i ablates group g of row i
       const v = await evaluatePerturbations(
-        this.model,
+        model,
         x,
         base,
         { count: n * (f + 1), rowOf: (j) => j % n, replaced: (j, copy) => j >= n && copyRuns(groups.runs[Math.floor(j / n) - 1]!, copy) },

@@ -45,13 +45,13 @@ export class FeaturePermutation implements Attributor<FeaturePermutationOptions>
     const rowShape = x.shape.slice(1);
     const groups = resolveFeatureMask(opts?.featureMask, rowShape, fn);
     const f = groups.count;
-    const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * (f + 1), exact: true });
+    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * (f + 1), exact: true });
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
     const rng = new Rng(opts.seed ?? 0);
     const perms = Array.from({ length: f }, () => rng.permutation(n));
     // jobs 0..n−1: the inputs themselves; then job n + g·n + i takes group g of row i from row perm_g(i)
     const v = await evaluatePerturbations(
-      this.model,
+      model,
       x,
       x,
       {

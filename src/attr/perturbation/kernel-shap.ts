@@ -54,7 +54,7 @@ export class KernelShap implements Attributor<KernelShapOptions> {
     const m = groups.count;
     const k = coalitionCount(m, samples);
     const perRow = k + 2;
-    const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * perRow, exact: true });
+    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * perRow, exact: true });
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
     const rng = new Rng(opts.seed ?? 0);
     // per row: job 0 = all present, job 1 = none present, then k coalitions
@@ -69,7 +69,7 @@ export class KernelShap implements Attributor<KernelShapOptions> {
     }
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
-      const v = await evaluateCoalitions(this.model, x, base, groups.runs, present, (j) => Math.floor(j / perRow), target, run, perCall, fn);
+      const v = await evaluateCoalitions(model, x, base, groups.runs, present, (j) => Math.floor(j / perRow), target, run, perCall, fn);
       const phi = new Float64Array(n * m);
       for (let i = 0; i < n; i++) {
         const vi = v.subarray(i * perRow, (i + 1) * perRow);

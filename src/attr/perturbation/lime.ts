@@ -61,14 +61,14 @@ export class Lime implements Attributor<LimeOptions> {
     const rowShape = x.shape.slice(1);
     const groups = resolveFeatureMask(opts?.featureMask, rowShape, fn);
     const m = groups.count;
-    const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * samples, exact: true });
+    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * samples, exact: true });
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
     const rng = new Rng(opts.seed ?? 0);
     const present = new Uint8Array(n * samples * m);
     for (let j = 0; j < present.length; j++) present[j] = rng.next() < 0.5 ? 1 : 0;
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
-      const v = await evaluateCoalitions(this.model, x, base, groups.runs, present, (j) => Math.floor(j / samples), target, run, perCall, fn);
+      const v = await evaluateCoalitions(model, x, base, groups.runs, present, (j) => Math.floor(j / samples), target, run, perCall, fn);
       const [xd, bd] = [(await x.data()) as Float32Array, (await base.data()) as Float32Array];
       const e = groups.featureOf.length;
       const coef = new Float64Array(n * m);

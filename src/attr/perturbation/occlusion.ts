@@ -45,13 +45,13 @@ export class Occlusion implements Attributor<OcclusionOptions> {
     assertBatch(x, 'x', fn);
     const rowShape = x.shape.slice(1);
     const win = windows(rowShape, opts?.window ?? 1, opts?.strides ?? 1, fn);
-    const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, opts), exact: true });
+    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, opts), exact: true });
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
       // job 0 of each row: the input itself (F(x)); job 1 + w: window w occluded
       const per = win.count + 1;
       const v = await evaluatePerturbations(
-        this.model,
+        model,
         x,
         base,
         { count: n * per, rowOf: (j) => Math.floor(j / per), replaced: (j, copy) => j % per > 0 && win.forEachRun((j % per) - 1, copy) },

@@ -50,13 +50,13 @@ export class ShapleyValues implements Attributor<FeatureAblationOptions> {
       );
     }
     const subsets = 2 ** f;
-    const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * subsets, exact: true });
+    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * subsets, exact: true });
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
       // job j = row i, subset S (bitmask of PRESENT features); absent features take the baseline
       const v = await evaluatePerturbations(
-        this.model,
+        model,
         x,
         base,
         {
@@ -146,7 +146,7 @@ export class ShapleyValueSampling implements Attributor<ShapleySamplingOptions> 
     const groups = resolveFeatureMask(opts?.featureMask, rowShape, fn);
     const f = groups.count;
     const perRow = samples * f + 1;
-    const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * perRow, exact: true });
+    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * perRow, exact: true });
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
     const rng = new Rng(opts.seed ?? 0);
     const orders = Array.from({ length: n * samples }, () => rng.permutation(f));
@@ -154,7 +154,7 @@ export class ShapleyValueSampling implements Attributor<ShapleySamplingOptions> 
       const base = keep(resolveBaseline(opts.baselines, x, fn));
       // job 0 of a row: the baseline (nothing present); job 1 + s·f + k: the first k+1 features of ordering s present
       const v = await evaluatePerturbations(
-        this.model,
+        model,
         x,
         base,
         {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { BackendError, ModelLoadError } from '../../core/errors.js';
-import type { ModelAdapter } from '../model.js';
+import { gatherInputs, type CallContext, type ModelAdapter } from '../model.js';
 
 /** The parts of an onnxruntime module (node or web) the adapter needs. */
 export interface OrtModule {
@@ -47,22 +47,33 @@ export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts:
   const inputType = opts.inputType ?? (meta?.type === 'int64' ? 'int64' : meta?.type === 'int32' ? 'int32' : 'float32');
   const inputShape = opts.inputShape ?? (meta?.shape ? meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : null)) : [null]);
   const name = opts.name ?? 'onnx-model';
+  const others = session.inputNames.filter((n) => n !== inputName);
+  const metaOf = (n: string) => ((session as unknown as { inputMetadata?: readonly InputMeta[] }).inputMetadata ?? []).find((m) => m.name === n);
+  const toOrt = (t: Float32Array | Int32Array | Uint8Array, dims: readonly number[], type: string | undefined): OrtTensor => {
+    if (type === 'int64') return new ort.Tensor('int64', BigInt64Array.from(t, (v) => BigInt(Math.round(v))), dims);
+    if (type === 'int32') return new ort.Tensor('int32', Int32Array.from(t, (v) => Math.round(v)), dims);
+    return new ort.Tensor('float32', t instanceof Float32Array ? t : Float32Array.from(t), dims);
+  };
   const outMeta = ((session as unknown as { outputMetadata?: readonly InputMeta[] }).outputMetadata ?? []).find((m) => m.name === outputName);
   const outputShape = outMeta?.shape ? outMeta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : null)) : undefined;
   return {
     name,
     inputShape,
+    inputNames: [inputName, ...others],
     ...(outputShape ? { outputShape } : {}),
     capabilities: { gradients: false, hooks: false },
-    async forward(x: tf.Tensor): Promise<tf.Tensor> {
-      const data = await x.data();
-      let feed: OrtTensor;
-      if (inputType === 'int64') feed = new ort.Tensor('int64', BigInt64Array.from(data, (v) => BigInt(Math.round(v))), x.shape);
-      else if (inputType === 'int32') feed = new ort.Tensor('int32', Int32Array.from(data, (v) => Math.round(v)), x.shape);
-      else feed = new ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), x.shape);
+    async forward(x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor> {
+      const feeds: Record<string, OrtTensor> = { [inputName]: toOrt((await x.data()) as Float32Array, x.shape, inputType) };
+      if (others.length > 0) {
+        const gathered = await gatherInputs(ctx, others, name);
+        for (const [n, t] of Object.entries(gathered)) {
+          feeds[n] = toOrt((await t.data()) as Float32Array, t.shape, metaOf(n)?.type);
+          t.dispose();
+        }
+      }
       let result: InferenceSession.OnnxValueMapType;
       try {
-        result = await session.run({ [inputName]: feed }, [outputName]);
+        result = await session.run(feeds, [outputName]);
       } catch (e) {
         throw new BackendError(`ONNX Runtime failed to run model '${name}': ${(e as Error).message}`, { model: name }, e);
       }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { CapabilityError, ModelLoadError, ShapeMismatchError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
-import type { DifferentiableModel } from '../model.js';
+import { gatherInputs, type CallContext, type DifferentiableModel } from '../model.js';
 import { globalMaxPoolFirstMax, maxPool1dFirstMax, maxPool2dFirstMax } from './pooling.js';
 import { gradientOf } from './gradients.js';
 
@@ -31,6 +31,8 @@ interface GraphLike {
 
 export interface LayersModelOptions {
   readonly name?: string;
+  /** For multi-input models: the input to attribute (default: the first). The others come from `inputs` in the attribute options. */
+  readonly input?: string;
   /** Which model output to attribute, for multi-output models. Default 0. */
   readonly output?: number;
 }
@@ -62,14 +64,22 @@ export class LayersModelAdapter implements DifferentiableModel {
         arg: 'model',
       });
     }
-    if (graph.inputs.length !== 1) {
-      throw new ModelLoadError(`'fromLayersModel' supports single-input layers models; this model has ${graph.inputs.length} inputs`, {
-        inputs: graph.inputs.length,
-      });
-    }
     this.graph = graph;
     this.name = opts.name ?? model.name;
-    this.inputShape = [...(graph.inputs[0]!.shape ?? [])];
+    const names = (model as unknown as { inputNames?: string[] }).inputNames ?? graph.inputs.map((_, i) => `input_${i}`);
+    const attributed = opts.input === undefined ? 0 : names.indexOf(opts.input);
+    if (attributed < 0) {
+      throw new ModelLoadError(`Option 'input' passed to 'fromLayersModel' names no input of the model: '${opts.input}'; inputs are ${names.join(', ')}`, {
+        arg: 'input',
+        inputs: names,
+      });
+    }
+    this.attributed = attributed;
+    this.inputIds = graph.inputs.map((t) => t.id);
+    this.modelInputNames = names;
+    this.inputNames = [names[attributed]!, ...names.filter((_, i) => i !== attributed)];
+    this.otherInputs = names.filter((_, i) => i !== attributed);
+    this.inputShape = [...(graph.inputs[attributed]!.shape ?? [])];
     this.outputIndex = opts.output ?? 0;
     if (this.outputIndex < 0 || this.outputIndex >= graph.outputs.length) {
       throw new ModelLoadError(`Option 'output' passed to 'fromLayersModel' must be in [0, ${graph.outputs.length}), got ${this.outputIndex}`, {
@@ -81,18 +91,33 @@ export class LayersModelAdapter implements DifferentiableModel {
       .map(Number)
       .sort((a, b) => b - a);
     this.order = depths.flatMap((d) => graph.nodesByDepth[String(d)] ?? []);
-    const inputId = graph.inputs[0]!.id;
+    const inputId = graph.inputs[attributed]!.id;
     this.embeddingOfInput = this.order.find((n) => n.outboundLayer.getClassName() === 'Embedding' && n.inputTensors.some((t) => t.id === inputId))?.outboundLayer.name;
   }
 
-  /** Name of the Embedding layer that reads the model input (token ids), if any. */
+  /** Name of the Embedding layer that reads the attributed input (token ids), if any. */
   readonly embeddingOfInput: string | undefined;
+  /** All input names, the attributed one first. */
+  readonly inputNames: readonly string[];
+  private readonly otherInputs: readonly string[];
+  private readonly attributed: number;
+  private readonly inputIds: readonly number[];
+  /** Input names in the model's own order. */
+  private readonly modelInputNames: readonly string[];
 
-  /** Synchronous forward pass (for use inside `tf.grad`). */
-  apply(x: tf.Tensor): tf.Tensor {
+  /** Synchronous forward pass (for use inside `tf.grad`); `others` feeds the other inputs by name. */
+  apply(x: tf.Tensor, others: Readonly<Record<string, tf.Tensor>> = {}): tf.Tensor {
     this.checkInput(x);
     const values = new Map<number, tf.Tensor>();
-    values.set(this.graph.inputs[0]!.id, x);
+    this.inputIds.forEach((id, i) => {
+      if (i === this.attributed) values.set(id, x);
+      else {
+        const name = this.modelInputNames[i]!;
+        const v = others[name];
+        if (!v) throw new CapabilityError(`Model '${this.name}' also needs input '${name}': pass it as inputs: { ${name}: tensor }`, { model: this.name, input: name });
+        values.set(id, v);
+      }
+    });
     for (const node of this.order) {
       const layer = node.outboundLayer;
       if (layer.getClassName() === 'InputLayer') continue;
@@ -110,18 +135,30 @@ export class LayersModelAdapter implements DifferentiableModel {
     return y;
   }
 
-  async forward(x: tf.Tensor): Promise<tf.Tensor> {
-    return tf.tidy(() => this.apply(x));
+  async forward(x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor> {
+    if (this.otherInputs.length === 0) return tf.tidy(() => this.apply(x));
+    const others = await gatherInputs(ctx, this.otherInputs, this.name);
+    try {
+      return tf.tidy(() => this.apply(x, others));
+    } finally {
+      tf.dispose(Object.values(others));
+    }
   }
 
-  async gradients(x: tf.Tensor, objective: Objective): Promise<tf.Tensor> {
+  async gradients(x: tf.Tensor, objective: Objective, ctx?: CallContext): Promise<tf.Tensor> {
     if (this.embeddingOfInput !== undefined) {
       throw new CapabilityError(
         `Model '${this.name}' takes token ids (its input feeds Embedding layer '${this.embeddingOfInput}'): ids have no gradient. Attribute in embedding space (LayerIntegratedGradients on '${this.embeddingOfInput}') or use a perturbation method (feature-ablation, kernel-shap, lime)`,
         { model: this.name, layer: this.embeddingOfInput },
       );
     }
-    return gradientOf((v) => this.apply(v), x, objective);
+    if (this.otherInputs.length === 0) return gradientOf((v) => this.apply(v), x, objective);
+    const others = await gatherInputs(ctx, this.otherInputs, this.name);
+    try {
+      return gradientOf((v) => this.apply(v, others), x, objective);
+    } finally {
+      tf.dispose(Object.values(others));
+    }
   }
 
   dispose(): void {
