@@ -6,6 +6,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, examples, reference, referencePath } from '../../test/reference.js';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { useBackend } from '../../test/backend.js';
 
 beforeAll(() => useBackend('cpu'));
@@ -109,6 +111,32 @@ describe('attrib explain', () => {
     const r = await attrib('explain', '--model', model, '--input', bad, '--method', 'saliency');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/batch dimension is missing/);
+  });
+});
+
+describe('attrib explain with a multi-input model', () => {
+  it('feeds --inputs name=FILE to the model and holds it fixed', async () => {
+    const dir = tmp();
+    const xIn = tfl.input({ shape: [4], name: 'x' });
+    const maskIn = tfl.input({ shape: [4], name: 'mask' });
+    const prod = tfl.layers.multiply().apply([xIn, maskIn]) as tfl.SymbolicTensor;
+    const y = tfl.layers.dense({ units: 2, useBias: false, weights: [tf.tensor2d([1, 0, -2, 0, 3, 0, 0.5, 1], [4, 2])] }).apply(prod) as tfl.SymbolicTensor;
+    await tfl.model({ inputs: [xIn, maskIn], outputs: y }).save({
+      save: async (a) => {
+        writeFileSync(path.join(dir, 'w.bin'), new Uint8Array(a.weightData as ArrayBuffer));
+        writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['w.bin'], weights: a.weightSpecs }] }));
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      },
+    });
+    writeFileSync(path.join(dir, 'x.json'), JSON.stringify([[1, 2, 3, 4], [-1, 0.5, 2, 1]]));
+    writeFileSync(path.join(dir, 'mask.json'), JSON.stringify([[1, 1, 0, 1], [0, 1, 1, 1]]));
+    const args = ['explain', '--model', path.join(dir, 'model.json'), '--input', path.join(dir, 'x.json'), '--method', 'feature-ablation', '--target', '0'];
+    const r = await attrib(...args, '--inputs', `mask=${path.join(dir, 'mask.json')}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).data).toEqual([1, -4, 0, 2, 0, -1, 6, 0.5]);
+    const missing = await attrib(...args);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--inputs mask=FILE/);
   });
 });
 

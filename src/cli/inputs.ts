@@ -104,3 +104,23 @@ export async function readFeatureMask(file: string): Promise<FeatureMask> {
   const ids = Int32Array.from(t.data, (v) => Math.round(v));
   return { ids, shape: t.shape };
 }
+
+/** `--inputs name=FILE[,name=FILE…]`: the model's other inputs, read as tensors (integers stay int32). */
+export async function readNamedInputs(spec: string): Promise<Record<string, tf.Tensor>> {
+  const out: Record<string, tf.Tensor> = {};
+  try {
+    for (const part of spec.split(',')) {
+      const eq = part.indexOf('=');
+      if (eq <= 0 || eq === part.length - 1) {
+        throw new InvalidArgumentError(`Option '--inputs' must be name=FILE[,name=FILE…], got '${part}'`, { arg: 'inputs', value: part });
+      }
+      const name = part.slice(0, eq).trim();
+      const t = await readTensorFile(part.slice(eq + 1).trim(), `input '${name}'`);
+      out[name] = tf.tensor(t.data, [...t.shape], t.dtype);
+    }
+    return out;
+  } catch (e) {
+    tf.dispose(Object.values(out));
+    throw e;
+  }
+}

@@ -75,7 +75,7 @@ export async function gatherInputs(ctx: CallContext | undefined, names: readonly
   for (const name of names) {
     const t = ctx?.inputs?.[name];
     if (!t) {
-      throw new CapabilityError(`Model '${model}' also needs input '${name}': pass it as inputs: { ${name}: tensor } (one row per input row)`, { model, input: name });
+      throw new CapabilityError(`Model '${model}' also needs input '${name}': pass it as inputs: { ${name}: tensor } (CLI: --inputs ${name}=FILE), one row per input row`, { model, input: name });
     }
     const data = await t.data();
     const per = t.size / t.shape[0]!;

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../../core/errors.js';
 import type { AttributeOptions, MethodId } from '../../core/types.js';
 import { loadModel } from '../../io/load-model.js';
 import { kebab, parseFlags, type FlagSpec, type FlagValue } from '../args.js';
-import { parseBaseline, parseTarget, readFeatureMask, readInput } from '../inputs.js';
+import { parseBaseline, parseTarget, readFeatureMask, readInput, readNamedInputs } from '../inputs.js';
 import { resultJson, writeResult } from '../outputs.js';
 import { ProgressBar } from '../progress.js';
 
@@ -14,6 +14,7 @@ export const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'method', type: 'string', help: 'method id (attrib methods)', default: 'integrated-gradients' },
   { name: 'target', type: 'string', help: 'output index, one per row (comma-separated), or auto', default: 'auto' },
   { name: 'baseline', type: 'string', help: 'zeros, a number, or a tensor file', default: 'zeros' },
+  { name: 'inputs', type: 'string', help: "the model's other inputs, held fixed: name=FILE[,name=FILE…] (.json/.npy, one row per input row)" },
   { name: 'out', type: 'string', help: 'FILE.json, or a directory for JSON + .npy + PNG + report.html' },
   { name: 'backend', type: 'string', help: 'TF.js backend: wasm or cpu', default: 'wasm' },
   { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128 },
@@ -56,6 +57,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
   const input = await readInput(inputPath, model);
   const x = input.x;
   let baseline: Awaited<ReturnType<typeof parseBaseline>>;
+  let extras: Record<string, tf.Tensor> | undefined;
   try {
     const opts: Record<string, unknown> = {
       target: parseTarget(flags.get('target') as string | undefined, x.shape[0]!),
@@ -63,6 +65,8 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     };
     baseline = await parseBaseline(flags.get('baseline') as string | undefined);
     if (baseline !== undefined) opts['baselines'] = baseline;
+    const extra = flags.get('inputs');
+    if (typeof extra === 'string') opts['inputs'] = extras = await readNamedInputs(extra);
     if (flags.has('batch-size')) opts['batchSize'] = flags.get('batch-size');
     if (flags.has('max-evaluations')) opts['maxEvaluations'] = flags.get('max-evaluations');
     for (const o of [...descriptor.options, ...(inner?.options ?? [])]) {
@@ -87,6 +91,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     }
   } finally {
     if (baseline instanceof tf.Tensor) baseline.dispose();
+    if (extras) tf.dispose(Object.values(extras));
     x.dispose();
     model.dispose();
   }
