@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -54,4 +55,15 @@ export async function relError(actual: tf.Tensor, expected: JsonTensor | number[
     den = Math.max(den, Math.abs(e[i]!));
   }
   return num / (den || 1);
+}
+
+const created: string[] = [];
+/** A fresh temporary directory, removed by `removeTempDirs()` (call it in afterAll). */
+export function tempDir(prefix = 'attrib-test-'): string {
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
+  created.push(d);
+  return d;
+}
+export function removeTempDirs(): void {
+  for (const d of created.splice(0)) rmSync(d, { recursive: true, force: true });
 }

@@ -1,16 +1,16 @@
 // The CLI as a user runs it: a child process, exit codes, one-line errors, files written or not.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, examples, reference, referencePath } from '../../test/reference.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, examples, reference, referencePath, removeTempDirs, tempDir } from '../../test/reference.js';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { useBackend } from '../../test/backend.js';
 
 beforeAll(() => useBackend('cpu'));
+afterAll(removeTempDirs);
 
 const run = promisify(execFile);
 const BIN = path.join(ROOT, 'bin', 'attrib.js');
@@ -25,7 +25,7 @@ async function attrib(...args: string[]): Promise<{ code: number; stdout: string
   }
 }
 
-const tmp = () => mkdtempSync(path.join(tmpdir(), 'attrib-cli-'));
+const tmp = () => tempDir('attrib-cli-');
 
 function exampleFile(m: 'tabular_mlp' | 'image_cnn'): string {
   const file = path.join(tmp(), 'x.json');

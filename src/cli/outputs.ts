@@ -6,6 +6,7 @@ import { shortestFloat32 } from '../io/tensor-json.js';
 import { encodePng, type ImageData01 } from '../io/image.js';
 import { heatmapRgba, imageRgba, normalizeMap, overlayRgba, reduceChannels, upscaleRgba } from '../viz/heatmap.js';
 import { renderReport, type ReportMethod, type ReportSection } from '../viz/report.js';
+import { tokenHtml } from '../viz/token-spans.js';
 
 /** The result JSON of DESIGN.md. */
 export async function resultJson(attr: FeatureAttribution): Promise<Record<string, unknown>> {
@@ -39,9 +40,9 @@ async function writeAtomically(files: ReadonlyMap<string, Uint8Array | string>, 
 /**
  * Writes the result: a `.json` path gets the result JSON; any other path is a directory that gets
  * `result.json`, `attribution.npy` and, for images, `heatmap-<row>.png` / `overlay-<row>.png`, plus
- * `report.html`.
+ * `report.html` (token highlighting when `tokens` are given, bars otherwise).
  */
-export async function writeResult(out: string, attr: FeatureAttribution, images?: readonly ImageData01[]): Promise<string[]> {
+export async function writeResult(out: string, attr: FeatureAttribution, images?: readonly ImageData01[], tokens?: readonly (readonly string[])[]): Promise<string[]> {
   const json = JSON.stringify(await resultJson(attr));
   if (out.toLowerCase().endsWith('.json')) {
     await writeAtomically(new Map([[path.basename(out), json]]), path.dirname(path.resolve(out)));
@@ -69,6 +70,14 @@ export async function writeResult(out: string, attr: FeatureAttribution, images?
       }
       const input = img ? encodePng(upscaleRgba(imageRgba(img.data, h * w, img.channels), w, h, factor), w * factor, h * factor) : heat;
       sections.push({ title: `row ${i}`, input: { kind: 'image', png: input }, methods });
+    }
+  } else if (tokens && shape.length === 2) {
+    const n = shape[0]!;
+    const per = shape[1]!;
+    for (let i = 0; i < Math.min(n, 200); i++) {
+      const scores = Array.from(data.subarray(i * per, (i + 1) * per));
+      const html = tokenHtml(tokens[i] ?? [], scores);
+      sections.push({ title: `row ${i}`, input: { kind: 'html', html: tokenHtml(tokens[i] ?? [], new Array<number>(per).fill(0)) }, methods: [{ id: attr.method, title: attr.method, html, facts: facts(attr, i) }] });
     }
   } else {
     const n = shape[0]!;

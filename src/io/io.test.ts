@@ -1,12 +1,13 @@
-import { mkdtempSync, writeFileSync, readFileSync, copyFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, readFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { encodeNpy, parseNpy } from './npy.js';
 import { parseTensorJson, shortestFloat32, tensorToJsonValue } from './tensor-json.js';
 import { loadModel } from './load-model.js';
 import { decodeImage, encodePng } from './image.js';
-import { referencePath } from '../../test/reference.js';
+import { referencePath, removeTempDirs, tempDir } from '../../test/reference.js';
+
+afterAll(removeTempDirs);
 import '../../test/backend.js';
 
 describe('tensor JSON', () => {
@@ -60,7 +61,7 @@ describe('.npy', () => {
 
 describe('model files', () => {
   const dir = () => {
-    const d = mkdtempSync(path.join(tmpdir(), 'attrib-model-'));
+    const d = tempDir('attrib-model-');
     copyFileSync(referencePath('tabular_mlp', 'model.json'), path.join(d, 'model.json'));
     copyFileSync(referencePath('tabular_mlp', 'weights.bin'), path.join(d, 'weights.bin'));
     return d;
@@ -97,7 +98,7 @@ describe('model files', () => {
     rm.weightsManifest[0].paths = ['missing.bin'];
     writeFileSync(path.join(d4, 'model.json'), JSON.stringify(rm));
     await expect(loadModel(path.join(d4, 'model.json'))).rejects.toThrowError(/missing/);
-    const d5 = mkdtempSync(path.join(tmpdir(), 'attrib-empty-'));
+    const d5 = tempDir('attrib-empty-');
     mkdirSync(path.join(d5, 'sub'));
     await expect(loadModel(d5)).rejects.toThrowError(/neither model.json nor model.onnx/);
   });

@@ -3,6 +3,7 @@ import { findMethod, type MethodDescriptor } from '../../core/registry.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { AttributeOptions, MethodId } from '../../core/types.js';
 import { loadModel } from '../../io/load-model.js';
+import type { ModelAdapter } from '../../models/model.js';
 import { kebab, parseFlags, type FlagSpec, type FlagValue } from '../args.js';
 import { parseBaseline, parseTarget, readFeatureMask, readInput, readNamedInputs } from '../inputs.js';
 import { resultJson, writeResult } from '../outputs.js';
@@ -82,7 +83,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     try {
       const out = flags.get('out') as string | undefined;
       if (out) {
-        const files = await writeResult(out, attr, input.images);
+        const files = await writeResult(out, attr, input.images, await tokenLabels(model, x));
         return { stdout: '', files };
       }
       return { stdout: JSON.stringify(await resultJson(attr)), files: [] };
@@ -98,3 +99,10 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
 }
 
 export type { FlagValue };
+
+/** Token labels for models that take token ids (until vocabularies arrive): `#id`, PAD (0) shown as ·. */
+async function tokenLabels(model: ModelAdapter, x: tf.Tensor): Promise<string[][] | undefined> {
+  if (!(model as { embeddingOfInput?: string }).embeddingOfInput || x.rank !== 2) return undefined;
+  const ids = (await x.array()) as number[][];
+  return ids.map((row) => row.map((id) => (id === 0 ? '·' : `#${id}`)));
+}

@@ -1,19 +1,20 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { useBackend } from '../../../test/backend.js';
+import { removeTempDirs, tempDir } from '../../../test/reference.js';
 import { loadModel } from '../../io/load-model.js';
 import { Saliency } from '../../attr/gradient/saliency.js';
 import { IntegratedGradients } from '../../attr/gradient/integrated-gradients.js';
 import type { DifferentiableModel } from '../model.js';
 
 beforeAll(() => useBackend('cpu'));
+afterAll(removeTempDirs);
 
 /** A hand-written TF.js graph model: y = relu(x · W), W = [[1, −1], [2, 0.5], [−3, 1]]. */
 function writeGraphModel(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'attrib-graph-'));
+  const dir = tempDir('attrib-graph-');
   const dim = (...d: number[]) => ({ dim: d.map((size) => ({ size: String(size) })) });
   const modelJson = {
     format: 'graph-model',
