@@ -94,34 +94,13 @@ export function gaussLegendre(n: number): { x: Float64Array; w: Float64Array } {
   const w = new Float64Array(n);
   for (let i = 0; i < Math.ceil(n / 2); i++) {
     let z = Math.cos((Math.PI * (i + 0.75)) / (n + 0.5));
-    let dp = 0;
     for (let iter = 0; iter < 100; iter++) {
-      let p0 = 1;
-      let p1 = z;
-      for (let k = 2; k <= n; k++) {
-        const p2 = ((2 * k - 1) * z * p1 - (k - 1) * p0) / k;
-        p0 = p1;
-        p1 = p2;
-      }
-      const pn = n === 1 ? z : p1;
-      const pn1 = n === 1 ? 1 : p0;
-      dp = (n * (z * pn - pn1)) / (z * z - 1);
-      const dz = pn / dp;
+      const { p, dp } = legendre(n, z);
+      const dz = p / dp;
       z -= dz;
       if (Math.abs(dz) < 1e-16) break;
     }
-    {
-      let p0 = 1;
-      let p1 = z;
-      for (let k = 2; k <= n; k++) {
-        const p2 = ((2 * k - 1) * z * p1 - (k - 1) * p0) / k;
-        p0 = p1;
-        p1 = p2;
-      }
-      const pn = n === 1 ? z : p1;
-      const pn1 = n === 1 ? 1 : p0;
-      dp = (n * (z * pn - pn1)) / (z * z - 1);
-    }
+    const { dp } = legendre(n, z);
     const wi = 2 / ((1 - z * z) * dp * dp);
     x[i] = -z;
     x[n - 1 - i] = z;
@@ -130,4 +109,18 @@ export function gaussLegendre(n: number): { x: Float64Array; w: Float64Array } {
   }
   if (n % 2 === 1) x[(n - 1) / 2] = 0;
   return { x, w };
+}
+
+/** P_n(z) and P_n'(z) by the three-term recurrence. */
+function legendre(n: number, z: number): { p: number; dp: number } {
+  let p0 = 1;
+  let p1 = z;
+  for (let k = 2; k <= n; k++) {
+    const p2 = ((2 * k - 1) * z * p1 - (k - 1) * p0) / k;
+    p0 = p1;
+    p1 = p2;
+  }
+  const p = n === 1 ? z : p1;
+  const pPrev = n === 1 ? 1 : p0;
+  return { p, dp: (n * (z * p - pPrev)) / (z * z - 1) };
 }

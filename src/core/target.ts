@@ -111,12 +111,7 @@ export function objectiveFor(target: ResolvedTarget, rowIds: ArrayLike<number>, 
     for (let i = 0; i < rows; i++) {
       const t = target.indices[rowIds[i]!]!;
       if (t >= classes) {
-        throw new InvalidArgumentError(`Argument 'target' passed to '${fn}' is out of range: index ${t} for a model with ${classes} outputs`, {
-          arg: 'target',
-          fn,
-          value: t,
-          outputs: classes,
-        });
+        throw targetOutOfRange(t, classes, fn);
       }
       mask[i * classes + t] = 1;
     }
@@ -134,12 +129,7 @@ export function checkTargetRange(model: ModelAdapter, target: ResolvedTarget, fn
   const outputs = (shape.slice(1) as number[]).reduce((a, b) => a * b, 1);
   for (const t of target.indices) {
     if (t >= outputs) {
-      throw new InvalidArgumentError(`Argument 'target' passed to '${fn}' is out of range: index ${t} for a model with ${outputs} outputs`, {
-        arg: 'target',
-        fn,
-        value: t,
-        outputs,
-      });
+      throw targetOutOfRange(t, outputs, fn);
     }
   }
 }
@@ -162,12 +152,7 @@ export async function objectiveValues(output: tf.Tensor, target: ResolvedTarget,
   for (let i = 0; i < rows; i++) {
     const t = target.indices[rowIds[i]!]!;
     if (t >= classes) {
-      throw new InvalidArgumentError(`Argument 'target' passed to '${fn}' is out of range: index ${t} for a model with ${classes} outputs`, {
-        arg: 'target',
-        fn,
-        value: t,
-        outputs: classes,
-      });
+      throw targetOutOfRange(t, classes, fn);
     }
     out[i] = data[i * classes + t]!;
   }
@@ -182,4 +167,13 @@ export function rangeIds(start: number, end: number): Int32Array {
   const ids = new Int32Array(end - start);
   for (let i = 0; i < ids.length; i++) ids[i] = start + i;
   return ids;
+}
+
+function targetOutOfRange(t: number, outputs: number, fn: string): InvalidArgumentError {
+  return new InvalidArgumentError(`Argument 'target' passed to '${fn}' is out of range: index ${t} for a model with ${outputs} outputs`, {
+    arg: 'target',
+    fn,
+    value: t,
+    outputs,
+  });
 }

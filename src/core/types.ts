@@ -75,13 +75,20 @@ export interface FeatureAttributionLike extends Disposable {
   readonly kind: 'feature';
   readonly method: MethodId;
   readonly values: tf.Tensor;
-  readonly diagnostics: {
-    readonly evaluations: number;
-    readonly elapsedMs: number;
-    readonly truncated: boolean;
-    readonly convergenceDelta?: Float32Array;
-    readonly stderr?: tf.Tensor;
-    readonly targets?: readonly number[];
-  };
+  readonly diagnostics: Diagnostics;
   dispose(): void;
+}
+
+export interface Diagnostics {
+  /** Model rows evaluated (a forward row, or a forward+backward row). */
+  readonly evaluations: number;
+  readonly elapsedMs: number;
+  /** True when an anytime method was stopped by `maxEvaluations`. */
+  readonly truncated: boolean;
+  /** Completeness gap per row, Σ attribution − (F(x) − F(baseline)), when the method defines one. */
+  readonly convergenceDelta?: Float32Array;
+  /** Standard error of a sampled estimate, input's shape. Owned by the result. */
+  readonly stderr?: tf.Tensor;
+  /** The targets that were attributed, one per row, when they were indices. */
+  readonly targets?: readonly number[];
 }

@@ -115,34 +115,17 @@ export function completenessGap(sums: Float32Array, fx: Float32Array, fb: Float3
  * ∇F_t for every row of `x` in chunks of `batchSize` (one gradient row per input row), as one tensor
  * with `x`'s shape. The caller owns it.
  */
-export async function gradientsInBatches(
-  model: DifferentiableModel,
-  x: tf.Tensor,
-  target: ResolvedTarget,
-  run: Budget,
-  batchSize: number,
-  fn: string,
-): Promise<tf.Tensor> {
-  const n = x.shape[0]!;
-  const parts: tf.Tensor[] = [];
-  try {
-    for (const [s, e] of chunks(n, batchSize)) {
-      await run.checkpoint(e - s);
-      const xs = s === 0 && e === n ? x : tf.slice(x, s, e - s);
-      try {
-        parts.push(await model.gradients(xs, objectiveFor(target, rangeIds(s, e), fn), { rows: rangeIds(s, e) }));
-      } finally {
-        if (xs !== x) xs.dispose();
-      }
-    }
-    return parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
-  } finally {
-    if (parts.length > 1) for (const p of parts) p.dispose();
-  }
+export function gradientsInBatches(model: DifferentiableModel, x: tf.Tensor, target: ResolvedTarget, run: Budget, batchSize: number, fn: string): Promise<tf.Tensor> {
+  return mapRows(x, run, batchSize, (xs, ids) => model.gradients(xs, objectiveFor(target, ids, fn), { rows: ids }));
 }
 
 /** The model's outputs for every row of `x`, forward passes in chunks. The caller owns the result. */
-export async function forwardAll(model: ModelAdapter, x: tf.Tensor, run: Budget, batchSize: number): Promise<tf.Tensor> {
+export function forwardAll(model: ModelAdapter, x: tf.Tensor, run: Budget, batchSize: number): Promise<tf.Tensor> {
+  return mapRows(x, run, batchSize, (xs, ids) => model.forward(xs, { rows: ids }));
+}
+
+/** `call` on consecutive chunks of rows of `x`, results concatenated along the batch. */
+async function mapRows(x: tf.Tensor, run: Budget, batchSize: number, call: (xs: tf.Tensor, ids: Int32Array) => Promise<tf.Tensor>): Promise<tf.Tensor> {
   const n = x.shape[0]!;
   const parts: tf.Tensor[] = [];
   try {
@@ -150,7 +133,7 @@ export async function forwardAll(model: ModelAdapter, x: tf.Tensor, run: Budget,
       await run.checkpoint(e - s);
       const xs = s === 0 && e === n ? x : tf.slice(x, s, e - s);
       try {
-        parts.push(await model.forward(xs, { rows: rangeIds(s, e) }));
+        parts.push(await call(xs, rangeIds(s, e)));
       } finally {
         if (xs !== x) xs.dispose();
       }

@@ -58,9 +58,7 @@ export class FeatureAblation implements Attributor<FeatureAblationOptions> {
         perCall,
         fn,
       );
-      const phi = new Float64Array(n * f);
-      for (let g = 0; g < f; g++) for (let i = 0; i < n; i++) phi[i * f + g] = v[i]! - v[(g + 1) * n + i]!;
-      return new FeatureAttribution(this.id, spreadToElements(phi, n, f, groups.featureOf, rowShape), withTargets(run.finish(), targetList(target)));
+      return new FeatureAttribution(this.id, spreadToElements(dropPerFeature(v, n, f), n, f, groups.featureOf, rowShape), withTargets(run.finish(), targetList(target)));
     });
   }
 }
@@ -72,4 +70,11 @@ export function effectiveBatch(batchSize: number, perturbationsPerEval: number |
   if (perturbationsPerEval === undefined) return batchSize;
   assertPositiveInt(perturbationsPerEval, 'perturbationsPerEval', fn);
   return Math.max(1, Math.min(batchSize, perturbationsPerEval * n));
+}
+
+/** φ[i][g] = v[i] − v[(g + 1)·n + i]: the output drop of row i when feature g is replaced (jobs laid out as in FeatureAblation). */
+export function dropPerFeature(v: Float32Array, n: number, f: number): Float64Array {
+  const phi = new Float64Array(n * f);
+  for (let g = 0; g < f; g++) for (let i = 0; i < n; i++) phi[i * f + g] = v[i]! - v[(g + 1) * n + i]!;
+  return phi;
 }

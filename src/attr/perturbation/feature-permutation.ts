@@ -10,7 +10,7 @@ import { withTargets } from '../gradient/saliency.js';
 import { copyRuns, evaluatePerturbations, spreadToElements } from '../internal/perturb.js';
 import { prepare } from '../internal/prepare.js';
 import { resolveFeatureMask } from '../masks.js';
-import { effectiveBatch, type FeatureAblationOptions } from './feature-ablation.js';
+import { dropPerFeature, effectiveBatch, type FeatureAblationOptions } from './feature-ablation.js';
 
 export type FeaturePermutationOptions = Omit<FeatureAblationOptions, 'baselines'>;
 
@@ -65,8 +65,6 @@ export class FeaturePermutation implements Attributor<FeaturePermutationOptions>
       perCall,
       fn,
     );
-    const phi = new Float64Array(n * f);
-    for (let g = 0; g < f; g++) for (let i = 0; i < n; i++) phi[i * f + g] = v[i]! - v[(g + 1) * n + i]!;
-    return new FeatureAttribution(this.id, spreadToElements(phi, n, f, groups.featureOf, rowShape), withTargets(run.finish(), targetList(target)));
+    return new FeatureAttribution(this.id, spreadToElements(dropPerFeature(v, n, f), n, f, groups.featureOf, rowShape), withTargets(run.finish(), targetList(target)));
   }
 }
