@@ -8,6 +8,7 @@ import { ROOT, examples, reference, referencePath, removeTempDirs, tempDir } fro
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { useBackend } from '../../test/backend.js';
+import { encodeNpy } from '../io/npy.js';
 
 beforeAll(() => useBackend('cpu'));
 afterAll(removeTempDirs);
@@ -69,6 +70,16 @@ describe('attrib explain', () => {
     expect(files.some((f) => f.startsWith('.attrib-tmp'))).toBe(false);
     const res = JSON.parse(readFileSync(path.join(dir, 'result.json'), 'utf8'));
     expect(rel(res.data, reference('image_cnn').methods['occlusion_w4_s4']!.attributions.data)).toBeLessThan(1e-4);
+  });
+
+  it('reads .npy inputs', async () => {
+    const x = examples('tabular_mlp');
+    const file = path.join(tmp(), 'x.npy');
+    writeFileSync(file, encodeNpy({ shape: x.shape, dtype: 'float32', data: x.dataSync() as Float32Array }));
+    x.dispose();
+    const r = await attrib('explain', '--model', referencePath('tabular_mlp', 'model.onnx'), '--input', file, '--method', 'occlusion', '--window', '1');
+    expect(r.code, r.stderr).toBe(0);
+    expect(rel(JSON.parse(r.stdout).data, reference('tabular_mlp').methods['occlusion_w1']!.attributions.data)).toBeLessThan(1e-4);
   });
 
   it('explains a PNG image (resized to the model input) with an overlay', async () => {

@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { encodeNpy, parseNpy } from './npy.js';
 import { parseTensorJson, shortestFloat32, tensorToJsonValue } from './tensor-json.js';
 import { loadModel } from './load-model.js';
+import jpeg from 'jpeg-js';
 import { decodeImage, encodePng } from './image.js';
 import { referencePath, removeTempDirs, tempDir } from '../../test/reference.js';
 
@@ -112,6 +113,13 @@ describe('images', () => {
     expect([img.width, img.height, img.channels]).toEqual([2, 1, 3]);
     expect(Array.from(img.data).map((v) => Math.round(v * 255))).toEqual([255, 0, 0, 0, 128, 255]);
     expect(() => decodeImage(new Uint8Array([1, 2, 3, 4]))).toThrowError(expect.objectContaining({ code: 'invalid_file' }));
+    // JPEG: a flat mid-grey 8×8 image decodes to ≈ 0.5 everywhere
+    const grey = new Uint8Array(8 * 8 * 4).fill(128);
+    const jpg = jpeg.encode({ data: grey, width: 8, height: 8 }, 95).data;
+    const j = decodeImage(new Uint8Array(jpg));
+    expect([j.width, j.height]).toEqual([8, 8]);
+    for (const v of j.data) expect(Math.abs(v - 128 / 255)).toBeLessThan(0.02);
+    expect(() => decodeImage(Uint8Array.of(0xff, 0xd8, 0xff, 0, 1, 2))).toThrowError(expect.objectContaining({ code: 'invalid_file' }));
     expect(() => decodeImage(Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0, 0, 0))).toThrowError(expect.objectContaining({ code: 'invalid_file' }));
   });
 });
