@@ -1,7 +1,9 @@
-// npm run bench: times every method on the reference models of ../shared/reference and prints, per
-// method, ms per input, model evaluations, and the overhead ratio = method time ÷ (forward rows ×
-// bare forward time per row + gradient rows × bare forward+backward time per row), the bare times
-// measured at the same batch size. Writes bench/results.json.
+// npm run bench: times every method on the reference models of ../shared/reference (8 inputs per
+// call) and prints, per method, ms per input, model evaluations, and the overhead ratio = method
+// time ÷ the time the bare model takes for the same calls (same kind, same rows), measured in
+// interleaved rounds (method, then bare replay) so that machine load affects both sides alike.
+// Medians of BENCH_REPEATS rounds (default 15). BENCH_ONLY=image_cnn limits it to one model,
+// BENCH_BACKEND=cpu switches the TF.js backend. Writes bench/results.json.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -14,7 +16,7 @@ import { objectiveFor } from '../src/core/target.js';
 import { examples, loadReferenceModel, reference, ROOT, type RefModel } from '../test/reference.js';
 
 const BATCH = 128;
-const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 5);
+const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 15);
 
 interface Counted {
   readonly model: DifferentiableModel;
@@ -40,38 +42,22 @@ function counting(inner: DifferentiableModel): Counted {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function timeIt(f: () => Promise<void>, repeats = REPEATS): Promise<number> {
-  await f(); // warm-up
-  const ts: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await f();
-    ts.push(performance.now() - t0);
+/** Replays `calls` on the bare model (the same kinds and row counts) and returns the elapsed ms. */
+async function replay(model: DifferentiableModel, calls: Counted['calls'], inputs: Map<number, tf.Tensor>, x: tf.Tensor): Promise<number> {
+  for (const c of calls) {
+    if (!inputs.has(c.rows)) {
+      const reps = Math.ceil(c.rows / x.shape[0]!);
+      inputs.set(c.rows, tf.tidy(() => tf.slice(tf.concat(Array.from({ length: reps }, () => x), 0), 0, c.rows)));
+    }
   }
-  return median(ts);
-}
-
-/** Bare times of one call of `b` rows: forward, and forward+backward. */
-async function bareTimes(model: DifferentiableModel, x: tf.Tensor, b: number): Promise<{ fwd: number; grad: number }> {
-  const reps = Math.ceil(b / x.shape[0]!);
-  const xb = tf.tidy(() => tf.slice(tf.concat(Array.from({ length: reps }, () => x), 0), 0, b));
-  const obj: Objective = objectiveFor({ kind: 'index', indices: new Int32Array(b) }, new Int32Array(b), 'bench');
-  const fwd = await timeIt(async () => {
-    const y = await model.forward(xb);
+  const t0 = performance.now();
+  for (const c of calls) {
+    const xb = inputs.get(c.rows)!;
+    const y = c.kind === 'fwd' ? await model.forward(xb) : await model.gradients(xb, objectiveFor({ kind: 'index', indices: new Int32Array(c.rows) }, new Int32Array(c.rows), 'bench'));
     await y.data();
     y.dispose();
-  });
-  if ((model as { embeddingOfInput?: string }).embeddingOfInput) {
-    xb.dispose();
-    return { fwd, grad: NaN };
   }
-  const grad = await timeIt(async () => {
-    const g = await model.gradients(xb, obj);
-    await g.data();
-    g.dispose();
-  });
-  xb.dispose();
-  return { fwd, grad };
+  return performance.now() - t0;
 }
 
 interface Row {
@@ -82,37 +68,45 @@ interface Row {
   overhead: number;
 }
 
+const ONLY = process.env['BENCH_ONLY']; // e.g. image_cnn
+
 async function benchModel(name: RefModel, plans: [MethodId, Record<string, unknown>, string?][]): Promise<Row[]> {
+  if (ONLY && ONLY !== name) return [];
   const base = await loadReferenceModel(name);
   const x = examples(name);
   const n = x.shape[0]!;
   const target = reference(name).targets;
   const rows: Row[] = [];
-  const bare = new Map<number, { fwd: number; grad: number }>();
-  const bareAt = async (b: number) => {
-    if (!bare.has(b)) bare.set(b, await bareTimes(base, x, b));
-    return bare.get(b)!;
-  };
+  const inputs = new Map<number, tf.Tensor>();
   for (const [id, options, inner] of plans) {
     const c = counting(base);
     const method = findMethod(id).create(c.model, inner as MethodId | undefined);
-    let evaluations = 0;
-    const ms = await timeIt(async () => {
+    const once = async (): Promise<number> => {
       c.calls = [];
+      const t0 = performance.now();
       const attr = await method.attribute(x, { target, batchSize: BATCH, ...options } as AttributeOptions);
       await attr.values.data();
+      const ms = performance.now() - t0;
       evaluations = attr.diagnostics.evaluations;
       attr.dispose();
-    });
-    // the same calls (kind and rows) made on the bare model
-    let expected = 0;
-    for (const call of c.calls) {
-      const t = await bareAt(call.rows);
-      expected += call.kind === 'fwd' ? t.fwd : t.grad;
+      return ms;
+    };
+    let evaluations = 0;
+    await once(); // warm-up, both sides
+    await replay(base, c.calls, inputs, x);
+    // interleaved rounds: the method, then the same model calls on the bare model
+    const methodMs: number[] = [];
+    const bareMs: number[] = [];
+    for (let r = 0; r < REPEATS; r++) {
+      methodMs.push(await once());
+      bareMs.push(await replay(base, c.calls, inputs, x));
     }
-    rows.push({ model: name, method: inner ? `${id}(${inner})` : id, msPerInput: ms / n, evaluations, overhead: ms / expected });
-    process.stderr.write(`  ${name} ${id}: ${(ms / n).toFixed(2)} ms/input, overhead ${(ms / expected).toFixed(2)}\n`);
+    const ms = median(methodMs);
+    const overhead = ms / median(bareMs);
+    rows.push({ model: name, method: inner ? `${id}(${inner})` : id, msPerInput: ms / n, evaluations, overhead });
+    process.stderr.write(`  ${name} ${id}: ${(ms / n).toFixed(2)} ms/input, overhead ${overhead.toFixed(2)}\n`);
   }
+  for (const t of inputs.values()) t.dispose();
   x.dispose();
   base.dispose();
   return rows;
