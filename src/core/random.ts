@@ -3,10 +3,8 @@
  * src/: every stochastic method takes a `seed` and builds one of these.
  */
 export class Rng {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
+  /** xoshiro128** state, kept as int32 words so that V8 never boxes them as doubles. */
+  private readonly s = new Int32Array(4);
   private spare: number | undefined;
 
   constructor(seed = 0) {
@@ -18,23 +16,23 @@ export class Rng {
       t = Math.imul(t ^ (t >>> 13), 0xc2b2ae35);
       return (t ^ (t >>> 16)) >>> 0;
     };
-    this.s0 = next();
-    this.s1 = next();
-    this.s2 = next();
-    this.s3 = next();
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+    for (let i = 0; i < 4; i++) this.s[i] = next();
+    if ((this.s[0]! | this.s[1]! | this.s[2]! | this.s[3]!) === 0) this.s[0] = 1;
   }
 
   /** Uniform 32-bit unsigned integer. */
   nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
-    const t = this.s1 << 9;
-    this.s2 ^= this.s0;
-    this.s3 ^= this.s1;
-    this.s1 ^= this.s2;
-    this.s0 ^= this.s3;
-    this.s2 ^= t;
-    this.s3 = rotl(this.s3, 11);
+    const s = this.s;
+    const s0 = s[0]!;
+    const s1 = s[1]!;
+    const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+    const t = s1 << 9;
+    const s2 = s[2]! ^ s0;
+    const s3 = s[3]! ^ s1;
+    s[1] = s1 ^ s2;
+    s[0] = s0 ^ s3;
+    s[2] = s2 ^ t;
+    s[3] = rotl(s3, 11);
     return result;
   }
 
@@ -90,4 +88,4 @@ export class Rng {
   }
 }
 
-const rotl = (x: number, k: number): number => ((x << k) | (x >>> (32 - k))) >>> 0;
+const rotl = (x: number, k: number): number => (x << k) | (x >>> (32 - k));
