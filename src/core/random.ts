@@ -1,5 +1,5 @@
 /**
- * Seeded pseudo-random numbers (xoshiro128**, seeded through splitmix32). `Math.random` is banned in
+ * Seeded pseudo-random numbers (xoshiro128**, seeded through splitmix32). The unseeded platform RNG is banned in
  * src/: every stochastic method takes a `seed` and builds one of these.
  */
 export class Rng {
