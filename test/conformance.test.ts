@@ -83,6 +83,23 @@ describe.each(METHODS.map((m) => m.id))('%s', (id) => {
     again.dispose();
   });
 
+  it('sampling methods are anytime: a budget below their cost gives fewer samples and truncated: true', async () => {
+    const full = await run();
+    const cost = full.diagnostics.evaluations;
+    full.dispose();
+    const anytime = ['noise-tunnel', 'gradient-shap', 'expected-gradients', 'shapley-value-sampling', 'kernel-shap', 'lime'].includes(id);
+    const budget = Math.floor(cost * 0.6);
+    if (anytime) {
+      const cut = await run({ maxEvaluations: budget });
+      expect(cut.diagnostics.truncated).toBe(true);
+      expect(cut.diagnostics.evaluations).toBeLessThanOrEqual(budget);
+      expect(cut.values.shape).toEqual([3, 4]);
+      cut.dispose();
+    } else {
+      await expect(run({ maxEvaluations: budget })).rejects.toMatchObject({ code: 'budget_exceeded' });
+    }
+  });
+
   it('accepts target auto and per-row targets', async () => {
     const auto = await run({ target: 'auto' });
     expect(auto.diagnostics.targets).toHaveLength(3);

@@ -8,7 +8,7 @@ import { objectiveFor, targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireGradients, type DifferentiableModel } from '../../models/model.js';
 import { completenessGap, evaluateObjective, forwardAll, rowSums, weightedGradientSum } from '../internal/evaluate.js';
-import { prepare } from '../internal/prepare.js';
+import { prepare, samplesWithin } from '../internal/prepare.js';
 import { withTargets } from './saliency.js';
 
 export interface GradientShapOptions extends AttributeOptions {
@@ -24,6 +24,7 @@ export interface GradientShapOptions extends AttributeOptions {
  * x̃ = x + ε (Captum semantics).
  *
  * Cost: `batch × samples` forward+backward rows, plus `batch` + (baseline rows) forward rows for the gap.
+ * Anytime: with a smaller `maxEvaluations` it draws as many samples as fit and reports `truncated: true`.
  * Axiom: completeness in expectation; `convergenceDelta` = Σ attr − (F(x) − mean F(b) over the drawn b).
  *
  * @see Lundberg, Lee (2017), https://arxiv.org/abs/1705.07874
@@ -44,11 +45,14 @@ export class GradientShap implements Attributor<GradientShapOptions> {
 
   async attribute(x: tf.Tensor, opts: GradientShapOptions): Promise<FeatureAttribution> {
     const fn = `${this.constructor.name}.attribute`;
-    const samples = opts?.samples ?? this.defaultSamples;
+    const requested = opts?.samples ?? this.defaultSamples;
     const stdevs = opts?.stdevs ?? 0;
-    assertPositiveInt(samples, 'samples', fn);
+    assertPositiveInt(requested, 'samples', fn);
     assertNonNegative(stdevs, 'stdevs', fn);
+    // anytime: fewer samples when maxEvaluations is smaller than the full cost
+    const { samples, truncated } = samplesWithin(opts, x.shape?.[0] ?? 1, requested, (s) => this.cost(x.shape, { ...opts, samples: s }), 1);
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { ...opts, samples }), exact: true });
+    if (truncated) run.markTruncated();
     return withScope(async (keep) => {
       const dist = keep(resolveBaselineDistribution(opts.baselines, x, fn)); // [B, ...features]
       const nb = dist.shape[0]!;

@@ -8,6 +8,7 @@ import { checkTarget, resolveTarget } from '../../core/target.js';
 import { resolveBatchSize } from '../../core/batching.js';
 import type { AttributeOptions, Attributor, Target } from '../../core/types.js';
 import type { ModelAdapter } from '../../models/model.js';
+import { samplesWithin } from '../internal/prepare.js';
 
 export type NoiseTunnelType = 'smoothgrad' | 'smoothgrad-sq' | 'vargrad';
 export const NOISE_TUNNEL_TYPES: readonly NoiseTunnelType[] = ['smoothgrad', 'smoothgrad-sq', 'vargrad'];
@@ -24,10 +25,11 @@ export interface NoiseTunnelOptions extends AttributeOptions {
 /**
  * NoiseTunnel: runs any attribution method on `samples` noisy copies x + ε, ε ~ N(0, stdevs²), and
  * aggregates: mean (smoothgrad), mean of squares (smoothgrad-sq) or variance (vargrad). The wrapped
- * method's options (steps, rule, …) pass through. `diagnostics.stderr` is the standard error of the
+ * method's options (steps, rule, …) pass through; `samples`, `stdevs` and `type` are NoiseTunnel's. `diagnostics.stderr` is the standard error of the
  * smoothgrad mean.
  *
- * Cost: `samples ×` the wrapped method's cost.
+ * Cost: `samples ×` the wrapped method's cost. Anytime: with a smaller `maxEvaluations` it uses as many
+ * noisy copies as fit and reports `truncated: true`.
  *
  * @see Smilkov et al. (2017) SmoothGrad, https://arxiv.org/abs/1706.03825; Adebayo et al. (2018) VarGrad
  */
@@ -48,14 +50,17 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> implemen
     assertBatch(x, 'x', fn);
     const n = x.shape[0]!;
     checkTarget(opts?.target, n, fn);
-    const samples = opts.samples ?? 5;
+    const requested = opts.samples ?? 5;
     const stdevs = opts.stdevs ?? 1;
     const type = opts.type ?? 'smoothgrad';
-    assertPositiveInt(samples, 'samples', fn);
+    assertPositiveInt(requested, 'samples', fn);
     assertNonNegative(stdevs, 'stdevs', fn);
     assertOneOf(type, NOISE_TUNNEL_TYPES, 'type', fn);
     const batchSize = resolveBatchSize(opts.batchSize, fn);
-    const run = Budget.start(opts, { total: this.cost(x.shape, opts), fn, exact: true });
+    // anytime: fewer noisy copies when maxEvaluations is smaller than the full cost
+    const { samples, truncated } = samplesWithin(opts, n, requested, (s) => this.cost(x.shape, { ...opts, samples: s, target: 0 }), 1);
+    const run = Budget.start(opts, { total: this.cost(x.shape, { ...opts, samples }), fn, exact: true });
+    if (truncated) run.markTruncated();
     let target: Target = opts.target;
     if (target === 'auto') {
       if (!this.model) {
@@ -67,6 +72,8 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> implemen
     const rng = new Rng(opts.seed ?? 0);
     // samples per inner call, so that one call sees about one batch of rows
     const perCall = Math.max(1, Math.min(samples, Math.floor(batchSize / n)));
+    // NoiseTunnel's own options are not the wrapped method's (which keeps its own samples/stdevs defaults)
+    const { samples: _samples, stdevs: _stdevs, type: _type, ...innerOptions } = opts;
     const xd = (await x.data()) as Float32Array;
     const e = xd.length / n;
     // running sums on the host (reductions over a leading axis are slow on some backends)
@@ -82,7 +89,7 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> implemen
       try {
         const remaining = run.remaining();
         res = await this.inner.attribute(noisy, {
-          ...opts,
+          ...innerOptions,
           target: expandTarget(target, n, k),
           ...(tiled ? { inputs: tiled } : {}),
           seed: rng.nextUint32(),

@@ -83,3 +83,29 @@ export function bindInputs<M extends ModelAdapter>(model: M, inputs: AttributeOp
   }
   return bound as M;
 }
+
+/**
+ * Anytime (sampling) methods: the largest sample count ≤ `requested` whose cost, plus one forward
+ * row per input for `target: 'auto'`, fits `maxEvaluations`. Below `minimum` the caller's budget check
+ * throws `budget_exceeded`. `truncated` tells the result that the budget cut the work.
+ */
+export function samplesWithin(
+  opts: AttributeOptions,
+  n: number,
+  requested: number,
+  cost: (samples: number) => number,
+  minimum: number,
+): { samples: number; truncated: boolean } {
+  const max = opts.maxEvaluations;
+  const auto = opts.target === 'auto' ? n : 0;
+  if (max === undefined || cost(requested) + auto <= max) return { samples: requested, truncated: false };
+  let lo = Math.min(minimum, requested);
+  let hi = requested;
+  if (cost(lo) + auto > max) return { samples: lo, truncated: true };
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (cost(mid) + auto <= max) lo = mid;
+    else hi = mid - 1;
+  }
+  return { samples: lo, truncated: true };
+}

@@ -10,7 +10,7 @@ import type { Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
 import { withTargets } from '../gradient/saliency.js';
 import { evaluateCoalitions, spreadToElements } from '../internal/perturb.js';
-import { prepare } from '../internal/prepare.js';
+import { prepare, samplesWithin } from '../internal/prepare.js';
 import { resolveFeatureMask } from '../masks.js';
 import { effectiveBatch, type FeatureAblationOptions } from './feature-ablation.js';
 
@@ -28,7 +28,8 @@ export interface KernelShapOptions extends FeatureAblationOptions {
  * exact Shapley values; otherwise coalition sizes are drawn from the kernel distribution, subsets
  * uniformly, in complementary pairs (antithetic sampling).
  *
- * Cost: `batch × (min(samples, 2^M − 2) + 2)` forward rows.
+ * Cost: `batch × (min(samples, 2^M − 2) + 2)` forward rows. Anytime: with a smaller `maxEvaluations` it
+ * draws as many coalitions as fit and reports `truncated: true`.
  * Axioms: efficiency (exact, by construction); exact Shapley values under enumeration.
  *
  * @see Lundberg, Lee (2017), https://arxiv.org/abs/1705.07874; Covert, Lee (2021), https://arxiv.org/abs/2012.01536
@@ -47,14 +48,18 @@ export class KernelShap implements Attributor<KernelShapOptions> {
   async attribute(x: tf.Tensor, opts: KernelShapOptions): Promise<FeatureAttribution> {
     const fn = 'KernelShap.attribute';
     assertBatch(x, 'x', fn);
-    const samples = opts?.samples ?? 200;
-    assertPositiveInt(samples, 'samples', fn);
+    const requested = opts?.samples ?? 200;
+    assertPositiveInt(requested, 'samples', fn);
     const rowShape = x.shape.slice(1);
     const groups = resolveFeatureMask(opts?.featureMask, rowShape, fn);
     const m = groups.count;
-    const k = coalitionCount(m, samples);
+    const rows = x.shape[0]!;
+    // anytime: fewer coalitions when maxEvaluations is smaller than the full cost
+    const fit = samplesWithin(opts, rows, coalitionCount(m, requested), (s) => rows * (s + 2), Math.min(2, coalitionCount(m, requested)));
+    const k = fit.samples;
     const perRow = k + 2;
-    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * perRow, exact: true });
+    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: rows * perRow, exact: true });
+    if (fit.truncated) run.markTruncated();
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
     const rng = new Rng(opts.seed ?? 0);
     // per row: job 0 = all present, job 1 = none present, then k coalitions

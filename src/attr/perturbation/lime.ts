@@ -10,7 +10,7 @@ import type { Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
 import { withTargets } from '../gradient/saliency.js';
 import { evaluateCoalitions, spreadToElements } from '../internal/perturb.js';
-import { prepare } from '../internal/prepare.js';
+import { prepare, samplesWithin } from '../internal/prepare.js';
 import { resolveFeatureMask } from '../masks.js';
 import { effectiveBatch, type FeatureAblationOptions } from './feature-ablation.js';
 
@@ -33,7 +33,8 @@ export interface LimeOptions extends FeatureAblationOptions {
  * exp(−d²/(2·width²)), d = cosine distance between the original and the perturbed input (Captum's
  * defaults). Each feature gets its surrogate coefficient.
  *
- * Cost: `batch × samples` forward rows.
+ * Cost: `batch × samples` forward rows. Anytime: with a smaller `maxEvaluations` it uses as many
+ * samples as fit and reports `truncated: true`.
  *
  * @see Ribeiro, Singh, Guestrin (2016), https://arxiv.org/abs/1602.04938
  */
@@ -50,18 +51,22 @@ export class Lime implements Attributor<LimeOptions> {
   async attribute(x: tf.Tensor, opts: LimeOptions): Promise<FeatureAttribution> {
     const fn = 'Lime.attribute';
     assertBatch(x, 'x', fn);
-    const samples = opts?.samples ?? 200;
+    const requested = opts?.samples ?? 200;
     const surrogate = opts?.surrogate ?? 'lasso';
     const alpha = opts?.alpha ?? 0.01;
     const width = opts?.kernelWidth ?? 1;
-    assertPositiveInt(samples, 'samples', fn);
+    assertPositiveInt(requested, 'samples', fn);
     assertOneOf(surrogate, ['lasso', 'ridge'] as const, 'surrogate', fn);
     assertNonNegative(alpha, 'alpha', fn);
     assertNonNegative(width, 'kernelWidth', fn);
     const rowShape = x.shape.slice(1);
     const groups = resolveFeatureMask(opts?.featureMask, rowShape, fn);
     const m = groups.count;
-    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * samples, exact: true });
+    const rows = x.shape[0]!;
+    // anytime: fewer samples when maxEvaluations is smaller than the full cost
+    const { samples, truncated } = samplesWithin(opts, rows, requested, (s) => rows * s, Math.min(2, requested));
+    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: rows * samples, exact: true });
+    if (truncated) run.markTruncated();
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
     const rng = new Rng(opts.seed ?? 0);
     const present = new Uint8Array(n * samples * m);

@@ -10,7 +10,7 @@ import type { Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
 import { withTargets } from '../gradient/saliency.js';
 import { copyRuns, evaluatePerturbations, spreadToElements } from '../internal/perturb.js';
-import { prepare } from '../internal/prepare.js';
+import { prepare, samplesWithin } from '../internal/prepare.js';
 import { resolveFeatureMask } from '../masks.js';
 import { effectiveBatch, type FeatureAblationOptions } from './feature-ablation.js';
 
@@ -121,7 +121,8 @@ export interface ShapleySamplingOptions extends FeatureAblationOptions {
  * random orderings, adding features one by one from the baseline. `diagnostics.stderr` holds the
  * standard error of each mean.
  *
- * Cost: `batch × (samples × features + 1)` forward rows.
+ * Cost: `batch × (samples × features + 1)` forward rows. Anytime: with a smaller `maxEvaluations` it
+ * uses as many orderings as fit and reports `truncated: true`.
  * Axioms: efficiency holds exactly for every ordering; unbiased for the Shapley values.
  *
  * @see Castro, Gómez, Tejada (2009); Strumbelj, Kononenko (2010); Captum ShapleyValueSampling
@@ -140,13 +141,17 @@ export class ShapleyValueSampling implements Attributor<ShapleySamplingOptions> 
   async attribute(x: tf.Tensor, opts: ShapleySamplingOptions): Promise<FeatureAttribution> {
     const fn = 'ShapleyValueSampling.attribute';
     assertBatch(x, 'x', fn);
-    const samples = opts?.samples ?? 25;
-    assertPositiveInt(samples, 'samples', fn);
+    const requested = opts?.samples ?? 25;
+    assertPositiveInt(requested, 'samples', fn);
     const rowShape = x.shape.slice(1);
     const groups = resolveFeatureMask(opts?.featureMask, rowShape, fn);
     const f = groups.count;
+    const rows = x.shape[0]!;
+    // anytime: fewer orderings when maxEvaluations is smaller than the full cost
+    const { samples, truncated } = samplesWithin(opts, rows, requested, (s) => rows * (s * f + 1), 1);
     const perRow = samples * f + 1;
-    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * perRow, exact: true });
+    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: rows * perRow, exact: true });
+    if (truncated) run.markTruncated();
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
     const rng = new Rng(opts.seed ?? 0);
     const orders = Array.from({ length: n * samples }, () => rng.permutation(f));
