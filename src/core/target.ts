@@ -103,7 +103,8 @@ export function objectiveFor(target: ResolvedTarget, rowIds: ArrayLike<number>, 
       return r;
     };
   }
-  return (output) => {
+  const targetIndices = Int32Array.from({ length: rowIds.length }, (_, i) => target.indices[rowIds[i]!]!);
+  const select = (output: tf.Tensor): tf.Tensor => {
     const rows = output.shape[0]!;
     const flat = output.rank === 2 ? output : tf.reshape(output, [rows, -1]);
     const classes = flat.shape[1]!;
@@ -117,6 +118,7 @@ export function objectiveFor(target: ResolvedTarget, rowIds: ArrayLike<number>, 
     }
     return tf.sum(tf.mul(flat, tf.tensor2d(mask, [rows, classes])), 1);
   };
+  return Object.assign(select, { targetIndices });
 }
 
 /**

@@ -7,8 +7,12 @@ import type * as tf from '@tensorflow/tfjs-core';
  */
 export type Target = number | readonly number[] | 'auto' | ((output: tf.Tensor) => tf.Tensor);
 
-/** What gradients are taken of: maps the model output [batch, ...] to [batch]. */
-export type Objective = (output: tf.Tensor) => tf.Tensor;
+/**
+ * What gradients are taken of: maps the model output [batch, ...] to [batch]. Index objectives also
+ * carry `targetIndices` (the output index of each batch row), so an engine can seed its backward pass
+ * with a one-hot cotangent.
+ */
+export type Objective = ((output: tf.Tensor) => tf.Tensor) & { readonly targetIndices?: Int32Array };
 
 /**
  * The reference input. `'zeros'` (default), a scalar fill value, a tensor that broadcasts to the

@@ -51,9 +51,10 @@ export function requireGradients(model: ModelAdapter, method: string): asserts m
     });
   }
   if (!isDifferentiable(model)) {
+    const why = (model as { gradientsUnavailable?: string }).gradientsUnavailable;
     throw new CapabilityError(
-      `'${method}' needs gradients, but model '${model.name}' is forward-only; use a perturbation method (occlusion, feature-ablation, kernel-shap, lime) or a TF.js model`,
-      { method, model: model.name },
+      `'${method}' needs gradients, but model '${model.name}' is forward-only${why ? ` (${why})` : ''}; use a perturbation method (occlusion, feature-ablation, kernel-shap, lime)`,
+      { method, model: model.name, ...(why ? { reason: why } : {}) },
     );
   }
 }

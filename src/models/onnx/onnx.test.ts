@@ -11,10 +11,9 @@ import { Saliency } from '../../attr/gradient/saliency.js';
 
 beforeAll(() => useBackend('wasm'));
 
-describe('ONNX Runtime adapter (forward only)', () => {
+describe('ONNX Runtime adapter: forward passes', () => {
   it('reproduces the PyTorch logits and Captum occlusion / ablation on the image model', async () => {
     const model = await fromOnnx(referencePath('image_cnn', 'model.onnx'));
-    expect(model.capabilities.gradients).toBe(false);
     expect(model.outputShape).toEqual([null, 10]);
     const x = examples('image_cnn');
     const ref = reference('image_cnn');
@@ -55,8 +54,8 @@ describe('ONNX Runtime adapter (forward only)', () => {
     model.dispose();
   });
 
-  it('is refused by gradient methods, and bad files give invalid_model', async () => {
-    const model = await fromOnnx(referencePath('tabular_mlp', 'model.onnx'));
+  it('token-id models are refused by gradient methods, and bad files give invalid_model', async () => {
+    const model = await fromOnnx(referencePath('text_cnn', 'model.onnx'));
     expect(() => new Saliency(model as never)).toThrowError(expect.objectContaining({ code: 'capability_missing' }));
     model.dispose();
     await expect(fromOnnx('/nonexistent/model.onnx')).rejects.toMatchObject({ code: 'invalid_model' });

@@ -30,7 +30,15 @@ interface InputMeta {
  * A forward-only adapter for an ONNX Runtime inference session. The session is owned by the
  * adapter: `dispose()` releases it.
  */
-export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts: OnnxModelOptions = {}): ModelAdapter {
+/** The forward adapter plus what the gradient compiler needs from it. */
+export interface OnnxForwardAdapter extends ModelAdapter {
+  readonly inputNames: readonly string[];
+  readonly inputType: 'float32' | 'int64' | 'int32';
+  readonly outputName: string;
+  buildFeeds(x: tf.Tensor, ctx?: CallContext): Promise<Record<string, OrtTensor>>;
+}
+
+export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts: OnnxModelOptions = {}): OnnxForwardAdapter {
   const inputName = opts.inputName ?? session.inputNames[0];
   const outputName = opts.outputName ?? session.outputNames[0];
   if (!inputName || !session.inputNames.includes(inputName)) {
@@ -56,21 +64,29 @@ export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts:
   };
   const outMeta = ((session as unknown as { outputMetadata?: readonly InputMeta[] }).outputMetadata ?? []).find((m) => m.name === outputName);
   const outputShape = outMeta?.shape ? outMeta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : null)) : undefined;
+  /** The session's feeds: the attributed input and the fixed other inputs for these rows. */
+  const buildFeeds = async (x: tf.Tensor, ctx?: CallContext): Promise<Record<string, OrtTensor>> => {
+    const feeds: Record<string, OrtTensor> = { [inputName]: toOrt((await x.data()) as Float32Array, x.shape, inputType) };
+    if (others.length > 0) {
+      const gathered = await gatherInputs(ctx, others, name);
+      for (const [n, t] of Object.entries(gathered)) {
+        feeds[n] = toOrt((await t.data()) as Float32Array, t.shape, metaOf(n)?.type);
+        t.dispose();
+      }
+    }
+    return feeds;
+  };
   return {
+    buildFeeds,
+    inputType,
+    outputName,
     name,
     inputShape,
     inputNames: [inputName, ...others],
     ...(outputShape ? { outputShape } : {}),
     capabilities: { gradients: false, hooks: false },
     async forward(x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor> {
-      const feeds: Record<string, OrtTensor> = { [inputName]: toOrt((await x.data()) as Float32Array, x.shape, inputType) };
-      if (others.length > 0) {
-        const gathered = await gatherInputs(ctx, others, name);
-        for (const [n, t] of Object.entries(gathered)) {
-          feeds[n] = toOrt((await t.data()) as Float32Array, t.shape, metaOf(n)?.type);
-          t.dispose();
-        }
-      }
+      const feeds = await buildFeeds(x, ctx);
       let result: InferenceSession.OnnxValueMapType;
       try {
         result = await session.run(feeds, [outputName]);

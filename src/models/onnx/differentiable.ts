@@ -1,0 +1,137 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
+import { BackendError, ModelLoadError } from '../../core/errors.js';
+import type { Objective } from '../../core/types.js';
+import type { CallContext, DifferentiableModel, ModelAdapter } from '../model.js';
+import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName, probeModel, unsupportedOps } from './grad/compile.js';
+import { graphOf, type ModelProto } from './graph/proto.js';
+import { fromOnnxSession, type OnnxForwardAdapter, type OnnxModelOptions, type OrtModule } from './session.js';
+
+/** An onnxruntime module that can also create sessions (node or web). */
+export interface OrtEngine extends OrtModule {
+  readonly InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+}
+
+export interface OnnxAdapterOptions extends OnnxModelOptions {
+  readonly sessionOptions?: InferenceSession.SessionOptions;
+}
+
+/**
+ * An ONNX model on ONNX Runtime. Forward passes run the model as is. When every op between the
+ * attributed input and the output has a gradient rule (and the input is float), the adapter is
+ * differentiable: on the first `gradients` call it runs the graph once with every intermediate
+ * tensor exposed (to learn shapes), compiles a vector–Jacobian graph (see grad/compile.ts), opens a
+ * second session on it, and reuses that session afterwards. Otherwise it is forward-only and
+ * `gradientsUnavailable` says why.
+ */
+export async function onnxAdapter(bytes: Uint8Array, ort: OrtEngine, opts: OnnxAdapterOptions = {}): Promise<ModelAdapter & { readonly gradientsUnavailable?: string }> {
+  let session: InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, opts.sessionOptions);
+  } catch (e) {
+    throw new ModelLoadError(`Cannot load ONNX model ${opts.name ?? ''}: ${(e as Error).message.split('\n')[0]}`, { model: opts.name ?? 'bytes' }, e);
+  }
+  const base = fromOnnxSession(session, ort, opts);
+  let proto: ModelProto;
+  try {
+    proto = decodeModel(bytes);
+  } catch (e) {
+    return Object.assign(base, { gradientsUnavailable: `the ONNX protobuf could not be decoded (${(e as Error).message})` });
+  }
+  const input = base.inputNames[0]!;
+  const why =
+    base.inputType !== 'float32'
+      ? `input '${input}' holds ${base.inputType} values (token ids have no gradient: differentiate an embedding output instead)`
+      : unsupportedOps(proto, input, base.outputName)
+          .map((u) => `op '${u.op}' (node '${u.node}') has no gradient rule`)
+          .join('; ');
+  if (why) return Object.assign(base, { gradientsUnavailable: why });
+  return new OnnxGradientModel(base, proto, ort, opts);
+}
+
+class OnnxGradientModel implements DifferentiableModel {
+  readonly capabilities = { gradients: true, hooks: false } as const;
+  readonly name: string;
+  readonly inputShape: readonly (number | null)[];
+  readonly outputShape?: readonly (number | null)[];
+  readonly inputNames: readonly string[];
+  private vjp: Promise<{ session: InferenceSession; outputDims: readonly number[] }> | undefined;
+
+  constructor(
+    private readonly base: OnnxForwardAdapter,
+    private readonly proto: ModelProto,
+    private readonly ort: OrtEngine,
+    private readonly opts: OnnxAdapterOptions,
+  ) {
+    this.name = base.name;
+    this.inputShape = base.inputShape;
+    if (base.outputShape) this.outputShape = base.outputShape;
+    this.inputNames = base.inputNames;
+  }
+
+  forward(x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor> {
+    return this.base.forward(x, ctx);
+  }
+
+  async gradients(x: tf.Tensor, objective: Objective, ctx?: CallContext): Promise<tf.Tensor> {
+    const { session, outputDims } = await this.compiled(x, ctx);
+    const n = x.shape[0]!;
+    const outShape = [n, ...outputDims.slice(1)];
+    const classes = outShape.slice(1).reduce((a, b) => a * b, 1);
+    let cot: Float32Array;
+    if (objective.targetIndices) {
+      // index targets: a one-hot cotangent, forward and backward in one run
+      cot = new Float32Array(n * classes);
+      objective.targetIndices.forEach((t, i) => (cot[i * classes + t] = 1));
+    } else {
+      const y = await this.base.forward(x, ctx);
+      const g = tf.tidy(() => tf.grad((o: tf.Tensor) => tf.sum(objective(o)))(y));
+      y.dispose();
+      cot = (await g.data()) as Float32Array;
+      g.dispose();
+    }
+    const feeds = await this.base.buildFeeds(x, ctx);
+    feeds[COTANGENT] = new this.ort.Tensor('float32', cot, outShape);
+    const out = gradName(this.inputNames[0]!);
+    let result: InferenceSession.OnnxValueMapType;
+    try {
+      result = await session.run(feeds, [out]);
+    } catch (e) {
+      throw new BackendError(`ONNX Runtime failed to run the gradient graph of '${this.name}': ${(e as Error).message}`, { model: this.name }, e);
+    }
+    const t = result[out] as OrtTensor;
+    const grad = tf.tensor(t.data as Float32Array, x.shape);
+    t.dispose?.();
+    return grad;
+  }
+
+  /** Compiles the VJP graph once (shapes from one probe run with a batch of one row). */
+  private compiled(x: tf.Tensor, ctx?: CallContext): Promise<{ session: InferenceSession; outputDims: readonly number[] }> {
+    this.vjp ??= (async () => {
+      const input = this.inputNames[0]!;
+      const probe = await this.ort.InferenceSession.create(encodeModel(probeModel(this.proto)));
+      try {
+        const row = tf.slice(x, 0, 1);
+        const feeds = await this.base.buildFeeds(row, { rows: [ctx?.rows?.[0] ?? 0], ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) });
+        row.dispose();
+        const values = await probe.run(feeds);
+        const shapes = new Map<string, readonly number[]>();
+        for (const [name, v] of Object.entries(values)) shapes.set(name, (v as OrtTensor).dims);
+        shapes.set(input, [1, ...x.shape.slice(1)]);
+        for (const init of graphOf(this.proto).initializer) shapes.set(init.name ?? '', (init.dims ?? []).map((d) => Number(d)));
+        const vjp = compileVjp(this.proto, input, this.base.outputName, shapes);
+        const session = await this.ort.InferenceSession.create(encodeModel(vjp), this.opts.sessionOptions);
+        return { session, outputDims: shapes.get(this.base.outputName) ?? [1] };
+      } finally {
+        void probe.release();
+      }
+    })();
+    this.vjp.catch(() => (this.vjp = undefined));
+    return this.vjp;
+  }
+
+  dispose(): void {
+    this.base.dispose();
+    void this.vjp?.then((v) => v.session.release()).catch(() => undefined);
+  }
+}

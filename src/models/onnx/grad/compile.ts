@@ -1,0 +1,110 @@
+// Reverse-mode differentiation of an ONNX graph, written as a second ONNX graph that ONNX Runtime
+// runs: inputs = the model's inputs + `cotangent` (for the output), outputs = the output and the
+// vector–Jacobian product with respect to one input.
+import { AttributionError } from '../../../core/errors.js';
+import { floatTensor, node } from '../graph/build.js';
+import { graphOf, onnx, type ModelProto, type Node, type NodeProto } from '../graph/proto.js';
+import { RULES, type RuleContext } from './rules.js';
+
+export const COTANGENT = 'attrib_cotangent';
+export const gradName = (input: string): string => `attrib_grad_${input}`;
+
+/** Nodes that lie on a path from `input` to `output`, in graph (topological) order. */
+export function pathNodes(model: ModelProto, input: string, output: string): { nodes: NodeProto[]; onPath: Set<string> } {
+  const nodes = model.graph?.node ?? [];
+  const fromInput = new Set<string>([input]);
+  for (const n of nodes) if ((n.input ?? []).some((i) => fromInput.has(i))) for (const o of n.output ?? []) fromInput.add(o);
+  const toOutput = new Set<string>([output]);
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    const n = nodes[k]!;
+    if ((n.output ?? []).some((o) => toOutput.has(o))) for (const i of n.input ?? []) toOutput.add(i);
+  }
+  const onPath = new Set([...fromInput].filter((t) => toOutput.has(t)));
+  return { nodes: nodes.filter((n) => (n.output ?? []).some((o) => onPath.has(o))), onPath };
+}
+
+/** Ops on the path that have no gradient rule (empty when the model can be differentiated). */
+export function unsupportedOps(model: ModelProto, input: string, output: string): { op: string; node: string }[] {
+  return pathNodes(model, input, output)
+    .nodes.filter((n) => !RULES[n.opType ?? ''])
+    .map((n) => ({ op: n.opType ?? '?', node: n.name ?? '' }));
+}
+
+/** A copy of the model whose outputs are every tensor its nodes produce (to read shapes by running it). */
+export function probeModel(model: ModelProto): ModelProto {
+  const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
+  const g = graphOf(copy);
+  const existing = new Set(g.output.map((o) => o.name));
+  for (const n of g.node) for (const o of n.output ?? []) if (o && !existing.has(o)) g.output.push({ name: o }), existing.add(o);
+  return copy;
+}
+
+/**
+ * The VJP graph for d output / d input. `shapes` holds every tensor's shape from a probe run
+ * (batch 1) and the initializers' dims. Throws `capability_missing` naming the first unsupported op.
+ */
+export function compileVjp(model: ModelProto, input: string, output: string, shapes: ReadonlyMap<string, readonly number[]>): ModelProto {
+  const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
+  const g = graphOf(copy);
+  const { nodes, onPath } = pathNodes(copy, input, output);
+  if (!onPath.has(output)) {
+    throw new AttributionError('capability_missing', `ONNX output '${output}' does not depend on input '${input}'`, { details: { input, output } });
+  }
+  const emitted: NodeProto[] = [];
+  let counter = 0;
+  const zero = 'attrib_zero';
+  g.initializer.push(floatTensor(zero, [], [0]));
+  const ctx: RuleContext = {
+    fresh: (hint) => `attrib_${hint}_${counter++}`,
+    shape: (name) => {
+      const s = shapes.get(name);
+      if (!s) throw new AttributionError('capability_missing', `The shape of ONNX tensor '${name}' is unknown`, { details: { tensor: name } });
+      return s;
+    },
+    onPath: (name) => onPath.has(name),
+    zero,
+    replaceForward: (original, replacement) => {
+      const i = g.node.indexOf(original as Node);
+      if (i >= 0) g.node[i] = onnx.NodeProto.fromObject(replacement as Record<string, unknown>);
+    },
+    emit: (n) => emitted.push(n),
+  };
+  const grads = new Map<string, string[]>([[output, [COTANGENT]]]);
+  const accumulated = (t: string): string | undefined => {
+    const parts = grads.get(t);
+    if (!parts || parts.length === 0) return undefined;
+    if (parts.length === 1) return parts[0];
+    const sum = ctx.fresh('sum');
+    emitted.push(node('Sum', parts, [sum]));
+    grads.set(t, [sum]);
+    return sum;
+  };
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    const n = nodes[k]!;
+    const dy = accumulated(n.output![0]!);
+    if (!dy) continue;
+    const rule = RULES[n.opType ?? ''];
+    if (!rule) {
+      throw new AttributionError('capability_missing', `ONNX op '${n.opType}' (node '${n.name}') has no gradient rule; forward-only methods still work on this model`, {
+        details: { op: n.opType, node: n.name },
+      });
+    }
+    const dxs = rule(n, dy, ctx);
+    (n.input ?? []).forEach((name, i) => {
+      const dx = dxs[i];
+      if (dx && onPath.has(name)) grads.set(name, [...(grads.get(name) ?? []), dx]);
+    });
+  }
+  const dInput = accumulated(input);
+  if (!dInput) throw new AttributionError('capability_missing', `No gradient reaches ONNX input '${input}'`, { details: { input } });
+  emitted.push(node('Identity', [dInput], [gradName(input)]));
+  for (const e of emitted) g.node.push(onnx.NodeProto.fromObject(e as Record<string, unknown>));
+  const floatType = { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } };
+  g.input.push({ name: COTANGENT, type: floatType });
+  g.output.splice(0, g.output.length, { name: output, type: floatType }, { name: gradName(input), type: floatType });
+  g.valueInfo.splice(0, g.valueInfo.length);
+  return copy;
+}
+
+export const encodeModel = (m: ModelProto): Uint8Array => onnx.ModelProto.encode(m).finish();
+export const decodeModel = (bytes: Uint8Array): ModelProto => onnx.ModelProto.decode(bytes);

@@ -1,0 +1,181 @@
+// ONNX gradients compiled into backward graphs: every rule against central finite differences on
+// one-op graphs, whole models against Captum, and the forward-only cases.
+import * as ort from 'onnxruntime-node';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackend } from '../../../../test/backend.js';
+import { examples, reference, referencePath, relError, type RefModel } from '../../../../test/reference.js';
+import { Rng } from '../../../core/random.js';
+import { fromOnnx } from '../node.js';
+import { loadModel } from '../../../io/load-model.js';
+import { encodeModel } from './compile.js';
+import { floatTensor, floatAttr, int64Tensor, intAttr, intsAttr, makeModel, node } from '../graph/build.js';
+import type { DifferentiableModel } from '../../model.js';
+import type { Objective } from '../../../core/types.js';
+import { Saliency } from '../../../attr/gradient/saliency.js';
+import { InputXGradient } from '../../../attr/gradient/input-x-gradient.js';
+import { IntegratedGradients } from '../../../attr/gradient/integrated-gradients.js';
+import { GradientShap } from '../../../attr/gradient/gradient-shap.js';
+
+beforeAll(() => useBackend('wasm'));
+
+const rng = new Rng(5);
+const randn = (n: number, scale = 1) => Array.from({ length: n }, () => rng.normal() * scale);
+
+/** Σ c ⊙ f(x) with a fixed random cotangent c: its gradient is the VJP the compiler builds. */
+async function checkVjp(model: ReturnType<typeof makeModel>, inputShape: number[], outShape: number[], opts: { x?: number[]; tol?: number } = {}) {
+  const adapter = (await fromOnnx(encodeModel(model))) as DifferentiableModel;
+  expect(adapter.capabilities.gradients, (adapter as { gradientsUnavailable?: string }).gradientsUnavailable).toBe(true);
+  const size = inputShape.reduce((a, b) => a * b, 1);
+  const c = tf.tensor(randn(outShape.reduce((a, b) => a * b, 1)), outShape);
+  const objective: Objective = (o) => tf.sum(tf.reshape(tf.mul(o, c), [o.shape[0]!, -1]), 1);
+  const x0 = opts.x ?? randn(size);
+  const x = tf.tensor(x0, inputShape);
+  const g = await adapter.gradients(x, objective);
+  const got = Array.from(await g.data());
+  // central differences in float64 of the float32 model: f(x + εe_k) − f(x − εe_k) / 2ε
+  const eps = 1e-2;
+  const fd: number[] = [];
+  const f = async (v: number[]) => {
+    const t = tf.tensor(v, inputShape);
+    const y = await adapter.forward(t);
+    const s = tf.sum(tf.mul(y, c));
+    const r = (await s.data())[0]!;
+    tf.dispose([t, y, s]);
+    return r;
+  };
+  for (let k = 0; k < size; k++) {
+    const up = [...x0];
+    const dn = [...x0];
+    up[k]! += eps;
+    dn[k]! -= eps;
+    fd.push(((await f(up)) - (await f(dn))) / (2 * eps));
+  }
+  const scale = Math.max(...fd.map(Math.abs), 1e-6);
+  const err = Math.max(...got.map((v, k) => Math.abs(v - fd[k]!))) / scale;
+  expect(err).toBeLessThan(opts.tol ?? 2e-3);
+  tf.dispose([c, x, g]);
+  adapter.dispose();
+}
+
+describe('VJP rules against finite differences', () => {
+  const io = (inShape: (number | string)[], outShape: (number | string)[]) => ({ inputs: [{ name: 'x', shape: inShape }], outputs: [{ name: 'y', shape: outShape }] });
+
+  it('Gemm (transB 0 and 1, alpha, bias) and MatMul', async () => {
+    for (const transB of [0, 1]) {
+      const w = floatTensor('w', transB ? [3, 4] : [4, 3], randn(12));
+      const m = makeModel({ nodes: [node('Gemm', ['x', 'w', 'b'], ['y'], [intAttr('transB', transB), floatAttr('alpha', 0.7)])], ...io(['n', 4], ['n', 3]), initializers: [w, floatTensor('b', [3], randn(3))] });
+      await checkVjp(m, [2, 4], [2, 3]);
+    }
+    const mm = makeModel({ nodes: [node('MatMul', ['x', 'w'], ['y'])], ...io(['n', 5], ['n', 2]), initializers: [floatTensor('w', [5, 2], randn(10))] });
+    await checkVjp(mm, [3, 5], [3, 2]);
+  });
+
+  it('Relu, Transpose, Flatten, Reshape, Identity', async () => {
+    const m = makeModel({
+      nodes: [
+        node('Relu', ['x'], ['r']),
+        node('Transpose', ['r'], ['t'], [intsAttr('perm', [0, 2, 3, 1])]),
+        node('Identity', ['t'], ['i']),
+        node('Flatten', ['i'], ['f'], [intAttr('axis', 1)]),
+        node('Reshape', ['f', 'shape'], ['y']),
+      ],
+      ...io(['n', 2, 3, 2], ['n', 6, 2]),
+      initializers: [int64Tensor('shape', [3], [-1, 6, 2])],
+    });
+    await checkVjp(m, [2, 2, 3, 2], [2, 6, 2]);
+  });
+
+  it('Add with a broadcast bias and with both operands on the path (residual)', async () => {
+    const m = makeModel({
+      nodes: [node('Add', ['x', 'bias'], ['a']), node('Relu', ['a'], ['r']), node('Add', ['r', 'x'], ['y'])],
+      ...io(['n', 3, 4], ['n', 3, 4]),
+      initializers: [floatTensor('bias', [1, 4], randn(4))],
+    });
+    await checkVjp(m, [2, 3, 4], [2, 3, 4]);
+  });
+
+  it('Conv: stride 2 with output_padding, padding, dilation 2 with groups', async () => {
+    const conv1 = makeModel({
+      nodes: [node('Conv', ['x', 'w', 'b'], ['y'], [intsAttr('kernel_shape', [3, 3]), intsAttr('strides', [2, 2]), intsAttr('pads', [1, 1, 1, 1])])],
+      ...io(['n', 2, 6, 6], ['n', 3, 3, 3]),
+      initializers: [floatTensor('w', [3, 2, 3, 3], randn(54)), floatTensor('b', [3], randn(3))],
+    });
+    await checkVjp(conv1, [1, 2, 6, 6], [1, 3, 3, 3]);
+    const conv2 = makeModel({
+      nodes: [node('Conv', ['x', 'w'], ['y'], [intsAttr('kernel_shape', [3, 3]), intsAttr('dilations', [2, 2]), intAttr('group', 2), intsAttr('pads', [2, 2, 2, 2])])],
+      ...io(['n', 4, 5, 5], ['n', 4, 5, 5]),
+      initializers: [floatTensor('w', [4, 2, 3, 3], randn(72))],
+    });
+    await checkVjp(conv2, [1, 4, 5, 5], [1, 4, 5, 5]);
+  });
+
+  it('MaxPool 2×2 routes to the first maximum (ties, as PyTorch)', async () => {
+    const m = makeModel({ nodes: [node('MaxPool', ['x'], ['y'], [intsAttr('kernel_shape', [2, 2]), intsAttr('strides', [2, 2])])], ...io(['n', 1, 4, 4], ['n', 1, 2, 2]) });
+    await checkVjp(m, [1, 1, 4, 4], [1, 1, 2, 2]);
+    // exact ties: the whole gradient goes to the first element of each window
+    const adapter = (await fromOnnx(encodeModel(m))) as DifferentiableModel;
+    const x = tf.tensor(new Array(16).fill(1), [1, 1, 4, 4]);
+    const g = await adapter.gradients(x, Object.assign((o: tf.Tensor) => tf.sum(tf.reshape(o, [1, -1]), 1), {}));
+    expect(Array.from(await g.data())).toEqual([1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0]);
+    tf.dispose([x, g]);
+    adapter.dispose();
+  });
+});
+
+describe('whole models against Captum', () => {
+  const methods = (m: DifferentiableModel) =>
+    [
+      ['saliency_signed', new Saliency(m), { abs: false }],
+      ['saliency_abs', new Saliency(m), {}],
+      ['input_x_gradient', new InputXGradient(m), {}],
+      ['integrated_gradients_riemann_middle', new IntegratedGradients(m), { steps: 50, rule: 'riemann-middle' }],
+      ['integrated_gradients_gausslegendre', new IntegratedGradients(m), { steps: 50, rule: 'gauss-legendre' }],
+      ['integrated_gradients_riemann_trapezoid', new IntegratedGradients(m), { steps: 50, rule: 'trapezoid-captum' }],
+    ] as const;
+
+  it.each(['tabular_mlp', 'image_cnn'] as RefModel[])('%s.onnx: every gradient method to 1e-4, no leaks', async (name) => {
+    const model = (await fromOnnx(referencePath(name, 'model.onnx'))) as DifferentiableModel;
+    expect(model.capabilities.gradients).toBe(true);
+    const x = examples(name);
+    const ref = reference(name);
+    const before = tf.memory().numTensors;
+    for (const [key, method, opts] of methods(model)) {
+      const attr = await method.attribute(x, { target: ref.targets, batchSize: 200, ...opts });
+      expect(await relError(attr.values, ref.methods[key]!.attributions), key).toBeLessThan(1e-4);
+      attr.dispose();
+    }
+    // a function target (log-probability of class 1) takes its cotangent from TF.js: same as the TF.js model
+    const fn = (o: tf.Tensor) => tf.reshape(tf.slice(tf.logSoftmax(o), [0, 1], [-1, 1]), [-1]);
+    const tfModel = (await loadModel(referencePath(name, 'model.json'))) as DifferentiableModel;
+    const [a, b] = [await new Saliency(model).attribute(x, { target: fn, abs: false }), await new Saliency(tfModel).attribute(x, { target: fn, abs: false })];
+    expect(await relError(a.values, Array.from(await b.values.data()), b.values.shape)).toBeLessThan(1e-4);
+    tf.dispose([a.values, b.values]);
+    const gs = await new GradientShap(model).attribute(x, { target: fn, samples: 4, seed: 3 });
+    expect(gs.values.shape).toEqual(x.shape);
+    gs.dispose();
+    tfModel.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    model.dispose();
+  });
+});
+
+describe('forward-only ONNX models', () => {
+  it('token-id inputs and ops without a rule keep forward methods and give a clear error to gradient methods', async () => {
+    const text = await fromOnnx(referencePath('text_cnn', 'model.onnx'));
+    expect(text.capabilities.gradients).toBe(false);
+    expect(() => new Saliency(text as never)).toThrowError(/int64 values \(token ids have no gradient/);
+    text.dispose();
+    const sin = makeModel({ nodes: [node('Sin', ['x'], ['y'])], inputs: [{ name: 'x', shape: ['n', 3] }], outputs: [{ name: 'y', shape: ['n', 3] }] });
+    const m = await fromOnnx(encodeModel(sin));
+    expect(m.capabilities.gradients).toBe(false);
+    expect(() => new IntegratedGradients(m as never)).toThrowError(expect.objectContaining({ code: 'capability_missing', details: expect.objectContaining({ reason: expect.stringMatching(/op 'Sin'/) }) }));
+    const y = await m.forward(tf.tensor2d([[0, 1, 2]]));
+    expect(Array.from(await y.data()).map((v) => Number(v.toFixed(4)))).toEqual([0, 0.8415, 0.9093]);
+    y.dispose();
+    m.dispose();
+    await expect(fromOnnx(new Uint8Array([8, 1, 2, 3]))).rejects.toMatchObject({ code: 'invalid_model' });
+    void ort;
+  });
+});
