@@ -13,7 +13,8 @@ import type { AttributeOptions, MethodId, Objective } from '../src/core/types.js
 import type { DifferentiableModel } from '../src/models/model.js';
 import { gridMask } from '../src/attr/masks.js';
 import { objectiveFor } from '../src/core/target.js';
-import { examples, loadReferenceModel, reference, ROOT, type RefModel } from '../test/reference.js';
+import { examples, loadReferenceModel, reference, referencePath, ROOT, type RefModel } from '../test/reference.js';
+import { fromOnnx } from '../src/models/onnx/node.js';
 
 const BATCH = 128;
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 15);
@@ -61,7 +62,7 @@ async function replay(model: DifferentiableModel, calls: Counted['calls'], input
 }
 
 interface Row {
-  model: RefModel;
+  model: string;
   method: string;
   msPerInput: number;
   evaluations: number;
@@ -70,9 +71,9 @@ interface Row {
 
 const ONLY = process.env['BENCH_ONLY']; // e.g. image_cnn
 
-async function benchModel(name: RefModel, plans: [MethodId, Record<string, unknown>, string?][]): Promise<Row[]> {
+async function benchModel(name: RefModel, plans: [MethodId, Record<string, unknown>, string?][], engine: 'tfjs' | 'onnx' = 'tfjs'): Promise<Row[]> {
   if (ONLY && ONLY !== name) return [];
-  const base = await loadReferenceModel(name);
+  const base = engine === 'onnx' ? ((await fromOnnx(referencePath(name, 'model.onnx'))) as DifferentiableModel) : await loadReferenceModel(name);
   const x = examples(name);
   const n = x.shape[0]!;
   const target = reference(name).targets;
@@ -103,7 +104,7 @@ async function benchModel(name: RefModel, plans: [MethodId, Record<string, unkno
     }
     const ms = median(methodMs);
     const overhead = ms / median(bareMs);
-    rows.push({ model: name, method: inner ? `${id}(${inner})` : id, msPerInput: ms / n, evaluations, overhead });
+    rows.push({ model: engine === 'onnx' ? `${name}.onnx` : name, method: inner ? `${id}(${inner})` : id, msPerInput: ms / n, evaluations, overhead });
     process.stderr.write(`  ${name} ${id}: ${(ms / n).toFixed(2)} ms/input, overhead ${overhead.toFixed(2)}\n`);
   }
   for (const t of inputs.values()) t.dispose();
@@ -132,6 +133,20 @@ rows.push(
     ['kernel-shap', { featureMask: blocks8, samples: 200, seed: 0 }],
     ['lime', { featureMask: blocks8, samples: 200, seed: 0 }],
   ])),
+);
+// the same methods on ONNX Runtime: gradients through the compiled backward graph
+rows.push(
+  ...(await benchModel(
+    'image_cnn',
+    [
+      ['saliency', {}],
+      ['integrated-gradients', { steps: 50, rule: 'gauss-legendre', batchSize: 400 }],
+      ['expected-gradients', { samples: 20, seed: 0, baselines: bg }],
+      ['occlusion', { window: [4, 4, 3], strides: [4, 4, 3] }],
+      ['kernel-shap', { featureMask: blocks8, samples: 200, seed: 0 }],
+    ],
+    'onnx',
+  )),
 );
 rows.push(
   ...(await benchModel('tabular_mlp', [
