@@ -2,8 +2,8 @@
 // runs: inputs = the model's inputs + `cotangent` (for the output), outputs = the output and the
 // vector–Jacobian product with respect to one input.
 import { AttributionError } from '../../../core/errors.js';
-import { floatTensor, node } from '../graph/build.js';
-import { graphOf, onnx, type ModelProto, type Node, type NodeProto } from '../graph/proto.js';
+import { floatTensor, int64Tensor, node } from '../graph/build.js';
+import { graphOf, onnx, type ModelProto, type Node, type NodeProto, type TensorProto } from '../graph/proto.js';
 import { RULES, type RuleContext } from './rules.js';
 
 export const COTANGENT = 'attrib_cotangent';
@@ -51,6 +51,7 @@ export function compileVjp(model: ModelProto, input: string, output: string, sha
     throw new AttributionError('capability_missing', `ONNX output '${output}' does not depend on input '${input}'`, { details: { input, output } });
   }
   const emitted: NodeProto[] = [];
+  const constants = new Set<string>();
   let counter = 0;
   const zero = 'attrib_zero';
   g.initializer.push(floatTensor(zero, [], [0]));
@@ -68,6 +69,22 @@ export function compileVjp(model: ModelProto, input: string, output: string, sha
       if (i >= 0) g.node[i] = onnx.NodeProto.fromObject(replacement as Record<string, unknown>);
     },
     emit: (n) => emitted.push(n),
+    scalar: (value) => {
+      const name = `attrib_scalar_${String(value).replace(/[^0-9a-z]/gi, '_')}`;
+      if (!constants.has(name)) constants.add(name), g.initializer.push(onnx.TensorProto.fromObject(floatTensor(name, [], [value]) as Record<string, unknown>));
+      return name;
+    },
+    ints: (values) => {
+      const name = `attrib_ints_${counter++}`;
+      g.initializer.push(onnx.TensorProto.fromObject(int64Tensor(name, [values.length], values) as Record<string, unknown>));
+      return name;
+    },
+    constantTensor: (dims, values) => {
+      const name = `attrib_const_${counter++}`;
+      g.initializer.push(onnx.TensorProto.fromObject(floatTensor(name, dims, values) as Record<string, unknown>));
+      return name;
+    },
+    constantInts: (name) => readInts(copy, name),
   };
   const grads = new Map<string, string[]>([[output, [COTANGENT]]]);
   const accumulated = (t: string): string | undefined => {
@@ -108,3 +125,22 @@ export function compileVjp(model: ModelProto, input: string, output: string, sha
 
 export const encodeModel = (m: ModelProto): Uint8Array => onnx.ModelProto.encode(m).finish();
 export const decodeModel = (bytes: Uint8Array): ModelProto => onnx.ModelProto.decode(bytes);
+
+/** Values of an int64 initializer (or Constant node output) named `name`, if the graph has one. */
+function readInts(model: ModelProto, name: string): number[] | undefined {
+  const g = graphOf(model);
+  const init = g.initializer.find((t) => t.name === name);
+  const fromTensor = (t: TensorProto): number[] | undefined => {
+    if (t.dataType !== onnx.TensorProto.DataType.INT64) return undefined;
+    if (t.int64Data && t.int64Data.length > 0) return t.int64Data.map((v: number | { toNumber(): number }) => Number(v));
+    if (t.rawData && t.rawData.length > 0) {
+      const raw = t.rawData;
+      return Array.from(new BigInt64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)), Number);
+    }
+    return [];
+  };
+  if (init) return fromTensor(init);
+  const c = g.node.find((n) => n.opType === 'Constant' && n.output?.[0] === name);
+  const t = c?.attribute?.find((a) => a.name === 'value')?.t;
+  return t ? fromTensor(t) : undefined;
+}

@@ -123,6 +123,81 @@ describe('VJP rules against finite differences', () => {
   });
 });
 
+describe('more VJP rules against finite differences', () => {
+  const io = (inShape: (number | string)[], outShape: (number | string)[]) => ({ inputs: [{ name: 'x', shape: inShape }], outputs: [{ name: 'y', shape: outShape }] });
+
+  it('unary: Sigmoid, Tanh, Erf, LeakyRelu, Clip, Sqrt∘Exp, Log∘Exp, Neg, Cast, joined by Concat', async () => {
+    const m = makeModel({
+      nodes: [
+        node('Sigmoid', ['x'], ['a']),
+        node('Tanh', ['x'], ['b']),
+        node('Erf', ['x'], ['c']),
+        node('LeakyRelu', ['x'], ['d'], [floatAttr('alpha', 0.1)]),
+        node('Clip', ['x', 'lo', 'hi'], ['e']),
+        node('Exp', ['x'], ['ex']),
+        node('Sqrt', ['ex'], ['f']),
+        node('Log', ['ex'], ['g']),
+        node('Neg', ['x'], ['h']),
+        node('Cast', ['x'], ['k'], [intAttr('to', 1)]),
+        node('Concat', ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'k'], ['y'], [intAttr('axis', 1)]),
+      ],
+      ...io(['n', 3], ['n', 27]),
+      initializers: [floatTensor('lo', [], [-0.8]), floatTensor('hi', [], [0.6])],
+    });
+    await checkVjp(m, [2, 3], [2, 27], { x: [0.3, -1.2, 0.05, 1.7, -0.4, 0.9] });
+  });
+
+  it('binary with broadcasting: Sub, Mul, Div (either operand on the path), Pow', async () => {
+    const m = makeModel({
+      nodes: [
+        node('Sub', ['x', 'c'], ['a']),
+        node('Mul', ['a', 'w'], ['b']),
+        node('Div', ['b', 'd'], ['e']),
+        node('Mul', ['x', 'x'], ['sq']),
+        node('Sigmoid', ['x'], ['s']),
+        node('Add', ['s', 'one'], ['s1']),
+        node('Div', ['c', 's1'], ['f']),
+        node('Pow', ['s1', 'p'], ['g']),
+        node('Sub', ['c', 'x'], ['h']),
+        node('Add', ['e', 'sq'], ['t1']),
+        node('Add', ['t1', 'f'], ['t2']),
+        node('Add', ['t2', 'g'], ['t3']),
+        node('Add', ['t3', 'h'], ['y']),
+      ],
+      ...io(['n', 2, 3], ['n', 2, 3]),
+      initializers: [floatTensor('c', [3], randn(3)), floatTensor('w', [2, 1], randn(2)), floatTensor('d', [1, 3], [1.5, 2, 3]), floatTensor('one', [], [1]), floatTensor('p', [], [3])],
+    });
+    await checkVjp(m, [2, 2, 3], [2, 2, 3]);
+  });
+
+  it('Softmax and LogSoftmax', async () => {
+    const m = makeModel({
+      nodes: [node('Softmax', ['x'], ['a'], [intAttr('axis', 1)]), node('LogSoftmax', ['x'], ['b'], [intAttr('axis', -1)]), node('Concat', ['a', 'b'], ['y'], [intAttr('axis', 1)])],
+      ...io(['n', 4], ['n', 8]),
+    });
+    await checkVjp(m, [3, 4], [3, 8]);
+  });
+
+  it('pooling averages, BatchNormalization (inference), ReduceMean and ReduceSum', async () => {
+    const pools = makeModel({
+      nodes: [
+        node('BatchNormalization', ['x', 'scale', 'bias', 'mean', 'var'], ['bn'], [floatAttr('epsilon', 1e-3)]),
+        node('AveragePool', ['bn'], ['p1'], [intsAttr('kernel_shape', [2, 2]), intsAttr('strides', [2, 2])]),
+        node('AveragePool', ['bn'], ['p2'], [intsAttr('kernel_shape', [3, 3]), intsAttr('strides', [1, 1])]),
+        node('GlobalAveragePool', ['bn'], ['p3']),
+        node('ReduceMean', ['p1'], ['r1'], [intsAttr('axes', [2, 3]), intAttr('keepdims', 0)]),
+        node('ReduceSum', ['p2', 'axes'], ['r2'], [intAttr('keepdims', 1)]),
+        node('Flatten', ['r2'], ['f2']),
+        node('Flatten', ['p3'], ['f3']),
+        node('Concat', ['r1', 'f2', 'f3'], ['y'], [intAttr('axis', 1)]),
+      ],
+      ...io(['n', 2, 4, 4], ['n', 8]),
+      initializers: [floatTensor('scale', [2], [1.5, -0.5]), floatTensor('bias', [2], [0.1, 0.2]), floatTensor('mean', [2], [0.3, -0.2]), floatTensor('var', [2], [2, 0.5]), int64Tensor('axes', [1], [1])],
+    });
+    await checkVjp(pools, [1, 2, 4, 4], [1, 8]);
+  });
+});
+
 describe('whole models against Captum', () => {
   const methods = (m: DifferentiableModel) =>
     [

@@ -14,6 +14,14 @@ export interface RuleContext {
   onPath(name: string): boolean;
   /** Name of a float scalar 0 constant. */
   readonly zero: string;
+  /** Name of a float scalar constant with this value. */
+  scalar(value: number): string;
+  /** An int64 1-D constant, for axes and shapes. */
+  ints(values: readonly number[]): string;
+  /** A float constant tensor. */
+  constantTensor(dims: readonly number[], values: readonly number[]): string;
+  /** The values of an int64 initializer or Constant node, when the graph has them. */
+  constantInts(name: string): number[] | undefined;
   /** Rewrites a forward node (e.g. MaxPool gains an Indices output). */
   replaceForward(original: NodeProto, replacement: NodeProto): void;
   emit(n: NodeProto): void;
@@ -102,6 +110,113 @@ export const RULES: Readonly<Record<string, VjpRule>> = {
     return [dx, undefined, undefined];
   },
 
+  Sigmoid: (n, dy, ctx) => [mulAll(ctx, dy, n.output![0]!, sub(ctx, ctx.scalar(1), n.output![0]!))],
+  Tanh: (n, dy, ctx) => [mulAll(ctx, dy, sub(ctx, ctx.scalar(1), mulAll(ctx, n.output![0]!, n.output![0]!)))],
+  Exp: (n, dy, ctx) => [mulAll(ctx, dy, n.output![0]!)],
+  Log: (n, dy, ctx) => [op(ctx, 'Div', [dy, first(n)])],
+  Sqrt: (n, dy, ctx) => [op(ctx, 'Div', [dy, mulAll(ctx, ctx.scalar(2), n.output![0]!)])],
+  Neg: (_n, dy, ctx) => [op(ctx, 'Neg', [dy])],
+  Erf: (n, dy, ctx) => {
+    // d erf(x) = 2/√π · exp(−x²)
+    const x = first(n);
+    return [mulAll(ctx, dy, ctx.scalar(2 / Math.sqrt(Math.PI)), op(ctx, 'Exp', [op(ctx, 'Neg', [mulAll(ctx, x, x)])]))];
+  },
+  LeakyRelu: (n, dy, ctx) => {
+    const alpha = (n.attribute ?? []).find((a) => a.name === 'alpha')?.f ?? 0.01;
+    const pos = op(ctx, 'Greater', [first(n), ctx.zero]);
+    return [op(ctx, 'Where', [pos, dy, mulAll(ctx, dy, ctx.scalar(alpha))])];
+  },
+  Clip: (n, dy, ctx) => {
+    // gradient 1 where min ≤ x ≤ max (PyTorch's clamp), 0 elsewhere
+    const [x, lo, hi] = n.input!;
+    let keep: string | undefined;
+    if (lo) keep = op(ctx, 'GreaterOrEqual', [x!, lo]);
+    if (hi) {
+      const le = op(ctx, 'LessOrEqual', [x!, hi]);
+      keep = keep ? op(ctx, 'And', [keep, le]) : le;
+    }
+    return [keep ? op(ctx, 'Where', [keep, dy, ctx.zero]) : dy, undefined, undefined];
+  },
+  Pow: (n, dy, ctx) => {
+    const [x, p] = n.input!;
+    if (ctx.onPath(p!)) throw unsupported(n, 'an exponent that depends on the input');
+    // d xᵖ = p · x^(p−1)
+    return [unbroadcast(n, x!, mulAll(ctx, dy, p!, op(ctx, 'Pow', [x!, sub(ctx, p!, ctx.scalar(1))])), ctx), undefined];
+  },
+  Sub: (n, dy, ctx) => {
+    const [a, b] = n.input!;
+    return [ctx.onPath(a!) ? unbroadcast(n, a!, dy, ctx) : undefined, ctx.onPath(b!) ? unbroadcast(n, b!, op(ctx, 'Neg', [dy]), ctx) : undefined];
+  },
+  Mul: (n, dy, ctx) => {
+    const [a, b] = n.input!;
+    return [ctx.onPath(a!) ? unbroadcast(n, a!, mulAll(ctx, dy, b!), ctx) : undefined, ctx.onPath(b!) ? unbroadcast(n, b!, mulAll(ctx, dy, a!), ctx) : undefined];
+  },
+  Div: (n, dy, ctx) => {
+    const [a, b] = n.input!;
+    const da = ctx.onPath(a!) ? unbroadcast(n, a!, op(ctx, 'Div', [dy, b!]), ctx) : undefined;
+    // d(a/b)/db = −a/b² = −y/b
+    const db = ctx.onPath(b!) ? unbroadcast(n, b!, op(ctx, 'Neg', [op(ctx, 'Div', [mulAll(ctx, dy, n.output![0]!), b!])]), ctx) : undefined;
+    return [da, db];
+  },
+  Softmax: (n, dy, ctx) => {
+    // dx = y ⊙ (dy − Σ_axis dy ⊙ y)
+    const y = n.output![0]!;
+    const axis = normAxis(attrInt(n, 'axis', -1), ctx.shape(y).length);
+    const s = op(ctx, 'ReduceSum', [mulAll(ctx, dy, y), ctx.ints([axis])], [intAttr('keepdims', 1)]);
+    return [mulAll(ctx, y, sub(ctx, dy, s))];
+  },
+  LogSoftmax: (n, dy, ctx) => {
+    // dx = dy − softmax(x) ⊙ Σ_axis dy
+    const y = n.output![0]!;
+    const axis = normAxis(attrInt(n, 'axis', -1), ctx.shape(y).length);
+    const s = op(ctx, 'ReduceSum', [dy, ctx.ints([axis])], [intAttr('keepdims', 1)]);
+    return [sub(ctx, dy, mulAll(ctx, op(ctx, 'Exp', [y]), s))];
+  },
+  Cast: (n, dy, ctx) => [op(ctx, 'Cast', [dy], [intAttr('to', 1)])],
+  GlobalAveragePool: (n, dy, ctx) => {
+    const xs = ctx.shape(first(n));
+    const count = xs.slice(2).reduce((a, b) => a * b, 1);
+    return [op(ctx, 'Expand', [mulAll(ctx, dy, ctx.scalar(1 / count)), op(ctx, 'Shape', [first(n)])])];
+  },
+  AveragePool: (n, dy, ctx) => {
+    // the transposed depthwise convolution with a constant kernel 1/(kh·kw) (windows without padding)
+    const x = first(n);
+    const xs = ctx.shape(x);
+    const ys = ctx.shape(n.output![0]!);
+    const spatial = xs.length - 2;
+    const k = attrInts(n, 'kernel_shape', []);
+    const s = attrInts(n, 'strides', new Array(spatial).fill(1));
+    if (attrInts(n, 'pads', []).some((v) => v !== 0) || attrInt(n, 'ceil_mode', 0) !== 0) throw unsupported(n, 'padded or ceil-mode windows');
+    const c = xs[1]!;
+    const size = k.reduce((a, b) => a * b, 1);
+    const w = ctx.constantTensor([c, 1, ...k], new Array(c * size).fill(1 / size));
+    const outPad = xs.slice(2).map((d, i) => d - (s[i]! * (ys[2 + i]! - 1) + k[i]!));
+    return [op(ctx, 'ConvTranspose', [dy, w], [intsAttr('kernel_shape', k), intsAttr('strides', s), intAttr('group', c), intsAttr('output_padding', outPad)])];
+  },
+  BatchNormalization: (n, dy, ctx) => {
+    // inference mode: y = scale · (x − mean) / √(var + ε) + B, so dx = dy · scale / √(var + ε) per channel
+    const [x, scale, , , variance] = n.input!;
+    if ([scale, variance].some((t) => ctx.onPath(t!))) throw unsupported(n, 'statistics that depend on the input');
+    const eps = (n.attribute ?? []).find((a) => a.name === 'epsilon')?.f ?? 1e-5;
+    const rank = ctx.shape(x!).length;
+    const factor = op(ctx, 'Div', [scale!, op(ctx, 'Sqrt', [op(ctx, 'Add', [variance!, ctx.scalar(eps)])])]);
+    const perChannel = op(ctx, 'Reshape', [factor, ctx.ints([-1, ...new Array(rank - 2).fill(1)])]);
+    return [mulAll(ctx, dy, perChannel), undefined, undefined, undefined, undefined];
+  },
+  ReduceSum: (n, dy, ctx) => reduceBack(n, dy, ctx, n.input![1], false),
+  ReduceMean: (n, dy, ctx) => reduceBack(n, dy, ctx, undefined, true),
+  Concat: (n, dy, ctx) => {
+    const rank = ctx.shape(n.output![0]!).length;
+    const axis = normAxis(attrInt(n, 'axis', 0), rank);
+    let start = 0;
+    return n.input!.map((t) => {
+      const len = ctx.shape(t)[axis]!;
+      const from = start;
+      start += len;
+      if (!ctx.onPath(t)) return undefined;
+      return op(ctx, 'Slice', [dy, ctx.ints([from]), ctx.ints([from + len]), ctx.ints([axis])]);
+    });
+  },
   MaxPool: (n, dy, ctx) => {
     const x = first(n);
     const xs = ctx.shape(x);
@@ -145,12 +260,40 @@ function unbroadcast(n: NodeProto, x: string, dy: string, ctx: RuleContext): str
   const axes = ys.map((d, i) => i).filter((i) => i < lead || (xs[i - lead] === 1 && ys[i] !== 1));
   if (axes.includes(0)) throw unsupported(n, 'an operand broadcast along the batch dimension');
   const summed = ctx.fresh('unbroadcast_sum');
-  const axesName = ctx.fresh('unbroadcast_axes');
-  ctx.emit({ ...node('Constant', [], [axesName]), attribute: [{ name: 'value', type: 4, t: { dims: [axes.length], dataType: 7, rawData: new Uint8Array(BigInt64Array.from(axes.map(BigInt)).buffer) } }] });
-  ctx.emit(node('ReduceSum', [dy, axesName], [summed], [intAttr('keepdims', 1)]));
+  ctx.emit(node('ReduceSum', [dy, ctx.ints(axes)], [summed], [intAttr('keepdims', 1)]));
   const shp = ctx.fresh('unbroadcast_shape');
   const dx = ctx.fresh('unbroadcast_dx');
   ctx.emit(node('Shape', [x], [shp]));
   ctx.emit(node('Reshape', [summed, shp], [dx]));
   return dx;
+}
+
+/** Emits one node with a fresh output and returns the output's name. */
+function op(ctx: RuleContext, type: string, inputs: string[], attributes: ReturnType<typeof intAttr>[] = []): string {
+  const out = ctx.fresh(type.toLowerCase());
+  ctx.emit(node(type, inputs, [out], attributes));
+  return out;
+}
+const mulAll = (ctx: RuleContext, ...xs: string[]): string => xs.slice(1).reduce((acc, x) => op(ctx, 'Mul', [acc, x]), xs[0]!);
+const sub = (ctx: RuleContext, a: string, b: string): string => op(ctx, 'Sub', [a, b]);
+const normAxis = (axis: number, rank: number): number => (axis < 0 ? axis + rank : axis);
+
+/** Backward of ReduceSum/ReduceMean: dy broadcast back over the reduced axes (÷ count for the mean). */
+function reduceBack(n: NodeProto, dy: string, ctx: RuleContext, axesInput: string | undefined, mean: boolean): (string | undefined)[] {
+  const x = first(n);
+  const xs = ctx.shape(x);
+  const keep = attrInt(n, 'keepdims', 1) === 1;
+  let axes = attrInts(n, 'axes', []);
+  if (axesInput) {
+    const known = ctx.constantInts(axesInput);
+    if (!known) throw unsupported(n, 'axes computed at run time');
+    axes = known;
+  }
+  if (axes.length === 0) axes = xs.map((_, i) => i);
+  axes = axes.map((a) => normAxis(a, xs.length));
+  const shaped = keep ? dy : op(ctx, 'Unsqueeze', [dy, ctx.ints(axes)]);
+  const count = axes.reduce((acc, a) => acc * xs[a]!, 1);
+  const scaled = mean ? mulAll(ctx, shaped, ctx.scalar(1 / count)) : shaped;
+  const dx = op(ctx, 'Expand', [scaled, op(ctx, 'Shape', [x])]);
+  return axesInput ? [dx, undefined] : [dx];
 }
