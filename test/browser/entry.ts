@@ -53,6 +53,10 @@ async function run(): Promise<Record<string, number | string>> {
   const ks = await new KernelShap(onnxTab).attribute(xt, { target: 'auto', featureMask: [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5], samples: 200 });
   out['onnx-web kernel-shap vs exact'] = rel(await ks.values.data(), tab.methods['shapley_values_exact']!.attributions.data);
   ks.dispose();
+  // gradients on onnxruntime-web through the compiled backward graph
+  const igOnnx = await new IntegratedGradients(onnxTab as never).attribute(xt, { target: tab.targets, steps: 50, rule: 'gauss-legendre' });
+  out['onnx-web IG'] = rel(await igOnnx.values.data(), tab.methods['integrated_gradients_gausslegendre']!.attributions.data);
+  igOnnx.dispose();
   out['leaked tensors'] = tf.memory().numTensors - before;
   onnxImage.dispose();
   onnxTab.dispose();
