@@ -5,6 +5,7 @@ import type { Objective } from '../../core/types.js';
 import type { CallContext, DifferentiableModel, ModelAdapter } from '../model.js';
 import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName, probeModel, unsupportedOps } from './grad/compile.js';
 import { graphOf, type ModelProto } from './graph/proto.js';
+import { cutAt, withOutputs } from './graph/surgery.js';
 import { fromOnnxSession, type OnnxForwardAdapter, type OnnxModelOptions, type OrtModule } from './session.js';
 
 /** An onnxruntime module that can also create sessions (node or web). */
@@ -24,7 +25,8 @@ export interface OnnxAdapterOptions extends OnnxModelOptions {
  * second session on it, and reuses that session afterwards. Otherwise it is forward-only and
  * `gradientsUnavailable` says why.
  */
-export async function onnxAdapter(bytes: Uint8Array, ort: OrtEngine, opts: OnnxAdapterOptions = {}): Promise<ModelAdapter & { readonly gradientsUnavailable?: string }> {
+export async function onnxAdapter(original: Uint8Array, ort: OrtEngine, opts: OnnxAdapterOptions = {}): Promise<ModelAdapter & { readonly gradientsUnavailable?: string }> {
+  const bytes = rewire(original, opts);
   let session: InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, opts.sessionOptions);
@@ -134,4 +136,29 @@ class OnnxGradientModel implements DifferentiableModel {
     this.base.dispose();
     void this.vjp?.then((v) => v.session.release()).catch(() => undefined);
   }
+}
+
+/**
+ * Applies graph surgery when `inputName` or `outputName` names an intermediate tensor: the graph is
+ * cut there (the tensor becomes the attributed input) or the tensor becomes the output.
+ */
+function rewire(bytes: Uint8Array, opts: OnnxModelOptions): Uint8Array {
+  if (opts.inputName === undefined && opts.outputName === undefined) return bytes;
+  let model: ModelProto;
+  try {
+    model = decodeModel(bytes);
+  } catch {
+    return bytes; // ORT reports the corrupt file when it loads it
+  }
+  const g = graphOf(model);
+  let changed = false;
+  if (opts.outputName !== undefined && !g.output.some((o) => o.name === opts.outputName)) {
+    model = withOutputs(model, [opts.outputName]);
+    changed = true;
+  }
+  if (opts.inputName !== undefined && !graphOf(model).input.some((i) => i.name === opts.inputName)) {
+    model = cutAt(model, opts.inputName);
+    changed = true;
+  }
+  return changed ? encodeModel(model) : bytes;
 }

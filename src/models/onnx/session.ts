@@ -10,9 +10,9 @@ export interface OrtModule {
 
 export interface OnnxModelOptions {
   readonly name?: string;
-  /** Input to feed. Default: the session's first input. */
+  /** Input to attribute. Default: the first graph input. `fromOnnx` also accepts an intermediate tensor: the graph is cut there and the tensor becomes the input (e.g. an embedding output). */
   readonly inputName?: string;
-  /** Output to attribute. Default: the session's first output. */
+  /** Output to attribute. Default: the first graph output. `fromOnnx` also accepts an intermediate tensor. */
   readonly outputName?: string;
   /** Element type of the input; integer inputs (token ids) are fed as int64. Default: from the session's metadata, else float32. */
   readonly inputType?: 'float32' | 'int64' | 'int32';

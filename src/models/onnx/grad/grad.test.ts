@@ -170,6 +170,20 @@ describe('more VJP rules against finite differences', () => {
     await checkVjp(m, [2, 2, 3], [2, 2, 3]);
   });
 
+  it('ReduceMax and GlobalMaxPool route to the first maximum', async () => {
+    const m = makeModel({
+      nodes: [node('ReduceMax', ['x'], ['a'], [intsAttr('axes', [2]), intAttr('keepdims', 0)]), node('GlobalMaxPool', ['x'], ['g']), node('Flatten', ['g'], ['b']), node('Concat', ['a', 'b'], ['y'], [intAttr('axis', 1)])],
+      ...io(['n', 2, 5], ['n', 4]),
+    });
+    await checkVjp(m, [2, 2, 5], [2, 4]);
+    const adapter = (await fromOnnx(encodeModel(m))) as DifferentiableModel;
+    const x = tf.tensor([3, 1, 3, 0, 3, 2, 2, 2, 2, 2], [1, 2, 5]); // ties: first maximum wins
+    const g = await adapter.gradients(x, (o: tf.Tensor) => tf.sum(o, 1));
+    expect(Array.from(await g.data())).toEqual([2, 0, 0, 0, 0, 2, 0, 0, 0, 0]);
+    tf.dispose([x, g]);
+    adapter.dispose();
+  });
+
   it('Softmax and LogSoftmax', async () => {
     const m = makeModel({
       nodes: [node('Softmax', ['x'], ['a'], [intAttr('axis', 1)]), node('LogSoftmax', ['x'], ['b'], [intAttr('axis', -1)]), node('Concat', ['a', 'b'], ['y'], [intAttr('axis', 1)])],

@@ -173,6 +173,26 @@ export const RULES: Readonly<Record<string, VjpRule>> = {
     return [sub(ctx, dy, mulAll(ctx, op(ctx, 'Exp', [y]), s))];
   },
   Cast: (n, dy, ctx) => [op(ctx, 'Cast', [dy], [intAttr('to', 1)])],
+  ReduceMax: (n, dy, ctx) => {
+    // the whole cotangent goes to the FIRST maximum along the axis (PyTorch), never to every tie
+    const x = first(n);
+    const xs = ctx.shape(x);
+    const axes = attrInts(n, 'axes', n.input![1] ? (ctx.constantInts(n.input![1]) ?? []) : []).map((a) => normAxis(a, xs.length));
+    if (axes.length !== 1) throw unsupported(n, 'a max over several axes');
+    const axis = axes[0]!;
+    const mask = firstMaxMask(ctx, x, axis, xs[axis]!);
+    const shaped = attrInt(n, 'keepdims', 1) === 1 ? dy : op(ctx, 'Unsqueeze', [dy, ctx.ints([axis])]);
+    return [mulAll(ctx, mask, shaped), undefined];
+  },
+  GlobalMaxPool: (n, dy, ctx) => {
+    const x = first(n);
+    const xs = ctx.shape(x);
+    const spatial = xs.slice(2).reduce((a, b) => a * b, 1);
+    const flat = op(ctx, 'Reshape', [x, ctx.ints([0, 0, -1])]); // [N, C, S]
+    const mask = firstMaxMask(ctx, flat, 2, spatial);
+    const routed = mulAll(ctx, mask, op(ctx, 'Reshape', [dy, ctx.ints([0, 0, 1])]));
+    return [op(ctx, 'Reshape', [routed, op(ctx, 'Shape', [x])])];
+  },
   GlobalAveragePool: (n, dy, ctx) => {
     const xs = ctx.shape(first(n));
     const count = xs.slice(2).reduce((a, b) => a * b, 1);
@@ -296,4 +316,11 @@ function reduceBack(n: NodeProto, dy: string, ctx: RuleContext, axesInput: strin
   const scaled = mean ? mulAll(ctx, shaped, ctx.scalar(1 / count)) : shaped;
   const dx = op(ctx, 'Expand', [scaled, op(ctx, 'Shape', [x])]);
   return axesInput ? [dx, undefined] : [dx];
+}
+
+/** A float 0/1 mask of the first maximum of `x` along `axis` (ArgMax with select_last_index = 0, then OneHot). */
+function firstMaxMask(ctx: RuleContext, x: string, axis: number, depth: number): string {
+  const idx = op(ctx, 'ArgMax', [x], [intAttr('axis', axis), intAttr('keepdims', 0), intAttr('select_last_index', 0)]);
+  const values = ctx.constantTensor([2], [0, 1]);
+  return op(ctx, 'OneHot', [idx, ctx.ints([depth]), values], [intAttr('axis', axis)]);
 }
