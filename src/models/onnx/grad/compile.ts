@@ -85,6 +85,10 @@ export function compileVjp(model: ModelProto, input: string, output: string, sha
       return name;
     },
     constantInts: (name) => readInts(copy, name),
+    requireOpset: (version) => {
+      const imp = copy.opsetImport.find((o) => (o.domain ?? '') === '');
+      if (imp && Number(imp.version) < version) imp.version = version;
+    },
   };
   const grads = new Map<string, string[]>([[output, [COTANGENT]]]);
   const accumulated = (t: string): string | undefined => {

@@ -170,6 +170,19 @@ describe('more VJP rules against finite differences', () => {
     await checkVjp(m, [2, 2, 3], [2, 2, 3]);
   });
 
+  it('MaxPool with overlapping, padded windows (3×3, stride 2, pad 1) scatter-adds to the first maxima', async () => {
+    const m = makeModel({ nodes: [node('MaxPool', ['x'], ['y'], [intsAttr('kernel_shape', [3, 3]), intsAttr('strides', [2, 2]), intsAttr('pads', [1, 1, 1, 1])])], ...io(['n', 2, 5, 5], ['n', 2, 3, 3]) });
+    await checkVjp(m, [1, 2, 5, 5], [1, 2, 3, 3]);
+    const adapter = (await fromOnnx(encodeModel(m))) as DifferentiableModel;
+    const x = tf.ones([1, 2, 5, 5]); // every window ties: each output sends 1 to its window's first element
+    const g = await adapter.gradients(x, (o: tf.Tensor) => tf.sum(tf.reshape(o, [1, -1]), 1));
+    const plane = Array.from(await g.data()).slice(0, 25);
+    // the first VALID element of each padded window: rows {0, 1, 3} × columns {0, 1, 3}
+    expect(plane).toEqual([1, 1, 0, 1, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0]);
+    tf.dispose([x, g]);
+    adapter.dispose();
+  });
+
   it('ReduceMax and GlobalMaxPool route to the first maximum', async () => {
     const m = makeModel({
       nodes: [node('ReduceMax', ['x'], ['a'], [intsAttr('axes', [2]), intAttr('keepdims', 0)]), node('GlobalMaxPool', ['x'], ['g']), node('Flatten', ['g'], ['b']), node('Concat', ['a', 'b'], ['y'], [intAttr('axis', 1)])],

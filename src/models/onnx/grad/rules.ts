@@ -22,6 +22,8 @@ export interface RuleContext {
   constantTensor(dims: readonly number[], values: readonly number[]): string;
   /** The values of an int64 initializer or Constant node, when the graph has them. */
   constantInts(name: string): number[] | undefined;
+  /** Raises the backward graph's opset (e.g. 16 for ScatterElements with add-reduction). */
+  requireOpset(version: number): void;
   /** Rewrites a forward node (e.g. MaxPool gains an Indices output). */
   replaceForward(original: NodeProto, replacement: NodeProto): void;
   emit(n: NodeProto): void;
@@ -244,16 +246,27 @@ export const RULES: Readonly<Record<string, VjpRule>> = {
     const k = attrInts(n, 'kernel_shape', []);
     const s = attrInts(n, 'strides', new Array(spatial).fill(1));
     const p = attrInts(n, 'pads', new Array(2 * spatial).fill(0));
+    if (attrInt(n, 'storage_order', 0) !== 0) throw unsupported(n, 'column-major storage_order');
     const tiled = k.every((kk, i) => kk === s[i]) && p.every((v) => v === 0) && attrInt(n, 'ceil_mode', 0) === 0 && attrInts(n, 'dilations', []).every((v) => v === 1);
-    if (!tiled) throw unsupported(n, 'overlapping, padded or dilated windows (scatter-add routing is not built yet)');
-    // forward MaxPool also returns the arg-max Indices (first maximum on ties, like PyTorch)
+    // forward MaxPool also returns the arg-max Indices (first maximum on ties, like PyTorch), flat
+    // over the whole unpadded NCHW tensor
     const indices = n.output![1] && n.output![1] !== '' ? n.output![1] : ctx.fresh('maxpool_idx');
     if (indices !== n.output![1]) ctx.replaceForward(n, { ...n, output: [n.output![0]!, indices] });
-    const shp = ctx.fresh('maxpool_shape');
-    const dx = ctx.fresh('maxpool_dx');
-    ctx.emit(node('Shape', [x], [shp]));
-    ctx.emit(node('MaxUnpool', [dy, indices, shp], [dx], [intsAttr('kernel_shape', k), intsAttr('strides', s)]));
-    return [dx];
+    const shp = op(ctx, 'Shape', [x]);
+    if (tiled) {
+      // non-overlapping windows: MaxUnpool is the cheapest router
+      return [op(ctx, 'MaxUnpool', [dy, indices, shp], [intsAttr('kernel_shape', k), intsAttr('strides', s)])];
+    }
+    // overlapping or padded windows: scatter-add into zeros (MaxUnpool would overwrite shared elements)
+    ctx.requireOpset(16);
+    const size = op(ctx, 'ReduceProd', [shp], [intAttr('keepdims', 1)]);
+    const zeros = ctx.fresh('maxpool_zeros');
+    ctx.emit({ ...node('ConstantOfShape', [size], [zeros]), attribute: [{ name: 'value', type: 4, t: { dims: [1], dataType: 1, rawData: new Uint8Array(new Float32Array([0]).buffer) } }] });
+    const flatIdx = op(ctx, 'Reshape', [indices, ctx.ints([-1])]);
+    const flatDy = op(ctx, 'Reshape', [dy, ctx.ints([-1])]);
+    const scattered = ctx.fresh('maxpool_scatter');
+    ctx.emit({ ...node('ScatterElements', [zeros, flatIdx, flatDy], [scattered], [intAttr('axis', 0)]), attribute: [intAttr('axis', 0), { name: 'reduction', type: 3, s: new TextEncoder().encode('add') }] });
+    return [op(ctx, 'Reshape', [scattered, shp])];
   },
 };
 
