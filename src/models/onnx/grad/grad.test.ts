@@ -225,6 +225,43 @@ describe('more VJP rules against finite differences', () => {
   });
 });
 
+describe('a ResNet-style graph against finite differences', () => {
+  it('Conv–BatchNorm–Relu, residual Add, 3×3/2 padded MaxPool, GlobalAveragePool, Gemm', async () => {
+    const c = 4;
+    const bn = (p: string) => [floatTensor(`${p}_s`, [c], randn(c, 0.5).map((v) => 1 + v)), floatTensor(`${p}_b`, [c], randn(c, 0.1)), floatTensor(`${p}_m`, [c], randn(c, 0.1)), floatTensor(`${p}_v`, [c], randn(c, 0.1).map((v) => 1 + Math.abs(v)))];
+    const conv = (i: string, w: string, o: string) => node('Conv', [i, w], [o], [intsAttr('kernel_shape', [3, 3]), intsAttr('pads', [1, 1, 1, 1])]);
+    const m = makeModel({
+      nodes: [
+        conv('x', 'w0', 'c0'),
+        node('BatchNormalization', ['c0', 'bn0_s', 'bn0_b', 'bn0_m', 'bn0_v'], ['b0']),
+        node('Relu', ['b0'], ['r0']),
+        node('MaxPool', ['r0'], ['p0'], [intsAttr('kernel_shape', [3, 3]), intsAttr('strides', [2, 2]), intsAttr('pads', [1, 1, 1, 1])]),
+        conv('p0', 'w1', 'c1'),
+        node('BatchNormalization', ['c1', 'bn1_s', 'bn1_b', 'bn1_m', 'bn1_v'], ['b1']),
+        node('Relu', ['b1'], ['r1']),
+        conv('r1', 'w2', 'c2'),
+        node('Add', ['c2', 'p0'], ['res']),
+        node('Relu', ['res'], ['r2']),
+        node('GlobalAveragePool', ['r2'], ['gap']),
+        node('Flatten', ['gap'], ['f']),
+        node('Gemm', ['f', 'fc', 'fcb'], ['y'], [intAttr('transB', 1)]),
+      ],
+      inputs: [{ name: 'x', shape: ['n', 3, 8, 8] }],
+      outputs: [{ name: 'y', shape: ['n', 5] }],
+      initializers: [
+        floatTensor('w0', [c, 3, 3, 3], randn(c * 27, 0.3)),
+        floatTensor('w1', [c, c, 3, 3], randn(c * c * 9, 0.3)),
+        floatTensor('w2', [c, c, 3, 3], randn(c * c * 9, 0.3)),
+        ...bn('bn0'),
+        ...bn('bn1'),
+        floatTensor('fc', [5, c], randn(5 * c)),
+        floatTensor('fcb', [5], randn(5)),
+      ],
+    });
+    await checkVjp(m, [1, 3, 8, 8], [1, 5], { tol: 5e-3 });
+  });
+});
+
 describe('whole models against Captum', () => {
   const methods = (m: DifferentiableModel) =>
     [
