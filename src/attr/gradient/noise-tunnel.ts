@@ -42,7 +42,7 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> implemen
 
   cost(shape: readonly number[], opts: O & NoiseTunnelOptions): number {
     const samples = opts.samples ?? 5;
-    return samples * this.inner.cost([shape[0] ?? 1, ...shape.slice(1)], opts) + (opts.target === 'auto' ? (shape[0] ?? 1) : 0);
+    return samples * this.inner.cost([shape[0] ?? 1, ...shape.slice(1)], innerOptionsOf(opts)) + (opts.target === 'auto' ? (shape[0] ?? 1) : 0);
   }
 
   async attribute(x: tf.Tensor, opts: O & NoiseTunnelOptions): Promise<FeatureAttribution> {
@@ -72,8 +72,7 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> implemen
     const rng = new Rng(opts.seed ?? 0);
     // samples per inner call, so that one call sees about one batch of rows
     const perCall = Math.max(1, Math.min(samples, Math.floor(batchSize / n)));
-    // NoiseTunnel's own options are not the wrapped method's (which keeps its own samples/stdevs defaults)
-    const { samples: _samples, stdevs: _stdevs, type: _type, ...innerOptions } = opts;
+    const innerOptions = innerOptionsOf(opts);
     const xd = (await x.data()) as Float32Array;
     const e = xd.length / n;
     // running sums on the host (reductions over a leading axis are slow on some backends)
@@ -140,4 +139,10 @@ function expandTarget(target: Target, n: number, k: number): Target {
   if (target === 'auto') return target;
   const arr = target as readonly number[];
   return Array.from({ length: k * n }, (_, i) => arr[i % n]!);
+}
+
+/** The options for the wrapped method: NoiseTunnel's own `samples`, `stdevs` and `type` are not its (it keeps its defaults). */
+function innerOptionsOf<O extends AttributeOptions>(opts: O & NoiseTunnelOptions): O {
+  const { samples: _samples, stdevs: _stdevs, type: _type, ...rest } = opts;
+  return rest as unknown as O;
 }

@@ -26,10 +26,6 @@ interface InputMeta {
   readonly shape?: readonly (number | string)[];
 }
 
-/**
- * A forward-only adapter for an ONNX Runtime inference session. The session is owned by the
- * adapter: `dispose()` releases it.
- */
 /** The forward adapter plus what the gradient compiler needs from it. */
 export interface OnnxForwardAdapter extends ModelAdapter {
   readonly inputNames: readonly string[];
@@ -38,6 +34,10 @@ export interface OnnxForwardAdapter extends ModelAdapter {
   buildFeeds(x: tf.Tensor, ctx?: CallContext): Promise<Record<string, OrtTensor>>;
 }
 
+/**
+ * A forward-only adapter for an ONNX Runtime inference session (`fromOnnx` adds gradients). The
+ * session is owned by the adapter: `dispose()` releases it.
+ */
 export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts: OnnxModelOptions = {}): OnnxForwardAdapter {
   const inputName = opts.inputName ?? session.inputNames[0];
   const outputName = opts.outputName ?? session.outputNames[0];
@@ -51,12 +51,12 @@ export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts:
       outputs: session.outputNames,
     });
   }
-  const meta = ((session as unknown as { inputMetadata?: readonly InputMeta[] }).inputMetadata ?? []).find((m) => m.name === inputName);
+  const metaOf = (n: string) => ((session as unknown as { inputMetadata?: readonly InputMeta[] }).inputMetadata ?? []).find((m) => m.name === n);
+  const meta = metaOf(inputName);
   const inputType = opts.inputType ?? (meta?.type === 'int64' ? 'int64' : meta?.type === 'int32' ? 'int32' : 'float32');
   const inputShape = opts.inputShape ?? (meta?.shape ? meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : null)) : [null]);
   const name = opts.name ?? 'onnx-model';
   const others = session.inputNames.filter((n) => n !== inputName);
-  const metaOf = (n: string) => ((session as unknown as { inputMetadata?: readonly InputMeta[] }).inputMetadata ?? []).find((m) => m.name === n);
   const toOrt = (t: Float32Array | Int32Array | Uint8Array, dims: readonly number[], type: string | undefined): OrtTensor => {
     if (type === 'int64') return new ort.Tensor('int64', BigInt64Array.from(t, (v) => BigInt(Math.round(v))), dims);
     if (type === 'int32') return new ort.Tensor('int32', Int32Array.from(t, (v) => Math.round(v)), dims);
