@@ -12,6 +12,7 @@ import { ShapleyValues } from '../src/attr/perturbation/shapley.js';
 import { FeaturePermutation } from '../src/attr/perturbation/feature-permutation.js';
 import { findMethod } from '../src/core/registry.js';
 import { fromBatchFunction } from '../src/models/batch-function.js';
+import { loadReferenceModel } from './reference.js';
 import type { AttributionError } from '../src/core/errors.js';
 
 beforeAll(() => useBackend('cpu'));
@@ -96,6 +97,13 @@ describe('bad input', () => {
     const blackBox = fromBatchFunction(async (b) => Array.from({ length: b.shape[0]! }, () => [1]));
     expect(() => new Saliency(blackBox as never)).toThrowError(expect.objectContaining({ code: 'capability_missing' }));
     expect(() => findMethod('integrated-gradients').create(blackBox)).toThrowError(expect.objectContaining({ code: 'capability_missing' }));
+  });
+
+  it('a TF.js model that takes token ids is refused by gradient methods at construction, with the reason', async () => {
+    const text = await loadReferenceModel('text_cnn');
+    expect(text.capabilities.gradients).toBe(false);
+    expect(() => new Saliency(text)).toThrowError(expect.objectContaining({ code: 'capability_missing', details: expect.objectContaining({ reason: expect.stringMatching(/Embedding layer 'embedding'/) }) }));
+    text.dispose();
   });
 
   it('unknown method', () => {

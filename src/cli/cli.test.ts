@@ -103,6 +103,15 @@ describe('attrib explain', () => {
     expect(r.stderr).toMatch(msg);
   });
 
+  it('says in one line that a token-id model has no input gradients', async () => {
+    const input = path.join(tmp(), 'ids.json');
+    writeFileSync(input, JSON.stringify([[5, 9, 3, 12, 40, 7, 8, 0, 0, 0, 0, 0]]));
+    const r = await attrib('explain', '--model', referencePath('text_cnn', 'model.json'), '--input', input, '--method', 'integrated-gradients');
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/capability_missing: .*token ids/);
+  });
+
   it('rejects a target out of range, a wrong input shape and a too-small budget without writing --out', async () => {
     const input = exampleFile('tabular_mlp');
     const out = path.join(tmp(), 'never.json');

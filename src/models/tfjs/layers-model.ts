@@ -46,7 +46,6 @@ export class LayersModelAdapter implements DifferentiableModel {
   readonly name: string;
   readonly inputShape: readonly (number | null)[];
   readonly outputShape: readonly (number | null)[];
-  readonly capabilities = { gradients: true, hooks: false } as const;
   private readonly graph: GraphLike;
   private readonly order: readonly NodeLike[];
   private readonly outputIndex: number;
@@ -97,6 +96,20 @@ export class LayersModelAdapter implements DifferentiableModel {
 
   /** Name of the Embedding layer that reads the attributed input (token ids), if any. */
   readonly embeddingOfInput: string | undefined;
+
+  /**
+   * Differentiable unless the attributed input is token ids (it feeds an Embedding layer): then
+   * `gradients` is false at run time and `gradientsUnavailable` says why, so gradient methods refuse
+   * the model when they are constructed.
+   */
+  get capabilities(): { readonly gradients: true; readonly hooks: false } {
+    return { gradients: (this.embeddingOfInput === undefined) as true, hooks: false };
+  }
+
+  get gradientsUnavailable(): string | undefined {
+    if (this.embeddingOfInput === undefined) return undefined;
+    return `its input holds token ids (it feeds Embedding layer '${this.embeddingOfInput}'), which have no gradient: attribute in embedding space or use a perturbation method`;
+  }
   /** All input names, the attributed one first. */
   readonly inputNames: readonly string[];
   private readonly otherInputs: readonly string[];
