@@ -66,3 +66,12 @@ export type { FeatureMask, FeatureMaskInput, FeatureGroups } from './attr/masks.
 export { parseTensorJson, tensorToJsonValue } from './io/tensor-json.js';
 export type { TensorData } from './io/tensor-json.js';
 export { parseNpy, encodeNpy } from './io/npy.js';
+
+export { deletionCurve, insertionCurve, trapezoid } from './metrics/deletion.js';
+export type { Curve, CurveOptions } from './metrics/deletion.js';
+export { infidelity } from './metrics/infidelity.js';
+export type { InfidelityOptions, InfidelityPerturbation } from './metrics/infidelity.js';
+export { sensitivityMax } from './metrics/sensitivity.js';
+export type { SensitivityOptions } from './metrics/sensitivity.js';
+export { groundTruthScores } from './metrics/ground-truth.js';
+export type { GroundTruthScores } from './metrics/ground-truth.js';
