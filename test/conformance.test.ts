@@ -26,6 +26,7 @@ const OPTIONS: Record<MethodId, Record<string, unknown>> = {
   'shapley-value-sampling': { samples: 4 },
   'kernel-shap': { samples: 30 },
   lime: { samples: 30 },
+  random: {},
 };
 
 const X = [
@@ -34,7 +35,7 @@ const X = [
   [-0.8, 0.1, 0.9, 1.1],
 ];
 
-describe.each(METHODS.map((m) => m.id))('%s', (id) => {
+describe.each(METHODS.filter((m) => m.family !== 'control').map((m) => m.id))('%s', (id) => {
   const descriptor = findMethod(id);
   const run = async (opts: Partial<AttributeOptions> & Record<string, unknown> = {}, model = smooth()) => {
     const x = tf.tensor2d(X);
@@ -188,5 +189,22 @@ describe('axioms', () => {
     attr.dispose();
     background.dispose();
     input.dispose();
+  });
+});
+
+describe('random (the control)', () => {
+  it('is seeded noise of the input shape, costs nothing and honours abort', async () => {
+    const method = findMethod('random').create(smooth());
+    const x = tf.tensor2d(X);
+    const [a, b] = [await method.attribute(x, { target: 0, seed: 4 }), await method.attribute(x, { target: 0, seed: 4 })];
+    expect(a.values.shape).toEqual([3, 4]);
+    expect(Array.from(await a.values.data())).toEqual(Array.from(await b.values.data()));
+    expect(a.diagnostics.evaluations).toBe(0);
+    a.dispose();
+    b.dispose();
+    const ac = new AbortController();
+    ac.abort();
+    await expect(method.attribute(x, { target: 0, signal: ac.signal })).rejects.toMatchObject({ code: 'aborted' });
+    x.dispose();
   });
 });

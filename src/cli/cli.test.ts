@@ -160,6 +160,44 @@ describe('attrib explain with a multi-input model', () => {
   });
 });
 
+describe('attrib evaluate', () => {
+  it('scores methods against the random control and writes the results JSON', async () => {
+    const out = path.join(tmp(), 'eval.json');
+    const relevant = path.join(tmp(), 'relevant.json');
+    writeFileSync(relevant, JSON.stringify({ shape: [8, 10], data: Array.from({ length: 80 }, (_, k) => (k % 10 < 4 ? 1 : 0)) }));
+    const r = await attrib(
+      'evaluate',
+      '--model', path.join(ROOT, 'models', 'demo-tabular', 'model.json'),
+      '--input', path.join(ROOT, 'models', 'demo-tabular', 'inputs.json'),
+      '--methods', 'integrated-gradients,feature-ablation',
+      '--metrics', 'deletion,insertion,infidelity,auroc',
+      '--relevant', relevant, '--steps', '10', '--samples', '4', '--out', out, '--quiet',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const { results } = JSON.parse(readFileSync(out, 'utf8')) as { results: { method: string; metric: string; value: number; perRow: number[]; higherIsBetter: boolean }[] };
+    expect(results).toHaveLength(3 * 4);
+    const value = (method: string, metric: string) => results.find((x) => x.method === method && x.metric === metric)!;
+    for (const method of ['integrated-gradients', 'feature-ablation']) {
+      expect(value(method, 'deletion').value).toBeLessThan(value('random', 'deletion').value);
+      expect(value(method, 'insertion').value).toBeGreaterThan(value('random', 'insertion').value);
+      expect(value(method, 'auroc').value).toBeGreaterThan(0.9);
+    }
+    expect(value('random', 'auroc').higherIsBetter).toBe(true);
+    expect(value('random', 'deletion').perRow).toHaveLength(8);
+    expect(r.stdout).toMatch(/deletion \(lower is better\)/);
+  });
+
+  it('rejects unknown metrics and ground-truth metrics without --relevant (exit 2)', async () => {
+    const base = ['evaluate', '--model', path.join(ROOT, 'models', 'demo-tabular', 'model.json'), '--input', path.join(ROOT, 'models', 'demo-tabular', 'inputs.json')];
+    const a = await attrib(...base, '--metrics', 'beauty');
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/Unknown metric 'beauty'/);
+    const b = await attrib(...base, '--metrics', 'auroc');
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/need --relevant/);
+  });
+});
+
 describe('attrib methods and demo', () => {
   it('lists every registered method with cost and reference', async () => {
     const r = await attrib('methods', '--json');

@@ -6,6 +6,7 @@ import { setupBackend } from './backend.js';
 import { explainCommand, EXPLAIN_FLAGS } from './commands/explain.js';
 import { methodsCommand } from './commands/methods.js';
 import { demoCommand } from './commands/demo.js';
+import { evaluateCommand } from './commands/evaluate.js';
 
 const USAGE = `attrib: explain what a model did, by attribution
 
@@ -13,6 +14,8 @@ usage:
   attrib explain --model M --input X --method ID [--target N|N,N,…|auto] [--baseline zeros|N|FILE]
                  [method options] [--out FILE.json|DIR] [--backend wasm|cpu] [--batch-size N]
                  [--max-evaluations N] [--quiet]
+  attrib evaluate --model M --input X [--target T] --methods a,b,c --metrics deletion,insertion,infidelity,…
+                 [--relevant FILE] [--out FILE.json]   score methods (random is the control)
   attrib methods [--json]          list methods, their options and costs
   attrib demo [--out DIR] [--quick] explain the bundled models with every method; writes report.html
 
@@ -36,6 +39,13 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
         return 0;
       }
+      case 'evaluate': {
+        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, raw.get('quiet') === true);
+        const r = await evaluateCommand(raw, ac.signal);
+        process.stdout.write(`${r.stdout}\n`);
+        if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        return 0;
+      }
       case 'methods':
         process.stdout.write(`${methodsCommand(raw.get('json') === true)}\n`);
         return 0;
@@ -50,7 +60,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return command === undefined ? 2 : 0;
       default:
-        throw new InvalidArgumentError(`Unknown command '${command}'; commands: explain, methods, demo (attrib help)`, { command });
+        throw new InvalidArgumentError(`Unknown command '${command}'; commands: explain, evaluate, methods, demo (attrib help)`, { command });
     }
   } catch (e) {
     const msg = isAttributionError(e) ? `attrib: ${e.code}: ${e.message}` : `attrib: internal error: ${(e as Error)?.stack ?? String(e)}`;

@@ -26,7 +26,7 @@ export async function resultJson(attr: FeatureAttribution): Promise<Record<strin
 }
 
 /** Writes `files` under `dest` so that a failure never leaves half-written files there. */
-async function writeAtomically(files: ReadonlyMap<string, Uint8Array | string>, destDir: string): Promise<void> {
+export async function writeAtomically(files: ReadonlyMap<string, Uint8Array | string>, destDir: string): Promise<void> {
   await fs.mkdir(destDir, { recursive: true });
   const tmp = await fs.mkdtemp(path.join(destDir, '.attrib-tmp-'));
   try {

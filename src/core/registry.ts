@@ -9,6 +9,7 @@ import { KernelShap } from '../attr/perturbation/kernel-shap.js';
 import { Lime } from '../attr/perturbation/lime.js';
 import { Occlusion } from '../attr/perturbation/occlusion.js';
 import { ShapleyValueSampling, ShapleyValues } from '../attr/perturbation/shapley.js';
+import { RandomAttribution } from '../attr/random.js';
 import { requireGradients, type ModelAdapter } from '../models/model.js';
 import { UnknownMethodError } from './errors.js';
 import { QUADRATURE_RULES } from './quadrature.js';
@@ -26,7 +27,7 @@ export interface OptionSpec {
 export interface MethodDescriptor {
   readonly id: MethodId;
   readonly title: string;
-  readonly family: 'gradient' | 'perturbation';
+  readonly family: 'gradient' | 'perturbation' | 'control';
   /** What the model must offer. */
   readonly requires: 'gradients' | 'forward';
   /** Cost in model rows, as a formula. */
@@ -218,6 +219,17 @@ export const METHODS: readonly MethodDescriptor[] = [
       seed,
     ],
     create: (m) => new Lime(m),
+  },
+  {
+    id: 'random',
+    title: 'Random (control)',
+    family: 'control',
+    requires: 'forward',
+    cost: '0',
+    reference: 'the baseline of every evaluation (Adebayo et al. 2018; Hooker et al. 2019)',
+    stochastic: true,
+    options: [seed],
+    create: () => new RandomAttribution(),
   },
 ];
 

@@ -64,7 +64,8 @@ export type MethodId =
   | 'shapley-values'
   | 'shapley-value-sampling'
   | 'kernel-shap'
-  | 'lime';
+  | 'lime'
+  | 'random';
 
 /** A configured feature-attribution method: settings in the constructor, data per call. */
 export interface Attributor<O extends AttributeOptions = AttributeOptions> {

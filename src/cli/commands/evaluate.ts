@@ -1,0 +1,154 @@
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { findMethod } from '../../core/registry.js';
+import { Budget } from '../../core/budget.js';
+import { InvalidArgumentError, isAttributionError } from '../../core/errors.js';
+import { resolveTarget } from '../../core/target.js';
+import type { AttributeOptions, MethodId } from '../../core/types.js';
+import { loadModel } from '../../io/load-model.js';
+import { deletionCurve, insertionCurve } from '../../metrics/deletion.js';
+import { infidelity } from '../../metrics/infidelity.js';
+import { sensitivityMax } from '../../metrics/sensitivity.js';
+import { groundTruthScores } from '../../metrics/ground-truth.js';
+import { parseFlags, type FlagSpec } from '../args.js';
+import { parseBaseline, parseTarget, readFeatureMask, readInput, readTensorFile } from '../inputs.js';
+import { writeAtomically } from '../outputs.js';
+import { ProgressBar } from '../progress.js';
+
+export const METRICS = ['deletion', 'insertion', 'infidelity', 'sensitivity-max', 'auroc', 'mass', 'precision'] as const;
+type Metric = (typeof METRICS)[number];
+const HIGHER_IS_BETTER: Record<Metric, boolean> = { deletion: false, insertion: true, infidelity: false, 'sensitivity-max': false, auroc: true, mass: true, precision: true };
+/** Methods whose attributions are multiplied by (x − b): infidelity divides the perturbation accordingly (Captum's decorator). */
+const MULTIPLIED_BY_INPUTS = new Set<string>(['input-x-gradient', 'integrated-gradients', 'gradient-shap', 'expected-gradients']);
+
+export const EVALUATE_FLAGS: readonly FlagSpec[] = [
+  { name: 'model', type: 'string', help: 'model.json or .onnx' },
+  { name: 'input', type: 'string', help: 'input batch: .json, .npy, .png, .jpg' },
+  { name: 'target', type: 'string', help: 'output index, one per row, or auto', default: 'auto' },
+  { name: 'methods', type: 'string', help: 'comma-separated method ids (random is always added as the control)', default: 'saliency,integrated-gradients,occlusion' },
+  { name: 'metrics', type: 'string', help: `comma-separated: ${METRICS.join(', ')} (the last three need --relevant)`, default: 'deletion,insertion,infidelity' },
+  { name: 'relevant', type: 'string', help: 'ground truth: 1 for relevant elements, the input shape (.json/.npy)' },
+  { name: 'feature-mask', type: 'string', help: 'groups for deletion/insertion ranking and for perturbation methods' },
+  { name: 'baseline', type: 'string', help: 'zeros, a number, or a tensor file', default: 'zeros' },
+  { name: 'steps', type: 'int', help: 'points on deletion/insertion curves', default: 20 },
+  { name: 'samples', type: 'int', help: 'perturbations for infidelity and sensitivity-max', default: 10 },
+  { name: 'seed', type: 'int', help: 'random seed', default: 0 },
+  { name: 'out', type: 'string', help: 'FILE.json for the results' },
+  { name: 'backend', type: 'string', help: 'wasm or cpu', default: 'wasm' },
+  { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128 },
+  { name: 'quiet', type: 'bool', help: 'no progress bar' },
+];
+
+export interface EvaluationResult {
+  readonly method: string;
+  readonly metric: Metric;
+  readonly value: number;
+  readonly perRow: number[];
+  readonly higherIsBetter: boolean;
+}
+
+const mean = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, b) => a + b, 0) / xs.length;
+
+/** `attrib evaluate`: scores methods on a model and inputs; prints a ranked table per metric. */
+export async function evaluateCommand(raw: Map<string, string | true>, signal: AbortSignal): Promise<{ stdout: string; files: string[] }> {
+  const flags = parseFlags(raw, EVALUATE_FLAGS, 'evaluate');
+  const need = (name: string): string => {
+    const v = flags.get(name);
+    if (typeof v !== 'string') throw new InvalidArgumentError(`'attrib evaluate' needs --${name}`, { arg: name });
+    return v;
+  };
+  const methodIds = [...new Set([...String(flags.get('methods') ?? 'saliency,integrated-gradients,occlusion').split(','), 'random'].map((m) => m.trim()).filter(Boolean))];
+  const descriptors = methodIds.map(findMethod);
+  const metrics = String(flags.get('metrics') ?? 'deletion,insertion,infidelity')
+    .split(',')
+    .map((m) => m.trim()) as Metric[];
+  for (const m of metrics) {
+    if (!(METRICS as readonly string[]).includes(m)) throw new InvalidArgumentError(`Unknown metric '${m}'; metrics: ${METRICS.join(', ')}`, { arg: 'metrics', value: m });
+  }
+  const needsTruth = metrics.some((m) => m === 'auroc' || m === 'mass' || m === 'precision');
+  if (needsTruth && !flags.has('relevant')) throw new InvalidArgumentError(`Metrics auroc, mass and precision need --relevant FILE (1 on relevant elements)`, { arg: 'relevant' });
+  const model = await loadModel(need('model'));
+  const input = await readInput(need('input'), model);
+  const x = input.x;
+  const baseline = await parseBaseline(flags.get('baseline') as string | undefined);
+  const quiet = flags.get('quiet') === true;
+  const seed = Number(flags.get('seed') ?? 0);
+  const steps = Number(flags.get('steps') ?? 20);
+  const samples = Number(flags.get('samples') ?? 10);
+  const batchSize = Number(flags.get('batch-size') ?? 128);
+  try {
+    const relevant = needsTruth ? (await readTensorFile(flags.get('relevant') as string, 'relevant mask')).data : undefined;
+    if (relevant && relevant.length !== x.size) {
+      throw new InvalidArgumentError(`--relevant has ${relevant.length} values but the input has ${x.size}; give one flag per input element`, { arg: 'relevant' });
+    }
+    const featureMask = flags.has('feature-mask') ? await readFeatureMask(flags.get('feature-mask') as string) : undefined;
+    // one set of targets for every method and metric
+    const rawTarget = parseTarget(flags.get('target') as string | undefined, x.shape[0]!);
+    const resolved = await resolveTarget(model, x, rawTarget, Budget.start({ signal }, { total: x.shape[0]!, fn: 'evaluate', exact: false }), batchSize, 'evaluate');
+    const target = resolved.kind === 'index' ? Array.from(resolved.indices) : rawTarget;
+    const common = { target, signal, batchSize, seed, ...(baseline !== undefined ? { baselines: baseline } : {}) } as AttributeOptions;
+    const results: EvaluationResult[] = [];
+    for (const d of descriptors) {
+      let method;
+      try {
+        method = d.create(model);
+      } catch (e) {
+        if (isAttributionError(e) && e.code === 'capability_missing') {
+          if (!quiet) process.stderr.write(`attrib: skipping ${d.id}: ${e.message}\n`);
+          continue;
+        }
+        throw e;
+      }
+      const bar = new ProgressBar(`evaluate ${d.id}`, !quiet);
+      const opts = { ...common, onProgress: bar.update, ...(featureMask && d.options.some((o) => o.type === 'mask') ? { featureMask } : {}) } as AttributeOptions;
+      const attr = await method.attribute(x, opts);
+      try {
+        for (const metric of metrics) {
+          let perRow: ArrayLike<number>;
+          if (metric === 'deletion' || metric === 'insertion') {
+            const curve = await (metric === 'deletion' ? deletionCurve : insertionCurve)(model, x, attr.values, { ...common, steps, ...(featureMask ? { featureMask } : {}) });
+            perRow = curve.auc;
+          } else if (metric === 'infidelity') {
+            perRow = await infidelity(model, x, attr.values, { ...common, samples, multiplyByInputs: MULTIPLIED_BY_INPUTS.has(d.id) });
+          } else if (metric === 'sensitivity-max') {
+            perRow = await sensitivityMax(method, x, { ...opts, perturbations: samples, onProgress: undefined } as never);
+          } else {
+            const s = await groundTruthScores(attr.values, relevant!);
+            perRow = metric === 'auroc' ? s.auroc : metric === 'mass' ? s.mass : s.precisionAtK;
+          }
+          results.push({ method: d.id, metric, value: mean(perRow), perRow: Array.from(perRow), higherIsBetter: HIGHER_IS_BETTER[metric] });
+        }
+      } finally {
+        bar.done();
+        attr.dispose();
+      }
+    }
+    const files: string[] = [];
+    const out = flags.get('out') as string | undefined;
+    if (out) {
+      await writeAtomically(new Map([[path.basename(out), JSON.stringify({ results }, null, 2)]]), path.dirname(path.resolve(out)));
+      files.push(out);
+    }
+    return { stdout: table(results, metrics), files };
+  } finally {
+    if (baseline instanceof tf.Tensor) baseline.dispose();
+    x.dispose();
+    model.dispose();
+  }
+}
+
+/** One ranked block per metric, best first, with the random control's value for reference. */
+function table(results: readonly EvaluationResult[], metrics: readonly Metric[]): string {
+  const lines: string[] = [];
+  for (const metric of metrics) {
+    const rows = results.filter((r) => r.metric === metric).sort((a, b) => (a.higherIsBetter ? b.value - a.value : a.value - b.value));
+    if (rows.length === 0) continue;
+    const control = rows.find((r) => r.method === 'random');
+    lines.push(`${metric} (${rows[0]!.higherIsBetter ? 'higher' : 'lower'} is better)`);
+    rows.forEach((r, i) => {
+      const beats = control && r !== control ? ((r.higherIsBetter ? r.value > control.value : r.value < control.value) ? '' : '   (no better than random)') : '';
+      lines.push(`  ${String(i + 1).padStart(2)}. ${r.method.padEnd(24)} ${r.value.toPrecision(4).padStart(12)}${beats}`);
+    });
+  }
+  return lines.join('\n');
+}
