@@ -76,3 +76,5 @@ export { sensitivityMax } from './metrics/sensitivity.js';
 export type { SensitivityOptions } from './metrics/sensitivity.js';
 export { groundTruthScores } from './metrics/ground-truth.js';
 export type { GroundTruthScores } from './metrics/ground-truth.js';
+export { modelRandomization } from './metrics/randomization.js';
+export type { RandomizationOptions, RandomizationReport, RandomizationStep } from './metrics/randomization.js';
