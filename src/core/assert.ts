@@ -73,3 +73,15 @@ export async function assertFinite(x: tf.Tensor, arg: string, fn: string): Promi
 
 /** Size of one row: product of the non-batch dims. */
 export const rowSize = (shape: readonly number[]): number => shape.slice(1).reduce((a, b) => a * b, 1);
+
+/** An attribution must have the input's shape. */
+export function assertSameShape(attribution: tf.Tensor, x: tf.Tensor, fn: string): void {
+  if (attribution.shape.join(',') !== x.shape.join(',')) {
+    throw new ShapeMismatchError(`Argument 'attribution' passed to '${fn}' must have the input's shape [${x.shape.join(', ')}], got [${attribution.shape.join(', ')}]`, {
+      arg: 'attribution',
+      fn,
+      expected: x.shape,
+      actual: attribution.shape,
+    });
+  }
+}

@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertBatch, assertPositiveInt } from '../core/assert.js';
+import { assertBatch, assertPositiveInt, assertSameShape } from '../core/assert.js';
 import { resolveBaseline } from '../core/baseline.js';
 import { Budget } from '../core/budget.js';
 import { resolveBatchSize } from '../core/batching.js';
-import { ShapeMismatchError } from '../core/errors.js';
 import { resolveTarget } from '../core/target.js';
 import type { Baseline, RunControl, Target } from '../core/types.js';
 import type { ModelAdapter } from '../models/model.js';
@@ -56,14 +55,7 @@ export function insertionCurve(model: ModelAdapter, x: tf.Tensor, attribution: t
 async function curve(model: ModelAdapter, x: tf.Tensor, attribution: tf.Tensor, opts: CurveOptions, mode: 'deletion' | 'insertion'): Promise<Curve> {
   const fn = mode === 'deletion' ? 'deletionCurve' : 'insertionCurve';
   assertBatch(x, 'x', fn);
-  if (attribution.shape.join(',') !== x.shape.join(',')) {
-    throw new ShapeMismatchError(`Argument 'attribution' passed to '${fn}' must have the input's shape [${x.shape.join(', ')}], got [${attribution.shape.join(', ')}]`, {
-      arg: 'attribution',
-      fn,
-      expected: x.shape,
-      actual: attribution.shape,
-    });
-  }
+  assertSameShape(attribution, x, fn);
   const steps = opts.steps ?? 20;
   assertPositiveInt(steps, 'steps', fn);
   const n = x.shape[0]!;

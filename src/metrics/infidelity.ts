@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertBatch, assertPositiveInt } from '../core/assert.js';
+import { assertBatch, assertPositiveInt, assertSameShape } from '../core/assert.js';
 import { resolveBaseline } from '../core/baseline.js';
 import { Budget } from '../core/budget.js';
 import { resolveBatchSize } from '../core/batching.js';
-import { ShapeMismatchError } from '../core/errors.js';
 import { Rng } from '../core/random.js';
 import { resolveTarget } from '../core/target.js';
 import type { Baseline, RunControl, Target } from '../core/types.js';
@@ -42,9 +41,7 @@ export interface InfidelityOptions extends RunControl {
 export async function infidelity(model: ModelAdapter, x: tf.Tensor, attribution: tf.Tensor, opts: InfidelityOptions): Promise<Float64Array> {
   const fn = 'infidelity';
   assertBatch(x, 'x', fn);
-  if (attribution.shape.join(',') !== x.shape.join(',')) {
-    throw new ShapeMismatchError(`Argument 'attribution' passed to '${fn}' must have the input's shape [${x.shape.join(', ')}], got [${attribution.shape.join(', ')}]`, { arg: 'attribution', fn });
-  }
+  assertSameShape(attribution, x, fn);
   const samples = opts.samples ?? 10;
   assertPositiveInt(samples, 'samples', fn);
   const n = x.shape[0]!;
