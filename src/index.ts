@@ -61,6 +61,8 @@ export type { KernelShapOptions } from './attr/perturbation/kernel-shap.js';
 export { Lime } from './attr/perturbation/lime.js';
 export type { LimeOptions, LimeSurrogate } from './attr/perturbation/lime.js';
 export { RandomAttribution } from './attr/random.js';
+export { Rise, riseMask } from './attr/sensitivity/rise.js';
+export type { RiseOptions } from './attr/sensitivity/rise.js';
 export { resolveFeatureMask, gridMask, tokenMask, columnGroupMask } from './attr/masks.js';
 export type { FeatureMask, FeatureMaskInput, FeatureGroups } from './attr/masks.js';
 

@@ -4,7 +4,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from './backend.js';
 import { expectNoLeak } from './leak-check.js';
-import { additive, additiveTerm, linear, smooth, symmetric } from './reference-models.js';
+import { additive, additiveTerm, linear, smooth, smoothFn, symmetric } from './reference-models.js';
+import { fromFunction } from '../src/models/tfjs/function-model.js';
+import type { DifferentiableModel } from '../src/models/model.js';
+
+/** The smooth model over [batch, 2, 2] images (read as its 4 columns). */
+const smoothImage = (): DifferentiableModel => fromFunction((v) => smoothFn(tf.reshape(v, [v.shape[0]!, 4])), { outputShape: [null, 2] });
 import { findMethod, METHODS } from '../src/core/registry.js';
 import type { AttributeOptions, MethodId } from '../src/core/types.js';
 import { isAttributionError } from '../src/core/errors.js';
@@ -26,6 +31,7 @@ const OPTIONS: Record<MethodId, Record<string, unknown>> = {
   'shapley-value-sampling': { samples: 4 },
   'kernel-shap': { samples: 30 },
   lime: { samples: 30 },
+  rise: { samples: 20, gridSize: 2 },
   random: {},
 };
 
@@ -37,10 +43,16 @@ const X = [
 
 describe.each(METHODS.filter((m) => m.family !== 'control').map((m) => m.id))('%s', (id) => {
   const descriptor = findMethod(id);
-  const run = async (opts: Partial<AttributeOptions> & Record<string, unknown> = {}, model = smooth()) => {
-    const x = tf.tensor2d(X);
+  // RISE takes images: the same numbers as [3, 2, 2] images, for a model that reads them as 4 columns
+  const image = id === 'rise';
+  const run = async (opts: Partial<AttributeOptions> & Record<string, unknown> = {}, model = image ? smoothImage() : smooth()) => {
+    const x = image ? tf.tensor3d(X.map((r) => [r.slice(0, 2), r.slice(2)])) : tf.tensor2d(X);
     try {
-      return await descriptor.create(model).attribute(x, { target: 0, ...OPTIONS[id], ...opts } as AttributeOptions);
+      const attr = await descriptor.create(model).attribute(x, { target: 0, ...OPTIONS[id], ...opts } as AttributeOptions);
+      if (!image) return attr;
+      const flat = tf.reshape(attr.values, [3, 4]);
+      attr.values.dispose();
+      return Object.assign(attr, { values: flat });
     } finally {
       x.dispose();
     }
@@ -88,7 +100,7 @@ describe.each(METHODS.filter((m) => m.family !== 'control').map((m) => m.id))('%
     const full = await run();
     const cost = full.diagnostics.evaluations;
     full.dispose();
-    const anytime = ['noise-tunnel', 'gradient-shap', 'expected-gradients', 'shapley-value-sampling', 'kernel-shap', 'lime'].includes(id);
+    const anytime = ['noise-tunnel', 'gradient-shap', 'expected-gradients', 'shapley-value-sampling', 'kernel-shap', 'lime', 'rise'].includes(id);
     const budget = Math.floor(cost * 0.6);
     if (anytime) {
       const cut = await run({ maxEvaluations: budget });

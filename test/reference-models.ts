@@ -34,14 +34,11 @@ export const additive = (a: number[], b: number[]): DifferentiableModel =>
 export const additiveTerm = (a: number[], b: number[], i: number, v: number): number => a[i]! * v * v + b[i]! * Math.sin(v);
 
 /** Smooth non-linear model with interactions: f(x) = [tanh(x0·x1) + x2², softplus(x3 − x0)]. */
-export const smooth = (): DifferentiableModel =>
-  fromFunction(
-    (x) => {
-      const c = (i: number) => tf.slice(x, [0, i], [-1, 1]);
-      return tf.concat([tf.add(tf.tanh(tf.mul(c(0), c(1))), tf.square(c(2))), tf.softplus(tf.sub(c(3), c(0)))], 1);
-    },
-    { name: 'smooth', outputShape: [null, 2] },
-  );
+export const smoothFn = (x: tf.Tensor): tf.Tensor => {
+  const c = (i: number) => tf.slice(x, [0, i], [-1, 1]);
+  return tf.concat([tf.add(tf.tanh(tf.mul(c(0), c(1))), tf.square(c(2))), tf.softplus(tf.sub(c(3), c(0)))], 1);
+};
+export const smooth = (): DifferentiableModel => fromFunction(smoothFn, { name: 'smooth', outputShape: [null, 2] });
 
 /** A symmetric model in x0, x1 with a dummy feature x2: f = x0·x1 + x0 + x1. */
 export const symmetric = (): DifferentiableModel =>

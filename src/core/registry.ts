@@ -10,6 +10,7 @@ import { Lime } from '../attr/perturbation/lime.js';
 import { Occlusion } from '../attr/perturbation/occlusion.js';
 import { ShapleyValueSampling, ShapleyValues } from '../attr/perturbation/shapley.js';
 import { RandomAttribution } from '../attr/random.js';
+import { Rise } from '../attr/sensitivity/rise.js';
 import { requireGradients, type ModelAdapter } from '../models/model.js';
 import { UnknownMethodError } from './errors.js';
 import { QUADRATURE_RULES } from './quadrature.js';
@@ -219,6 +220,23 @@ export const METHODS: readonly MethodDescriptor[] = [
       seed,
     ],
     create: (m) => new Lime(m),
+  },
+  {
+    id: 'rise',
+    title: 'RISE',
+    family: 'perturbation',
+    requires: 'forward',
+    cost: 'batch × samples',
+    reference: 'Petsiuk et al. 2018, arXiv:1806.07421',
+    stochastic: true,
+    options: [
+      { name: 'samples', type: 'int', help: 'random masks per input', default: 1000 },
+      { name: 'gridSize', type: 'int', help: 'cells per side of the mask grid', default: 8 },
+      { name: 'keepProbability', type: 'number', help: 'probability a cell is kept', default: 0.5 },
+      { name: 'center', type: 'bool', help: 'subtract the mean score (lower variance)', default: false },
+      seed,
+    ],
+    create: (m) => new Rise(m),
   },
   {
     id: 'random',

@@ -65,6 +65,7 @@ export type MethodId =
   | 'shapley-value-sampling'
   | 'kernel-shap'
   | 'lime'
+  | 'rise'
   | 'random';
 
 /** A configured feature-attribution method: settings in the constructor, data per call. */
