@@ -9,7 +9,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend } from '../src/cli/backend.js';
 import { findMethod } from '../src/core/registry.js';
-import type { AttributeOptions, MethodId, Objective } from '../src/core/types.js';
+import type { AttributeOptions, MethodId } from '../src/core/types.js';
+import type { CallContext } from '../src/models/model.js';
 import type { DifferentiableModel } from '../src/models/model.js';
 import { gridMask } from '../src/attr/masks.js';
 import { objectiveFor } from '../src/core/target.js';
@@ -34,6 +35,7 @@ function counting(inner: DifferentiableModel): Counted {
       ...(inner.outputShape ? { outputShape: inner.outputShape } : {}),
       capabilities: inner.capabilities,
       forward: (x) => (c.calls.push({ kind: 'fwd', rows: x.shape[0]! }), inner.forward(x)),
+      ...(inner.forwardHost ? { forwardHost: (d: Float32Array, s: readonly number[], ctx?: CallContext) => (c.calls.push({ kind: 'fwd', rows: s[0]! }), inner.forwardHost!(d, s, ctx)) } : {}),
       gradients: (x, o) => (c.calls.push({ kind: 'grad', rows: x.shape[0]! }), inner.gradients(x, o)),
       dispose: () => inner.dispose(),
     },
@@ -44,16 +46,22 @@ function counting(inner: DifferentiableModel): Counted {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Replays `calls` on the bare model (the same kinds and row counts) and returns the elapsed ms. */
-async function replay(model: DifferentiableModel, calls: Counted['calls'], inputs: Map<number, tf.Tensor>, x: tf.Tensor): Promise<number> {
+async function replay(model: DifferentiableModel, calls: Counted['calls'], inputs: Map<number, tf.Tensor>, hostData: Map<number, Float32Array>, x: tf.Tensor): Promise<number> {
   for (const c of calls) {
     if (!inputs.has(c.rows)) {
       const reps = Math.ceil(c.rows / x.shape[0]!);
       inputs.set(c.rows, tf.tidy(() => tf.slice(tf.concat(Array.from({ length: reps }, () => x), 0), 0, c.rows)));
     }
   }
+  for (const c of calls) if (!hostData.has(c.rows)) hostData.set(c.rows, (await inputs.get(c.rows)!.data()) as Float32Array);
   const t0 = performance.now();
   for (const c of calls) {
     const xb = inputs.get(c.rows)!;
+    if (c.kind === 'fwd' && model.forwardHost) {
+      // the engine's fastest forward path: host arrays in, host arrays out
+      await model.forwardHost(hostData.get(c.rows)!, xb.shape);
+      continue;
+    }
     const y = c.kind === 'fwd' ? await model.forward(xb) : await model.gradients(xb, objectiveFor({ kind: 'index', indices: new Int32Array(c.rows) }, new Int32Array(c.rows), 'bench'));
     await y.data();
     y.dispose();
@@ -79,6 +87,7 @@ async function benchModel(name: RefModel, plans: [MethodId, Record<string, unkno
   const target = reference(name).targets;
   const rows: Row[] = [];
   const inputs = new Map<number, tf.Tensor>();
+  const hostData = new Map<number, Float32Array>(); // per model: row sizes differ
   for (const [id, options, inner] of plans) {
     const c = counting(base);
     const method = findMethod(id).create(c.model, inner as MethodId | undefined);
@@ -94,13 +103,13 @@ async function benchModel(name: RefModel, plans: [MethodId, Record<string, unkno
     };
     let evaluations = 0;
     await once(); // warm-up, both sides
-    await replay(base, c.calls, inputs, x);
+    await replay(base, c.calls, inputs, hostData, x);
     // interleaved rounds: the method, then the same model calls on the bare model
     const methodMs: number[] = [];
     const bareMs: number[] = [];
     for (let r = 0; r < REPEATS; r++) {
       methodMs.push(await once());
-      bareMs.push(await replay(base, c.calls, inputs, x));
+      bareMs.push(await replay(base, c.calls, inputs, hostData, x));
     }
     const ms = median(methodMs);
     const overhead = ms / median(bareMs);

@@ -148,15 +148,18 @@ export async function objectiveValues(output: tf.Tensor, target: ResolvedTarget,
     obj.dispose();
     return v;
   }
-  const classes = output.size / rows;
-  const data = await output.data();
+  return pickTargets({ data: (await output.data()) as Float32Array, shape: output.shape }, target.indices, rowIds, fn);
+}
+
+/** Row i's value at its target index, from a host output [rows, ...]. */
+export function pickTargets(output: { readonly data: ArrayLike<number>; readonly shape: readonly number[] }, indices: Int32Array, rowIds: ArrayLike<number>, fn: string): Float32Array {
+  const rows = output.shape[0]!;
+  const classes = output.data.length / rows;
   const out = new Float32Array(rows);
   for (let i = 0; i < rows; i++) {
-    const t = target.indices[rowIds[i]!]!;
-    if (t >= classes) {
-      throw targetOutOfRange(t, classes, fn);
-    }
-    out[i] = data[i * classes + t]!;
+    const t = indices[rowIds[i]!]!;
+    if (t >= classes) throw targetOutOfRange(t, classes, fn);
+    out[i] = output.data[i * classes + t]!;
   }
   return out;
 }

@@ -18,6 +18,12 @@ export interface CallContext {
   readonly inputs?: Readonly<Record<string, tf.Tensor>>;
 }
 
+/** A tensor as a host array and its shape. */
+export interface HostTensor {
+  readonly data: Float32Array;
+  readonly shape: readonly number[];
+}
+
 export interface ModelAdapter {
   readonly name: string;
   /** Input shape with `null` for the batch (or any dynamic) dimension. */
@@ -29,6 +35,12 @@ export interface ModelAdapter {
   readonly inputNames?: readonly string[];
   /** Batched forward pass. The returned tensor is owned by the caller. */
   forward(x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor>;
+  /**
+   * Optional forward pass on host arrays (row-major batch → row-major output), for engines that run
+   * outside TF.js (ONNX Runtime, remote functions): perturbation methods build their batches on the
+   * host and skip the TF.js round trip when it exists.
+   */
+  forwardHost?(data: Float32Array, shape: readonly number[], ctx?: CallContext): Promise<HostTensor>;
   dispose(): void;
 }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { chunks } from '../../core/batching.js';
 import type { Budget } from '../../core/budget.js';
-import { objectiveValues, type ResolvedTarget } from '../../core/target.js';
+import { objectiveValues, pickTargets, type ResolvedTarget } from '../../core/target.js';
 import type { ModelAdapter } from '../../models/model.js';
 
 /**
@@ -59,6 +59,12 @@ export async function evaluatePerturbations(
       so = (jobs.sourceRowOf ? jobs.sourceRowOf(j) : r) * e;
       buffer.set(xd.subarray(r * e, (r + 1) * e), bo);
       jobs.replaced(j, take);
+    }
+    if (model.forwardHost && target.kind === 'index') {
+      // engines outside TF.js take the host batch as is
+      const y = await model.forwardHost(buffer, [k, ...rowShape], { rows });
+      out.set(pickTargets(y, target.indices, rows, fn), s);
+      continue;
     }
     const perturbed = tf.tensor(buffer, [k, ...rowShape]);
     let y: tf.Tensor;

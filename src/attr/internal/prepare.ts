@@ -76,6 +76,9 @@ export function bindInputs<M extends ModelAdapter>(model: M, inputs: AttributeOp
     ...(model.inputNames ? { inputNames: model.inputNames } : {}),
     capabilities: model.capabilities,
     forward: (x, ctx) => model.forward(x, withInputs(x, ctx)),
+    ...(model.forwardHost
+      ? { forwardHost: (data: Float32Array, shape: readonly number[], ctx?: CallContext) => model.forwardHost!(data, shape, { rows: ctx?.rows ?? Array.from({ length: shape[0]! }, (_, i) => i), inputs: inputs! }) }
+      : {}),
     dispose: () => undefined,
   };
   if (isDifferentiable(model)) {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { BackendError, ModelLoadError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
-import type { CallContext, DifferentiableModel, ModelAdapter } from '../model.js';
+import type { CallContext, DifferentiableModel, HostTensor, ModelAdapter } from '../model.js';
 import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName, probeModel, unsupportedOps } from './grad/compile.js';
 import { graphOf, type ModelProto } from './graph/proto.js';
 import { cutAt, withOutputs } from './graph/surgery.js';
@@ -73,6 +73,10 @@ class OnnxGradientModel implements DifferentiableModel {
 
   forward(x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor> {
     return this.base.forward(x, ctx);
+  }
+
+  forwardHost(data: Float32Array, shape: readonly number[], ctx?: CallContext): Promise<HostTensor> {
+    return this.base.forwardHost!(data, shape, ctx);
   }
 
   async gradients(x: tf.Tensor, objective: Objective, ctx?: CallContext): Promise<tf.Tensor> {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { BackendError, ModelLoadError } from '../../core/errors.js';
-import { gatherInputs, type CallContext, type ModelAdapter } from '../model.js';
+import { gatherInputs, type CallContext, type HostTensor, type ModelAdapter } from '../model.js';
 
 /** The parts of an onnxruntime module (node or web) the adapter needs. */
 export interface OrtModule {
@@ -65,8 +65,9 @@ export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts:
   const outMeta = ((session as unknown as { outputMetadata?: readonly InputMeta[] }).outputMetadata ?? []).find((m) => m.name === outputName);
   const outputShape = outMeta?.shape ? outMeta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : null)) : undefined;
   /** The session's feeds: the attributed input and the fixed other inputs for these rows. */
-  const buildFeeds = async (x: tf.Tensor, ctx?: CallContext): Promise<Record<string, OrtTensor>> => {
-    const feeds: Record<string, OrtTensor> = { [inputName]: toOrt((await x.data()) as Float32Array, x.shape, inputType) };
+  const buildFeeds = async (x: tf.Tensor, ctx?: CallContext): Promise<Record<string, OrtTensor>> => buildHostFeeds((await x.data()) as Float32Array, x.shape, ctx);
+  const buildHostFeeds = async (data: Float32Array, shape: readonly number[], ctx?: CallContext): Promise<Record<string, OrtTensor>> => {
+    const feeds: Record<string, OrtTensor> = { [inputName]: toOrt(data, shape, inputType) };
     if (others.length > 0) {
       const gathered = await gatherInputs(ctx, others, name);
       for (const [n, t] of Object.entries(gathered)) {
@@ -75,6 +76,19 @@ export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts:
       }
     }
     return feeds;
+  };
+  const runHost = async (feeds: Record<string, OrtTensor>): Promise<HostTensor> => {
+    let result: InferenceSession.OnnxValueMapType;
+    try {
+      result = await session.run(feeds, [outputName]);
+    } catch (e) {
+      throw new BackendError(`ONNX Runtime failed to run model '${name}': ${(e as Error).message}`, { model: name }, e);
+    }
+    const out = result[outputName] as OrtTensor;
+    const data = out.data instanceof Float32Array ? out.data : Float32Array.from(out.data as ArrayLike<number>);
+    const shape = [...out.dims];
+    out.dispose?.();
+    return { data, shape };
   };
   return {
     buildFeeds,
@@ -86,18 +100,11 @@ export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts:
     ...(outputShape ? { outputShape } : {}),
     capabilities: { gradients: false, hooks: false },
     async forward(x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor> {
-      const feeds = await buildFeeds(x, ctx);
-      let result: InferenceSession.OnnxValueMapType;
-      try {
-        result = await session.run(feeds, [outputName]);
-      } catch (e) {
-        throw new BackendError(`ONNX Runtime failed to run model '${name}': ${(e as Error).message}`, { model: name }, e);
-      }
-      const out = result[outputName] as OrtTensor;
-      const values = out.data instanceof Float32Array ? out.data : Float32Array.from(out.data as ArrayLike<number>);
-      const t = tf.tensor(values, [...out.dims]);
-      out.dispose?.();
-      return t;
+      const out = await runHost(await buildFeeds(x, ctx));
+      return tf.tensor(out.data, [...out.shape]);
+    },
+    async forwardHost(data: Float32Array, shape: readonly number[], ctx?: CallContext): Promise<HostTensor> {
+      return runHost(await buildHostFeeds(data, shape, ctx));
     },
     dispose: () => {
       void session.release();
