@@ -1,11 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertBatch, assertPositiveInt, assertSameShape } from '../core/assert.js';
 import { resolveBaseline } from '../core/baseline.js';
-import { Budget } from '../core/budget.js';
-import { resolveBatchSize } from '../core/batching.js';
-import { resolveTarget } from '../core/target.js';
 import type { Baseline, RunControl, Target } from '../core/types.js';
 import type { ModelAdapter } from '../models/model.js';
+import { prepare } from '../attr/internal/prepare.js';
 import { evaluatePerturbations } from '../attr/internal/perturb.js';
 import { resolveFeatureMask, type FeatureMaskInput } from '../attr/masks.js';
 import { withScope } from '../core/scope.js';
@@ -58,10 +56,7 @@ async function curve(model: ModelAdapter, x: tf.Tensor, attribution: tf.Tensor, 
   assertSameShape(attribution, x, fn);
   const steps = opts.steps ?? 20;
   assertPositiveInt(steps, 'steps', fn);
-  const n = x.shape[0]!;
-  const batchSize = resolveBatchSize(opts.batchSize, fn);
-  const run = Budget.start(opts, { total: n * (steps + 1) + (opts.target === 'auto' ? n : 0), fn, exact: true });
-  const target = await resolveTarget(model, x, opts.target, run, batchSize, fn);
+  const { run, target, batchSize, n } = await prepare(model, x, opts, { fn, cost: x.shape[0]! * (steps + 1), exact: true });
   const groups = resolveFeatureMask(opts.featureMask, x.shape.slice(1), fn);
   const f = groups.count;
   const a = await attribution.data();

@@ -1,12 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertBatch, assertPositiveInt, assertSameShape } from '../core/assert.js';
 import { resolveBaseline } from '../core/baseline.js';
-import { Budget } from '../core/budget.js';
-import { resolveBatchSize } from '../core/batching.js';
 import { Rng } from '../core/random.js';
-import { resolveTarget } from '../core/target.js';
 import type { Baseline, RunControl, Target } from '../core/types.js';
 import type { ModelAdapter } from '../models/model.js';
+import { prepare } from '../attr/internal/prepare.js';
 import { evaluateObjective } from '../attr/internal/evaluate.js';
 import { withScope } from '../core/scope.js';
 
@@ -44,10 +42,7 @@ export async function infidelity(model: ModelAdapter, x: tf.Tensor, attribution:
   assertSameShape(attribution, x, fn);
   const samples = opts.samples ?? 10;
   assertPositiveInt(samples, 'samples', fn);
-  const n = x.shape[0]!;
-  const batchSize = resolveBatchSize(opts.batchSize, fn);
-  const run = Budget.start(opts, { total: n * (samples + 1) + (opts.target === 'auto' ? n : 0), fn, exact: true });
-  const target = await resolveTarget(model, x, opts.target, run, batchSize, fn);
+  const { run, target, batchSize, n } = await prepare(model, x, opts, { fn, cost: x.shape[0]! * (samples + 1), exact: true });
   const rng = new Rng(opts.seed ?? 0);
   const std = opts.noiseStd ?? 0.003;
   const perturb: InfidelityPerturbation = opts.perturb ?? ((v, r) => tf.tidy(() => tf.sub(v, tf.tensor(r.fillNormal(new Float32Array(v.size), std), v.shape))));

@@ -60,26 +60,29 @@ export async function evaluatePerturbations(
       buffer.set(xd.subarray(r * e, (r + 1) * e), bo);
       jobs.replaced(j, take);
     }
-    if (model.forwardHost && target.kind === 'index') {
-      // engines outside TF.js take the host batch as is
-      const y = await model.forwardHost(buffer, [k, ...rowShape], { rows });
-      out.set(pickTargets(y, target.indices, rows, fn), s);
-      continue;
-    }
-    const perturbed = tf.tensor(buffer, [k, ...rowShape]);
-    let y: tf.Tensor;
-    try {
-      y = await model.forward(perturbed, { rows });
-    } finally {
-      perturbed.dispose();
-    }
-    try {
-      out.set(await objectiveValues(y, target, rows, fn), s);
-    } finally {
-      y.dispose();
-    }
+    out.set(await scoreBatch(model, buffer, [k, ...rowShape], rows, target, fn), s);
   }
   return out;
+}
+
+/**
+ * F_t of a batch built on the host (`rows[i]` = the input row of batch row i): engines outside TF.js
+ * take the array as is (`forwardHost`), others get one tensor upload.
+ */
+export async function scoreBatch(model: ModelAdapter, batch: Float32Array, shape: readonly number[], rows: Int32Array, target: ResolvedTarget, fn: string): Promise<Float32Array> {
+  if (model.forwardHost && target.kind === 'index') return pickTargets(await model.forwardHost(batch, shape, { rows }), target.indices, rows, fn);
+  const input = tf.tensor(batch, [...shape]);
+  let y: tf.Tensor;
+  try {
+    y = await model.forward(input, { rows });
+  } finally {
+    input.dispose();
+  }
+  try {
+    return await objectiveValues(y, target, rows, fn);
+  } finally {
+    y.dispose();
+  }
 }
 
 /** Spreads per-feature values [n, F] onto elements: value of element e of row i = values[i][featureOf[e]]. */

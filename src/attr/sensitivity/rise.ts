@@ -6,7 +6,8 @@ import { InvalidArgumentError, ShapeMismatchError } from '../../core/errors.js';
 import { FeatureAttribution } from '../../core/result.js';
 import { Rng } from '../../core/random.js';
 import { withScope } from '../../core/scope.js';
-import { objectiveValues, targetList } from '../../core/target.js';
+import { targetList } from '../../core/target.js';
+import { scoreBatch } from '../internal/perturb.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
 import { withTargets } from '../gradient/saliency.js';
@@ -97,19 +98,7 @@ export class Rise implements Attributor<RiseOptions> {
             }
           }
         }
-        const input = tf.tensor(batch, [k, ...rowShape]);
-        let y: tf.Tensor;
-        try {
-          y = await model.forward(input, { rows: ids });
-        } finally {
-          input.dispose();
-        }
-        let scores: Float32Array;
-        try {
-          scores = await objectiveValues(y, target, ids, fn);
-        } finally {
-          y.dispose();
-        }
+        const scores = await scoreBatch(model, batch, [k, ...rowShape], ids, target, fn);
         for (let t = 0; t < k; t++) {
           const i = ids[t]!;
           const m = masks[t]!;
