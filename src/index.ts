@@ -7,6 +7,7 @@ export {
   BudgetExceededError,
   AbortedError,
   UnknownMethodError,
+  UnknownHookError,
   ModelLoadError,
   FileFormatError,
   BackendError,

@@ -1,6 +1,9 @@
 // Closed-form models whose attributions are known exactly.
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { Rng } from '../src/core/random.js';
 import { fromFunction } from '../src/models/tfjs/function-model.js';
+import { fromLayersModel, type LayersModelAdapter } from '../src/models/tfjs/layers-model.js';
 import type { DifferentiableModel } from '../src/models/model.js';
 
 /** f(x) = x · w, one output. */
@@ -49,3 +52,35 @@ export const symmetric = (): DifferentiableModel =>
     },
     { name: 'symmetric' },
   );
+
+/**
+ * A small functional CNN with a residual block and BatchNorm, seeded weights (no training):
+ * input [8, 8, 2] → conv_a (3×3, 4) → bn → relu_a → conv_b (3×3, 4) ─┐
+ *                 └──────────────── proj (1×1, 4) ─────────────────── add → relu_b → gap → head (Dense 3).
+ * Hook names are the layer names. The caller disposes the adapter.
+ */
+export function residualNet(seed = 7): LayersModelAdapter {
+  const rng = new Rng(seed);
+  const made: tf.Tensor[] = [];
+  const w = (shape: number[], scale = 0.5, shift = 0) => {
+    const v = rng.fillNormal(new Float32Array(shape.reduce((a, b) => a * b, 1)), scale).map((u) => u + shift);
+    const t = tf.tensor(v, shape);
+    made.push(t);
+    return t;
+  };
+  const input = tfl.input({ shape: [8, 8, 2], name: 'image' });
+  const convA = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'conv_a', weights: [w([3, 3, 2, 4]), w([4], 0.1)] }).apply(input) as tfl.SymbolicTensor;
+  const bn = tfl.layers
+    .batchNormalization({ name: 'bn', weights: [w([4], 0.3, 1), w([4], 0.2), w([4], 0.2), tf.tensor1d([0.5, 1.5, 0.8, 2.0])] })
+    .apply(convA) as tfl.SymbolicTensor;
+  const reluA = tfl.layers.activation({ activation: 'relu', name: 'relu_a' }).apply(bn) as tfl.SymbolicTensor;
+  const convB = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'conv_b', weights: [w([3, 3, 4, 4]), w([4], 0.1)] }).apply(reluA) as tfl.SymbolicTensor;
+  const proj = tfl.layers.conv2d({ filters: 4, kernelSize: 1, name: 'proj', weights: [w([1, 1, 2, 4]), w([4], 0.1)] }).apply(input) as tfl.SymbolicTensor;
+  const sum = tfl.layers.add({ name: 'add' }).apply([convB, proj]) as tfl.SymbolicTensor;
+  const reluB = tfl.layers.reLU({ name: 'relu_b' }).apply(sum) as tfl.SymbolicTensor;
+  const gap = tfl.layers.globalAveragePooling2d({ name: 'gap' }).apply(reluB) as tfl.SymbolicTensor;
+  const head = tfl.layers.dense({ units: 3, name: 'head', weights: [w([4, 3]), w([3], 0.1)] }).apply(gap) as tfl.SymbolicTensor;
+  const model = tfl.model({ inputs: input, outputs: head, name: 'residual' });
+  tf.dispose(made);
+  return fromLayersModel(model);
+}

@@ -70,6 +70,13 @@ export class UnknownMethodError extends AttributionError {
   }
 }
 
+export class UnknownHookError extends AttributionError {
+  override name = 'UnknownHookError';
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('unknown_hook', message, { details });
+  }
+}
+
 export class ModelLoadError extends AttributionError {
   override name = 'ModelLoadError';
   constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {

@@ -55,6 +55,87 @@ export interface DifferentiableModel extends ModelAdapter {
 
 export const isDifferentiable = (m: ModelAdapter): m is DifferentiableModel => m.capabilities.gradients;
 
+/**
+ * Reads or replaces one layer's output during one call: return a tensor to replace the activation,
+ * nothing to leave it. Synchronous (it runs inside gradient tapes); the executor owns what it returns.
+ */
+export type HookFn = (activation: tf.Tensor, ctx: { readonly name: string }) => tf.Tensor | void;
+
+/** An elementwise activation site (a fused `activation` or an Activation/ReLU layer). */
+export interface ActivationSite {
+  /** Hook name of the layer. */
+  readonly name: string;
+  /** The activation's name: 'relu', 'sigmoid', 'tanh', … */
+  readonly activation: string;
+  /** The activation itself. */
+  readonly apply: (z: tf.Tensor) => tf.Tensor;
+}
+
+/**
+ * Replaces every elementwise activation of a model (given its pre-activation `z`): how modified
+ * back-propagation (guided backprop, deconvolution, DeepLIFT's rescale rule) is expressed, usually
+ * with `tf.customGrad` keeping the forward value and changing the backward pass.
+ */
+export type ActivationRule = (z: tf.Tensor, site: ActivationSite) => tf.Tensor;
+
+/** Options of one hooked run: hooks and patches live for this call only. */
+export interface RunOptions {
+  /** Functions on layer outputs, by hook name. */
+  readonly hooks?: Readonly<Record<string, HookFn>>;
+  /** Layer outputs replaced by these tensors (the layer does not run); batch must match `x`. */
+  readonly patches?: Readonly<Record<string, tf.Tensor>>;
+  /** The model's other named inputs for this call (multi-input models). */
+  readonly ctx?: CallContext;
+}
+
+/** An activation cache: layer outputs by hook name, owned by the cache. */
+export interface ActivationCacheLike extends Disposable {
+  readonly names: readonly string[];
+  get(name: string): tf.Tensor;
+  has(name: string): boolean;
+  dispose(): void;
+}
+
+/**
+ * A model whose layer outputs are named hook points (`hookNames`) that one call can read (an
+ * activation cache), replace (patching) or differentiate against (`atLayer`).
+ */
+export interface HookedModel extends ModelAdapter {
+  readonly capabilities: ModelCapabilities & { readonly hooks: true };
+  readonly hookNames: readonly string[];
+  /** Output shape of a hook point, `null` for the batch. Throws `unknown_hook`. */
+  hookShape(name: string): readonly (number | null)[];
+  /** Forward pass with per-call hooks and patches. The caller owns the output. */
+  run(x: tf.Tensor, opts?: RunOptions): Promise<tf.Tensor>;
+  /** Forward pass keeping the outputs of `names` (default: every hook point) in a cache the caller disposes. */
+  runWithCache(x: tf.Tensor, names?: readonly string[], ctx?: CallContext): Promise<{ readonly output: tf.Tensor; readonly cache: ActivationCacheLike }>;
+  /** The layer outputs of `x` at `name`, in one tensor. The caller owns it. */
+  activation(x: tf.Tensor, name: string, ctx?: CallContext): Promise<tf.Tensor>;
+  /**
+   * The model seen from a layer: its input is that layer's output, the rest of the network runs on
+   * top. The original input, needed by branches that bypass the layer, is read per row from the call
+   * context's inputs under the model's input name. With `rule`, activations after the layer use it.
+   */
+  atLayer(name: string, opts?: { readonly rule?: ActivationRule }): DifferentiableModel;
+  /** The model cut at a layer: same input, output = that layer's output (for neuron methods). */
+  upTo(name: string): DifferentiableModel;
+  /** The same model with every elementwise activation replaced by `rule` (modified back-propagation). */
+  withRule(rule: ActivationRule): DifferentiableModel;
+}
+
+export const isHooked = (m: ModelAdapter): m is HookedModel => m.capabilities.hooks === true && typeof (m as Partial<HookedModel>).atLayer === 'function';
+
+/** Runtime guard for methods that need layer access. */
+export function requireHooks(model: ModelAdapter, method: string): asserts model is HookedModel {
+  requireModel(model, method);
+  if (!isHooked(model)) {
+    throw new CapabilityError(
+      `'${method}' needs a model whose layers can be hooked (a TF.js layers model via fromLayersModel, or a model.json in layers format); model '${model.name}' offers no layer access`,
+      { method, model: model.name },
+    );
+  }
+}
+
 /** Runtime guard behind the compile-time one, for JavaScript callers. */
 export function requireGradients(model: ModelAdapter, method: string): asserts model is DifferentiableModel {
   if (!model || typeof model.forward !== 'function') {

@@ -1,33 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { CapabilityError, ModelLoadError, ShapeMismatchError } from '../../core/errors.js';
+import { CapabilityError, InvalidArgumentError, ModelLoadError, ShapeMismatchError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
-import { gatherInputs, type CallContext, type DifferentiableModel } from '../model.js';
-import { globalMaxPoolFirstMax, maxPool1dFirstMax, maxPool2dFirstMax } from './pooling.js';
+import {
+  gatherInputs,
+  type ActivationCacheLike,
+  type ActivationRule,
+  type CallContext,
+  type DifferentiableModel,
+  type HookFn,
+  type HookedModel,
+  type RunOptions,
+} from '../model.js';
+import { LayerGraph, type GraphLike } from './executor.js';
 import { gradientOf } from './gradients.js';
-
-// Structural views of tfjs-layers internals used to run a model layer by layer.
-interface SymbolicRef {
-  readonly id: number;
-}
-interface LayerLike {
-  readonly name: string;
-  getClassName(): string;
-  getConfig(): Record<string, unknown>;
-  apply(inputs: tf.Tensor | tf.Tensor[], kwargs?: Record<string, unknown>): tf.Tensor | tf.Tensor[];
-}
-interface NodeLike {
-  readonly outboundLayer: LayerLike;
-  readonly inputTensors: readonly SymbolicRef[];
-  readonly outputTensors: readonly SymbolicRef[];
-  readonly callArgs?: Record<string, unknown>;
-}
-interface GraphLike {
-  readonly name: string;
-  readonly inputs: readonly (SymbolicRef & { readonly shape: readonly (number | null)[] })[];
-  readonly outputs: readonly (SymbolicRef & { readonly shape: readonly (number | null)[] })[];
-  readonly nodesByDepth: Record<string, readonly NodeLike[]>;
-}
 
 export interface LayersModelOptions {
   readonly name?: string;
@@ -37,18 +23,39 @@ export interface LayersModelOptions {
   readonly output?: number;
 }
 
+/** Where a view of the model starts and ends. */
+interface ViewSpec {
+  readonly name: string;
+  /** Hook name whose output the view takes as input; undefined = the attributed model input. */
+  readonly entry?: string;
+  /** Tensor id the view returns. */
+  readonly exit: number;
+  readonly inputShape: readonly (number | null)[];
+  readonly outputShape: readonly (number | null)[];
+  readonly rule?: ActivationRule;
+}
+
 /**
- * Runs a TF.js layers model (Sequential or functional) node by node, in depth order, so that pooling
- * layers can be replaced by versions with first-max gradient routing (correct on every backend).
- * This executor is also where named hook points will live.
+ * Runs a TF.js layers model (Sequential or functional, with branches and residual adds) layer by
+ * layer under attrib's control. Every layer output is a named hook point (its layer name; `name#k`
+ * for the k-th call of a shared layer) that one call can read, replace or differentiate against;
+ * max-pooling runs with first-max gradient routing (right on every backend).
  */
-export class LayersModelAdapter implements DifferentiableModel {
+export class LayersModelAdapter implements DifferentiableModel, HookedModel {
   readonly name: string;
   readonly inputShape: readonly (number | null)[];
   readonly outputShape: readonly (number | null)[];
-  private readonly graph: GraphLike;
-  private readonly order: readonly NodeLike[];
-  private readonly outputIndex: number;
+  /** All input names, the attributed one first. */
+  readonly inputNames: readonly string[];
+  /** Name of the Embedding layer that reads the attributed input (token ids), if any. */
+  readonly embeddingOfInput: string | undefined;
+  /** The layer graph and its interpreter. */
+  readonly layers: LayerGraph;
+  private readonly self: ViewSpec;
+  private readonly attributed: number;
+  private readonly inputIds: readonly number[];
+  /** Input names in the model's own order. */
+  private readonly modelInputNames: readonly string[];
 
   constructor(
     readonly model: LayersModel,
@@ -63,7 +70,6 @@ export class LayersModelAdapter implements DifferentiableModel {
         arg: 'model',
       });
     }
-    this.graph = graph;
     this.name = opts.name ?? model.name;
     const names = (model as unknown as { inputNames?: string[] }).inputNames ?? graph.inputs.map((_, i) => `input_${i}`);
     const attributed = opts.input === undefined ? 0 : names.indexOf(opts.input);
@@ -77,160 +83,279 @@ export class LayersModelAdapter implements DifferentiableModel {
     this.inputIds = graph.inputs.map((t) => t.id);
     this.modelInputNames = names;
     this.inputNames = [names[attributed]!, ...names.filter((_, i) => i !== attributed)];
-    this.otherInputs = names.filter((_, i) => i !== attributed);
     this.inputShape = [...(graph.inputs[attributed]!.shape ?? [])];
-    this.outputIndex = opts.output ?? 0;
-    if (this.outputIndex < 0 || this.outputIndex >= graph.outputs.length) {
-      throw new ModelLoadError(`Option 'output' passed to 'fromLayersModel' must be in [0, ${graph.outputs.length}), got ${this.outputIndex}`, {
+    const outputIndex = opts.output ?? 0;
+    if (outputIndex < 0 || outputIndex >= graph.outputs.length) {
+      throw new ModelLoadError(`Option 'output' passed to 'fromLayersModel' must be in [0, ${graph.outputs.length}), got ${outputIndex}`, {
         arg: 'output',
       });
     }
-    this.outputShape = [...(graph.outputs[this.outputIndex]!.shape ?? [])];
-    const depths = Object.keys(graph.nodesByDepth)
-      .map(Number)
-      .sort((a, b) => b - a);
-    this.order = depths.flatMap((d) => graph.nodesByDepth[String(d)] ?? []);
+    this.outputShape = [...(graph.outputs[outputIndex]!.shape ?? [])];
+    this.layers = new LayerGraph(graph, this.name);
     const inputId = graph.inputs[attributed]!.id;
-    this.embeddingOfInput = this.order.find((n) => n.outboundLayer.getClassName() === 'Embedding' && n.inputTensors.some((t) => t.id === inputId))?.outboundLayer.name;
+    this.embeddingOfInput = this.layers.nodes.find((n) => n.layer.getClassName() === 'Embedding' && n.inputs.includes(inputId))?.layer.name;
+    this.self = { name: this.name, exit: graph.outputs[outputIndex]!.id, inputShape: this.inputShape, outputShape: this.outputShape };
   }
-
-  /** Name of the Embedding layer that reads the attributed input (token ids), if any. */
-  readonly embeddingOfInput: string | undefined;
 
   /**
    * Differentiable unless the attributed input is token ids (it feeds an Embedding layer): then
    * `gradients` is false at run time and `gradientsUnavailable` says why, so gradient methods refuse
-   * the model when they are constructed.
+   * the model when they are constructed. Layer methods (`atLayer`) still differentiate.
    */
-  get capabilities(): { readonly gradients: true; readonly hooks: false } {
-    return { gradients: (this.embeddingOfInput === undefined) as true, hooks: false };
+  get capabilities(): { readonly gradients: true; readonly hooks: true } {
+    return { gradients: (this.embeddingOfInput === undefined) as true, hooks: true };
   }
 
   get gradientsUnavailable(): string | undefined {
     if (this.embeddingOfInput === undefined) return undefined;
-    return `its input holds token ids (it feeds Embedding layer '${this.embeddingOfInput}'), which have no gradient: attribute in embedding space or use a perturbation method`;
+    return `its input holds token ids (it feeds Embedding layer '${this.embeddingOfInput}'), which have no gradient: attribute in embedding space (layer-integrated-gradients on '${this.embeddingOfInput}') or use a perturbation method`;
   }
-  /** All input names, the attributed one first. */
-  readonly inputNames: readonly string[];
-  private readonly otherInputs: readonly string[];
-  private readonly attributed: number;
-  private readonly inputIds: readonly number[];
-  /** Input names in the model's own order. */
-  private readonly modelInputNames: readonly string[];
+
+  /** Hook points: every layer call, in execution order. */
+  get hookNames(): readonly string[] {
+    return this.layers.names;
+  }
+
+  hookShape(name: string): readonly (number | null)[] {
+    return this.layers.node(name, 'hookShape').shape;
+  }
 
   /** Synchronous forward pass (for use inside `tf.grad`); `others` feeds the other inputs by name. */
   apply(x: tf.Tensor, others: Readonly<Record<string, tf.Tensor>> = {}): tf.Tensor {
-    this.checkInput(x);
-    const values = new Map<number, tf.Tensor>();
-    this.inputIds.forEach((id, i) => {
-      if (i === this.attributed) values.set(id, x);
-      else {
-        const name = this.modelInputNames[i]!;
-        const v = others[name];
-        if (!v) throw new CapabilityError(`Model '${this.name}' also needs input '${name}': pass it as inputs: { ${name}: tensor }`, { model: this.name, input: name });
-        values.set(id, v);
-      }
-    });
-    for (const node of this.order) {
-      const layer = node.outboundLayer;
-      if (layer.getClassName() === 'InputLayer') continue;
-      const ins = node.inputTensors.map((s) => {
-        const v = values.get(s.id);
-        if (!v) throw new ModelLoadError(`Layer '${layer.name}' reads a tensor that no earlier layer produced`, { layer: layer.name });
-        return v;
-      });
-      const out = runLayer(layer, ins.length === 1 ? ins[0]! : ins, node.callArgs);
-      const outs = Array.isArray(out) ? out : [out];
-      node.outputTensors.forEach((s, i) => values.set(s.id, outs[i]!));
-    }
-    const y = values.get(this.graph.outputs[this.outputIndex]!.id);
-    if (!y) throw new ModelLoadError(`Model '${this.name}' produced no value for output ${this.outputIndex}`, {});
-    return y;
+    return this.evaluate(this.self, x, others);
   }
 
-  async forward(x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor> {
-    if (this.otherInputs.length === 0) return tf.tidy(() => this.apply(x));
-    const others = await gatherInputs(ctx, this.otherInputs, this.name);
-    try {
-      return tf.tidy(() => this.apply(x, others));
-    } finally {
-      tf.dispose(Object.values(others));
-    }
+  forward(x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor> {
+    return this.forwardOf(this.self, x, ctx);
   }
 
   async gradients(x: tf.Tensor, objective: Objective, ctx?: CallContext): Promise<tf.Tensor> {
     if (this.embeddingOfInput !== undefined) {
       throw new CapabilityError(
-        `Model '${this.name}' takes token ids (its input feeds Embedding layer '${this.embeddingOfInput}'): ids have no gradient. Attribute in embedding space (LayerIntegratedGradients on '${this.embeddingOfInput}') or use a perturbation method (feature-ablation, kernel-shap, lime)`,
+        `Model '${this.name}' takes token ids (its input feeds Embedding layer '${this.embeddingOfInput}'): ids have no gradient. Attribute in embedding space (layer-integrated-gradients on '${this.embeddingOfInput}') or use a perturbation method (feature-ablation, kernel-shap, lime)`,
         { model: this.name, layer: this.embeddingOfInput },
       );
     }
-    if (this.otherInputs.length === 0) return gradientOf((v) => this.apply(v), x, objective);
-    const others = await gatherInputs(ctx, this.otherInputs, this.name);
+    return this.gradientsOf(this.self, x, objective, ctx);
+  }
+
+  async run(x: tf.Tensor, opts: RunOptions = {}): Promise<tf.Tensor> {
+    const fn = 'run';
+    const hooks = this.hookMap(opts.hooks, fn);
+    const patches = this.patchMap(opts.patches, x.shape[0]!, fn);
+    const others = await this.fixedInputs(this.self, opts.ctx, new Set(patches.keys()));
     try {
-      return gradientOf((v) => this.apply(v, others), x, objective);
+      return tf.tidy(() => this.evaluate(this.self, x, others, { hooks, patches }));
     } finally {
       tf.dispose(Object.values(others));
     }
+  }
+
+  async runWithCache(x: tf.Tensor, names?: readonly string[], ctx?: CallContext): Promise<{ readonly output: tf.Tensor; readonly cache: ActivationCache }> {
+    const keep = names ?? this.hookNames;
+    const ids = keep.map((n) => this.layers.node(n, 'runWithCache').outputs[0]!);
+    const others = await this.fixedInputs(this.self, ctx);
+    try {
+      const outs = tf.tidy(() => {
+        const values = this.inputValues(this.self, x, others);
+        return this.layers.execute(values, { want: [this.self.exit, ...ids] }).map((t) => t.clone());
+      });
+      const [output, ...acts] = outs;
+      return { output: output!, cache: new ActivationCache(new Map(keep.map((n, i) => [n, acts[i]!]))) };
+    } finally {
+      tf.dispose(Object.values(others));
+    }
+  }
+
+  async activation(x: tf.Tensor, name: string, ctx?: CallContext): Promise<tf.Tensor> {
+    return this.upTo(name).forward(x, ctx);
+  }
+
+  atLayer(name: string, opts: { readonly rule?: ActivationRule } = {}): DifferentiableModel {
+    const node = this.layers.node(name, 'atLayer');
+    return new GraphView(this, { ...this.self, name: `${this.name}@${name}`, entry: name, inputShape: node.shape, ...(opts.rule ? { rule: opts.rule } : {}) });
+  }
+
+  upTo(name: string): DifferentiableModel {
+    const node = this.layers.node(name, 'upTo');
+    return new GraphView(this, { ...this.self, name: `${this.name}→${name}`, exit: node.outputs[0]!, outputShape: node.shape });
+  }
+
+  withRule(rule: ActivationRule): DifferentiableModel {
+    return new GraphView(this, { ...this.self, rule });
   }
 
   dispose(): void {
     this.model.dispose();
   }
 
-  private checkInput(x: tf.Tensor): void {
-    const want = this.inputShape;
-    const ok = x.rank === want.length && want.every((d, i) => d === null || d === x.shape[i]);
-    if (!ok) {
-      throw new ShapeMismatchError(
-        `Argument 'x' passed to model '${this.name}' must have shape [${want.map((d) => d ?? '*').join(', ')}], got [${x.shape.join(', ')}]`,
-        { arg: 'x', model: this.name, expected: want, actual: x.shape },
-      );
+  /** @internal forward of a view */
+  async forwardOf(spec: ViewSpec, x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor> {
+    const others = await this.fixedInputs(spec, ctx);
+    try {
+      return tf.tidy(() => this.evaluate(spec, x, others));
+    } finally {
+      tf.dispose(Object.values(others));
     }
+  }
+
+  /** @internal gradient of a view */
+  async gradientsOf(spec: ViewSpec, x: tf.Tensor, objective: Objective, ctx?: CallContext): Promise<tf.Tensor> {
+    const others = await this.fixedInputs(spec, ctx);
+    try {
+      return gradientOf((v) => this.evaluate(spec, v, others), x, objective);
+    } finally {
+      tf.dispose(Object.values(others));
+    }
+  }
+
+  /** One synchronous evaluation of a view: `x` enters at the view's entry. */
+  private evaluate(
+    spec: ViewSpec,
+    x: tf.Tensor,
+    others: Readonly<Record<string, tf.Tensor>>,
+    extra: { hooks?: ReadonlyMap<string, HookFn>; patches?: ReadonlyMap<string, tf.Tensor> } = {},
+  ): tf.Tensor {
+    checkShape(x, spec.inputShape, spec.name);
+    const values = this.inputValues(spec, x, others);
+    const patches = new Map(extra.patches ?? []);
+    if (spec.entry !== undefined) patches.set(spec.entry, x);
+    return this.layers.execute(values, {
+      want: [spec.exit],
+      patches,
+      ...(extra.hooks ? { hooks: extra.hooks } : {}),
+      ...(spec.rule ? { rule: spec.rule } : {}),
+    })[0]!;
+  }
+
+  /** Model inputs by tensor id: `x` at the attributed input (plain views), the others by name. */
+  private inputValues(spec: ViewSpec, x: tf.Tensor, others: Readonly<Record<string, tf.Tensor>>): Map<number, tf.Tensor> {
+    const values = new Map<number, tf.Tensor>();
+    this.inputIds.forEach((id, i) => {
+      if (spec.entry === undefined && i === this.attributed) values.set(id, x);
+      else {
+        const v = others[this.modelInputNames[i]!];
+        if (v) values.set(id, v);
+      }
+    });
+    return values;
+  }
+
+  /**
+   * The inputs a view needs besides `x`, gathered for the call's rows. A layer view reads the
+   * attributed input too when a branch bypasses the layer. The caller owns the returned tensors.
+   */
+  private async fixedInputs(spec: ViewSpec, ctx: CallContext | undefined, patched: ReadonlySet<string> = new Set()): Promise<Record<string, tf.Tensor>> {
+    const cut = new Set(patched);
+    if (spec.entry !== undefined) cut.add(spec.entry);
+    const needed = this.layers.inputsNeeded([spec.exit], cut);
+    const names = this.inputIds
+      .map((id, i) => (needed.has(id) && (spec.entry !== undefined || i !== this.attributed) ? this.modelInputNames[i]! : undefined))
+      .filter((n): n is string => n !== undefined);
+    if (names.length === 0) return {};
+    return gatherInputs(ctx, names, this.name);
+  }
+
+  private hookMap(hooks: RunOptions['hooks'], fn: string): Map<string, HookFn> {
+    const map = new Map<string, HookFn>();
+    for (const [name, h] of Object.entries(hooks ?? {})) {
+      this.layers.node(name, fn);
+      if (typeof h !== 'function') throw new InvalidArgumentError(`Hook '${name}' passed to '${fn}' must be a function (activation) => tensor | void`, { arg: 'hooks', fn, hook: name });
+      map.set(name, h);
+    }
+    return map;
+  }
+
+  private patchMap(patches: RunOptions['patches'], n: number, fn: string): Map<string, tf.Tensor> {
+    const map = new Map<string, tf.Tensor>();
+    for (const [name, t] of Object.entries(patches ?? {})) {
+      const node = this.layers.node(name, fn);
+      if (!(t instanceof tf.Tensor) || t.isDisposed) throw new InvalidArgumentError(`Patch '${name}' passed to '${fn}' must be a live tf.Tensor`, { arg: 'patches', fn, hook: name });
+      checkShape(t, [n, ...node.shape.slice(1)], `${fn}: patch '${name}'`);
+      map.set(name, t);
+    }
+    return map;
   }
 }
 
-/** One layer call; max-pooling layers are replaced by first-max-routed equivalents. */
-function runLayer(layer: LayerLike, input: tf.Tensor | tf.Tensor[], callArgs?: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
-  const cls = layer.getClassName();
-  if (!Array.isArray(input)) {
-    const cfg = layer.getConfig();
-    const channelsLast = cfg['dataFormat'] === undefined || cfg['dataFormat'] === 'channelsLast';
-    if (channelsLast) {
-      if (cls === 'MaxPooling2D') {
-        const pool = pair(cfg['poolSize'], 2);
-        const strides = cfg['strides'] == null ? pool : pair(cfg['strides'], 1);
-        return maxPool2dFirstMax(input as tf.Tensor4D, { poolSize: pool, strides, padding: cfg['padding'] === 'same' ? 'same' : 'valid' });
-      }
-      if (cls === 'MaxPooling1D') {
-        const pool = first(cfg['poolSize'], 2);
-        const stride = cfg['strides'] == null ? pool : first(cfg['strides'], pool);
-        return maxPool1dFirstMax(input as tf.Tensor3D, pool, stride, cfg['padding'] === 'same' ? 'same' : 'valid');
-      }
-      if (cls === 'GlobalMaxPooling1D' || cls === 'GlobalMaxPooling2D') return globalMaxPoolFirstMax(input);
-    }
+/** A view of a layers model (from a layer, up to a layer, or with an activation rule). Owns nothing. */
+class GraphView implements DifferentiableModel {
+  readonly name: string;
+  readonly inputShape: readonly (number | null)[];
+  readonly outputShape: readonly (number | null)[];
+  readonly capabilities = { gradients: true, hooks: false } as const;
+  readonly inputNames: readonly string[];
+
+  constructor(
+    private readonly owner: LayersModelAdapter,
+    private readonly spec: ViewSpec,
+  ) {
+    this.name = spec.name;
+    this.inputShape = spec.inputShape;
+    this.outputShape = spec.outputShape;
+    this.inputNames = spec.entry === undefined ? owner.inputNames : [spec.entry, ...owner.inputNames];
   }
-  const kwargs = { ...(callArgs ?? {}), training: false };
-  return layer.apply(input, kwargs);
+
+  forward(x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor> {
+    return this.owner.forwardOf(this.spec, x, ctx);
+  }
+
+  gradients(x: tf.Tensor, objective: Objective, ctx?: CallContext): Promise<tf.Tensor> {
+    if (this.spec.entry === undefined && this.owner.embeddingOfInput !== undefined) return this.owner.gradients(x, objective, ctx);
+    return this.owner.gradientsOf(this.spec, x, objective, ctx);
+  }
+
+  dispose(): void {
+    // the view borrows the owner's model
+  }
 }
 
-function pair(v: unknown, dflt: number): [number, number] {
-  if (Array.isArray(v)) return [Number(v[0] ?? dflt), Number(v[1] ?? v[0] ?? dflt)];
-  if (typeof v === 'number') return [v, v];
-  return [dflt, dflt];
+/** Layer outputs by hook name. The cache owns its tensors: `dispose()` (or `using`) releases them. */
+export class ActivationCache implements ActivationCacheLike {
+  constructor(private readonly acts: Map<string, tf.Tensor>) {}
+
+  get names(): string[] {
+    return [...this.acts.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.acts.has(name);
+  }
+
+  get(name: string): tf.Tensor {
+    const t = this.acts.get(name);
+    if (!t) throw new InvalidArgumentError(`Argument 'name' passed to 'ActivationCache.get' names no cached activation: '${name}'; cached: ${this.names.join(', ')}`, { arg: 'name', name });
+    return t;
+  }
+
+  dispose(): void {
+    for (const t of this.acts.values()) if (!t.isDisposed) t.dispose();
+    this.acts.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 }
 
-function first(v: unknown, dflt: number): number {
-  if (Array.isArray(v)) return Number(v[0] ?? dflt);
-  if (typeof v === 'number') return v;
-  return dflt;
+function checkShape(x: tf.Tensor, want: readonly (number | null)[], name: string): void {
+  const ok = x.rank === want.length && want.every((d, i) => d === null || d === x.shape[i]);
+  if (!ok) {
+    throw new ShapeMismatchError(`Argument 'x' passed to model '${name}' must have shape [${want.map((d) => d ?? '*').join(', ')}], got [${x.shape.join(', ')}]`, {
+      arg: 'x',
+      model: name,
+      expected: want,
+      actual: x.shape,
+    });
+  }
 }
 
 /**
- * A differentiable adapter for a TF.js layers model.
+ * A differentiable, hookable adapter for a TF.js layers model.
  * @example
  * ```ts
  * const model = fromLayersModel(await tf.loadLayersModel(handler));
+ * const { output, cache } = await model.runWithCache(x, ['conv2']);
  * ```
  */
 export const fromLayersModel = (model: LayersModel, opts: LayersModelOptions = {}): LayersModelAdapter => new LayersModelAdapter(model, opts);
