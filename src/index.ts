@@ -15,8 +15,8 @@ export {
   exitCodeFor,
 } from './core/errors.js';
 export type { ErrorCode } from './core/errors.js';
-export type { Target, Objective, Baseline, RunControl, Progress, AttributeOptions, Attributor, MethodId } from './core/types.js';
-export { FeatureAttribution } from './core/result.js';
+export type { Target, Objective, Baseline, RunControl, Progress, AttributeOptions, Attributor, AttributionLike, MethodId } from './core/types.js';
+export { FeatureAttribution, LayerAttribution } from './core/result.js';
 export type { Diagnostics, AttributionResult } from './core/result.js';
 export { quadrature, gaussLegendre, QUADRATURE_RULES } from './core/quadrature.js';
 export type { QuadratureRule, Quadrature } from './core/quadrature.js';

@@ -20,6 +20,7 @@ export interface RefMethod {
   stochastic: boolean;
   attributions: JsonTensor;
   convergence_delta?: JsonTensor;
+  attributions_per_dim?: JsonTensor;
 }
 export interface Reference {
   targets: number[];

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { FeatureAttribution } from '../core/result.js';
+import type { AttributionLike } from '../core/types.js';
 import { encodeNpy } from '../io/npy.js';
 import { shortestFloat32 } from '../io/tensor-json.js';
 import { encodePng, type ImageData01 } from '../io/image.js';
@@ -9,10 +9,11 @@ import { renderReport, type ReportMethod, type ReportSection } from '../viz/repo
 import { tokenHtml } from '../viz/token-spans.js';
 
 /** The result JSON of DESIGN.md. */
-export async function resultJson(attr: FeatureAttribution): Promise<Record<string, unknown>> {
+export async function resultJson(attr: AttributionLike): Promise<Record<string, unknown>> {
   const d = attr.diagnostics;
   return {
     method: attr.method,
+    ...(attr.layer === undefined ? {} : { layer: attr.layer }),
     target: d.targets ? [...d.targets] : null,
     shape: attr.values.shape,
     data: Array.from(await attr.values.data(), shortestFloat32),
@@ -42,7 +43,7 @@ export async function writeAtomically(files: ReadonlyMap<string, Uint8Array | st
  * `result.json`, `attribution.npy` and, for images, `heatmap-<row>.png` / `overlay-<row>.png`, plus
  * `report.html` (token highlighting when `tokens` are given, bars otherwise).
  */
-export async function writeResult(out: string, attr: FeatureAttribution, images?: readonly ImageData01[], tokens?: readonly (readonly string[])[]): Promise<string[]> {
+export async function writeResult(out: string, attr: AttributionLike, images?: readonly ImageData01[], tokens?: readonly (readonly string[])[]): Promise<string[]> {
   const json = JSON.stringify(await resultJson(attr));
   if (out.toLowerCase().endsWith('.json')) {
     await writeAtomically(new Map([[path.basename(out), json]]), path.dirname(path.resolve(out)));
@@ -93,7 +94,7 @@ export async function writeResult(out: string, attr: FeatureAttribution, images?
   return [...files.keys()].map((f) => path.join(out, f));
 }
 
-function facts(attr: FeatureAttribution, row: number): Record<string, string> {
+function facts(attr: AttributionLike, row: number): Record<string, string> {
   const d = attr.diagnostics;
   const f: Record<string, string> = { evaluations: String(d.evaluations), 'time (ms)': d.elapsedMs.toFixed(1) };
   if (d.targets) f['target'] = String(d.targets[row]);

@@ -3,9 +3,8 @@ import type { Diagnostics, MethodId } from './types.js';
 
 export type { Diagnostics };
 
-/** A feature attribution: `values` always has the input's shape. The result owns its tensors. */
-export class FeatureAttribution implements Disposable {
-  readonly kind = 'feature' as const;
+/** Values plus diagnostics; the result owns its tensors (`dispose()` or `using`). */
+abstract class TensorAttribution implements Disposable {
   constructor(
     readonly method: MethodId,
     readonly values: tf.Tensor,
@@ -23,4 +22,21 @@ export class FeatureAttribution implements Disposable {
   }
 }
 
-export type AttributionResult = FeatureAttribution;
+/** A feature attribution: `values` always has the input's shape. */
+export class FeatureAttribution extends TensorAttribution {
+  readonly kind = 'feature' as const;
+}
+
+/**
+ * An attribution to the units of one layer (Captum's layer methods): `values` has the layer's output
+ * shape `[batch, ...]` (GradCAM: the layer's spatial shape with one channel, or the input's spatial
+ * shape when upsampled). `layer` is the hook name.
+ */
+export class LayerAttribution extends TensorAttribution {
+  readonly kind = 'layer' as const;
+  constructor(method: MethodId, readonly layer: string, values: tf.Tensor, diagnostics: Diagnostics) {
+    super(method, values, diagnostics);
+  }
+}
+
+export type AttributionResult = FeatureAttribution | LayerAttribution;

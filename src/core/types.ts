@@ -66,19 +66,35 @@ export type MethodId =
   | 'kernel-shap'
   | 'lime'
   | 'rise'
+  | 'layer-activation'
+  | 'layer-gradient-x-activation'
+  | 'layer-integrated-gradients'
+  | 'layer-conductance'
+  | 'internal-influence'
+  | 'layer-gradcam'
+  | 'gradcam-plus-plus'
+  | 'layer-cam'
+  | 'neuron-gradient'
+  | 'neuron-integrated-gradients'
+  | 'guided-backprop'
+  | 'deconvolution'
+  | 'guided-gradcam'
+  | 'deeplift'
   | 'random';
 
 /** A configured feature-attribution method: settings in the constructor, data per call. */
-export interface Attributor<O extends AttributeOptions = AttributeOptions> {
+export interface Attributor<O extends RunControl = AttributeOptions> {
   readonly id: MethodId;
   /** Model rows one call on an input of this shape will evaluate (the budget it is checked against). */
   cost(shape: readonly number[], opts: O): number;
-  attribute(x: tf.Tensor, opts: O): Promise<FeatureAttributionLike>;
+  attribute(x: tf.Tensor, opts: O): Promise<AttributionLike>;
 }
 
-/** Structural view of `FeatureAttribution` (defined in result.ts) to keep this module type-only. */
-export interface FeatureAttributionLike extends Disposable {
-  readonly kind: 'feature';
+/** Structural view of `FeatureAttribution | LayerAttribution` (result.ts), to keep this module type-only. */
+export interface AttributionLike extends Disposable {
+  readonly kind: 'feature' | 'layer';
+  /** Hook name, for layer attributions. */
+  readonly layer?: string;
   readonly method: MethodId;
   readonly values: tf.Tensor;
   readonly diagnostics: Diagnostics;

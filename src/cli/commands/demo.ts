@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { findMethod } from '../../core/registry.js';
 import type { AttributeOptions, MethodId } from '../../core/types.js';
-import type { FeatureAttribution } from '../../core/result.js';
+import type { AttributionLike } from '../../core/types.js';
 import type { ModelAdapter } from '../../models/model.js';
 import { loadModel } from '../../io/load-model.js';
 import { encodePng } from '../../io/image.js';
@@ -66,7 +66,7 @@ function tabularPlans(quick: boolean, background: tf.Tensor): Plan[] {
 
 interface Outcome {
   readonly plan: Plan;
-  readonly attr: FeatureAttribution;
+  readonly attr: AttributionLike;
   /** Share of Σ|attr| on the relevant elements, per row. */
   readonly relevantShare: number[];
 }

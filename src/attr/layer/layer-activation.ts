@@ -1,0 +1,44 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { assertBatch } from '../../core/assert.js';
+import { resolveBatchSize } from '../../core/batching.js';
+import { Budget } from '../../core/budget.js';
+import { LayerAttribution } from '../../core/result.js';
+import type { Attributor, RunControl } from '../../core/types.js';
+import type { HookedModel } from '../../models/model.js';
+import { activationsOf, layerModel, type LayerMethodSettings } from './internal.js';
+
+export interface LayerActivationOptions extends RunControl {
+  /** The model's other named inputs, one row per input row. */
+  readonly inputs?: Readonly<Record<string, tf.Tensor>>;
+}
+
+/**
+ * LayerActivation: the layer's output for each input (Captum `LayerActivation`); it takes no target.
+ *
+ * Cost: `batch` forward rows (up to the layer only).
+ * @throws {UnknownHookError} `unknown_hook` when the layer is not a hook point of the model.
+ * @example
+ * ```ts
+ * using acts = await new LayerActivation(model, { layer: 'conv2' }).attribute(images);
+ * ```
+ */
+export class LayerActivation implements Attributor<LayerActivationOptions> {
+  readonly id = 'layer-activation' as const;
+  private readonly model: HookedModel;
+  readonly layer: string;
+  constructor(model: HookedModel, settings: LayerMethodSettings) {
+    ({ model: this.model, layer: this.layer } = layerModel(model, settings, 'LayerActivation'));
+  }
+
+  cost(shape: readonly number[]): number {
+    return shape[0] ?? 1;
+  }
+
+  async attribute(x: tf.Tensor, opts: LayerActivationOptions = {}): Promise<LayerAttribution> {
+    const fn = 'LayerActivation.attribute';
+    assertBatch(x, 'x', fn);
+    const run = Budget.start(opts, { total: x.shape[0]!, fn, exact: true });
+    const values = await activationsOf(this.model, this.layer, x, opts.inputs, resolveBatchSize(opts.batchSize, fn), run);
+    return new LayerAttribution(this.id, this.layer, values, run.finish());
+  }
+}

@@ -1,0 +1,53 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { LayerAttribution } from '../../core/result.js';
+import type { Attributor } from '../../core/types.js';
+import type { HookedModel } from '../../models/model.js';
+import { IntegratedGradients, type IntegratedGradientsOptions } from '../gradient/integrated-gradients.js';
+import { asLayerResult, layerActivations, layerModel, onLayer, type LayerMethodSettings } from './internal.js';
+
+/**
+ * LayerIntegratedGradients: Integrated Gradients in the space of one layer's output (Captum
+ * `LayerIntegratedGradients`): with A = the layer's output for x and A₀ for the baseline (the
+ * baseline is given in input space, e.g. all-PAD token ids), (A − A₀) ⊙ Σ_k w_k ∂F_t/∂A(A₀ + α_k(A − A₀)).
+ * The standard way to explain text models: attribute on the embedding layer, then sum over the
+ * embedding dimension for one score per token. Values have the layer's shape.
+ *
+ * Cost: `batch × steps` forward+backward rows from the layer on, plus `2 × batch` for the
+ * completeness gap and `2 × batch` activation rows.
+ * Axiom: completeness in the layer's space; `convergenceDelta` = Σ attr − (F(A) − F(A₀)), which is
+ * F(x) − F(baseline) unless a branch bypasses the layer (the bypass keeps reading x, as in Captum).
+ * @see Sundararajan, Taly, Yan (2017), https://arxiv.org/abs/1703.01365
+ * @throws {UnknownHookError} `unknown_hook` when the layer is not a hook point of the model.
+ * @example
+ * ```ts
+ * const lig = new LayerIntegratedGradients(model, { layer: 'embedding' });
+ * using attr = await lig.attribute(tokenIds, { target: 1, steps: 50 });   // [batch, tokens, dim]
+ * ```
+ */
+export class LayerIntegratedGradients implements Attributor<IntegratedGradientsOptions> {
+  readonly id = 'layer-integrated-gradients' as const;
+  private readonly model: HookedModel;
+  readonly layer: string;
+  constructor(model: HookedModel, settings: LayerMethodSettings) {
+    ({ model: this.model, layer: this.layer } = layerModel(model, settings, 'LayerIntegratedGradients'));
+  }
+
+  cost(shape: readonly number[], opts: Partial<IntegratedGradientsOptions> = {}): number {
+    const n = shape[0] ?? 1;
+    return n * (opts.steps ?? 50) + 4 * n;
+  }
+
+  async attribute(x: tf.Tensor, opts: IntegratedGradientsOptions): Promise<LayerAttribution> {
+    const fn = 'LayerIntegratedGradients.attribute';
+    const extraRows = 2 * (x?.shape?.[0] ?? 0);
+    const on = onLayer(this.model, this.layer, x, opts, { fn, cost: this.cost(x.shape, opts ?? {}), extraRows });
+    const { acts, base } = await layerActivations(this.model, this.layer, x, opts, opts.baselines, fn);
+    try {
+      const r = await new IntegratedGradients(on.view).attribute(acts, { ...on.inner, baselines: base! });
+      return asLayerResult(this.id, this.layer, r, extraRows);
+    } finally {
+      acts.dispose();
+      base?.dispose();
+    }
+  }
+}
