@@ -6,6 +6,8 @@ import { examples, loadReferenceModel, reference, relError, type RefModel } from
 import type { HookedModel } from '../src/models/model.js';
 import { LayerIntegratedGradients } from '../src/attr/layer/layer-integrated-gradients.js';
 import { LayerGradCam } from '../src/attr/layer/cam.js';
+import { GuidedBackprop } from '../src/attr/backprop/guided-backprop.js';
+import { DeepLift } from '../src/attr/backprop/deeplift.js';
 
 const TOL = 1e-4;
 const ligRules = [
@@ -51,5 +53,37 @@ describe.each(BACKENDS)('Captum parity of layer methods on %s', (backend) => {
     const attr = await new LayerGradCam(model, { layer: 'conv2' }).attribute(x, { target });
     expect(await relError(attr.values, reference('image_cnn').methods['layer_gradcam']!.attributions)).toBeLessThan(TOL);
     attr.dispose();
+  });
+});
+
+describe.each(BACKENDS)('Captum parity of modified back-propagation on %s', (backend) => {
+  const models = new Map<RefModel, HookedModel>();
+  const inputs = new Map<RefModel, tf.Tensor>();
+  beforeAll(async () => {
+    await useBackend(backend);
+    for (const m of ['tabular_mlp', 'image_cnn'] as const) {
+      models.set(m, (await loadReferenceModel(m)) as unknown as HookedModel);
+      inputs.set(m, examples(m));
+    }
+  });
+  afterAll(() => {
+    for (const m of models.values()) m.dispose();
+    for (const x of inputs.values()) x.dispose();
+  });
+
+  it.each(['tabular_mlp', 'image_cnn'] as const)('%s: guided backprop and DeepLIFT (rescale, Captum’s MaxPool behaviour)', async (name) => {
+    const model = models.get(name)!;
+    const x = inputs.get(name)!;
+    const target = reference(name).targets;
+    const gb = await new GuidedBackprop(model).attribute(x, { target });
+    expect(await relError(gb.values, reference(name).methods['guided_backprop']!.attributions)).toBeLessThan(TOL);
+    gb.dispose();
+    const dl = await new DeepLift(model).attribute(x, { target });
+    const ref = reference(name).methods['deeplift']!;
+    expect(await relError(dl.values, ref.attributions)).toBeLessThan(TOL);
+    const delta = ref.convergence_delta!.data;
+    const scale = Math.max(...delta.map(Math.abs), 1);
+    dl.diagnostics.convergenceDelta!.forEach((d, i) => expect(Math.abs(d - delta[i]!) / scale).toBeLessThan(1e-3));
+    dl.dispose();
   });
 });

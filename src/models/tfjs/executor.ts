@@ -206,6 +206,7 @@ function runLayer(n: ExecNode, input: tf.Tensor | tf.Tensor[], rule?: Activation
       }
       if (cls === 'GlobalMaxPooling1D' || cls === 'GlobalMaxPooling2D') return globalMaxPoolFirstMax(input);
     }
+    if (cls === 'Conv2D' && channelsLast && (rule || underGradient())) return conv2dLayer(n, input, cfg, rule);
     if (rule && cls === 'ReLU' && cfg['maxValue'] == null) {
       return rule(input, { name: n.name, activation: 'relu', apply: (z) => tf.relu(z) });
     }
@@ -215,12 +216,36 @@ function runLayer(n: ExecNode, input: tf.Tensor | tf.Tensor[], rule?: Activation
   const kind = act?.getClassName();
   if (!rule || !act || kind === undefined || !ELEMENTWISE.has(kind)) return layer.apply(input, kwargs);
   // Swap the fused activation for the rule for this synchronous call only, then restore it.
-  layer.activation = { getClassName: () => kind, apply: (z: tf.Tensor) => rule(z, { name: n.name, activation: kind, apply: (v) => act.apply(v) }) };
+  // (a class name of its own, so that Dense/Conv do not fuse the original activation into their kernel)
+  layer.activation = { getClassName: () => `attrib-rule:${kind}`, apply: (z: tf.Tensor) => rule(z, { name: n.name, activation: kind, apply: (v) => act.apply(v) }) };
   try {
     return layer.apply(input, kwargs);
   } finally {
     layer.activation = act;
   }
+}
+
+/** True inside `tf.grad` (TF.js fuses kernels only outside gradient tapes, or for linear activations). */
+const underGradient = (): boolean => ((tf.engine() as unknown as { state?: { gradientDepth?: number } }).state?.gradientDepth ?? 0) > 0;
+
+/**
+ * Conv2D as plain ops (under gradients and rules; forward passes keep the faster fused kernel). TF.js runs a Conv2D with a linear activation as a fused kernel whose gradient
+ * eagerly computes the filter gradient (Conv2DBackpropFilter, which the wasm backend lacks) even when
+ * only the input gradient is asked for; plain `conv2d` + `add` differentiate lazily.
+ */
+function conv2dLayer(n: ExecNode, input: tf.Tensor, cfg: Record<string, unknown>, rule?: ActivationRule): tf.Tensor {
+  const layer = n.layer as LayerLike & { kernel?: { read(): tf.Tensor }; bias?: { read(): tf.Tensor } | null };
+  if (!layer.kernel) return layer.apply(input, { ...(n.node.callArgs ?? {}), training: false }) as tf.Tensor;
+  const strides = pair(cfg['strides'], 1);
+  const dilations = pair(cfg['dilationRate'], 1);
+  const padding = cfg['padding'] === 'same' ? 'same' : 'valid';
+  let y: tf.Tensor = tf.conv2d(input as tf.Tensor4D, layer.kernel.read() as tf.Tensor4D, strides, padding, 'NHWC', dilations);
+  if (layer.bias) y = tf.add(y, layer.bias.read());
+  const act = layer.activation;
+  const kind = act?.getClassName();
+  if (!act || kind === 'linear') return y;
+  if (rule && kind !== undefined && ELEMENTWISE.has(kind)) return rule(y, { name: n.name, activation: kind, apply: (v) => act.apply(v) });
+  return act.apply(y);
 }
 
 function pair(v: unknown, dflt: number): [number, number] {

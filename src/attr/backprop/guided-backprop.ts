@@ -1,0 +1,79 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { FeatureAttribution } from '../../core/result.js';
+import { targetList } from '../../core/target.js';
+import type { AttributeOptions, Attributor } from '../../core/types.js';
+import { requireHooks, type ActivationRule, type DifferentiableModel, type HookedModel } from '../../models/model.js';
+import { withTargets } from '../gradient/saliency.js';
+import { gradientsInBatches } from '../internal/evaluate.js';
+import { prepare } from '../internal/prepare.js';
+
+/** A ReLU whose backward pass is `backward(dy, z)`; other activations keep their own gradient. */
+export function reluWithBackward(backward: (dy: tf.Tensor, z: tf.Tensor) => tf.Tensor): ActivationRule {
+  return (z, site) => {
+    if (site.activation !== 'relu') return site.apply(z);
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const input = args[0] as tf.Tensor;
+      (args[1] as tf.GradSaveFunc)([input]);
+      return { value: tf.relu(input), gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => backward(dy as tf.Tensor, saved[0]!) };
+    });
+    return f(z) as tf.Tensor;
+  };
+}
+
+/** Guided backpropagation: g_in = max(g_out, 0) · 1[z > 0] at every ReLU. */
+export const GUIDED_RELU = reluWithBackward((dy, z) => tf.mul(tf.relu(dy), tf.step(z)));
+/** Deconvolution: g_in = max(g_out, 0) at every ReLU, ignoring the forward sign. */
+export const DECONV_RELU = reluWithBackward((dy) => tf.relu(dy));
+
+/** Shared body: the gradient of F_t with every ReLU's backward pass replaced by a rule. */
+abstract class ModifiedGradient implements Attributor<AttributeOptions> {
+  abstract readonly id: 'guided-backprop' | 'deconvolution';
+  protected readonly ruled: DifferentiableModel;
+  constructor(
+    model: HookedModel,
+    rule: ActivationRule,
+    private readonly method: string,
+  ) {
+    requireHooks(model, method);
+    this.ruled = model.withRule(rule);
+  }
+
+  cost(shape: readonly number[]): number {
+    return shape[0] ?? 1;
+  }
+
+  async attribute(x: tf.Tensor, opts: AttributeOptions): Promise<FeatureAttribution> {
+    const fn = `${this.method}.attribute`;
+    const { model, run, target, batchSize } = await prepare(this.ruled, x, opts, { fn, cost: x?.shape?.[0] ?? 0, exact: true });
+    const values = await gradientsInBatches(model, x, target, run, batchSize, fn);
+    return new FeatureAttribution(this.id, values, withTargets(run.finish(), targetList(target)));
+  }
+}
+
+/**
+ * Guided Backpropagation (Captum `GuidedBackprop`): the gradient of F_t where each ReLU passes back
+ * only positive gradients at positive inputs. Needs a hookable model (a TF.js layers model).
+ *
+ * Cost: `batch` forward+backward rows.
+ * @see Springenberg et al. (2015), https://arxiv.org/abs/1412.6806
+ */
+export class GuidedBackprop extends ModifiedGradient {
+  readonly id = 'guided-backprop' as const;
+  constructor(model: HookedModel) {
+    super(model, GUIDED_RELU, 'GuidedBackprop');
+  }
+}
+
+/**
+ * Deconvolution (Captum `Deconvolution`): the gradient of F_t where each ReLU passes back the
+ * positive part of its incoming gradient, whatever its input's sign.
+ *
+ * Cost: `batch` forward+backward rows.
+ * @see Zeiler, Fergus (2014), https://arxiv.org/abs/1311.2901
+ */
+export class Deconvolution extends ModifiedGradient {
+  readonly id = 'deconvolution' as const;
+  constructor(model: HookedModel) {
+    super(model, DECONV_RELU, 'Deconvolution');
+  }
+}
