@@ -5,9 +5,9 @@ import { chunks, resolveBatchSize } from '../../core/batching.js';
 import { Budget } from '../../core/budget.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { FeatureAttribution, LayerAttribution } from '../../core/result.js';
-import { checkTarget, rangeIds } from '../../core/target.js';
+import { checkTarget, objectiveFor, rangeIds, type ResolvedTarget } from '../../core/target.js';
 import type { AttributeOptions, MethodId } from '../../core/types.js';
-import { requireHooks, type DifferentiableModel, type HookedModel } from '../../models/model.js';
+import { gatherInputs, requireHooks, type DifferentiableModel, type HookedModel } from '../../models/model.js';
 
 /** Options every layer method shares: the layer is a setting of the method, like Captum's constructor argument. */
 export interface LayerMethodSettings {
@@ -99,4 +99,73 @@ export function layerModel(model: HookedModel, settings: LayerMethodSettings | u
   }
   model.hookShape(layer); // unknown_hook now rather than at the first call
   return { model, layer };
+}
+
+/** One chunk of path points handed to a `layerPath` consumer, host arrays in point order. */
+export interface PathChunk {
+  /** Input row of each point. */
+  readonly rowOf: Int32Array;
+  /** Step index (0-based) of each point on its row's path. */
+  readonly stepOf: Int32Array;
+  /** Layer activations A(x_k), [points × E] row-major. */
+  readonly acts: Float32Array;
+  /** ∂F_t/∂A at A(x_k), [points × E]. */
+  readonly grads: Float32Array;
+}
+
+/**
+ * Walks the straight input path x_k = b + α_k (x − b) of every row (points in row-major order,
+ * `batchSize` points per model call) and hands each chunk's layer activations and layer gradients to
+ * `consume`. Each point costs two rows (activation up to the layer; forward+backward from it).
+ */
+export async function layerPath(
+  model: HookedModel,
+  layer: string,
+  x: tf.Tensor,
+  base: tf.Tensor,
+  alphas: ArrayLike<number>,
+  spec: { readonly target: ResolvedTarget; readonly run: Budget; readonly batchSize: number; readonly inputs: AttributeOptions['inputs']; readonly fn: string },
+  consume: (chunk: PathChunk) => void,
+): Promise<void> {
+  const n = x.shape[0]!;
+  const steps = alphas.length;
+  const rowShape = x.shape.slice(1);
+  const e = rowShape.reduce((a, b) => a * b, 1);
+  const [xd, bd] = [(await x.data()) as Float32Array, (await base.data()) as Float32Array];
+  const view = model.atLayer(layer);
+  const inputName = model.inputNames?.[0] ?? 'input';
+  const others = Object.keys(spec.inputs ?? {});
+  for (const [s, end] of chunks(n * steps, spec.batchSize)) {
+    await spec.run.checkpoint(2 * (end - s));
+    const m = end - s;
+    const rowOf = new Int32Array(m);
+    const stepOf = new Int32Array(m);
+    const pts = new Float32Array(m * e);
+    for (let j = 0; j < m; j++) {
+      const row = Math.floor((s + j) / steps);
+      const k = (s + j) % steps;
+      rowOf[j] = row;
+      stepOf[j] = k;
+      const a = alphas[k]!;
+      for (let q = 0, o = row * e; q < e; q++) pts[j * e + q] = bd[o + q]! + a * (xd[o + q]! - bd[o + q]!);
+    }
+    const points = tf.tensor(pts, [m, ...rowShape]);
+    const fixed = others.length > 0 ? await gatherInputs({ rows: rowOf, inputs: spec.inputs! }, others, model.name) : {};
+    try {
+      const acts = await model.activation(points, layer, { rows: rangeIds(0, m), inputs: fixed });
+      try {
+        const grads = await view.gradients(acts, objectiveFor(spec.target, rowOf, spec.fn), { rows: rangeIds(0, m), inputs: { ...fixed, [inputName]: points } });
+        try {
+          consume({ rowOf, stepOf, acts: (await acts.data()) as Float32Array, grads: (await grads.data()) as Float32Array });
+        } finally {
+          grads.dispose();
+        }
+      } finally {
+        acts.dispose();
+      }
+    } finally {
+      points.dispose();
+      tf.dispose(Object.values(fixed));
+    }
+  }
 }

@@ -1,0 +1,58 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { assertOneOf, assertPositiveInt } from '../../core/assert.js';
+import { resolveBaseline } from '../../core/baseline.js';
+import { quadrature, QUADRATURE_RULES } from '../../core/quadrature.js';
+import { LayerAttribution } from '../../core/result.js';
+import { targetList } from '../../core/target.js';
+import type { Attributor } from '../../core/types.js';
+import type { HookedModel } from '../../models/model.js';
+import type { IntegratedGradientsOptions } from '../gradient/integrated-gradients.js';
+import { withTargets } from '../gradient/saliency.js';
+import { prepare } from '../internal/prepare.js';
+import { layerModel, layerPath, type LayerMethodSettings } from './internal.js';
+
+/**
+ * InternalInfluence (Captum `InternalInfluence`): the layer gradient integrated along the straight
+ * path in *input* space, Σ_k w_k ∂F_t/∂A (b + α_k(x − b)); layer-shaped, not multiplied by anything.
+ *
+ * Cost: `2 × batch × steps` rows.
+ * @see Leino et al. (2018), https://arxiv.org/abs/1802.03788
+ */
+export class InternalInfluence implements Attributor<IntegratedGradientsOptions> {
+  readonly id = 'internal-influence' as const;
+  private readonly model: HookedModel;
+  readonly layer: string;
+  constructor(model: HookedModel, settings: LayerMethodSettings) {
+    ({ model: this.model, layer: this.layer } = layerModel(model, settings, 'InternalInfluence'));
+  }
+
+  cost(shape: readonly number[], opts: Partial<IntegratedGradientsOptions> = {}): number {
+    return 2 * (shape[0] ?? 1) * (opts.steps ?? 50);
+  }
+
+  async attribute(x: tf.Tensor, opts: IntegratedGradientsOptions): Promise<LayerAttribution> {
+    const fn = 'InternalInfluence.attribute';
+    const steps = opts?.steps ?? 50;
+    const rule = opts?.rule ?? 'gauss-legendre';
+    assertPositiveInt(steps, 'steps', fn);
+    assertOneOf(rule, QUADRATURE_RULES, 'rule', fn);
+    const { nodes, weights } = quadrature(rule, steps);
+    const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { steps }), exact: true });
+    const shape = this.model.hookShape(this.layer).slice(1) as number[];
+    const e = shape.reduce((a, b) => a * b, 1);
+    const acc = new Float32Array(n * e);
+    const base = resolveBaseline(opts.baselines, x, fn);
+    try {
+      await layerPath(this.model, this.layer, x, base, nodes, { target, run, batchSize, inputs: opts.inputs, fn }, ({ rowOf, stepOf, grads }) => {
+        for (let j = 0; j < rowOf.length; j++) {
+          const w = weights[stepOf[j]!]!;
+          const o = rowOf[j]! * e;
+          for (let q = 0; q < e; q++) acc[o + q]! += w * grads[j * e + q]!;
+        }
+      });
+    } finally {
+      base.dispose();
+    }
+    return new LayerAttribution(this.id, this.layer, tf.tensor(acc, [n, ...shape]), withTargets(run.finish(), targetList(target)));
+  }
+}

@@ -1,0 +1,73 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { assertOneOf, assertPositiveInt } from '../../core/assert.js';
+import { resolveBaseline } from '../../core/baseline.js';
+import { quadrature, QUADRATURE_RULES } from '../../core/quadrature.js';
+import { LayerAttribution } from '../../core/result.js';
+import { targetList } from '../../core/target.js';
+import type { Attributor } from '../../core/types.js';
+import type { HookedModel } from '../../models/model.js';
+import type { IntegratedGradientsOptions } from '../gradient/integrated-gradients.js';
+import { withTargets } from '../gradient/saliency.js';
+import { completenessGap, evaluateObjective } from '../internal/evaluate.js';
+import { prepare } from '../internal/prepare.js';
+import { layerModel, layerPath, type LayerMethodSettings } from './internal.js';
+
+/**
+ * LayerConductance (Captum `LayerConductance`): the flow of Integrated Gradients through each unit
+ * of a layer, Σ_{k<steps} ∂F_t/∂A(x_k) ⊙ (A(x_{k+1}) − A(x_k)) over steps + 1 path points
+ * x_k = b + α_k(x − b) with α from `rule` (Captum evaluates its rule at n_steps + 1 points).
+ * Summed over the layer's units it approximates F(x) − F(b) (IG's total) when every path from the
+ * input to the output crosses the layer (a branch that bypasses it carries the rest);
+ * `convergenceDelta` is that gap per row. With 'trapezoid' the points run from exactly b to x.
+ *
+ * Cost: `2 × batch × (steps + 1)` rows plus `2 × batch` for the gap.
+ * @see Dhamdhere, Sundararajan, Yan (2018), https://arxiv.org/abs/1805.12233
+ */
+export class LayerConductance implements Attributor<IntegratedGradientsOptions> {
+  readonly id = 'layer-conductance' as const;
+  private readonly model: HookedModel;
+  readonly layer: string;
+  constructor(model: HookedModel, settings: LayerMethodSettings) {
+    ({ model: this.model, layer: this.layer } = layerModel(model, settings, 'LayerConductance'));
+  }
+
+  cost(shape: readonly number[], opts: Partial<IntegratedGradientsOptions> = {}): number {
+    const n = shape[0] ?? 1;
+    return 2 * n * ((opts.steps ?? 50) + 1) + 2 * n;
+  }
+
+  async attribute(x: tf.Tensor, opts: IntegratedGradientsOptions): Promise<LayerAttribution> {
+    const fn = 'LayerConductance.attribute';
+    const steps = opts?.steps ?? 50;
+    const rule = opts?.rule ?? 'gauss-legendre';
+    assertPositiveInt(steps, 'steps', fn);
+    assertOneOf(rule, QUADRATURE_RULES, 'rule', fn);
+    const { nodes } = quadrature(rule, steps + 1);
+    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { steps }), exact: true });
+    const shape = this.model.hookShape(this.layer).slice(1) as number[];
+    const e = shape.reduce((a, b) => a * b, 1);
+    const acc = new Float32Array(n * e);
+    const prevA = new Float32Array(n * e);
+    const prevG = new Float32Array(n * e);
+    const base = resolveBaseline(opts.baselines, x, fn);
+    try {
+      // points arrive in row-major order, so step k − 1 of a row is always seen before step k
+      await layerPath(this.model, this.layer, x, base, nodes, { target, run, batchSize, inputs: opts.inputs, fn }, ({ rowOf, stepOf, acts, grads }) => {
+        for (let j = 0; j < rowOf.length; j++) {
+          const o = rowOf[j]! * e;
+          const p = j * e;
+          if (stepOf[j]! > 0) for (let q = 0; q < e; q++) acc[o + q]! += prevG[o + q]! * (acts[p + q]! - prevA[o + q]!);
+          prevA.set(acts.subarray(p, p + e), o);
+          prevG.set(grads.subarray(p, p + e), o);
+        }
+      });
+      const [fx, fb] = [await evaluateObjective(model, x, target, run, batchSize, fn), await evaluateObjective(model, base, target, run, batchSize, fn)];
+      const sums = new Float32Array(n);
+      for (let i = 0; i < n; i++) for (let q = 0; q < e; q++) sums[i]! += acc[i * e + q]!;
+      const convergenceDelta = completenessGap(sums, fx, fb);
+      return new LayerAttribution(this.id, this.layer, tf.tensor(acc, [n, ...shape]), withTargets({ ...run.finish(), convergenceDelta }, targetList(target)));
+    } finally {
+      base.dispose();
+    }
+  }
+}
