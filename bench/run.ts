@@ -90,7 +90,7 @@ async function benchModel(name: RefModel, plans: [MethodId, Record<string, unkno
   const hostData = new Map<number, Float32Array>(); // per model: row sizes differ
   for (const [id, options, inner] of plans) {
     const c = counting(base);
-    const method = findMethod(id).create(c.model, inner as MethodId | undefined);
+    const method = findMethod(id).create(c.model, inner ? { inner: inner as MethodId } : {});
     const once = async (): Promise<number> => {
       c.calls = [];
       const t0 = performance.now();

@@ -22,13 +22,24 @@ export { quadrature, gaussLegendre, QUADRATURE_RULES } from './core/quadrature.j
 export type { QuadratureRule, Quadrature } from './core/quadrature.js';
 export { Rng } from './core/random.js';
 export { withScope } from './core/scope.js';
-export { METHODS, findMethod } from './core/registry.js';
-export type { MethodDescriptor, OptionSpec } from './core/registry.js';
+export { METHODS, findMethod, layerOf, defaultLayer } from './core/registry.js';
+export type { MethodDescriptor, OptionSpec, MethodSettings } from './core/registry.js';
 export { pearson } from './core/linalg.js';
 
-export { isDifferentiable } from './models/model.js';
-export type { ModelAdapter, DifferentiableModel, ModelCapabilities } from './models/model.js';
-export { fromLayersModel, LayersModelAdapter } from './models/tfjs/layers-model.js';
+export { isDifferentiable, isHooked } from './models/model.js';
+export type {
+  ModelAdapter,
+  DifferentiableModel,
+  ModelCapabilities,
+  HookedModel,
+  HookFn,
+  RunOptions,
+  ActivationRule,
+  ActivationSite,
+  ActivationCacheLike,
+  CallContext,
+} from './models/model.js';
+export { fromLayersModel, LayersModelAdapter, ActivationCache } from './models/tfjs/layers-model.js';
 export type { LayersModelOptions } from './models/tfjs/layers-model.js';
 export { fromGraphModel } from './models/tfjs/graph-model.js';
 export type { GraphModelOptions } from './models/tfjs/graph-model.js';
@@ -64,12 +75,29 @@ export type { LimeOptions, LimeSurrogate } from './attr/perturbation/lime.js';
 export { RandomAttribution } from './attr/random.js';
 export { Rise, riseMask } from './attr/sensitivity/rise.js';
 export type { RiseOptions } from './attr/sensitivity/rise.js';
+export { LayerActivation } from './attr/layer/layer-activation.js';
+export type { LayerActivationOptions } from './attr/layer/layer-activation.js';
+export { LayerGradientXActivation } from './attr/layer/layer-gradient-x-activation.js';
+export { LayerIntegratedGradients } from './attr/layer/layer-integrated-gradients.js';
+export { LayerConductance } from './attr/layer/layer-conductance.js';
+export { InternalInfluence } from './attr/layer/internal-influence.js';
+export { LayerGradCam, GradCamPlusPlus, LayerCam, UPSAMPLE_MODES } from './attr/layer/cam.js';
+export type { CamOptions, UpsampleMode } from './attr/layer/cam.js';
+export { NeuronGradient, NeuronIntegratedGradients, neuronIndex } from './attr/layer/neuron.js';
+export type { NeuronIndex, NeuronOptions, NeuronIntegratedGradientsOptions } from './attr/layer/neuron.js';
+export type { LayerMethodSettings } from './attr/layer/internal.js';
+export { GuidedBackprop, Deconvolution, GUIDED_RELU, DECONV_RELU, reluWithBackward } from './attr/backprop/guided-backprop.js';
+export { GuidedGradCam } from './attr/backprop/guided-gradcam.js';
+export type { GuidedGradCamOptions } from './attr/backprop/guided-gradcam.js';
+export { DeepLift, RESCALE } from './attr/backprop/deeplift.js';
 export { resolveFeatureMask, gridMask, tokenMask, columnGroupMask } from './attr/masks.js';
 export type { FeatureMask, FeatureMaskInput, FeatureGroups } from './attr/masks.js';
 
 export { parseTensorJson, tensorToJsonValue } from './io/tensor-json.js';
 export type { TensorData } from './io/tensor-json.js';
 export { parseNpy, encodeNpy } from './io/npy.js';
+export { parseVocabulary, tokenize, MAX_VOCABULARY } from './io/vocab.js';
+export type { Vocabulary, TokenizedText } from './io/vocab.js';
 
 export { deletionCurve, insertionCurve, trapezoid } from './metrics/deletion.js';
 export type { Curve, CurveOptions } from './metrics/deletion.js';

@@ -134,6 +134,89 @@ describe('attrib explain', () => {
   });
 });
 
+describe('attrib explain on text models and layers', () => {
+  // the reference text CNN's vocabulary: triggers 1–3 → class 1, 4–6 → class 0, fillers 7–49
+  const vocabFile = () => {
+    const words = ['<pad>', 'great', 'superb', 'lovely', 'awful', 'dull', 'bad', ...Array.from({ length: 43 }, (_, i) => `w${i + 7}`)];
+    const file = path.join(tmp(), 'vocab.txt');
+    writeFileSync(file, words.join('\n') + '\n');
+    return file;
+  };
+
+  it('explains plain text with a vocabulary: layer IG on the embedding by default, token highlighting in the report', async () => {
+    const vocab = vocabFile();
+    const texts = path.join(tmp(), 'reviews.txt');
+    writeFileSync(texts, 'w9 w12 Great w40 w7 w8\nw20 awful w33 w11 w30 w25 w17\n');
+    const dir = path.join(tmp(), 'text-out');
+    const r = await attrib('explain', '--model', referencePath('text_cnn', 'model.json'), '--input', texts, '--vocab', vocab, '--steps', '32', '--out', dir, '--quiet');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const res = JSON.parse(readFileSync(path.join(dir, 'result.json'), 'utf8'));
+    expect(res.method).toBe('layer-integrated-gradients');
+    expect(res.layer).toBe('embedding');
+    expect(res.shape).toEqual([2, 12, 16]);
+    expect(res.target).toEqual([1, 0]);
+    const scores: number[] = res.positionScores;
+    expect(scores).toHaveLength(24);
+    // the trigger word carries the largest score of its row
+    const row = (i: number) => scores.slice(i * 12, i * 12 + 12);
+    expect(row(0).indexOf(Math.max(...row(0)))).toBe(2);
+    expect(row(1).indexOf(Math.max(...row(1)))).toBe(1);
+    const html = readFileSync(path.join(dir, 'report.html'), 'utf8');
+    expect(html).toContain('Great');
+    expect(html).toContain('awful');
+    const same = await attrib('explain', '--model', referencePath('text_cnn', 'model.json'), '--text', 'w9 w12 great w40 w7 w8', '--vocab', vocab, '--steps', '32', '--quiet');
+    expect(JSON.parse(same.stdout).positionScores).toEqual(row(0).map((v) => expect.closeTo(v, 5)));
+  });
+
+  it('runs GradCAM on a named layer (Captum parity), GradCAM++ on the default layer with an overlay, and a neuron method', async () => {
+    const input = exampleFile('image_cnn');
+    const dir = path.join(tmp(), 'cam-out');
+    const model = referencePath('image_cnn', 'model.json');
+    const r = await attrib('explain', '--model', model, '--input', input, '--method', 'layer-gradcam', '--layer', 'conv2', '--target', reference('image_cnn').targets.join(','), '--out', dir, '--quiet');
+    expect(r.code).toBe(0);
+    const res = JSON.parse(readFileSync(path.join(dir, 'result.json'), 'utf8'));
+    expect(res.layer).toBe('conv2');
+    expect(rel(res.data, reference('image_cnn').methods['layer_gradcam']!.attributions.data)).toBeLessThan(1e-4);
+    const png = path.join(tmp(), 'x.png');
+    const x = examples('image_cnn');
+    const { encodePng } = await import('../io/image.js');
+    const px = Array.from(x.dataSync().slice(0, 32 * 32 * 3));
+    const rgba = new Uint8Array(32 * 32 * 4);
+    for (let p = 0; p < 32 * 32; p++) for (let c = 0; c < 4; c++) rgba[p * 4 + c] = c === 3 ? 255 : Math.round(px[p * 3 + c]! * 255);
+    writeFileSync(png, encodePng(rgba, 32, 32));
+    x.dispose();
+    const dir2 = path.join(tmp(), 'cam-png');
+    const r2 = await attrib('explain', '--model', model, '--input', png, '--method', 'gradcam-plus-plus', '--out', dir2, '--quiet');
+    expect(r2.code).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(dir2, 'result.json'), 'utf8')).layer).toBe('conv2'); // the last convolutional layer
+    expect(readdirSync(dir2)).toContain('overlay-0.png');
+    const r3 = await attrib('explain', '--model', model, '--input', png, '--method', 'neuron-integrated-gradients', '--layer', 'fc1', '--neuron', '5', '--steps', '8', '--quiet');
+    expect(r3.code).toBe(0);
+    expect(JSON.parse(r3.stdout).shape).toEqual([1, 32, 32, 3]);
+  });
+
+  it('bad layer input: one line, exit 2', async () => {
+    const input = exampleFile('image_cnn');
+    const model = referencePath('image_cnn', 'model.json');
+    for (const [args, msg] of [
+      [['--method', 'layer-gradcam', '--layer', 'conv9'], /unknown_hook: .*'conv9'.*conv1, pool1, conv2/],
+      [['--method', 'layer-gradcam', '--layer', 'fc1'], /capability_missing: .*spatial dims/],
+      [['--method', 'saliency', '--layer', 'fc1'], /takes no --layer/],
+      [['--method', 'layer-conductance'], /needs a layer .*--layer NAME/],
+      [['--method', 'neuron-gradient', '--layer', 'fc1', '--neuron', '99'], /'neuron' .* \[0, 32\)/],
+    ] as const) {
+      const r = await attrib('explain', '--model', model, '--input', input, ...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(msg);
+    }
+    const r = await attrib('explain', '--model', referencePath('text_cnn', 'model.json'), '--text', 'great movie');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--vocab FILE/);
+  });
+});
+
 describe('attrib explain with a multi-input model', () => {
   it('feeds --inputs name=FILE to the model and holds it fixed', async () => {
     const dir = tmp();

@@ -8,12 +8,46 @@ import { decodeImage, type ImageData01 } from '../io/image.js';
 import { parseNpy } from '../io/npy.js';
 import { parseTensorJson, type TensorData } from '../io/tensor-json.js';
 import type { FeatureMask } from '../attr/masks.js';
+import { parseVocabulary, tokenize, type Vocabulary } from '../io/vocab.js';
 
-/** An input batch and, for images, the decoded pictures (for overlays). */
+/** An input batch and, for images, the decoded pictures (for overlays); for text, each position's word. */
 export interface LoadedInput {
   readonly x: tf.Tensor;
   readonly images?: readonly ImageData01[];
+  readonly tokens?: readonly (readonly string[])[];
   readonly source: string;
+}
+
+/** Reads a vocabulary file (one token per line, or JSON {token: id}); at most 64 MiB. */
+export async function readVocabulary(file: string): Promise<Vocabulary> {
+  const stat = await fs.stat(file).catch((e: NodeJS.ErrnoException) => {
+    throw new FileFormatError(`Cannot read vocabulary '${file}' (${e.code ?? 'error'})`, { file }, e);
+  });
+  if (stat.size > 64 * 2 ** 20) throw new FileFormatError(`Vocabulary '${file}' is ${stat.size} bytes; at most 64 MiB are read`, { file });
+  return parseVocabulary(new TextDecoder().decode(await readBytes(file, 'vocabulary')), `'${file}'`);
+}
+
+/**
+ * Text inputs of a token-id model: `texts` (one per row) tokenized with the vocabulary and padded to
+ * the model's sequence length; ids as float32 (TF.js Embedding layers cast them).
+ */
+export function textInput(texts: readonly string[], vocab: Vocabulary, model: ModelAdapter, source: string): LoadedInput {
+  const length = model.inputShape[1];
+  if (model.inputShape.length !== 2 || typeof length !== 'number') {
+    throw new ShapeMismatchError(`Text input ${source} needs a model that takes token ids [batch, length]; model '${model.name}' takes [${model.inputShape.map((d) => d ?? '*').join(', ')}]`, {
+      arg: 'input',
+      expected: model.inputShape,
+    });
+  }
+  if (texts.length === 0) throw new InvalidArgumentError(`Text input ${source} is empty: give one text per line`, { arg: 'input' });
+  const rows = texts.map((t, i) => tokenize(t, vocab, length, `${source} line ${i + 1}`));
+  return { x: tf.tensor2d(rows.flatMap((r) => r.ids), [rows.length, length], 'float32'), tokens: rows.map((r) => r.labels), source };
+}
+
+/** Reads a text file of one input per line (blank lines skipped). */
+export async function readTextLines(file: string): Promise<string[]> {
+  const text = new TextDecoder().decode(await readBytes(file, 'input'));
+  return text.split(/\r?\n/).filter((l) => l.trim().length > 0);
 }
 
 async function readBytes(file: string, what: string): Promise<Uint8Array> {

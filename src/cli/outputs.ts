@@ -4,7 +4,7 @@ import type { AttributionLike } from '../core/types.js';
 import { encodeNpy } from '../io/npy.js';
 import { shortestFloat32 } from '../io/tensor-json.js';
 import { encodePng, type ImageData01 } from '../io/image.js';
-import { heatmapRgba, imageRgba, normalizeMap, overlayRgba, reduceChannels, upscaleRgba } from '../viz/heatmap.js';
+import { heatmapRgba, imageRgba, normalizeMap, overlayRgba, reduceChannels, resizeMapNearest, upscaleRgba } from '../viz/heatmap.js';
 import { renderReport, type ReportMethod, type ReportSection } from '../viz/report.js';
 import { tokenHtml } from '../viz/token-spans.js';
 
@@ -23,7 +23,16 @@ export async function resultJson(attr: AttributionLike): Promise<Record<string, 
       truncated: d.truncated,
       ...(d.convergenceDelta ? { convergenceDelta: Array.from(d.convergenceDelta, shortestFloat32) } : {}),
     },
+    ...(attr.kind === 'layer' && attr.values.rank === 3 ? { positionScores: Array.from(lastAxisSums(await attr.values.data(), attr.values.shape), shortestFloat32) } : {}),
   };
+}
+
+/** Σ over the last axis of a [n, T, d] layer attribution: one score per position (per token, for an embedding layer). */
+function lastAxisSums(data: ArrayLike<number>, shape: readonly number[]): Float32Array {
+  const d = shape[shape.length - 1]!;
+  const out = new Float32Array(data.length / d);
+  for (let i = 0; i < out.length; i++) for (let k = 0; k < d; k++) out[i]! += data[i * d + k]!;
+  return out;
 }
 
 /** Writes `files` under `dest` so that a failure never leaves half-written files there. */
@@ -51,10 +60,16 @@ export async function writeResult(out: string, attr: AttributionLike, images?: r
   }
   const files = new Map<string, Uint8Array | string>();
   files.set('result.json', json);
-  const data = (await attr.values.data()) as Float32Array;
-  files.set('attribution.npy', encodeNpy({ shape: attr.values.shape, dtype: 'float32', data }));
-  const shape = attr.values.shape;
+  const raw = (await attr.values.data()) as Float32Array;
+  files.set('attribution.npy', encodeNpy({ shape: attr.values.shape, dtype: 'float32', data: raw }));
+  let shape = attr.values.shape;
   const sections: ReportSection[] = [];
+  let data = raw;
+  if (tokens && attr.kind === 'layer' && shape.length === 3) {
+    // an embedding-layer attribution: one score per token, summed over the embedding dimension
+    data = lastAxisSums(raw, shape);
+    shape = shape.slice(0, 2);
+  }
   if (shape.length === 4 && (shape[3] === 1 || shape[3] === 3)) {
     const [n, h, w, c] = shape as [number, number, number, number];
     const factor = Math.max(1, Math.floor(256 / Math.max(h, w)));
@@ -64,12 +79,16 @@ export async function writeResult(out: string, attr: AttributionLike, images?: r
       files.set(`heatmap-${i}.png`, heat);
       const img = images?.[i];
       const methods: ReportMethod[] = [{ id: attr.method, title: attr.method, png: heat, facts: facts(attr, i) }];
-      if (img && img.width === w && img.height === h) {
-        const over = encodePng(upscaleRgba(overlayRgba(img.data, img.channels, map, 'diverging'), w, h, factor), w * factor, h * factor);
+      if (img) {
+        // a layer map (e.g. GradCAM at 16×16) is shown over its image at the image's size
+        const [W, H] = [img.width, img.height];
+        const f = Math.max(1, Math.floor(256 / Math.max(H, W)));
+        const over = encodePng(upscaleRgba(overlayRgba(img.data, img.channels, W === w && H === h ? map : resizeMapNearest(map, h, w, H, W), 'diverging'), W, H, f), W * f, H * f);
         files.set(`overlay-${i}.png`, over);
         methods.push({ id: `${attr.method}-overlay`, title: `${attr.method} over the input`, png: over, facts: {} });
       }
-      const input = img ? encodePng(upscaleRgba(imageRgba(img.data, h * w, img.channels), w, h, factor), w * factor, h * factor) : heat;
+      const fi = img ? Math.max(1, Math.floor(256 / Math.max(img.height, img.width))) : 1;
+      const input = img ? encodePng(upscaleRgba(imageRgba(img.data, img.height * img.width, img.channels), img.width, img.height, fi), img.width * fi, img.height * fi) : heat;
       sections.push({ title: `row ${i}`, input: { kind: 'image', png: input }, methods });
     }
   } else if (tokens && shape.length === 2) {

@@ -11,8 +11,18 @@ import { Occlusion } from '../attr/perturbation/occlusion.js';
 import { ShapleyValueSampling, ShapleyValues } from '../attr/perturbation/shapley.js';
 import { RandomAttribution } from '../attr/random.js';
 import { Rise } from '../attr/sensitivity/rise.js';
-import { requireGradients, type ModelAdapter } from '../models/model.js';
-import { UnknownMethodError } from './errors.js';
+import { DeepLift } from '../attr/backprop/deeplift.js';
+import { Deconvolution, GuidedBackprop } from '../attr/backprop/guided-backprop.js';
+import { GuidedGradCam } from '../attr/backprop/guided-gradcam.js';
+import { GradCamPlusPlus, LayerCam, LayerGradCam, UPSAMPLE_MODES } from '../attr/layer/cam.js';
+import { InternalInfluence } from '../attr/layer/internal-influence.js';
+import { LayerActivation } from '../attr/layer/layer-activation.js';
+import { LayerConductance } from '../attr/layer/layer-conductance.js';
+import { LayerGradientXActivation } from '../attr/layer/layer-gradient-x-activation.js';
+import { LayerIntegratedGradients } from '../attr/layer/layer-integrated-gradients.js';
+import { NeuronGradient, NeuronIntegratedGradients } from '../attr/layer/neuron.js';
+import { isHooked, requireGradients, requireHooks, type HookedModel, type ModelAdapter } from '../models/model.js';
+import { InvalidArgumentError, UnknownMethodError } from './errors.js';
 import { QUADRATURE_RULES } from './quadrature.js';
 import type { AttributeOptions, Attributor, MethodId } from './types.js';
 
@@ -25,24 +35,73 @@ export interface OptionSpec {
   readonly values?: readonly string[];
 }
 
+/** Constructor settings a method may take, from the CLI or UI. */
+export interface MethodSettings {
+  /** The wrapped method (noise-tunnel). */
+  readonly inner?: MethodId;
+  /** The layer (hook name) of layer, neuron and CAM methods. */
+  readonly layer?: string;
+}
+
 export interface MethodDescriptor {
   readonly id: MethodId;
   readonly title: string;
-  readonly family: 'gradient' | 'perturbation' | 'control';
-  /** What the model must offer. */
-  readonly requires: 'gradients' | 'forward';
+  /** `layer`: layer, neuron and CAM methods (a layer setting); `backprop`: modified back-propagation. */
+  readonly family: 'gradient' | 'perturbation' | 'layer' | 'backprop' | 'control';
+  /** What the model must offer: `hooks` = layer access (TF.js layers models). */
+  readonly requires: 'gradients' | 'forward' | 'hooks';
+  /** Whether the method takes a layer: `required`, or `default` when it can pick one (see `defaultLayer`). */
+  readonly layer?: 'required' | 'default';
+  /** What the method returns: input-shaped (`feature`) or layer-shaped (`layer`). */
+  readonly output: 'feature' | 'layer';
   /** Cost in model rows, as a formula. */
   readonly cost: string;
   readonly reference: string;
   readonly stochastic: boolean;
   readonly options: readonly OptionSpec[];
-  /** Builds the method for a model; `inner` is the wrapped method for noise-tunnel. */
-  create(model: ModelAdapter, inner?: MethodId): Attributor<AttributeOptions>;
+  /** Builds the method for a model with its constructor settings. */
+  create(model: ModelAdapter, settings?: MethodSettings): Attributor<AttributeOptions>;
 }
 
 const seed: OptionSpec = { name: 'seed', type: 'int', help: 'random seed', default: 0 };
 const mask: OptionSpec = { name: 'featureMask', type: 'mask', help: 'integer group id per element of one row (file: .json or .npy)' };
 const ppe: OptionSpec = { name: 'perturbationsPerEval', type: 'int', help: 'perturbed copies per input row in one model call (bounded by batch size)' };
+
+const neuron: OptionSpec = { name: 'neuron', type: 'int-list', help: "the neuron's index in the layer's output, without the batch (e.g. 3,4,1)" };
+
+const hooked = (model: ModelAdapter, method: string): HookedModel => {
+  requireHooks(model, method);
+  return model;
+};
+
+/**
+ * The layer a method runs on: the `layer` setting, else a default where the method has one
+ * (layer-integrated-gradients: the Embedding layer that reads token ids; CAM methods: the last layer
+ * with spatial dims, convolutional first), else an `invalid_argument` error listing the layers.
+ */
+export function layerOf(model: ModelAdapter, settings: MethodSettings | undefined, id: MethodId): string {
+  if (settings?.layer !== undefined) return settings.layer;
+  const names = isHooked(model) ? model.hookNames : [];
+  const picked = defaultLayer(model, id);
+  if (picked !== undefined) return picked;
+  throw new InvalidArgumentError(`Method '${id}' needs a layer (CLI: --layer NAME); layers of model '${model.name}': ${names.join(', ') || '(none: the model cannot be hooked)'}`, {
+    arg: 'layer',
+    method: id,
+    layers: names,
+  });
+}
+
+/** The layer `id` picks when none is given, if it has a default for this model. */
+export function defaultLayer(model: ModelAdapter, id: MethodId): string | undefined {
+  if (!isHooked(model)) return undefined;
+  if (id === 'layer-integrated-gradients') return (model as { embeddingOfInput?: string }).embeddingOfInput;
+  if (id === 'layer-gradcam' || id === 'gradcam-plus-plus' || id === 'layer-cam' || id === 'guided-gradcam') {
+    // the last convolutional layer (as GradCAM's paper and pytorch-grad-cam do), else the last spatial one
+    const spatial = [...model.hookNames].reverse().filter((n) => model.hookShape(n).length === 4);
+    return spatial.find((n) => /Conv/.test(model.hookClass(n))) ?? spatial[0];
+  }
+  return undefined;
+}
 
 const gradient = (model: ModelAdapter, method: string) => {
   requireGradients(model, method);
@@ -58,6 +117,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     cost: 'batch',
     reference: 'Simonyan et al. 2013, arXiv:1312.6034',
     stochastic: false,
+    output: 'feature',
     options: [{ name: 'abs', type: 'bool', help: 'absolute value of the gradient', default: true }],
     create: (m) => new Saliency(gradient(m, 'Saliency')),
   },
@@ -69,6 +129,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     cost: 'batch',
     reference: 'Shrikumar et al. 2016, arXiv:1605.01713',
     stochastic: false,
+    output: 'feature',
     options: [],
     create: (m) => new InputXGradient(gradient(m, 'InputXGradient')),
   },
@@ -80,6 +141,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     cost: 'batch × (steps + 2)',
     reference: 'Sundararajan et al. 2017, arXiv:1703.01365',
     stochastic: false,
+    output: 'feature',
     options: [
       { name: 'steps', type: 'int', help: 'quadrature nodes on the path', default: 50 },
       { name: 'rule', type: 'enum', values: QUADRATURE_RULES, help: 'quadrature rule', default: 'gauss-legendre' },
@@ -94,6 +156,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     cost: 'samples × inner cost',
     reference: 'Smilkov et al. 2017, arXiv:1706.03825; Adebayo et al. 2018',
     stochastic: true,
+    output: 'feature',
     options: [
       { name: 'inner', type: 'method', help: 'wrapped method id', default: 'saliency' },
       { name: 'type', type: 'enum', values: NOISE_TUNNEL_TYPES, help: 'aggregation', default: 'smoothgrad' },
@@ -101,7 +164,8 @@ export const METHODS: readonly MethodDescriptor[] = [
       { name: 'stdevs', type: 'number', help: 'noise standard deviation (input units)', default: 1 },
       seed,
     ],
-    create: (m, inner) => {
+    create: (m, settings) => {
+      const inner = settings?.inner;
       const wrapped = findMethod(inner ?? 'saliency');
       if (wrapped.id === 'noise-tunnel') throw new UnknownMethodError(`noise-tunnel cannot wrap itself`, { method: inner });
       return new NoiseTunnel(wrapped.create(m), m) as unknown as Attributor<AttributeOptions>;
@@ -115,6 +179,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     cost: 'batch × (samples + 1) + baselines',
     reference: 'Lundberg & Lee 2017, arXiv:1705.07874',
     stochastic: true,
+    output: 'feature',
     options: [
       { name: 'samples', type: 'int', help: 'samples per input', default: 5 },
       { name: 'stdevs', type: 'number', help: 'input noise standard deviation', default: 0 },
@@ -130,6 +195,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     cost: 'batch × (samples + 1) + baselines',
     reference: 'Erion et al. 2021, arXiv:1906.10670',
     stochastic: true,
+    output: 'feature',
     options: [{ name: 'samples', type: 'int', help: 'samples per input', default: 32 }, seed],
     create: (m) => new ExpectedGradients(gradient(m, 'ExpectedGradients')),
   },
@@ -141,6 +207,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     cost: 'batch × (windows + 1)',
     reference: 'Zeiler & Fergus 2014, arXiv:1311.2901',
     stochastic: false,
+    output: 'feature',
     options: [
       { name: 'window', type: 'int-list', help: 'window over the non-batch dims, model layout (e.g. 4,4,3)', default: 1 },
       { name: 'strides', type: 'int-list', help: 'strides over the non-batch dims', default: 1 },
@@ -155,6 +222,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     cost: 'batch × (features + 1)',
     reference: 'Captum; Covert et al. 2021, arXiv:2011.14878',
     stochastic: false,
+    output: 'feature',
     options: [mask, ppe],
     create: (m) => new FeatureAblation(m),
   },
@@ -166,6 +234,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     cost: 'batch × (features + 1)',
     reference: 'Breiman 2001; Fisher et al. 2019, arXiv:1801.01489',
     stochastic: true,
+    output: 'feature',
     options: [mask, ppe, seed],
     create: (m) => new FeaturePermutation(m) as unknown as Attributor<AttributeOptions>,
   },
@@ -177,6 +246,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     cost: 'batch × 2^features',
     reference: 'Shapley 1953; Captum ShapleyValues',
     stochastic: false,
+    output: 'feature',
     options: [mask, ppe],
     create: (m) => new ShapleyValues(m),
   },
@@ -188,6 +258,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     cost: 'batch × (samples × features + 1)',
     reference: 'Castro et al. 2009; Štrumbelj & Kononenko 2010',
     stochastic: true,
+    output: 'feature',
     options: [mask, ppe, { name: 'samples', type: 'int', help: 'random orderings per input', default: 25 }, seed],
     create: (m) => new ShapleyValueSampling(m),
   },
@@ -199,6 +270,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     cost: 'batch × (min(samples, 2^features − 2) + 2)',
     reference: 'Lundberg & Lee 2017, arXiv:1705.07874',
     stochastic: true,
+    output: 'feature',
     options: [mask, ppe, { name: 'samples', type: 'int', help: 'coalitions per input', default: 200 }, seed],
     create: (m) => new KernelShap(m),
   },
@@ -210,6 +282,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     cost: 'batch × samples',
     reference: 'Ribeiro et al. 2016, arXiv:1602.04938',
     stochastic: true,
+    output: 'feature',
     options: [
       mask,
       ppe,
@@ -229,6 +302,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     cost: 'batch × samples',
     reference: 'Petsiuk et al. 2018, arXiv:1806.07421',
     stochastic: true,
+    output: 'feature',
     options: [
       { name: 'samples', type: 'int', help: 'random masks per input', default: 1000 },
       { name: 'gridSize', type: 'int', help: 'cells per side of the mask grid', default: 8 },
@@ -239,6 +313,183 @@ export const METHODS: readonly MethodDescriptor[] = [
     create: (m) => new Rise(m),
   },
   {
+    id: 'layer-activation',
+    title: 'Layer Activation',
+    family: 'layer',
+    requires: 'hooks',
+    layer: 'required',
+    cost: 'batch',
+    reference: 'Captum LayerActivation',
+    stochastic: false,
+    output: 'layer',
+    options: [],
+    create: (m, st) => new LayerActivation(hooked(m, 'LayerActivation'), { layer: layerOf(m, st, 'layer-activation') }) as unknown as Attributor<AttributeOptions>,
+  },
+  {
+    id: 'layer-gradient-x-activation',
+    title: 'Layer Gradient × Activation',
+    family: 'layer',
+    requires: 'hooks',
+    layer: 'required',
+    cost: 'batch × 2',
+    reference: 'Shrikumar et al. 2016, arXiv:1605.01713; Captum LayerGradientXActivation',
+    stochastic: false,
+    output: 'layer',
+    options: [],
+    create: (m, st) => new LayerGradientXActivation(hooked(m, 'LayerGradientXActivation'), { layer: layerOf(m, st, 'layer-gradient-x-activation') }),
+  },
+  {
+    id: 'layer-integrated-gradients',
+    title: 'Layer Integrated Gradients',
+    family: 'layer',
+    requires: 'hooks',
+    layer: 'default',
+    cost: 'batch × (steps + 4)',
+    reference: 'Sundararajan et al. 2017, arXiv:1703.01365; Captum LayerIntegratedGradients',
+    stochastic: false,
+    output: 'layer',
+    options: [
+      { name: 'steps', type: 'int', help: 'quadrature nodes on the path', default: 50 },
+      { name: 'rule', type: 'enum', values: QUADRATURE_RULES, help: 'quadrature rule', default: 'gauss-legendre' },
+    ],
+    create: (m, st) => new LayerIntegratedGradients(hooked(m, 'LayerIntegratedGradients'), { layer: layerOf(m, st, 'layer-integrated-gradients') }),
+  },
+  {
+    id: 'layer-conductance',
+    title: 'Layer Conductance',
+    family: 'layer',
+    requires: 'hooks',
+    layer: 'required',
+    cost: 'batch × (2 × steps + 4)',
+    reference: 'Dhamdhere et al. 2018, arXiv:1805.12233',
+    stochastic: false,
+    output: 'layer',
+    options: [
+      { name: 'steps', type: 'int', help: 'path steps (evaluated at steps + 1 points)', default: 50 },
+      { name: 'rule', type: 'enum', values: QUADRATURE_RULES, help: 'where the path points lie', default: 'gauss-legendre' },
+    ],
+    create: (m, st) => new LayerConductance(hooked(m, 'LayerConductance'), { layer: layerOf(m, st, 'layer-conductance') }),
+  },
+  {
+    id: 'internal-influence',
+    title: 'Internal Influence',
+    family: 'layer',
+    requires: 'hooks',
+    layer: 'required',
+    cost: 'batch × 2 × steps',
+    reference: 'Leino et al. 2018, arXiv:1802.03788',
+    stochastic: false,
+    output: 'layer',
+    options: [
+      { name: 'steps', type: 'int', help: 'quadrature nodes on the path', default: 50 },
+      { name: 'rule', type: 'enum', values: QUADRATURE_RULES, help: 'quadrature rule', default: 'gauss-legendre' },
+    ],
+    create: (m, st) => new InternalInfluence(hooked(m, 'InternalInfluence'), { layer: layerOf(m, st, 'internal-influence') }),
+  },
+  ...(
+    [
+      ['layer-gradcam', 'GradCAM', 'Selvaraju et al. 2017, arXiv:1610.02391', false, (m: HookedModel, layer: string) => new LayerGradCam(m, { layer })],
+      ['gradcam-plus-plus', 'GradCAM++', 'Chattopadhyay et al. 2018, arXiv:1710.11063', true, (m: HookedModel, layer: string) => new GradCamPlusPlus(m, { layer })],
+      ['layer-cam', 'LayerCAM', 'Jiang et al. 2021, IEEE TIP 30:5875', true, (m: HookedModel, layer: string) => new LayerCam(m, { layer })],
+    ] as const
+  ).map(
+    ([id, title, reference, relu, make]): MethodDescriptor => ({
+      id,
+      title,
+      family: 'layer',
+      requires: 'hooks',
+      layer: 'default',
+      cost: 'batch × 2',
+      reference,
+      stochastic: false,
+      output: 'layer',
+      options: [
+        { name: 'relu', type: 'bool', help: 'ReLU on the map', default: relu },
+        { name: 'upsample', type: 'enum', values: UPSAMPLE_MODES, help: 'resize the map to the input', default: 'none' },
+      ],
+      create: (m, st) => make(hooked(m, title), layerOf(m, st, id)),
+    }),
+  ),
+  {
+    id: 'neuron-gradient',
+    title: 'Neuron Gradient',
+    family: 'layer',
+    requires: 'hooks',
+    layer: 'required',
+    cost: 'batch',
+    reference: 'Captum NeuronGradient',
+    stochastic: false,
+    output: 'feature',
+    options: [neuron],
+    create: (m, st) => new NeuronGradient(hooked(m, 'NeuronGradient'), { layer: layerOf(m, st, 'neuron-gradient') }) as unknown as Attributor<AttributeOptions>,
+  },
+  {
+    id: 'neuron-integrated-gradients',
+    title: 'Neuron Integrated Gradients',
+    family: 'layer',
+    requires: 'hooks',
+    layer: 'required',
+    cost: 'batch × (steps + 2)',
+    reference: 'Shrikumar et al. 2018, arXiv:1807.09946; Captum NeuronIntegratedGradients',
+    stochastic: false,
+    output: 'feature',
+    options: [
+      neuron,
+      { name: 'steps', type: 'int', help: 'quadrature nodes on the path', default: 50 },
+      { name: 'rule', type: 'enum', values: QUADRATURE_RULES, help: 'quadrature rule', default: 'gauss-legendre' },
+    ],
+    create: (m, st) => new NeuronIntegratedGradients(hooked(m, 'NeuronIntegratedGradients'), { layer: layerOf(m, st, 'neuron-integrated-gradients') }) as unknown as Attributor<AttributeOptions>,
+  },
+  {
+    id: 'guided-backprop',
+    title: 'Guided Backprop',
+    family: 'backprop',
+    requires: 'hooks',
+    cost: 'batch',
+    reference: 'Springenberg et al. 2015, arXiv:1412.6806',
+    stochastic: false,
+    output: 'feature',
+    options: [],
+    create: (m) => new GuidedBackprop(hooked(m, 'GuidedBackprop')),
+  },
+  {
+    id: 'deconvolution',
+    title: 'Deconvolution',
+    family: 'backprop',
+    requires: 'hooks',
+    cost: 'batch',
+    reference: 'Zeiler & Fergus 2014, arXiv:1311.2901',
+    stochastic: false,
+    output: 'feature',
+    options: [],
+    create: (m) => new Deconvolution(hooked(m, 'Deconvolution')),
+  },
+  {
+    id: 'guided-gradcam',
+    title: 'Guided GradCAM',
+    family: 'backprop',
+    requires: 'hooks',
+    layer: 'default',
+    cost: 'batch × 3',
+    reference: 'Selvaraju et al. 2017, arXiv:1610.02391',
+    stochastic: false,
+    output: 'feature',
+    options: [{ name: 'upsample', type: 'enum', values: ['nearest', 'bilinear'], help: 'resize of the GradCAM map', default: 'nearest' }],
+    create: (m, st) => new GuidedGradCam(hooked(m, 'GuidedGradCam'), { layer: layerOf(m, st, 'guided-gradcam') }),
+  },
+  {
+    id: 'deeplift',
+    title: 'DeepLIFT (Rescale)',
+    family: 'backprop',
+    requires: 'hooks',
+    cost: 'batch × 4',
+    reference: 'Shrikumar et al. 2017, arXiv:1704.02685',
+    stochastic: false,
+    output: 'feature',
+    options: [],
+    create: (m) => new DeepLift(hooked(m, 'DeepLift')),
+  },
+  {
     id: 'random',
     title: 'Random (control)',
     family: 'control',
@@ -246,6 +497,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     cost: '0',
     reference: 'the baseline of every evaluation (Adebayo et al. 2018; Hooker et al. 2019)',
     stochastic: true,
+    output: 'feature',
     options: [seed],
     create: () => new RandomAttribution(),
   },

@@ -105,6 +105,8 @@ export interface HookedModel extends ModelAdapter {
   readonly hookNames: readonly string[];
   /** Output shape of a hook point, `null` for the batch. Throws `unknown_hook`. */
   hookShape(name: string): readonly (number | null)[];
+  /** The kind of layer behind a hook point (e.g. 'Conv2D', 'Dense'). Throws `unknown_hook`. */
+  hookClass(name: string): string;
   /** Forward pass with per-call hooks and patches. The caller owns the output. */
   run(x: tf.Tensor, opts?: RunOptions): Promise<tf.Tensor>;
   /** Forward pass keeping the outputs of `names` (default: every hook point) in a cache the caller disposes. */

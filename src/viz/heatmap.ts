@@ -85,3 +85,13 @@ export function upscaleRgba(rgba: Uint8Array, width: number, height: number, fac
   }
   return out;
 }
+
+/** Nearest-neighbour resize of a [h, w] map to [height, width] (layer maps shown over their image). */
+export function resizeMapNearest(map: ArrayLike<number>, h: number, w: number, height: number, width: number): Float32Array {
+  const out = new Float32Array(height * width);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(h - 1, Math.floor((y * h) / height));
+    for (let x = 0; x < width; x++) out[y * width + x] = map[sy * w + Math.min(w - 1, Math.floor((x * w) / width))]!;
+  }
+  return out;
+}

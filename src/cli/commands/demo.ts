@@ -77,7 +77,7 @@ async function runPlans(model: ModelAdapter, x: tf.Tensor, relevant: Uint8Array,
   const per = relevant.length / n;
   for (const plan of plans) {
     const bar = new ProgressBar(`${label} ${plan.id}`, true);
-    const method = findMethod(plan.id).create(model, plan.inner);
+    const method = findMethod(plan.id).create(model, plan.inner ? { inner: plan.inner } : {});
     const attr = await method.attribute(x, { target: 'auto', signal, onProgress: bar.update, ...plan.options } as AttributeOptions);
     bar.done();
     const v = await attr.values.data();

@@ -1,18 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { findMethod, type MethodDescriptor } from '../../core/registry.js';
+import { findMethod, METHODS, type MethodDescriptor } from '../../core/registry.js';
+import type { Vocabulary } from '../../io/vocab.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { AttributeOptions, MethodId } from '../../core/types.js';
 import { loadModel } from '../../io/load-model.js';
 import type { ModelAdapter } from '../../models/model.js';
 import { kebab, parseFlags, type FlagSpec, type FlagValue } from '../args.js';
-import { parseBaseline, parseTarget, readFeatureMask, readInput, readNamedInputs } from '../inputs.js';
+import { parseBaseline, parseTarget, readFeatureMask, readInput, readNamedInputs, readTextLines, readVocabulary, textInput, type LoadedInput } from '../inputs.js';
 import { resultJson, writeResult } from '../outputs.js';
 import { ProgressBar } from '../progress.js';
 
 export const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'model', type: 'string', help: 'model.json (TF.js layers/graph), .onnx, or a directory holding one' },
-  { name: 'input', type: 'string', help: 'input batch: .json, .npy, .png, .jpg' },
-  { name: 'method', type: 'string', help: 'method id (attrib methods)', default: 'integrated-gradients' },
+  { name: 'input', type: 'string', help: 'input batch: .json, .npy, .png, .jpg, or .txt (one text per line, with --vocab)' },
+  { name: 'text', type: 'string', help: 'a text to explain (token-id models, with --vocab)' },
+  { name: 'vocab', type: 'string', help: 'vocabulary of a token-id model: one token per line, or JSON {token: id}' },
+  { name: 'method', type: 'string', help: 'method id (attrib methods); default integrated-gradients, or layer-integrated-gradients for token-id models' },
+  { name: 'layer', type: 'string', help: 'layer (hook name) of layer, neuron and CAM methods' },
   { name: 'target', type: 'string', help: 'output index, one per row (comma-separated), or auto', default: 'auto' },
   { name: 'baseline', type: 'string', help: 'zeros, a number, or a tensor file', default: 'zeros' },
   { name: 'inputs', type: 'string', help: "the model's other inputs, held fixed: name=FILE[,name=FILE…] (.json/.npy, one row per input row)" },
@@ -40,22 +44,32 @@ export interface ExplainRun {
 
 /** `attrib explain`: one model, one input batch, one method. */
 export async function explainCommand(raw: Map<string, string | true>, signal: AbortSignal): Promise<ExplainRun> {
-  const methodId = typeof raw.get('method') === 'string' ? (raw.get('method') as string) : 'integrated-gradients';
-  const descriptor = findMethod(methodId);
+  const explicit = typeof raw.get('method') === 'string' ? (raw.get('method') as string) : undefined;
+  let descriptor = findMethod(explicit ?? 'integrated-gradients');
   const innerId = raw.get('inner');
   const inner = typeof innerId === 'string' ? findMethod(innerId) : undefined;
-  const flagSpecs = [...EXPLAIN_FLAGS, ...methodFlags(descriptor), ...(inner ? methodFlags(inner).filter((f) => !descriptor.options.some((o) => kebab(o.name) === f.name)) : [])];
-  const flags = parseFlags(raw, flagSpecs, 'explain');
-  const need = (name: string): string => {
-    const v = flags.get(name);
-    if (typeof v !== 'string') throw new InvalidArgumentError(`'attrib explain' needs --${name}`, { arg: name });
-    return v;
-  };
-  const modelPath = need('model');
-  const inputPath = need('input');
-  const quiet = flags.get('quiet') === true;
+  const parse = (d: MethodDescriptor) => parseFlags(raw, [...EXPLAIN_FLAGS, ...methodFlags(d), ...(inner ? methodFlags(inner).filter((f) => !d.options.some((o) => kebab(o.name) === f.name)) : [])], 'explain');
+  let flags = parse(descriptor);
+  const modelPath = flags.get('model');
+  if (typeof modelPath !== 'string') throw new InvalidArgumentError(`'attrib explain' needs --model`, { arg: 'model' });
   const model = await loadModel(modelPath);
-  const input = await readInput(inputPath, model);
+  let input: LoadedInput & { vocab?: Vocabulary };
+  try {
+    // token-id models are explained in embedding space unless a method is named
+    if (explicit === undefined && (model as { embeddingOfInput?: string }).embeddingOfInput !== undefined) {
+      descriptor = findMethod('layer-integrated-gradients');
+      flags = parse(descriptor);
+    }
+    const d = descriptor;
+    if (flags.has('layer') && d.layer === undefined) {
+      throw new InvalidArgumentError(`Method '${d.id}' takes no --layer (layer methods: ${layerMethods()})`, { arg: 'layer', method: d.id });
+    }
+    input = await loadInput(flags, model);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const quiet = flags.get('quiet') === true;
   const x = input.x;
   let baseline: Awaited<ReturnType<typeof parseBaseline>>;
   let extras: Record<string, tf.Tensor> | undefined;
@@ -66,6 +80,8 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     };
     baseline = await parseBaseline(flags.get('baseline') as string | undefined);
     if (baseline !== undefined) opts['baselines'] = baseline;
+    // token ids: the reference input is all-PAD, whatever id the vocabulary gives PAD
+    else if (input.vocab && input.vocab.pad !== 0 && (flags.get('baseline') ?? 'zeros') === 'zeros') opts['baselines'] = input.vocab.pad;
     const extra = flags.get('inputs');
     if (typeof extra === 'string') opts['inputs'] = extras = await readNamedInputs(extra);
     if (flags.has('batch-size')) opts['batchSize'] = flags.get('batch-size');
@@ -77,13 +93,14 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     }
     const bar = new ProgressBar(descriptor.id, !quiet);
     opts['onProgress'] = bar.update;
-    const method = descriptor.create(model, inner?.id as MethodId | undefined);
+    const layer = flags.get('layer');
+    const method = descriptor.create(model, { ...(inner ? { inner: inner.id as MethodId } : {}), ...(typeof layer === 'string' ? { layer } : {}) });
     const attr = await method.attribute(x, opts as unknown as AttributeOptions);
     bar.done();
     try {
       const out = flags.get('out') as string | undefined;
       if (out) {
-        const files = await writeResult(out, attr, input.images, await tokenLabels(model, x));
+        const files = await writeResult(out, attr, input.images, input.tokens ?? (await tokenLabels(model, x, input.vocab)));
         return { stdout: '', files };
       }
       return { stdout: JSON.stringify(await resultJson(attr)), files: [] };
@@ -100,9 +117,31 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
 
 export type { FlagValue };
 
-/** Token labels for models that take token ids (until vocabularies arrive): `#id`, PAD (0) shown as ·. */
-async function tokenLabels(model: ModelAdapter, x: tf.Tensor): Promise<string[][] | undefined> {
+/** Token labels for models that take token ids: the vocabulary's tokens, else `#id`; PAD shown as ·. */
+async function tokenLabels(model: ModelAdapter, x: tf.Tensor, vocab?: Vocabulary): Promise<string[][] | undefined> {
   if (!(model as { embeddingOfInput?: string }).embeddingOfInput || x.rank !== 2) return undefined;
   const ids = (await x.array()) as number[][];
-  return ids.map((row) => row.map((id) => (id === 0 ? '·' : `#${id}`)));
+  const pad = vocab?.pad ?? 0;
+  return ids.map((row) => row.map((id) => (id === pad ? '·' : (vocab?.tokens[id] ?? `#${id}`))));
+}
+
+const layerMethods = (): string =>
+  METHODS.filter((m) => m.layer !== undefined)
+    .map((m) => m.id)
+    .join(', ');
+
+/** The input batch: --text or a .txt file (with --vocab) for token-id models, else a tensor or image file. */
+async function loadInput(flags: Map<string, FlagValue>, model: ModelAdapter): Promise<LoadedInput & { vocab?: Vocabulary }> {
+  const vocabPath = flags.get('vocab');
+  const vocab = typeof vocabPath === 'string' ? await readVocabulary(vocabPath) : undefined;
+  const text = flags.get('text');
+  const file = flags.get('input');
+  if (typeof text === 'string' || (typeof file === 'string' && file.toLowerCase().endsWith('.txt'))) {
+    if (!vocab) throw new InvalidArgumentError(`Text input needs the model's vocabulary: --vocab FILE (one token per line, or JSON {token: id})`, { arg: 'vocab' });
+    const texts = typeof text === 'string' ? [text] : await readTextLines(file as string);
+    return { ...textInput(texts, vocab, model, typeof text === 'string' ? '--text' : `'${file as string}'`), vocab };
+  }
+  if (typeof file !== 'string') throw new InvalidArgumentError(`'attrib explain' needs --input FILE (or --text with --vocab)`, { arg: 'input' });
+  const input = await readInput(file, model);
+  return vocab ? { ...input, vocab } : input;
 }

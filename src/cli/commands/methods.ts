@@ -1,20 +1,33 @@
 import { kebab } from '../args.js';
 import { METHODS } from '../../core/registry.js';
 
+const NEEDS = { gradients: 'gradients', forward: 'forward only', hooks: 'layer access' } as const;
+
 /** `attrib methods [--json]`: the registry as a table (or JSON). */
 export function methodsCommand(json: boolean): string {
   if (json) {
     return JSON.stringify(
-      METHODS.map((m) => ({ id: m.id, title: m.title, family: m.family, requires: m.requires, cost: m.cost, stochastic: m.stochastic, reference: m.reference, options: m.options })),
+      METHODS.map((m) => ({
+        id: m.id,
+        title: m.title,
+        family: m.family,
+        requires: m.requires,
+        ...(m.layer ? { layer: m.layer } : {}),
+        output: m.output,
+        cost: m.cost,
+        stochastic: m.stochastic,
+        reference: m.reference,
+        options: m.options,
+      })),
       null,
       2,
     );
   }
   const rows = METHODS.map((m) => [
     m.id,
-    m.requires === 'gradients' ? 'gradients' : 'forward only',
+    NEEDS[m.requires],
     m.cost,
-    m.options.map((o) => `--${kebab(o.name)}${o.default !== undefined ? `=${String(o.default)}` : ''}`).join(' ') || '-',
+    [...(m.layer ? [m.layer === 'required' ? '--layer' : '[--layer]'] : []), ...m.options.map((o) => `--${kebab(o.name)}${o.default !== undefined ? `=${String(o.default)}` : ''}`)].join(' ') || '-',
     m.reference,
   ]);
   const header = ['method', 'needs', 'cost (model rows)', 'options (default)', 'reference'];

@@ -120,6 +120,10 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
     return this.layers.node(name, 'hookShape').shape;
   }
 
+  hookClass(name: string): string {
+    return this.layers.node(name, 'hookClass').layer.getClassName();
+  }
+
   /** Synchronous forward pass (for use inside `tf.grad`); `others` feeds the other inputs by name. */
   apply(x: tf.Tensor, others: Readonly<Record<string, tf.Tensor>> = {}): tf.Tensor {
     return this.evaluate(this.self, x, others);
