@@ -38,6 +38,11 @@ export type {
   ActivationSite,
   ActivationCacheLike,
   CallContext,
+  LayerCall,
+  LayerRule,
+  LayerInfo,
+  RuleSet,
+  AffineMap,
 } from './models/model.js';
 export { fromLayersModel, LayersModelAdapter, ActivationCache } from './models/tfjs/layers-model.js';
 export type { LayersModelOptions } from './models/tfjs/layers-model.js';
@@ -90,6 +95,8 @@ export { GuidedBackprop, Deconvolution, GUIDED_RELU, DECONV_RELU, reluWithBackwa
 export { GuidedGradCam } from './attr/backprop/guided-gradcam.js';
 export type { GuidedGradCamOptions } from './attr/backprop/guided-gradcam.js';
 export { DeepLift, RESCALE } from './attr/backprop/deeplift.js';
+export { Lrp, lrpAffine, LRP_PRESETS } from './attr/backprop/lrp.js';
+export type { LrpRule, LrpPreset, LrpSettings } from './attr/backprop/lrp.js';
 export { resolveFeatureMask, gridMask, tokenMask, columnGroupMask } from './attr/masks.js';
 export type { FeatureMask, FeatureMaskInput, FeatureGroups } from './attr/masks.js';
 

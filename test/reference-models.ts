@@ -59,20 +59,24 @@ export const symmetric = (): DifferentiableModel =>
  *                 └──────────────── proj (1×1, 4) ─────────────────── add → relu_b → gap → head (Dense 3).
  * Hook names are the layer names. The caller disposes the adapter.
  */
-export function residualNet(seed = 7): LayersModelAdapter {
+export function residualNet(seed = 7, opts: { readonly biasFree?: boolean } = {}): LayersModelAdapter {
   const rng = new Rng(seed);
   const made: tf.Tensor[] = [];
   const w = (shape: number[], scale = 0.5, shift = 0) => {
-    const v = rng.fillNormal(new Float32Array(shape.reduce((a, b) => a * b, 1)), scale).map((u) => u + shift);
+    const v = rng.fillNormal(new Float32Array(shape.reduce((a, b) => a * b, 1)), scale).map((u) => (opts.biasFree && shape.length === 1 && scale < 0.3 ? 0 : u + shift));
     const t = tf.tensor(v, shape);
     made.push(t);
     return t;
   };
   const input = tfl.input({ shape: [8, 8, 2], name: 'image' });
   const convA = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'conv_a', weights: [w([3, 3, 2, 4]), w([4], 0.1)] }).apply(input) as tfl.SymbolicTensor;
-  const bn = tfl.layers
-    .batchNormalization({ name: 'bn', weights: [w([4], 0.3, 1), w([4], 0.2), w([4], 0.2), tf.tensor1d([0.5, 1.5, 0.8, 2.0])] })
-    .apply(convA) as tfl.SymbolicTensor;
+  const gamma = w([4], 0.3, 1);
+  const variance = tf.tensor1d([0.5, 1.5, 0.8, 2.0]);
+  const mean = tf.tensor1d([0.1, -0.2, 0.15, 0.05]);
+  // bias-free: β = μ·γ/√(σ² + ε), so that the folded BatchNorm has no shift
+  const beta = opts.biasFree ? tf.tidy(() => tf.div(tf.mul(mean, gamma), tf.sqrt(tf.add(variance, 1e-3)))) : tf.tensor1d([0.1, 0.3, -0.2, 0.05]);
+  made.push(variance, mean, beta);
+  const bn = tfl.layers.batchNormalization({ name: 'bn', weights: [gamma, beta, mean, variance] }).apply(convA) as tfl.SymbolicTensor;
   const reluA = tfl.layers.activation({ activation: 'relu', name: 'relu_a' }).apply(bn) as tfl.SymbolicTensor;
   const convB = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'conv_b', weights: [w([3, 3, 4, 4]), w([4], 0.1)] }).apply(reluA) as tfl.SymbolicTensor;
   const proj = tfl.layers.conv2d({ filters: 4, kernelSize: 1, name: 'proj', weights: [w([1, 1, 2, 4]), w([4], 0.1)] }).apply(input) as tfl.SymbolicTensor;

@@ -12,6 +12,7 @@ import { ShapleyValueSampling, ShapleyValues } from '../attr/perturbation/shaple
 import { RandomAttribution } from '../attr/random.js';
 import { Rise } from '../attr/sensitivity/rise.js';
 import { DeepLift } from '../attr/backprop/deeplift.js';
+import { Lrp, LRP_PRESETS, type LrpPreset } from '../attr/backprop/lrp.js';
 import { Deconvolution, GuidedBackprop } from '../attr/backprop/guided-backprop.js';
 import { GuidedGradCam } from '../attr/backprop/guided-gradcam.js';
 import { GradCamPlusPlus, LayerCam, LayerGradCam, UPSAMPLE_MODES } from '../attr/layer/cam.js';
@@ -41,6 +42,8 @@ export interface MethodSettings {
   readonly inner?: MethodId;
   /** The layer (hook name) of layer, neuron and CAM methods. */
   readonly layer?: string;
+  /** The method's options as given (constructor settings such as LRP's preset are read from here). */
+  readonly options?: Readonly<Record<string, unknown>>;
 }
 
 export interface MethodDescriptor {
@@ -488,6 +491,21 @@ export const METHODS: readonly MethodDescriptor[] = [
     output: 'feature',
     options: [],
     create: (m) => new DeepLift(hooked(m, 'DeepLift')),
+  },
+  {
+    id: 'lrp',
+    title: 'LRP (ε, γ, αβ, z-box; composite preset)',
+    family: 'backprop',
+    requires: 'hooks',
+    cost: 'batch × 2',
+    reference: 'Bach et al. 2015, PLoS ONE 10:e0130140; Montavon et al. 2019',
+    stochastic: false,
+    output: 'feature',
+    options: [{ name: 'preset', type: 'enum', values: LRP_PRESETS, help: 'epsilon everywhere, or z-box/γ/ε by layer type', default: 'epsilon' }],
+    create: (m, st) => {
+      const preset = st?.options?.['preset'];
+      return new Lrp(hooked(m, 'Lrp'), typeof preset === 'string' ? { preset: preset as LrpPreset } : {});
+    },
   },
   {
     id: 'random',

@@ -80,6 +80,7 @@ export type MethodId =
   | 'deconvolution'
   | 'guided-gradcam'
   | 'deeplift'
+  | 'lrp'
   | 'random';
 
 /** A configured feature-attribution method: settings in the constructor, data per call. */

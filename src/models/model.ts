@@ -78,6 +78,61 @@ export interface ActivationSite {
  */
 export type ActivationRule = (z: tf.Tensor, site: ActivationSite) => tf.Tensor;
 
+/** One layer call offered to a `LayerRule`: what the layer is, its inputs and parameters, and how it runs. */
+export interface LayerCall {
+  /** Hook name of the layer. */
+  readonly name: string;
+  /** Layer type, e.g. 'Dense', 'Conv2D', 'BatchNormalization'. */
+  readonly className: string;
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly inputs: readonly tf.Tensor[];
+  /** Parameters by role (those the layer has): kernel, bias, gamma, beta, movingMean, movingVariance. */
+  readonly params: Readonly<Record<string, tf.Tensor>>;
+  /** Dense and Conv layers: their affine map with given parameters (no activation), and its transpose. */
+  readonly affine?: AffineMap;
+  /** The fused activation's name when it is not linear. */
+  readonly activation?: string;
+  /** Applies the fused activation (identity when there is none). */
+  readonly activate: (z: tf.Tensor) => tf.Tensor;
+  /** The layer as it normally runs on `inputs`. */
+  run(): tf.Tensor | tf.Tensor[];
+}
+
+/** An affine layer map x ↦ x ⊛ kernel + bias, and the transposed linear part s ↦ Jᵀ s (for an input of shape `xShape`). */
+export interface AffineMap {
+  apply(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null): tf.Tensor;
+  transpose(s: tf.Tensor, kernel: tf.Tensor, xShape: readonly number[]): tf.Tensor;
+}
+
+/**
+ * Replaces whole layer calls (return the output to use, or nothing to run the layer normally): how
+ * layer-wise relevance propagation gives every layer type its own backward rule.
+ */
+export type LayerRule = (call: LayerCall) => tf.Tensor | void;
+
+/** Rules of a modified back-propagation: per activation, and per layer. */
+export interface RuleSet {
+  readonly activation?: ActivationRule;
+  readonly layer?: LayerRule;
+}
+
+/** A layer of a hooked model, for methods that plan per layer (LRP). */
+export interface LayerInfo {
+  readonly name: string;
+  readonly className: string;
+  /** Hook names of the layers feeding this one (model inputs are not listed). */
+  readonly inputs: readonly string[];
+  /** Hook names of the layers reading this one's output. */
+  readonly consumers: readonly string[];
+  /** True when it reads a model input directly. */
+  readonly readsInput: boolean;
+  /** Its fused activation's name, 'linear' when none. */
+  readonly activation: string;
+  readonly config: Readonly<Record<string, unknown>>;
+  /** Its parameters by role (kernel, bias, gamma, beta, movingMean, movingVariance): the model's own tensors, not copies. */
+  params(): Readonly<Record<string, tf.Tensor>>;
+}
+
 /** Options of one hooked run: hooks and patches live for this call only. */
 export interface RunOptions {
   /** Functions on layer outputs, by hook name. */
@@ -121,8 +176,10 @@ export interface HookedModel extends ModelAdapter {
   atLayer(name: string, opts?: { readonly rule?: ActivationRule }): DifferentiableModel;
   /** The model cut at a layer: same input, output = that layer's output (for neuron methods). */
   upTo(name: string): DifferentiableModel;
-  /** The same model with every elementwise activation replaced by `rule` (modified back-propagation). */
-  withRule(rule: ActivationRule): DifferentiableModel;
+  /** The same model under modified back-propagation rules (per activation and/or per layer). */
+  withRules(rules: RuleSet): DifferentiableModel;
+  /** The layers in execution order, with their connections. */
+  describeLayers(): readonly LayerInfo[];
 }
 
 export const isHooked = (m: ModelAdapter): m is HookedModel => m.capabilities.hooks === true && typeof (m as Partial<HookedModel>).atLayer === 'function';

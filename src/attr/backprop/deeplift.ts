@@ -68,7 +68,7 @@ export class DeepLift implements Attributor<AttributeOptions> {
   private readonly ruled: DifferentiableModel;
   constructor(model: HookedModel) {
     requireHooks(model, 'DeepLift');
-    this.ruled = model.withRule(RESCALE);
+    this.ruled = model.withRules({ activation: RESCALE });
   }
 
   cost(shape: readonly number[]): number {

@@ -35,7 +35,7 @@ abstract class ModifiedGradient implements Attributor<AttributeOptions> {
     private readonly method: string,
   ) {
     requireHooks(model, method);
-    this.ruled = model.withRule(rule);
+    this.ruled = model.withRules({ activation: rule });
   }
 
   cost(shape: readonly number[]): number {

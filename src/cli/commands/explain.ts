@@ -94,7 +94,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     const bar = new ProgressBar(descriptor.id, !quiet);
     opts['onProgress'] = bar.update;
     const layer = flags.get('layer');
-    const method = descriptor.create(model, { ...(inner ? { inner: inner.id as MethodId } : {}), ...(typeof layer === 'string' ? { layer } : {}) });
+    const method = descriptor.create(model, { ...(inner ? { inner: inner.id as MethodId } : {}), ...(typeof layer === 'string' ? { layer } : {}), options: opts });
     const attr = await method.attribute(x, opts as unknown as AttributeOptions);
     bar.done();
     try {

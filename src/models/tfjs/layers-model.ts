@@ -10,6 +10,9 @@ import {
   type DifferentiableModel,
   type HookFn,
   type HookedModel,
+  type LayerInfo,
+  type LayerRule,
+  type RuleSet,
   type RunOptions,
 } from '../model.js';
 import { LayerGraph, type GraphLike } from './executor.js';
@@ -33,6 +36,7 @@ interface ViewSpec {
   readonly inputShape: readonly (number | null)[];
   readonly outputShape: readonly (number | null)[];
   readonly rule?: ActivationRule;
+  readonly layerRule?: LayerRule;
 }
 
 /**
@@ -185,8 +189,12 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
     return new GraphView(this, { ...this.self, name: `${this.name}→${name}`, exit: node.outputs[0]!, outputShape: node.shape });
   }
 
-  withRule(rule: ActivationRule): DifferentiableModel {
-    return new GraphView(this, { ...this.self, rule });
+  withRules(rules: RuleSet): DifferentiableModel {
+    return new GraphView(this, { ...this.self, ...(rules.activation ? { rule: rules.activation } : {}), ...(rules.layer ? { layerRule: rules.layer } : {}) });
+  }
+
+  describeLayers(): readonly LayerInfo[] {
+    return this.layers.describe();
   }
 
   dispose(): void {
@@ -229,6 +237,7 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
       patches,
       ...(extra.hooks ? { hooks: extra.hooks } : {}),
       ...(spec.rule ? { rule: spec.rule } : {}),
+      ...(spec.layerRule ? { layerRule: spec.layerRule } : {}),
     })[0]!;
   }
 
