@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { IMAGE, TABULAR, imageDataset, tabularDataset } from '../src/demo/tasks.js';
+import { IMAGE, TABULAR, TEXT, TEXT_VOCAB, imageDataset, tabularDataset, textDataset } from '../src/demo/tasks.js';
 import { encodePng } from '../src/io/image.js';
 import { imageRgba, upscaleRgba } from '../src/viz/heatmap.js';
 import { tensorToJsonValue } from '../src/io/tensor-json.js';
@@ -113,6 +113,44 @@ async function trainTabular(): Promise<void> {
   tf.dispose([x, y, xt]);
 }
 
+/**
+ * A text CNN (Embedding 16 → Conv1D 16, k 3 → global max → Dense 2) on the sentiment-word task.
+ * Trained on the cpu backend: wasm lacks the Conv2DBackpropFilter kernel and its gather gradient
+ * (the embedding's) is wrong.
+ */
+async function trainText(): Promise<void> {
+  await tf.setBackend('cpu');
+  const train = textDataset(3000, 5);
+  const test = textDataset(1000, 6);
+  const stack = (d: typeof train) => tf.tensor2d(d.flatMap((e) => e.ids), [d.length, TEXT.length], 'float32');
+  const x = stack(train);
+  const y = tf.cast(tf.oneHot(tf.tensor1d(train.map((e) => e.label), 'int32'), 2), 'float32');
+  const model = tfl.sequential({
+    name: 'demo_text_cnn',
+    layers: [
+      tfl.layers.embedding({ name: 'embedding', inputDim: TEXT_VOCAB.length, outputDim: 16, inputLength: TEXT.length, inputShape: [TEXT.length], embeddingsInitializer: tfl.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: 31 }) }),
+      tfl.layers.conv1d({ name: 'conv', filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(32) }),
+      tfl.layers.globalMaxPooling1d({ name: 'global_max_pool' }),
+      tfl.layers.dense({ name: 'fc', units: 2, kernelInitializer: init(33) }),
+    ],
+  });
+  model.compile({ optimizer: tf.train.adam(0.01), loss: (yt: tf.Tensor, yp: tf.Tensor) => tf.losses.softmaxCrossEntropy(yt, yp) });
+  await model.fit(x, y, { epochs: 12, batchSize: 64, shuffle: false, verbose: 0 });
+  const xt = stack(test);
+  const acc = await accuracy(model, xt, test.map((e) => e.label));
+  console.log(`text CNN: held-out accuracy ${acc.toFixed(3)}`);
+  const dir = path.join(OUT, 'demo-text');
+  await model.save(saver(dir));
+  writeFileSync(path.join(dir, 'vocab.txt'), TEXT_VOCAB.join('\n') + '\n');
+  const samples = textDataset(6, 99);
+  writeFileSync(path.join(dir, 'reviews.txt'), samples.map((e) => e.words.join(' ')).join('\n') + '\n');
+  writeTensor(path.join(dir, 'inputs.json'), [samples.length, TEXT.length], samples.flatMap((e) => e.ids));
+  writeTensor(path.join(dir, 'relevant.json'), [samples.length, TEXT.length], samples.flatMap((e) => Array.from(e.relevant)), 'int32');
+  writeTensor(path.join(dir, 'labels.json'), [samples.length], samples.map((e) => e.label), 'int32');
+  tf.dispose([x, y, xt]);
+  await tf.setBackend('wasm');
+}
+
 // wasm in Node is single-threaded and deterministic (checked by training twice). It has no
 // Conv2DBackpropFilter kernel, and the cpu backend needs many minutes for it, so the image CNN keeps
 // its seeded random convolutions frozen (random features) and trains its dense head.
@@ -120,4 +158,5 @@ const which = process.argv[2] ?? 'all';
 await tf.setBackend('wasm');
 if (which === 'all' || which === 'tabular') await trainTabular();
 if (which === 'all' || which === 'image') await trainImage();
-writeSamples();
+if (which === 'all' || which === 'text') await trainText();
+if (which !== 'text') writeSamples();

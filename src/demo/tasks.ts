@@ -70,3 +70,48 @@ export function tabularDataset(n: number, seed: number): TabularSample[] {
     return { x, label: tabularLabel(x) };
   });
 }
+
+/**
+ * Text (16 tokens, 2 classes): a review of 5–16 words; one or two sentiment words decide the class
+ * (1 positive, 0 negative), the rest are neutral fillers. PAD (id 0) fills the rest. Relevant tokens:
+ * the sentiment words.
+ */
+export const TEXT = {
+  length: 16,
+  positive: ['great', 'excellent', 'wonderful', 'superb', 'loved', 'brilliant'],
+  negative: ['awful', 'boring', 'terrible', 'dull', 'hated', 'weak'],
+  fillers: ['the', 'a', 'movie', 'film', 'plot', 'actors', 'was', 'and', 'it', 'story', 'very', 'quite', 'ending', 'music', 'scenes', 'cast', 'director', 'script', 'of', 'this', 'with', 'long', 'part', 'second', 'i', 'found', 'its', 'some', 'characters', 'dialogue'],
+} as const;
+
+/** The demo text model's vocabulary, id = index: <pad>, <unk>, sentiment words, fillers. */
+export const TEXT_VOCAB: readonly string[] = ['<pad>', '<unk>', ...TEXT.positive, ...TEXT.negative, ...TEXT.fillers];
+
+export interface TextSample {
+  readonly words: string[];
+  /** Token ids, padded to TEXT.length with 0. */
+  readonly ids: number[];
+  readonly label: number;
+  /** 1 on the sentiment words, [TEXT.length]. */
+  readonly relevant: Uint8Array;
+}
+
+export function makeText(rng: Rng, label: number): TextSample {
+  const len = 5 + rng.int(TEXT.length - 4);
+  const words: string[] = Array.from({ length: len }, () => TEXT.fillers[rng.int(TEXT.fillers.length)]!);
+  const pool: readonly string[] = label === 1 ? TEXT.positive : TEXT.negative;
+  const relevant = new Uint8Array(TEXT.length);
+  const count = 1 + rng.int(2);
+  for (let k = 0; k < count; k++) {
+    const at = rng.int(len);
+    words[at] = pool[rng.int(pool.length)]!;
+    relevant[at] = 1;
+  }
+  const ids = words.map((w) => TEXT_VOCAB.indexOf(w));
+  while (ids.length < TEXT.length) ids.push(0);
+  return { words, ids, label, relevant };
+}
+
+export function textDataset(n: number, seed: number): TextSample[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, (_, i) => makeText(rng, i % 2));
+}

@@ -10,7 +10,9 @@ import { loadModel } from '../../io/load-model.js';
 import { encodePng } from '../../io/image.js';
 import { gridMask } from '../../attr/masks.js';
 import { parseFlags } from '../args.js';
-import { readTensorFile } from '../inputs.js';
+import { readTensorFile, textInput } from '../inputs.js';
+import { parseVocabulary } from '../../io/vocab.js';
+import { tokenHtml } from '../../viz/token-spans.js';
 import { imageRgba, normalizeMap, overlayRgba, reduceChannels, upscaleRgba } from '../../viz/heatmap.js';
 import { renderReport, type ReportMethod, type ReportSection } from '../../viz/report.js';
 import { ProgressBar } from '../progress.js';
@@ -22,7 +24,18 @@ interface Plan {
   readonly id: MethodId;
   readonly inner?: MethodId;
   readonly label: string;
+  readonly layer?: string;
   readonly options: Record<string, unknown>;
+}
+
+/** Values per input element: a layer attribution of an embedding ([n, T, d]) is summed over d. */
+async function perInputElement(attr: AttributionLike, x: tf.Tensor): Promise<Float32Array> {
+  const v = (await attr.values.data()) as Float32Array;
+  if (attr.kind !== 'layer' || attr.values.rank !== x.rank + 1) return v;
+  const d = attr.values.shape[attr.values.rank - 1]!;
+  const out = new Float32Array(v.length / d);
+  for (let i = 0; i < out.length; i++) for (let k = 0; k < d; k++) out[i]! += v[i * d + k]!;
+  return out;
 }
 
 function imagePlans(quick: boolean, background: tf.Tensor): Plan[] {
@@ -64,6 +77,18 @@ function tabularPlans(quick: boolean, background: tf.Tensor): Plan[] {
   ];
 }
 
+function textPlans(quick: boolean): Plan[] {
+  const s = (full: number, small: number) => (quick ? small : full);
+  return [
+    { id: 'layer-integrated-gradients', label: 'Layer IG (embedding)', options: { steps: s(50, 8) } },
+    { id: 'layer-gradient-x-activation', label: 'Gradient × embedding', layer: 'embedding', options: {} },
+    { id: 'feature-ablation', label: 'Token ablation (PAD)', options: {} },
+    { id: 'shapley-value-sampling', label: 'Shapley sampling', options: { samples: s(20, 2), seed: 1 } },
+    { id: 'kernel-shap', label: 'KernelSHAP', options: { samples: s(300, 30), seed: 1 } },
+    { id: 'lime', label: 'LIME', options: { samples: s(300, 30), seed: 1 } },
+  ];
+}
+
 interface Outcome {
   readonly plan: Plan;
   readonly attr: AttributionLike;
@@ -77,10 +102,10 @@ async function runPlans(model: ModelAdapter, x: tf.Tensor, relevant: Uint8Array,
   const per = relevant.length / n;
   for (const plan of plans) {
     const bar = new ProgressBar(`${label} ${plan.id}`, true);
-    const method = findMethod(plan.id).create(model, plan.inner ? { inner: plan.inner } : {});
+    const method = findMethod(plan.id).create(model, { ...(plan.inner ? { inner: plan.inner } : {}), ...(plan.layer ? { layer: plan.layer } : {}) });
     const attr = await method.attribute(x, { target: 'auto', signal, onProgress: bar.update, ...plan.options } as AttributeOptions);
     bar.done();
-    const v = await attr.values.data();
+    const v = await perInputElement(attr, x);
     const relevantShare: number[] = [];
     for (let i = 0; i < n; i++) {
       let on = 0;
@@ -99,7 +124,7 @@ async function runPlans(model: ModelAdapter, x: tf.Tensor, relevant: Uint8Array,
 
 const mean = (a: readonly number[]) => a.reduce((s, v) => s + v, 0) / a.length;
 
-/** `attrib demo [--out DIR] [--quick]`: both bundled models, every fitting method, report.html and a summary. */
+/** `attrib demo [--out DIR] [--quick]`: the three bundled models, every fitting method, report.html and a summary. */
 export async function demoCommand(raw: Map<string, string | true>, signal: AbortSignal): Promise<number> {
   const flags = parseFlags(
     raw,
@@ -166,25 +191,48 @@ export async function demoCommand(raw: Map<string, string | true>, signal: Abort
   }
   for (const o of tabOutcomes) rows.push(['tabular', o.plan.label, fmtMs(o.attr.diagnostics.elapsedMs / nt), String(o.attr.diagnostics.evaluations), pct(mean(o.relevantShare))]);
 
+  // text
+  const textDir = path.join(dir, 'demo-text');
+  const textModel = await loadModel(path.join(textDir, 'model.json'), { name: 'demo-text' });
+  const vocab = parseVocabulary(await fs.readFile(path.join(textDir, 'vocab.txt'), 'utf8'), 'demo vocabulary');
+  const texts = (await fs.readFile(path.join(textDir, 'reviews.txt'), 'utf8')).split('\n').filter((l) => l.trim());
+  const txt = textInput(texts, vocab, textModel, 'demo reviews');
+  const txtRel = await readTensorFile(path.join(textDir, 'relevant.json'), 'demo mask');
+  const relText = Uint8Array.from(txtRel.data, (v) => (v > 0 ? 1 : 0));
+  const textOutcomes = await runPlans(textModel, txt.x, relText, textPlans(quick), 'text', signal);
+  const [nx, len] = txt.x.shape as [number, number];
+  for (let i = 0; i < nx; i++) {
+    const labels = txt.tokens![i]!;
+    const methods: ReportMethod[] = [];
+    for (const o of textOutcomes) {
+      const v = await perInputElement(o.attr, txt.x);
+      methods.push({ id: o.plan.id, title: o.plan.label, html: tokenHtml(labels, Array.from(v.subarray(i * len, (i + 1) * len))), facts: facts(o, i) });
+    }
+    sections.push({ title: `Review ${i}: target ${textOutcomes[0]?.attr.diagnostics.targets?.[i]}`, subtitle: 'one or two sentiment words decide the class (1 positive, 0 negative)', input: { kind: 'html', html: tokenHtml(labels, new Array<number>(len).fill(0)) }, methods });
+  }
+  for (const o of textOutcomes) rows.push(['text', o.plan.label, fmtMs(o.attr.diagnostics.elapsedMs / nx), String(o.attr.diagnostics.evaluations), pct(mean(o.relevantShare))]);
+  const chanceText = mean(Array.from({ length: nx }, (_, i) => relText.subarray(i * len, (i + 1) * len).reduce((a, b) => a + b, 0) / texts[i]!.split(/\s+/).length));
+
   const header = ['model', 'method', 'ms / input', 'evaluations', 'on relevant'];
   const html = renderReport({
     title: 'attrib demo: what drove each prediction?',
-    intro: `Synthetic tasks with known ground truth. "on relevant" is the share of Σ|attribution| that falls on the truly relevant features (chance: ${pct(chanceImage)} for images, 40% for the table). Backend: ${tf.getBackend()}.`,
+    intro: `Synthetic tasks with known ground truth. "on relevant" is the share of Σ|attribution| that falls on the truly relevant features (chance: ${pct(chanceImage)} for images, 40% for the table, ${pct(chanceText)} of the words of a review). Backend: ${tf.getBackend()}.`,
     sections,
     summary: { header, rows },
   });
   await fs.mkdir(outDir, { recursive: true });
   const reportPath = path.join(outDir, 'report.html');
   await fs.writeFile(reportPath, html);
-  for (const o of [...imageOutcomes, ...tabOutcomes]) o.attr.dispose();
-  tf.dispose([xi, bgi, xt, bgt]);
+  for (const o of [...imageOutcomes, ...tabOutcomes, ...textOutcomes]) o.attr.dispose();
+  tf.dispose([xi, bgi, xt, bgt, txt.x]);
   imageModel.dispose();
   tabModel.dispose();
+  textModel.dispose();
 
   const widths = header.map((hd, k) => Math.max(hd.length, ...rows.map((r) => r[k]!.length)));
   const line = (r: readonly string[]) => r.map((cell, k) => (k < 2 ? cell.padEnd(widths[k]!) : cell.padStart(widths[k]!))).join('  ');
   process.stdout.write(
-    [`attrib demo (backend ${tf.getBackend()}${quick ? ', quick' : ''}): attribution share on the truly relevant features (chance: image ${pct(chanceImage)}, table 40%)`, line(header), ...rows.map(line), `report: ${reportPath}`, ''].join('\n'),
+    [`attrib demo (backend ${tf.getBackend()}${quick ? ', quick' : ''}): attribution share on the truly relevant features (chance: image ${pct(chanceImage)}, table 40%, text ${pct(chanceText)})`, line(header), ...rows.map(line), `report: ${reportPath}`, ''].join('\n'),
   );
   return 0;
 }
