@@ -1,3 +1,4 @@
+import { assertOneOf, assertPositiveInt } from './assert.js';
 import { InvalidArgumentError } from './errors.js';
 
 /**
@@ -123,4 +124,16 @@ function legendre(n: number, z: number): { p: number; dp: number } {
   const p = n === 1 ? z : p1;
   const pPrev = n === 1 ? 1 : p0;
   return { p, dp: (n * (z * p - pPrev)) / (z * z - 1) };
+}
+
+/**
+ * The validated `steps` and `rule` of a path method (defaults 50 and Gauss–Legendre), and the
+ * quadrature at `steps + extra` nodes (LayerConductance evaluates its rule at steps + 1 points).
+ */
+export function pathSchedule(opts: { readonly steps?: number; readonly rule?: QuadratureRule } | undefined, fn: string, extra = 0): { steps: number; rule: QuadratureRule } & Quadrature {
+  const steps = opts?.steps ?? 50;
+  const rule = opts?.rule ?? 'gauss-legendre';
+  assertPositiveInt(steps, 'steps', fn);
+  assertOneOf(rule, QUADRATURE_RULES, 'rule', fn);
+  return { steps, rule, ...quadrature(rule, steps + extra) };
 }

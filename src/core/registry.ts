@@ -70,6 +70,11 @@ const seed: OptionSpec = { name: 'seed', type: 'int', help: 'random seed', defau
 const mask: OptionSpec = { name: 'featureMask', type: 'mask', help: 'integer group id per element of one row (file: .json or .npy)' };
 const ppe: OptionSpec = { name: 'perturbationsPerEval', type: 'int', help: 'perturbed copies per input row in one model call (bounded by batch size)' };
 
+/** `steps` and `rule` of the path methods (IG and its layer and neuron forms). */
+const pathOptions: readonly OptionSpec[] = [
+  { name: 'steps', type: 'int', help: 'quadrature nodes on the path', default: 50 },
+  { name: 'rule', type: 'enum', values: QUADRATURE_RULES, help: 'quadrature rule', default: 'gauss-legendre' },
+];
 const neuron: OptionSpec = { name: 'neuron', type: 'int-list', help: "the neuron's index in the layer's output, without the batch (e.g. 3,4,1)" };
 
 const hooked = (model: ModelAdapter, method: string): HookedModel => {
@@ -146,8 +151,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     stochastic: false,
     output: 'feature',
     options: [
-      { name: 'steps', type: 'int', help: 'quadrature nodes on the path', default: 50 },
-      { name: 'rule', type: 'enum', values: QUADRATURE_RULES, help: 'quadrature rule', default: 'gauss-legendre' },
+      ...pathOptions,
     ],
     create: (m) => new IntegratedGradients(gradient(m, 'IntegratedGradients')),
   },
@@ -352,8 +356,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     stochastic: false,
     output: 'layer',
     options: [
-      { name: 'steps', type: 'int', help: 'quadrature nodes on the path', default: 50 },
-      { name: 'rule', type: 'enum', values: QUADRATURE_RULES, help: 'quadrature rule', default: 'gauss-legendre' },
+      ...pathOptions,
     ],
     create: (m, st) => new LayerIntegratedGradients(hooked(m, 'LayerIntegratedGradients'), { layer: layerOf(m, st, 'layer-integrated-gradients') }),
   },
@@ -384,8 +387,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     stochastic: false,
     output: 'layer',
     options: [
-      { name: 'steps', type: 'int', help: 'quadrature nodes on the path', default: 50 },
-      { name: 'rule', type: 'enum', values: QUADRATURE_RULES, help: 'quadrature rule', default: 'gauss-legendre' },
+      ...pathOptions,
     ],
     create: (m, st) => new InternalInfluence(hooked(m, 'InternalInfluence'), { layer: layerOf(m, st, 'internal-influence') }),
   },
@@ -438,8 +440,7 @@ export const METHODS: readonly MethodDescriptor[] = [
     output: 'feature',
     options: [
       neuron,
-      { name: 'steps', type: 'int', help: 'quadrature nodes on the path', default: 50 },
-      { name: 'rule', type: 'enum', values: QUADRATURE_RULES, help: 'quadrature rule', default: 'gauss-legendre' },
+      ...pathOptions,
     ],
     create: (m, st) => new NeuronIntegratedGradients(hooked(m, 'NeuronIntegratedGradients'), { layer: layerOf(m, st, 'neuron-integrated-gradients') }) as unknown as Attributor<AttributeOptions>,
   },

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertOneOf, assertPositiveInt } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
-import { quadrature, QUADRATURE_RULES, type QuadratureRule } from '../../core/quadrature.js';
+import { pathSchedule, type QuadratureRule } from '../../core/quadrature.js';
 import { FeatureAttribution } from '../../core/result.js';
 import { withScope } from '../../core/scope.js';
 import { targetList } from '../../core/target.js';
@@ -50,11 +49,7 @@ export class IntegratedGradients implements Attributor<IntegratedGradientsOption
 
   async attribute(x: tf.Tensor, opts: IntegratedGradientsOptions): Promise<FeatureAttribution> {
     const fn = 'IntegratedGradients.attribute';
-    const steps = opts?.steps ?? 50;
-    const rule = opts?.rule ?? 'gauss-legendre';
-    assertPositiveInt(steps, 'steps', fn);
-    assertOneOf(rule, QUADRATURE_RULES, 'rule', fn);
-    const { nodes, weights } = quadrature(rule, steps);
+    const { steps, nodes, weights } = pathSchedule(opts, fn);
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { steps }), exact: true });
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));

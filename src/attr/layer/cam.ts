@@ -8,7 +8,7 @@ import type { HookedModel } from '../../models/model.js';
 import { gradientsInBatches } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
 import { withTargets } from '../gradient/saliency.js';
-import { layerActivations, layerModel, onLayer, type LayerMethodSettings } from './internal.js';
+import { layerActivations, LayerMethod, onLayer, type LayerMethodSettings } from './internal.js';
 
 export const UPSAMPLE_MODES = ['none', 'nearest', 'bilinear'] as const;
 export type UpsampleMode = (typeof UPSAMPLE_MODES)[number];
@@ -53,19 +53,17 @@ const gradCamPlusPlus: CamRule = (a, g) => {
 const layerCam: CamRule = (a, g) => tf.sum(tf.mul(tf.relu(g), a), -1, true);
 
 /** Shared body of the CAM family: activations and gradients at the layer, a rule, ReLU and upsampling. */
-abstract class CamBase implements Attributor<CamOptions> {
+abstract class CamBase extends LayerMethod implements Attributor<CamOptions> {
   abstract readonly id: 'layer-gradcam' | 'gradcam-plus-plus' | 'layer-cam';
   protected abstract readonly rule: CamRule;
   protected abstract readonly reluByDefault: boolean;
-  protected readonly model: HookedModel;
-  readonly layer: string;
 
   constructor(
     model: HookedModel,
     settings: LayerMethodSettings,
     private readonly method: string,
   ) {
-    ({ model: this.model, layer: this.layer } = layerModel(model, settings, method));
+    super(model, settings, method);
     const shape = model.hookShape(this.layer);
     if (shape.length < 3) {
       throw new CapabilityError(

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertOneOf, assertPositiveInt } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
-import { quadrature, QUADRATURE_RULES } from '../../core/quadrature.js';
+import { pathSchedule } from '../../core/quadrature.js';
 import { LayerAttribution } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
@@ -9,7 +8,7 @@ import type { HookedModel } from '../../models/model.js';
 import type { IntegratedGradientsOptions } from '../gradient/integrated-gradients.js';
 import { withTargets } from '../gradient/saliency.js';
 import { prepare } from '../internal/prepare.js';
-import { layerModel, layerPath, type LayerMethodSettings } from './internal.js';
+import { LayerMethod, layerPath, type LayerMethodSettings } from './internal.js';
 
 /**
  * InternalInfluence (Captum `InternalInfluence`): the layer gradient integrated along the straight
@@ -18,12 +17,10 @@ import { layerModel, layerPath, type LayerMethodSettings } from './internal.js';
  * Cost: `2 × batch × steps` rows.
  * @see Leino et al. (2018), https://arxiv.org/abs/1802.03788
  */
-export class InternalInfluence implements Attributor<IntegratedGradientsOptions> {
+export class InternalInfluence extends LayerMethod implements Attributor<IntegratedGradientsOptions> {
   readonly id = 'internal-influence' as const;
-  private readonly model: HookedModel;
-  readonly layer: string;
   constructor(model: HookedModel, settings: LayerMethodSettings) {
-    ({ model: this.model, layer: this.layer } = layerModel(model, settings, 'InternalInfluence'));
+    super(model, settings, 'InternalInfluence');
   }
 
   cost(shape: readonly number[], opts: Partial<IntegratedGradientsOptions> = {}): number {
@@ -32,11 +29,7 @@ export class InternalInfluence implements Attributor<IntegratedGradientsOptions>
 
   async attribute(x: tf.Tensor, opts: IntegratedGradientsOptions): Promise<LayerAttribution> {
     const fn = 'InternalInfluence.attribute';
-    const steps = opts?.steps ?? 50;
-    const rule = opts?.rule ?? 'gauss-legendre';
-    assertPositiveInt(steps, 'steps', fn);
-    assertOneOf(rule, QUADRATURE_RULES, 'rule', fn);
-    const { nodes, weights } = quadrature(rule, steps);
+    const { steps, nodes, weights } = pathSchedule(opts, fn);
     const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { steps }), exact: true });
     const shape = this.model.hookShape(this.layer).slice(1) as number[];
     const e = shape.reduce((a, b) => a * b, 1);

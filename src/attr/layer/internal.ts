@@ -86,6 +86,15 @@ export function asLayerResult(method: MethodId, layer: string, r: FeatureAttribu
   return new LayerAttribution(method, layer, r.values, { ...r.diagnostics, evaluations: r.diagnostics.evaluations + extraRows });
 }
 
+/** The constructor every layer method shares: the model (checked for layer access) and its layer (checked to exist). */
+export abstract class LayerMethod {
+  protected readonly model: HookedModel;
+  readonly layer: string;
+  constructor(model: HookedModel, settings: LayerMethodSettings, method: string) {
+    ({ model: this.model, layer: this.layer } = layerModel(model, settings, method));
+  }
+}
+
 /** Runtime checks of a layer method's constructor. */
 export function layerModel(model: HookedModel, settings: LayerMethodSettings | undefined, method: string): { model: HookedModel; layer: string } {
   requireHooks(model, method);

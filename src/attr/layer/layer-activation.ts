@@ -5,7 +5,7 @@ import { Budget } from '../../core/budget.js';
 import { LayerAttribution } from '../../core/result.js';
 import type { Attributor, RunControl } from '../../core/types.js';
 import type { HookedModel } from '../../models/model.js';
-import { activationsOf, layerModel, type LayerMethodSettings } from './internal.js';
+import { activationsOf, LayerMethod, type LayerMethodSettings } from './internal.js';
 
 export interface LayerActivationOptions extends RunControl {
   /** The model's other named inputs, one row per input row. */
@@ -22,12 +22,10 @@ export interface LayerActivationOptions extends RunControl {
  * using acts = await new LayerActivation(model, { layer: 'conv2' }).attribute(images);
  * ```
  */
-export class LayerActivation implements Attributor<LayerActivationOptions> {
+export class LayerActivation extends LayerMethod implements Attributor<LayerActivationOptions> {
   readonly id = 'layer-activation' as const;
-  private readonly model: HookedModel;
-  readonly layer: string;
   constructor(model: HookedModel, settings: LayerMethodSettings) {
-    ({ model: this.model, layer: this.layer } = layerModel(model, settings, 'LayerActivation'));
+    super(model, settings, 'LayerActivation');
   }
 
   cost(shape: readonly number[]): number {

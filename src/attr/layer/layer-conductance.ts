@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertOneOf, assertPositiveInt } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
-import { quadrature, QUADRATURE_RULES } from '../../core/quadrature.js';
+import { pathSchedule } from '../../core/quadrature.js';
 import { LayerAttribution } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
@@ -10,7 +9,7 @@ import type { IntegratedGradientsOptions } from '../gradient/integrated-gradient
 import { withTargets } from '../gradient/saliency.js';
 import { completenessGap, evaluateObjective } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
-import { layerModel, layerPath, type LayerMethodSettings } from './internal.js';
+import { LayerMethod, layerPath, type LayerMethodSettings } from './internal.js';
 
 /**
  * LayerConductance (Captum `LayerConductance`): the flow of Integrated Gradients through each unit
@@ -23,12 +22,10 @@ import { layerModel, layerPath, type LayerMethodSettings } from './internal.js';
  * Cost: `2 × batch × (steps + 1)` rows plus `2 × batch` for the gap.
  * @see Dhamdhere, Sundararajan, Yan (2018), https://arxiv.org/abs/1805.12233
  */
-export class LayerConductance implements Attributor<IntegratedGradientsOptions> {
+export class LayerConductance extends LayerMethod implements Attributor<IntegratedGradientsOptions> {
   readonly id = 'layer-conductance' as const;
-  private readonly model: HookedModel;
-  readonly layer: string;
   constructor(model: HookedModel, settings: LayerMethodSettings) {
-    ({ model: this.model, layer: this.layer } = layerModel(model, settings, 'LayerConductance'));
+    super(model, settings, 'LayerConductance');
   }
 
   cost(shape: readonly number[], opts: Partial<IntegratedGradientsOptions> = {}): number {
@@ -38,11 +35,7 @@ export class LayerConductance implements Attributor<IntegratedGradientsOptions> 
 
   async attribute(x: tf.Tensor, opts: IntegratedGradientsOptions): Promise<LayerAttribution> {
     const fn = 'LayerConductance.attribute';
-    const steps = opts?.steps ?? 50;
-    const rule = opts?.rule ?? 'gauss-legendre';
-    assertPositiveInt(steps, 'steps', fn);
-    assertOneOf(rule, QUADRATURE_RULES, 'rule', fn);
-    const { nodes } = quadrature(rule, steps + 1);
+    const { steps, nodes } = pathSchedule(opts, fn, 1);
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { steps }), exact: true });
     const shape = this.model.hookShape(this.layer).slice(1) as number[];
     const e = shape.reduce((a, b) => a * b, 1);

@@ -3,7 +3,7 @@ import type { LayerAttribution } from '../../core/result.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import type { HookedModel } from '../../models/model.js';
 import { InputXGradient } from '../gradient/input-x-gradient.js';
-import { asLayerResult, layerActivations, layerModel, onLayer, type LayerMethodSettings } from './internal.js';
+import { asLayerResult, layerActivations, LayerMethod, onLayer, type LayerMethodSettings } from './internal.js';
 
 /**
  * LayerGradientXActivation: A ⊙ ∂F_t/∂A for the layer's output A (Captum `LayerGradientXActivation`
@@ -13,12 +13,10 @@ import { asLayerResult, layerActivations, layerModel, onLayer, type LayerMethodS
  * @see Shrikumar et al. 2016, https://arxiv.org/abs/1605.01713
  * @throws {UnknownHookError} `unknown_hook` when the layer is not a hook point of the model.
  */
-export class LayerGradientXActivation implements Attributor<AttributeOptions> {
+export class LayerGradientXActivation extends LayerMethod implements Attributor<AttributeOptions> {
   readonly id = 'layer-gradient-x-activation' as const;
-  private readonly model: HookedModel;
-  readonly layer: string;
   constructor(model: HookedModel, settings: LayerMethodSettings) {
-    ({ model: this.model, layer: this.layer } = layerModel(model, settings, 'LayerGradientXActivation'));
+    super(model, settings, 'LayerGradientXActivation');
   }
 
   cost(shape: readonly number[]): number {

@@ -3,7 +3,7 @@ import type { LayerAttribution } from '../../core/result.js';
 import type { Attributor } from '../../core/types.js';
 import type { HookedModel } from '../../models/model.js';
 import { IntegratedGradients, type IntegratedGradientsOptions } from '../gradient/integrated-gradients.js';
-import { asLayerResult, layerActivations, layerModel, onLayer, type LayerMethodSettings } from './internal.js';
+import { asLayerResult, layerActivations, LayerMethod, onLayer, type LayerMethodSettings } from './internal.js';
 
 /**
  * LayerIntegratedGradients: Integrated Gradients in the space of one layer's output (Captum
@@ -24,12 +24,10 @@ import { asLayerResult, layerActivations, layerModel, onLayer, type LayerMethodS
  * using attr = await lig.attribute(tokenIds, { target: 1, steps: 50 });   // [batch, tokens, dim]
  * ```
  */
-export class LayerIntegratedGradients implements Attributor<IntegratedGradientsOptions> {
+export class LayerIntegratedGradients extends LayerMethod implements Attributor<IntegratedGradientsOptions> {
   readonly id = 'layer-integrated-gradients' as const;
-  private readonly model: HookedModel;
-  readonly layer: string;
   constructor(model: HookedModel, settings: LayerMethodSettings) {
-    ({ model: this.model, layer: this.layer } = layerModel(model, settings, 'LayerIntegratedGradients'));
+    super(model, settings, 'LayerIntegratedGradients');
   }
 
   cost(shape: readonly number[], opts: Partial<IntegratedGradientsOptions> = {}): number {

@@ -6,7 +6,7 @@ import type { AttributeOptions, Attributor, Baseline, RunControl, Target } from 
 import type { HookedModel } from '../../models/model.js';
 import { IntegratedGradients } from '../gradient/integrated-gradients.js';
 import { Saliency } from '../gradient/saliency.js';
-import { layerModel, type LayerMethodSettings } from './internal.js';
+import { LayerMethod, type LayerMethodSettings } from './internal.js';
 
 /** A neuron of a layer: its index in the layer's output without the batch dim (e.g. [h, w, c]), or a flat index. */
 export type NeuronIndex = number | readonly number[];
@@ -62,12 +62,10 @@ async function onNeuron<O extends AttributeOptions>(
  * NeuronGradient (Captum `NeuronGradient`): the gradient of one unit of a layer with respect to the
  * input (signed). Cost: `batch` forward+backward rows up to the layer.
  */
-export class NeuronGradient implements Attributor<NeuronOptions> {
+export class NeuronGradient extends LayerMethod implements Attributor<NeuronOptions> {
   readonly id = 'neuron-gradient' as const;
-  private readonly model: HookedModel;
-  readonly layer: string;
   constructor(model: HookedModel, settings: LayerMethodSettings) {
-    ({ model: this.model, layer: this.layer } = layerModel(model, settings, 'NeuronGradient'));
+    super(model, settings, 'NeuronGradient');
   }
   cost(shape: readonly number[]): number {
     return shape[0] ?? 1;
@@ -82,12 +80,10 @@ export class NeuronGradient implements Attributor<NeuronOptions> {
  * of a layer with respect to the input; complete for that unit's activation.
  * Cost: `batch × (steps + 2)` rows up to the layer.
  */
-export class NeuronIntegratedGradients implements Attributor<NeuronIntegratedGradientsOptions> {
+export class NeuronIntegratedGradients extends LayerMethod implements Attributor<NeuronIntegratedGradientsOptions> {
   readonly id = 'neuron-integrated-gradients' as const;
-  private readonly model: HookedModel;
-  readonly layer: string;
   constructor(model: HookedModel, settings: LayerMethodSettings) {
-    ({ model: this.model, layer: this.layer } = layerModel(model, settings, 'NeuronIntegratedGradients'));
+    super(model, settings, 'NeuronIntegratedGradients');
   }
   cost(shape: readonly number[], opts: Partial<NeuronIntegratedGradientsOptions> = {}): number {
     const n = shape[0] ?? 1;
