@@ -11,7 +11,8 @@ import { Occlusion } from '../attr/perturbation/occlusion.js';
 import { ShapleyValueSampling, ShapleyValues } from '../attr/perturbation/shapley.js';
 import { RandomAttribution } from '../attr/random.js';
 import { Rise } from '../attr/sensitivity/rise.js';
-import { DeepLift } from '../attr/backprop/deeplift.js';
+import { DeepLift, DeepLiftShap } from '../attr/backprop/deeplift.js';
+import { LayerDeepLift } from '../attr/layer/layer-deeplift.js';
 import { Lrp, LRP_PRESETS, type LrpPreset } from '../attr/backprop/lrp.js';
 import { Deconvolution, GuidedBackprop } from '../attr/backprop/guided-backprop.js';
 import { GuidedGradCam } from '../attr/backprop/guided-gradcam.js';
@@ -492,6 +493,31 @@ export const METHODS: readonly MethodDescriptor[] = [
     output: 'feature',
     options: [],
     create: (m) => new DeepLift(hooked(m, 'DeepLift')),
+  },
+  {
+    id: 'deeplift-shap',
+    title: 'DeepLiftShap',
+    family: 'backprop',
+    requires: 'hooks',
+    cost: 'batch × (3 × baselines + 1)',
+    reference: 'Lundberg & Lee 2017, arXiv:1705.07874; Captum DeepLiftShap',
+    stochastic: false,
+    output: 'feature',
+    options: [],
+    create: (m) => new DeepLiftShap(hooked(m, 'DeepLiftShap')),
+  },
+  {
+    id: 'layer-deeplift',
+    title: 'Layer DeepLIFT',
+    family: 'layer',
+    requires: 'hooks',
+    layer: 'required',
+    cost: 'batch × 6',
+    reference: 'Shrikumar et al. 2017, arXiv:1704.02685; Captum LayerDeepLift',
+    stochastic: false,
+    output: 'layer',
+    options: [],
+    create: (m, st) => new LayerDeepLift(hooked(m, 'LayerDeepLift'), { layer: layerOf(m, st, 'layer-deeplift') }),
   },
   {
     id: 'lrp',

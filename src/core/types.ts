@@ -80,6 +80,8 @@ export type MethodId =
   | 'deconvolution'
   | 'guided-gradcam'
   | 'deeplift'
+  | 'deeplift-shap'
+  | 'layer-deeplift'
   | 'lrp'
   | 'random';
 

@@ -3,7 +3,9 @@ import { resolveBaseline } from '../../core/baseline.js';
 import { chunks } from '../../core/batching.js';
 import { FeatureAttribution } from '../../core/result.js';
 import { withScope } from '../../core/scope.js';
-import { objectiveFor, targetList } from '../../core/target.js';
+import { objectiveFor, rangeIds, targetList, type ResolvedTarget } from '../../core/target.js';
+import type { Budget } from '../../core/budget.js';
+import { InvalidArgumentError, ShapeMismatchError } from '../../core/errors.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireHooks, type ActivationRule, type ActivationSite, type DifferentiableModel, type HookedModel } from '../../models/model.js';
 import { withTargets } from '../gradient/saliency.js';
@@ -80,33 +82,121 @@ export class DeepLift implements Attributor<AttributeOptions> {
     const { model, run, target, batchSize, n } = await prepare(this.ruled, x, opts, { fn, cost: this.cost(x?.shape ?? []), exact: true });
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
-      const half = Math.max(1, Math.floor(batchSize / 2));
-      const parts: tf.Tensor[] = [];
+      const values = keep(await rescaleAttributions(model, x, base, rangeIds(0, n), target, run, batchSize, fn));
+      // the rule changes backward passes only: the ruled model's forward is the model's
+      const [fx, fb] = [await evaluateObjective(model, x, target, run, batchSize, fn), await evaluateObjective(model, base, target, run, batchSize, fn)];
+      const convergenceDelta = completenessGap(await rowSums(values), fx, fb);
+      return new FeatureAttribution(this.id, values.clone(), withTargets({ ...run.finish(), convergenceDelta }, targetList(target)));
+    });
+  }
+}
+
+/**
+ * m ⊙ (x − b) for rows of `x` and `base` (same shape), multipliers m from the Rescale rule: inputs and
+ * baselines go through the ruled model together, `batchSize / 2` pairs per call. `rowOf` gives the
+ * input row (of the attribute call) each row belongs to. The caller owns the result.
+ */
+export async function rescaleAttributions(
+  model: DifferentiableModel,
+  x: tf.Tensor,
+  base: tf.Tensor,
+  rowOf: Int32Array,
+  target: ResolvedTarget,
+  run: Budget,
+  batchSize: number,
+  fn: string,
+): Promise<tf.Tensor> {
+  const half = Math.max(1, Math.floor(batchSize / 2));
+  const parts: tf.Tensor[] = [];
+  try {
+    for (const [s, e] of chunks(x.shape[0]!, half)) {
+      await run.checkpoint(2 * (e - s));
+      const ids = new Int32Array(2 * (e - s));
+      for (let i = 0; i < e - s; i++) ids[i] = ids[i + e - s] = rowOf[s + i]!;
+      const xs = tf.slice(x, s, e - s);
+      const bs = tf.slice(base, s, e - s);
+      const both = tf.concat([xs, bs], 0);
+      let g: tf.Tensor;
       try {
-        for (const [s, e] of chunks(n, half)) {
-          await run.checkpoint(2 * (e - s));
-          const ids = new Int32Array(2 * (e - s));
-          for (let i = 0; i < e - s; i++) ids[i] = ids[i + e - s] = s + i;
-          const xs = tf.slice(x, s, e - s);
-          const bs = tf.slice(base, s, e - s);
-          const both = tf.concat([xs, bs], 0);
-          let g: tf.Tensor;
-          try {
-            g = await model.gradients(both, objectiveFor(target, ids, fn), { rows: ids });
-          } finally {
-            both.dispose();
-          }
-          parts.push(tf.tidy(() => tf.mul(tf.slice(g, 0, e - s), tf.sub(xs, bs))));
-          tf.dispose([g, xs, bs]);
-        }
-        const values = keep(parts.length === 1 ? parts[0]! : tf.concat(parts, 0));
-        // the rule changes backward passes only: the ruled model's forward is the model's
-        const [fx, fb] = [await evaluateObjective(model, x, target, run, batchSize, fn), await evaluateObjective(model, base, target, run, batchSize, fn)];
-        const convergenceDelta = completenessGap(await rowSums(values), fx, fb);
-        return new FeatureAttribution(this.id, values.clone(), withTargets({ ...run.finish(), convergenceDelta }, targetList(target)));
+        g = await model.gradients(both, objectiveFor(target, ids, fn), { rows: ids });
       } finally {
-        if (parts.length > 1) tf.dispose(parts);
+        both.dispose();
       }
+      parts.push(tf.tidy(() => tf.mul(tf.slice(g, 0, e - s), tf.sub(xs, bs))));
+      tf.dispose([g, xs, bs]);
+    }
+    return parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+  } finally {
+    if (parts.length > 1) tf.dispose(parts);
+  }
+}
+
+/**
+ * DeepLiftShap (Captum `DeepLiftShap`): DeepLIFT against every sample of a baseline distribution
+ * (`baselines`: a tensor [samples, ...features]), averaged: SHAP values of the model linearised by
+ * the Rescale rule. `convergenceDelta` = Σ attr − (F(x) − mean_k F(b_k)).
+ *
+ * Cost: `batch × samples × 3` rows (pairs forward+backward, then the baselines' outputs) + `batch`.
+ * @see Lundberg & Lee (2017), https://arxiv.org/abs/1705.07874
+ */
+export class DeepLiftShap implements Attributor<AttributeOptions> {
+  readonly id = 'deeplift-shap' as const;
+  private readonly ruled: DifferentiableModel;
+  constructor(model: HookedModel) {
+    requireHooks(model, 'DeepLiftShap');
+    this.ruled = model.withRules({ activation: RESCALE });
+  }
+
+  cost(shape: readonly number[], opts: Partial<AttributeOptions> = {}): number {
+    const n = shape[0] ?? 1;
+    const b = opts.baselines instanceof tf.Tensor ? opts.baselines.shape[0]! : 1;
+    return 3 * n * b + n;
+  }
+
+  async attribute(x: tf.Tensor, opts: AttributeOptions): Promise<FeatureAttribution> {
+    const fn = 'DeepLiftShap.attribute';
+    const dist = opts?.baselines;
+    if (!(dist instanceof tf.Tensor) || dist.rank !== (x?.rank ?? -1) || dist.shape[0]! < 1) {
+      throw new InvalidArgumentError(`Argument 'baselines' passed to '${fn}' must be a distribution of baselines: a tensor [samples, ${x?.shape?.slice(1).join(', ') ?? '…'}]`, { arg: 'baselines', fn });
+    }
+    assertSameRowShape(dist, x, fn);
+    const { model, run, target, batchSize, n } = await prepare(this.ruled, x, opts, { fn, cost: this.cost(x.shape, opts), exact: true });
+    const samples = dist.shape[0]!;
+    const rowOf = Int32Array.from({ length: n * samples }, (_, i) => Math.floor(i / samples));
+    return withScope(async (keep) => {
+      // each input row next to every baseline sample (built on the host: device gathers are slow on wasm)
+      const [xd, bd] = [(await x.data()) as Float32Array, (await dist.data()) as Float32Array];
+      const e = xd.length / n;
+      const xe = new Float32Array(n * samples * e);
+      const be = new Float32Array(n * samples * e);
+      for (let i = 0; i < n; i++)
+        for (let k = 0; k < samples; k++) {
+          xe.set(xd.subarray(i * e, (i + 1) * e), (i * samples + k) * e);
+          be.set(bd.subarray(k * e, (k + 1) * e), (i * samples + k) * e);
+        }
+      const shape = [n * samples, ...x.shape.slice(1)];
+      const xs = keep(tf.tensor(xe, shape));
+      const bs = keep(tf.tensor(be, shape));
+      const each = keep(await rescaleAttributions(model, xs, bs, rowOf, target, run, batchSize, fn));
+      const values = keep(tf.tidy(() => tf.mean(tf.reshape(each, [n, samples, ...x.shape.slice(1)]), 1)));
+      const fx = await evaluateObjective(model, x, target, run, batchSize, fn);
+      const fbAll = await evaluateObjective(model, bs, target, run, batchSize, fn, rowOf);
+      const fb = Float32Array.from({ length: n }, (_, i) => fbAll.subarray(i * samples, (i + 1) * samples).reduce((a, v) => a + v, 0) / samples);
+      const convergenceDelta = completenessGap(await rowSums(values), fx, fb);
+      return new FeatureAttribution(this.id, values.clone(), withTargets({ ...run.finish(), convergenceDelta }, targetList(target)));
+    });
+  }
+}
+
+function assertSameRowShape(b: tf.Tensor, x: tf.Tensor, fn: string): void {
+  const a = b.shape.slice(1);
+  const want = x.shape.slice(1);
+  if (a.length !== want.length || a.some((d, i) => d !== want[i])) {
+    throw new ShapeMismatchError(`Argument 'baselines' passed to '${fn}' must have rows shaped like the input's [${want.join(', ')}], got [${b.shape.join(', ')}]`, {
+      arg: 'baselines',
+      fn,
+      expected: want,
+      actual: b.shape,
     });
   }
 }

@@ -7,7 +7,8 @@ import { linear, residualNet } from '../../../test/reference-models.js';
 import type { LayersModelAdapter } from '../../models/tfjs/layers-model.js';
 import type { HookedModel } from '../../models/model.js';
 import { IntegratedGradients } from '../gradient/integrated-gradients.js';
-import { DeepLift } from '../backprop/deeplift.js';
+import { DeepLift, DeepLiftShap } from '../backprop/deeplift.js';
+import { LayerDeepLift } from './layer-deeplift.js';
 import { Deconvolution, GuidedBackprop } from '../backprop/guided-backprop.js';
 import { GuidedGradCam } from '../backprop/guided-gradcam.js';
 import { GradCamPlusPlus, LayerCam, LayerGradCam } from './cam.js';
@@ -109,6 +110,32 @@ describe.each(BACKENDS)('layer methods on a residual CNN with BatchNorm (%s)', (
     expect(Math.max(...Array.from(dl.diagnostics.convergenceDelta!, Math.abs))).toBeLessThan(1e-4);
   });
 
+  it('layer DeepLIFT at gap is (A(x) − A(0)) ⊙ the head column, and is complete from any layer', async () => {
+    const zero = tf.zerosLike(x);
+    const [a, a0] = [(await (await net.activation(x, 'gap')).array()) as number[][], (await (await net.activation(zero, 'gap')).array()) as number[][]];
+    using dl = await new LayerDeepLift(net, { layer: 'gap' }).attribute(x, { target });
+    const got = (await dl.values.array()) as number[][];
+    for (let i = 0; i < 4; i++) for (let c = 0; c < 4; c++) expect(got[i]![c]).toBeCloseTo((a[i]![c]! - a0[i]![c]!) * headW[c]![target[i]!]!, 5);
+    for (const layer of ['relu_a', 'bn', 'add']) {
+      using r = await new LayerDeepLift(net, { layer }).attribute(x, { target });
+      expect(Math.max(...Array.from(r.diagnostics.convergenceDelta!, Math.abs)), layer).toBeLessThan(1e-4);
+    }
+    zero.dispose();
+  });
+
+  it('DeepLiftShap averages DeepLIFT over a baseline distribution and is complete against its mean', async () => {
+    const one = tf.tidy(() => tf.fill([1, 8, 8, 2], 0.1));
+    using a = await new DeepLiftShap(net).attribute(x, { target, baselines: one });
+    using b = await new DeepLift(net).attribute(x, { target, baselines: one });
+    expect(Array.from(await a.values.data()).map((v) => +v.toFixed(5))).toEqual(Array.from(await b.values.data()).map((v) => +v.toFixed(5)));
+    const dist = tf.tidy(() => tf.randomUniform([5, 8, 8, 2], -1, 1, 'float32', 8));
+    using c = await new DeepLiftShap(net).attribute(x, { target, baselines: dist, batchSize: 7 });
+    expect(Math.max(...Array.from(c.diagnostics.convergenceDelta!, Math.abs))).toBeLessThan(1e-4);
+    expect(c.diagnostics.evaluations).toBe(3 * 4 * 5 + 4);
+    await expect(new DeepLiftShap(net).attribute(x, { target })).rejects.toThrow(/distribution of baselines/);
+    tf.dispose([one, dist]);
+  });
+
   it('neuron IG is complete for the neuron; neuron gradient is the cut model’s gradient', async () => {
     const neuron = [3, 4, 1];
     using nig = await new NeuronIntegratedGradients(net, { layer: 'relu_b' }).attribute(x, { neuron, steps: 128, rule: 'trapezoid' });
@@ -127,6 +154,7 @@ describe.each(BACKENDS)('layer methods on a residual CNN with BatchNorm (%s)', (
   });
 
   it('leaves no tensor behind (every layer and modified-backprop method)', async () => {
+    const background = tf.zeros([2, 8, 8, 2]);
     const make: [string, () => Promise<{ dispose(): void }>][] = [
       ['activation', () => new LayerActivation(net, { layer: 'add' }).attribute(x)],
       ['gxa', () => new LayerGradientXActivation(net, { layer: 'add' }).attribute(x, { target: 'auto' })],
@@ -142,11 +170,14 @@ describe.each(BACKENDS)('layer methods on a residual CNN with BatchNorm (%s)', (
       ['deconv', () => new Deconvolution(net).attribute(x, { target })],
       ['ggc', () => new GuidedGradCam(net, { layer: 'relu_b' }).attribute(x, { target: 'auto' })],
       ['deeplift', () => new DeepLift(net).attribute(x, { target, batchSize: 3 })],
+      ['layer-deeplift', () => new LayerDeepLift(net, { layer: 'relu_a' }).attribute(x, { target, batchSize: 3 })],
+      ['deeplift-shap', () => new DeepLiftShap(net).attribute(x, { target, baselines: background, batchSize: 3 })],
     ];
     for (const [, m] of make) {
       await m().then((r) => r.dispose()); // warm-up: kernels and lazily created state
       await expectNoLeak(async () => (await m()).dispose());
     }
+    background.dispose();
   });
 
   it('rejects bad input with typed errors', async () => {
