@@ -88,6 +88,7 @@ export { LayerConductance } from './attr/layer/layer-conductance.js';
 export { InternalInfluence } from './attr/layer/internal-influence.js';
 export { LayerGradCam, GradCamPlusPlus, LayerCam, UPSAMPLE_MODES } from './attr/layer/cam.js';
 export type { CamOptions, UpsampleMode } from './attr/layer/cam.js';
+export { ScoreCam } from './attr/layer/score-cam.js';
 export { NeuronGradient, NeuronIntegratedGradients, neuronIndex } from './attr/layer/neuron.js';
 export type { NeuronIndex, NeuronOptions, NeuronIntegratedGradientsOptions } from './attr/layer/neuron.js';
 export type { LayerMethodSettings } from './attr/layer/internal.js';

@@ -18,6 +18,7 @@ import { Deconvolution, GuidedBackprop } from '../attr/backprop/guided-backprop.
 import { GuidedGradCam } from '../attr/backprop/guided-gradcam.js';
 import { GradCamPlusPlus, LayerCam, LayerGradCam, UPSAMPLE_MODES } from '../attr/layer/cam.js';
 import { InternalInfluence } from '../attr/layer/internal-influence.js';
+import { ScoreCam } from '../attr/layer/score-cam.js';
 import { LayerActivation } from '../attr/layer/layer-activation.js';
 import { LayerConductance } from '../attr/layer/layer-conductance.js';
 import { LayerGradientXActivation } from '../attr/layer/layer-gradient-x-activation.js';
@@ -104,7 +105,7 @@ export function layerOf(model: ModelAdapter, settings: MethodSettings | undefine
 export function defaultLayer(model: ModelAdapter, id: MethodId): string | undefined {
   if (!isHooked(model)) return undefined;
   if (id === 'layer-integrated-gradients') return (model as { embeddingOfInput?: string }).embeddingOfInput;
-  if (id === 'layer-gradcam' || id === 'gradcam-plus-plus' || id === 'layer-cam' || id === 'guided-gradcam') {
+  if (id === 'layer-gradcam' || id === 'gradcam-plus-plus' || id === 'layer-cam' || id === 'score-cam' || id === 'guided-gradcam') {
     // the last convolutional layer (as GradCAM's paper and pytorch-grad-cam do), else the last spatial one
     const spatial = [...model.hookNames].reverse().filter((n) => model.hookShape(n).length === 4);
     return spatial.find((n) => /Conv/.test(model.hookClass(n))) ?? spatial[0];
@@ -397,6 +398,7 @@ export const METHODS: readonly MethodDescriptor[] = [
       ['layer-gradcam', 'GradCAM', 'Selvaraju et al. 2017, arXiv:1610.02391', false, (m: HookedModel, layer: string) => new LayerGradCam(m, { layer })],
       ['gradcam-plus-plus', 'GradCAM++', 'Chattopadhyay et al. 2018, arXiv:1710.11063', true, (m: HookedModel, layer: string) => new GradCamPlusPlus(m, { layer })],
       ['layer-cam', 'LayerCAM', 'Jiang et al. 2021, IEEE TIP 30:5875', true, (m: HookedModel, layer: string) => new LayerCam(m, { layer })],
+      ['score-cam', 'ScoreCAM', 'Wang et al. 2020, arXiv:1910.01279', true, (m: HookedModel, layer: string) => new ScoreCam(m, { layer })],
     ] as const
   ).map(
     ([id, title, reference, relu, make]): MethodDescriptor => ({
@@ -405,7 +407,7 @@ export const METHODS: readonly MethodDescriptor[] = [
       family: 'layer',
       requires: 'hooks',
       layer: 'default',
-      cost: 'batch × 2',
+      cost: id === 'score-cam' ? 'batch × (channels + 2), forward only' : 'batch × 2',
       reference,
       stochastic: false,
       output: 'layer',

@@ -74,6 +74,7 @@ export type MethodId =
   | 'layer-gradcam'
   | 'gradcam-plus-plus'
   | 'layer-cam'
+  | 'score-cam'
   | 'neuron-gradient'
   | 'neuron-integrated-gradients'
   | 'guided-backprop'
