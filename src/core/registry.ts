@@ -23,7 +23,7 @@ import { LayerActivation } from '../attr/layer/layer-activation.js';
 import { LayerConductance } from '../attr/layer/layer-conductance.js';
 import { LayerGradientXActivation } from '../attr/layer/layer-gradient-x-activation.js';
 import { LayerIntegratedGradients } from '../attr/layer/layer-integrated-gradients.js';
-import { NeuronGradient, NeuronIntegratedGradients } from '../attr/layer/neuron.js';
+import { NeuronConductance, NeuronGradient, NeuronIntegratedGradients } from '../attr/layer/neuron.js';
 import { isHooked, requireGradients, requireHooks, type HookedModel, type ModelAdapter } from '../models/model.js';
 import { InvalidArgumentError, UnknownMethodError } from './errors.js';
 import { QUADRATURE_RULES } from './quadrature.js';
@@ -446,6 +446,19 @@ export const METHODS: readonly MethodDescriptor[] = [
       ...pathOptions,
     ],
     create: (m, st) => new NeuronIntegratedGradients(hooked(m, 'NeuronIntegratedGradients'), { layer: layerOf(m, st, 'neuron-integrated-gradients') }) as unknown as Attributor<AttributeOptions>,
+  },
+  {
+    id: 'neuron-conductance',
+    title: 'Neuron Conductance',
+    family: 'layer',
+    requires: 'hooks',
+    layer: 'required',
+    cost: 'batch × 3 × steps',
+    reference: 'Dhamdhere et al. 2018, arXiv:1805.12233',
+    stochastic: false,
+    output: 'feature',
+    options: [neuron, ...pathOptions],
+    create: (m, st) => new NeuronConductance(hooked(m, 'NeuronConductance'), { layer: layerOf(m, st, 'neuron-conductance') }),
   },
   {
     id: 'guided-backprop',

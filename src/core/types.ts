@@ -77,6 +77,7 @@ export type MethodId =
   | 'score-cam'
   | 'neuron-gradient'
   | 'neuron-integrated-gradients'
+  | 'neuron-conductance'
   | 'guided-backprop'
   | 'deconvolution'
   | 'guided-gradcam'

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, useBackend } from '../../../test/backend.js';
 import { expectNoLeak } from '../../../test/leak-check.js';
-import { examples, loadReferenceModel, reference } from '../../../test/reference.js';
+import { examples, loadReferenceModel, reference, relError } from '../../../test/reference.js';
 import { linear, residualNet } from '../../../test/reference-models.js';
 import type { LayersModelAdapter } from '../../models/tfjs/layers-model.js';
 import type { HookedModel } from '../../models/model.js';
@@ -17,7 +17,7 @@ import { LayerActivation } from './layer-activation.js';
 import { LayerConductance } from './layer-conductance.js';
 import { LayerGradientXActivation } from './layer-gradient-x-activation.js';
 import { LayerIntegratedGradients } from './layer-integrated-gradients.js';
-import { NeuronGradient, NeuronIntegratedGradients } from './neuron.js';
+import { NeuronConductance, NeuronGradient, NeuronIntegratedGradients } from './neuron.js';
 
 const rowSums = async (t: tf.Tensor) => {
   const s = tf.sum(tf.reshape(t, [t.shape[0]!, -1]), 1);
@@ -153,6 +153,19 @@ describe.each(BACKENDS)('layer methods on a residual CNN with BatchNorm (%s)', (
     tf.dispose([acts, zero]);
   });
 
+  it('neuron conductance summed over a layer’s neurons is Integrated Gradients (same quadrature)', async () => {
+    using ig = await new IntegratedGradients(net).attribute(x, { target, steps: 16, rule: 'riemann-middle' });
+    let sum = tf.zerosLike(x);
+    for (let j = 0; j < 4; j++) {
+      using nc = await new NeuronConductance(net, { layer: 'gap' }).attribute(x, { target, neuron: j, steps: 16, rule: 'riemann-middle' });
+      const next = tf.add(sum, nc.values);
+      sum.dispose();
+      sum = next;
+    }
+    expect(await relError(sum, Array.from(await ig.values.data()), ig.values.shape)).toBeLessThan(1e-4);
+    sum.dispose();
+  });
+
   it('leaves no tensor behind (every layer and modified-backprop method)', async () => {
     const background = tf.zeros([2, 8, 8, 2]);
     const make: [string, () => Promise<{ dispose(): void }>][] = [
@@ -166,6 +179,7 @@ describe.each(BACKENDS)('layer methods on a residual CNN with BatchNorm (%s)', (
       ['layercam', () => new LayerCam(net, { layer: 'add' }).attribute(x, { target })],
       ['ng', () => new NeuronGradient(net, { layer: 'add' }).attribute(x, { neuron: 5 })],
       ['nig', () => new NeuronIntegratedGradients(net, { layer: 'add' }).attribute(x, { neuron: 5, steps: 4 })],
+      ['nc', () => new NeuronConductance(net, { layer: 'add' }).attribute(x, { target, neuron: 5, steps: 4, batchSize: 3 })],
       ['gb', () => new GuidedBackprop(net).attribute(x, { target })],
       ['deconv', () => new Deconvolution(net).attribute(x, { target })],
       ['ggc', () => new GuidedGradCam(net, { layer: 'relu_b' }).attribute(x, { target: 'auto' })],

@@ -1,12 +1,19 @@
-import type * as tf from '@tensorflow/tfjs-core';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { FeatureAttribution } from '../../core/result.js';
-import type { QuadratureRule } from '../../core/quadrature.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { rowSize } from '../../core/assert.js';
+import { resolveBaseline } from '../../core/baseline.js';
+import { pathSchedule, type QuadratureRule } from '../../core/quadrature.js';
+import { targetList, type ResolvedTarget } from '../../core/target.js';
+import { requireGradients } from '../../models/model.js';
+import { withTargets } from '../gradient/saliency.js';
+import { weightedGradientSum } from '../internal/evaluate.js';
+import { bindInputs, prepare } from '../internal/prepare.js';
 import type { AttributeOptions, Attributor, Baseline, RunControl, Target } from '../../core/types.js';
 import type { HookedModel } from '../../models/model.js';
 import { IntegratedGradients } from '../gradient/integrated-gradients.js';
 import { Saliency } from '../gradient/saliency.js';
-import { LayerMethod, type LayerMethodSettings } from './internal.js';
+import { layerPath, LayerMethod, type LayerMethodSettings } from './internal.js';
 
 /** A neuron of a layer: its index in the layer's output without the batch dim (e.g. [h, w, c]), or a flat index. */
 export type NeuronIndex = number | readonly number[];
@@ -92,4 +99,70 @@ export class NeuronIntegratedGradients extends LayerMethod implements Attributor
   attribute(x: tf.Tensor, opts: NeuronIntegratedGradientsOptions): Promise<FeatureAttribution> {
     return onNeuron(this.id, this.model, this.layer, new IntegratedGradients(this.model.upTo(this.layer)), x, opts, {}, 'NeuronIntegratedGradients.attribute');
   }
+}
+
+/**
+ * NeuronConductance (Captum `NeuronConductance`): how much each input feature's Integrated Gradients
+ * flow passes through one neuron, (x − b) ⊙ Σ_k w_k (∂F_t/∂y)(x_k) · ∂y/∂x (x_k) for the neuron's
+ * activation y on the path x_k = b + α_k(x − b). Input-shaped. Takes `target` (the output explained)
+ * and `neuron` (the unit it flows through).
+ *
+ * Cost: `3 × batch × steps` rows (layer activations and gradients, then the neuron's input gradients).
+ * @see Dhamdhere, Sundararajan, Yan (2018), https://arxiv.org/abs/1805.12233
+ */
+export class NeuronConductance extends LayerMethod implements Attributor<NeuronConductanceOptions> {
+  readonly id = 'neuron-conductance' as const;
+  constructor(model: HookedModel, settings: LayerMethodSettings) {
+    super(model, settings, 'NeuronConductance');
+    requireGradients(model, 'NeuronConductance');
+  }
+
+  cost(shape: readonly number[], opts: Partial<NeuronConductanceOptions> = {}): number {
+    return 3 * (shape[0] ?? 1) * (opts.steps ?? 50);
+  }
+
+  async attribute(x: tf.Tensor, opts: NeuronConductanceOptions): Promise<FeatureAttribution> {
+    const fn = 'NeuronConductance.attribute';
+    const flat = neuronIndex(opts?.neuron, this.model.hookShape(this.layer), this.layer, fn);
+    const { steps, nodes, weights } = pathSchedule(opts, fn);
+    const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { steps }), exact: true });
+    const e = rowSize(this.model.hookShape(this.layer) as number[]);
+    const base = resolveBaseline(opts.baselines, x, fn);
+    try {
+      // pass 1: ∂F_t/∂y at every path point (the neuron's entry of the layer gradient)
+      const count = n * steps;
+      const weight = new Float32Array(count);
+      await layerPath(this.model, this.layer, x, base, nodes, { target, run, batchSize, inputs: opts.inputs, fn }, ({ rowOf, stepOf, grads }) => {
+        for (let j = 0; j < rowOf.length; j++) weight[rowOf[j]! * steps + stepOf[j]!] = weights[stepOf[j]!]! * grads[j * e + flat]!;
+      });
+      // pass 2: Σ_k weight_k ∂y/∂x (x_k), the neuron's input gradients weighted by pass 1
+      const rowShape = x.shape.slice(1);
+      const xe = rowSize(x.shape);
+      const [xd, bd] = [(await x.data()) as Float32Array, (await base.data()) as Float32Array];
+      const rowOf = Int32Array.from({ length: count }, (_, j) => Math.floor(j / steps));
+      const build = (s: number, end: number) => {
+        const pts = new Float32Array((end - s) * xe);
+        for (let j = s; j < end; j++) {
+          const o = rowOf[j]! * xe;
+          const a = nodes[j % steps]!;
+          for (let q = 0; q < xe; q++) pts[(j - s) * xe + q] = bd[o + q]! + a * (xd[o + q]! - bd[o + q]!);
+        }
+        return { points: tf.tensor(pts, [end - s, ...rowShape]) };
+      };
+      const cut = bindInputs(this.model.upTo(this.layer), opts.inputs, n, fn);
+      const neuron: ResolvedTarget = { kind: 'index', indices: new Int32Array(n).fill(flat) };
+      const sum = await weightedGradientSum(cut, rowShape, n, { count, rowOf, weight, build }, neuron, run, batchSize, fn);
+      const values = tf.tidy(() => tf.mul(sum, tf.sub(x, base)));
+      sum.dispose();
+      return new FeatureAttribution(this.id, values, withTargets(run.finish(), targetList(target)));
+    } finally {
+      base.dispose();
+    }
+  }
+}
+
+export interface NeuronConductanceOptions extends AttributeOptions {
+  readonly neuron: NeuronIndex;
+  readonly steps?: number;
+  readonly rule?: QuadratureRule;
 }
