@@ -214,6 +214,12 @@ describe('attrib explain on text models and layers', () => {
     const r = await attrib('explain', '--model', referencePath('text_cnn', 'model.json'), '--text', 'great movie');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--vocab FILE/);
+    const ids = path.join(tmp(), 'ids.json');
+    writeFileSync(ids, JSON.stringify([[5, 9, 3, 12, 40, 7, 8, 0, 0, 0, 0, 0]]));
+    const lrp = await attrib('explain', '--model', referencePath('text_cnn', 'model.json'), '--input', ids, '--method', 'lrp');
+    expect(lrp.code).toBe(2);
+    expect(lrp.stderr.trim().split('\n')).toHaveLength(1);
+    expect(lrp.stderr).toMatch(/capability_missing: .*no relevance rule for layer 'embedding' .*\(type Embedding\)/);
   });
 });
 

@@ -11,7 +11,7 @@ import { Occlusion } from '../attr/perturbation/occlusion.js';
 import { ShapleyValueSampling, ShapleyValues } from '../attr/perturbation/shapley.js';
 import { RandomAttribution } from '../attr/random.js';
 import { Rise } from '../attr/sensitivity/rise.js';
-import { DeepLift, DeepLiftShap } from '../attr/backprop/deeplift.js';
+import { DEEPLIFT_MAXPOOL, DeepLift, DeepLiftShap, type DeepLiftMaxPool, type DeepLiftSettings } from '../attr/backprop/deeplift.js';
 import { LayerDeepLift } from '../attr/layer/layer-deeplift.js';
 import { Lrp, LRP_PRESETS, type LrpPreset } from '../attr/backprop/lrp.js';
 import { Deconvolution, GuidedBackprop } from '../attr/backprop/guided-backprop.js';
@@ -77,6 +77,11 @@ const pathOptions: readonly OptionSpec[] = [
   { name: 'steps', type: 'int', help: 'quadrature nodes on the path', default: 50 },
   { name: 'rule', type: 'enum', values: QUADRATURE_RULES, help: 'quadrature rule', default: 'gauss-legendre' },
 ];
+const maxPoolOption: OptionSpec = { name: 'maxPool', type: 'enum', values: DEEPLIFT_MAXPOOL, help: "max-pooling: Captum's gradient, or DeepLIFT's exact (complete) rule", default: 'gradient' };
+const deepLiftSettings = (st: MethodSettings | undefined): DeepLiftSettings => {
+  const v = st?.options?.['maxPool'];
+  return typeof v === 'string' ? { maxPool: v as DeepLiftMaxPool } : {};
+};
 const neuron: OptionSpec = { name: 'neuron', type: 'int-list', help: "the neuron's index in the layer's output, without the batch (e.g. 3,4,1)" };
 
 const hooked = (model: ModelAdapter, method: string): HookedModel => {
@@ -506,8 +511,8 @@ export const METHODS: readonly MethodDescriptor[] = [
     reference: 'Shrikumar et al. 2017, arXiv:1704.02685',
     stochastic: false,
     output: 'feature',
-    options: [],
-    create: (m) => new DeepLift(hooked(m, 'DeepLift')),
+    options: [maxPoolOption],
+    create: (m, st) => new DeepLift(hooked(m, 'DeepLift'), deepLiftSettings(st)),
   },
   {
     id: 'deeplift-shap',
@@ -518,8 +523,8 @@ export const METHODS: readonly MethodDescriptor[] = [
     reference: 'Lundberg & Lee 2017, arXiv:1705.07874; Captum DeepLiftShap',
     stochastic: false,
     output: 'feature',
-    options: [],
-    create: (m) => new DeepLiftShap(hooked(m, 'DeepLiftShap')),
+    options: [maxPoolOption],
+    create: (m, st) => new DeepLiftShap(hooked(m, 'DeepLiftShap'), deepLiftSettings(st)),
   },
   {
     id: 'layer-deeplift',

@@ -7,7 +7,9 @@ import { objectiveFor, rangeIds, targetList, type ResolvedTarget } from '../../c
 import type { Budget } from '../../core/budget.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../../core/errors.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireHooks, type ActivationRule, type ActivationSite, type DifferentiableModel, type HookedModel } from '../../models/model.js';
+import { requireHooks, type ActivationRule, type ActivationSite, type DifferentiableModel, type HookedModel, type LayerRule, type RuleSet } from '../../models/model.js';
+import { routeMaxPoolGrad, type Pool2dSpec } from '../../models/tfjs/pooling.js';
+import { assertOneOf } from '../../core/assert.js';
 import { withTargets } from '../gradient/saliency.js';
 import { completenessGap, evaluateObjective, rowSums } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
@@ -49,13 +51,67 @@ export const RESCALE: ActivationRule = (z, site) => {
   return f(z) as tf.Tensor;
 };
 
+/** How DeepLIFT passes multipliers through max-pooling. */
+export const DEEPLIFT_MAXPOOL = ['gradient', 'exact'] as const;
+export type DeepLiftMaxPool = (typeof DEEPLIFT_MAXPOOL)[number];
+
+export interface DeepLiftSettings {
+  /**
+   * 'gradient' (default): the ordinary max-pool gradient, which is what Captum 0.8 computes on a
+   * ReLU → MaxPool network. 'exact': DeepLIFT's max-pool rule (Captum's own, when it is not
+   * shadowed): the change of each window's maximum goes to the arg-max of the input and of the
+   * baseline and is divided by their changes, so completeness holds through pooling.
+   */
+  readonly maxPool?: DeepLiftMaxPool;
+}
+
+/**
+ * DeepLIFT's max-pool rule as a layer rule (MaxPooling2D, channels last) on an input/baseline batch:
+ * with y, y₀ the window maxima and M = max(y, y₀), the input half routes dy·(M − y₀) to its arg-max,
+ * the baseline half dy·(y − M) to its own; their sum U, divided by Δx (the ordinary gradient where
+ * |Δx| < 1e-10), is each half's multiplier. Σ m Δx = Δy per window: complete.
+ */
+export const EXACT_MAXPOOL: LayerRule = (call) => {
+  if (call.className !== 'MaxPooling2D' || !(call.config['dataFormat'] === undefined || call.config['dataFormat'] === 'channelsLast')) return undefined;
+  const pool = pair(call.config['poolSize'], 2);
+  const spec: Pool2dSpec = { poolSize: pool, strides: call.config['strides'] == null ? pool : pair(call.config['strides'], 1), padding: call.config['padding'] === 'same' ? 'same' : 'valid' };
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor4D;
+    (args[1] as tf.GradSaveFunc)([input]);
+    return {
+      value: tf.maxPool(input, spec.poolSize as [number, number], spec.strides as [number, number], spec.padding),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const all = saved[0] as tf.Tensor4D;
+        const g = dy as tf.Tensor4D;
+        const m = all.shape[0] / 2;
+        const [zx, zb] = [tf.slice(all, 0, m), tf.slice(all, m, m)];
+        const [gx, gb] = [tf.slice(g, 0, m), tf.slice(g, m, m)];
+        const pool2 = (t: tf.Tensor4D) => tf.maxPool(t, spec.poolSize as [number, number], spec.strides as [number, number], spec.padding);
+        const [y, y0] = [pool2(zx), pool2(zb)];
+        const top = tf.maximum(y, y0);
+        const u = tf.add(routeMaxPoolGrad(tf.mul(gx, tf.sub(top, y0)), zx, spec), routeMaxPoolGrad(tf.mul(gb, tf.sub(y, top)), zb, spec));
+        const dz = tf.sub(zx, zb);
+        const small = tf.less(tf.abs(dz), EPS);
+        const ratio = tf.div(u, tf.where(small, tf.onesLike(dz), dz));
+        const multX = tf.where(small, routeMaxPoolGrad(gx, zx, spec), ratio);
+        const multB = tf.where(small, routeMaxPoolGrad(gb, zb, spec), ratio);
+        return tf.concat([multX, multB], 0);
+      },
+    };
+  });
+  return f(call.inputs[0]!) as tf.Tensor;
+};
+
+const pair = (v: unknown, dflt: number): [number, number] => (Array.isArray(v) ? [Number(v[0] ?? dflt), Number(v[1] ?? v[0] ?? dflt)] : typeof v === 'number' ? [v, v] : [dflt, dflt]);
+
 /**
  * DeepLIFT with the Rescale rule (Captum `DeepLift`, `multiply_by_inputs=True`): multipliers are
  * back-propagated like gradients except that every elementwise activation uses
  * (f(z) − f(z₀)) / (z − z₀) for the input's and baseline's pre-activations z, z₀; attr = m ⊙ (x − b).
  * Max-pooling uses its ordinary gradient (first maximum), which is what Captum 0.8 computes on a
  * ReLU → MaxPool network (its MaxPool rule is shadowed; see the reference README), so completeness
- * is exact on ReLU MLPs and approximate through max-pooling. Softmax keeps its ordinary gradient.
+ * is exact on ReLU MLPs and approximate through max-pooling; `maxPool: 'exact'` applies DeepLIFT's
+ * max-pool rule instead and restores completeness. Softmax keeps its ordinary gradient.
  *
  * Cost: `2 × batch` forward+backward rows (inputs and baselines in one batch) plus `2 × batch`
  * forward rows for the completeness gap (`convergenceDelta`).
@@ -68,9 +124,9 @@ export const RESCALE: ActivationRule = (z, site) => {
 export class DeepLift implements Attributor<AttributeOptions> {
   readonly id = 'deeplift' as const;
   private readonly ruled: DifferentiableModel;
-  constructor(model: HookedModel) {
+  constructor(model: HookedModel, settings: DeepLiftSettings = {}) {
     requireHooks(model, 'DeepLift');
-    this.ruled = model.withRules({ activation: RESCALE });
+    this.ruled = model.withRules(deepLiftRules(settings, 'DeepLift'));
   }
 
   cost(shape: readonly number[]): number {
@@ -142,9 +198,9 @@ export async function rescaleAttributions(
 export class DeepLiftShap implements Attributor<AttributeOptions> {
   readonly id = 'deeplift-shap' as const;
   private readonly ruled: DifferentiableModel;
-  constructor(model: HookedModel) {
+  constructor(model: HookedModel, settings: DeepLiftSettings = {}) {
     requireHooks(model, 'DeepLiftShap');
-    this.ruled = model.withRules({ activation: RESCALE });
+    this.ruled = model.withRules(deepLiftRules(settings, 'DeepLiftShap'));
   }
 
   cost(shape: readonly number[], opts: Partial<AttributeOptions> = {}): number {
@@ -186,6 +242,13 @@ export class DeepLiftShap implements Attributor<AttributeOptions> {
       return new FeatureAttribution(this.id, values.clone(), withTargets({ ...run.finish(), convergenceDelta }, targetList(target)));
     });
   }
+}
+
+/** The rules of a DeepLIFT variant. */
+export function deepLiftRules(settings: DeepLiftSettings, method: string): RuleSet {
+  const maxPool = settings.maxPool ?? 'gradient';
+  assertOneOf(maxPool, DEEPLIFT_MAXPOOL, 'maxPool', method);
+  return maxPool === 'exact' ? { activation: RESCALE, layer: EXACT_MAXPOOL } : { activation: RESCALE };
 }
 
 function assertSameRowShape(b: tf.Tensor, x: tf.Tensor, fn: string): void {

@@ -97,6 +97,15 @@ describe.each(BACKENDS)('layer methods on a residual CNN with BatchNorm (%s)', (
     expect(Math.max(...Array.from(cond.diagnostics.convergenceDelta!, Math.abs))).toBeLessThan(0.01);
   });
 
+  it('layer IG at gap is (A(x) − A(0)) ⊙ the head column (IG of the linear head)', async () => {
+    const zero = tf.zerosLike(x);
+    const [a, a0] = [(await (await net.activation(x, 'gap')).array()) as number[][], (await (await net.activation(zero, 'gap')).array()) as number[][]];
+    using lig = await new LayerIntegratedGradients(net, { layer: 'gap' }).attribute(x, { target, steps: 8 });
+    const got = (await lig.values.array()) as number[][];
+    for (let i = 0; i < 4; i++) for (let c = 0; c < 4; c++) expect(got[i]![c]).toBeCloseTo((a[i]![c]! - a0[i]![c]!) * headW[c]![target[i]!]!, 5);
+    zero.dispose();
+  });
+
   it('layer IG is complete (in the layer’s space, even with a bypassing branch)', async () => {
     for (const layer of ['gap', 'conv_b', 'bn']) {
       using r = await new LayerIntegratedGradients(net, { layer }).attribute(x, { target, steps: 64 });

@@ -27,7 +27,8 @@ export function maxPool2dFirstMax(x: tf.Tensor4D, spec: Pool2dSpec): tf.Tensor4D
   return f(x) as tf.Tensor4D;
 }
 
-function routeMaxPoolGrad(dy: tf.Tensor4D, x: tf.Tensor4D, spec: Pool2dSpec): tf.Tensor4D {
+/** Scatters `dy` (one value per window) to the first maximum of each window of `x` (an unpool to the arg-max). */
+export function routeMaxPoolGrad(dy: tf.Tensor4D, x: tf.Tensor4D, spec: Pool2dSpec): tf.Tensor4D {
   const [kh, kw] = spec.poolSize;
   const [sh, sw] = spec.strides;
   const [n, h, w, c] = x.shape;
