@@ -7,7 +7,9 @@ import { removeTempDirs, tempDir } from '../../../test/reference.js';
 import { loadModel } from '../../io/load-model.js';
 import { Saliency } from '../../attr/gradient/saliency.js';
 import { IntegratedGradients } from '../../attr/gradient/integrated-gradients.js';
-import type { DifferentiableModel } from '../model.js';
+import { isHooked, type DifferentiableModel, type HookedModel } from '../model.js';
+import { LayerIntegratedGradients } from '../../attr/layer/layer-integrated-gradients.js';
+import { GuidedBackprop } from '../../attr/backprop/guided-backprop.js';
 
 beforeAll(() => useBackend('cpu'));
 afterAll(removeTempDirs);
@@ -52,6 +54,41 @@ it('loads a graph model from disk and differentiates through it', async () => {
   expect(Array.from(await ig.values.data()).map((v) => Number(v.toFixed(5)))).toEqual([1, 2, -1.5]);
   ig.dispose();
   expect(tf.memory().numTensors).toBe(before);
+  x.dispose();
+  model.dispose();
+});
+
+it('exposes graph nodes as hook points: cache, patch, function hooks, layer methods; refuses rules', async () => {
+  const model = (await loadModel(writeGraphModel())) as unknown as HookedModel;
+  expect(isHooked(model)).toBe(true);
+  expect(model.hookNames).toEqual(['mm', 'y']);
+  expect(model.hookShape('mm')).toEqual([null, 2]);
+  expect(model.hookClass('y')).toBe('Relu');
+  const x = tf.tensor2d([
+    [1, 1, 0.5],
+    [0, 1, 1],
+  ]); // x·W = [[1.5, 0], [−1, 1.5]]
+  const before = tf.memory().numTensors;
+  const { output, cache } = await model.runWithCache(x);
+  expect(Array.from(await cache.get('mm').data())).toEqual([1.5, 0, -1, 1.5]);
+  expect(Array.from(await output.data())).toEqual([1.5, 0, 0, 1.5]);
+  output.dispose();
+  cache.dispose();
+  const patch = tf.tensor2d([
+    [-2, 3],
+    [4, -5],
+  ]);
+  const patched = await model.run(x, { patches: { mm: patch } });
+  expect(Array.from(await patched.data())).toEqual([0, 3, 4, 0]);
+  const hooked = await model.run(x, { hooks: { mm: (a) => tf.neg(a) } });
+  expect(Array.from(await hooked.data())).toEqual([0, 0, 1, 0]);
+  tf.dispose([patched, hooked, patch]);
+  // IG in the space of mm: relu is linear on each piece the path stays in, so attr = mm ⊙ 1[mm > 0] for the target
+  using lig = await new LayerIntegratedGradients(model, { layer: 'mm' }).attribute(x, { target: [0, 1], steps: 8 });
+  expect(Array.from(await lig.values.data()).map((v) => +v.toFixed(5))).toEqual([1.5, 0, 0, 1.5]);
+  expect(tf.memory().numTensors).toBe(before + 1); // lig's values
+  expect(() => new GuidedBackprop(model)).toThrow(/graph model.*layers format/);
+  expect(() => model.atLayer('nope')).toThrow(expect.objectContaining({ code: 'unknown_hook' }));
   x.dispose();
   model.dispose();
 });

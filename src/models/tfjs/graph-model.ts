@@ -1,9 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import { BackendError } from '../../core/errors.js';
+import { BackendError, CapabilityError, UnknownHookError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
-import type { DifferentiableModel } from '../model.js';
+import {
+  gatherInputs,
+  type ActivationCacheLike,
+  type CallContext,
+  type DifferentiableModel,
+  type HookedModel,
+  type LayerInfo,
+  type RunOptions,
+} from '../model.js';
 import { gradientOf } from './gradients.js';
+import { ActivationCache } from './layers-model.js';
 
 export interface GraphModelOptions {
   readonly name?: string;
@@ -11,31 +20,239 @@ export interface GraphModelOptions {
   readonly outputName?: string;
 }
 
+/** Structural view of the converter's graph: node names, ops and inputs. */
+interface GraphNodeLike {
+  readonly name: string;
+  readonly op: string;
+  readonly inputs: readonly GraphNodeLike[];
+}
+
+/** Ops that are not hook points (no computation of their own). */
+const NOT_HOOKS = new Set(['Placeholder', 'Const', 'NoOp']);
+
 /**
- * A differentiable adapter for a TF.js graph model (`execute`, synchronous ops only). Gradients come
- * from TF.js autodiff through the graph's ops; graphs with control flow need `executeAsync` and
- * cannot be differentiated: use a perturbation method for those.
+ * A differentiable, hookable adapter for a TF.js graph model (`execute`, synchronous ops only).
+ * Gradients come from TF.js autodiff through the graph's ops; graphs with control flow need
+ * `executeAsync` and cannot be differentiated: use a perturbation method for those.
+ *
+ * Hook points are the graph's op nodes (names as in the converted graph, e.g.
+ * `StatefulPartitionedCall/model/conv2/Relu`): their outputs can be read (the executor returns any
+ * node) and replaced (the executor takes any node as an input and computes only what depends on it),
+ * so activation caches, patching and the layer methods work. What graph models cannot do: activation
+ * and layer rules (guided backprop, DeepLIFT, LRP), because the graph runs as one program with
+ * TF.js's own gradients; a function hook costs an extra partial run per hooked node.
  * Note: max-pool gradients inside a graph model use the backend's own kernel (wrong on ties on `wasm`).
  */
-export function fromGraphModel(model: GraphModel, opts: GraphModelOptions = {}): DifferentiableModel {
-  const outputName = opts.outputName;
-  const run = (x: tf.Tensor): tf.Tensor => {
+export class GraphModelAdapter implements DifferentiableModel, HookedModel {
+  readonly name: string;
+  readonly inputShape: readonly (number | null)[];
+  readonly outputShape?: readonly (number | null)[];
+  readonly capabilities = { gradients: true, hooks: true } as const;
+  readonly inputNames: readonly string[];
+  private readonly input: string;
+  private readonly output: string;
+  private readonly shapes = new Map<string, readonly (number | null)[]>();
+  private order: readonly GraphNodeLike[] | undefined;
+
+  constructor(
+    readonly model: GraphModel,
+    opts: GraphModelOptions = {},
+  ) {
+    this.name = opts.name ?? 'graph-model';
+    const shape = model.inputs[0]?.shape;
+    this.inputShape = shape ? shape.map((d) => (d === -1 ? null : d)) : [null];
+    const out = opts.outputName ? model.outputs.find((o) => o.name === opts.outputName) : model.outputs[0];
+    if (out?.shape) this.outputShape = out.shape.map((d) => (d === -1 ? null : d));
+    this.input = model.inputNodes[0] ?? model.inputs[0]?.name ?? 'input';
+    this.output = opts.outputName ?? model.outputNodes[0] ?? model.outputs[0]?.name ?? 'output';
+    this.inputNames = [this.input];
+  }
+
+  /** Op nodes in topological order. */
+  get hookNames(): readonly string[] {
+    return this.nodes().map((n) => n.name);
+  }
+
+  hookShape(name: string): readonly (number | null)[] {
+    this.node(name, 'hookShape');
+    let s = this.shapes.get(name);
+    if (!s) {
+      // graph models rarely record shapes: probe one all-zero row (execute is synchronous)
+      if (this.inputShape.slice(1).some((d) => d === null)) {
+        throw new CapabilityError(`Model '${this.name}' has dynamic input dims [${this.inputShape.map((d) => d ?? '*').join(', ')}], so node shapes cannot be probed`, { model: this.name });
+      }
+      const probe = tf.tidy(() => this.exec({ [this.input]: tf.zeros([1, ...(this.inputShape.slice(1) as number[])]) }, [name])[0]!.shape);
+      s = [null, ...probe.slice(1)];
+      this.shapes.set(name, s);
+    }
+    return s;
+  }
+
+  hookClass(name: string): string {
+    return this.node(name, 'hookClass').op;
+  }
+
+  forward(x: tf.Tensor): Promise<tf.Tensor> {
+    return Promise.resolve(tf.tidy(() => this.exec({ [this.input]: x }, [this.output])[0]!));
+  }
+
+  gradients(x: tf.Tensor, objective: Objective): Promise<tf.Tensor> {
+    return Promise.resolve(gradientOf((v) => this.exec({ [this.input]: v }, [this.output])[0]!, x, objective));
+  }
+
+  async run(x: tf.Tensor, opts: RunOptions = {}): Promise<tf.Tensor> {
+    const feeds: Record<string, tf.Tensor> = { [this.input]: x };
+    for (const [name, t] of Object.entries(opts.patches ?? {})) {
+      this.node(name, 'run');
+      feeds[name] = t;
+    }
+    const hooks = Object.entries(opts.hooks ?? {});
+    for (const [name] of hooks) this.node(name, 'run');
+    const made: tf.Tensor[] = [];
     try {
-      const out = outputName ? model.execute(x, outputName) : model.execute(x);
-      return Array.isArray(out) ? out[0]! : (out as tf.Tensor);
+      // each function hook: compute its node from what is fed so far, apply it, feed the result on
+      for (const node of this.nodes()) {
+        const hook = opts.hooks?.[node.name];
+        if (!hook || feeds[node.name]) continue;
+        const a = this.exec(feeds, [node.name])[0]!;
+        const r = tf.tidy(() => hook(a, { name: node.name }) ?? tf.clone(a));
+        a.dispose();
+        made.push(r);
+        feeds[node.name] = r;
+      }
+      return tf.tidy(() => this.exec(feeds, [this.output])[0]!);
+    } finally {
+      tf.dispose(made);
+    }
+  }
+
+  async runWithCache(x: tf.Tensor, names?: readonly string[]): Promise<{ readonly output: tf.Tensor; readonly cache: ActivationCacheLike }> {
+    const keep = names ?? this.hookNames;
+    for (const n of keep) this.node(n, 'runWithCache');
+    const [output, ...acts] = tf.tidy(() => this.exec({ [this.input]: x }, [this.output, ...keep]).map((t) => t.clone()));
+    return { output: output!, cache: new ActivationCache(new Map(keep.map((n, i) => [n, acts[i]!]))) };
+  }
+
+  async activation(x: tf.Tensor, name: string): Promise<tf.Tensor> {
+    this.node(name, 'activation');
+    return tf.tidy(() => this.exec({ [this.input]: x }, [name])[0]!);
+  }
+
+  atLayer(name: string, opts: { readonly rule?: unknown } = {}): DifferentiableModel {
+    if (opts.rule) this.noRules();
+    this.node(name, 'atLayer');
+    const feeds = async (a: tf.Tensor, ctx?: CallContext) => {
+      const x = ctx?.inputs?.[this.input] ? (await gatherInputs(ctx, [this.input], this.name))[this.input] : undefined;
+      return { feeds: (v: tf.Tensor) => ({ [name]: v, ...(x ? { [this.input]: x } : {}) }), done: () => x?.dispose(), a };
+    };
+    return this.view(`${this.name}@${name}`, this.hookShape(name), this.outputShape, [this.output], feeds);
+  }
+
+  upTo(name: string): DifferentiableModel {
+    this.node(name, 'upTo');
+    const feeds = async (a: tf.Tensor) => ({ feeds: (v: tf.Tensor) => ({ [this.input]: v }), done: () => undefined, a });
+    return this.view(`${this.name}→${name}`, this.inputShape, this.hookShape(name), [name], feeds);
+  }
+
+  withRules(): DifferentiableModel {
+    return this.noRules();
+  }
+
+  describeLayers(): readonly LayerInfo[] {
+    const consumers = new Map<string, string[]>();
+    for (const n of this.nodes()) for (const i of n.inputs) consumers.set(i.name, [...(consumers.get(i.name) ?? []), n.name]);
+    return this.nodes().map((n) => ({
+      name: n.name,
+      className: n.op,
+      inputs: n.inputs.filter((i) => !NOT_HOOKS.has(i.op)).map((i) => i.name),
+      consumers: consumers.get(n.name) ?? [],
+      readsInput: n.inputs.some((i) => i.op === 'Placeholder'),
+      activation: 'linear',
+      config: {},
+      params: () => ({}),
+    }));
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+
+  private view(
+    name: string,
+    inputShape: readonly (number | null)[],
+    outputShape: readonly (number | null)[] | undefined,
+    outputs: string[],
+    prepare: (a: tf.Tensor, ctx?: CallContext) => Promise<{ feeds: (v: tf.Tensor) => Record<string, tf.Tensor>; done: () => void; a: tf.Tensor }>,
+  ): DifferentiableModel {
+    return {
+      name,
+      inputShape,
+      ...(outputShape ? { outputShape } : {}),
+      inputNames: this.inputNames,
+      capabilities: { gradients: true, hooks: false },
+      forward: async (a, ctx) => {
+        const p = await prepare(a, ctx);
+        try {
+          return tf.tidy(() => this.exec(p.feeds(a), outputs)[0]!);
+        } finally {
+          p.done();
+        }
+      },
+      gradients: async (a, objective, ctx) => {
+        const p = await prepare(a, ctx);
+        try {
+          return gradientOf((v) => this.exec(p.feeds(v), outputs)[0]!, a, objective);
+        } finally {
+          p.done();
+        }
+      },
+      dispose: () => undefined,
+    };
+  }
+
+  private noRules(): never {
+    throw new CapabilityError(
+      `Model '${this.name}' is a TF.js graph model: it runs as one program with TF.js's own gradients, so activation and layer rules (guided backprop, deconvolution, DeepLIFT, LRP) cannot be applied; load the model in layers format (model.json from tf.LayersModel.save) for those methods`,
+      { model: this.name },
+    );
+  }
+
+  private exec(feeds: Record<string, tf.Tensor>, outputs: string[]): tf.Tensor[] {
+    try {
+      const out = this.model.execute(feeds, outputs);
+      return Array.isArray(out) ? out : [out];
     } catch (e) {
       throw new BackendError(`Graph model execution failed: ${(e as Error).message}`, {}, e);
     }
-  };
-  const shape = model.inputs[0]?.shape;
-  const outShape = (outputName ? model.outputs.find((o) => o.name === outputName) : model.outputs[0])?.shape;
-  return {
-    name: opts.name ?? 'graph-model',
-    inputShape: shape ? shape.map((d) => (d === -1 ? null : d)) : [null],
-    ...(outShape ? { outputShape: outShape.map((d) => (d === -1 ? null : d)) } : {}),
-    capabilities: { gradients: true, hooks: false },
-    forward: async (x: tf.Tensor) => tf.tidy(() => run(x)),
-    gradients: async (x: tf.Tensor, objective: Objective) => gradientOf(run, x, objective),
-    dispose: () => model.dispose(),
-  };
+  }
+
+  private nodes(): readonly GraphNodeLike[] {
+    if (!this.order) {
+      const graph = (this.model as unknown as { executor?: { graph?: { nodes?: Record<string, GraphNodeLike> } } }).executor?.graph?.nodes ?? {};
+      const seen = new Set<string>();
+      const order: GraphNodeLike[] = [];
+      const visit = (n: GraphNodeLike) => {
+        if (seen.has(n.name)) return;
+        seen.add(n.name);
+        for (const i of n.inputs ?? []) visit(i);
+        if (!NOT_HOOKS.has(n.op)) order.push(n);
+      };
+      for (const n of Object.values(graph)) visit(n);
+      this.order = order;
+    }
+    return this.order;
+  }
+
+  private node(name: string, fn: string): GraphNodeLike {
+    const n = this.nodes().find((m) => m.name === name);
+    if (!n) {
+      const names = this.hookNames;
+      const shown = names.length > 12 ? `${names.slice(0, 12).join(', ')}, … (${names.length} in all)` : names.join(', ');
+      throw new UnknownHookError(`Argument 'layer' passed to '${fn}' names no node of graph model '${this.name}': '${name}'; its nodes are ${shown}`, { arg: 'layer', fn, layer: name, layers: names });
+    }
+    return n;
+  }
 }
+
+/** A differentiable, hookable adapter for a TF.js graph model (see `GraphModelAdapter`). */
+export const fromGraphModel = (model: GraphModel, opts: GraphModelOptions = {}): GraphModelAdapter => new GraphModelAdapter(model, opts);
