@@ -32,6 +32,7 @@ const OPTIONS: Partial<Record<MethodId, Record<string, unknown>>> = {
   'kernel-shap': { samples: 30 },
   lime: { samples: 30 },
   rise: { samples: 20, gridSize: 2 },
+  sobol: { designs: 8 },
   random: {},
 };
 

@@ -11,6 +11,7 @@ import { Occlusion } from '../attr/perturbation/occlusion.js';
 import { ShapleyValueSampling, ShapleyValues } from '../attr/perturbation/shapley.js';
 import { RandomAttribution } from '../attr/random.js';
 import { Rise } from '../attr/sensitivity/rise.js';
+import { Sobol, SOBOL_PERTURBATIONS } from '../attr/sensitivity/sobol.js';
 import { DEEPLIFT_MAXPOOL, DeepLift, DeepLiftShap, type DeepLiftMaxPool, type DeepLiftSettings } from '../attr/backprop/deeplift.js';
 import { LayerDeepLift } from '../attr/layer/layer-deeplift.js';
 import { Lrp, LRP_PRESETS, type LrpPreset } from '../attr/backprop/lrp.js';
@@ -325,6 +326,26 @@ export const METHODS: readonly MethodDescriptor[] = [
       seed,
     ],
     create: (m) => new Rise(m),
+  },
+  {
+    id: 'sobol',
+    title: 'Sobol attribution (total-order indices)',
+    family: 'perturbation',
+    requires: 'forward',
+    cost: 'batch × designs × (regions + 2)',
+    reference: 'Fel et al. 2021, arXiv:2111.04138',
+    stochastic: true,
+    output: 'feature',
+    options: [
+      { name: 'gridSize', type: 'int', help: 'cells per side of the region grid (images)', default: 8 },
+      mask,
+      { name: 'designs', type: 'int', help: 'points N of the matrices A and B', default: 32 },
+      { name: 'perturbation', type: 'enum', values: SOBOL_PERTURBATIONS, help: 'how masks perturb the input', default: 'inpainting' },
+      { name: 'blurSize', type: 'int', help: 'box blur size in pixels (perturbation blur)', default: 10 },
+      { name: 'amplitude', type: 'number', help: 'σ of the amplitude perturbation', default: 1 },
+      seed,
+    ],
+    create: (m) => new Sobol(m),
   },
   {
     id: 'layer-activation',

@@ -66,6 +66,7 @@ export type MethodId =
   | 'kernel-shap'
   | 'lime'
   | 'rise'
+  | 'sobol'
   | 'layer-activation'
   | 'layer-gradient-x-activation'
   | 'layer-integrated-gradients'
