@@ -16,6 +16,7 @@ import { gridMask } from '../src/attr/masks.js';
 import { objectiveFor } from '../src/core/target.js';
 import { examples, loadReferenceModel, reference, referencePath, ROOT, type RefModel } from '../test/reference.js';
 import { fromOnnx } from '../src/models/onnx/node.js';
+import { deletionCurve } from '../src/metrics/deletion.js';
 
 const BATCH = 128;
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 15);
@@ -170,6 +171,51 @@ rows.push(
 rows.push(...(await benchModel('text_cnn', [['feature-ablation', {}], ['kernel-shap', { samples: 200, seed: 0 }]])));
 bg.dispose();
 
+/**
+ * Sobol vs RISE (issue 5): deletion AUC of the class probability (lower = more faithful) of each map on the reference CNN
+ * through ONNX Runtime, the forward passes spent, and the wall time, for several budgets. Deletion
+ * removes pixels (all channels) in 16 portions, replaced by 0, in each map's own order.
+ */
+async function sobolVsRise(): Promise<{ method: string; evaluations: number; deletionAuc: number; ms: number }[]> {
+  if (ONLY && ONLY !== 'image_cnn') return [];
+  const model = await fromOnnx(referencePath('image_cnn', 'model.onnx'));
+  const all = examples('image_cnn');
+  const classes = reference('image_cnn').targets;
+  const plans: [string, MethodId, Record<string, unknown>][] = [
+    ['rise 500 masks (grid 8)', 'rise', { samples: 500, gridSize: 8, seed: 0 }],
+    ['rise 2000 masks (grid 8)', 'rise', { samples: 2000, gridSize: 8, seed: 0 }],
+    ['rise 4000 masks (grid 8)', 'rise', { samples: 4000, gridSize: 8, seed: 0 }],
+    ['sobol grid 8, 8 designs', 'sobol', { gridSize: 8, designs: 8, seed: 0 }],
+    ['sobol grid 8, 16 designs', 'sobol', { gridSize: 8, designs: 16, seed: 0 }],
+    ['sobol grid 8, 32 designs', 'sobol', { gridSize: 8, designs: 32, seed: 0 }],
+    ['rise 500 masks (grid 4)', 'rise', { samples: 500, gridSize: 4, seed: 0 }],
+    ['sobol grid 4, 16 designs', 'sobol', { gridSize: 4, designs: 16, seed: 0 }],
+    ['sobol grid 4, 32 designs', 'sobol', { gridSize: 4, designs: 32, seed: 0 }],
+  ];
+  const sums = plans.map(() => ({ evaluations: 0, auc: 0, ms: 0 }));
+  for (let i = 0; i < classes.length; i++) {
+    // the papers' deletion metric reads class probabilities: the target is softmax(F)_t, one image at a time
+    const t = classes[i]!;
+    const target = (y: tf.Tensor) => tf.reshape(tf.slice(tf.softmax(y), [0, t], [-1, 1]), [-1]);
+    const x = tf.slice(all, i, 1);
+    for (const [k, [, id, options]] of plans.entries()) {
+      const t0 = performance.now();
+      const attr = await findMethod(id).create(model).attribute(x, { target, batchSize: 256, ...options } as AttributeOptions);
+      sums[k]!.ms += performance.now() - t0;
+      const curve = await deletionCurve(model, x, attr.values, { target, steps: 16, featureMask: gridMask([32, 32, 3], 1) });
+      sums[k]!.auc += curve.auc[0]!;
+      sums[k]!.evaluations += attr.diagnostics.evaluations;
+      attr.dispose();
+    }
+    x.dispose();
+  }
+  all.dispose();
+  model.dispose();
+  const n = classes.length;
+  return plans.map(([label], k) => ({ method: label, evaluations: sums[k]!.evaluations / n, deletionAuc: sums[k]!.auc / n, ms: sums[k]!.ms / n }));
+}
+const gsa = await sobolVsRise();
+
 const header = ['model', 'method', 'ms/input', 'evaluations', 'overhead'];
 const cells = rows.map((r) => [r.model, r.method, r.msPerInput.toFixed(2), String(r.evaluations), r.overhead.toFixed(2)]);
 const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
@@ -177,4 +223,10 @@ console.log(`backend ${backend}, batchSize ${BATCH}, 8 inputs per call, median o
 console.log(`| ${header.map((h, i) => h.padEnd(widths[i]!)).join(' | ')} |`);
 console.log(`| ${widths.map((w, i) => (i < 2 ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`);
 for (const c of cells) console.log(`| ${c.map((v, i) => (i < 2 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join(' | ')} |`);
-writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify({ backend, batchSize: BATCH, repeats: REPEATS, rows }, null, 2));
+if (gsa.length > 0) {
+  console.log('\nSobol vs RISE on image_cnn.onnx (per input; deletion AUC of the class probability, lower is better)');
+  console.log('| method | evaluations | deletion AUC | ms/input |');
+  console.log('| --- | ---: | ---: | ---: |');
+  for (const g of gsa) console.log(`| ${g.method} | ${g.evaluations} | ${g.deletionAuc.toFixed(3)} | ${g.ms.toFixed(1)} |`);
+}
+writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify({ backend, batchSize: BATCH, repeats: REPEATS, rows, sobolVsRise: gsa }, null, 2));
