@@ -33,6 +33,7 @@ const OPTIONS: Partial<Record<MethodId, Record<string, unknown>>> = {
   lime: { samples: 30 },
   rise: { samples: 20, gridSize: 2 },
   sobol: { designs: 8 },
+  hsic: { designs: 32 },
   random: {},
 };
 

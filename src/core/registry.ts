@@ -11,7 +11,9 @@ import { Occlusion } from '../attr/perturbation/occlusion.js';
 import { ShapleyValueSampling, ShapleyValues } from '../attr/perturbation/shapley.js';
 import { RandomAttribution } from '../attr/random.js';
 import { Rise } from '../attr/sensitivity/rise.js';
-import { Sobol, SOBOL_PERTURBATIONS } from '../attr/sensitivity/sobol.js';
+import { Sobol } from '../attr/sensitivity/sobol.js';
+import { Hsic } from '../attr/sensitivity/hsic.js';
+import { SOBOL_PERTURBATIONS } from '../attr/sensitivity/gsa.js';
 import { DEEPLIFT_MAXPOOL, DeepLift, DeepLiftShap, type DeepLiftMaxPool, type DeepLiftSettings } from '../attr/backprop/deeplift.js';
 import { LayerDeepLift } from '../attr/layer/layer-deeplift.js';
 import { Lrp, LRP_PRESETS, type LrpPreset } from '../attr/backprop/lrp.js';
@@ -83,6 +85,11 @@ const deepLiftSettings = (st: MethodSettings | undefined): DeepLiftSettings => {
   const v = st?.options?.['maxPool'];
   return typeof v === 'string' ? { maxPool: v as DeepLiftMaxPool } : {};
 };
+const gsaPerturbationOptions: readonly OptionSpec[] = [
+  { name: 'perturbation', type: 'enum', values: SOBOL_PERTURBATIONS, help: 'how masks perturb the input', default: 'inpainting' },
+  { name: 'blurSize', type: 'int', help: 'box blur size in pixels (perturbation blur)', default: 10 },
+  { name: 'amplitude', type: 'number', help: 'σ of the amplitude perturbation', default: 1 },
+];
 const neuron: OptionSpec = { name: 'neuron', type: 'int-list', help: "the neuron's index in the layer's output, without the batch (e.g. 3,4,1)" };
 
 const hooked = (model: ModelAdapter, method: string): HookedModel => {
@@ -340,12 +347,28 @@ export const METHODS: readonly MethodDescriptor[] = [
       { name: 'gridSize', type: 'int', help: 'cells per side of the region grid (images)', default: 8 },
       mask,
       { name: 'designs', type: 'int', help: 'points N of the matrices A and B', default: 32 },
-      { name: 'perturbation', type: 'enum', values: SOBOL_PERTURBATIONS, help: 'how masks perturb the input', default: 'inpainting' },
-      { name: 'blurSize', type: 'int', help: 'box blur size in pixels (perturbation blur)', default: 10 },
-      { name: 'amplitude', type: 'number', help: 'σ of the amplitude perturbation', default: 1 },
+      ...gsaPerturbationOptions,
       seed,
     ],
     create: (m) => new Sobol(m),
+  },
+  {
+    id: 'hsic',
+    title: 'HSIC attribution',
+    family: 'perturbation',
+    requires: 'forward',
+    cost: 'batch × designs',
+    reference: 'Novello et al. 2022, arXiv:2206.06219',
+    stochastic: true,
+    output: 'feature',
+    options: [
+      { name: 'gridSize', type: 'int', help: 'cells per side of the region grid (images)', default: 8 },
+      mask,
+      { name: 'designs', type: 'int', help: 'binary mask designs per input', default: 500 },
+      ...gsaPerturbationOptions,
+      seed,
+    ],
+    create: (m) => new Hsic(m),
   },
   {
     id: 'layer-activation',

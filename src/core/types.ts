@@ -67,6 +67,7 @@ export type MethodId =
   | 'lime'
   | 'rise'
   | 'sobol'
+  | 'hsic'
   | 'layer-activation'
   | 'layer-gradient-x-activation'
   | 'layer-integrated-gradients'
