@@ -107,6 +107,9 @@ export type { DeepLiftSettings, DeepLiftMaxPool } from './attr/backprop/deeplift
 export { LayerDeepLift } from './attr/layer/layer-deeplift.js';
 export { Lrp, lrpAffine, LRP_PRESETS } from './attr/backprop/lrp.js';
 export type { LrpRule, LrpPreset, LrpSettings } from './attr/backprop/lrp.js';
+export { slic, textSpanMask, TEXT_SPANS } from './attr/segmentation.js';
+export type { SlicOptions, ImageRow, TextSpan } from './attr/segmentation.js';
+export { blurBaseline, noiseBaseline } from './attr/baselines.js';
 export { resolveFeatureMask, gridMask, tokenMask, columnGroupMask } from './attr/masks.js';
 export type { FeatureMask, FeatureMaskInput, FeatureGroups } from './attr/masks.js';
 

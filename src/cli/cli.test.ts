@@ -196,6 +196,23 @@ describe('attrib explain on text models and layers', () => {
     expect(JSON.parse(r3.stdout).shape).toEqual([1, 32, 32, 3]);
   });
 
+  it('segments inputs on the fly: SLIC superpixels with a blur baseline, sentence spans of a text', async () => {
+    const png = path.join(ROOT, 'models', 'demo-image', 'sample-1.png');
+    const r = await attrib('explain', '--model', path.join(ROOT, 'models', 'demo-image', 'model.json'), '--input', png, '--method', 'feature-ablation', '--feature-mask', 'slic:30', '--baseline', 'blur:3', '--quiet');
+    expect(r.stderr).toBe('');
+    const res = JSON.parse(r.stdout);
+    const groups = new Set(res.data).size;
+    expect(res.diagnostics.evaluations).toBeGreaterThan(10); // one per superpixel, plus F(x)
+    expect(groups).toBeGreaterThan(10);
+    const t = await attrib('explain', '--model', path.join(ROOT, 'models', 'demo-text', 'model.json'), '--vocab', path.join(ROOT, 'models', 'demo-text', 'vocab.txt'), '--text', 'the plot was dull. the actors were weak!', '--method', 'feature-ablation', '--feature-mask', 'sentences', '--quiet');
+    const scores: number[] = JSON.parse(t.stdout).data;
+    expect(new Set(scores.slice(0, 5)).size).toBe(1); // the first sentence is one feature
+    expect(new Set(scores.slice(5, 10)).size).toBe(1);
+    const many = await attrib('explain', '--model', path.join(ROOT, 'models', 'demo-image', 'model.json'), '--input', path.join(ROOT, 'models', 'demo-image', 'inputs.json'), '--method', 'feature-ablation', '--feature-mask', 'slic');
+    expect(many.code).toBe(2);
+    expect(many.stderr).toMatch(/give one input row \(got 4\)/);
+  });
+
   it('bad layer input: one line, exit 2', async () => {
     const input = exampleFile('image_cnn');
     const model = referencePath('image_cnn', 'model.json');

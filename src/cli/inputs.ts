@@ -7,7 +7,9 @@ import type { ModelAdapter } from '../models/model.js';
 import { decodeImage, type ImageData01 } from '../io/image.js';
 import { parseNpy } from '../io/npy.js';
 import { parseTensorJson, type TensorData } from '../io/tensor-json.js';
-import type { FeatureMask } from '../attr/masks.js';
+import { gridMask, type FeatureMask } from '../attr/masks.js';
+import { blurBaseline, noiseBaseline } from '../attr/baselines.js';
+import { slic, textSpanMask, type TextSpan } from '../attr/segmentation.js';
 import { parseVocabulary, tokenize, type Vocabulary } from '../io/vocab.js';
 
 /** An input batch and, for images, the decoded pictures (for overlays); for text, each position's word. */
@@ -128,8 +130,51 @@ export async function parseBaseline(value: string | undefined): Promise<Baseline
   if (value === undefined || value === 'zeros') return undefined;
   const n = Number(value);
   if (value.trim() !== '' && Number.isFinite(n)) return n;
+  const spec = /^(blur|noise):([0-9.eE+-]+)$/.exec(value.trim());
+  if (spec) {
+    const amount = Number(spec[2]);
+    if (!(amount > 0)) throw new InvalidArgumentError(`--baseline ${value}: the ${spec[1]} amount must be a positive number`, { arg: 'baseline', value });
+    // blur:σ — Gaussian blur of the input (σ in pixels); noise:σ — seeded Gaussian noise around 0.5, clipped to [0, 1]
+    return spec[1] === 'blur' ? blurBaseline(amount) : noiseBaseline({ std: amount, mean: 0.5, min: 0, max: 1 });
+  }
   const t = await readTensorFile(value, 'baseline');
   return tf.tensor(Float32Array.from(t.data), [...t.shape]);
+}
+
+/**
+ * `--feature-mask`: a mask file (.json/.npy), or a segmentation of the input computed here:
+ * `slic[:segments[:compactness]]` (superpixels of an image), `grid:B` (B×B blocks),
+ * `words` / `sentences` / `paragraphs` (spans of a text input). Segmentations need one input row.
+ */
+export async function featureMaskFlag(value: string, input: LoadedInput): Promise<FeatureMask> {
+  const x = input.x;
+  const one = (what: string) => {
+    if (x.shape[0] !== 1) {
+      throw new InvalidArgumentError(`--feature-mask ${value}: ${what} are computed per input, so give one input row (got ${x.shape[0]}) or pass a mask file`, { arg: 'feature-mask', rows: x.shape[0] });
+    }
+  };
+  const slicSpec = /^slic(?::(\d+))?(?::([0-9.]+))?$/.exec(value);
+  if (slicSpec) {
+    one('superpixels');
+    if (x.rank !== 4 && x.rank !== 3) throw new InvalidArgumentError(`--feature-mask slic needs an image input [1, H, W, C], got [${x.shape.join(', ')}]`, { arg: 'feature-mask' });
+    const [h, w] = [x.shape[1]!, x.shape[2]!];
+    const c = x.rank === 4 ? x.shape[3]! : 1;
+    const data = (await x.data()) as Float32Array;
+    return slic({ data, height: h, width: w, channels: c }, { ...(slicSpec[1] ? { segments: Number(slicSpec[1]) } : {}), ...(slicSpec[2] ? { compactness: Number(slicSpec[2]) } : {}) });
+  }
+  const gridSpec = /^grid:(\d+)$/.exec(value);
+  if (gridSpec) {
+    if (x.rank !== 4) throw new InvalidArgumentError(`--feature-mask grid needs an image input [batch, H, W, C], got [${x.shape.join(', ')}]`, { arg: 'feature-mask' });
+    return gridMask([x.shape[1]!, x.shape[2]!, x.shape[3]!], Number(gridSpec[1]));
+  }
+  const spans: Record<string, TextSpan> = { words: 'word', sentences: 'sentence', paragraphs: 'paragraph' };
+  if (value in spans) {
+    one('text spans');
+    const tokens = input.tokens?.[0];
+    if (!tokens) throw new InvalidArgumentError(`--feature-mask ${value} needs a text input (--text or a .txt file, with --vocab)`, { arg: 'feature-mask' });
+    return textSpanMask(tokens, spans[value]!);
+  }
+  return readFeatureMask(value);
 }
 
 /** `--feature-mask FILE`: integer ids with one row's shape (or broadcastable). */

@@ -72,7 +72,7 @@ export interface MethodDescriptor {
 }
 
 const seed: OptionSpec = { name: 'seed', type: 'int', help: 'random seed', default: 0 };
-const mask: OptionSpec = { name: 'featureMask', type: 'mask', help: 'integer group id per element of one row (file: .json or .npy)' };
+const mask: OptionSpec = { name: 'featureMask', type: 'mask', help: 'feature groups: a file (.json/.npy), slic[:N[:compactness]], grid:B, words, sentences or paragraphs' };
 const ppe: OptionSpec = { name: 'perturbationsPerEval', type: 'int', help: 'perturbed copies per input row in one model call (bounded by batch size)' };
 
 /** `steps` and `rule` of the path methods (IG and its layer and neuron forms). */

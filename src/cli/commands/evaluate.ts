@@ -11,7 +11,7 @@ import { infidelity } from '../../metrics/infidelity.js';
 import { sensitivityMax } from '../../metrics/sensitivity.js';
 import { groundTruthScores } from '../../metrics/ground-truth.js';
 import { parseFlags, type FlagSpec } from '../args.js';
-import { parseBaseline, parseTarget, readFeatureMask, readInput, readTensorFile } from '../inputs.js';
+import { featureMaskFlag, parseBaseline, parseTarget, readInput, readTensorFile } from '../inputs.js';
 import { writeAtomically } from '../outputs.js';
 import { ProgressBar } from '../progress.js';
 
@@ -81,7 +81,7 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
     if (relevant && relevant.length !== x.size) {
       throw new InvalidArgumentError(`--relevant has ${relevant.length} values but the input has ${x.size}; give one flag per input element`, { arg: 'relevant' });
     }
-    const featureMask = flags.has('feature-mask') ? await readFeatureMask(flags.get('feature-mask') as string) : undefined;
+    const featureMask = flags.has('feature-mask') ? await featureMaskFlag(flags.get('feature-mask') as string, input) : undefined;
     // one set of targets for every method and metric
     const rawTarget = parseTarget(flags.get('target') as string | undefined, x.shape[0]!);
     const resolved = await resolveTarget(model, x, rawTarget, Budget.start({ signal }, { total: x.shape[0]!, fn: 'evaluate', exact: false }), batchSize, 'evaluate');

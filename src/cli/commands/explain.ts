@@ -6,7 +6,7 @@ import type { AttributeOptions, MethodId } from '../../core/types.js';
 import { loadModel } from '../../io/load-model.js';
 import type { ModelAdapter } from '../../models/model.js';
 import { kebab, parseFlags, type FlagSpec, type FlagValue } from '../args.js';
-import { parseBaseline, parseTarget, readFeatureMask, readInput, readNamedInputs, readTextLines, readVocabulary, textInput, type LoadedInput } from '../inputs.js';
+import { featureMaskFlag, parseBaseline, parseTarget, readInput, readNamedInputs, readTextLines, readVocabulary, textInput, type LoadedInput } from '../inputs.js';
 import { resultJson, writeResult } from '../outputs.js';
 import { ProgressBar } from '../progress.js';
 
@@ -18,7 +18,7 @@ export const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'method', type: 'string', help: 'method id (attrib methods); default integrated-gradients, or layer-integrated-gradients for token-id models' },
   { name: 'layer', type: 'string', help: 'layer (hook name) of layer, neuron and CAM methods' },
   { name: 'target', type: 'string', help: 'output index, one per row (comma-separated), or auto', default: 'auto' },
-  { name: 'baseline', type: 'string', help: 'zeros, a number, or a tensor file', default: 'zeros' },
+  { name: 'baseline', type: 'string', help: 'zeros, a number, blur:σ, noise:σ, or a tensor file', default: 'zeros' },
   { name: 'inputs', type: 'string', help: "the model's other inputs, held fixed: name=FILE[,name=FILE…] (.json/.npy, one row per input row)" },
   { name: 'out', type: 'string', help: 'FILE.json, or a directory for JSON + .npy + PNG + report.html' },
   { name: 'backend', type: 'string', help: 'TF.js backend: wasm or cpu', default: 'wasm' },
@@ -89,7 +89,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     for (const o of [...descriptor.options, ...(inner?.options ?? [])]) {
       const v = flags.get(kebab(o.name));
       if (v === undefined || o.type === 'method') continue;
-      opts[o.name] = o.type === 'mask' ? await readFeatureMask(v as string) : v;
+      opts[o.name] = o.type === 'mask' ? await featureMaskFlag(v as string, input) : v;
     }
     const bar = new ProgressBar(descriptor.id, !quiet);
     opts['onProgress'] = bar.update;
