@@ -84,6 +84,8 @@ export { Sobol, replicatedDesign, jansenTotalIndices } from './attr/sensitivity/
 export type { SobolOptions } from './attr/sensitivity/sobol.js';
 export { SOBOL_PERTURBATIONS, boxBlur, regionVariables } from './attr/sensitivity/gsa.js';
 export { Hsic, hsicScores, binaryDesign } from './attr/sensitivity/hsic.js';
+export { ExtremalPerturbation } from './attr/sensitivity/extremal.js';
+export type { ExtremalPerturbationOptions } from './attr/sensitivity/extremal.js';
 export type { HsicOptions } from './attr/sensitivity/hsic.js';
 export type { GsaOptions, SobolPerturbation } from './attr/sensitivity/gsa.js';
 export { SobolSequence, primitivePolynomials } from './attr/sensitivity/sobol-sequence.js';

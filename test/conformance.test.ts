@@ -34,6 +34,7 @@ const OPTIONS: Partial<Record<MethodId, Record<string, unknown>>> = {
   rise: { samples: 20, gridSize: 2 },
   sobol: { designs: 8 },
   hsic: { designs: 32 },
+  'extremal-perturbation': { areas: [0.25], iterations: 4 },
   random: {},
 };
 
@@ -46,10 +47,10 @@ const X = [
 // layer and modified-backprop methods need hookable models: their table is src/attr/layer/layer.test.ts
 describe.each(METHODS.filter((m) => m.family === 'gradient' || m.family === 'perturbation').map((m) => m.id))('%s', (id) => {
   const descriptor = findMethod(id);
-  // RISE takes images: the same numbers as [3, 2, 2] images, for a model that reads them as 4 columns
-  const image = id === 'rise';
+  // RISE and extremal perturbations take images: the same numbers as [3, 2, 2, 1] images, for a model that reads them as 4 columns
+  const image = id === 'rise' || id === 'extremal-perturbation';
   const run = async (opts: Partial<AttributeOptions> & Record<string, unknown> = {}, model = image ? smoothImage() : smooth()) => {
-    const x = image ? tf.tensor3d(X.map((r) => [r.slice(0, 2), r.slice(2)])) : tf.tensor2d(X);
+    const x = image ? tf.tensor4d(X.map((r) => [r.slice(0, 2).map((v) => [v]), r.slice(2).map((v) => [v])])) : tf.tensor2d(X);
     try {
       const attr = await descriptor.create(model).attribute(x, { target: 0, ...OPTIONS[id], ...opts } as AttributeOptions);
       if (!image) return attr;

@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../core/errors.js';
 /** A flag a command accepts. `bool` flags take no value (`--abs`, `--no-abs`). */
 export interface FlagSpec {
   readonly name: string;
-  readonly type: 'string' | 'int' | 'number' | 'bool' | 'int-list';
+  readonly type: 'string' | 'int' | 'number' | 'bool' | 'int-list' | 'number-list';
   readonly help: string;
   readonly default?: string | number | boolean;
 }
@@ -76,6 +76,11 @@ function convert(spec: FlagSpec, value: string | true | false, command: string):
     case 'int-list': {
       const parts = value.split(',').map((p) => Number(p.trim()));
       if (parts.length === 0 || parts.some((p) => !Number.isInteger(p))) throw bad('comma-separated integers, e.g. 4,4,3');
+      return parts;
+    }
+    case 'number-list': {
+      const parts = value.split(',').map((p) => Number(p.trim()));
+      if (parts.length === 0 || parts.some((p) => !Number.isFinite(p))) throw bad('comma-separated numbers, e.g. 0.05,0.1');
       return parts;
     }
     default:

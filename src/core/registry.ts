@@ -13,6 +13,7 @@ import { RandomAttribution } from '../attr/random.js';
 import { Rise } from '../attr/sensitivity/rise.js';
 import { Sobol } from '../attr/sensitivity/sobol.js';
 import { Hsic } from '../attr/sensitivity/hsic.js';
+import { ExtremalPerturbation } from '../attr/sensitivity/extremal.js';
 import { SOBOL_PERTURBATIONS } from '../attr/sensitivity/gsa.js';
 import { DEEPLIFT_MAXPOOL, DeepLift, DeepLiftShap, type DeepLiftMaxPool, type DeepLiftSettings } from '../attr/backprop/deeplift.js';
 import { LayerDeepLift } from '../attr/layer/layer-deeplift.js';
@@ -35,7 +36,7 @@ import type { AttributeOptions, Attributor, MethodId } from './types.js';
 /** One option of a method, as the CLI and UI present it. `name` is the library option. */
 export interface OptionSpec {
   readonly name: string;
-  readonly type: 'int' | 'number' | 'enum' | 'int-list' | 'bool' | 'mask' | 'method';
+  readonly type: 'int' | 'number' | 'enum' | 'int-list' | 'number-list' | 'bool' | 'mask' | 'method';
   readonly help: string;
   readonly default?: string | number | boolean;
   readonly values?: readonly string[];
@@ -369,6 +370,25 @@ export const METHODS: readonly MethodDescriptor[] = [
       seed,
     ],
     create: (m) => new Hsic(m),
+  },
+  {
+    id: 'extremal-perturbation',
+    title: 'Extremal perturbations',
+    family: 'perturbation',
+    requires: 'gradients',
+    cost: 'batch × areas × iterations',
+    reference: 'Fong, Patrick & Vedaldi 2019, arXiv:1910.08485',
+    stochastic: false,
+    output: 'feature',
+    options: [
+      { name: 'areas', type: 'number-list', help: 'fractions of the image kept, one mask each', default: '0.05,0.1,0.2' },
+      { name: 'variant', type: 'enum', values: ['preserve', 'delete'], help: 'keep the region, or delete it', default: 'preserve' },
+      { name: 'iterations', type: 'int', help: 'optimisation steps per area', default: 300 },
+      { name: 'learningRate', type: 'number', help: 'Adam step size', default: 0.05 },
+      { name: 'maskStep', type: 'int', help: 'pixels per mask parameter' },
+      { name: 'blurSigma', type: 'number', help: 'σ of the blur removed pixels become' },
+    ],
+    create: (m) => new ExtremalPerturbation(gradient(m, 'ExtremalPerturbation')),
   },
   {
     id: 'layer-activation',

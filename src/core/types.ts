@@ -68,6 +68,7 @@ export type MethodId =
   | 'rise'
   | 'sobol'
   | 'hsic'
+  | 'extremal-perturbation'
   | 'layer-activation'
   | 'layer-gradient-x-activation'
   | 'layer-integrated-gradients'
