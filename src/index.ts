@@ -128,6 +128,11 @@ export type { InfidelityOptions, InfidelityPerturbation } from './metrics/infide
 export { sensitivityMax } from './metrics/sensitivity.js';
 export type { SensitivityOptions } from './metrics/sensitivity.js';
 export { groundTruthScores } from './metrics/ground-truth.js';
+export { muFidelity } from './metrics/mufidelity.js';
+export type { MuFidelityOptions } from './metrics/mufidelity.js';
+export { roadCurve } from './metrics/road.js';
+export type { RoadOptions, RoadCurve } from './metrics/road.js';
+export { sparseness, complexity } from './metrics/complexity.js';
 export type { GroundTruthScores } from './metrics/ground-truth.js';
 export { modelRandomization } from './metrics/randomization.js';
 export type { RandomizationOptions, RandomizationReport, RandomizationStep } from './metrics/randomization.js';

@@ -10,14 +10,29 @@ import { deletionCurve, insertionCurve } from '../../metrics/deletion.js';
 import { infidelity } from '../../metrics/infidelity.js';
 import { sensitivityMax } from '../../metrics/sensitivity.js';
 import { groundTruthScores } from '../../metrics/ground-truth.js';
+import { muFidelity } from '../../metrics/mufidelity.js';
+import { roadCurve } from '../../metrics/road.js';
+import { complexity, sparseness } from '../../metrics/complexity.js';
 import { parseFlags, type FlagSpec } from '../args.js';
 import { featureMaskFlag, parseBaseline, parseTarget, readInput, readTensorFile } from '../inputs.js';
 import { writeAtomically } from '../outputs.js';
 import { ProgressBar } from '../progress.js';
 
-export const METRICS = ['deletion', 'insertion', 'infidelity', 'sensitivity-max', 'auroc', 'mass', 'precision'] as const;
+export const METRICS = ['deletion', 'insertion', 'infidelity', 'sensitivity-max', 'mufidelity', 'road', 'sparseness', 'complexity', 'auroc', 'mass', 'precision'] as const;
 type Metric = (typeof METRICS)[number];
-const HIGHER_IS_BETTER: Record<Metric, boolean> = { deletion: false, insertion: true, infidelity: false, 'sensitivity-max': false, auroc: true, mass: true, precision: true };
+const HIGHER_IS_BETTER: Record<Metric, boolean> = {
+  deletion: false,
+  insertion: true,
+  infidelity: false,
+  'sensitivity-max': false,
+  mufidelity: true,
+  road: false,
+  sparseness: true,
+  complexity: false,
+  auroc: true,
+  mass: true,
+  precision: true,
+};
 /** Methods whose attributions are multiplied by (x − b): infidelity divides the perturbation accordingly (Captum's decorator). */
 const MULTIPLIED_BY_INPUTS = new Set<string>(['input-x-gradient', 'integrated-gradients', 'gradient-shap', 'expected-gradients']);
 
@@ -112,6 +127,14 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
             perRow = await infidelity(model, x, attr.values, { ...common, samples, multiplyByInputs: MULTIPLIED_BY_INPUTS.has(d.id) });
           } else if (metric === 'sensitivity-max') {
             perRow = await sensitivityMax(method, x, { ...opts, perturbations: samples, onProgress: undefined } as never);
+          } else if (metric === 'mufidelity') {
+            perRow = await muFidelity(model, x, attr.values, { ...common, samples: Math.max(samples, 32), ...(featureMask ? { featureMask } : {}) });
+          } else if (metric === 'road') {
+            perRow = (await roadCurve(model, x, attr.values, { ...common, order: 'morf' })).auc;
+          } else if (metric === 'sparseness') {
+            perRow = await sparseness(attr.values);
+          } else if (metric === 'complexity') {
+            perRow = await complexity(attr.values);
           } else {
             const s = await groundTruthScores(attr.values, relevant!);
             perRow = metric === 'auroc' ? s.auroc : metric === 'mass' ? s.mass : s.precisionAtK;
