@@ -16,7 +16,7 @@ import { gridMask } from '../src/attr/masks.js';
 import { objectiveFor } from '../src/core/target.js';
 import { examples, loadReferenceModel, reference, referencePath, ROOT, type RefModel } from '../test/reference.js';
 import { fromOnnx } from '../src/models/onnx/node.js';
-import { deletionCurve } from '../src/metrics/deletion.js';
+import { deletionCurve, insertionCurve } from '../src/metrics/deletion.js';
 
 const BATCH = 128;
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 15);
@@ -216,6 +216,32 @@ async function sobolVsRise(): Promise<{ method: string; evaluations: number; del
 }
 const gsa = await sobolVsRise();
 
+/** LiMA: bidirectional vs naive greedy search on the ONNX CNN (25 regions), median of 3 interleaved runs, insertion AUC of both orders. */
+async function limaSearches(): Promise<{ search: string; evaluations: number; ms: number; insertionAuc: number }[]> {
+  if (ONLY && ONLY !== 'image_cnn') return [];
+  const model = await fromOnnx(referencePath('image_cnn', 'model.onnx'));
+  const x = examples('image_cnn');
+  const target = reference('image_cnn').targets;
+  const times: Record<string, number[]> = { greedy: [], bidirectional: [] };
+  const out: Record<string, { evaluations: number; insertionAuc: number }> = {};
+  for (let r = 0; r < 3; r++) {
+    for (const search of ['greedy', 'bidirectional'] as const) {
+      const t0 = performance.now();
+      const attr = await findMethod('lima').create(model).attribute(x, { target, gridSize: 5, search, batchSize: 256 } as AttributeOptions);
+      times[search]!.push((performance.now() - t0) / x.shape[0]!);
+      if (r === 0) {
+        const curve = await insertionCurve(model, x, attr.values, { target, steps: 25, featureMask: gridMask([32, 32, 3], 1) });
+        out[search] = { evaluations: attr.diagnostics.evaluations / x.shape[0]!, insertionAuc: curve.auc.reduce((a, b) => a + b, 0) / curve.auc.length };
+      }
+      attr.dispose();
+    }
+  }
+  x.dispose();
+  model.dispose();
+  return (['greedy', 'bidirectional'] as const).map((s) => ({ search: s, evaluations: out[s]!.evaluations, ms: median(times[s]!), insertionAuc: out[s]!.insertionAuc }));
+}
+const lima = await limaSearches();
+
 const header = ['model', 'method', 'ms/input', 'evaluations', 'overhead'];
 const cells = rows.map((r) => [r.model, r.method, r.msPerInput.toFixed(2), String(r.evaluations), r.overhead.toFixed(2)]);
 const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
@@ -229,4 +255,11 @@ if (gsa.length > 0) {
   console.log('| --- | ---: | ---: | ---: |');
   for (const g of gsa) console.log(`| ${g.method} | ${g.evaluations} | ${g.deletionAuc.toFixed(3)} | ${g.ms.toFixed(1)} |`);
 }
-writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify({ backend, batchSize: BATCH, repeats: REPEATS, rows, sobolVsRise: gsa }, null, 2));
+if (lima.length > 0) {
+  console.log('\nLiMA search on image_cnn.onnx (25 regions, per input; insertion AUC of the logit, higher is better)');
+  console.log('| search | evaluations | ms/input | insertion AUC |');
+  console.log('| --- | ---: | ---: | ---: |');
+  for (const l of lima) console.log(`| ${l.search} | ${l.evaluations} | ${l.ms.toFixed(1)} | ${l.insertionAuc.toFixed(2)} |`);
+  console.log(`bidirectional / greedy: ${(lima[1]!.evaluations / lima[0]!.evaluations).toFixed(2)}× the evaluations, ${(lima[0]!.ms / lima[1]!.ms).toFixed(2)}× faster`);
+}
+writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify({ backend, batchSize: BATCH, repeats: REPEATS, rows, sobolVsRise: gsa, lima }, null, 2));

@@ -85,6 +85,8 @@ export type { SobolOptions } from './attr/sensitivity/sobol.js';
 export { SOBOL_PERTURBATIONS, boxBlur, regionVariables } from './attr/sensitivity/gsa.js';
 export { Hsic, hsicScores, binaryDesign } from './attr/sensitivity/hsic.js';
 export { ExtremalPerturbation } from './attr/sensitivity/extremal.js';
+export { Lima, LIMA_SEARCHES, rank as limaRank } from './attr/sensitivity/lima.js';
+export type { LimaOptions, LimaSearch, LimaRanking } from './attr/sensitivity/lima.js';
 export type { ExtremalPerturbationOptions } from './attr/sensitivity/extremal.js';
 export type { HsicOptions } from './attr/sensitivity/hsic.js';
 export type { GsaOptions, SobolPerturbation } from './attr/sensitivity/gsa.js';

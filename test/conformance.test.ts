@@ -35,6 +35,7 @@ const OPTIONS: Partial<Record<MethodId, Record<string, unknown>>> = {
   sobol: { designs: 8 },
   hsic: { designs: 32 },
   'extremal-perturbation': { areas: [0.25], iterations: 4 },
+  lima: {},
   random: {},
 };
 

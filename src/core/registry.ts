@@ -14,6 +14,7 @@ import { Rise } from '../attr/sensitivity/rise.js';
 import { Sobol } from '../attr/sensitivity/sobol.js';
 import { Hsic } from '../attr/sensitivity/hsic.js';
 import { ExtremalPerturbation } from '../attr/sensitivity/extremal.js';
+import { Lima, LIMA_SEARCHES } from '../attr/sensitivity/lima.js';
 import { SOBOL_PERTURBATIONS } from '../attr/sensitivity/gsa.js';
 import { DEEPLIFT_MAXPOOL, DeepLift, DeepLiftShap, type DeepLiftMaxPool, type DeepLiftSettings } from '../attr/backprop/deeplift.js';
 import { LayerDeepLift } from '../attr/layer/layer-deeplift.js';
@@ -389,6 +390,22 @@ export const METHODS: readonly MethodDescriptor[] = [
       { name: 'blurSigma', type: 'number', help: 'σ of the blur removed pixels become' },
     ],
     create: (m) => new ExtremalPerturbation(gradient(m, 'ExtremalPerturbation')),
+  },
+  {
+    id: 'lima',
+    title: 'LiMA (submodular region ranking)',
+    family: 'perturbation',
+    requires: 'forward',
+    cost: 'batch × (1 + m + 2·Σ candidates), m regions (≈ m²/2 bidirectional, m² greedy)',
+    reference: 'Chen et al. 2024, arXiv:2402.09164; Chen et al. 2025, arXiv:2504.00470',
+    stochastic: false,
+    output: 'feature',
+    options: [
+      { name: 'gridSize', type: 'int', help: 'cells per side of the region grid (images)', default: 5 },
+      mask,
+      { name: 'search', type: 'enum', values: LIMA_SEARCHES, help: 'bidirectional (both ends per step) or greedy', default: 'bidirectional' },
+    ],
+    create: (m) => new Lima(m),
   },
   {
     id: 'layer-activation',

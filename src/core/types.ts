@@ -69,6 +69,7 @@ export type MethodId =
   | 'sobol'
   | 'hsic'
   | 'extremal-perturbation'
+  | 'lima'
   | 'layer-activation'
   | 'layer-gradient-x-activation'
   | 'layer-integrated-gradients'
