@@ -79,6 +79,11 @@ class OnnxGradientModel implements DifferentiableModel {
     return this.base.forwardHost!(data, shape, ctx);
   }
 
+  /** Rows per session run for host batches, once the tuner has chosen (see `OnnxModelOptions.sessionRows`). */
+  get sessionRows(): number | undefined {
+    return this.base.sessionRows;
+  }
+
   async gradients(x: tf.Tensor, objective: Objective, ctx?: CallContext): Promise<tf.Tensor> {
     const { session, outputDims } = await this.compiled(x, ctx);
     const n = x.shape[0]!;
