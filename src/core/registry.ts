@@ -500,6 +500,7 @@ export const METHODS: readonly MethodDescriptor[] = [
       options: [
         { name: 'relu', type: 'bool', help: 'ReLU on the map', default: relu },
         { name: 'upsample', type: 'enum', values: UPSAMPLE_MODES, help: 'resize the map to the input', default: 'none' },
+        { name: 'channelsFirst', type: 'bool', help: "the layer is [batch, channels, ...] (PyTorch ONNX exports)", default: false },
       ],
       create: (m, st) => make(hooked(m, title), layerOf(m, st, id)),
     }),

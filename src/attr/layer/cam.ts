@@ -25,7 +25,15 @@ export interface CamOptions extends AttributeOptions {
    * 'none' (default: the layer's spatial shape).
    */
   readonly upsample?: UpsampleMode;
+  /**
+   * The layer's channels come first ([batch, channels, ...spatial], e.g. inside a PyTorch ONNX export);
+   * the map is still returned channels-last, [batch, ...spatial, 1]. Default false.
+   */
+  readonly channelsFirst?: boolean;
 }
+
+/** Channels-first [b, c, ...s] → channels-last [b, ...s, c]. */
+export const toChannelsLast = (t: tf.Tensor): tf.Tensor => tf.transpose(t, [0, ...Array.from({ length: t.rank - 2 }, (_, i) => i + 2), 1]);
 
 /** How a CAM variant turns activations A and gradients G, both [batch, ...spatial, channels], into a map [batch, ...spatial, 1]. */
 type CamRule = (a: tf.Tensor, g: tf.Tensor) => tf.Tensor;
@@ -88,7 +96,8 @@ abstract class CamBase extends LayerMethod implements Attributor<CamOptions> {
       const { model, run, target, batchSize } = await prepare(on.view, acts, on.inner, { fn, cost: n, exact: true });
       const g = await gradientsInBatches(model, acts, target, run, batchSize, fn);
       const values = tf.tidy(() => {
-        let cam = this.rule(acts, g);
+        const [a, gg] = opts.channelsFirst ? [toChannelsLast(acts), toChannelsLast(g)] : [acts, g];
+        let cam = this.rule(a, gg);
         if (opts.relu ?? this.reluByDefault) cam = tf.relu(cam);
         return upsample === 'none' ? cam : resizeTo(cam, x.shape, upsample, fn);
       });

@@ -11,7 +11,7 @@ import { withTargets } from '../gradient/saliency.js';
 import { evaluateObjective } from '../internal/evaluate.js';
 import { scoreBatch } from '../internal/perturb.js';
 import { prepare } from '../internal/prepare.js';
-import { resizeTo, UPSAMPLE_MODES, type CamOptions } from './cam.js';
+import { resizeTo, toChannelsLast, UPSAMPLE_MODES, type CamOptions } from './cam.js';
 import { activationsOf, LayerMethod, type LayerMethodSettings } from './internal.js';
 
 /**
@@ -26,21 +26,25 @@ import { activationsOf, LayerMethod, type LayerMethodSettings } from './internal
  */
 export class ScoreCam extends LayerMethod implements Attributor<CamOptions> {
   readonly id = 'score-cam' as const;
-  private readonly channels: number;
+  private readonly shape: readonly (number | null)[];
   constructor(model: HookedModel, settings: LayerMethodSettings) {
     super(model, settings, 'ScoreCam');
     const shape = model.hookShape(this.layer);
+    this.shape = shape;
     if (shape.length !== 4 || typeof shape[3] !== 'number') {
       throw new CapabilityError(
         `'ScoreCam' needs a layer with 2-D spatial dims ([batch, h, w, channels]); layer '${this.layer}' of model '${model.name}' has shape [${shape.map((d) => d ?? '*').join(', ')}]: pick a convolutional layer`,
         { method: 'ScoreCam', layer: this.layer, shape },
       );
     }
-    this.channels = shape[3];
   }
 
-  cost(shape: readonly number[]): number {
-    return (shape[0] ?? 1) * (this.channels + 2);
+  private channels(opts: Partial<CamOptions> = {}): number {
+    return (opts.channelsFirst ? this.shape[1] : this.shape[3]) as number;
+  }
+
+  cost(shape: readonly number[], opts: Partial<CamOptions> = {}): number {
+    return (shape[0] ?? 1) * (this.channels(opts) + 2);
   }
 
   async attribute(x: tf.Tensor, opts: CamOptions): Promise<LayerAttribution> {
@@ -50,10 +54,12 @@ export class ScoreCam extends LayerMethod implements Attributor<CamOptions> {
     if (x?.rank !== 4) {
       throw new CapabilityError(`'${fn}' masks image inputs [batch, H, W, C]; got an input of shape [${x?.shape?.join(', ')}]`, { fn, arg: 'x' });
     }
-    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape), exact: true });
+    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, opts), exact: true });
     const [, H, W, C] = x.shape as [number, number, number, number];
-    const K = this.channels;
-    const acts = await activationsOf(this.model, this.layer, x, opts.inputs, batchSize, run);
+    const K = this.channels(opts);
+    const raw = await activationsOf(this.model, this.layer, x, opts.inputs, batchSize, run);
+    const acts = opts.channelsFirst ? tf.tidy(() => toChannelsLast(raw)) : raw;
+    if (acts !== raw) raw.dispose();
     const base = resolveBaseline(opts.baselines, x, fn);
     try {
       const fb = await evaluateObjective(model, base, target, run, batchSize, fn);

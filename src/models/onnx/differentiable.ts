@@ -7,6 +7,7 @@ import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName, probeModel, 
 import { graphOf, type ModelProto } from './graph/proto.js';
 import { cutAt, withOutputs } from './graph/surgery.js';
 import { fromOnnxSession, type OnnxForwardAdapter, type OnnxModelOptions, type OrtModule } from './session.js';
+import { OnnxHookedModel, probeShapes } from './hooked.js';
 
 /** An onnxruntime module that can also create sessions (node or web). */
 export interface OrtEngine extends OrtModule {
@@ -26,6 +27,22 @@ export interface OnnxAdapterOptions extends OnnxModelOptions {
  * `gradientsUnavailable` says why.
  */
 export async function onnxAdapter(original: Uint8Array, ort: OrtEngine, opts: OnnxAdapterOptions = {}): Promise<ModelAdapter & { readonly gradientsUnavailable?: string }> {
+  const inner = await onnxAdapterCore(original, ort, opts);
+  let proto: ModelProto;
+  try {
+    proto = decodeModel(rewire(original, opts));
+  } catch {
+    return inner;
+  }
+  // hook points by graph surgery (see hooked.ts): rewired copies share this loader, without hooks of their own
+  const session = (p: ModelProto) => ort.InferenceSession.create(encodeModel(p), opts.sessionOptions);
+  const hooked = new OnnxHookedModel(inner, proto, new Map(), (rw) => onnxAdapterCore(original, ort, { ...opts, ...rw }), session, ort as never);
+  const shapes = await probeShapes(proto, hooked.hookNames, inner.inputShape, inner.inputNames?.[0] ?? 'input', session, ort as never);
+  return new OnnxHookedModel(inner, proto, shapes, (rw) => onnxAdapterCore(original, ort, { ...opts, ...rw }), session, ort as never);
+}
+
+/** The ONNX adapter without hook points: differentiable when every op has a rule. */
+async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxAdapterOptions = {}): Promise<ModelAdapter & { readonly gradientsUnavailable?: string }> {
   const bytes = rewire(original, opts);
   let session: InferenceSession;
   try {
