@@ -4,7 +4,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { Rng } from '../src/core/random.js';
 import { fromFunction } from '../src/models/tfjs/function-model.js';
 import { fromLayersModel, type LayersModelAdapter } from '../src/models/tfjs/layers-model.js';
-import type { DifferentiableModel } from '../src/models/model.js';
+import type { DifferentiableModel, ModelAdapter } from '../src/models/model.js';
+import { fromBatchFunction } from '../src/models/batch-function.js';
 
 /** f(x) = x · w, one output. */
 export const linear = (w: number[]): DifferentiableModel =>
@@ -88,3 +89,24 @@ export function residualNet(seed = 7, opts: { readonly biasFree?: boolean } = {}
   tf.dispose(made);
   return fromLayersModel(model);
 }
+
+/** 1 on the pixels (all channels) of rows [r0, r1) × cols [c0, c1) of an H×W×C image, flat. */
+export function regionMask(h: number, w: number, c: number, r0: number, r1: number, c0: number, c1: number): number[] {
+  const m: number[] = [];
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) m.push(y >= r0 && y < r1 && x >= c0 && x < c1 ? 1 : 0);
+  return m;
+}
+
+/**
+ * A black box (async function of plain arrays) over [n, 32, 32, C] images that reads only channel 0
+ * of rows 8–15 × cols 16–23: `score(sum)` of that region's values (`square` squares them first).
+ */
+export const regionBlackBox = (score: (sum: number) => number[] = (s) => [s / 64], square = false): ModelAdapter =>
+  fromBatchFunction(async ({ data, shape }) => {
+    const [n, h, w, c] = shape as [number, number, number, number];
+    return Array.from({ length: n }, (_, i) => {
+      let s = 0;
+      for (let y = 8; y < 16; y++) for (let x = 16; x < 24; x++) s += square ? data[((i * h + y) * w + x) * c]! ** 2 : data[((i * h + y) * w + x) * c]!;
+      return score(s);
+    });
+  });

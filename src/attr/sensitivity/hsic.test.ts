@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../../test/backend.js';
+import { regionBlackBox, regionMask } from '../../../test/reference-models.js';
 import { expectNoLeak } from '../../../test/leak-check.js';
 import { examples, reference, referencePath } from '../../../test/reference.js';
 import { fromBatchFunction } from '../../models/batch-function.js';
@@ -10,11 +11,6 @@ import { binaryDesign, Hsic, hsicScores } from './hsic.js';
 
 beforeAll(() => useBackend('wasm'));
 
-function regionMask(h: number, w: number, c: number, r0: number, r1: number, c0: number, c1: number): number[] {
-  const m: number[] = [];
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) m.push(y >= r0 && y < r1 && x >= c0 && x < c1 ? 1 : 0);
-  return m;
-}
 
 describe('HSIC attribution', () => {
   it('designs are balanced binary masks; a variable the output ignores scores ≈ 0', () => {
@@ -33,14 +29,7 @@ describe('HSIC attribution', () => {
   });
 
   it('finds the region an async black box reads and the class cell of the ONNX CNN', async () => {
-    const box = fromBatchFunction(async ({ data, shape }) => {
-      const [n, h, w, c] = shape as [number, number, number, number];
-      return Array.from({ length: n }, (_, i) => {
-        let s = 0;
-        for (let y = 8; y < 16; y++) for (let x = 16; x < 24; x++) s += data[((i * h + y) * w + x) * c]!;
-        return [s / 64];
-      });
-    });
+    const box = regionBlackBox();
     const x = tf.randomUniform([1, 32, 32, 3], 0.2, 1, 'float32', 3);
     const a = await new Hsic(box).attribute(x, { target: 0, designs: 256, gridSize: 8, seed: 1 });
     const mass = (await groundTruthScores(a.values, regionMask(32, 32, 3, 8, 16, 16, 24))).mass[0]!;

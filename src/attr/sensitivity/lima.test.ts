@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../../test/backend.js';
+import { regionBlackBox, regionMask } from '../../../test/reference-models.js';
 import { expectNoLeak } from '../../../test/leak-check.js';
 import { examples, reference, referencePath } from '../../../test/reference.js';
 import { fromBatchFunction } from '../../models/batch-function.js';
@@ -12,11 +13,6 @@ import { Lima, rank } from './lima.js';
 
 beforeAll(() => useBackend('wasm'));
 
-function regionMask(h: number, w: number, c: number, r0: number, r1: number, c0: number, c1: number): number[] {
-  const m: number[] = [];
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) m.push(y >= r0 && y < r1 && x >= c0 && x < c1 ? 1 : 0);
-  return m;
-}
 
 describe('LiMA', () => {
   it('greedy and bidirectional searches order a modular function exactly; bidirectional scores fewer candidates', async () => {
@@ -30,14 +26,7 @@ describe('LiMA', () => {
   });
 
   it('ranks first the region a black box reads, with either search; the map decreases with rank', async () => {
-    const model = fromBatchFunction(async ({ data, shape }) => {
-      const [n, h, w, c] = shape as [number, number, number, number];
-      return Array.from({ length: n }, (_, i) => {
-        let s = 0;
-        for (let y = 8; y < 16; y++) for (let x = 16; x < 24; x++) s += data[((i * h + y) * w + x) * c]!;
-        return [s / 16 - 1, 1 - s / 16];
-      });
-    });
+    const model = regionBlackBox((s) => [s / 16 - 1, 1 - s / 16]);
     const x = tf.randomUniform([1, 32, 32, 3], 0.3, 1, 'float32', 3);
     const relevant = regionMask(32, 32, 3, 8, 16, 16, 24);
     const out: string[] = [];

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../../test/backend.js';
+import { regionBlackBox, regionMask } from '../../../test/reference-models.js';
 import { examples, reference, referencePath } from '../../../test/reference.js';
 import { fromBatchFunction } from '../../models/batch-function.js';
 import { fromOnnx } from '../../models/onnx/node.js';
@@ -10,12 +11,6 @@ import { Rng } from '../../core/random.js';
 
 beforeAll(() => useBackend('wasm'));
 
-/** 1 on the pixels (all channels) of rows [r0, r1) × cols [c0, c1) of an H×W×C image. */
-function regionMask(h: number, w: number, c: number, r0: number, r1: number, c0: number, c1: number): number[] {
-  const m: number[] = [];
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) m.push(y >= r0 && y < r1 && x >= c0 && x < c1 ? 1 : 0);
-  return m;
-}
 
 const share = async (values: tf.Tensor, relevant: number[]) => (await groundTruthScores(values, relevant)).mass[0]!;
 
@@ -33,14 +28,7 @@ describe('RISE', () => {
 
   it('finds the one region an async black-box function looks at, reproducibly', async () => {
     // score = mean brightness of rows 8–15 × cols 16–23 (channel 0) of a 32×32×3 image
-    const model = fromBatchFunction(async ({ data, shape }) => {
-      const [n, h, w, c] = shape as [number, number, number, number];
-      return Array.from({ length: n }, (_, i) => {
-        let s = 0;
-        for (let y = 8; y < 16; y++) for (let x = 16; x < 24; x++) s += data[((i * h + y) * w + x) * c]!;
-        return [s / 64];
-      });
-    });
+    const model = regionBlackBox();
     const x = tf.randomUniform([1, 32, 32, 3], 0.2, 1, 'float32', 3);
     const relevant = regionMask(32, 32, 3, 8, 16, 16, 24);
     // measured: 42% of the mass on the region at 600 masks on an 8×8 grid, 55% at 4000 masks on 16×16

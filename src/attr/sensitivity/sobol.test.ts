@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../../test/backend.js';
+import { regionBlackBox, regionMask } from '../../../test/reference-models.js';
 import { expectNoLeak } from '../../../test/leak-check.js';
 import { examples, reference, referencePath } from '../../../test/reference.js';
 import { fromBatchFunction } from '../../models/batch-function.js';
@@ -10,12 +11,6 @@ import { jansenTotalIndices, replicatedDesign, Sobol } from './sobol.js';
 
 beforeAll(() => useBackend('wasm'));
 
-/** 1 on the pixels (all channels) of rows [r0, r1) × cols [c0, c1) of an H×W×C image. */
-function regionMask(h: number, w: number, c: number, r0: number, r1: number, c0: number, c1: number): number[] {
-  const m: number[] = [];
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) m.push(y >= r0 && y < r1 && x >= c0 && x < c1 ? 1 : 0);
-  return m;
-}
 
 /** Ishigami: sin x₁ + 7 sin² x₂ + 0.1 x₃⁴ sin x₁ on [−π, π]³; analytic total indices (a = 7, b = 0.1). */
 const ishigami = (x: ArrayLike<number>) => Math.sin(x[0]!) + 7 * Math.sin(x[1]!) ** 2 + 0.1 * x[2]! ** 4 * Math.sin(x[0]!);
@@ -36,14 +31,7 @@ describe('Sobol attribution', () => {
   });
 
   it('gives all of the index to the region an async black box reads, reproducibly', async () => {
-    const model = fromBatchFunction(async ({ data, shape }) => {
-      const [n, h, w, c] = shape as [number, number, number, number];
-      return Array.from({ length: n }, (_, i) => {
-        let s = 0;
-        for (let y = 8; y < 16; y++) for (let x = 16; x < 24; x++) s += data[((i * h + y) * w + x) * c]! ** 2;
-        return [s / 64];
-      });
-    });
+    const model = regionBlackBox(undefined, true);
     const x = tf.randomUniform([2, 32, 32, 3], 0.2, 1, 'float32', 3);
     const opts = { target: 0, designs: 16, gridSize: 8, seed: 4 };
     const a = await new Sobol(model).attribute(x, opts);
