@@ -7,6 +7,7 @@ import { explainCommand, EXPLAIN_FLAGS } from './commands/explain.js';
 import { methodsCommand } from './commands/methods.js';
 import { demoCommand } from './commands/demo.js';
 import { evaluateCommand } from './commands/evaluate.js';
+import { benchmarkCommand } from './commands/benchmark.js';
 
 const USAGE = `attrib: explain what a model did, by attribution
 
@@ -18,6 +19,8 @@ usage:
                  [--relevant FILE] [--out FILE.json]   score methods (random is the control)
   attrib methods [--json]          list methods, their options and costs
   attrib demo [--out DIR] [--quick] explain the bundled models with every method; writes report.html
+  attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]
+                                   ground-truth benchmark: leaderboard.md/.json and charts
 
 explain options:
 ${EXPLAIN_FLAGS.map((f) => `  --${f.name.padEnd(16)} ${f.help}${f.default !== undefined ? ` (default ${String(f.default)})` : ''}`).join('\n')}
@@ -46,6 +49,13 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
         return 0;
       }
+      case 'benchmark': {
+        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, raw.get('quiet') === true);
+        const r = await benchmarkCommand(raw, ac.signal);
+        process.stdout.write(r.stdout);
+        if (raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        return 0;
+      }
       case 'methods':
         process.stdout.write(`${methodsCommand(raw.get('json') === true)}\n`);
         return 0;
@@ -60,7 +70,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return command === undefined ? 2 : 0;
       default:
-        throw new InvalidArgumentError(`Unknown command '${command}'; commands: explain, evaluate, methods, demo (attrib help)`, { command });
+        throw new InvalidArgumentError(`Unknown command '${command}'; commands: explain, evaluate, methods, demo, benchmark (attrib help)`, { command });
     }
   } catch (e) {
     const msg = isAttributionError(e) ? `attrib: ${e.code}: ${e.message}` : `attrib: internal error: ${(e as Error)?.stack ?? String(e)}`;
