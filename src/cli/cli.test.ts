@@ -293,6 +293,15 @@ describe('attrib evaluate', () => {
     expect(r.stdout).toMatch(/deletion \(lower is better\)/);
   });
 
+  it('writes results.json and a report with the mean deletion and insertion curves to a directory', async () => {
+    const dir = path.join(tmp(), 'eval-out');
+    const r = await attrib('evaluate', '--model', path.join(ROOT, 'models', 'demo-tabular', 'model.json'), '--input', path.join(ROOT, 'models', 'demo-tabular', 'inputs.json'), '--methods', 'saliency,occlusion', '--metrics', 'deletion,insertion,sparseness', '--steps', '5', '--out', dir, '--quiet');
+    expect(r.code).toBe(0);
+    const html = readFileSync(path.join(dir, 'report.html'), 'utf8');
+    expect((html.match(/<polyline/g) ?? []).length).toBe(6); // 2 curves × (2 methods + random)
+    expect(JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8')).results.some((x: { metric: string }) => x.metric === 'sparseness')).toBe(true);
+  });
+
   it('rejects unknown metrics and ground-truth metrics without --relevant (exit 2)', async () => {
     const base = ['evaluate', '--model', path.join(ROOT, 'models', 'demo-tabular', 'model.json'), '--input', path.join(ROOT, 'models', 'demo-tabular', 'inputs.json')];
     const a = await attrib(...base, '--metrics', 'beauty');

@@ -16,6 +16,8 @@ import { complexity, sparseness } from '../../metrics/complexity.js';
 import { parseFlags, type FlagSpec } from '../args.js';
 import { featureMaskFlag, parseBaseline, parseTarget, readInput, readTensorFile } from '../inputs.js';
 import { writeAtomically } from '../outputs.js';
+import { curveSvg, type CurveSeries } from '../../viz/curves.js';
+import { renderReport } from '../../viz/report.js';
 import { ProgressBar } from '../progress.js';
 
 export const METRICS = ['deletion', 'insertion', 'infidelity', 'sensitivity-max', 'mufidelity', 'road', 'sparseness', 'complexity', 'auroc', 'mass', 'precision'] as const;
@@ -48,7 +50,7 @@ export const EVALUATE_FLAGS: readonly FlagSpec[] = [
   { name: 'steps', type: 'int', help: 'points on deletion/insertion curves', default: 20 },
   { name: 'samples', type: 'int', help: 'perturbations for infidelity and sensitivity-max', default: 10 },
   { name: 'seed', type: 'int', help: 'random seed', default: 0 },
-  { name: 'out', type: 'string', help: 'FILE.json for the results' },
+  { name: 'out', type: 'string', help: 'FILE.json for the results, or a directory for results.json and report.html (ranked tables, deletion/insertion curves)' },
   { name: 'backend', type: 'string', help: 'wasm or cpu', default: 'wasm' },
   { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128 },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
@@ -103,6 +105,7 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
     const target = resolved.kind === 'index' ? Array.from(resolved.indices) : rawTarget;
     const common = { target, signal, batchSize, seed, ...(baseline !== undefined ? { baselines: baseline } : {}) } as AttributeOptions;
     const results: EvaluationResult[] = [];
+    const curves: Record<string, CurveSeries[]> = {};
     for (const d of descriptors) {
       let method;
       try {
@@ -123,6 +126,8 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
           if (metric === 'deletion' || metric === 'insertion') {
             const curve = await (metric === 'deletion' ? deletionCurve : insertionCurve)(model, x, attr.values, { ...common, steps, ...(featureMask ? { featureMask } : {}) });
             perRow = curve.auc;
+            const meanCurve = Float64Array.from(curve.fractions, (_, k) => curve.values.reduce((acc, row) => acc + row[k]!, 0) / curve.values.length);
+            (curves[metric] ??= []).push({ label: d.id, xs: curve.fractions, ys: meanCurve });
           } else if (metric === 'infidelity') {
             perRow = await infidelity(model, x, attr.values, { ...common, samples, multiplyByInputs: MULTIPLIED_BY_INPUTS.has(d.id) });
           } else if (metric === 'sensitivity-max') {
@@ -148,9 +153,23 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
     }
     const files: string[] = [];
     const out = flags.get('out') as string | undefined;
-    if (out) {
+    if (out && out.toLowerCase().endsWith('.json')) {
       await writeAtomically(new Map([[path.basename(out), JSON.stringify({ results }, null, 2)]]), path.dirname(path.resolve(out)));
       files.push(out);
+    } else if (out) {
+      // a directory: the results JSON and a report with the ranked tables and the mean curves
+      const charts = Object.entries(curves).map(([metric, series]) => curveSvg(`${metric} curve (mean over rows; ${metric === 'deletion' ? 'lower' : 'higher'} AUC is better)`, series));
+      const html = renderReport({
+        title: 'attrib evaluate',
+        intro: `Model ${String(flags.get('model'))}, input ${String(flags.get('input'))}; every method is read against the random control.`,
+        sections: [{ title: 'Rankings', input: { kind: 'html', html: `<pre>${table(results, metrics).replace(/&/g, '&amp;').replace(/</g, '&lt;')}</pre>` }, methods: charts.map((svg, k) => ({ id: `curve-${k}`, title: Object.keys(curves)[k]!, html: svg, facts: {} })) }],
+      });
+      const written = new Map<string, string>([
+        ['results.json', JSON.stringify({ results }, null, 2)],
+        ['report.html', html],
+      ]);
+      await writeAtomically(written, out);
+      files.push(...[...written.keys()].map((f) => path.join(out, f)));
     }
     return { stdout: table(results, metrics), files };
   } finally {
