@@ -22,7 +22,7 @@ export interface LimaOptions extends AttributeOptions {
   readonly featureMask?: FeatureMaskInput;
   /** 'bidirectional' (default): each step scores the remaining regions once and places the best first and the worst last; 'greedy': the best only. */
   readonly search?: LimaSearch;
-  /** Weights of the confidence, consistency, collaboration and effectiveness terms. Default [1, 1, 1, 1]. */
+  /** Weights of the confidence, consistency, collaboration and effectiveness terms. Default [1, 1, 1, 0.1]: the diversity sum grows with the subset, and at weight 1 it outweighs the other terms once two regions are chosen. */
   readonly weights?: readonly [number, number, number, number];
 }
 
@@ -44,8 +44,8 @@ export interface LimaRanking {
  * Greedy search adds, at each step, the region with the largest F(S ∪ {r}); the bidirectional search
  * (the 2025 paper's speed-up, as attrib reads it) scores the remaining regions once per step and puts
  * the best at the front of the order and the worst at the back, so each step places two regions.
- * Each region's attribution is its gain when placed, made non-increasing along the order: the map
- * decreases with the rank, as in the papers' figures.
+ * Each region's attribution is its gain when placed, made non-increasing along the order and clipped
+ * at 0: the map decreases with the rank, as in the papers' figures.
  *
  * Cost: `batch × (1 + m + 2·Σ candidates)` forward rows for m regions: m(m + 1) + m + 1 for greedy,
  * about m²/2 + 2m for bidirectional.
@@ -67,7 +67,7 @@ export class Lima implements Attributor<LimaOptions> {
     assertBatch(x, 'x', fn);
     const search = opts?.search ?? 'bidirectional';
     assertOneOf(search, LIMA_SEARCHES, 'search', fn);
-    const weights = opts.weights ?? [1, 1, 1, 1];
+    const weights = opts.weights ?? [1, 1, 1, 0.1];
     if (weights.length !== 4 || weights.some((v) => !Number.isFinite(v) || v < 0)) {
       throw new InvalidArgumentError(`Argument 'weights' passed to '${fn}' must be 4 non-negative numbers (confidence, consistency, collaboration, effectiveness), got ${JSON.stringify(weights)}`, { arg: 'weights', fn });
     }
@@ -179,15 +179,18 @@ export async function rank(m: number, search: LimaSearch, score: (chosen: readon
   return { order, gains: Float64Array.from(order, (r) => gainOf[r]!), evaluations };
 }
 
-/** Region scores that decrease with rank: the gains, made non-increasing along the order, then shifted to ≥ 0 and strictly ordered. */
+/**
+ * Region scores that decrease with rank: the gains, made non-increasing along the order and clipped
+ * at 0 (a region that lowers the score gets none), plus a tie-break of 0.1% of the largest gain that
+ * keeps the order strict.
+ */
 function rankScores(r: LimaRanking): Float64Array {
   const m = r.order.length;
   const scores = new Float64Array(m);
   let run = Infinity;
   const along = Array.from(r.gains, (g) => (run = Math.min(run, g)));
-  const low = Math.min(0, ...along);
-  const spread = Math.max(...along) - low || 1;
-  r.order.forEach((region, k) => (scores[region] = along[k]! - low + (spread * 1e-3 * (m - k)) / m));
+  const top = Math.max(...along, 0) || 1;
+  r.order.forEach((region, k) => (scores[region] = Math.max(0, along[k]!) + (top * 1e-3 * (m - k)) / m));
   return scores;
 }
 
