@@ -186,7 +186,7 @@ export const TEXT_TASK: BenchmarkTask = {
 
 /**
  * DiFull (Rao et al. 2022): a 16×16 image of 2×2 cells, and a model whose output k is computed from
- * cell k alone (four independent branches): any attribution outside cell k is wrong by construction.
+ * cell k alone (four independent branches), so attribution outside cell k is wrong by construction.
  * Seeded random weights; no training needed.
  */
 export const DIFULL_TASK: BenchmarkTask = {
