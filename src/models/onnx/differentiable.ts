@@ -7,7 +7,7 @@ import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName, probeModel, 
 import { graphOf, type ModelProto } from './graph/proto.js';
 import { cutAt, withOutputs } from './graph/surgery.js';
 import { fromOnnxSession, type OnnxForwardAdapter, type OnnxModelOptions, type OrtModule } from './session.js';
-import { OnnxHookedModel, probeShapes } from './hooked.js';
+import { hookNodes, OnnxHookedModel, probeShapes } from './hooked.js';
 
 /** An onnxruntime module that can also create sessions (node or web). */
 export interface OrtEngine extends OrtModule {
@@ -36,8 +36,7 @@ export async function onnxAdapter(original: Uint8Array, ort: OrtEngine, opts: On
   }
   // hook points by graph surgery (see hooked.ts): rewired copies share this loader, without hooks of their own
   const session = (p: ModelProto) => ort.InferenceSession.create(encodeModel(p), opts.sessionOptions);
-  const hooked = new OnnxHookedModel(inner, proto, new Map(), (rw) => onnxAdapterCore(original, ort, { ...opts, ...rw }), session, ort as never);
-  const shapes = await probeShapes(proto, hooked.hookNames, inner.inputShape, inner.inputNames?.[0] ?? 'input', session, ort as never);
+  const shapes = await probeShapes(proto, hookNodes(proto).map((n) => n.name), inner.inputShape, inner.inputNames?.[0] ?? 'input', session, ort as never);
   return new OnnxHookedModel(inner, proto, shapes, (rw) => onnxAdapterCore(original, ort, { ...opts, ...rw }), session, ort as never);
 }
 

@@ -60,9 +60,7 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
     this.inputNames = inner.inputNames ?? ['input'];
     const why = (inner as { gradientsUnavailable?: string }).gradientsUnavailable;
     if (why) this.gradientsUnavailable = why;
-    this.nodes = graphOf(proto)
-      .node.filter((n) => !NOT_HOOKS.has(n.opType ?? ''))
-      .flatMap((n) => (n.output ?? []).map((o) => ({ name: o, op: n.opType ?? '', inputs: n.input ?? [] })));
+    this.nodes = hookNodes(proto);
   }
 
   get capabilities(): { readonly gradients: true; readonly hooks: true } {
@@ -277,6 +275,13 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
     }
     return n;
   }
+}
+
+/** The hook points of a graph: every tensor a computing node produces, in node order. */
+export function hookNodes(proto: ModelProto): { readonly name: string; readonly op: string; readonly inputs: readonly string[] }[] {
+  return graphOf(proto)
+    .node.filter((n) => !NOT_HOOKS.has(n.opType ?? ''))
+    .flatMap((n) => (n.output ?? []).map((o) => ({ name: o, op: n.opType ?? '', inputs: n.input ?? [] })));
 }
 
 /**
