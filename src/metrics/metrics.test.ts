@@ -7,6 +7,7 @@ import { linear, smooth } from '../../test/reference-models.js';
 import { deletionCurve, insertionCurve } from './deletion.js';
 import { infidelity } from './infidelity.js';
 import { sensitivityMax } from './sensitivity.js';
+import { fromFunction } from '../models/tfjs/function-model.js';
 import { groundTruthScores } from './ground-truth.js';
 import { IntegratedGradients } from '../attr/gradient/integrated-gradients.js';
 import { Saliency } from '../attr/gradient/saliency.js';
@@ -82,6 +83,16 @@ describe('sensitivity-max', () => {
       expect(curved[0]).toBeGreaterThan(1e-3);
       x.dispose();
     });
+  });
+
+  it('takes a user perturbation (fixed shifts give the closed form ‖2δ‖ / ‖2x‖ for f = Σ x²)', async () => {
+    const square = fromFunction((v) => tf.sum(tf.square(v), 1, true), { outputShape: [null, 1] });
+    const x = tf.tensor2d([[0.5, -1, 0.3, 0.8]]);
+    const shifts = [0.01, 0.05, 0.02];
+    const got = await sensitivityMax(new Saliency(square), x, { target: 0, abs: false, perturbations: 3, perturb: (v, s) => tf.add(v, shifts[s]!) } as never);
+    const norm = Math.hypot(0.5, -1, 0.3, 0.8);
+    expect(got[0]).toBeCloseTo((0.05 * 2) / norm, 5);
+    x.dispose();
   });
 });
 

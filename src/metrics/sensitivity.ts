@@ -9,6 +9,11 @@ export interface SensitivityOptions extends AttributeOptions {
   readonly perturbations?: number;
   /** Half-width of the uniform L∞ perturbation (Captum `perturb_radius`). Default 0.02. */
   readonly radius?: number;
+  /**
+   * Your own perturbation (Captum `perturb_func`): the perturbed batch for sample `s` (the caller of
+   * this function owns what it returns). Default: x + U(−radius, radius), seeded.
+   */
+  readonly perturb?: (x: tf.Tensor, sample: number, rng: Rng) => tf.Tensor;
 }
 
 /**
@@ -27,7 +32,7 @@ export async function sensitivityMax(method: Attributor<AttributeOptions>, x: tf
   assertNonNegative(radius, 'radius', fn);
   const n = x.shape[0]!;
   const rng = new Rng(opts.seed ?? 0);
-  const { perturbations: _p, radius: _r, ...methodOpts } = opts;
+  const { perturbations: _p, radius: _r, perturb, ...methodOpts } = opts;
   const base = await method.attribute(x, methodOpts as AttributeOptions);
   const a0 = await base.values.data();
   base.dispose();
@@ -36,9 +41,13 @@ export async function sensitivityMax(method: Attributor<AttributeOptions>, x: tf
   const worst = new Float64Array(n);
   for (let s = 0; s < count; s++) {
     if (opts.signal?.aborted) throw new AbortedError(fn, opts.signal.reason);
-    const noise = new Float32Array(x.size);
-    for (let k = 0; k < noise.length; k++) noise[k] = (rng.next() * 2 - 1) * radius;
-    const xt = tf.tidy(() => tf.add(x, tf.tensor(noise, x.shape)));
+    let xt: tf.Tensor;
+    if (perturb) xt = perturb(x, s, rng);
+    else {
+      const noise = new Float32Array(x.size);
+      for (let k = 0; k < noise.length; k++) noise[k] = (rng.next() * 2 - 1) * radius;
+      xt = tf.tidy(() => tf.add(x, tf.tensor(noise, x.shape)));
+    }
     const res = await method.attribute(xt, { ...(methodOpts as AttributeOptions), seed: rng.nextUint32() });
     xt.dispose();
     const at = await res.values.data();
