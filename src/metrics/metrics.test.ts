@@ -89,7 +89,7 @@ describe('sensitivity-max', () => {
     const square = fromFunction((v) => tf.sum(tf.square(v), 1, true), { outputShape: [null, 1] });
     const x = tf.tensor2d([[0.5, -1, 0.3, 0.8]]);
     const shifts = [0.01, 0.05, 0.02];
-    const got = await sensitivityMax(new Saliency(square), x, { target: 0, abs: false, perturbations: 3, perturb: (v, s) => tf.add(v, shifts[s]!) } as never);
+    const got = await sensitivityMax(new Saliency(square), x, { target: 0, abs: false, perturbations: 3, perturb: (v: tf.Tensor, s: number) => tf.add(v, shifts[s]!) } as never);
     const norm = Math.hypot(0.5, -1, 0.3, 0.8);
     expect(got[0]).toBeCloseTo((0.05 * 2) / norm, 5);
     x.dispose();
