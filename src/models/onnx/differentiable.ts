@@ -27,21 +27,20 @@ export interface OnnxAdapterOptions extends OnnxModelOptions {
  * `gradientsUnavailable` says why.
  */
 export async function onnxAdapter(original: Uint8Array, ort: OrtEngine, opts: OnnxAdapterOptions = {}): Promise<ModelAdapter & { readonly gradientsUnavailable?: string }> {
-  const inner = await onnxAdapterCore(original, ort, opts);
-  let proto: ModelProto;
-  try {
-    proto = decodeModel(rewire(original, opts));
-  } catch {
-    return inner;
-  }
+  const { adapter: inner, proto } = await onnxAdapterCore(original, ort, opts);
+  if (!proto) return inner;
   // hook points by graph surgery (see hooked.ts): rewired copies share this loader, without hooks of their own
   const session = (p: ModelProto) => ort.InferenceSession.create(encodeModel(p), opts.sessionOptions);
   const shapes = await probeShapes(proto, hookNodes(proto).map((n) => n.name), inner.inputShape, inner.inputNames?.[0] ?? 'input', session, ort as never);
-  return new OnnxHookedModel(inner, proto, shapes, (rw) => onnxAdapterCore(original, ort, { ...opts, ...rw }), session, ort as never);
+  const variant = async (rw: { inputName?: string; outputName?: string }) => (await onnxAdapterCore(original, ort, { ...opts, ...rw })).adapter;
+  return new OnnxHookedModel(inner, proto, shapes, variant, session, ort as never);
 }
 
-/** The ONNX adapter without hook points: differentiable when every op has a rule. */
-async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxAdapterOptions = {}): Promise<ModelAdapter & { readonly gradientsUnavailable?: string }> {
+/**
+ * The ONNX adapter without hook points (differentiable when every op has a rule), and the decoded
+ * (rewired) graph it runs, undefined when the protobuf cannot be decoded: decoded once per load.
+ */
+async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxAdapterOptions = {}): Promise<{ adapter: ModelAdapter & { readonly gradientsUnavailable?: string }; proto?: ModelProto }> {
   const bytes = rewire(original, opts);
   let session: InferenceSession;
   try {
@@ -54,7 +53,7 @@ async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxA
   try {
     proto = decodeModel(bytes);
   } catch (e) {
-    return Object.assign(base, { gradientsUnavailable: `the ONNX protobuf could not be decoded (${(e as Error).message})` });
+    return { adapter: Object.assign(base, { gradientsUnavailable: `the ONNX protobuf could not be decoded (${(e as Error).message})` }) };
   }
   const input = base.inputNames[0]!;
   const why =
@@ -63,8 +62,8 @@ async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxA
       : unsupportedOps(proto, input, base.outputName)
           .map((u) => `op '${u.op}' (node '${u.node}') has no gradient rule`)
           .join('; ');
-  if (why) return Object.assign(base, { gradientsUnavailable: why });
-  return new OnnxGradientModel(base, proto, ort, opts);
+  if (why) return { adapter: Object.assign(base, { gradientsUnavailable: why }), proto };
+  return { adapter: new OnnxGradientModel(base, proto, ort, opts), proto };
 }
 
 class OnnxGradientModel implements DifferentiableModel {
