@@ -3,7 +3,7 @@ import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { BackendError, ModelLoadError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
 import type { CallContext, DifferentiableModel, HostTensor, ModelAdapter } from '../model.js';
-import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName, probeModel, unsupportedOps } from './grad/compile.js';
+import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName, opsetBlocker, probeModel, unsupportedOps } from './grad/compile.js';
 import { graphOf, type ModelProto } from './graph/proto.js';
 import { cutAt, withOutputs } from './graph/surgery.js';
 import { fromOnnxSession, type OnnxForwardAdapter, type OnnxModelOptions, type OrtModule } from './session.js';
@@ -59,9 +59,10 @@ async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxA
   const why =
     base.inputType !== 'float32'
       ? `input '${input}' holds ${base.inputType} values (token ids have no gradient: differentiate an embedding output instead)`
-      : unsupportedOps(proto, input, base.outputName)
+      : (opsetBlocker(proto) ??
+        unsupportedOps(proto, input, base.outputName)
           .map((u) => `op '${u.op}' (node '${u.node}') has no gradient rule`)
-          .join('; ');
+          .join('; '));
   if (why) return { adapter: Object.assign(base, { gradientsUnavailable: why }), proto };
   return { adapter: new OnnxGradientModel(base, proto, ort, opts), proto };
 }

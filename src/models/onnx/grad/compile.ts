@@ -4,7 +4,7 @@
 import { AttributionError } from '../../../core/errors.js';
 import { floatTensor, int64Tensor, node } from '../graph/build.js';
 import { graphOf, onnx, type ModelProto, type Node, type NodeProto, type TensorProto } from '../graph/proto.js';
-import { RULES, type RuleContext } from './rules.js';
+import { MULTI_OUTPUT, RULES, type RuleContext } from './rules.js';
 
 export const COTANGENT = 'attrib_cotangent';
 export const gradName = (input: string): string => `attrib_grad_${input}`;
@@ -30,6 +30,14 @@ export function unsupportedOps(model: ModelProto, input: string, output: string)
     .map((n) => ({ op: n.opType ?? '?', node: n.name ?? '' }));
 }
 
+const defaultOpset = (model: ModelProto): number => Number(model.opsetImport?.find((o) => (o.domain ?? '') === '')?.version ?? 0);
+
+/** Why the model's opset rules gradients out (the rules emit opset-13 forms), or undefined. */
+export function opsetBlocker(model: ModelProto): string | undefined {
+  const opset = defaultOpset(model);
+  return opset < 13 ? `ONNX opset ${opset}: gradients need opset 13 or newer (re-export the model with opset_version >= 13)` : undefined;
+}
+
 /** A copy of the model whose outputs are every tensor its nodes produce (to read shapes by running it). */
 export function probeModel(model: ModelProto): ModelProto {
   const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
@@ -50,6 +58,9 @@ export function compileVjp(model: ModelProto, input: string, output: string, sha
   if (!onPath.has(output)) {
     throw new AttributionError('capability_missing', `ONNX output '${output}' does not depend on input '${input}'`, { details: { input, output } });
   }
+  const tooOld = opsetBlocker(copy);
+  if (tooOld) throw new AttributionError('capability_missing', `${tooOld}; forward-only methods still work`, { details: { opset: defaultOpset(copy) } });
+  const opset = defaultOpset(copy);
   const emitted: NodeProto[] = [];
   const constants = new Set<string>();
   let counter = 0;
@@ -63,6 +74,7 @@ export function compileVjp(model: ModelProto, input: string, output: string, sha
       return s;
     },
     onPath: (name) => onPath.has(name),
+    opset,
     zero,
     replaceForward: (original, replacement) => {
       const i = g.node.indexOf(original as Node);
@@ -102,15 +114,18 @@ export function compileVjp(model: ModelProto, input: string, output: string, sha
   };
   for (let k = nodes.length - 1; k >= 0; k--) {
     const n = nodes[k]!;
-    const dy = accumulated(n.output![0]!);
-    if (!dy) continue;
+    // cotangents of every output (Split has several); most rules read only the first
+    const dys = (n.output ?? []).map((o) => (o ? accumulated(o) : undefined));
+    const dy = dys[0];
+    if (!dys.some((d) => d !== undefined)) continue;
+    if (!dy && !MULTI_OUTPUT.has(n.opType ?? '')) continue;
     const rule = RULES[n.opType ?? ''];
     if (!rule) {
       throw new AttributionError('capability_missing', `ONNX op '${n.opType}' (node '${n.name}') has no gradient rule; forward-only methods still work on this model`, {
         details: { op: n.opType, node: n.name },
       });
     }
-    const dxs = rule(n, dy, ctx);
+    const dxs = rule(n, dy ?? '', ctx, dys);
     (n.input ?? []).forEach((name, i) => {
       const dx = dxs[i];
       if (dx && onPath.has(name)) grads.set(name, [...(grads.get(name) ?? []), dx]);

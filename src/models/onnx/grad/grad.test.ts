@@ -225,6 +225,107 @@ describe('more VJP rules against finite differences', () => {
   });
 });
 
+describe('transformer and reshaping VJP rules against finite differences', () => {
+  const io = (inShape: (number | string)[], outShape: (number | string)[]) => ({ inputs: [{ name: 'x', shape: inShape }], outputs: [{ name: 'y', shape: outShape }] });
+
+  it('MatMul with both operands on the path (attention scores), batched constant operands, Softmax', async () => {
+    // scores = softmax(x·xᵀ/2) · (x·W): the pattern of self-attention with one head
+    const m = makeModel({
+      nodes: [
+        node('Transpose', ['x'], ['xt'], [intsAttr('perm', [0, 2, 1])]),
+        node('MatMul', ['x', 'xt'], ['s']),
+        node('Mul', ['s', 'half'], ['sh']),
+        node('Softmax', ['sh'], ['p'], [intAttr('axis', -1)]),
+        node('MatMul', ['x', 'w'], ['v']),
+        node('MatMul', ['p', 'v'], ['y']),
+      ],
+      ...io(['n', 3, 4], ['n', 3, 2]),
+      initializers: [floatTensor('half', [], [0.5]), floatTensor('w', [4, 2], randn(8))],
+    });
+    await checkVjp(m, [2, 3, 4], [2, 3, 2]);
+    // a constant operand broadcast over two batch axes: [n, 2, 3, 4] · [2, 4, 5]
+    const b = makeModel({ nodes: [node('MatMul', ['x', 'w'], ['y'])], ...io(['n', 2, 3, 4], ['n', 2, 3, 5]), initializers: [floatTensor('w', [2, 4, 5], randn(40))] });
+    await checkVjp(b, [1, 2, 3, 4], [1, 2, 3, 5]);
+  });
+
+  it('Gather (a token position and a set of positions, negative index), Slice, Split, Pad, Concat', async () => {
+    const m = makeModel({
+      nodes: [
+        node('Gather', ['x', 'first'], ['g0'], [intAttr('axis', 1)]), // [n, 4]: the CLS pattern
+        node('Gather', ['x', 'some'], ['g1'], [intAttr('axis', 1)]), // [n, 2, 2, 4] with a repeated index
+        node('Flatten', ['g1'], ['g1f']),
+        node('Slice', ['x', 'st', 'en', 'ax'], ['sl']), // x[:, 1:, -3:-1]
+        node('Flatten', ['sl'], ['slf']),
+        node('Split', ['x', 'parts'], ['sp0', 'sp1'], [intAttr('axis', 2)]), // only sp1 is read
+        node('Pad', ['sp1', 'pads'], ['pd']),
+        node('Flatten', ['pd'], ['pdf']),
+        node('Concat', ['g0', 'g1f', 'slf', 'pdf'], ['y'], [intAttr('axis', 1)]),
+      ],
+      ...io(['n', 3, 4], ['n', 4 + 16 + 4 + 15]),
+      initializers: [
+        int64Tensor('first', [], [0]),
+        int64Tensor('some', [2, 2], [2, -1, 1, 2]),
+        int64Tensor('st', [2], [1, -3]),
+        int64Tensor('en', [2], [100, -1]),
+        int64Tensor('ax', [2], [1, 2]),
+        int64Tensor('parts', [2], [3, 1]),
+        int64Tensor('pads', [6], [0, 1, 2, 0, 1, 0]),
+      ],
+    });
+    await checkVjp(m, [2, 3, 4], [2, 39]);
+  });
+
+  it('LayerNormalization, Gelu (exact and tanh), Where, Expand, Sum, Reciprocal', async () => {
+    const m = makeModel({
+      nodes: [
+        node('LayerNormalization', ['x', 'gamma', 'beta'], ['ln'], [intAttr('axis', -1), floatAttr('epsilon', 1e-5)]),
+        node('Gelu', ['ln'], ['ge']),
+        { ...node('Gelu', ['x'], ['gt']), attribute: [{ name: 'approximate', type: 3, s: new TextEncoder().encode('tanh') }] },
+        node('Where', ['mask', 'ge', 'gt'], ['wh']),
+        node('Unsqueeze', ['x', 'one'], ['xu']),
+        node('Expand', ['xu', 'shape'], ['ex']), // [n, 1, 3, 4] → [n, 2, 3, 4]
+        node('ReduceSum', ['ex', 'one'], ['exs'], [intAttr('keepdims', 0)]),
+        node('Sigmoid', ['x'], ['sg']),
+        node('Reciprocal', ['sg'], ['rc']),
+        node('Sum', ['wh', 'exs', 'rc'], ['y']),
+      ],
+      ...io(['n', 3, 4], ['n', 3, 4]),
+      initializers: [
+        floatTensor('gamma', [4], randn(4, 0.5).map((v) => 1 + v)),
+        floatTensor('beta', [4], randn(4, 0.1)),
+        int64Tensor('shape', [4], [1, 2, 1, 1]),
+        int64Tensor('one', [1], [1]),
+      ],
+      opset: 20,
+    });
+    const graph = m.graph!;
+    graph.initializer!.push({ name: 'mask', dims: [4], dataType: 9, rawData: new Uint8Array([1, 0, 1, 1]) }); // bool
+    await checkVjp(m, [2, 3, 4], [2, 3, 4], { tol: 3e-3 });
+  });
+
+  it('ConvTranspose (stride 2, padding, output_padding, groups), a padded AveragePool-free decoder', async () => {
+    const m = makeModel({
+      nodes: [node('ConvTranspose', ['x', 'w', 'b'], ['y'], [intsAttr('kernel_shape', [3, 3]), intsAttr('strides', [2, 2]), intsAttr('pads', [1, 1, 1, 1]), intsAttr('output_padding', [1, 1]), intAttr('group', 2)])],
+      ...io(['n', 4, 3, 3], ['n', 6, 6, 6]),
+      initializers: [floatTensor('w', [4, 3, 3, 3], randn(108, 0.5)), floatTensor('b', [6], randn(6))],
+    });
+    await checkVjp(m, [1, 4, 3, 3], [1, 6, 6, 6]);
+  });
+
+  it('ReduceMean with axes as an input (opset 18)', async () => {
+    const m = makeModel({ nodes: [node('ReduceMean', ['x', 'axes'], ['y'], [intAttr('keepdims', 0)])], ...io(['n', 3, 4], ['n', 4]), initializers: [int64Tensor('axes', [1], [1])], opset: 18 });
+    await checkVjp(m, [2, 3, 4], [2, 4]);
+  });
+
+  it('refuses opsets before 13 with the reason, forward still works', async () => {
+    const m = makeModel({ nodes: [node('Relu', ['x'], ['y'])], ...io(['n', 3], ['n', 3]), opset: 11 });
+    const adapter = await fromOnnx(encodeModel(m));
+    expect(adapter.capabilities.gradients).toBe(false);
+    expect(() => new Saliency(adapter as never)).toThrowError(/opset 11/);
+    adapter.dispose();
+  });
+});
+
 describe('a ResNet-style graph against finite differences', () => {
   it('Conv–BatchNorm–Relu, residual Add, 3×3/2 padded MaxPool, GlobalAveragePool, Gemm', async () => {
     const c = 4;

@@ -12,6 +12,8 @@ export interface RuleContext {
   shape(name: string): readonly number[];
   /** True when the tensor depends on the differentiated input (needs a cotangent). */
   onPath(name: string): boolean;
+  /** The model's default-domain opset (13 or newer). */
+  readonly opset: number;
   /** Name of a float scalar 0 constant. */
   readonly zero: string;
   /** Name of a float scalar constant with this value. */
@@ -29,8 +31,14 @@ export interface RuleContext {
   emit(n: NodeProto): void;
 }
 
-/** Returns the cotangent names of the node's inputs (undefined for inputs off the path). */
-export type VjpRule = (n: NodeProto, dy: string, ctx: RuleContext) => (string | undefined)[];
+/**
+ * Returns the cotangent names of the node's inputs (undefined for inputs off the path). `dy` is the
+ * first output's cotangent; `dys` has every output's (undefined where none flows back).
+ */
+export type VjpRule = (n: NodeProto, dy: string, ctx: RuleContext, dys: readonly (string | undefined)[]) => (string | undefined)[];
+
+/** Ops whose rule runs when only a later output has a cotangent. */
+export const MULTI_OUTPUT: ReadonlySet<string> = new Set(['Split']);
 
 const unsupported = (n: NodeProto, why: string): AttributionError =>
   new AttributionError('capability_missing', `ONNX op '${n.opType}' (node '${n.name}') has no gradient rule here: ${why}`, { details: { op: n.opType, node: n.name } });
@@ -77,15 +85,143 @@ export const RULES: Readonly<Record<string, VjpRule>> = {
   },
 
   MatMul: (n, dy, ctx) => {
+    // dA = dY · Bᵀ and dB = Aᵀ · dY over the last two axes, summed over broadcast batch axes
     const [a, b] = n.input!;
-    if (ctx.onPath(b!)) throw unsupported(n, 'both operands depend on the input');
-    if (ctx.shape(b!).length !== 2) throw unsupported(n, 'a constant operand of rank ≠ 2');
-    const bt = ctx.fresh('matmul_bt');
-    const da = ctx.fresh('matmul_da');
-    ctx.emit(node('Transpose', [b!], [bt], [intsAttr('perm', [1, 0])]));
-    ctx.emit(node('MatMul', [dy, bt], [da]));
-    void a;
-    return [da, undefined];
+    const [as, bs, ys] = [ctx.shape(a!), ctx.shape(b!), ctx.shape(n.output![0]!)];
+    if (as.length < 2 || bs.length < 2) throw unsupported(n, 'a 1-D operand');
+    const swapLast = (t: string, rank: number): string => op(ctx, 'Transpose', [t], [intsAttr('perm', [...Array(rank - 2).keys(), rank - 1, rank - 2])]);
+    const lead = ys.slice(0, -2);
+    const da = ctx.onPath(a!) ? sumTo(n, op(ctx, 'MatMul', [dy, swapLast(b!, bs.length)]), [...lead, ...as.slice(-2)], a!, ctx) : undefined;
+    const db = ctx.onPath(b!) ? sumTo(n, op(ctx, 'MatMul', [swapLast(a!, as.length), dy]), [...lead, ...bs.slice(-2)], b!, ctx) : undefined;
+    return [da, db];
+  },
+
+  Sum: (n, dy, ctx) => n.input!.map((x) => (ctx.onPath(x) ? unbroadcast(n, x, dy, ctx) : undefined)),
+  Expand: (n, dy, ctx) => [unbroadcast(n, first(n), dy, ctx), undefined],
+  Where: (n, dy, ctx) => {
+    const [c, a, b] = n.input!;
+    const da = ctx.onPath(a!) ? unbroadcast(n, a!, op(ctx, 'Where', [c!, dy, ctx.zero]), ctx) : undefined;
+    const db = ctx.onPath(b!) ? unbroadcast(n, b!, op(ctx, 'Where', [c!, ctx.zero, dy]), ctx) : undefined;
+    return [undefined, da, db];
+  },
+  Reciprocal: (n, dy, ctx) => [op(ctx, 'Neg', [mulAll(ctx, dy, n.output![0]!, n.output![0]!)])],
+
+  Slice: (n, dy, ctx) => {
+    // steps of 1: the cotangent zero-padded back to the input's extent
+    const [x, startsName, endsName, axesName, stepsName] = n.input!;
+    const xs = ctx.shape(x!);
+    const ints = (name: string | undefined, what: string): number[] | undefined => {
+      if (!name) return undefined;
+      const v = ctx.constantInts(name);
+      if (!v) throw unsupported(n, `${what} computed at run time`);
+      return v;
+    };
+    const starts = ints(startsName, 'starts')!;
+    const ends = ints(endsName, 'ends')!;
+    const axes = (ints(axesName, 'axes') ?? starts.map((_, i) => i)).map((a) => normAxis(a, xs.length));
+    if ((ints(stepsName, 'steps') ?? []).some((v) => v !== 1)) throw unsupported(n, 'steps other than 1');
+    const pads = new Array<number>(2 * xs.length).fill(0);
+    axes.forEach((a, i) => {
+      const dim = xs[a]!;
+      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
+      const [s, e] = [clamp(starts[i]!), clamp(ends[i]!)];
+      if (a === 0 && !(s === 0 && ends[i]! >= 2 ** 31 - 1)) throw unsupported(n, 'a slice of the batch dimension');
+      pads[a] = s;
+      pads[a + xs.length] = dim - Math.max(e, s);
+    });
+    return [op(ctx, 'Pad', [dy, ctx.ints(pads)]), undefined, undefined, undefined, undefined];
+  },
+
+  Split: (n, _dy, ctx, dys) => {
+    // the cotangents joined back (zeros for outputs nothing reads)
+    const rank = ctx.shape(first(n)).length;
+    const axis = normAxis(attrInt(n, 'axis', 0), rank);
+    if (axis === 0) throw unsupported(n, 'a split of the batch dimension');
+    const parts = n.output!.map((o, i) => dys[i] ?? op(ctx, 'ConstantOfShape', [op(ctx, 'Shape', [o])]));
+    return [op(ctx, 'Concat', parts, [intAttr('axis', axis)]), undefined];
+  },
+
+  Pad: (n, dy, ctx) => {
+    // constant padding: the cotangent cropped back to the input
+    const mode = attrOrEmpty(n, 'mode') || 'constant';
+    if (mode !== 'constant') throw unsupported(n, `mode '${mode}'`);
+    const [x, padsName, , axesName] = n.input!;
+    const xs = ctx.shape(x!);
+    const pads = padsName ? ctx.constantInts(padsName) : undefined;
+    if (!pads) throw unsupported(n, 'pads computed at run time');
+    const axes = axesName ? ctx.constantInts(axesName)?.map((a) => normAxis(a, xs.length)) : xs.map((_, i) => i);
+    if (!axes) throw unsupported(n, 'axes computed at run time');
+    const cropped = axes.filter((a, i) => pads[i] !== 0 || pads[i + axes.length] !== 0);
+    if (pads.some((v) => v < 0)) throw unsupported(n, 'negative pads (cropping)');
+    if (cropped.includes(0)) throw unsupported(n, 'padding of the batch dimension');
+    if (cropped.length === 0) return [dy, undefined, undefined, undefined];
+    const begin = cropped.map((a) => pads[axes.indexOf(a)]!);
+    const end = cropped.map((a, i) => begin[i]! + xs[a]!);
+    return [op(ctx, 'Slice', [dy, ctx.ints(begin), ctx.ints(end), ctx.ints(cropped)]), undefined, undefined, undefined];
+  },
+
+  Gather: (n, dy, ctx) => {
+    // dData[.., d, ..] = Σ_k [idx_k = d] · dY[.., k, ..]: a one-hot matrix [D, K] times dY seen as [pre, K, post]
+    const [data, indices] = n.input!;
+    const ds = ctx.shape(data!);
+    const axis = normAxis(attrInt(n, 'axis', 0), ds.length);
+    if (axis === 0) throw unsupported(n, 'gathering along the batch dimension (differentiate the embedding output instead)');
+    const k = ctx.shape(indices!).reduce((a, b) => a * b, 1);
+    const post = ds.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const flat = op(ctx, 'Reshape', [indices!, ctx.ints([-1])]);
+    const oneHot = op(ctx, 'OneHot', [flat, ctx.ints([ds[axis]!]), ctx.constantTensor([2], [0, 1])], [intAttr('axis', 0)]);
+    const routed = op(ctx, 'MatMul', [oneHot, op(ctx, 'Reshape', [dy, ctx.ints([-1, k, post])])]);
+    return [op(ctx, 'Reshape', [routed, op(ctx, 'Shape', [data!])]), undefined];
+  },
+
+  LayerNormalization: (n, dy, ctx) => {
+    // x̂ = (x − μ)·r with r = 1/√(σ² + ε) over axes [axis, rank): dx = r·(g − mean(g) − x̂·mean(g·x̂)), g = dy·γ
+    const [x, scale, bias] = n.input!;
+    if ([scale, bias].some((t) => t && ctx.onPath(t))) throw unsupported(n, 'gradients with respect to the scale or bias');
+    const xs = ctx.shape(x!);
+    const axis = normAxis(attrInt(n, 'axis', -1), xs.length);
+    const eps = (n.attribute ?? []).find((a) => a.name === 'epsilon')?.f ?? 1e-5;
+    const axes = xs.map((_, i) => i).filter((i) => i >= axis);
+    const count = axes.reduce((acc, a) => acc * xs[a]!, 1);
+    const mean = (t: string) => mulAll(ctx, op(ctx, 'ReduceSum', [t, ctx.ints(axes)], [intAttr('keepdims', 1)]), ctx.scalar(1 / count));
+    const xc = sub(ctx, x!, mean(x!));
+    const r = op(ctx, 'Reciprocal', [op(ctx, 'Sqrt', [op(ctx, 'Add', [mean(mulAll(ctx, xc, xc)), ctx.scalar(eps)])])]);
+    const xhat = mulAll(ctx, xc, r);
+    const g = mulAll(ctx, dy, scale!);
+    return [mulAll(ctx, r, sub(ctx, sub(ctx, g, mean(g)), mulAll(ctx, xhat, mean(mulAll(ctx, g, xhat))))), undefined, undefined];
+  },
+
+  Gelu: (n, dy, ctx) => {
+    const x = first(n);
+    if ((attrOrEmpty(n, 'approximate') || 'none') === 'tanh') {
+      // y = x/2 · (1 + tanh(u)), u = c·(x + 0.044715x³): y' = (1 + t)/2 + x/2 · (1 − t²) · c·(1 + 3·0.044715x²)
+      const c = Math.sqrt(2 / Math.PI);
+      const x2 = mulAll(ctx, x, x);
+      const u = mulAll(ctx, ctx.scalar(c), op(ctx, 'Add', [x, mulAll(ctx, ctx.scalar(0.044715), x2, x)]));
+      const t = op(ctx, 'Tanh', [u]);
+      const du = mulAll(ctx, ctx.scalar(c), op(ctx, 'Add', [ctx.scalar(1), mulAll(ctx, ctx.scalar(3 * 0.044715), x2)]));
+      const left = mulAll(ctx, ctx.scalar(0.5), op(ctx, 'Add', [ctx.scalar(1), t]));
+      const right = mulAll(ctx, ctx.scalar(0.5), x, sub(ctx, ctx.scalar(1), mulAll(ctx, t, t)), du);
+      return [mulAll(ctx, dy, op(ctx, 'Add', [left, right]))];
+    }
+    // y = x·Φ(x): y' = Φ(x) + x·φ(x)
+    const cdf = mulAll(ctx, ctx.scalar(0.5), op(ctx, 'Add', [ctx.scalar(1), op(ctx, 'Erf', [mulAll(ctx, x, ctx.scalar(Math.SQRT1_2))])]));
+    const pdf = mulAll(ctx, ctx.scalar(1 / Math.sqrt(2 * Math.PI)), op(ctx, 'Exp', [mulAll(ctx, ctx.scalar(-0.5), x, x)]));
+    return [mulAll(ctx, dy, op(ctx, 'Add', [cdf, mulAll(ctx, x, pdf)]))];
+  },
+
+  ConvTranspose: (n, dy, ctx) => {
+    // the adjoint of a transposed convolution is the convolution with the same kernel and geometry
+    const [x, w, b] = n.input!;
+    if (ctx.onPath(w!) || (b !== undefined && b !== '' && ctx.onPath(b))) throw unsupported(n, 'gradients with respect to weights');
+    if (!['', 'NOTSET'].includes(attrOrEmpty(n, 'auto_pad')) || attrInts(n, 'output_shape', []).length > 0) throw unsupported(n, 'auto_pad or output_shape');
+    const spatial = ctx.shape(x!).length - 2;
+    const k = attrInts(n, 'kernel_shape', ctx.shape(w!).slice(2) as number[]);
+    const s = attrInts(n, 'strides', new Array(spatial).fill(1));
+    const d = attrInts(n, 'dilations', new Array(spatial).fill(1));
+    const p = attrInts(n, 'pads', new Array(2 * spatial).fill(0));
+    const attrs = [intsAttr('kernel_shape', k), intsAttr('strides', s), intsAttr('dilations', d), intsAttr('pads', p), intAttr('group', attrInt(n, 'group', 1))];
+    return [op(ctx, 'Conv', [dy, w!], attrs), undefined, undefined];
   },
 
   Add: (n, dy, ctx) => n.input!.map((x) => (ctx.onPath(x) ? unbroadcast(n, x, dy, ctx) : undefined)),
@@ -226,7 +362,7 @@ export const RULES: Readonly<Record<string, VjpRule>> = {
     return [mulAll(ctx, dy, perChannel), undefined, undefined, undefined, undefined];
   },
   ReduceSum: (n, dy, ctx) => reduceBack(n, dy, ctx, n.input![1], false),
-  ReduceMean: (n, dy, ctx) => reduceBack(n, dy, ctx, undefined, true),
+  ReduceMean: (n, dy, ctx) => reduceBack(n, dy, ctx, n.input![1], true),
   Concat: (n, dy, ctx) => {
     const rank = ctx.shape(n.output![0]!).length;
     const axis = normAxis(attrInt(n, 'axis', 0), rank);
@@ -286,19 +422,18 @@ function reshapeBack(n: NodeProto, dy: string, ctx: RuleContext): [string] {
 
 /** The cotangent of an elementwise operand: dY summed over the axes the operand was broadcast along. */
 function unbroadcast(n: NodeProto, x: string, dy: string, ctx: RuleContext): string {
+  return sumTo(n, dy, ctx.shape(n.output![0]!), x, ctx);
+}
+
+/** `t` (static shape `ts`) summed over the axes along which `x` was broadcast to it, shaped as `x`. */
+function sumTo(n: NodeProto, t: string, ts: readonly number[], x: string, ctx: RuleContext): string {
   const xs = ctx.shape(x);
-  const ys = ctx.shape(n.output![0]!);
-  if (xs.length === ys.length && xs.every((d, i) => d === ys[i])) return dy;
-  const lead = ys.length - xs.length;
-  const axes = ys.map((d, i) => i).filter((i) => i < lead || (xs[i - lead] === 1 && ys[i] !== 1));
-  if (axes.includes(0)) throw unsupported(n, 'an operand broadcast along the batch dimension');
-  const summed = ctx.fresh('unbroadcast_sum');
-  ctx.emit(node('ReduceSum', [dy, ctx.ints(axes)], [summed], [intAttr('keepdims', 1)]));
-  const shp = ctx.fresh('unbroadcast_shape');
-  const dx = ctx.fresh('unbroadcast_dx');
-  ctx.emit(node('Shape', [x], [shp]));
-  ctx.emit(node('Reshape', [summed, shp], [dx]));
-  return dx;
+  if (xs.length === ts.length && xs.every((d, i) => d === ts[i])) return t;
+  const lead = ts.length - xs.length;
+  const axes = ts.map((_, i) => i).filter((i) => i < lead || (xs[i - lead] === 1 && ts[i] !== 1));
+  if (axes.includes(0) && lead > 0) throw unsupported(n, 'an operand broadcast along the batch dimension');
+  const summed = axes.length > 0 ? op(ctx, 'ReduceSum', [t, ctx.ints(axes)], [intAttr('keepdims', 1)]) : t;
+  return op(ctx, 'Reshape', [summed, op(ctx, 'Shape', [x])]);
 }
 
 /** Emits one node with a fresh output and returns the output's name. */
