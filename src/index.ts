@@ -54,6 +54,8 @@ export { fromBatchFunction } from './models/batch-function.js';
 export type { PlainBatch, BatchFunctionOptions } from './models/batch-function.js';
 export { fromOnnxSession } from './models/onnx/session.js';
 export type { OnnxModelOptions, OrtModule } from './models/onnx/session.js';
+export { exportLayersModel, EXPORTABLE_LAYERS, EXPORTABLE_ACTIVATIONS } from './models/onnx/export/from-layers.js';
+export type { OnnxExportOptions } from './models/onnx/export/from-layers.js';
 export { maxPool2dFirstMax, maxPool1dFirstMax, globalMaxPoolFirstMax } from './models/tfjs/pooling.js';
 
 export { Saliency } from './attr/gradient/saliency.js';

@@ -126,7 +126,7 @@ describe('VJP rules against finite differences', () => {
 describe('more VJP rules against finite differences', () => {
   const io = (inShape: (number | string)[], outShape: (number | string)[]) => ({ inputs: [{ name: 'x', shape: inShape }], outputs: [{ name: 'y', shape: outShape }] });
 
-  it('unary: Sigmoid, Tanh, Erf, LeakyRelu, Clip, Sqrt∘Exp, Log∘Exp, Neg, Cast, joined by Concat', async () => {
+  it('unary: Sigmoid, Tanh, Erf, LeakyRelu, Clip, Sqrt∘Exp, Log∘Exp, Neg, Cast, Elu, Softplus, joined by Concat', async () => {
     const m = makeModel({
       nodes: [
         node('Sigmoid', ['x'], ['a']),
@@ -139,12 +139,14 @@ describe('more VJP rules against finite differences', () => {
         node('Log', ['ex'], ['g']),
         node('Neg', ['x'], ['h']),
         node('Cast', ['x'], ['k'], [intAttr('to', 1)]),
-        node('Concat', ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'k'], ['y'], [intAttr('axis', 1)]),
+        node('Elu', ['x'], ['el'], [floatAttr('alpha', 0.7)]),
+        node('Softplus', ['x'], ['sp']),
+        node('Concat', ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'k', 'el', 'sp'], ['y'], [intAttr('axis', 1)]),
       ],
-      ...io(['n', 3], ['n', 27]),
+      ...io(['n', 3], ['n', 33]),
       initializers: [floatTensor('lo', [], [-0.8]), floatTensor('hi', [], [0.6])],
     });
-    await checkVjp(m, [2, 3], [2, 27], { x: [0.3, -1.2, 0.05, 1.7, -0.4, 0.9] });
+    await checkVjp(m, [2, 3], [2, 33], { x: [0.3, -1.2, 0.05, 1.7, -0.4, 0.9] });
   });
 
   it('binary with broadcasting: Sub, Mul, Div (either operand on the path), Pow', async () => {

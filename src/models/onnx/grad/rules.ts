@@ -264,6 +264,13 @@ export const RULES: Readonly<Record<string, VjpRule>> = {
     const pos = op(ctx, 'Greater', [first(n), ctx.zero]);
     return [op(ctx, 'Where', [pos, dy, mulAll(ctx, dy, ctx.scalar(alpha))])];
   },
+  Elu: (n, dy, ctx) => {
+    // 1 for x > 0, y + α below (TF and PyTorch)
+    const alpha = (n.attribute ?? []).find((a) => a.name === 'alpha')?.f ?? 1;
+    const pos = op(ctx, 'Greater', [first(n), ctx.zero]);
+    return [op(ctx, 'Where', [pos, dy, mulAll(ctx, dy, op(ctx, 'Add', [n.output![0]!, ctx.scalar(alpha)]))])];
+  },
+  Softplus: (n, dy, ctx) => [mulAll(ctx, dy, op(ctx, 'Sigmoid', [first(n)]))],
   Clip: (n, dy, ctx) => {
     // gradient 1 where min ≤ x ≤ max (PyTorch's clamp), 0 elsewhere
     const [x, lo, hi] = n.input!;

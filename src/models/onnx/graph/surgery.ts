@@ -18,7 +18,8 @@ export function withOutputs(model: ModelProto, names: readonly string[]): ModelP
   const known = new Set([...producedTensors(copy), ...g.input.map((i) => i.name)]);
   for (const name of names) if (!known.has(name)) throw new ModelLoadError(`ONNX model has no tensor '${name}'`, { tensor: name });
   const existing = new Map(g.output.map((o) => [o.name, o]));
-  g.output.splice(0, g.output.length, ...names.map((name) => existing.get(name) ?? onnx.ValueInfoProto.fromObject({ name, type: floatType() })));
+  // new outputs carry no type: ORT takes it from the producing node (int64 tensors stay int64)
+  g.output.splice(0, g.output.length, ...names.map((name) => existing.get(name) ?? onnx.ValueInfoProto.fromObject({ name })));
   return copy;
 }
 
