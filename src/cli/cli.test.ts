@@ -38,6 +38,26 @@ function exampleFile(m: 'tabular_mlp' | 'image_cnn'): string {
 
 const rel = (a: number[], e: number[]) => Math.max(...a.map((v, i) => Math.abs(v - e[i]!))) / Math.max(...e.map(Math.abs));
 
+describe('attrib explain --engine', () => {
+  it('onnx runs the exported model.json on ONNX Runtime with the same numbers; rules methods and bad values are refused in one line', async () => {
+    const input = exampleFile('tabular_mlp');
+    const args = ['explain', '--model', referencePath('tabular_mlp', 'model.json'), '--input', input, '--method', 'integrated-gradients', '--steps', '50', '--rule', 'gauss-legendre', '--quiet'];
+    const r = await attrib(...args, '--engine', 'onnx');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(rel(JSON.parse(r.stdout).data, reference('tabular_mlp').methods['integrated_gradients_gausslegendre']!.attributions.data)).toBeLessThan(1e-4);
+    const lrp = await attrib('explain', '--model', referencePath('tabular_mlp', 'model.json'), '--input', input, '--method', 'lrp', '--engine', 'onnx');
+    expect(lrp.code).not.toBe(0);
+    expect(lrp.stderr.trim().split('\n')).toHaveLength(1);
+    expect(lrp.stderr).toMatch(/TF\.js only: use --engine tfjs or auto/);
+    const auto = await attrib('explain', '--model', referencePath('tabular_mlp', 'model.json'), '--input', input, '--method', 'deeplift', '--engine', 'auto', '--quiet');
+    expect(auto.code).toBe(0);
+    const bad = await attrib(...args, '--engine', 'torch');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--engine' must be one of tfjs, onnx, auto/);
+  });
+});
+
 describe('attrib explain', () => {
   it('matches Captum: tabular IG (gauss-legendre) on cpu and feature ablation with groups from a mask file', async () => {
     const input = exampleFile('tabular_mlp');

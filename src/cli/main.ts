@@ -13,8 +13,8 @@ const USAGE = `attrib: explain what a model did, by attribution
 
 usage:
   attrib explain --model M --input X --method ID [--target N|N,N,…|auto] [--baseline zeros|N|FILE]
-                 [method options] [--out FILE.json|DIR] [--backend wasm|cpu] [--batch-size N]
-                 [--max-evaluations N] [--quiet]
+                 [method options] [--out FILE.json|DIR] [--backend wasm|cpu] [--engine tfjs|onnx|auto]
+                 [--batch-size N] [--max-evaluations N] [--quiet]
   attrib evaluate --model M --input X [--target T] --methods a,b,c --metrics deletion,insertion,infidelity,…
                  [--relevant FILE] [--out FILE.json]   score methods (random is the control)
   attrib methods [--json]          list methods, their options and costs

@@ -60,6 +60,8 @@ export interface MethodDescriptor {
   readonly family: 'gradient' | 'perturbation' | 'layer' | 'backprop' | 'control';
   /** What the model must offer: `hooks` = layer access (TF.js layers models). */
   readonly requires: 'gradients' | 'forward' | 'hooks';
+  /** True when the method swaps activations or layers during back-propagation (TF.js layers models only). */
+  readonly rules?: true;
   /** Whether the method takes a layer: `required`, or `default` when it can pick one (see `defaultLayer`). */
   readonly layer?: 'required' | 'default';
   /** What the method returns: input-shaped (`feature`) or layer-shaped (`layer`). */
@@ -549,6 +551,7 @@ export const METHODS: readonly MethodDescriptor[] = [
   },
   {
     id: 'guided-backprop',
+    rules: true,
     title: 'Guided Backprop',
     family: 'backprop',
     requires: 'hooks',
@@ -561,6 +564,7 @@ export const METHODS: readonly MethodDescriptor[] = [
   },
   {
     id: 'deconvolution',
+    rules: true,
     title: 'Deconvolution',
     family: 'backprop',
     requires: 'hooks',
@@ -573,6 +577,7 @@ export const METHODS: readonly MethodDescriptor[] = [
   },
   {
     id: 'guided-gradcam',
+    rules: true,
     title: 'Guided GradCAM',
     family: 'backprop',
     requires: 'hooks',
@@ -586,6 +591,7 @@ export const METHODS: readonly MethodDescriptor[] = [
   },
   {
     id: 'deeplift',
+    rules: true,
     title: 'DeepLIFT (Rescale)',
     family: 'backprop',
     requires: 'hooks',
@@ -598,6 +604,7 @@ export const METHODS: readonly MethodDescriptor[] = [
   },
   {
     id: 'deeplift-shap',
+    rules: true,
     title: 'DeepLiftShap',
     family: 'backprop',
     requires: 'hooks',
@@ -610,6 +617,7 @@ export const METHODS: readonly MethodDescriptor[] = [
   },
   {
     id: 'layer-deeplift',
+    rules: true,
     title: 'Layer DeepLIFT',
     family: 'layer',
     requires: 'hooks',
@@ -623,6 +631,7 @@ export const METHODS: readonly MethodDescriptor[] = [
   },
   {
     id: 'lrp',
+    rules: true,
     title: 'LRP (ε, γ, αβ, z-box; composite preset)',
     family: 'backprop',
     requires: 'hooks',

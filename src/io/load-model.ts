@@ -3,9 +3,10 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
-import { AttributionError, ModelLoadError } from '../core/errors.js';
+import { AttributionError, CapabilityError, InvalidArgumentError, ModelLoadError } from '../core/errors.js';
+import { exportLayersModel } from '../models/onnx/export/from-layers.js';
 import type { ModelAdapter } from '../models/model.js';
-import { fromLayersModel } from '../models/tfjs/layers-model.js';
+import { fromLayersModel, LayersModelAdapter } from '../models/tfjs/layers-model.js';
 import { fromGraphModel } from '../models/tfjs/graph-model.js';
 
 /** Limits for untrusted model files. */
@@ -16,8 +17,19 @@ export interface ModelFileLimits {
   readonly maxWeightBytes?: number;
 }
 
+/** Which runtime runs a TF.js layers model: TF.js itself, ONNX Runtime (exported), or ONNX when it can. */
+export type Engine = 'tfjs' | 'onnx' | 'auto';
+export const ENGINES: readonly Engine[] = ['tfjs', 'onnx', 'auto'];
+
 export interface LoadModelOptions extends ModelFileLimits {
   readonly name?: string;
+  /**
+   * `tfjs` (the default for model.json) runs it on TF.js; `onnx` exports a layers model to ONNX
+   * (`exportLayersModel`) and runs it on onnxruntime-node, with the same outputs, gradients and hook
+   * names; `auto` does so when the model exports and stays differentiable, else keeps TF.js.
+   * `.onnx` files always run on ONNX Runtime.
+   */
+  readonly engine?: Engine;
 }
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2 };
@@ -47,11 +59,40 @@ export async function loadModel(file: string, opts: LoadModelOptions = {}): Prom
     if (!found) throw new ModelLoadError(`Directory '${file}' holds neither model.json nor model.onnx`, { file });
     target = found;
   }
+  const engine = opts.engine;
+  if (engine !== undefined && !ENGINES.includes(engine)) throw new InvalidArgumentError(`Option 'engine' passed to 'loadModel' must be one of ${ENGINES.join(', ')}, got '${String(engine)}'`, { arg: 'engine', value: engine });
   if (target.endsWith('.onnx')) {
+    if (engine === 'tfjs') throw new InvalidArgumentError(`Model '${target}' is an ONNX file: it runs on ONNX Runtime (engine onnx or auto), not on TF.js`, { arg: 'engine', file: target });
     const { fromOnnx } = await import('../models/onnx/node.js');
     return fromOnnx(target, opts.name === undefined ? {} : { name: opts.name });
   }
-  return loadTfjsModel(target, opts);
+  const model = await loadTfjsModel(target, opts);
+  return engine === undefined || engine === 'tfjs' ? model : onOnnxEngine(model, engine, target);
+}
+
+/** The TF.js model moved to ONNX Runtime (the TF.js one is released), or kept when `auto` cannot move it. */
+async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: string): Promise<ModelAdapter> {
+  if (!(model instanceof LayersModelAdapter)) {
+    if (engine === 'auto') return model;
+    model.dispose();
+    throw new CapabilityError(`Model '${file}' is a TF.js graph model; engine 'onnx' runs layers models (and .onnx files)`, { file, engine });
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = exportLayersModel(model);
+  } catch (e) {
+    if (engine === 'auto' && e instanceof AttributionError) return model;
+    model.dispose();
+    throw e;
+  }
+  const { fromOnnx } = await import('../models/onnx/node.js');
+  const onnxModel = await fromOnnx(bytes, { name: model.name });
+  if (engine === 'auto' && model.capabilities.gradients && !onnxModel.capabilities.gradients) {
+    onnxModel.dispose();
+    return model;
+  }
+  model.dispose();
+  return onnxModel;
 }
 
 async function firstExisting(paths: string[]): Promise<string | undefined> {

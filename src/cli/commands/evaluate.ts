@@ -14,6 +14,7 @@ import { muFidelity } from '../../metrics/mufidelity.js';
 import { roadCurve } from '../../metrics/road.js';
 import { complexity, sparseness } from '../../metrics/complexity.js';
 import { parseFlags, type FlagSpec } from '../args.js';
+import { engineFor } from '../backend.js';
 import { featureMaskFlag, parseBaseline, parseTarget, readInput, readTensorFile } from '../inputs.js';
 import { writeAtomically } from '../outputs.js';
 import { curveSvg, type CurveSeries } from '../../viz/curves.js';
@@ -52,6 +53,7 @@ export const EVALUATE_FLAGS: readonly FlagSpec[] = [
   { name: 'seed', type: 'int', help: 'random seed', default: 0 },
   { name: 'out', type: 'string', help: 'FILE.json for the results, or a directory for results.json and report.html (ranked tables, deletion/insertion curves)' },
   { name: 'backend', type: 'string', help: 'wasm or cpu', default: 'wasm' },
+  { name: 'engine', type: 'string', help: 'runtime of a model.json: tfjs (default), onnx (exported to ONNX Runtime) or auto' },
   { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128 },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
 ];
@@ -84,7 +86,7 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
   }
   const needsTruth = metrics.some((m) => m === 'auroc' || m === 'mass' || m === 'precision');
   if (needsTruth && !flags.has('relevant')) throw new InvalidArgumentError(`Metrics auroc, mass and precision need --relevant FILE (1 on relevant elements)`, { arg: 'relevant' });
-  const model = await loadModel(need('model'));
+  const model = await loadModel(need('model'), engineFor(flags.get('engine'), descriptors));
   const input = await readInput(need('input'), model);
   const x = input.x;
   const baseline = await parseBaseline(flags.get('baseline') as string | undefined);

@@ -4,6 +4,7 @@ import type { Vocabulary } from '../../io/vocab.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { AttributeOptions, MethodId } from '../../core/types.js';
 import { loadModel } from '../../io/load-model.js';
+import { engineFor } from '../backend.js';
 import type { ModelAdapter } from '../../models/model.js';
 import { kebab, parseFlags, type FlagSpec, type FlagValue } from '../args.js';
 import { featureMaskFlag, parseBaseline, parseTarget, readInput, readNamedInputs, readTextLines, readVocabulary, textInput, type LoadedInput } from '../inputs.js';
@@ -22,6 +23,7 @@ export const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'inputs', type: 'string', help: "the model's other inputs, held fixed: name=FILE[,name=FILE…] (.json/.npy, one row per input row)" },
   { name: 'out', type: 'string', help: 'FILE.json, or a directory for JSON + .npy + PNG + report.html' },
   { name: 'backend', type: 'string', help: 'TF.js backend: wasm or cpu', default: 'wasm' },
+  { name: 'engine', type: 'string', help: 'runtime of a model.json: tfjs (default), onnx (exported to ONNX Runtime) or auto' },
   { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128 },
   { name: 'max-evaluations', type: 'int', help: 'budget in model rows' },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
@@ -52,7 +54,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
   let flags = parse(descriptor);
   const modelPath = flags.get('model');
   if (typeof modelPath !== 'string') throw new InvalidArgumentError(`'attrib explain' needs --model`, { arg: 'model' });
-  const model = await loadModel(modelPath);
+  const model = await loadModel(modelPath, engineFor(flags.get('engine'), [descriptor]));
   let input: LoadedInput & { vocab?: Vocabulary };
   try {
     // token-id models are explained in embedding space unless a method is named
@@ -116,6 +118,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
 }
 
 export type { FlagValue };
+
 
 /** Token labels for models that take token ids: the vocabulary's tokens, else `#id`; PAD shown as ·. */
 async function tokenLabels(model: ModelAdapter, x: tf.Tensor, vocab?: Vocabulary): Promise<string[][] | undefined> {

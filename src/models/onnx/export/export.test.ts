@@ -4,12 +4,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../../../test/backend.js';
-import { examples, loadReferenceModel, reference, relError, type RefModel } from '../../../../test/reference.js';
+import { examples, loadReferenceModel, reference, referencePath, relError, type RefModel } from '../../../../test/reference.js';
 import { Rng } from '../../../core/random.js';
 import type { DifferentiableModel, HookedModel } from '../../model.js';
 import { fromLayersModel } from '../../tfjs/layers-model.js';
 import { fromOnnx } from '../node.js';
 import { exportLayersModel } from './from-layers.js';
+import { loadModel } from '../../../io/load-model.js';
 import { IntegratedGradients } from '../../../attr/gradient/integrated-gradients.js';
 import { Saliency } from '../../../attr/gradient/saliency.js';
 import { LayerGradCam } from '../../../attr/layer/cam.js';
@@ -199,5 +200,22 @@ describe('exportLayersModel on every exported layer', () => {
     expect(() => exportLayersModel(seq)).toThrowError(/activation 'selu'/);
     model.dispose();
     seq.dispose();
+  });
+});
+
+describe('loadModel engines', () => {
+  it('onnx and auto move a layers model.json to ONNX Runtime; tfjs on an .onnx file and unknown engines are refused', async () => {
+    const file = referencePath('tabular_mlp', 'model.json');
+    for (const engine of ['onnx', 'auto'] as const) {
+      const m = await loadModel(file, { engine });
+      expect(m.constructor.name).toMatch(/Onnx/);
+      expect(m.capabilities.gradients).toBe(true);
+      m.dispose();
+    }
+    const t = await loadModel(file, { engine: 'tfjs' });
+    expect(t).toBeInstanceOf((await import('../../tfjs/layers-model.js')).LayersModelAdapter);
+    t.dispose();
+    await expect(loadModel(referencePath('tabular_mlp', 'model.onnx'), { engine: 'tfjs' })).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expect(loadModel(file, { engine: 'torch' as never })).rejects.toThrowError(/must be one of tfjs, onnx, auto/);
   });
 });
