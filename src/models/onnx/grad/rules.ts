@@ -240,10 +240,21 @@ export const RULES: Readonly<Record<string, VjpRule>> = {
     const p = attrInts(n, 'pads', new Array(2 * spatial).fill(0));
     const g = attrInt(n, 'group', 1);
     // output_padding makes ConvTranspose reproduce the input's spatial size exactly
-    const op = xs.slice(2).map((inD, i) => inD! - (s[i]! * (ys[2 + i]! - 1) + d[i]! * (k[i]! - 1) + 1 - p[i]! - p[i + spatial]!));
+    const outPad = xs.slice(2).map((inD, i) => inD! - (s[i]! * (ys[2 + i]! - 1) + d[i]! * (k[i]! - 1) + 1 - p[i]! - p[i + spatial]!));
+    const full = d.map((dd, i) => dd * (k[i]! - 1));
+    if (g === 1 && s.every((v) => v === 1) && xs[1]! % 8 === 0 && p.every((v, i) => v <= full[i % spatial]!)) {
+      // stride 1: a plain convolution with the kernel flipped and its channels swapped, padded by
+      // d·(k−1) − p, runs in ORT's fast (NCHWc) Conv; ConvTranspose is ~2.5× slower there. Few
+      // gradient channels (e.g. an RGB input) are faster as ConvTranspose (../shared/notes/onnx-backward.md).
+      const swapped = op(ctx, 'Transpose', [w!], [intsAttr('perm', [1, 0, ...Array.from({ length: spatial }, (_, i) => i + 2)])]);
+      const axes = Array.from({ length: spatial }, (_, i) => i + 2);
+      const flipped = op(ctx, 'Slice', [swapped, ctx.ints(axes.map(() => -1)), ctx.ints(axes.map(() => -(2 ** 53))), ctx.ints(axes), ctx.ints(axes.map(() => -1))]);
+      const pads = [...full.map((f, i) => f - p[i]!), ...full.map((f, i) => f - p[i + spatial]!)];
+      return [op(ctx, 'Conv', [dy, flipped], [intsAttr('kernel_shape', k), intsAttr('dilations', d), intsAttr('pads', pads)]), undefined, undefined];
+    }
     const dx = ctx.fresh('conv_dx');
     ctx.emit(
-      node('ConvTranspose', [dy, w!], [dx], [intsAttr('kernel_shape', k), intsAttr('strides', s), intsAttr('dilations', d), intsAttr('pads', p), intAttr('group', g), intsAttr('output_padding', op)]),
+      node('ConvTranspose', [dy, w!], [dx], [intsAttr('kernel_shape', k), intsAttr('strides', s), intsAttr('dilations', d), intsAttr('pads', p), intAttr('group', g), intsAttr('output_padding', outPad)]),
     );
     return [dx, undefined, undefined];
   },
