@@ -17,6 +17,7 @@ import { objectiveFor } from '../src/core/target.js';
 import { examples, loadReferenceModel, reference, referencePath, ROOT, type RefModel } from '../test/reference.js';
 import { fromOnnx } from '../src/models/onnx/node.js';
 import { deletionCurve, insertionCurve } from '../src/metrics/deletion.js';
+import { engineThroughput, igCalls } from './engines.js';
 
 const BATCH = 128;
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 15);
@@ -241,6 +242,8 @@ async function limaSearches(): Promise<{ search: string; evaluations: number; ms
   return (['greedy', 'bidirectional'] as const).map((s) => ({ search: s, evaluations: out[s]!.evaluations, ms: median(times[s]!), insertionAuc: out[s]!.insertionAuc }));
 }
 const lima = await limaSearches();
+const engines = ONLY && ONLY !== 'engines' ? [] : await engineThroughput(Math.max(3, Math.floor(REPEATS / 2)));
+const igTarget = ONLY && ONLY !== 'engines' ? [] : await igCalls(Math.max(3, Math.floor(REPEATS / 2)));
 
 const header = ['model', 'method', 'ms/input', 'evaluations', 'overhead'];
 const cells = rows.map((r) => [r.model, r.method, r.msPerInput.toFixed(2), String(r.evaluations), r.overhead.toFixed(2)]);
@@ -262,4 +265,12 @@ if (lima.length > 0) {
   for (const l of lima) console.log(`| ${l.search} | ${l.evaluations} | ${l.ms.toFixed(1)} | ${l.insertionAuc.toFixed(2)} |`);
   console.log(`bidirectional / greedy: ${(lima[1]!.evaluations / lima[0]!.evaluations).toFixed(2)}× the evaluations, ${(lima[0]!.ms / lima[1]!.ms).toFixed(2)}× faster`);
 }
-writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify({ backend, batchSize: BATCH, repeats: REPEATS, rows, sobolVsRise: gsa, lima }, null, 2));
+if (engines.length > 0) {
+  console.log('\nEngines, batch 64 (rows/s; gradient = forward + backward of the input gradient)');
+  console.log('| model | engine | forward rows/s | gradient rows/s | gradient / forward |');
+  console.log('| --- | --- | ---: | ---: | ---: |');
+  for (const e of engines) console.log(`| ${e.model} | ${e.engine} | ${e.forwardRowsPerS.toFixed(0)} | ${e.gradientRowsPerS?.toFixed(0) ?? '—'} | ${e.gradientOverForward?.toFixed(1) ?? '—'} |`);
+  console.log('\nIntegrated Gradients, 50 steps, 8 inputs in one call (400 rows)');
+  for (const c of igTarget) console.log(`| ${c.model} | ${c.ms.toFixed(0)} ms |`);
+}
+writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify({ backend, batchSize: BATCH, repeats: REPEATS, rows, sobolVsRise: gsa, lima, engines, integratedGradientsCall: igTarget }, null, 2));
