@@ -85,6 +85,7 @@ it('runs attributions in Chromium with Captum parity (TF.js cpu, onnxruntime-web
   expect(result['onnx-web image ablation']).toBeLessThan(1e-4);
   expect(result['onnx-web kernel-shap vs exact']).toBeLessThan(1e-4);
   expect(result['onnx-web IG']).toBeLessThan(1e-4);
+  expect(result['exported model IG on onnx-web']).toBeLessThan(1e-4);
   expect(result['leaked tensors']).toBe(0);
   expect(result['weights released']).toBe(1);
   await page.close();

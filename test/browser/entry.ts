@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as ort from 'onnxruntime-web';
-import { FeatureAblation, IntegratedGradients, KernelShap, Saliency, fromLayersModel, gridMask } from '../../src/index.js';
+import { FeatureAblation, IntegratedGradients, KernelShap, Saliency, exportLayersModel, fromLayersModel, gridMask } from '../../src/index.js';
 import { fromOnnx } from '../../src/models/onnx/web.js';
 
 interface JsonTensor {
@@ -57,6 +57,12 @@ async function run(): Promise<Record<string, number | string>> {
   const igOnnx = await new IntegratedGradients(onnxTab as never).attribute(xt, { target: tab.targets, steps: 50, rule: 'gauss-legendre' });
   out['onnx-web IG'] = rel(await igOnnx.values.data(), tab.methods['integrated_gradients_gausslegendre']!.attributions.data);
   igOnnx.dispose();
+  // the page's own TF.js model exported and differentiated on onnxruntime-web (the fast engine in a browser)
+  const exported = await fromOnnx(exportLayersModel(cnn));
+  const igExported = await new IntegratedGradients(exported as never).attribute(xi, { target: img.targets, steps: 50, rule: 'gauss-legendre' });
+  out['exported model IG on onnx-web'] = rel(await igExported.values.data(), img.methods['integrated_gradients_gausslegendre']!.attributions.data);
+  igExported.dispose();
+  exported.dispose();
   out['leaked tensors'] = tf.memory().numTensors - before;
   onnxImage.dispose();
   onnxTab.dispose();
