@@ -67,13 +67,21 @@ async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxA
   return { adapter: new OnnxGradientModel(base, proto, ort, opts), proto };
 }
 
+/** Backward graphs kept per model (one per distinct input row shape). */
+const MAX_VJP_SHAPES = 8;
+
 class OnnxGradientModel implements DifferentiableModel {
   readonly capabilities = { gradients: true, hooks: false } as const;
   readonly name: string;
   readonly inputShape: readonly (number | null)[];
   readonly outputShape?: readonly (number | null)[];
   readonly inputNames: readonly string[];
-  private vjp: Promise<{ session: InferenceSession; outputDims: readonly number[] }> | undefined;
+  /**
+   * Compiled VJP sessions by the input's per-row shape: the backward graph bakes in shapes from its
+   * probe (slice pads, one-hot depths, output paddings), so a model with dynamic dims (e.g. sequence
+   * length) gets one graph per shape it meets; the oldest is released beyond `MAX_VJP_SHAPES`.
+   */
+  private readonly vjps = new Map<string, Promise<{ session: InferenceSession; outputDims: readonly number[] }>>();
 
   constructor(
     private readonly base: OnnxForwardAdapter,
@@ -134,7 +142,10 @@ class OnnxGradientModel implements DifferentiableModel {
 
   /** Compiles the VJP graph once (shapes from one probe run with a batch of one row). */
   private compiled(x: tf.Tensor, ctx?: CallContext): Promise<{ session: InferenceSession; outputDims: readonly number[] }> {
-    this.vjp ??= (async () => {
+    const key = x.shape.slice(1).join('x');
+    const known = this.vjps.get(key);
+    if (known) return known;
+    const vjp = (async () => {
       const input = this.inputNames[0]!;
       const probe = await this.ort.InferenceSession.create(encodeModel(probeModel(this.proto)));
       try {
@@ -153,13 +164,20 @@ class OnnxGradientModel implements DifferentiableModel {
         void probe.release();
       }
     })();
-    this.vjp.catch(() => (this.vjp = undefined));
-    return this.vjp;
+    this.vjps.set(key, vjp);
+    vjp.catch(() => this.vjps.delete(key));
+    if (this.vjps.size > MAX_VJP_SHAPES) {
+      const [oldest, session] = this.vjps.entries().next().value!;
+      this.vjps.delete(oldest);
+      void session.then((v) => v.session.release()).catch(() => undefined);
+    }
+    return vjp;
   }
 
   dispose(): void {
     this.base.dispose();
-    void this.vjp?.then((v) => v.session.release()).catch(() => undefined);
+    for (const v of this.vjps.values()) void v.then((c) => c.session.release()).catch(() => undefined);
+    this.vjps.clear();
   }
 }
 

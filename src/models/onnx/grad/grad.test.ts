@@ -334,6 +334,24 @@ describe('transformer and reshaping VJP rules against finite differences', () =>
     await checkVjp(m, [2, 3, 4], [2, 4]);
   });
 
+  it('dynamic sequence length: one backward graph per input shape (shapes baked into slice pads)', async () => {
+    // y = x[:, 1:] · 2: the gradient of Σ y is 0 at position 0 and 2 after, whatever the length
+    const m = makeModel({
+      nodes: [node('Slice', ['x', 'st', 'en', 'ax'], ['s']), node('Mul', ['s', 'two'], ['y'])],
+      ...io(['n', 'len', 3], ['n', 'len_1', 3]),
+      initializers: [int64Tensor('st', [1], [1]), int64Tensor('en', [1], [2 ** 31 - 1]), int64Tensor('ax', [1], [1]), floatTensor('two', [], [2])],
+    });
+    const adapter = (await fromOnnx(encodeModel(m))) as DifferentiableModel;
+    for (const len of [4, 6, 4]) {
+      const x = tf.ones([2, len, 3]);
+      const g = await adapter.gradients(x, (o: tf.Tensor) => tf.sum(tf.reshape(o, [o.shape[0]!, -1]), 1));
+      const row = Array.from(await g.data()).slice(0, len * 3);
+      expect(row).toEqual([0, 0, 0, ...new Array((len - 1) * 3).fill(2)]);
+      tf.dispose([x, g]);
+    }
+    adapter.dispose();
+  });
+
   it('refuses opsets before 13 with the reason, forward still works', async () => {
     const m = makeModel({ nodes: [node('Relu', ['x'], ['y'])], ...io(['n', 3], ['n', 3]), opset: 11 });
     const adapter = await fromOnnx(encodeModel(m));
