@@ -174,7 +174,7 @@ const asList = (v: unknown, n: number): number[] => (Array.isArray(v) ? v.map(Nu
 
 function staticSpatial(c: LayerContext, what: string): number[] {
   const s = c.inputShapes[0]!;
-  const dims = s.slice(1, -1);
+  const dims = c.config['dataFormat'] === 'channelsFirst' ? s.slice(2) : s.slice(1, -1);
   if (dims.some((d) => d === null)) throw new CapabilityError(`Layer '${c.n.name}' has dynamic spatial dims ${JSON.stringify(s)}; the ONNX export needs them static for '${what}' padding`, { layer: c.n.name });
   return dims as number[];
 }
