@@ -4,6 +4,7 @@ import { BackendError, ModelLoadError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
 import type { CallContext, DifferentiableModel, HostTensor, ModelAdapter } from '../model.js';
 import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName, opsetBlocker, probeModel, unsupportedOps } from './grad/compile.js';
+import { simplifyForGradients } from './grad/simplify.js';
 import { graphOf, type ModelProto } from './graph/proto.js';
 import { cutAt, withOutputs } from './graph/surgery.js';
 import { fromOnnxSession, type OnnxForwardAdapter, type OnnxModelOptions, type OrtModule } from './session.js';
@@ -147,7 +148,9 @@ class OnnxGradientModel implements DifferentiableModel {
     if (known) return known;
     const vjp = (async () => {
       const input = this.inputNames[0]!;
-      const probe = await this.ort.InferenceSession.create(encodeModel(probeModel(this.proto)));
+      // the graph the backward is compiled from: same tensors at its inputs and outputs, fewer passes
+      const prepared = simplifyForGradients(this.proto).model;
+      const probe = await this.ort.InferenceSession.create(encodeModel(probeModel(prepared)));
       try {
         const row = tf.slice(x, 0, 1);
         const feeds = await this.base.buildFeeds(row, { rows: [ctx?.rows?.[0] ?? 0], ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) });
@@ -156,8 +159,8 @@ class OnnxGradientModel implements DifferentiableModel {
         const shapes = new Map<string, readonly number[]>();
         for (const [name, v] of Object.entries(values)) shapes.set(name, (v as OrtTensor).dims);
         shapes.set(input, [1, ...x.shape.slice(1)]);
-        for (const init of graphOf(this.proto).initializer) shapes.set(init.name ?? '', (init.dims ?? []).map((d) => Number(d)));
-        const vjp = compileVjp(this.proto, input, this.base.outputName, shapes);
+        for (const init of graphOf(prepared).initializer) shapes.set(init.name ?? '', (init.dims ?? []).map((d) => Number(d)));
+        const vjp = compileVjp(prepared, input, this.base.outputName, shapes);
         const session = await this.ort.InferenceSession.create(encodeModel(vjp), this.opts.sessionOptions);
         return { session, outputDims: shapes.get(this.base.outputName) ?? [1] };
       } finally {
