@@ -17,6 +17,8 @@ export interface OrtEngine extends OrtModule {
 
 export interface OnnxAdapterOptions extends OnnxModelOptions {
   readonly sessionOptions?: InferenceSession.SessionOptions;
+  /** ORT runs convolutions in its blocked NCHWc layout (onnxruntime-node on x86): see compileVjp. */
+  readonly blockedLayout?: boolean;
 }
 
 /**
@@ -160,7 +162,7 @@ class OnnxGradientModel implements DifferentiableModel {
         for (const [name, v] of Object.entries(values)) shapes.set(name, (v as OrtTensor).dims);
         shapes.set(input, [1, ...x.shape.slice(1)]);
         for (const init of graphOf(prepared).initializer) shapes.set(init.name ?? '', (init.dims ?? []).map((d) => Number(d)));
-        const vjp = compileVjp(prepared, input, this.base.outputName, shapes);
+        const vjp = compileVjp(prepared, input, this.base.outputName, shapes, { blockedLayout: this.opts.blockedLayout ?? false });
         const session = await this.ort.InferenceSession.create(encodeModel(vjp), this.opts.sessionOptions);
         return { session, outputDims: shapes.get(this.base.outputName) ?? [1] };
       } finally {

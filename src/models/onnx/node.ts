@@ -29,5 +29,6 @@ export async function fromOnnx(model: string | Uint8Array, opts: OnnxLoadOptions
     graphOptimizationLevel: 'all',
     ...(opts.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: opts.intraOpNumThreads }),
   };
-  return onnxAdapter(bytes, ort as never, { name: typeof model === 'string' ? model : 'onnx-model', ...opts, sessionOptions });
+  // MLAS's NCHWc kernels exist on x86 only
+  return onnxAdapter(bytes, ort as never, { name: typeof model === 'string' ? model : 'onnx-model', ...opts, sessionOptions, blockedLayout: process.arch === 'x64' || process.arch === 'ia32' });
 }

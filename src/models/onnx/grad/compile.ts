@@ -49,9 +49,10 @@ export function probeModel(model: ModelProto): ModelProto {
 
 /**
  * The VJP graph for d output / d input. `shapes` holds every tensor's shape from a probe run
- * (batch 1) and the initializers' dims. Throws `capability_missing` naming the first unsupported op.
+ * (batch 1) and the initializers' dims; `blockedLayout` when ORT's NCHWc kernels will run it (see
+ * `RuleContext.blockedLayout`). Throws `capability_missing` naming the first unsupported op.
  */
-export function compileVjp(model: ModelProto, input: string, output: string, shapes: ReadonlyMap<string, readonly number[]>): ModelProto {
+export function compileVjp(model: ModelProto, input: string, output: string, shapes: ReadonlyMap<string, readonly number[]>, opts: { readonly blockedLayout?: boolean } = {}): ModelProto {
   const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
   const g = graphOf(copy);
   const { nodes, onPath } = pathNodes(copy, input, output);
@@ -76,6 +77,7 @@ export function compileVjp(model: ModelProto, input: string, output: string, sha
     onPath: (name) => onPath.has(name),
     opset,
     zero,
+    blockedLayout: opts.blockedLayout ?? false,
     replaceForward: (original, replacement) => {
       const i = g.node.indexOf(original as Node);
       if (i >= 0) g.node[i] = onnx.NodeProto.fromObject(replacement as Record<string, unknown>);
@@ -135,6 +137,7 @@ export function compileVjp(model: ModelProto, input: string, output: string, sha
   if (!dInput) throw new AttributionError('capability_missing', `No gradient reaches ONNX input '${input}'`, { details: { input } });
   emitted.push(node('Identity', [dInput], [gradName(input)]));
   for (const e of emitted) g.node.push(onnx.NodeProto.fromObject(e as Record<string, unknown>));
+  if (!g.node.some((n) => (n.input ?? []).includes(zero))) g.initializer.splice(g.initializer.findIndex((t) => t.name === zero), 1);
   const floatType = { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } };
   g.input.push({ name: COTANGENT, type: floatType });
   g.output.splice(0, g.output.length, { name: output, type: floatType }, { name: gradName(input), type: floatType });

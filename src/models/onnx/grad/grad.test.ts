@@ -8,7 +8,8 @@ import { examples, reference, referencePath, relError, type RefModel } from '../
 import { Rng } from '../../../core/random.js';
 import { fromOnnx } from '../node.js';
 import { loadModel } from '../../../io/load-model.js';
-import { encodeModel } from './compile.js';
+import { COTANGENT, compileVjp, encodeModel, gradName } from './compile.js';
+import { graphOf } from '../graph/proto.js';
 import { floatTensor, floatAttr, int64Tensor, intAttr, intsAttr, makeModel, node } from '../graph/build.js';
 import type { DifferentiableModel } from '../../model.js';
 import type { Objective } from '../../../core/types.js';
@@ -87,6 +88,18 @@ describe('VJP rules against finite differences', () => {
       initializers: [int64Tensor('shape', [3], [-1, 6, 2])],
     });
     await checkVjp(m, [2, 2, 3, 2], [2, 6, 2]);
+  });
+
+  it('Relu masks in the blocked-layout form are exactly 0 or 1 from 1e-37 to the largest float', async () => {
+    const m = makeModel({ nodes: [node('Relu', ['x'], ['y'])], ...io(['n', 8, 1, 2], ['n', 8, 1, 2]) });
+    const x = Float32Array.from([0, -0, -1, -3e38, 1e-37, 1e-30, 1e-7, 0.5, 1, 7, 1e5, 1e20, 3e38, 2, -1e-37, 4]);
+    const shapes = new Map<string, readonly number[]>([['x', [1, 8, 1, 2]], ['y', [1, 8, 1, 2]]]);
+    const vjp = compileVjp(m, 'x', 'y', shapes, { blockedLayout: true });
+    expect(graphOf(vjp).node.map((n) => n.opType)).toContain('Tanh');
+    const session = await ort.InferenceSession.create(encodeModel(vjp));
+    const out = await session.run({ x: new ort.Tensor('float32', x, [1, 8, 1, 2]), [COTANGENT]: new ort.Tensor('float32', new Float32Array(16).fill(3), [1, 8, 1, 2]) });
+    expect(Array.from(out[gradName('x')]!.data as Float32Array)).toEqual(Array.from(x, (v) => (v > 0 ? 3 : 0)));
+    await session.release();
   });
 
   it('Add with a broadcast bias and with both operands on the path (residual)', async () => {
@@ -362,8 +375,8 @@ describe('transformer and reshaping VJP rules against finite differences', () =>
 });
 
 describe('a ResNet-style graph against finite differences', () => {
-  it('Conv–BatchNorm–Relu, residual Add, 3×3/2 padded MaxPool, GlobalAveragePool, Gemm', async () => {
-    const c = 4;
+  // 8 channels: the ReLU masks take the blocked-layout form (tanh of a BatchNormalization) on x86
+  it.each([4, 8])('Conv–BatchNorm–Relu, residual Add, 3×3/2 padded MaxPool, GlobalAveragePool, Gemm (%i channels)', async (c) => {
     const bn = (p: string) => [floatTensor(`${p}_s`, [c], randn(c, 0.5).map((v) => 1 + v)), floatTensor(`${p}_b`, [c], randn(c, 0.1)), floatTensor(`${p}_m`, [c], randn(c, 0.1)), floatTensor(`${p}_v`, [c], randn(c, 0.1).map((v) => 1 + Math.abs(v)))];
     const conv = (i: string, w: string, o: string) => node('Conv', [i, w], [o], [intsAttr('kernel_shape', [3, 3]), intsAttr('pads', [1, 1, 1, 1])]);
     const m = makeModel({

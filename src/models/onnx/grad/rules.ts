@@ -26,6 +26,12 @@ export interface RuleContext {
   constantInts(name: string): number[] | undefined;
   /** Raises the backward graph's opset (e.g. 16 for ScatterElements with add-reduction). */
   requireOpset(version: number): void;
+  /**
+   * True when ORT's blocked-channel (NCHWc) kernels will run the graph (onnxruntime-node on x86):
+   * rules then prefer ops that stay in that layout (Conv, BatchNormalization, activations, Mul, Add)
+   * over ops that force a reorder to plain NCHW and back (Where, Greater).
+   */
+  readonly blockedLayout: boolean;
   /** Rewrites a forward node (e.g. MaxPool gains an Indices output). */
   replaceForward(original: NodeProto, replacement: NodeProto): void;
   emit(n: NodeProto): void;
@@ -52,6 +58,8 @@ export const RULES: Readonly<Record<string, VjpRule>> = {
   Relu: (n, dy, ctx) => {
     // mask from the Relu output (PyTorch: gradient 0 at exactly 0), so ORT can still fuse Conv+Relu
     const y = n.output![0]!;
+    const ys = ctx.shape(y);
+    if (ctx.blockedLayout && ys.length === 4 && ys[1]! % 8 === 0) return [reluMaskBlocked(y, ys[1]!, dy, ctx)];
     const pos = ctx.fresh('relu_pos');
     const dx = ctx.fresh('relu_dx');
     ctx.emit(node('Greater', [y, ctx.zero], [pos]));
@@ -427,6 +435,22 @@ export const RULES: Readonly<Record<string, VjpRule>> = {
 function attrOrEmpty(n: NodeProto, name: string): string {
   const a = n.attribute?.find((x) => x.name === name);
   return a?.s ? new TextDecoder().decode(a.s) : '';
+}
+
+/**
+ * The ReLU backward dy ⊙ [y > 0] in ops that keep ORT's blocked layout: mask = tanh(10³⁸ · y), the
+ * product as a BatchNormalization (a depthwise 1×1 NCHWc convolution, with the Tanh fused in) and a
+ * same-shape Mul. The mask is exactly 0 where y = 0 and exactly 1 (tanh saturates in float32) for
+ * every y ≥ 1e-37; only positive outputs below that (denormal scale) would get a fractional mask.
+ * Where + Greater cost two reorders of every activation around them instead.
+ */
+function reluMaskBlocked(y: string, channels: number, dy: string, ctx: RuleContext): string {
+  const big = ctx.constantTensor([channels], new Array(channels).fill(1e38));
+  const zeros = ctx.constantTensor([channels], new Array(channels).fill(0));
+  const ones = ctx.constantTensor([channels], new Array(channels).fill(1));
+  // ORT converts BatchNormalization to NCHWc only with an explicit epsilon
+  const scaled = op(ctx, 'BatchNormalization', [y, big, zeros, zeros, ones], [floatAttr('epsilon', 0)]);
+  return op(ctx, 'Mul', [dy, op(ctx, 'Tanh', [scaled])]);
 }
 
 /** dX = Reshape(dY, Shape(X)): the backward of every pure reshape. */
