@@ -23,6 +23,8 @@ export interface EngineRow {
   readonly gradientRowsPerS?: number;
   /** (forward + backward time) / forward time. */
   readonly gradientOverForward?: number;
+  /** Backward time alone ((forward + backward) − forward) / forward time. */
+  readonly backwardOverForward?: number;
 }
 
 export interface IgCall {
@@ -83,17 +85,35 @@ export function resnetStyle(seed = 1): tfl.LayersModel {
 async function measure(label: string, engine: string, model: DifferentiableModel, x: tf.Tensor, repeats: number): Promise<EngineRow> {
   const n = x.shape[0]!;
   const objective = objectiveFor({ kind: 'index', indices: new Int32Array(n) }, new Int32Array(n), 'bench');
-  const fwd = await timeIt(repeats, async () => {
+  const forward = async () => {
     const y = await model.forward(x);
     await y.data();
     y.dispose();
-  });
-  const grad = await timeIt(repeats, async () => {
+  };
+  const gradient = async () => {
     const g = await model.gradients(x, objective);
     await g.data();
     g.dispose();
-  });
-  return { model: label, engine, batch: n, forwardRowsPerS: (1000 * n) / fwd, gradientRowsPerS: (1000 * n) / grad, gradientOverForward: grad / fwd };
+  };
+  // forward and gradient calls in alternating blocks, so that a drift in the machine's speed (it is
+  // shared) moves both medians alike; the first call of each block is not timed, because ORT's
+  // threads of the other session may still be spinning (and stealing one of the two cores) then
+  await gradient(); // the ONNX engine compiles its backward graph here
+  const fwds: number[] = [];
+  const grads: number[] = [];
+  const rounds = 3;
+  for (let r = 0; r < rounds; r++) {
+    for (const [body, times] of [[forward, fwds], [gradient, grads]] as const) {
+      await body();
+      for (let k = 0; k < Math.ceil(repeats / rounds); k++) {
+        const t0 = performance.now();
+        await body();
+        times.push(performance.now() - t0);
+      }
+    }
+  }
+  const [fwd, grad] = [median(fwds), median(grads)];
+  return { model: label, engine, batch: n, forwardRowsPerS: (1000 * n) / fwd, gradientRowsPerS: (1000 * n) / grad, gradientOverForward: grad / fwd, backwardOverForward: (grad - fwd) / fwd };
 }
 
 /** The bare ORT forward of the same bytes (host arrays in and out): the ceiling for any engine. */

@@ -266,10 +266,10 @@ if (lima.length > 0) {
   console.log(`bidirectional / greedy: ${(lima[1]!.evaluations / lima[0]!.evaluations).toFixed(2)}× the evaluations, ${(lima[0]!.ms / lima[1]!.ms).toFixed(2)}× faster`);
 }
 if (engines.length > 0) {
-  console.log('\nEngines, batch 64 (rows/s; gradient = forward + backward of the input gradient)');
-  console.log('| model | engine | forward rows/s | gradient rows/s | gradient / forward |');
-  console.log('| --- | --- | ---: | ---: | ---: |');
-  for (const e of engines) console.log(`| ${e.model} | ${e.engine} | ${e.forwardRowsPerS.toFixed(0)} | ${e.gradientRowsPerS?.toFixed(0) ?? '—'} | ${e.gradientOverForward?.toFixed(1) ?? '—'} |`);
+  console.log('\nEngines, batch 64 (rows/s; gradient = forward + backward of the input gradient; backward = gradient − forward time)');
+  console.log('| model | engine | forward rows/s | gradient rows/s | gradient / forward | backward / forward |');
+  console.log('| --- | --- | ---: | ---: | ---: | ---: |');
+  for (const e of engines) console.log(`| ${e.model} | ${e.engine} | ${e.forwardRowsPerS.toFixed(0)} | ${e.gradientRowsPerS?.toFixed(0) ?? '—'} | ${e.gradientOverForward?.toFixed(1) ?? '—'} | ${e.backwardOverForward?.toFixed(1) ?? '—'} |`);
   console.log('\nIntegrated Gradients, 50 steps, 8 inputs in one call (400 rows)');
   for (const c of igTarget) console.log(`| ${c.model} | ${c.ms.toFixed(0)} ms |`);
 }
