@@ -2,8 +2,8 @@
 // runs: inputs = the model's inputs + `cotangent` (for the output), outputs = the output and the
 // vector–Jacobian product with respect to one input.
 import { AttributionError } from '../../../core/errors.js';
-import { floatTensor, int64Tensor, node } from '../graph/build.js';
-import { graphOf, onnx, type ModelProto, type Node, type NodeProto, type TensorProto } from '../graph/proto.js';
+import { floatTensor, int64Tensor, int64Values, node } from '../graph/build.js';
+import { graphOf, onnx, type ModelProto, type Node, type NodeProto } from '../graph/proto.js';
 import { MULTI_OUTPUT, RULES, type RuleContext } from './rules.js';
 
 export const COTANGENT = 'attrib_cotangent';
@@ -152,17 +152,7 @@ export const decodeModel = (bytes: Uint8Array): ModelProto => onnx.ModelProto.de
 function readInts(model: ModelProto, name: string): number[] | undefined {
   const g = graphOf(model);
   const init = g.initializer.find((t) => t.name === name);
-  const fromTensor = (t: TensorProto): number[] | undefined => {
-    if (t.dataType !== onnx.TensorProto.DataType.INT64) return undefined;
-    if (t.int64Data && t.int64Data.length > 0) return t.int64Data.map((v: number | { toNumber(): number }) => Number(v));
-    if (t.rawData && t.rawData.length > 0) {
-      const raw = t.rawData;
-      return Array.from(new BigInt64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)), Number);
-    }
-    return [];
-  };
-  if (init) return fromTensor(init);
+  if (init) return int64Values(init);
   const c = g.node.find((n) => n.opType === 'Constant' && n.output?.[0] === name);
-  const t = c?.attribute?.find((a) => a.name === 'value')?.t;
-  return t ? fromTensor(t) : undefined;
+  return int64Values(c?.attribute?.find((a) => a.name === 'value')?.t ?? undefined);
 }

@@ -9,7 +9,7 @@
 //   element): the ReLU mask of the backward runs at the pooled resolution;
 // - inference BatchNormalization folded into the convolution before it: no per-channel Mul in the
 //   backward (ORT folds it in the forward session too).
-import { attr, attrInt, attrInts, floatTensor, intsAttr, node } from '../graph/build.js';
+import { attr, attrInt, attrInts, floatTensor, floatValues, int64Values, intsAttr, node } from '../graph/build.js';
 import { graphOf, onnx, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from '../graph/proto.js';
 
 /** Unary elementwise ops (extra inputs, if any, must be constants): f(Transpose(x)) = Transpose(f(x)). */
@@ -209,7 +209,7 @@ class Rewriter {
     const axesInput = n.input![1];
     let axes = attrInts(n, 'axes', []);
     if (axesInput) {
-      const known = readInts(this.initializers.get(axesInput));
+      const known = int64Values(this.initializers.get(axesInput));
       if (!known) return false;
       axes = known;
     }
@@ -266,10 +266,10 @@ class Rewriter {
     if (n.opType !== 'BatchNormalization' || (n.output ?? []).filter((o) => o).length !== 1 || attrInt(n, 'training_mode', 0) !== 0) return false;
     const conv = this.producer.get(n.input![0]!);
     if (!conv || conv.opType !== 'Conv' || conv.domain || this.uses.get(n.input![0]!) !== 1) return false;
-    const [gamma, beta, mean, variance] = n.input!.slice(1, 5).map((t) => readFloats(this.initializers.get(t)));
+    const [gamma, beta, mean, variance] = n.input!.slice(1, 5).map((t) => floatValues(this.initializers.get(t)));
     const wT = this.initializers.get(conv.input![1]!);
-    const w = readFloats(wT);
-    const b = conv.input![2] ? readFloats(this.initializers.get(conv.input![2])) : undefined;
+    const w = floatValues(wT);
+    const b = conv.input![2] ? floatValues(this.initializers.get(conv.input![2])) : undefined;
     if (!gamma || !beta || !mean || !variance || !w || !wT || (conv.input![2] && !b)) return false;
     const out = gamma.length;
     if (Number(wT.dims?.[0]) !== out || w.length % out !== 0) return false;
@@ -301,19 +301,6 @@ const int64Const = (name: string, values: readonly number[]): TensorProto => ({
   rawData: new Uint8Array(BigInt64Array.from(values.map((v) => BigInt(v))).buffer),
 });
 
-/** Float32 values of an initializer, or undefined for other types. */
-function readFloats(t: TensorProto | undefined): Float32Array | undefined {
-  if (!t || t.dataType !== onnx.TensorProto.DataType.FLOAT) return undefined;
-  if (t.rawData && t.rawData.length > 0) return new Float32Array(t.rawData.buffer.slice(t.rawData.byteOffset, t.rawData.byteOffset + t.rawData.byteLength));
-  return Float32Array.from(t.floatData ?? []);
-}
-
-function readInts(t: TensorProto | undefined): number[] | undefined {
-  if (!t || t.dataType !== onnx.TensorProto.DataType.INT64) return undefined;
-  if (t.rawData && t.rawData.length > 0) return Array.from(new BigInt64Array(t.rawData.buffer.slice(t.rawData.byteOffset, t.rawData.byteOffset + t.rawData.byteLength)), Number);
-  return (t.int64Data ?? []).map((v) => Number(v));
-}
-
 /**
  * The constant operand of an elementwise op whose other operands lose a Transpose(perm): itself
  * when it holds one value, else a new float constant c′ with Transpose(c′, perm) = c (broadcast to
@@ -322,7 +309,7 @@ function readInts(t: TensorProto | undefined): number[] | undefined {
 function transposedConstant(c: TensorProto, perm: readonly number[], rank: number, name: string): TensorProto | undefined {
   const dims = (c.dims ?? []).map(Number);
   if (dims.reduce((a, b) => a * b, 1) <= 1) return c;
-  const values = readFloats(c);
+  const values = floatValues(c);
   if (!values || dims.length > rank) return undefined;
   const padded = [...new Array(rank - dims.length).fill(1), ...dims];
   const inverse = perm.map((_, k) => perm.indexOf(k));

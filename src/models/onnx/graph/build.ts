@@ -87,3 +87,19 @@ export function makeModel(spec: {
     },
   });
 }
+
+/** The values of an int64 tensor (raw or typed field), or undefined for other element types. */
+export function int64Values(t: TensorProto | undefined): number[] | undefined {
+  if (!t || t.dataType !== onnx.TensorProto.DataType.INT64) return undefined;
+  const raw = t.rawData;
+  if (raw && raw.length > 0) return Array.from(new BigInt64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)), Number);
+  return (t.int64Data ?? []).map((v) => toNum(v as number));
+}
+
+/** The values of a float32 tensor (raw or typed field), or undefined for other element types. */
+export function floatValues(t: TensorProto | undefined): Float32Array | undefined {
+  if (!t || t.dataType !== onnx.TensorProto.DataType.FLOAT) return undefined;
+  const raw = t.rawData;
+  if (raw && raw.length > 0) return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  return Float32Array.from(t.floatData ?? []);
+}
