@@ -137,7 +137,8 @@ export function compileVjp(model: ModelProto, input: string, output: string, sha
   if (!dInput) throw new AttributionError('capability_missing', `No gradient reaches ONNX input '${input}'`, { details: { input } });
   emitted.push(node('Identity', [dInput], [gradName(input)]));
   for (const e of emitted) g.node.push(onnx.NodeProto.fromObject(e as Record<string, unknown>));
-  if (!g.node.some((n) => (n.input ?? []).includes(zero))) g.initializer.splice(g.initializer.findIndex((t) => t.name === zero), 1);
+  const zeroAt = g.initializer.findIndex((t) => t.name === zero);
+  if (zeroAt >= 0 && !g.node.some((n) => (n.input ?? []).includes(zero))) g.initializer.splice(zeroAt, 1);
   const floatType = { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } };
   g.input.push({ name: COTANGENT, type: floatType });
   g.output.splice(0, g.output.length, { name: output, type: floatType }, { name: gradName(input), type: floatType });
