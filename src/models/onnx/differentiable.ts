@@ -85,6 +85,8 @@ class OnnxGradientModel implements DifferentiableModel {
    * length) gets one graph per shape it meets; the oldest is released beyond `MAX_VJP_SHAPES`.
    */
   private readonly vjps = new Map<string, Promise<{ session: InferenceSession; outputDims: readonly number[] }>>();
+  /** The graph the backward is compiled from (see grad/simplify.ts): rewritten once, whatever the shape. */
+  private prepared?: ModelProto;
 
   constructor(
     private readonly base: OnnxForwardAdapter,
@@ -150,8 +152,7 @@ class OnnxGradientModel implements DifferentiableModel {
     if (known) return known;
     const vjp = (async () => {
       const input = this.inputNames[0]!;
-      // the graph the backward is compiled from: same tensors at its inputs and outputs, fewer passes
-      const prepared = simplifyForGradients(this.proto).model;
+      const prepared = (this.prepared ??= simplifyForGradients(this.proto).model);
       const probe = await this.ort.InferenceSession.create(encodeModel(probeModel(prepared)));
       try {
         const row = tf.slice(x, 0, 1);
