@@ -227,6 +227,31 @@ describe('more VJP rules against finite differences', () => {
     adapter.dispose();
   });
 
+  it('Max and Min of several inputs (broadcast operand, constant operand) share ties evenly, as PyTorch', async () => {
+    // y = Max(x, x·0.5 + 0.3 broadcast row, 0.1) − Min(x, 0.2): no ties at random x
+    const m = makeModel({
+      nodes: [
+        node('ReduceMean', ['x'], ['row'], [intsAttr('axes', [1]), intAttr('keepdims', 1)]),
+        node('Max', ['x', 'row', 'c'], ['hi']),
+        node('Min', ['x', 'lo'], ['mn']),
+        node('Sub', ['hi', 'mn'], ['y']),
+      ],
+      ...io(['n', 3, 4], ['n', 3, 4]),
+      initializers: [floatTensor('c', [], [0.1]), floatTensor('lo', [4], [0.2, -0.3, 0.4, 0])],
+    });
+    await checkVjp(m, [2, 3, 4], [2, 3, 4]);
+    // exact ties: Max(a, a) sends half the cotangent to each operand, 1 in all
+    const tie = makeModel({ nodes: [node('Relu', ['x'], ['a']), node('Max', ['a', 'x'], ['y'])], ...io(['n', 4], ['n', 4]) });
+    const adapter = (await fromOnnx(encodeModel(tie))) as DifferentiableModel;
+    const x = tf.tensor([[2, -1, 0, 3]]);
+    const g = await adapter.gradients(x, (o: tf.Tensor) => tf.sum(o, 1));
+    // x > 0: both operands tie (½ via relu + ½ direct); x = −1: only x (the relu output 0 is larger);
+    // x = 0: both tie, the relu's half is masked (PyTorch's relu gradient at 0 is 0)
+    expect(Array.from(await g.data())).toEqual([1, 0, 0.5, 1]);
+    tf.dispose([x, g]);
+    adapter.dispose();
+  });
+
   it('Softmax and LogSoftmax', async () => {
     const m = makeModel({
       nodes: [node('Softmax', ['x'], ['a'], [intAttr('axis', 1)]), node('LogSoftmax', ['x'], ['b'], [intAttr('axis', -1)]), node('Concat', ['a', 'b'], ['y'], [intAttr('axis', 1)])],

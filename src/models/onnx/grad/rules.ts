@@ -43,6 +43,13 @@ export interface RuleContext {
  */
 export type VjpRule = (n: NodeProto, dy: string, ctx: RuleContext, dys: readonly (string | undefined)[]) => (string | undefined)[];
 
+/**
+ * The doc_string of a Max node whose ties go wholly to its first maximal input (MaxPool's arg-max
+ * convention), set by the rewrite that writes a max pool in phase form (simplify.ts). Any other
+ * Max or Min shares the cotangent evenly among tied inputs, as PyTorch's maximum and minimum do.
+ */
+export const TIES_TO_FIRST = 'attrib: ties go to the first maximal input';
+
 /** Ops whose rule runs when only a later output has a cotangent. */
 export const MULTI_OUTPUT: ReadonlySet<string> = new Set(['Split']);
 
@@ -348,6 +355,8 @@ export const RULES: Readonly<Record<string, VjpRule>> = {
     const shaped = attrInt(n, 'keepdims', 1) === 1 ? dy : op(ctx, 'Unsqueeze', [dy, ctx.ints([axis])]);
     return [mulAll(ctx, mask, shaped), undefined];
   },
+  Max: (n, dy, ctx) => extremum(n, dy, ctx),
+  Min: (n, dy, ctx) => extremum(n, dy, ctx),
   GlobalMaxPool: (n, dy, ctx) => {
     const x = first(n);
     const xs = ctx.shape(x);
@@ -506,6 +515,30 @@ function reduceBack(n: NodeProto, dy: string, ctx: RuleContext, axesInput: strin
   const scaled = mean ? mulAll(ctx, shaped, ctx.scalar(1 / count)) : shaped;
   const dx = op(ctx, 'Expand', [scaled, op(ctx, 'Shape', [x])]);
   return axesInput ? [dx, undefined] : [dx];
+}
+
+/**
+ * Backward of the elementwise Max/Min of several inputs: the cotangent goes to the inputs equal to
+ * the result, shared evenly among ties, or wholly to the first of them for TIES_TO_FIRST nodes (a
+ * running remainder: each input takes what is left where it ties, so no later input can).
+ */
+function extremum(n: NodeProto, dy: string, ctx: RuleContext): (string | undefined)[] {
+  const y = n.output![0]!;
+  const inputs = n.input!;
+  if (inputs.length === 1) return [dy];
+  if (n.docString === TIES_TO_FIRST) {
+    let left = dy;
+    return inputs.map((x, i) => {
+      if (i === inputs.length - 1) return ctx.onPath(x) ? unbroadcast(n, x, left, ctx) : undefined;
+      const mine = op(ctx, 'Where', [op(ctx, 'Equal', [x, y]), left, ctx.zero]);
+      left = sub(ctx, left, mine);
+      return ctx.onPath(x) ? unbroadcast(n, x, mine, ctx) : undefined;
+    });
+  }
+  const hits = inputs.map((x) => op(ctx, 'Equal', [x, y]));
+  const count = op(ctx, 'Sum', hits.map((h) => op(ctx, 'Cast', [h], [intAttr('to', 1)])));
+  const share = op(ctx, 'Div', [dy, count]);
+  return inputs.map((x, i) => (ctx.onPath(x) ? unbroadcast(n, x, op(ctx, 'Where', [hits[i]!, share, ctx.zero]), ctx) : undefined));
 }
 
 /** A float 0/1 mask of the first maximum of `x` along `axis` (ArgMax with select_last_index = 0, then OneHot). */

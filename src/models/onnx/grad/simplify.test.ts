@@ -87,7 +87,7 @@ describe('simplifyForGradients', () => {
     const model = channelsLastCnn();
     const { model: simple, stats } = simplifyForGradients(model);
     // left: the input's, and the pool's (three readers: a transpose moves only past a sole reader)
-    expect(stats).toEqual({ transposesBefore: 6, transposesAfter: 2, reluPoolSwaps: 1, batchNormsFolded: 1 });
+    expect(stats).toEqual({ transposesBefore: 6, transposesAfter: 2, reluPoolSwaps: 1, batchNormsFolded: 1, poolsInPhaseForm: 0 });
     const ops = graphOf(simple).node.map((n) => n.opType);
     expect(ops).not.toContain('BatchNormalization');
     expect(ops).not.toContain('Identity');
@@ -106,6 +106,61 @@ describe('simplifyForGradients', () => {
       const [, g2] = await outputAndVjp(simple, x, shape, c, [3, 4], true);
       expect(maxRel(g2, g0)).toBeLessThan(1e-6);
     }
+  });
+
+  it('2×2 max pools of few-channel convolutions in phase form: same outputs and VJPs, first arg-max on ties', async () => {
+    // an odd height (the pool drops the last row), a non-square kernel with asymmetric pads, a conv
+    // without bias; the 8-channel conv keeps its MaxPool (its backward is a fast blocked Conv)
+    const pool = (x: string, y: string) => node('MaxPool', [x], [y], [intsAttr('kernel_shape', [2, 2]), intsAttr('strides', [2, 2])]);
+    const model = makeModel({
+      nodes: [
+        node('Conv', ['x', 'w1', 'b1'], ['c1'], [intsAttr('kernel_shape', [3, 2]), intsAttr('pads', [1, 0, 1, 1])]),
+        node('Relu', ['c1'], ['r1']),
+        pool('r1', 'p1'),
+        node('Conv', ['p1', 'w2'], ['c2'], [intsAttr('kernel_shape', [3, 3]), intsAttr('pads', [1, 1, 1, 1])]),
+        pool('c2', 'p2'),
+        node('Conv', ['p2', 'w3'], ['c3'], [intsAttr('kernel_shape', [1, 1])]),
+        pool('c3', 'p3'),
+        node('Flatten', ['p3'], ['f']),
+        node('Gemm', ['f', 'wd'], ['y']),
+      ],
+      inputs: [{ name: 'x', shape: ['n', 3, 9, 8] }],
+      outputs: [{ name: 'y', shape: ['n', 3] }],
+      initializers: [
+        floatTensor('w1', [5, 3, 3, 2], randn(90, 0.4)),
+        floatTensor('b1', [5], randn(5, 0.1)),
+        floatTensor('w2', [8, 5, 3, 3], randn(360, 0.3)),
+        floatTensor('w3', [4, 8, 1, 1], randn(32, 0.3)),
+        floatTensor('wd', [4, 3], randn(12, 0.5)),
+      ],
+    });
+    const { model: simple, stats } = simplifyForGradients(model);
+    expect(stats.poolsInPhaseForm).toBe(2);
+    expect(graphOf(simple).node.filter((n) => n.opType === 'MaxPool')).toHaveLength(1);
+    const shape = [3, 3, 9, 8];
+    const noise = Float32Array.from(randn(3 * 216));
+    const flat = Float32Array.from(noise, (v, k) => (k < 216 ? 0.5 : v)); // every window ties
+    const c = Float32Array.from(randn(9));
+    for (const x of [noise, flat, new Float32Array(noise.length)]) {
+      const [y0, g0] = await outputAndVjp(model, x, shape, c, [3, 3]);
+      const [y1, g1] = await outputAndVjp(simple, x, shape, c, [3, 3]);
+      expect(maxRel(y1, y0)).toBeLessThan(1e-5);
+      expect(maxRel(g1, g0)).toBeLessThan(1e-5);
+    }
+    // a 1×1 stem on a checkerboard: windows [[a, b], [b, a]] tie on the off-diagonal (or the
+    // diagonal, for channels with negative weight sums), so the block order must be row-major
+    const stem = makeModel({
+      nodes: [node('Conv', ['x', 'w'], ['c'], [intsAttr('kernel_shape', [1, 1])]), pool('c', 'p'), node('Flatten', ['p'], ['f']), node('Gemm', ['f', 'wd'], ['y'])],
+      inputs: [{ name: 'x', shape: ['n', 3, 4, 4] }],
+      outputs: [{ name: 'y', shape: ['n', 2] }],
+      initializers: [floatTensor('w', [4, 3, 1, 1], [1, 0.5, 0.2, -1, -0.5, 0.3, 0.7, 0.1, 0.1, -0.2, -0.6, 0.1]), floatTensor('wd', [16, 2], randn(32, 0.5))],
+    });
+    expect(simplifyForGradients(stem).stats.poolsInPhaseForm).toBe(1);
+    const board = Float32Array.from({ length: 2 * 48 }, (_, k) => ((k % 4) + Math.floor((k % 16) / 4)) % 2);
+    const cs = Float32Array.from(randn(4));
+    const [, g0] = await outputAndVjp(stem, board, [2, 3, 4, 4], cs, [2, 2]);
+    const [, g1] = await outputAndVjp(simplifyForGradients(stem).model, board, [2, 3, 4, 4], cs, [2, 2]);
+    expect(maxRel(g1, g0)).toBeLessThan(1e-6);
   });
 
   it('keeps tensors read twice, graph outputs and runtime operands in the other layout', async () => {

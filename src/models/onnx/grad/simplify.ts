@@ -8,9 +8,16 @@
 // - Relu→MaxPool reordered as MaxPool→Relu (max∘relu = relu∘max, and the first arg-max is the same
 //   element): the ReLU mask of the backward runs at the pooled resolution;
 // - inference BatchNormalization folded into the convolution before it: no per-channel Mul in the
-//   backward (ORT folds it in the forward session too).
-import { attr, attrInt, attrInts, floatTensor, floatValues, int64Values, intsAttr, node } from '../graph/build.js';
+//   backward (ORT folds it in the forward session too);
+// - a 2×2/2 MaxPool of a stride-1 convolution with few input channels (an RGB stem) computed in
+//   phase form: one stride-2 convolution gives the four window positions as four channel blocks
+//   and the pool is their elementwise Max (ties to the first block, as MaxPool's arg-max). The
+//   backward then routes the cotangent with a few pooled-size elementwise ops instead of
+//   MaxPool's slow arg-max Indices + MaxUnpool, and its input gradient is one stride-2
+//   ConvTranspose over a quarter of the positions instead of a full-size one.
+import { attr, attrInt, attrInts, floatTensor, floatValues, int64Values, intAttr, intsAttr, node } from '../graph/build.js';
 import { graphOf, onnx, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from '../graph/proto.js';
+import { TIES_TO_FIRST } from './rules.js';
 
 /** Unary elementwise ops (extra inputs, if any, must be constants): f(Transpose(x)) = Transpose(f(x)). */
 const UNARY = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Elu', 'Selu', 'Exp', 'Log', 'Neg', 'Abs', 'Sqrt', 'Reciprocal', 'Softplus', 'Softsign', 'Erf', 'HardSigmoid', 'Gelu', 'Clip', 'Cast']);
@@ -24,6 +31,7 @@ export interface SimplifyStats {
   readonly transposesAfter: number;
   readonly reluPoolSwaps: number;
   readonly batchNormsFolded: number;
+  readonly poolsInPhaseForm: number;
 }
 
 /** A rewritten copy of `model` (see the file header); the original is not modified. */
@@ -31,14 +39,14 @@ export function simplifyForGradients(model: ModelProto): { model: ModelProto; st
   const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
   // control flow (If, Loop, Scan) reads outer tensors by name from its bodies: leave such graphs alone
   const subgraphs = graphOf(copy).node.some((n) => (n.attribute ?? []).some((a) => a.g || (a.graphs ?? []).length > 0));
-  if (subgraphs) return { model: copy, stats: { transposesBefore: 0, transposesAfter: 0, reluPoolSwaps: 0, batchNormsFolded: 0 } };
+  if (subgraphs) return { model: copy, stats: { transposesBefore: 0, transposesAfter: 0, reluPoolSwaps: 0, batchNormsFolded: 0, poolsInPhaseForm: 0 } };
   const r = new Rewriter(copy);
   const transposesBefore = r.count('Transpose');
   r.run();
   const g = graphOf(copy);
   g.node.splice(0, g.node.length, ...r.nodes.map((n) => onnx.NodeProto.fromObject(n as Record<string, unknown>)));
   r.dropUnusedInitializers();
-  return { model: copy, stats: { transposesBefore, transposesAfter: r.count('Transpose'), reluPoolSwaps: r.swaps, batchNormsFolded: r.folds } };
+  return { model: copy, stats: { transposesBefore, transposesAfter: r.count('Transpose'), reluPoolSwaps: r.swaps, batchNormsFolded: r.folds, poolsInPhaseForm: r.phased } };
 }
 
 type Rewrite = (n: NodeProto, i: number) => boolean;
@@ -47,6 +55,7 @@ class Rewriter {
   nodes: NodeProto[];
   swaps = 0;
   folds = 0;
+  phased = 0;
   private readonly graphOutputs: Set<string>;
   private readonly initializers: Map<string, TensorProto>;
   private readonly names = new Set<string>();
@@ -68,7 +77,7 @@ class Rewriter {
   }
 
   run(): void {
-    const rewrites: Rewrite[] = [this.identityPerm, this.dropIdentity, this.composeTransposes, this.sinkUnary, this.sinkElementwise, this.sinkReduce, this.sinkConcat, this.swapReluPool, this.foldBatchNorm];
+    const rewrites: Rewrite[] = [this.identityPerm, this.dropIdentity, this.composeTransposes, this.sinkUnary, this.sinkElementwise, this.sinkReduce, this.sinkConcat, this.swapReluPool, this.foldBatchNorm, this.phasePool];
     // every rewrite removes a transpose, moves one towards the outputs, or removes a node: bounded
     for (let round = 0; round < 20 * this.nodes.length + 100; round++) {
       this.removeDead();
@@ -287,12 +296,71 @@ class Rewriter {
     return this.replace(i, { ...conv, input: [conv.input![0]!, wName, bName], output: [n.output![0]!], name: n.output![0]! });
   }
 
+  /**
+   * MaxPool(Conv(x, W, b)) with 2×2 windows at stride 2 and a stride-1 convolution with fewer than
+   * 8 input channels (or a count not a multiple of 8) → Max(Split(Conv(x, W′, b′))). W′ stacks four
+   * copies of the k×k kernel, each shifted by its window position (i, j) inside a (k+1)×(k+1) kernel
+   * at stride 2, so block (i, j) of the output holds the convolution at (2a+i, 2b+j): the values
+   * MaxPool compared. With 8k input channels the stride-1 convolution's backward already runs as a
+   * fast blocked Conv and this form measured no faster.
+   */
+  private phasePool(n: NodeProto, i: number): boolean {
+    if (n.opType !== 'MaxPool' || (n.output ?? []).filter((o) => o).length !== 1 || n.output!.length > 1) return false;
+    const ones = (v: number[]) => v.every((x) => x === 1);
+    const zeros = (v: number[]) => v.every((x) => x === 0);
+    const [k, s] = [attrInts(n, 'kernel_shape', []), attrInts(n, 'strides', [])];
+    if (k.length !== 2 || k.some((v) => v !== 2) || s.length !== 2 || s.some((v) => v !== 2)) return false;
+    if (!zeros(attrInts(n, 'pads', [])) || attrInt(n, 'ceil_mode', 0) !== 0 || attrInt(n, 'storage_order', 0) !== 0 || !ones(attrInts(n, 'dilations', [])) || !noAutoPad(n)) return false;
+    const conv = this.producer.get(n.input![0]!);
+    if (!conv || conv.opType !== 'Conv' || conv.domain || this.uses.get(n.input![0]!) !== 1) return false;
+    if (attrInt(conv, 'group', 1) !== 1 || !ones(attrInts(conv, 'strides', [])) || !ones(attrInts(conv, 'dilations', [])) || !noAutoPad(conv)) return false;
+    const wT = this.initializers.get(conv.input![1]!);
+    const w = floatValues(wT);
+    const dims = (wT?.dims ?? []).map(Number);
+    const biasName = conv.input![2];
+    const b = biasName ? floatValues(this.initializers.get(biasName)) : undefined;
+    if (!w || dims.length !== 4 || (biasName && !b)) return false;
+    const [out, cin, kh, kw] = dims as [number, number, number, number];
+    if (cin % 8 === 0 || attrInts(conv, 'kernel_shape', [kh, kw]).some((v, a) => v !== dims[2 + a])) return false;
+    const phase = new Float32Array(4 * out * cin * (kh + 1) * (kw + 1));
+    for (let p = 0; p < 4; p++)
+      for (let o = 0; o < out; o++)
+        for (let c = 0; c < cin; c++)
+          for (let u = 0; u < kh; u++)
+            for (let v = 0; v < kw; v++) {
+              const [pi, pj] = [p >> 1, p & 1];
+              phase[(((p * out + o) * cin + c) * (kh + 1) + u + pi) * (kw + 1) + v + pj] = w[((o * cin + c) * kh + u) * kw + v]!;
+            }
+    const wName = this.fresh('phase_w');
+    this.addInitializer(floatTensor(wName, [4 * out, cin, kh + 1, kw + 1], phase));
+    const inputs = [conv.input![0]!, wName];
+    if (b) {
+      const bName = this.fresh('phase_b');
+      this.addInitializer(floatTensor(bName, [4 * out], Array.from({ length: 4 * out }, (_, q) => b[q % out]!)));
+      inputs.push(bName);
+    }
+    const splitName = this.fresh('phase_split');
+    this.addInitializer(int64Const(splitName, [out, out, out, out]));
+    const y = this.fresh('phase_conv');
+    const blocks = [0, 1, 2, 3].map(() => this.fresh('phase_block'));
+    const pads = attrInts(conv, 'pads', [0, 0, 0, 0]);
+    this.phased++;
+    return this.replace(
+      i,
+      node('Conv', inputs, [y], [intsAttr('kernel_shape', [kh + 1, kw + 1]), intsAttr('strides', [2, 2]), intsAttr('pads', pads)]),
+      node('Split', [y, splitName], blocks, [intAttr('axis', 1)]),
+      { ...node('Max', blocks, [n.output![0]!]), docString: TIES_TO_FIRST },
+    );
+  }
+
   private addInitializer(t: TensorProto): void {
     const proto = onnx.TensorProto.fromObject(t as Record<string, unknown>);
     graphOf(this.model).initializer.push(proto);
     this.initializers.set(t.name!, proto);
   }
 }
+
+const noAutoPad = (n: NodeProto): boolean => ['', 'NOTSET'].includes(String(attr(n, 'auto_pad') ?? ''));
 
 const int64Const = (name: string, values: readonly number[]): TensorProto => ({
   name,
