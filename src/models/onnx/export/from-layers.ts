@@ -6,7 +6,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { CapabilityError, InvalidArgumentError } from '../../../core/errors.js';
 import type { ExecNode } from '../../tfjs/executor.js';
 import { LayersModelAdapter } from '../../tfjs/layers-model.js';
-import { floatAttr, floatTensor, int64Tensor, intAttr, intsAttr, node } from '../graph/build.js';
+import { floatAttr, floatTensor, int64Tensor, intAttr, intsAttr, node, permute } from '../graph/build.js';
 import { onnx, type AttributeProto, type NodeProto, type TensorProto } from '../graph/proto.js';
 
 export interface OnnxExportOptions {
@@ -142,27 +142,8 @@ function writeWeight(c: LayerContext, suffix: string, perm?: readonly number[]):
   const w = weightOf(c, suffix);
   if (!w) return undefined;
   const dims = perm ? perm.map((p) => w.shape[p]!) : [...w.shape];
-  const name = c.g.weight(w, `${c.n.layer.name}/${suffix}`, dims, () => (perm ? transposeHost(w.read().dataSync(), w.shape, perm) : w.read().dataSync()));
+  const name = c.g.weight(w, `${c.n.layer.name}/${suffix}`, dims, () => (perm ? permute(w.read().dataSync(), w.shape, perm) : w.read().dataSync()));
   return { name, dims };
-}
-
-/** Row-major transpose on the host (weights only). */
-function transposeHost(values: ArrayLike<number>, shape: readonly number[], perm: readonly number[]): Float32Array {
-  const rank = shape.length;
-  const outShape = perm.map((p) => shape[p]!);
-  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
-  const out = new Float32Array(values.length);
-  const idx = new Array<number>(rank).fill(0);
-  for (let o = 0; o < out.length; o++) {
-    let src = 0;
-    for (let k = 0; k < rank; k++) src += idx[k]! * strides[perm[k]!]!;
-    out[o] = values[src]!;
-    for (let k = rank - 1; k >= 0; k--) {
-      if (++idx[k]! < outShape[k]!) break;
-      idx[k] = 0;
-    }
-  }
-  return out;
 }
 
 const range = (a: number, b: number): number[] => Array.from({ length: Math.max(b - a, 0) }, (_, i) => a + i);

@@ -3,10 +3,10 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../core/random.js';
-import { floatAttr, floatTensor, int64Tensor, intAttr, intsAttr, makeModel, node } from '../graph/build.js';
+import { floatAttr, floatTensor, int64Tensor, intAttr, intsAttr, makeModel, node, permute } from '../graph/build.js';
 import { graphOf, type ModelProto } from '../graph/proto.js';
 import { COTANGENT, compileVjp, encodeModel, gradName, probeModel } from './compile.js';
-import { permute, simplifyForGradients } from './simplify.js';
+import { simplifyForGradients } from './simplify.js';
 
 const rng = new Rng(23);
 const randn = (n: number, scale = 1) => Array.from({ length: n }, () => rng.normal() * scale);

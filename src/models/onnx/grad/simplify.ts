@@ -15,7 +15,7 @@
 //   backward then routes the cotangent with a few pooled-size elementwise ops instead of
 //   MaxPool's slow arg-max Indices + MaxUnpool, and its input gradient is one stride-2
 //   ConvTranspose over a quarter of the positions instead of a full-size one.
-import { attr, attrInt, attrInts, floatTensor, floatValues, int64Values, intAttr, intsAttr, node } from '../graph/build.js';
+import { attr, attrInt, attrInts, floatTensor, floatValues, int64Values, intAttr, intsAttr, node, permute } from '../graph/build.js';
 import { graphOf, onnx, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from '../graph/proto.js';
 import { TIES_TO_FIRST } from './rules.js';
 
@@ -297,15 +297,15 @@ class Rewriter {
   }
 
   /**
-   * MaxPool(Conv(x, W, b)) with 2×2 windows at stride 2 and a stride-1 convolution with fewer than
-   * 8 input channels (or a count not a multiple of 8) → Max(Split(Conv(x, W′, b′))). W′ stacks four
+   * MaxPool(Conv(x, W, b)) with 2×2 windows at stride 2 and a stride-1 convolution whose input
+   * channels are not a multiple of 8 → Max(Split(Conv(x, W′, b′))). W′ stacks four
    * copies of the k×k kernel, each shifted by its window position (i, j) inside a (k+1)×(k+1) kernel
    * at stride 2, so block (i, j) of the output holds the convolution at (2a+i, 2b+j): the values
    * MaxPool compared. With 8k input channels the stride-1 convolution's backward already runs as a
    * fast blocked Conv and this form measured no faster.
    */
   private phasePool(n: NodeProto, i: number): boolean {
-    if (n.opType !== 'MaxPool' || (n.output ?? []).filter((o) => o).length !== 1 || n.output!.length > 1) return false;
+    if (n.opType !== 'MaxPool' || (n.output ?? []).filter((o) => o).length !== 1) return false;
     const ones = (v: number[]) => v.every((x) => x === 1);
     const zeros = (v: number[]) => v.every((x) => x === 0);
     const [k, s] = [attrInts(n, 'kernel_shape', []), attrInts(n, 'strides', [])];
@@ -382,24 +382,4 @@ function transposedConstant(c: TensorProto, perm: readonly number[], rank: numbe
   const padded = [...new Array(rank - dims.length).fill(1), ...dims];
   const inverse = perm.map((_, k) => perm.indexOf(k));
   return floatTensor(name, inverse.map((k) => padded[k]!), permute(values, padded, inverse));
-}
-
-/** Row-major `values` of shape `dims` transposed by `perm` (output axis k = input axis perm[k]). */
-export function permute(values: ArrayLike<number>, dims: readonly number[], perm: readonly number[]): Float32Array {
-  const rank = dims.length;
-  const outDims = perm.map((k) => dims[k]!);
-  const inStrides = new Array<number>(rank);
-  for (let k = rank - 1, s = 1; k >= 0; k--) inStrides[k] = s, (s *= dims[k]!);
-  const out = new Float32Array(values.length);
-  const idx = new Array<number>(rank).fill(0);
-  for (let o = 0; o < out.length; o++) {
-    let src = 0;
-    for (let k = 0; k < rank; k++) src += idx[k]! * inStrides[perm[k]!]!;
-    out[o] = values[src]!;
-    for (let k = rank - 1; k >= 0; k--) {
-      if (++idx[k]! < outDims[k]!) break;
-      idx[k] = 0;
-    }
-  }
-  return out;
 }

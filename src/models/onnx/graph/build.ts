@@ -103,3 +103,23 @@ export function floatValues(t: TensorProto | undefined): Float32Array | undefine
   if (raw && raw.length > 0) return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
   return Float32Array.from(t.floatData ?? []);
 }
+
+/** Row-major `values` of shape `dims` transposed by `perm` (output axis k = input axis perm[k]). */
+export function permute(values: ArrayLike<number>, dims: readonly number[], perm: readonly number[]): Float32Array {
+  const rank = dims.length;
+  const outDims = perm.map((k) => dims[k]!);
+  const inStrides = new Array<number>(rank);
+  for (let k = rank - 1, s = 1; k >= 0; k--) inStrides[k] = s, (s *= dims[k]!);
+  const out = new Float32Array(values.length);
+  const idx = new Array<number>(rank).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let src = 0;
+    for (let k = 0; k < rank; k++) src += idx[k]! * inStrides[perm[k]!]!;
+    out[o] = values[src]!;
+    for (let k = rank - 1; k >= 0; k--) {
+      if (++idx[k]! < outDims[k]!) break;
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
