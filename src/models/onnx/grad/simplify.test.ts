@@ -35,6 +35,28 @@ const maxRel = (a: Float32Array, b: Float32Array) => {
   return Math.max(...Array.from(a, (v, k) => Math.abs(v - b[k]!))) / scale;
 };
 
+/**
+ * The simplified graph gives the original's outputs and VJPs on noise, on a batch whose first
+ * `flatRows` images are flat (every pool window inside ties, so the first arg-max matters) and on
+ * all zeros; with `blocked`, also the VJP with the blocked-layout ReLU masks.
+ */
+async function expectSameOnTiedImages(model: ModelProto, simple: ModelProto, shape: number[], cShape: number[], flatRows: number, blocked = false): Promise<void> {
+  const rowSize = shape.slice(1).reduce((a, b) => a * b, 1);
+  const noise = Float32Array.from(randn(shape[0]! * rowSize));
+  const flat = Float32Array.from(noise, (v, k) => (k < flatRows * rowSize ? 0.5 : v));
+  const c = Float32Array.from(randn(cShape.reduce((a, b) => a * b, 1)));
+  for (const x of [noise, flat, new Float32Array(noise.length)]) {
+    const [y0, g0] = await outputAndVjp(model, x, shape, c, cShape);
+    const [y1, g1] = await outputAndVjp(simple, x, shape, c, cShape);
+    expect(maxRel(y1, y0)).toBeLessThan(1e-5);
+    expect(maxRel(g1, g0)).toBeLessThan(1e-5);
+    if (blocked) {
+      const [, g2] = await outputAndVjp(simple, x, shape, c, cShape, true);
+      expect(maxRel(g2, g0)).toBeLessThan(1e-6);
+    }
+  }
+}
+
 /** A channels-last CNN as the TF.js exporter writes it: every channels-first op between transposes. */
 function channelsLastCnn(): ModelProto {
   const c = 8;
@@ -92,20 +114,8 @@ describe('simplifyForGradients', () => {
     expect(ops).not.toContain('BatchNormalization');
     expect(ops).not.toContain('Identity');
     expect(ops.indexOf('MaxPool')).toBeLessThan(ops.lastIndexOf('Relu'));
-    const shape = [3, 6, 6, 3];
-    const noise = Float32Array.from(randn(108 * 3));
-    // flat images: every conv output inside the patch ties, so the pool's first arg-max matters
-    const flat = Float32Array.from(noise, (v, k) => (k < 216 ? 0.5 : v));
-    const c = Float32Array.from(randn(12));
-    for (const x of [noise, flat, new Float32Array(noise.length)]) {
-      const [y0, g0] = await outputAndVjp(model, x, shape, c, [3, 4]);
-      const [y1, g1] = await outputAndVjp(simple, x, shape, c, [3, 4]);
-      expect(maxRel(y1, y0)).toBeLessThan(1e-5);
-      expect(maxRel(g1, g0)).toBeLessThan(1e-5);
-      // ReLU masks in the blocked-layout form (tanh of a BatchNormalization): the same products
-      const [, g2] = await outputAndVjp(simple, x, shape, c, [3, 4], true);
-      expect(maxRel(g2, g0)).toBeLessThan(1e-6);
-    }
+    // ReLU masks in the blocked-layout form (tanh of a BatchNormalization) checked too
+    await expectSameOnTiedImages(model, simple, [3, 6, 6, 3], [3, 4], 2, true);
   });
 
   it('2×2 max pools of few-channel convolutions in phase form: same outputs and VJPs, first arg-max on ties', async () => {
@@ -137,16 +147,7 @@ describe('simplifyForGradients', () => {
     const { model: simple, stats } = simplifyForGradients(model);
     expect(stats.poolsInPhaseForm).toBe(2);
     expect(graphOf(simple).node.filter((n) => n.opType === 'MaxPool')).toHaveLength(1);
-    const shape = [3, 3, 9, 8];
-    const noise = Float32Array.from(randn(3 * 216));
-    const flat = Float32Array.from(noise, (v, k) => (k < 216 ? 0.5 : v)); // every window ties
-    const c = Float32Array.from(randn(9));
-    for (const x of [noise, flat, new Float32Array(noise.length)]) {
-      const [y0, g0] = await outputAndVjp(model, x, shape, c, [3, 3]);
-      const [y1, g1] = await outputAndVjp(simple, x, shape, c, [3, 3]);
-      expect(maxRel(y1, y0)).toBeLessThan(1e-5);
-      expect(maxRel(g1, g0)).toBeLessThan(1e-5);
-    }
+    await expectSameOnTiedImages(model, simple, [3, 3, 9, 8], [3, 3], 1);
     // a 1×1 stem on a checkerboard: windows [[a, b], [b, a]] tie on the off-diagonal (or the
     // diagonal, for channels with negative weight sums), so the block order must be row-major
     const stem = makeModel({
