@@ -7,7 +7,7 @@ import { loadModel } from '../src/io/load-model.js';
 import type { DifferentiableModel } from '../src/models/model.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const REFERENCE_DIR = path.resolve(ROOT, '..', 'shared', 'reference');
+export const REFERENCE_DIR = path.join(ROOT, 'test', 'fixtures', 'reference');
 export type RefModel = 'tabular_mlp' | 'image_cnn' | 'text_cnn';
 
 interface JsonTensor {
