@@ -8,8 +8,11 @@ import { prepare } from '../attr/internal/prepare.js';
 import { evaluateObjective } from '../attr/internal/evaluate.js';
 import { withScope } from '../core/scope.js';
 
-/** A perturbation of one batch: x̃ = x − I. Returns the perturbed inputs (the caller owns them). */
-export type InfidelityPerturbation = (x: tf.Tensor, rng: Rng) => tf.Tensor;
+/**
+ * A perturbation of one batch for sample `sample` (0 ≤ sample < samples): returns x̃ = x − I (the caller
+ * owns it). Captum's `perturb_func` returns (I, x − I); the noise I is recovered here as x − x̃.
+ */
+export type InfidelityPerturbation = (x: tf.Tensor, sample: number, rng: Rng) => tf.Tensor;
 
 export interface InfidelityOptions extends RunControl {
   readonly target: Target;
@@ -45,7 +48,7 @@ export async function infidelity(model: ModelAdapter, x: tf.Tensor, attribution:
   const { run, target, batchSize, n } = await prepare(model, x, opts, { fn, cost: x.shape[0]! * (samples + 1), exact: true });
   const rng = new Rng(opts.seed ?? 0);
   const std = opts.noiseStd ?? 0.003;
-  const perturb: InfidelityPerturbation = opts.perturb ?? ((v, r) => tf.tidy(() => tf.sub(v, tf.tensor(r.fillNormal(new Float32Array(v.size), std), v.shape))));
+  const perturb: InfidelityPerturbation = opts.perturb ?? ((v, _s, r) => tf.tidy(() => tf.sub(v, tf.tensor(r.fillNormal(new Float32Array(v.size), std), v.shape))));
   return withScope(async (keep) => {
     const fx = await evaluateObjective(model, x, target, run, batchSize, fn);
     const xd = await x.data();
@@ -55,7 +58,7 @@ export async function infidelity(model: ModelAdapter, x: tf.Tensor, attribution:
     const dots = Array.from({ length: n }, () => new Float64Array(samples));
     const diffs = Array.from({ length: n }, () => new Float64Array(samples));
     for (let s = 0; s < samples; s++) {
-      const xt = keep(perturb(x, rng));
+      const xt = keep(perturb(x, s, rng));
       const ft = await evaluateObjective(model, xt, target, run, batchSize, fn);
       const td = await xt.data();
       for (let i = 0; i < n; i++) {
