@@ -1,4 +1,5 @@
 // The README's library example runs as written (examples/quickstart.ts).
+import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { quickstart } from '../examples/quickstart.js';
@@ -18,4 +19,13 @@ it('the quickstart example runs and its KernelSHAP values are efficient (Σφ = 
   [0, 3].forEach((t, i) => expect(sums[i]).toBeCloseTo(fx[i]![t]! - f0[i]![t]!, 3));
   tf.dispose([x, zeros, yx, y0]);
   model.dispose();
+});
+
+it("the README shows examples/quickstart.ts as it is (with the package's import paths)", () => {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const shown = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  const source = readFileSync(path.join(ROOT, 'examples', 'quickstart.ts'), 'utf8')
+    .replace(/'\.\.\/src\/index\.js'; \/\/ 'attrib'/, "'attrib';")
+    .replace(/'\.\.\/src\/node\.js'; \/\/ 'attrib\/node'/, "'attrib/node';");
+  expect(shown).toBe(source);
 });
