@@ -13,6 +13,7 @@ import { gridMask, type FeatureMask } from '../attr/masks.js';
 import { blurBaseline, noiseBaseline } from '../attr/baselines.js';
 import { slic, textSpanMask, type TextSpan } from '../attr/segmentation.js';
 import { parseVocabulary, tokenize, type Vocabulary } from '../io/vocab.js';
+import type { FlagSpec } from './args.js';
 
 /** An input batch and, for images, the decoded pictures (for overlays); for text, each position's word. */
 export interface LoadedInput {
@@ -36,6 +37,13 @@ export interface ImageOptions {
   readonly layout?: ImageLayout;
   readonly resize?: ResizePolicy;
 }
+
+/** `--normalize`, `--layout`, `--resize` (explain and evaluate). */
+export const IMAGE_FLAGS: readonly FlagSpec[] = [
+  { name: 'normalize', type: 'string', help: 'pixel range the model takes: [0,1], [-1,1], [0,255], imagenet, or mean,std of pixels in [0,1] (0.5,0.5 or 0.485,0.456,0.406/0.229,0.224,0.225); tensor inputs are taken as given and only shown undone', default: '[0,1]' },
+  { name: 'layout', type: 'string', help: "image layout the model takes: nhwc or nchw (default: from the model's input shape)" },
+  { name: 'resize', type: 'string', help: "an image of another size than the model's: stretch, fit (keep aspect, pad black), crop (keep aspect, cut the centre) or none (refuse)", default: 'stretch' },
+];
 
 /** ImageNet's mean and std of pixels in [0, 1] (torchvision's models). */
 const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } as const;

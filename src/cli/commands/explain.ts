@@ -7,7 +7,7 @@ import { loadModel } from '../../io/load-model.js';
 import { engineFor } from '../backend.js';
 import type { ModelAdapter } from '../../models/model.js';
 import { kebab, parseFlags, type FlagSpec, type FlagValue } from '../args.js';
-import { featureMaskFlag, imageOptions, parseBaseline, parseTarget, readFeatureNames, readInput, readLabels, readNamedInputs, readTextLines, readVocabulary, textInput, type ImageOptions, type LoadedInput } from '../inputs.js';
+import { featureMaskFlag, IMAGE_FLAGS, imageOptions, parseBaseline, parseTarget, readFeatureNames, readInput, readLabels, readNamedInputs, readTextLines, readVocabulary, textInput, type ImageOptions, type LoadedInput } from '../inputs.js';
 import { resultJson, resizeWords, writeResult, type ResultContext } from '../outputs.js';
 import { checkLabels, type ClassLabels } from '../../io/labels.js';
 import { ProgressBar } from '../progress.js';
@@ -28,22 +28,10 @@ export const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128 },
   { name: 'max-evaluations', type: 'int', help: 'budget in model rows' },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
-  ...imageAndNameFlags(),
+  ...IMAGE_FLAGS,
+  { name: 'labels', type: 'string', help: 'class labels: one per line, a JSON array, or a JSON object {index: label}' },
+  { name: 'feature-names', type: 'string', help: 'names of tabular input features: one per line or a JSON array (as many as the features of a row)' },
 ];
-
-/**
- * Flags shared by explain and evaluate: image preprocessing (`--normalize`, `--layout`, `--resize`)
- * and names (`--labels`, `--feature-names`).
- */
-export function imageAndNameFlags(): FlagSpec[] {
-  return [
-    { name: 'normalize', type: 'string', help: 'pixel range the model takes: [0,1], [-1,1], [0,255], imagenet, or mean,std of pixels in [0,1] (0.5,0.5 or 0.485,0.456,0.406/0.229,0.224,0.225); for tensor inputs, only undone for display', default: '[0,1]' },
-    { name: 'layout', type: 'string', help: "image layout the model takes: nhwc or nchw (default: from the model's input shape)" },
-    { name: 'resize', type: 'string', help: "an image of another size than the model's: stretch, fit (keep aspect, pad black), crop (keep aspect, cut the centre) or none (refuse)", default: 'stretch' },
-    { name: 'labels', type: 'string', help: 'class labels: one per line, a JSON array, or a JSON object {index: label}' },
-    { name: 'feature-names', type: 'string', help: 'names of tabular input features: one per line or a JSON array (as many as the features of a row)' },
-  ];
-}
 
 /** Flags of a method's options, from the registry. */
 export function methodFlags(d: MethodDescriptor): FlagSpec[] {
