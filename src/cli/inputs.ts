@@ -6,7 +6,7 @@ import type { Baseline, Target } from '../core/types.js';
 import type { ModelAdapter } from '../models/model.js';
 import { decodeImage, type ImageData01 } from '../io/image.js';
 import { isSparseLabels, parseFeatureNames, parseLabels, type ClassLabels } from '../io/labels.js';
-import { displayImages, IMAGE_LAYOUTS, inferLayout, preprocessImage, RESIZE_POLICIES, type ImageLayout, type PixelNormalization, type Preprocessing, type ResizePolicy } from '../io/preprocess.js';
+import { displayImages, IMAGE_LAYOUTS, inferLayout, preprocessImage, RESIZE_POLICIES, transposeImage, type ImageLayout, type PixelNormalization, type Preprocessing, type ResizePolicy } from '../io/preprocess.js';
 import { parseNpy } from '../io/npy.js';
 import { parseTensorJson, type TensorData } from '../io/tensor-json.js';
 import { gridMask, type FeatureMask } from '../attr/masks.js';
@@ -303,6 +303,23 @@ export async function featureMaskFlag(value: string, input: LoadedInput): Promis
     return textSpanMask(tokens, spans[value]!);
   }
   return readFeatureMask(value);
+}
+
+/**
+ * `--feature-mask` for any image layout: segmentations (slic, grid) of a channels-first input are
+ * computed on its channels-last view and laid out as [C, H, W] again; everything else is `featureMaskFlag`.
+ */
+export async function featureMaskForInput(value: string, input: LoadedInput): Promise<FeatureMask> {
+  if (input.layout !== 'nchw' || input.x.rank !== 4 || !/^(slic|grid)\b/.test(value)) return featureMaskFlag(value, input);
+  const [, c, h, w] = input.x.shape as [number, number, number, number];
+  const hwc = tf.transpose(input.x, [0, 2, 3, 1]);
+  try {
+    const m = await featureMaskFlag(value, { ...input, x: hwc });
+    if (m.ids.length === h * w * c) return { ids: Int32Array.from(transposeImage(m.ids, h, w, c, 'nchw')), shape: [c, h, w] };
+    return { ids: m.ids, shape: [1, h, w] };
+  } finally {
+    hwc.dispose();
+  }
 }
 
 /** `--feature-mask FILE`: integer ids with one row's shape (or broadcastable). */

@@ -113,6 +113,15 @@ describe('attrib explain: image preprocessing', () => {
     const f = input.width / 8;
     const pic = preprocessImage(decodeImage(new Uint8Array(readFileSync(png))), { width: 8, height: 8, resize: 'crop' }).image;
     for (let c = 0; c < 3; c++) expect(input.data[((3 * f) * input.width + 5 * f) * 3 + c]).toBeCloseTo(pic.data[(3 * 8 + 5) * 3 + c]!, 2);
+    // a grid segmentation of a channels-first input: 4×4 blocks across all channels, each block's
+    // ablation on a linear model is the sum of kernel ⊙ x over its 3 × 16 elements
+    const g = await attrib('explain', '--model', path.join(dir, 'model.json'), '--input', png, '--method', 'feature-ablation', '--feature-mask', 'grid:4', '--target', '1', '--normalize', '0.5,0.25', '--resize', 'crop', '--backend', 'cpu', '--quiet');
+    expect(g.code, g.stderr).toBe(0);
+    const ablation = JSON.parse(g.stdout).data as number[];
+    let block = 0;
+    for (let c = 0; c < 3; c++) for (let h = 4; h < 8; h++) for (let w = 0; w < 4; w++) block += kernel[((h * 8 + w) * 3 + c) * 2 + 1]! * x[c * 64 + h * 8 + w]!;
+    for (const [c, h, w] of [[0, 4, 0], [2, 7, 3], [1, 5, 2]] as const) expect(ablation[c * 64 + h * 8 + w]).toBeCloseTo(block, 4);
+    expect(ablation[0]).not.toBeCloseTo(block, 4);
   });
 
   it('shows a tensor-JSON image batch as pictures in the input cards, not heatmaps', async () => {

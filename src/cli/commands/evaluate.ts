@@ -15,7 +15,7 @@ import { roadCurve } from '../../metrics/road.js';
 import { complexity, sparseness } from '../../metrics/complexity.js';
 import { parseFlags, type FlagSpec } from '../args.js';
 import { engineFor } from '../backend.js';
-import { featureMaskFlag, IMAGE_FLAGS, imageOptions, parseBaseline, parseTarget, readInput, readTensorFile } from '../inputs.js';
+import { featureMaskForInput, IMAGE_FLAGS, imageOptions, parseBaseline, parseTarget, readInput, readTensorFile } from '../inputs.js';
 import { writeAtomically } from '../outputs.js';
 import { curveSvg, type CurveSeries } from '../../viz/curves.js';
 import { renderReport } from '../../viz/report.js';
@@ -102,7 +102,7 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
     if (relevant && relevant.length !== x.size) {
       throw new InvalidArgumentError(`--relevant has ${relevant.length} values but the input has ${x.size}; give one flag per input element`, { arg: 'relevant' });
     }
-    const featureMask = flags.has('feature-mask') ? await featureMaskFlag(flags.get('feature-mask') as string, input) : undefined;
+    const featureMask = flags.has('feature-mask') ? await featureMaskForInput(flags.get('feature-mask') as string, input) : undefined;
     // one set of targets for every method and metric
     const rawTarget = parseTarget(flags.get('target') as string | undefined, x.shape[0]!);
     const resolved = await resolveTarget(model, x, rawTarget, Budget.start({ signal }, { total: x.shape[0]!, fn: 'evaluate', exact: false }), batchSize, 'evaluate');

@@ -7,7 +7,7 @@ import { loadModel } from '../../io/load-model.js';
 import { engineFor } from '../backend.js';
 import type { ModelAdapter } from '../../models/model.js';
 import { kebab, parseFlags, type FlagSpec, type FlagValue } from '../args.js';
-import { featureMaskFlag, IMAGE_FLAGS, imageOptions, parseBaseline, parseTarget, readFeatureNames, readInput, readLabels, readNamedInputs, readTextLines, readVocabulary, textInput, type ImageOptions, type LoadedInput } from '../inputs.js';
+import { featureMaskForInput, IMAGE_FLAGS, imageOptions, parseBaseline, parseTarget, readFeatureNames, readInput, readLabels, readNamedInputs, readTextLines, readVocabulary, textInput, type ImageOptions, type LoadedInput } from '../inputs.js';
 import { resultJson, resizeWords, writeResult, type ResultContext } from '../outputs.js';
 import { checkLabels, type ClassLabels } from '../../io/labels.js';
 import { ProgressBar } from '../progress.js';
@@ -98,7 +98,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     for (const o of [...descriptor.options, ...(inner?.options ?? [])]) {
       const v = flags.get(kebab(o.name));
       if (v === undefined || o.type === 'method') continue;
-      opts[o.name] = o.type === 'mask' ? await featureMaskFlag(v as string, input) : v;
+      opts[o.name] = o.type === 'mask' ? await featureMaskForInput(v as string, input) : v;
     }
     const bar = new ProgressBar(descriptor.id, !quiet);
     opts['onProgress'] = bar.update;
