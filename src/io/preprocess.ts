@@ -51,7 +51,7 @@ function affine(norm: PixelNormalization, channels: number, fn: string): { mean:
   }
   const expand = (v: readonly number[], what: 'mean' | 'std'): Float64Array => {
     if (v.length !== 1 && v.length !== channels) {
-      throw new InvalidArgumentError(`Argument 'normalize.${what}' passed to '${fn}' must have 1 or ${channels} values (one per channel), got ${v.length}`, {
+      throw new InvalidArgumentError(`Argument 'normalize.${what}' passed to '${fn}' must have ${channels === 1 ? '1 value' : `1 or ${channels} values (one per channel)`}, got ${v.length}`, {
         arg: `normalize.${what}`,
         fn,
         expected: channels,

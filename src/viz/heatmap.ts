@@ -53,7 +53,7 @@ export function heatmapRgba(norm: ArrayLike<number>, colormap: ColormapName): Ui
  * by its luminance on a light ground (60–100 % white), so it stays bright whatever its colours; each
  * pixel takes the colormap with opacity `alpha · √|value|`, so moderate attributions stay visible.
  */
-export function overlayRgba(image: ArrayLike<number>, channels: number, norm: ArrayLike<number>, colormap: ColormapName, alpha = 0.9): Uint8Array {
+export function overlayRgba(image: ArrayLike<number>, channels: number, norm: ArrayLike<number>, colormap: ColormapName, alpha = 0.8): Uint8Array {
   const out = new Uint8Array(norm.length * 4);
   for (let p = 0; p < norm.length; p++) {
     let lum = 0;
