@@ -124,6 +124,22 @@ export type { TensorData } from './io/tensor-json.js';
 export { parseNpy, encodeNpy } from './io/npy.js';
 export { parseVocabulary, tokenize, MAX_VOCABULARY } from './io/vocab.js';
 export type { Vocabulary, TokenizedText } from './io/vocab.js';
+export {
+  normalizePixels,
+  denormalizePixels,
+  transposeImage,
+  inferLayout,
+  resizeImage,
+  resizePlan,
+  preprocessImage,
+  displayImages,
+  describeNormalization,
+  RESIZE_POLICIES,
+  IMAGE_LAYOUTS,
+} from './io/preprocess.js';
+export type { PixelNormalization, ImageLayout, ResizePolicy, ResizeInfo, Preprocessing, PreprocessOptions } from './io/preprocess.js';
+export { parseLabels, parseFeatureNames, checkLabels, isSparseLabels, MAX_NAMES } from './io/labels.js';
+export type { ClassLabels } from './io/labels.js';
 
 export { deletionCurve, insertionCurve, trapezoid } from './metrics/deletion.js';
 export type { Curve, CurveOptions } from './metrics/deletion.js';

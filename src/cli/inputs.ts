@@ -5,19 +5,127 @@ import { FileFormatError, InvalidArgumentError, ShapeMismatchError } from '../co
 import type { Baseline, Target } from '../core/types.js';
 import type { ModelAdapter } from '../models/model.js';
 import { decodeImage, type ImageData01 } from '../io/image.js';
+import { isSparseLabels, parseFeatureNames, parseLabels, type ClassLabels } from '../io/labels.js';
+import { displayImages, IMAGE_LAYOUTS, inferLayout, preprocessImage, RESIZE_POLICIES, transposeImage, type ImageLayout, type PixelNormalization, type Preprocessing, type ResizePolicy } from '../io/preprocess.js';
 import { parseNpy } from '../io/npy.js';
 import { parseTensorJson, type TensorData } from '../io/tensor-json.js';
 import { gridMask, type FeatureMask } from '../attr/masks.js';
 import { blurBaseline, noiseBaseline } from '../attr/baselines.js';
 import { slic, textSpanMask, type TextSpan } from '../attr/segmentation.js';
 import { parseVocabulary, tokenize, type Vocabulary } from '../io/vocab.js';
+import type { FlagSpec } from './args.js';
 
 /** An input batch and, for images, the decoded pictures (for overlays); for text, each position's word. */
 export interface LoadedInput {
   readonly x: tf.Tensor;
+  /** The pictures in [0, 1], channels last, at the size the model saw (image files and image-shaped tensors). */
   readonly images?: readonly ImageData01[];
   readonly tokens?: readonly (readonly string[])[];
   readonly source: string;
+  /** Where the channel axis of an image batch is. */
+  readonly layout?: ImageLayout;
+  /** Image files: resize, normalisation and layout applied. */
+  readonly preprocessing?: Preprocessing;
+  /** Image-shaped tensors: how their values were mapped to [0, 1] for display. */
+  readonly imageNote?: string;
+}
+
+/** `--normalize`, `--layout`, `--resize`: how image inputs are prepared for the model. */
+export interface ImageOptions {
+  readonly normalize?: PixelNormalization;
+  /** Default: from the model's input shape (channels first when dim 1 is 1 or 3 and the last dim is not). */
+  readonly layout?: ImageLayout;
+  readonly resize?: ResizePolicy;
+}
+
+/** `--normalize`, `--layout`, `--resize` (explain and evaluate). */
+export const IMAGE_FLAGS: readonly FlagSpec[] = [
+  { name: 'normalize', type: 'string', help: 'pixel range the model takes: [0,1], [-1,1], [0,255], imagenet, or mean,std of pixels in [0,1] (0.5,0.5 or 0.485,0.456,0.406/0.229,0.224,0.225); tensor inputs are taken as given and only shown undone', default: '[0,1]' },
+  { name: 'layout', type: 'string', help: "image layout the model takes: nhwc or nchw (default: from the model's input shape)" },
+  { name: 'resize', type: 'string', help: "an image of another size than the model's: stretch, fit (keep aspect, pad black), crop (keep aspect, cut the centre) or none (refuse)", default: 'stretch' },
+];
+
+/** ImageNet's mean and std of pixels in [0, 1] (torchvision's models). */
+const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } as const;
+
+/**
+ * `--normalize`: `[0,1]` (default), `[-1,1]`, `[0,255]`, `imagenet`, or mean and std of pixels in
+ * [0, 1]: `MEAN,STD` (every channel), `M1,M2,M3,S1,S2,S3` (per channel), or `M1,M2,M3/S1,S2,S3`.
+ */
+export function parseNormalize(value: string): PixelNormalization {
+  const v = value.trim().replace(/\s+/g, '');
+  if (v === '[0,1]' || v === '[-1,1]' || v === '[0,255]') return v;
+  if (v === 'imagenet') return { mean: [...IMAGENET.mean], std: [...IMAGENET.std] };
+  const bad = () =>
+    new InvalidArgumentError(`Option '--normalize' must be [0,1], [-1,1], [0,255], imagenet, or mean and std (e.g. 0.5,0.5 or 0.485,0.456,0.406/0.229,0.224,0.225), got '${value}'`, {
+      arg: 'normalize',
+      value,
+    });
+  const nums = (s: string) => (s === '' ? [NaN] : s.split(',').map(Number));
+  let mean: number[];
+  let std: number[];
+  if (v.includes('/')) {
+    const [m, s, ...rest] = v.split('/');
+    if (rest.length > 0) throw bad();
+    [mean, std] = [nums(m!), nums(s!)];
+  } else {
+    const all = nums(v);
+    if (all.length % 2 !== 0) throw bad();
+    [mean, std] = [all.slice(0, all.length / 2), all.slice(all.length / 2)];
+  }
+  if (mean.length !== std.length || mean.length === 0 || ![...mean, ...std].every(Number.isFinite)) throw bad();
+  if (!std.every((s) => s > 0)) {
+    throw new InvalidArgumentError(`Option '--normalize': every std must be > 0, got ${std.join(',')}`, { arg: 'normalize', value });
+  }
+  return { mean, std };
+}
+
+/** `--layout nhwc|nchw`. */
+export function parseLayout(value: string): ImageLayout {
+  if (!(IMAGE_LAYOUTS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`Option '--layout' must be one of ${IMAGE_LAYOUTS.join(', ')}, got '${value}'`, { arg: 'layout', value, allowed: IMAGE_LAYOUTS });
+  }
+  return value as ImageLayout;
+}
+
+/** `--resize stretch|fit|crop|none`. */
+export function parseResize(value: string): ResizePolicy {
+  if (!(RESIZE_POLICIES as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`Option '--resize' must be one of ${RESIZE_POLICIES.join(', ')}, got '${value}'`, { arg: 'resize', value, allowed: RESIZE_POLICIES });
+  }
+  return value as ResizePolicy;
+}
+
+/** The image options of parsed flags (`--normalize`, `--layout`, `--resize`), checked. */
+export function imageOptions(flags: ReadonlyMap<string, unknown>): ImageOptions {
+  const get = (name: string) => {
+    const v = flags.get(name);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') throw new InvalidArgumentError(`Option '--${name}' needs a value`, { arg: name });
+    return v;
+  };
+  const [n, l, r] = [get('normalize'), get('layout'), get('resize')];
+  return { ...(n === undefined ? {} : { normalize: parseNormalize(n) }), ...(l === undefined ? {} : { layout: parseLayout(l) }), ...(r === undefined ? {} : { resize: parseResize(r) }) };
+}
+
+/** Reads `--labels FILE`: one label per line, a JSON array, or a JSON object {index: label}; at most 16 MiB. */
+export async function readLabels(file: string): Promise<{ labels: ClassLabels; sparse: boolean }> {
+  const text = await readSmallText(file, 'labels');
+  return { labels: parseLabels(text, `'${file}'`), sparse: isSparseLabels(text) };
+}
+
+/** Reads `--feature-names FILE`: one name per line or a JSON array; at most 16 MiB. */
+export async function readFeatureNames(file: string): Promise<string[]> {
+  return parseFeatureNames(await readSmallText(file, 'feature names'), `'${file}'`);
+}
+
+async function readSmallText(file: string, what: string): Promise<string> {
+  const stat = await fs.stat(file).catch((e: NodeJS.ErrnoException) => {
+    throw new FileFormatError(`Cannot read ${what} '${file}' (${e.code ?? 'error'})`, { file }, e);
+  });
+  if (!stat.isFile()) throw new FileFormatError(`${what} '${file}' is not a file`, { file });
+  if (stat.size > 16 * 2 ** 20) throw new FileFormatError(`${what} '${file}' is ${stat.size} bytes; at most 16 MiB are read`, { file });
+  return new TextDecoder().decode(await readBytes(file, what));
 }
 
 /** Reads a vocabulary file (one token per line, or JSON {token: id}); at most 64 MiB. */
@@ -70,30 +178,50 @@ export async function readTensorFile(file: string, what: string): Promise<Tensor
 }
 
 /**
- * Reads the input batch: tensor JSON, `.npy`, or an image (PNG/JPEG → [1, H, W, C] in [0, 1], resized
- * bilinearly to the model's input size when it is known and differs).
+ * Reads the input batch: tensor JSON, `.npy`, or an image (PNG/JPEG → one row in [0, 1], brought to
+ * the model's input size with the `resize` policy, normalised and laid out as `opts` say). Tensor
+ * inputs are taken as they are; image-shaped ones ([N, H, W, C] or [N, C, H, W], C = 1 or 3) also
+ * come back as pictures for the report (`opts.normalize`, when given, is undone for display).
  */
-export async function readInput(file: string, model: ModelAdapter): Promise<LoadedInput> {
+export async function readInput(file: string, model: ModelAdapter, opts: ImageOptions = {}): Promise<LoadedInput> {
   const ext = path.extname(file).toLowerCase();
+  const want = model.inputShape;
   if (ext === '.png' || ext === '.jpg' || ext === '.jpeg') {
-    const want = model.inputShape;
-    const channels = want.length === 4 && want[3] === 1 ? 1 : 3;
-    const img = decodeImage(await readBytes(file, 'input'), { channels, source: `input '${file}'` });
-    let x: tf.Tensor = tf.tensor4d(img.data, [1, img.height, img.width, channels]);
-    const [h, w] = [want[1], want[2]];
-    if (want.length === 4 && typeof h === 'number' && typeof w === 'number' && (h !== img.height || w !== img.width)) {
-      const resized = tf.image.resizeBilinear(x as tf.Tensor4D, [h, w]);
-      x.dispose();
-      x = resized;
-      const data = (await x.data()) as Float32Array;
-      return { x, images: [{ width: w, height: h, channels, data: Float32Array.from(data) }], source: file };
+    const layout = opts.layout ?? inferLayout(want) ?? 'nhwc';
+    const [c, h, w] = want.length !== 4 ? [undefined, undefined, undefined] : layout === 'nchw' ? [want[1], want[2], want[3]] : [want[3], want[1], want[2]];
+    if (typeof c === 'number' && c !== 1 && c !== 3) {
+      throw new ShapeMismatchError(`Input '${file}' is an image, but with layout ${layout} the model's input [${want.map((d) => d ?? 'batch').join(', ')}] has ${c} channels (1 or 3 expected)${opts.layout ? '' : '; give --layout nhwc or nchw'}`, {
+        arg: 'layout',
+        expected: want,
+        layout,
+      });
     }
-    return { x, images: [img], source: file };
+    const channels = c === 1 ? 1 : 3;
+    const img = decodeImage(await readBytes(file, 'input'), { channels, source: `input '${file}'` });
+    const size = typeof h === 'number' && typeof w === 'number' ? { width: w, height: h } : {};
+    const p = preprocessImage(img, { ...size, layout, ...(opts.normalize ? { normalize: opts.normalize } : {}), ...(opts.resize ? { resize: opts.resize } : {}) });
+    const x = tf.tensor(p.data, [...p.shape], 'float32');
+    try {
+      checkInputShape(x, model, file);
+    } catch (e) {
+      x.dispose();
+      throw e;
+    }
+    return { x, images: [p.image], source: file, layout, preprocessing: p.preprocessing };
   }
   const t = await readTensorFile(file, 'input');
   const x = tf.tensor(t.dtype === 'int32' ? Float32Array.from(t.data) : t.data, [...t.shape], 'float32');
-  checkInputShape(x, model, file);
-  return { x, source: file };
+  try {
+    checkInputShape(x, model, file);
+  } catch (e) {
+    x.dispose();
+    throw e;
+  }
+  const layout = x.rank === 4 ? (opts.layout ?? inferLayout(x.shape)) : undefined;
+  const shown = layout ? displayImages(t.data, t.shape, layout, opts.normalize) : undefined;
+  if (!layout || !shown) return { x, source: file };
+  const note = { denormalized: 'normalisation undone for display', 'as-is': undefined, 'divided by 255': 'values divided by 255 for display', 'min-max': 'values stretched from their min to their max for display' }[shown.mapping];
+  return { x, source: file, layout, images: shown.images, ...(note ? { imageNote: note } : {}) };
 }
 
 function checkInputShape(x: tf.Tensor, model: ModelAdapter, file: string): void {
@@ -175,6 +303,23 @@ export async function featureMaskFlag(value: string, input: LoadedInput): Promis
     return textSpanMask(tokens, spans[value]!);
   }
   return readFeatureMask(value);
+}
+
+/**
+ * `--feature-mask` for any image layout: segmentations (slic, grid) of a channels-first input are
+ * computed on its channels-last view and laid out as [C, H, W] again; everything else is `featureMaskFlag`.
+ */
+export async function featureMaskForInput(value: string, input: LoadedInput): Promise<FeatureMask> {
+  if (input.layout !== 'nchw' || input.x.rank !== 4 || !/^(slic|grid)\b/.test(value)) return featureMaskFlag(value, input);
+  const [, c, h, w] = input.x.shape as [number, number, number, number];
+  const hwc = tf.transpose(input.x, [0, 2, 3, 1]);
+  try {
+    const m = await featureMaskFlag(value, { ...input, x: hwc });
+    if (m.ids.length === h * w * c) return { ids: Int32Array.from(transposeImage(m.ids, h, w, c, 'nchw')), shape: [c, h, w] };
+    return { ids: m.ids, shape: [1, h, w] };
+  } finally {
+    hwc.dispose();
+  }
 }
 
 /** `--feature-mask FILE`: integer ids with one row's shape (or broadcastable). */

@@ -4,27 +4,123 @@ import type { AttributionLike } from '../core/types.js';
 import { encodeNpy } from '../io/npy.js';
 import { shortestFloat32 } from '../io/tensor-json.js';
 import { encodePng, type ImageData01 } from '../io/image.js';
+import type { ClassLabels } from '../io/labels.js';
+import { describeNormalization, inferLayout, type ImageLayout, type Preprocessing } from '../io/preprocess.js';
 import { heatmapRgba, imageRgba, normalizeMap, overlayRgba, reduceChannels, resizeMapNearest, upscaleRgba } from '../viz/heatmap.js';
-import { renderReport, type ReportMethod, type ReportSection } from '../viz/report.js';
+import { renderReport, type ReportInput, type ReportMethod, type ReportSection } from '../viz/report.js';
 import { tokenHtml } from '../viz/token-spans.js';
 
-/** The result JSON of DESIGN.md. */
-export async function resultJson(attr: AttributionLike): Promise<Record<string, unknown>> {
+/**
+ * What the CLI knows about a run beyond the attribution: the input batch, how an image was
+ * preprocessed, names of classes and features, the model's outputs, token ids. Every field is optional.
+ */
+export interface ResultContext {
+  /** The input batch as the model took it (tabular bars). */
+  readonly input?: { readonly data: Float32Array; readonly shape: readonly number[] };
+  /** Where the channel axis of an image input is (the attribution of a feature method has the same layout). */
+  readonly layout?: ImageLayout;
+  /** Image files: how they were resized and normalised. */
+  readonly preprocessing?: Preprocessing;
+  /** Tensor inputs shown as images: how their values were mapped to the display range. */
+  readonly imageNote?: string;
+  /** One name per input feature (tabular inputs). */
+  readonly featureNames?: readonly string[];
+  /** Class labels by output index. */
+  readonly labels?: ClassLabels;
+  /** The model's output on the input, flattened per row ([rows, outputsPerRow]). */
+  readonly outputs?: { readonly data: Float32Array; readonly perRow: number };
+  /** Token ids of a text input, one array per row. */
+  readonly tokenIds?: readonly (readonly number[])[];
+}
+
+/** The model's output at a row's target: raw value and, for several outputs, its probability. */
+export interface TargetScore {
+  readonly index: number;
+  readonly label?: string;
+  readonly score?: number;
+  readonly probability?: number;
+  /** What `score` is: a probability (the row sums to 1), a logit (softmax gives `probability`), or the only output. */
+  readonly kind?: 'probability' | 'logit' | 'output';
+}
+
+/** Each row's target with its label and the model's score for it. */
+export function targetScores(targets: readonly number[], ctx: ResultContext = {}): TargetScore[] {
+  return targets.map((index, row) => {
+    const label = ctx.labels?.get(index);
+    const base = { index, ...(label === undefined ? {} : { label }) };
+    const out = ctx.outputs;
+    if (!out || index >= out.perRow || (row + 1) * out.perRow > out.data.length) return base;
+    const r = out.data.subarray(row * out.perRow, (row + 1) * out.perRow);
+    const score = r[index]!;
+    if (out.perRow === 1) return { ...base, score, kind: 'output' as const };
+    let sum = 0;
+    let isDistribution = true;
+    for (const v of r) {
+      sum += v;
+      if (!(v >= 0 && v <= 1)) isDistribution = false;
+    }
+    if (isDistribution && Math.abs(sum - 1) < 1e-3) return { ...base, score, probability: score, kind: 'probability' as const };
+    let max = -Infinity;
+    for (const v of r) max = Math.max(max, v);
+    let z = 0;
+    for (const v of r) z += Math.exp(v - max);
+    return { ...base, score, probability: Math.exp(score - max) / z, kind: 'logit' as const };
+  });
+}
+
+/** "6 · 'cat' (score 0.93 / logit 4.12)": a target as the report shows it. */
+export function describeTarget(t: TargetScore): string {
+  const label = t.label === undefined ? '' : ` · '${t.label}'`;
+  const num = (v: number) => String(Number(v.toPrecision(3)));
+  const score =
+    t.score === undefined
+      ? ''
+      : t.kind === 'logit'
+        ? ` (score ${num(t.probability!)} / logit ${num(t.score)})`
+        : t.kind === 'probability'
+          ? ` (score ${num(t.score)})`
+          : ` (output ${num(t.score)})`;
+  return `${t.index}${label}${score}`;
+}
+
+/** The result JSON of DESIGN.md, with the context the CLI has (labels, scores, tokens, preprocessing). */
+export async function resultJson(attr: AttributionLike, ctx: ResultContext = {}, tokens?: readonly (readonly string[])[]): Promise<Record<string, unknown>> {
   const d = attr.diagnostics;
+  const data = (await attr.values.data()) as Float32Array;
+  const positionScores = attr.kind === 'layer' && attr.values.rank === 3 ? lastAxisSums(data, attr.values.shape) : undefined;
+  const scores = d.targets ? targetScores(d.targets, ctx) : undefined;
+  const tokenRows = tokens ? tokenScores(tokens, ctx.tokenIds, positionScores ?? (attr.values.rank === 2 ? data : undefined), attr.values.shape) : undefined;
   return {
     method: attr.method,
     ...(attr.layer === undefined ? {} : { layer: attr.layer }),
     target: d.targets ? [...d.targets] : null,
+    ...(ctx.labels && scores ? { targetLabels: scores.map((s) => s.label ?? null) } : {}),
+    ...(scores && scores.some((s) => s.score !== undefined) ? { scores: scores.map((s) => (s.score === undefined ? null : shortestFloat32(s.score))) } : {}),
+    ...(scores && scores.some((s) => s.probability !== undefined) ? { probabilities: scores.map((s) => (s.probability === undefined ? null : shortestFloat32(s.probability))) } : {}),
     shape: attr.values.shape,
-    data: Array.from(await attr.values.data(), shortestFloat32),
+    ...(ctx.featureNames ? { featureNames: [...ctx.featureNames] } : {}),
+    data: Array.from(data, shortestFloat32),
     diagnostics: {
       evaluations: d.evaluations,
       elapsedMs: Math.round(d.elapsedMs * 1000) / 1000,
       truncated: d.truncated,
       ...(d.convergenceDelta ? { convergenceDelta: Array.from(d.convergenceDelta, shortestFloat32) } : {}),
     },
-    ...(attr.kind === 'layer' && attr.values.rank === 3 ? { positionScores: Array.from(lastAxisSums(await attr.values.data(), attr.values.shape), shortestFloat32) } : {}),
+    ...(positionScores ? { positionScores: Array.from(positionScores, shortestFloat32) } : {}),
+    ...(tokenRows ? { tokens: tokenRows } : {}),
+    ...(ctx.preprocessing ? { preprocessing: ctx.preprocessing } : ctx.layout ? { preprocessing: { layout: ctx.layout } } : {}),
   };
+}
+
+/** Per row, each position's token, id and score (PAD positions included, shown as '·'). */
+function tokenScores(tokens: readonly (readonly string[])[], ids: ResultContext['tokenIds'], scores: ArrayLike<number> | undefined, shape: readonly number[]): { token: string; id: number | null; score: number | null }[][] {
+  const per = shape[1] ?? 0;
+  return tokens.map((row, i) =>
+    row.map((token, k) => {
+      const s = scores && k < per ? scores[i * per + k] : undefined;
+      return { token, id: ids?.[i]?.[k] ?? null, score: s === undefined ? null : shortestFloat32(s) };
+    }),
+  );
 }
 
 /** Σ over the last axis of a [n, T, d] layer attribution: one score per position (per token, for an embedding layer). */
@@ -50,10 +146,11 @@ export async function writeAtomically(files: ReadonlyMap<string, Uint8Array | st
 /**
  * Writes the result: a `.json` path gets the result JSON; any other path is a directory that gets
  * `result.json`, `attribution.npy` and, for images, `heatmap-<row>.png` / `overlay-<row>.png`, plus
- * `report.html` (token highlighting when `tokens` are given, bars otherwise).
+ * `report.html`: per row, the input (the image, the highlighted tokens, or the feature values as bars)
+ * beside the attribution.
  */
-export async function writeResult(out: string, attr: AttributionLike, images?: readonly ImageData01[], tokens?: readonly (readonly string[])[]): Promise<string[]> {
-  const json = JSON.stringify(await resultJson(attr));
+export async function writeResult(out: string, attr: AttributionLike, images?: readonly ImageData01[], tokens?: readonly (readonly string[])[], ctx: ResultContext = {}): Promise<string[]> {
+  const json = JSON.stringify(await resultJson(attr, ctx, tokens));
   if (out.toLowerCase().endsWith('.json')) {
     await writeAtomically(new Map([[path.basename(out), json]]), path.dirname(path.resolve(out)));
     return [out];
@@ -62,34 +159,77 @@ export async function writeResult(out: string, attr: AttributionLike, images?: r
   files.set('result.json', json);
   const raw = (await attr.values.data()) as Float32Array;
   files.set('attribution.npy', encodeNpy({ shape: attr.values.shape, dtype: 'float32', data: raw }));
-  let shape = attr.values.shape;
+  const { sections, pngs } = reportSections(attr, raw, images, tokens, ctx);
+  for (const [name, png] of pngs) files.set(name, png);
+  const resize = ctx.preprocessing?.resize;
+  const intro = resize
+    ? `Input resized from ${resize.from.width}×${resize.from.height} to ${resize.to.width}×${resize.to.height} (${resizeWords(resize.policy)}).`
+    : undefined;
+  files.set('report.html', renderReport({ title: `attrib: ${attr.method}`, ...(intro ? { intro } : {}), sections }));
+  await writeAtomically(files, out);
+  return [...files.keys()].map((f) => path.join(out, f));
+}
+
+/** How a resize policy changed the picture, in words. */
+export function resizeWords(policy: string): string {
+  return policy === 'stretch'
+    ? 'stretched: the aspect ratio is not kept'
+    : policy === 'fit'
+      ? 'fit: aspect ratio kept, padded with black'
+      : policy === 'crop'
+        ? 'crop: aspect ratio kept, the centre cut out'
+        : policy;
+}
+
+/** The most features shown as bars per row; beyond it, the largest attributions. */
+const MAX_BARS = 48;
+
+/** The report's sections (one per row) and the PNGs to write beside it. */
+function reportSections(
+  attr: AttributionLike,
+  raw: Float32Array,
+  images: readonly ImageData01[] | undefined,
+  tokens: readonly (readonly string[])[] | undefined,
+  ctx: ResultContext,
+): { sections: ReportSection[]; pngs: Map<string, Uint8Array> } {
+  const pngs = new Map<string, Uint8Array>();
   const sections: ReportSection[] = [];
+  let shape = attr.values.shape;
   let data = raw;
   if (tokens && attr.kind === 'layer' && shape.length === 3) {
     // an embedding-layer attribution: one score per token, summed over the embedding dimension
     data = lastAxisSums(raw, shape);
     shape = shape.slice(0, 2);
   }
-  if (shape.length === 4 && (shape[3] === 1 || shape[3] === 3)) {
-    const [n, h, w, c] = shape as [number, number, number, number];
+  const targets = attr.diagnostics.targets ? targetScores(attr.diagnostics.targets, ctx) : undefined;
+  const subtitle = (i: number) => (targets?.[i] ? { subtitle: `target ${describeTarget(targets[i]!)}` } : {});
+  // feature attributions keep the input's layout; layer maps say theirs by their shape
+  const layout = attr.kind === 'feature' && ctx.layout ? ctx.layout : inferLayout(shape);
+  const channels = layout === 'nhwc' ? shape[3] : layout === 'nchw' ? shape[1] : undefined;
+  if (shape.length === 4 && (channels === 1 || channels === 3)) {
+    const [n, a, b, d] = shape as [number, number, number, number];
+    const [h, w, c] = layout === 'nchw' ? [b, d, a] : [a, b, d];
     const factor = Math.max(1, Math.floor(256 / Math.max(h, w)));
     for (let i = 0; i < n; i++) {
-      const map = normalizeMap(reduceChannels(data.subarray(i * h * w * c, (i + 1) * h * w * c), h, w, c, 'sum'));
+      const map = normalizeMap(reduceChannels(data.subarray(i * h * w * c, (i + 1) * h * w * c), h, w, c, 'sum', layout));
       const heat = encodePng(upscaleRgba(heatmapRgba(map, 'diverging'), w, h, factor), w * factor, h * factor);
-      files.set(`heatmap-${i}.png`, heat);
+      pngs.set(`heatmap-${i}.png`, heat);
       const img = images?.[i];
-      const methods: ReportMethod[] = [{ id: attr.method, title: attr.method, png: heat, facts: facts(attr, i) }];
+      const methods: ReportMethod[] = [{ id: attr.method, title: attr.method, png: heat, facts: facts(attr, i, targets) }];
+      let input: ReportInput;
       if (img) {
         // a layer map (e.g. GradCAM at 16×16) is shown over its image at the image's size
         const [W, H] = [img.width, img.height];
         const f = Math.max(1, Math.floor(256 / Math.max(H, W)));
         const over = encodePng(upscaleRgba(overlayRgba(img.data, img.channels, W === w && H === h ? map : resizeMapNearest(map, h, w, H, W), 'diverging'), W, H, f), W * f, H * f);
-        files.set(`overlay-${i}.png`, over);
+        pngs.set(`overlay-${i}.png`, over);
         methods.push({ id: `${attr.method}-overlay`, title: `${attr.method} over the input`, png: over, facts: {} });
+        const png = encodePng(upscaleRgba(imageRgba(img.data, H * W, img.channels), W, H, f), W * f, H * f);
+        input = { kind: 'image', png, ...inputCaption(ctx) };
+      } else {
+        input = { kind: 'html', html: '<p class="sub">The input is not an image; its attribution is on the right.</p>' };
       }
-      const fi = img ? Math.max(1, Math.floor(256 / Math.max(img.height, img.width))) : 1;
-      const input = img ? encodePng(upscaleRgba(imageRgba(img.data, img.height * img.width, img.channels), img.width, img.height, fi), img.width * fi, img.height * fi) : heat;
-      sections.push({ title: `row ${i}`, input: { kind: 'image', png: input }, methods });
+      sections.push({ title: `row ${i}`, ...subtitle(i), input, methods });
     }
   } else if (tokens && shape.length === 2) {
     const n = shape[0]!;
@@ -97,26 +237,42 @@ export async function writeResult(out: string, attr: AttributionLike, images?: r
     for (let i = 0; i < Math.min(n, 200); i++) {
       const scores = Array.from(data.subarray(i * per, (i + 1) * per));
       const html = tokenHtml(tokens[i] ?? [], scores);
-      sections.push({ title: `row ${i}`, input: { kind: 'html', html: tokenHtml(tokens[i] ?? [], new Array<number>(per).fill(0)) }, methods: [{ id: attr.method, title: attr.method, html, facts: facts(attr, i) }] });
+      sections.push({ title: `row ${i}`, ...subtitle(i), input: { kind: 'html', html: tokenHtml(tokens[i] ?? [], new Array<number>(per).fill(0)) }, methods: [{ id: attr.method, title: attr.method, html, facts: facts(attr, i, targets) }] });
     }
   } else {
     const n = shape[0]!;
     const per = data.length / n;
+    const x = ctx.input && ctx.input.data.length === data.length ? ctx.input.data : undefined;
     for (let i = 0; i < Math.min(n, 50); i++) {
-      const values = Array.from(data.subarray(i * per, (i + 1) * per));
-      const names = values.map((_, k) => `x${k}`);
-      sections.push({ title: `row ${i}`, input: { kind: 'html', html: '' }, methods: [{ id: attr.method, title: attr.method, bars: { names, values }, facts: facts(attr, i) }] });
+      const values = data.subarray(i * per, (i + 1) * per);
+      // beyond MAX_BARS features, the largest attributions, in feature order
+      let shown = Array.from({ length: per }, (_, k) => k);
+      if (per > MAX_BARS) shown = shown.sort((p, q) => Math.abs(values[q]!) - Math.abs(values[p]!)).slice(0, MAX_BARS).sort((p, q) => p - q);
+      const names = shown.map((k) => ctx.featureNames?.[k] ?? `x${k}`);
+      const note = per > MAX_BARS ? `the ${MAX_BARS} features of ${per} with the largest |attribution|` : undefined;
+      const input: ReportInput = x
+        ? { kind: 'table', names, values: shown.map((k) => x[i * per + k]!), ...(note ? { caption: note } : {}) }
+        : { kind: 'html', html: `<p class="sub">${per} features${note ? `; shown: ${note}` : ''}</p>` };
+      sections.push({ title: `row ${i}`, ...subtitle(i), input, methods: [{ id: attr.method, title: attr.method, bars: { names, values: shown.map((k) => values[k]!) }, facts: facts(attr, i, targets) }] });
     }
   }
-  files.set('report.html', renderReport({ title: `attrib: ${attr.method}`, sections }));
-  await writeAtomically(files, out);
-  return [...files.keys()].map((f) => path.join(out, f));
+  return { sections, pngs };
 }
 
-function facts(attr: AttributionLike, row: number): Record<string, string> {
+/** The caption under an input image: how it was resized, normalised or mapped for display. */
+function inputCaption(ctx: ResultContext): { caption?: string } {
+  const parts: string[] = [];
+  const p = ctx.preprocessing;
+  if (p?.resize) parts.push(`resized ${p.resize.from.width}×${p.resize.from.height} → ${p.resize.to.width}×${p.resize.to.height} (${resizeWords(p.resize.policy)})`);
+  if (p && p.normalize !== '[0,1]') parts.push(`normalised ${describeNormalization(p.normalize)}, shown undone`);
+  if (ctx.imageNote) parts.push(ctx.imageNote);
+  return parts.length > 0 ? { caption: parts.join('; ') } : {};
+}
+
+function facts(attr: AttributionLike, row: number, targets?: readonly TargetScore[]): Record<string, string> {
   const d = attr.diagnostics;
   const f: Record<string, string> = { evaluations: String(d.evaluations), 'time (ms)': d.elapsedMs.toFixed(1) };
-  if (d.targets) f['target'] = String(d.targets[row]);
+  if (d.targets) f['target'] = targets?.[row] ? describeTarget(targets[row]!) : String(d.targets[row]);
   if (d.convergenceDelta) f['completeness gap'] = d.convergenceDelta[row]!.toExponential(2);
   return f;
 }

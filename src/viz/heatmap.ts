@@ -4,16 +4,20 @@ import { colorOf, type ColormapName } from './colormap.js';
 /** How the channels of an [H, W, C] attribution become one value per pixel. */
 export type ChannelReduction = 'sum' | 'abs-sum' | 'max-abs';
 
-/** One value per pixel from a channels-last [H, W, C] attribution. */
-export function reduceChannels(values: ArrayLike<number>, height: number, width: number, channels: number, how: ChannelReduction = 'sum'): Float32Array {
+/**
+ * One value per pixel from an [H, W, C] attribution (`layout: 'nhwc'`, the default) or a [C, H, W]
+ * one (`'nchw'`, models exported from PyTorch).
+ */
+export function reduceChannels(values: ArrayLike<number>, height: number, width: number, channels: number, how: ChannelReduction = 'sum', layout: 'nhwc' | 'nchw' = 'nhwc'): Float32Array {
   if (values.length !== height * width * channels) {
     throw new InvalidArgumentError(`Attribution has ${values.length} values, expected ${height}×${width}×${channels}`, { arg: 'values' });
   }
-  const out = new Float32Array(height * width);
-  for (let p = 0; p < height * width; p++) {
+  const plane = height * width;
+  const out = new Float32Array(plane);
+  for (let p = 0; p < plane; p++) {
     let acc = 0;
     for (let c = 0; c < channels; c++) {
-      const v = values[p * channels + c]!;
+      const v = values[layout === 'nhwc' ? p * channels + c : c * plane + p]!;
       if (how === 'sum') acc += v;
       else if (how === 'abs-sum') acc += Math.abs(v);
       else acc = Math.max(acc, Math.abs(v));
@@ -45,19 +49,20 @@ export function heatmapRgba(norm: ArrayLike<number>, colormap: ColormapName): Ui
 }
 
 /**
- * The heatmap blended over an image (RGB or gray floats in [0, 1], [H, W, C]): the image is shown in
- * gray and each pixel takes the colormap with opacity proportional to |value| (up to `alpha`).
+ * The heatmap blended over an image (RGB or gray floats in [0, 1], [H, W, C]). The image is shown
+ * by its luminance on a light ground (60–100 % white), so it stays bright whatever its colours; each
+ * pixel takes the colormap with opacity `alpha · √|value|`, so moderate attributions stay visible.
  */
-export function overlayRgba(image: ArrayLike<number>, channels: number, norm: ArrayLike<number>, colormap: ColormapName, alpha = 0.7): Uint8Array {
+export function overlayRgba(image: ArrayLike<number>, channels: number, norm: ArrayLike<number>, colormap: ColormapName, alpha = 0.8): Uint8Array {
   const out = new Uint8Array(norm.length * 4);
   for (let p = 0; p < norm.length; p++) {
-    let gray = 0;
-    if (channels >= 3) gray = 0.299 * image[p * channels]! + 0.587 * image[p * channels + 1]! + 0.114 * image[p * channels + 2]!;
-    else gray = image[p * channels]!;
-    const g = Math.round(255 * Math.min(1, Math.max(0, gray)));
-    const [r, gg, b] = colorOf(colormap, norm[p]!);
-    const a = alpha * Math.min(1, Math.abs(norm[p]!));
-    out.set([Math.round(g * (1 - a) + r * a), Math.round(g * (1 - a) + gg * a), Math.round(g * (1 - a) + b * a), 255], p * 4);
+    let lum = 0;
+    if (channels >= 3) lum = 0.299 * image[p * channels]! + 0.587 * image[p * channels + 1]! + 0.114 * image[p * channels + 2]!;
+    else lum = image[p * channels]!;
+    const base = 255 * (0.6 + 0.4 * Math.min(1, Math.max(0, lum)));
+    const [r, g, b] = colorOf(colormap, norm[p]!);
+    const a = alpha * Math.sqrt(Math.min(1, Math.abs(norm[p]!) || 0));
+    out.set([Math.round(base * (1 - a) + r * a), Math.round(base * (1 - a) + g * a), Math.round(base * (1 - a) + b * a), 255], p * 4);
   }
   return out;
 }

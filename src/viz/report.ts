@@ -1,11 +1,15 @@
 import { colorOf } from './colormap.js';
 import { escapeHtml } from './token-spans.js';
 
-/** What one report section shows as its input. */
-export type ReportInput =
-  | { readonly kind: 'image'; readonly png: Uint8Array; readonly caption?: string }
+/**
+ * What one report section shows as its input: the image itself, the feature values of a tabular
+ * row as bars, or any HTML. `title` names the card (default "input"); `caption` goes under it.
+ */
+export type ReportInput = (
+  | { readonly kind: 'image'; readonly png: Uint8Array }
   | { readonly kind: 'table'; readonly names: readonly string[]; readonly values: readonly number[] }
-  | { readonly kind: 'html'; readonly html: string };
+  | { readonly kind: 'html'; readonly html: string }
+) & { readonly title?: string; readonly caption?: string };
 
 /** One method's panel. */
 export interface ReportMethod {
@@ -34,6 +38,8 @@ export interface Report {
   readonly sections: readonly ReportSection[];
   /** A table under the sections: header row, then rows. */
   readonly summary?: { readonly header: readonly string[]; readonly rows: readonly (readonly string[])[] };
+  /** Show the attribution colour legend (default true); off for pages without attributions. */
+  readonly legend?: boolean;
 }
 
 /** A self-contained HTML page (inline CSS and images, no scripts, no network). */
@@ -62,7 +68,7 @@ table.summary td:first-child,table.summary th:first-child{text-align:left}
 </style></head><body>
 <h1>${escapeHtml(r.title)}</h1>
 ${r.intro ? `<p class="sub">${escapeHtml(r.intro)}</p>` : ''}
-<div class="legend">pushes the target down <span class="bar"></span> pushes it up</div>
+${r.legend === false ? '' : '<div class="legend">pushes the target down <span class="bar"></span> pushes it up</div>'}
 ${sections}
 ${summary}
 </body></html>
@@ -70,42 +76,60 @@ ${summary}
 }
 
 function renderSection(s: ReportSection): string {
-  const input =
-    s.input.kind === 'image'
-      ? `<div class="card"><h3>input</h3><img alt="input" src="${dataUri(s.input.png)}">${s.input.caption ? `<div class="facts">${escapeHtml(s.input.caption)}</div>` : ''}</div>`
-      : s.input.kind === 'table'
-        ? `<div class="card"><h3>input</h3>${bars(s.input.names, s.input.values, false)}</div>`
-        : `<div class="card" style="width:540px"><h3>input</h3>${s.input.html}</div>`;
+  const title = escapeHtml(s.input.title ?? 'input');
+  const caption = s.input.caption ? `<div class="facts caption">${escapeHtml(s.input.caption)}</div>` : '';
+  let input: string;
+  if (s.input.kind === 'image') input = `<div class="card"><h3>${title}</h3><img alt="${title}" src="${dataUri(s.input.png)}">${caption}</div>`;
+  else if (s.input.kind === 'table') {
+    const svg = bars(s.input.names, s.input.values, false);
+    input = `<div class="card" style="width:${svg.width + 20}px"><h3>${title}</h3>${svg.html}${caption}</div>`;
+  } else input = `<div class="card" style="width:540px"><h3>${title}</h3>${s.input.html}${caption}</div>`;
   const methods = s.methods
     .map((m) => {
-      const body = m.png ? `<img alt="${escapeHtml(m.id)}" src="${dataUri(m.png)}">` : m.bars ? bars(m.bars.names, m.bars.values, true) : (m.html ?? '');
+      const chart = m.png || !m.bars ? undefined : bars(m.bars.names, m.bars.values, true);
+      const body = m.png ? `<img alt="${escapeHtml(m.id)}" src="${dataUri(m.png)}">` : chart ? chart.html : (m.html ?? '');
       const facts = Object.entries(m.facts)
         .map(([k, v]) => `<div><span>${escapeHtml(k)}</span><span>${escapeHtml(v)}</span></div>`)
         .join('');
-      return `<div class="card"${m.html ? ' style="width:540px"' : ''}><h3>${escapeHtml(m.title)}</h3>${body}<div class="facts">${facts}</div></div>`;
+      const width = m.html && !m.png ? 540 : chart ? chart.width + 20 : undefined;
+      return `<div class="card"${width ? ` style="width:${width}px"` : ''}><h3>${escapeHtml(m.title)}</h3>${body}<div class="facts">${facts}</div></div>`;
     })
     .join('\n');
   return `<h2>${escapeHtml(s.title)}</h2>${s.subtitle ? `<p class="sub">${escapeHtml(s.subtitle)}</p>` : ''}<div class="grid">${input}\n${methods}</div>`;
 }
 
-/** Horizontal bars as inline SVG; signed bars are centred and coloured by sign. */
-function bars(names: readonly string[], values: readonly number[], signed: boolean): string {
+/**
+ * Horizontal bars as inline SVG, one per feature with its name and value, around a zero line when
+ * any value is negative. Attributions (`coloured`) take the diverging colours by sign and size;
+ * input values are drawn in one neutral colour.
+ */
+export function bars(names: readonly string[], values: readonly number[], coloured: boolean): { readonly html: string; readonly width: number } {
   const h = 16;
-  const width = 240;
-  const label = 44;
-  const max = Math.max(1e-12, ...values.map(Math.abs));
-  const mid = signed ? label + (width - label) / 2 : label;
-  const span = signed ? (width - label) / 2 : width - label;
+  const label = Math.min(160, Math.max(28, 7 * Math.max(0, ...names.map((n) => n.length)) + 6));
+  const plot = 200;
+  const valueText = 58;
+  const width = label + plot + valueText;
+  const max = Math.max(1e-12, ...values.map((v) => (Number.isFinite(v) ? Math.abs(v) : 0)));
+  const signed = values.some((v) => v < 0);
+  const mid = signed ? label + plot / 2 : label;
+  const span = signed ? plot / 2 : plot;
   const rows = values
     .map((v, i) => {
-      const len = (Math.abs(v) / max) * span;
-      const x = signed && v < 0 ? mid - len : mid;
-      const [r, g, b] = signed ? colorOf('diverging', v / max) : [90, 110, 140];
-      return `<text x="0" y="${i * h + 12}" font-size="11">${escapeHtml(names[i] ?? String(i))}</text><rect x="${x.toFixed(1)}" y="${i * h + 3}" width="${len.toFixed(1)}" height="${h - 6}" fill="rgb(${r},${g},${b})"><title>${escapeHtml(names[i] ?? String(i))}: ${v.toPrecision(4)}</title></rect>`;
+      const raw = names[i] ?? String(i);
+      const name = escapeHtml(raw);
+      const shown = escapeHtml(raw.length > 24 ? `${raw.slice(0, 23)}…` : raw);
+      const len = (Math.min(Math.abs(v), max) / max) * span || 0;
+      const x = v < 0 ? mid - len : mid;
+      const [r, g, b] = coloured ? colorOf('diverging', v / max) : [110, 125, 150];
+      return (
+        `<text x="0" y="${i * h + 12}" font-size="11">${shown}</text>` +
+        `<rect x="${x.toFixed(1)}" y="${i * h + 3}" width="${len.toFixed(1)}" height="${h - 6}" fill="rgb(${r},${g},${b})"><title>${name}: ${v.toPrecision(4)}</title></rect>` +
+        `<text x="${width}" y="${i * h + 12}" font-size="10" fill="#555" text-anchor="end">${Number(v.toPrecision(3))}</text>`
+      );
     })
     .join('');
-  const axis = signed ? `<line x1="${mid}" x2="${mid}" y1="0" y2="${values.length * h}" stroke="#999"/>` : '';
-  return `<svg width="${width}" height="${values.length * h}" role="img">${rows}${axis}</svg>`;
+  const axis = `<line x1="${mid}" x2="${mid}" y1="0" y2="${values.length * h}" stroke="#999"/>`;
+  return { html: `<svg width="${width}" height="${values.length * h}" role="img" font-family="sans-serif">${rows}${axis}</svg>`, width };
 }
 
 function gradientStops(): string {

@@ -15,7 +15,7 @@ import { roadCurve } from '../../metrics/road.js';
 import { complexity, sparseness } from '../../metrics/complexity.js';
 import { parseFlags, type FlagSpec } from '../args.js';
 import { engineFor } from '../backend.js';
-import { featureMaskFlag, parseBaseline, parseTarget, readInput, readTensorFile } from '../inputs.js';
+import { featureMaskForInput, IMAGE_FLAGS, imageOptions, parseBaseline, parseTarget, readInput, readTensorFile } from '../inputs.js';
 import { writeAtomically } from '../outputs.js';
 import { curveSvg, type CurveSeries } from '../../viz/curves.js';
 import { renderReport } from '../../viz/report.js';
@@ -56,6 +56,7 @@ export const EVALUATE_FLAGS: readonly FlagSpec[] = [
   { name: 'engine', type: 'string', help: 'runtime of a model.json: tfjs (default), onnx (exported to ONNX Runtime) or auto' },
   { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128 },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
+  ...IMAGE_FLAGS,
 ];
 
 export interface EvaluationResult {
@@ -86,8 +87,9 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
   }
   const needsTruth = metrics.some((m) => m === 'auroc' || m === 'mass' || m === 'precision');
   if (needsTruth && !flags.has('relevant')) throw new InvalidArgumentError(`Metrics auroc, mass and precision need --relevant FILE (1 on relevant elements)`, { arg: 'relevant' });
+  const imageOpts = imageOptions(flags);
   const model = await loadModel(need('model'), engineFor(flags.get('engine'), descriptors));
-  const input = await readInput(need('input'), model);
+  const input = await readInput(need('input'), model, imageOpts);
   const x = input.x;
   const baseline = await parseBaseline(flags.get('baseline') as string | undefined);
   const quiet = flags.get('quiet') === true;
@@ -100,7 +102,7 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
     if (relevant && relevant.length !== x.size) {
       throw new InvalidArgumentError(`--relevant has ${relevant.length} values but the input has ${x.size}; give one flag per input element`, { arg: 'relevant' });
     }
-    const featureMask = flags.has('feature-mask') ? await featureMaskFlag(flags.get('feature-mask') as string, input) : undefined;
+    const featureMask = flags.has('feature-mask') ? await featureMaskForInput(flags.get('feature-mask') as string, input) : undefined;
     // one set of targets for every method and metric
     const rawTarget = parseTarget(flags.get('target') as string | undefined, x.shape[0]!);
     const resolved = await resolveTarget(model, x, rawTarget, Budget.start({ signal }, { total: x.shape[0]!, fn: 'evaluate', exact: false }), batchSize, 'evaluate');
@@ -164,7 +166,8 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
       const html = renderReport({
         title: 'attrib evaluate',
         intro: `Model ${String(flags.get('model'))}, input ${String(flags.get('input'))}; every method is read against the random control.`,
-        sections: [{ title: 'Rankings', input: { kind: 'html', html: `<pre>${table(results, metrics).replace(/&/g, '&amp;').replace(/</g, '&lt;')}</pre>` }, methods: charts.map((svg, k) => ({ id: `curve-${k}`, title: Object.keys(curves)[k]!, html: svg, facts: {} })) }],
+        legend: false,
+        sections: [{ title: 'Rankings', input: { kind: 'html', title: 'ranked methods (mean over rows)', html: `<pre>${table(results, metrics).replace(/&/g, '&amp;').replace(/</g, '&lt;')}</pre>` }, methods: charts.map((svg, k) => ({ id: `curve-${k}`, title: Object.keys(curves)[k]!, html: svg, facts: {} })) }],
       });
       const written = new Map<string, string>([
         ['results.json', JSON.stringify({ results }, null, 2)],

@@ -7,8 +7,9 @@ import { loadModel } from '../../io/load-model.js';
 import { engineFor } from '../backend.js';
 import type { ModelAdapter } from '../../models/model.js';
 import { kebab, parseFlags, type FlagSpec, type FlagValue } from '../args.js';
-import { featureMaskFlag, parseBaseline, parseTarget, readInput, readNamedInputs, readTextLines, readVocabulary, textInput, type LoadedInput } from '../inputs.js';
-import { resultJson, writeResult } from '../outputs.js';
+import { featureMaskForInput, IMAGE_FLAGS, imageOptions, parseBaseline, parseTarget, readFeatureNames, readInput, readLabels, readNamedInputs, readTextLines, readVocabulary, textInput, type ImageOptions, type LoadedInput } from '../inputs.js';
+import { resultJson, resizeWords, writeResult, type ResultContext } from '../outputs.js';
+import { checkLabels, type ClassLabels } from '../../io/labels.js';
 import { ProgressBar } from '../progress.js';
 
 export const EXPLAIN_FLAGS: readonly FlagSpec[] = [
@@ -27,6 +28,9 @@ export const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128 },
   { name: 'max-evaluations', type: 'int', help: 'budget in model rows' },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
+  ...IMAGE_FLAGS,
+  { name: 'labels', type: 'string', help: 'class labels: one per line, a JSON array, or a JSON object {index: label}' },
+  { name: 'feature-names', type: 'string', help: 'names of tabular input features: one per line or a JSON array (as many as the features of a row)' },
 ];
 
 /** Flags of a method's options, from the registry. */
@@ -54,6 +58,8 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
   let flags = parse(descriptor);
   const modelPath = flags.get('model');
   if (typeof modelPath !== 'string') throw new InvalidArgumentError(`'attrib explain' needs --model`, { arg: 'model' });
+  const names = await readNames(flags);
+  const imageOpts = imageOptions(flags);
   const model = await loadModel(modelPath, engineFor(flags.get('engine'), [descriptor]));
   let input: LoadedInput & { vocab?: Vocabulary };
   try {
@@ -66,7 +72,8 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     if (flags.has('layer') && d.layer === undefined) {
       throw new InvalidArgumentError(`Method '${d.id}' takes no --layer (layer methods: ${layerMethods()})`, { arg: 'layer', method: d.id });
     }
-    input = await loadInput(flags, model);
+    input = await loadInput(flags, model, imageOpts);
+    checkNames(names, input.x, model);
   } catch (e) {
     model.dispose();
     throw e;
@@ -91,7 +98,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     for (const o of [...descriptor.options, ...(inner?.options ?? [])]) {
       const v = flags.get(kebab(o.name));
       if (v === undefined || o.type === 'method') continue;
-      opts[o.name] = o.type === 'mask' ? await featureMaskFlag(v as string, input) : v;
+      opts[o.name] = o.type === 'mask' ? await featureMaskForInput(v as string, input) : v;
     }
     const bar = new ProgressBar(descriptor.id, !quiet);
     opts['onProgress'] = bar.update;
@@ -100,12 +107,18 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     const attr = await method.attribute(x, opts as unknown as AttributeOptions);
     bar.done();
     try {
+      const tokens = input.tokens ?? (await tokenLabels(model, x, input.vocab));
+      const ctx = await resultContext(input, names, tokens !== undefined, attr.diagnostics.targets ? await modelOutputs(model, x, Number(flags.get('batch-size') ?? 128), extras) : undefined);
+      // labels of a model whose output size was unknown before it ran
+      if (names.labels && ctx.outputs) checkLabels(names.labels.labels, ctx.outputs.perRow, names.labels.sparse, `'${names.labels.file}'`);
+      const resize = input.preprocessing?.resize;
+      if (resize && !quiet) process.stderr.write(`attrib: note: input resized from ${resize.from.width}×${resize.from.height} to ${resize.to.width}×${resize.to.height} (${resizeWords(resize.policy)})\n`);
       const out = flags.get('out') as string | undefined;
       if (out) {
-        const files = await writeResult(out, attr, input.images, input.tokens ?? (await tokenLabels(model, x, input.vocab)));
+        const files = await writeResult(out, attr, input.images, tokens, ctx);
         return { stdout: '', files };
       }
-      return { stdout: JSON.stringify(await resultJson(attr)), files: [] };
+      return { stdout: JSON.stringify(await resultJson(attr, ctx, tokens)), files: [] };
     } finally {
       attr.dispose();
     }
@@ -133,8 +146,81 @@ const layerMethods = (): string =>
     .map((m) => m.id)
     .join(', ');
 
+/** `--labels` and `--feature-names`, read before any work. */
+interface Names {
+  readonly labels?: { readonly labels: ClassLabels; readonly sparse: boolean; readonly file: string };
+  readonly featureNames?: { readonly names: readonly string[]; readonly file: string };
+}
+
+/** Reads `--labels` and `--feature-names` (shared with evaluate). */
+export async function readNames(flags: ReadonlyMap<string, FlagValue>): Promise<Names> {
+  const labelsFile = flags.get('labels');
+  const namesFile = flags.get('feature-names');
+  return {
+    ...(typeof labelsFile === 'string' ? { labels: { ...(await readLabels(labelsFile)), file: labelsFile } } : {}),
+    ...(typeof namesFile === 'string' ? { featureNames: { names: await readFeatureNames(namesFile), file: namesFile } } : {}),
+  };
+}
+
+/** Checks the names against the input and the model before any work: one name per feature, labels within the outputs. */
+export function checkNames(names: Names, x: tf.Tensor, model: ModelAdapter): void {
+  if (names.featureNames) {
+    const per = x.size / x.shape[0]!;
+    if (names.featureNames.names.length !== per) {
+      throw new InvalidArgumentError(`--feature-names '${names.featureNames.file}' has ${names.featureNames.names.length} names but a row of the input has ${per} features`, {
+        arg: 'feature-names',
+        expected: per,
+        actual: names.featureNames.names.length,
+      });
+    }
+  }
+  const outShape = model.outputShape;
+  if (names.labels && outShape && outShape.slice(1).every((d) => typeof d === 'number')) {
+    const perRow = (outShape.slice(1) as number[]).reduce((a, b) => a * b, 1);
+    checkLabels(names.labels.labels, perRow, names.labels.sparse, `'${names.labels.file}'`);
+  }
+}
+
+/** The model's output on `x` ([rows, outputs per row], flattened), in chunks of `batchSize` rows; for the scores beside each target. */
+export async function modelOutputs(model: ModelAdapter, x: tf.Tensor, batchSize: number, inputs?: Record<string, tf.Tensor>): Promise<{ data: Float32Array; perRow: number }> {
+  const n = x.shape[0]!;
+  const parts: Float32Array[] = [];
+  let perRow = 0;
+  for (let s = 0; s < n; s += batchSize) {
+    const e = Math.min(n, s + batchSize);
+    const xs = tf.slice(x, s, e - s);
+    let out: tf.Tensor | undefined;
+    try {
+      out = await model.forward(xs, { rows: Array.from({ length: e - s }, (_, k) => s + k), ...(inputs ? { inputs } : {}) });
+      perRow = out.size / (e - s);
+      parts.push((await out.data()) as Float32Array);
+    } finally {
+      xs.dispose();
+      out?.dispose();
+    }
+  }
+  const data = new Float32Array(n * perRow);
+  parts.forEach((p, k) => data.set(p, k * batchSize * perRow));
+  return { data, perRow };
+}
+
+/** What the result JSON and the report show beside the attribution. */
+async function resultContext(input: LoadedInput, names: Names, tokens: boolean, outputs?: { data: Float32Array; perRow: number }): Promise<ResultContext> {
+  const tokenIds = tokens && input.x.rank === 2 ? ((await input.x.array()) as number[][]).map((r) => r.map(Math.round)) : undefined;
+  return {
+    input: { data: (await input.x.data()) as Float32Array, shape: input.x.shape },
+    ...(input.layout ? { layout: input.layout } : {}),
+    ...(input.preprocessing ? { preprocessing: input.preprocessing } : {}),
+    ...(input.imageNote ? { imageNote: input.imageNote } : {}),
+    ...(names.featureNames ? { featureNames: names.featureNames.names } : {}),
+    ...(names.labels ? { labels: names.labels.labels } : {}),
+    ...(outputs ? { outputs } : {}),
+    ...(tokenIds ? { tokenIds } : {}),
+  };
+}
+
 /** The input batch: --text or a .txt file (with --vocab) for token-id models, else a tensor or image file. */
-async function loadInput(flags: Map<string, FlagValue>, model: ModelAdapter): Promise<LoadedInput & { vocab?: Vocabulary }> {
+async function loadInput(flags: Map<string, FlagValue>, model: ModelAdapter, imageOpts: ImageOptions = {}): Promise<LoadedInput & { vocab?: Vocabulary }> {
   const vocabPath = flags.get('vocab');
   const vocab = typeof vocabPath === 'string' ? await readVocabulary(vocabPath) : undefined;
   const text = flags.get('text');
@@ -145,6 +231,6 @@ async function loadInput(flags: Map<string, FlagValue>, model: ModelAdapter): Pr
     return { ...textInput(texts, vocab, model, typeof text === 'string' ? '--text' : `'${file as string}'`), vocab };
   }
   if (typeof file !== 'string') throw new InvalidArgumentError(`'attrib explain' needs --input FILE (or --text with --vocab)`, { arg: 'input' });
-  const input = await readInput(file, model);
+  const input = await readInput(file, model, imageOpts);
   return vocab ? { ...input, vocab } : input;
 }
