@@ -21,6 +21,8 @@ export async function resultJson(attr: AttributionLike): Promise<Record<string, 
       evaluations: d.evaluations,
       elapsedMs: Math.round(d.elapsedMs * 1000) / 1000,
       truncated: d.truncated,
+      ...(d.engine ? { engine: d.engine } : {}),
+      ...(d.compileMs === undefined ? {} : { compileMs: Math.round(d.compileMs * 1000) / 1000 }),
       ...(d.convergenceDelta ? { convergenceDelta: Array.from(d.convergenceDelta, shortestFloat32) } : {}),
     },
     ...(attr.kind === 'layer' && attr.values.rank === 3 ? { positionScores: Array.from(lastAxisSums(await attr.values.data(), attr.values.shape), shortestFloat32) } : {}),
@@ -116,6 +118,8 @@ export async function writeResult(out: string, attr: AttributionLike, images?: r
 function facts(attr: AttributionLike, row: number): Record<string, string> {
   const d = attr.diagnostics;
   const f: Record<string, string> = { evaluations: String(d.evaluations), 'time (ms)': d.elapsedMs.toFixed(1) };
+  if (d.engine) f['engine'] = d.engine;
+  if (d.compileMs) f['compile (ms)'] = d.compileMs.toFixed(1);
   if (d.targets) f['target'] = String(d.targets[row]);
   if (d.convergenceDelta) f['completeness gap'] = d.convergenceDelta[row]!.toExponential(2);
   return f;

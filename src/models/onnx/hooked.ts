@@ -53,6 +53,8 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
     private readonly variant: OnnxVariantFactory,
     private readonly session: OnnxSessionFactory,
     private readonly ort: { readonly Tensor: new (type: string, data: unknown, dims: readonly number[]) => OrtTensor },
+    /** Compile time of this model, its rewired copies and its sessions (milliseconds, cumulative). */
+    private readonly clock: { readonly ms: number } = { ms: 0 },
   ) {
     this.name = inner.name;
     this.inputShape = inner.inputShape;
@@ -61,6 +63,13 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
     const why = (inner as { gradientsUnavailable?: string }).gradientsUnavailable;
     if (why) this.gradientsUnavailable = why;
     this.nodes = hookNodes(proto);
+  }
+
+  readonly engine = 'onnx' as const;
+
+  /** Milliseconds spent compiling backward graphs and opening sessions for calls so far. */
+  get compileMs(): number {
+    return this.clock.ms;
   }
 
   get capabilities(): { readonly gradients: true; readonly hooks: true } {
@@ -177,8 +186,13 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
   /** A view whose model (a rewired copy) is created on first use. */
   private lazyView(name: string, inputShape: readonly (number | null)[], outputShape: readonly (number | null)[] | undefined, rewire: { inputName?: string; outputName?: string }, inputNames: readonly string[]): DifferentiableModel {
     const get = () => this.variantFor(rewire);
+    const clock = this.clock;
     return {
       name,
+      engine: 'onnx',
+      get compileMs() {
+        return clock.ms;
+      },
       inputShape,
       ...(outputShape ? { outputShape } : {}),
       inputNames,
