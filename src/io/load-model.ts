@@ -98,7 +98,14 @@ async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: 
   const { fromOnnx } = await import('../models/onnx/node.js');
   let onnxModel: ModelAdapter;
   try {
-    onnxModel = await fromOnnx(bytes, { name: model.name, ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }) });
+    // the same hook points (layer names and classes) as on TF.js, and the same default embedding layer
+    const layers = new Map(model.hookNames.map((n) => [n, model.hookClass(n)]));
+    onnxModel = await fromOnnx(bytes, {
+      name: model.name,
+      layers,
+      ...(model.embeddingOfInput === undefined ? {} : { embeddingOfInput: model.embeddingOfInput }),
+      ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
+    });
   } catch (e) {
     if (engine === 'auto' && e instanceof AttributionError) return model;
     model.dispose();

@@ -67,7 +67,7 @@ export async function onnxAdapter(original: Uint8Array, ort: OrtEngine, opts: On
     }
   };
   const variant = async (rw: { inputName?: string; outputName?: string }) => timed(onnxAdapterCore(original, ort, { ...opts, ...rw, clock })).then((v) => v.adapter);
-  return new OnnxHookedModel(inner, proto, shapes, variant, (p) => timed(session(p)), ort as never, clock);
+  return new OnnxHookedModel(inner, proto, shapes, variant, (p) => timed(session(p)), ort as never, clock, opts);
 }
 
 /**
