@@ -6,6 +6,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, referencePath } from './reference.js';
 
@@ -100,6 +101,21 @@ console.log(JSON.stringify({ engine: model.engine, diagnostics: ig.diagnostics.e
     out.delta.forEach((d, i) => expect(Math.abs(d)).toBeLessThan(0.05 * Math.abs(out.gap[i]!) + 1e-3));
     out.phiSums.forEach((s, i) => expect(Math.abs(s - out.gap[i]!)).toBeLessThan(1e-3 + 1e-3 * Math.abs(out.gap[i]!)));
     expect(out.onnx).toEqual({ code: 'capability_missing', details: { package: 'onnxruntime-node', install: 'npm install onnxruntime-node', reason: 'not_installed' } });
+  }, 120_000);
+
+  it("runs the README's library example (examples/quickstart.ts with the package's import paths)", async () => {
+    const source = readFileSync(path.join(ROOT, 'examples', 'quickstart.ts'), 'utf8')
+      .replace(/'\.\.\/src\/index\.js'; \/\/ 'attrib'/, "'attrib';")
+      .replace(/'\.\.\/src\/node\.js'; \/\/ 'attrib\/node'/, "'attrib/node';");
+    expect(source).toMatch(/from 'attrib';/);
+    const js = ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText;
+    writeFileSync(path.join(project, 'quickstart.js'), js);
+    writeFileSync(path.join(project, 'run-quickstart.js'), "import { quickstart } from './quickstart.js';\nconsole.log(JSON.stringify(await quickstart('node_modules/attrib/models/demo-image/model.json')));\n");
+    const r = await run(process.execPath, ['run-quickstart.js'], project);
+    expect(r.code, r.stderr).toBe(0);
+    const sums = JSON.parse(r.stdout.trim().split('\n').pop()!) as number[];
+    expect(sums).toHaveLength(2);
+    for (const s of sums) expect(Number.isFinite(s)).toBe(true);
   }, 120_000);
 
   it('npx attrib explain runs on a bundled model, and names onnxruntime-node for an .onnx file', async () => {

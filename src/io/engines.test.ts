@@ -187,6 +187,19 @@ console.log(JSON.stringify({ engine: r.diagnostics.engine, compileMs: r.diagnost
     }
   });
 
+  it('a cache folder that cannot be written never fails a call', async () => {
+    const blocker = path.join(tempDir('attrib-cache-file-'), 'not-a-folder');
+    writeFileSync(blocker, 'x');
+    const store = counting(diskGraphStore(path.join(blocker, 'sub')));
+    const m = (await onnxAdapter(bytes(), ort as never, { graphStore: store })) as DifferentiableModel;
+    const x = examples('image_cnn');
+    const r = await saliency(m, x, reference('image_cnn').targets);
+    expect([store.misses, store.puts]).toEqual([1, 1]);
+    expect(r.v.length).toBe(x.size);
+    x.dispose();
+    m.dispose();
+  });
+
   it('resolves the cache folder from the option, ATTRIB_CACHE_DIR, XDG_CACHE_HOME, then the home folder', () => {
     expect(resolveCacheDir(false, { ATTRIB_CACHE_DIR: '/tmp/x' })).toBeUndefined();
     expect(resolveCacheDir('/tmp/a', { ATTRIB_CACHE_DIR: '/tmp/x' })).toBe('/tmp/a');
