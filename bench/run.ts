@@ -4,6 +4,8 @@
 // interleaved rounds (method, then bare replay) so that machine load affects both sides alike.
 // Medians of BENCH_REPEATS rounds (default 15). BENCH_ONLY=image_cnn limits it to one model,
 // BENCH_BACKEND=cpu switches the TF.js backend. Writes bench/results.json.
+// First, the Captum comparison (captumComparison): the reference image CNN on loadModel's default
+// engine, from model.json and from model.onnx (BENCH_ONLY=captum runs only that).
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
