@@ -4,6 +4,8 @@
 // interleaved rounds (method, then bare replay) so that machine load affects both sides alike.
 // Medians of BENCH_REPEATS rounds (default 15). BENCH_ONLY=image_cnn limits it to one model,
 // BENCH_BACKEND=cpu switches the TF.js backend. Writes bench/results.json.
+// First, the Captum comparison (captumComparison): the reference image CNN on loadModel's default
+// engine, from model.json and from model.onnx (BENCH_ONLY=captum runs only that).
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,6 +20,7 @@ import { examples, loadReferenceModel, reference, referencePath, ROOT, type RefM
 import { fromOnnx } from '../src/models/onnx/node.js';
 import { deletionCurve, insertionCurve } from '../src/metrics/deletion.js';
 import { engineThroughput, igCalls } from './engines.js';
+import { loadModel } from '../src/io/load-model.js';
 
 const BATCH = 128;
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 15);
@@ -124,7 +127,75 @@ async function benchModel(name: RefModel, plans: [MethodId, Record<string, unkno
   return rows;
 }
 
+/**
+ * Captum's times for the reference image CNN, 8 inputs in one call (warm calls, idle machine; the
+ * reference README, "Timings"): the low and high ends of the measured range, in ms.
+ */
+const CAPTUM_8: Record<string, [number, number]> = {
+  saliency: [1.3, 1.5],
+  'integrated-gradients': [68, 83],
+  occlusion: [32, 47],
+  'feature-ablation': [7.2, 10],
+};
+
+interface CaptumRow {
+  file: string;
+  engine: string;
+  method: string;
+  firstMs: number;
+  compileMs: number;
+  ms: number;
+  captumMs: [number, number];
+  ratio: number;
+}
+
+/**
+ * The issue's goal, on the default engine: the reference image CNN, 8 inputs, one call per method,
+ * from the `model.json` (loadModel's default engine: auto) and from the `.onnx` file. The first call
+ * (compile + session) is reported apart; `ms` is the median of warm calls; `ratio` is against the
+ * low end of Captum's range (the strict reading).
+ */
+async function captumComparison(): Promise<CaptumRow[]> {
+  if (ONLY && ONLY !== 'captum' && ONLY !== 'image_cnn') return [];
+  const x = examples('image_cnn');
+  const target = reference('image_cnn').targets;
+  const plans: [MethodId, Record<string, unknown>][] = [
+    ['saliency', {}],
+    ['integrated-gradients', { steps: 50, rule: 'gauss-legendre', batchSize: 400 }],
+    ['occlusion', { window: [4, 4, 3], strides: [4, 4, 3], batchSize: 64 * 8 }],
+    ['feature-ablation', { featureMask: gridMask([32, 32, 3], 8), batchSize: 16 * 8 }],
+  ];
+  const out: CaptumRow[] = [];
+  for (const file of ['model.json', 'model.onnx']) {
+    // no on-disk cache: the first call shows the full compile
+    const model = await loadModel(referencePath('image_cnn', file), { cacheDir: false });
+    for (const [id, options] of plans) {
+      const method = findMethod(id).create(model, {});
+      const call = async () => {
+        const t0 = performance.now();
+        const attr = await method.attribute(x, { target, ...options } as AttributeOptions);
+        await attr.values.data();
+        const ms = performance.now() - t0;
+        const d = attr.diagnostics;
+        attr.dispose();
+        return { ms, d };
+      };
+      const first = await call();
+      const warm: number[] = [];
+      for (let r = 0; r < Math.max(REPEATS, 5); r++) warm.push((await call()).ms);
+      const ms = median(warm);
+      const captumMs = CAPTUM_8[id]!;
+      out.push({ file, engine: first.d.engine ?? '?', method: id, firstMs: first.ms, compileMs: first.d.compileMs ?? 0, ms, captumMs, ratio: ms / captumMs[0] });
+      process.stderr.write(`  captum ${file} ${id}: ${ms.toFixed(2)} ms (${(ms / captumMs[0]).toFixed(2)}× Captum)\n`);
+    }
+    model.dispose();
+  }
+  x.dispose();
+  return out;
+}
+
 const backend = await setupBackend(process.env['BENCH_BACKEND'] ?? 'wasm', true);
+const captum = await captumComparison();
 const pairs = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5];
 const blocks8 = gridMask([32, 32, 3], 8);
 const bg = examples('image_cnn');
@@ -245,6 +316,15 @@ const lima = await limaSearches();
 const engines = ONLY && ONLY !== 'engines' ? [] : await engineThroughput(Math.max(3, Math.floor(REPEATS / 2)));
 const igTarget = ONLY && ONLY !== 'engines' ? [] : await igCalls(Math.max(3, Math.floor(REPEATS / 2)));
 
+if (captum.length > 0) {
+  console.log('Against Captum: reference image CNN, 8 inputs, one call (default engine; warm median; ratio to the low end of Captum\'s range)');
+  console.log('| file | engine | method | first call ms (compile) | warm ms | Captum ms | ratio |');
+  console.log('| --- | --- | --- | ---: | ---: | ---: | ---: |');
+  for (const c of captum) {
+    console.log(`| ${c.file} | ${c.engine} | ${c.method} | ${c.firstMs.toFixed(1)} (${c.compileMs.toFixed(1)}) | ${c.ms.toFixed(2)} | ${c.captumMs[0]}–${c.captumMs[1]} | ${c.ratio.toFixed(2)}× |`);
+  }
+  console.log('');
+}
 const header = ['model', 'method', 'ms/input', 'evaluations', 'overhead'];
 const cells = rows.map((r) => [r.model, r.method, r.msPerInput.toFixed(2), String(r.evaluations), r.overhead.toFixed(2)]);
 const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
@@ -273,4 +353,4 @@ if (engines.length > 0) {
   console.log('\nIntegrated Gradients, 50 steps, 8 inputs in one call (400 rows)');
   for (const c of igTarget) console.log(`| ${c.model} | ${c.ms.toFixed(0)} ms |`);
 }
-writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify({ backend, batchSize: BATCH, repeats: REPEATS, rows, sobolVsRise: gsa, lima, engines, integratedGradientsCall: igTarget }, null, 2));
+writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify({ backend, batchSize: BATCH, repeats: REPEATS, captum, rows, sobolVsRise: gsa, lima, engines, integratedGradientsCall: igTarget }, null, 2));

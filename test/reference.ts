@@ -41,7 +41,9 @@ export function examples(m: RefModel): tf.Tensor {
   const ex = readJson<{ inputs: JsonTensor }>(referencePath(m, 'examples.json'));
   return tf.tensor(ex.inputs.data, ex.inputs.shape, 'float32');
 }
-export const loadReferenceModel = async (m: RefModel): Promise<DifferentiableModel> => (await loadModel(referencePath(m, 'model.json'))) as DifferentiableModel;
+/** A reference model.json on TF.js (the engine these parity tests are about), or on another engine. */
+export const loadReferenceModel = async (m: RefModel, engine: 'tfjs' | 'onnx' | 'auto' = 'tfjs'): Promise<DifferentiableModel> =>
+  (await loadModel(referencePath(m, 'model.json'), { engine })) as DifferentiableModel;
 
 /** max |a − e| / max |e| (the reference README's metric). */
 export async function relError(actual: tf.Tensor, expected: JsonTensor | number[], shape?: number[]): Promise<number> {

@@ -104,6 +104,8 @@ export async function resultJson(attr: AttributionLike, ctx: ResultContext = {},
       evaluations: d.evaluations,
       elapsedMs: Math.round(d.elapsedMs * 1000) / 1000,
       truncated: d.truncated,
+      ...(d.engine ? { engine: d.engine } : {}),
+      ...(d.compileMs === undefined ? {} : { compileMs: Math.round(d.compileMs * 1000) / 1000 }),
       ...(d.convergenceDelta ? { convergenceDelta: Array.from(d.convergenceDelta, shortestFloat32) } : {}),
     },
     ...(positionScores ? { positionScores: Array.from(positionScores, shortestFloat32) } : {}),
@@ -272,6 +274,8 @@ function inputCaption(ctx: ResultContext): { caption?: string } {
 function facts(attr: AttributionLike, row: number, targets?: readonly TargetScore[]): Record<string, string> {
   const d = attr.diagnostics;
   const f: Record<string, string> = { evaluations: String(d.evaluations), 'time (ms)': d.elapsedMs.toFixed(1) };
+  if (d.engine) f['engine'] = d.engine;
+  if (d.compileMs) f['compile (ms)'] = d.compileMs.toFixed(1);
   if (d.targets) f['target'] = targets?.[row] ? describeTarget(targets[row]!) : String(d.targets[row]);
   if (d.convergenceDelta) f['completeness gap'] = d.convergenceDelta[row]!.toExponential(2);
   return f;

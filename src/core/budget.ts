@@ -1,5 +1,5 @@
 import { AbortedError, BudgetExceededError, InvalidArgumentError } from './errors.js';
-import type { Progress, RunControl } from './types.js';
+import type { EngineName, EngineSource, Progress, RunControl } from './types.js';
 
 export interface BudgetSpec {
   /** Rows the method needs (exact methods) or wants (anytime methods). */
@@ -10,6 +10,8 @@ export interface BudgetSpec {
   /** The fewest rows an anytime method can give an answer with. */
   readonly minimum?: number;
   readonly phase?: string;
+  /** The model the work runs on: its engine and compile time are reported by `finish()`. */
+  readonly model?: EngineSource;
 }
 
 const PROGRESS_INTERVAL_MS = 100;
@@ -25,6 +27,7 @@ export class Budget {
   private lastProgress = 0;
   private lastYield: number;
   private readonly t0: number;
+  private readonly compile0: number;
   readonly total: number;
 
   private constructor(
@@ -32,6 +35,7 @@ export class Budget {
     private readonly spec: BudgetSpec,
   ) {
     this.t0 = performance.now();
+    this.compile0 = spec.model?.compileMs ?? 0;
     this.lastYield = this.t0;
     const max = control.maxEvaluations;
     this.total = max === undefined || spec.exact ? spec.total : Math.min(spec.total, max);
@@ -104,9 +108,16 @@ export class Budget {
   }
 
   /** Stops the clock; the final progress event reports completion. */
-  finish(): { evaluations: number; elapsedMs: number; truncated: boolean } {
+  finish(): { evaluations: number; elapsedMs: number; truncated: boolean; engine?: EngineName; compileMs?: number } {
     this.report();
-    return { evaluations: this.done, elapsedMs: performance.now() - this.t0, truncated: this.truncatedFlag };
+    const model = this.spec.model;
+    return {
+      evaluations: this.done,
+      elapsedMs: performance.now() - this.t0,
+      truncated: this.truncatedFlag,
+      ...(model?.engine ? { engine: model.engine } : {}),
+      ...(model?.compileMs === undefined ? {} : { compileMs: Math.max(0, model.compileMs - this.compile0) }),
+    };
   }
 }
 

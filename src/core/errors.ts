@@ -44,8 +44,8 @@ export class ShapeMismatchError extends AttributionError {
 
 export class CapabilityError extends AttributionError {
   override name = 'CapabilityError';
-  constructor(message: string, details: Record<string, unknown> = {}) {
-    super('capability_missing', message, { details });
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super('capability_missing', message, { details, cause });
   }
 }
 

@@ -110,10 +110,30 @@ export interface AttributionLike extends Disposable {
   dispose(): void;
 }
 
+/** The runtime that ran a model: TF.js, or ONNX Runtime. */
+export type EngineName = 'tfjs' | 'onnx';
+
+/** What a model adapter tells a result about its runtime (structural: `ModelAdapter` fields). */
+export interface EngineSource {
+  /** The runtime; absent for black-box functions. */
+  readonly engine?: EngineName;
+  /** Milliseconds spent so far compiling backward graphs and creating their sessions (cumulative). */
+  readonly compileMs?: number;
+}
+
 export interface Diagnostics {
   /** Model rows evaluated (a forward row, or a forward+backward row). */
   readonly evaluations: number;
+  /** Wall time of the call, compile time (`compileMs`) included. */
   readonly elapsedMs: number;
+  /** The runtime that ran the model ('tfjs' or 'onnx'), when the model says. */
+  readonly engine?: EngineName;
+  /**
+   * Part of `elapsedMs` spent compiling backward graphs and creating sessions (the first call on a
+   * model, or on a new input shape; 0 once compiled, or when the graph came from the on-disk cache
+   * apart from its session creation). Present when the model reports it.
+   */
+  readonly compileMs?: number;
   /** True when an anytime method was stopped by `maxEvaluations`. */
   readonly truncated: boolean;
   /** Completeness gap per row, Σ attribution − (F(x) − F(baseline)), when the method defines one. */

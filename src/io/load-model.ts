@@ -2,10 +2,12 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import * as tfc from '@tensorflow/tfjs-converter';
+import type * as Tfc from '@tensorflow/tfjs-converter';
 import { AttributionError, CapabilityError, InvalidArgumentError, ModelLoadError } from '../core/errors.js';
 import { exportLayersModel } from '../models/onnx/export/from-layers.js';
+import type { CacheDirOption } from '../models/onnx/compile-cache.js';
 import type { ModelAdapter } from '../models/model.js';
+import { hasPeer, importPeer } from '../models/peers.js';
 import { fromLayersModel, LayersModelAdapter } from '../models/tfjs/layers-model.js';
 import { fromGraphModel } from '../models/tfjs/graph-model.js';
 
@@ -24,12 +26,17 @@ export const ENGINES: readonly Engine[] = ['tfjs', 'onnx', 'auto'];
 export interface LoadModelOptions extends ModelFileLimits {
   readonly name?: string;
   /**
-   * `tfjs` (the default for model.json) runs it on TF.js; `onnx` exports a layers model to ONNX
+   * Runtime of a TF.js layers `model.json`. `auto` (the default) exports it to ONNX
    * (`exportLayersModel`) and runs it on onnxruntime-node, with the same outputs, gradients and hook
-   * names; `auto` does so when the model exports and stays differentiable, else keeps TF.js.
-   * `.onnx` files always run on ONNX Runtime.
+   * names, when onnxruntime-node is installed, every layer exports and the export stays
+   * differentiable; otherwise it stays on TF.js. `onnx` insists on ONNX Runtime (errors say why
+   * not); `tfjs` keeps TF.js (needed by the rules methods: guided backprop, DeepLIFT, LRP). The
+   * model's `engine` and every result's `diagnostics.engine` say which runs. `.onnx` files always
+   * run on ONNX Runtime; TF.js graph models on TF.js.
    */
   readonly engine?: Engine;
+  /** Folder for compiled backward graphs of ONNX engines, or false: see `OnnxLoadOptions.cacheDir`. */
+  readonly cacheDir?: CacheDirOption;
 }
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2 };
@@ -59,19 +66,22 @@ export async function loadModel(file: string, opts: LoadModelOptions = {}): Prom
     if (!found) throw new ModelLoadError(`Directory '${file}' holds neither model.json nor model.onnx`, { file });
     target = found;
   }
-  const engine = opts.engine;
-  if (engine !== undefined && !ENGINES.includes(engine)) throw new InvalidArgumentError(`Option 'engine' passed to 'loadModel' must be one of ${ENGINES.join(', ')}, got '${String(engine)}'`, { arg: 'engine', value: engine });
+  const engine = opts.engine ?? 'auto';
+  if (!ENGINES.includes(engine)) throw new InvalidArgumentError(`Option 'engine' passed to 'loadModel' must be one of ${ENGINES.join(', ')}, got '${String(engine)}'`, { arg: 'engine', value: engine });
   if (target.endsWith('.onnx')) {
     if (engine === 'tfjs') throw new InvalidArgumentError(`Model '${target}' is an ONNX file: it runs on ONNX Runtime (engine onnx or auto), not on TF.js`, { arg: 'engine', file: target });
     const { fromOnnx } = await import('../models/onnx/node.js');
-    return fromOnnx(target, opts.name === undefined ? {} : { name: opts.name });
+    return fromOnnx(target, { ...(opts.name === undefined ? {} : { name: opts.name }), ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }) });
   }
   const model = await loadTfjsModel(target, opts);
-  return engine === undefined || engine === 'tfjs' ? model : onOnnxEngine(model, engine, target);
+  if (engine === 'tfjs') return model;
+  // auto without ONNX Runtime installed: TF.js, silently (the model's engine says so)
+  if (engine === 'auto' && !(await hasPeer('onnxruntime-node'))) return model;
+  return onOnnxEngine(model, engine, target, opts);
 }
 
 /** The TF.js model moved to ONNX Runtime (the TF.js one is released), or kept when `auto` cannot move it. */
-async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: string): Promise<ModelAdapter> {
+async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: string, opts: LoadModelOptions): Promise<ModelAdapter> {
   if (!(model instanceof LayersModelAdapter)) {
     if (engine === 'auto') return model;
     model.dispose();
@@ -86,7 +96,21 @@ async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: 
     throw e;
   }
   const { fromOnnx } = await import('../models/onnx/node.js');
-  const onnxModel = await fromOnnx(bytes, { name: model.name });
+  let onnxModel: ModelAdapter;
+  try {
+    // the same hook points (layer names and classes) as on TF.js, and the same default embedding layer
+    const layers = new Map(model.hookNames.map((n) => [n, model.hookClass(n)]));
+    onnxModel = await fromOnnx(bytes, {
+      name: model.name,
+      layers,
+      ...(model.embeddingOfInput === undefined ? {} : { embeddingOfInput: model.embeddingOfInput }),
+      ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
+    });
+  } catch (e) {
+    if (engine === 'auto' && e instanceof AttributionError) return model;
+    model.dispose();
+    throw e;
+  }
   if (engine === 'auto' && model.capabilities.gradients && !onnxModel.capabilities.gradients) {
     onnxModel.dispose();
     return model;
@@ -182,7 +206,10 @@ async function loadTfjsModel(file: string, opts: LoadModelOptions): Promise<Mode
   const handler: tf.io.IOHandler = { load: async () => artifacts };
   try {
     await tf.ready(); // waits for the backend in force (never chooses one)
-    if (isGraph) return fromGraphModel(await tfc.loadGraphModel(handler), { name: opts.name ?? file });
+    if (isGraph) {
+      const tfc = (await importPeer('@tensorflow/tfjs-converter')) as typeof Tfc;
+      return fromGraphModel(await tfc.loadGraphModel(handler), { name: opts.name ?? file });
+    }
     return fromLayersModel(await tfl.loadLayersModel(handler), { name: opts.name ?? file });
   } catch (e) {
     if (e instanceof AttributionError) throw e;

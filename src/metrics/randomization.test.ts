@@ -28,7 +28,7 @@ const edgeDetector: Attributor<AttributeOptions> = {
 };
 
 it('passes Saliency, flags an edge detector that ignores the model, and restores the weights', async () => {
-  const adapter = (await loadModel(path.join(ROOT, 'models', 'demo-image', 'model.json'))) as LayersModelAdapter;
+  const adapter = (await loadModel(path.join(ROOT, 'models', 'demo-image', 'model.json'), { engine: 'tfjs' })) as LayersModelAdapter;
   const t = await readTensorFile(path.join(ROOT, 'models', 'demo-image', 'inputs.json'), 'inputs');
   const x = tf.tensor(t.data, [...t.shape]);
   const before = await adapter.forward(x);

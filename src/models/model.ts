@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CapabilityError } from '../core/errors.js';
-import type { Objective } from '../core/types.js';
+import type { EngineName, Objective } from '../core/types.js';
 
 export interface ModelCapabilities {
   /** TF.js models; ONNX models once their backward graph is compiled. */
@@ -31,6 +31,13 @@ export interface ModelAdapter {
   /** Output shape with `null` for dynamic dims, when known: index targets are checked against it before any work. */
   readonly outputShape?: readonly (number | null)[];
   readonly capabilities: ModelCapabilities;
+  /** The runtime that runs the model ('tfjs' or 'onnx'); absent for black-box functions. Reported in `diagnostics.engine`. */
+  readonly engine?: EngineName;
+  /**
+   * Milliseconds spent so far compiling backward graphs and creating their sessions (cumulative over
+   * the adapter's life); a call's share is reported in `diagnostics.compileMs`.
+   */
+  readonly compileMs?: number;
   /** Names of all model inputs, the attributed one first (multi-input models). */
   readonly inputNames?: readonly string[];
   /** Batched forward pass. The returned tensor is owned by the caller. */

@@ -59,7 +59,7 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> implemen
     const batchSize = resolveBatchSize(opts.batchSize, fn);
     // anytime: fewer noisy copies when maxEvaluations is smaller than the full cost
     const { samples, truncated } = samplesWithin(opts, n, requested, (s) => this.cost(x.shape, { ...opts, samples: s, target: 0 }), 1);
-    const run = Budget.start(opts, { total: this.cost(x.shape, { ...opts, samples }), fn, exact: true });
+    const run = Budget.start(opts, { total: this.cost(x.shape, { ...opts, samples }), fn, exact: true, ...(this.model ? { model: this.model } : {}) });
     if (truncated) run.markTruncated();
     let target: Target = opts.target;
     if (target === 'auto') {

@@ -42,7 +42,7 @@ export async function prepare<M extends ModelAdapter>(
     exact: spec.exact,
     ...(spec.minimum === undefined ? {} : { minimum: spec.minimum + autoCost }),
   };
-  const run = Budget.start(opts, budgetSpec);
+  const run = Budget.start(opts, { ...budgetSpec, model: unbound });
   const target = await resolveTarget(model, x, opts.target, run, batchSize, spec.fn);
   checkTargetRange(model, target, spec.fn);
   return { model, run, target, batchSize, n };

@@ -35,7 +35,7 @@ export class LayerActivation extends LayerMethod implements Attributor<LayerActi
   async attribute(x: tf.Tensor, opts: LayerActivationOptions = {}): Promise<LayerAttribution> {
     const fn = 'LayerActivation.attribute';
     assertBatch(x, 'x', fn);
-    const run = Budget.start(opts, { total: x.shape[0]!, fn, exact: true });
+    const run = Budget.start(opts, { total: x.shape[0]!, fn, exact: true, model: this.model });
     const values = await activationsOf(this.model, this.layer, x, opts.inputs, resolveBatchSize(opts.batchSize, fn), run);
     return new LayerAttribution(this.id, this.layer, values, run.finish());
   }

@@ -53,7 +53,7 @@ export const EVALUATE_FLAGS: readonly FlagSpec[] = [
   { name: 'seed', type: 'int', help: 'random seed', default: 0 },
   { name: 'out', type: 'string', help: 'FILE.json for the results, or a directory for results.json and report.html (ranked tables, deletion/insertion curves)' },
   { name: 'backend', type: 'string', help: 'wasm or cpu', default: 'wasm' },
-  { name: 'engine', type: 'string', help: 'runtime of a model.json: tfjs (default), onnx (exported to ONNX Runtime) or auto' },
+  { name: 'engine', type: 'string', help: 'runtime of a model.json: auto (ONNX Runtime when onnxruntime-node is installed and the model exports, else TF.js), onnx or tfjs', default: 'auto' },
   { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128 },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
   ...IMAGE_FLAGS,

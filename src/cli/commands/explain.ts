@@ -24,7 +24,7 @@ export const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'inputs', type: 'string', help: "the model's other inputs, held fixed: name=FILE[,name=FILE…] (.json/.npy, one row per input row)" },
   { name: 'out', type: 'string', help: 'FILE.json, or a directory for JSON + .npy + PNG + report.html' },
   { name: 'backend', type: 'string', help: 'TF.js backend: wasm or cpu', default: 'wasm' },
-  { name: 'engine', type: 'string', help: 'runtime of a model.json: tfjs (default), onnx (exported to ONNX Runtime) or auto' },
+  { name: 'engine', type: 'string', help: 'runtime of a model.json: auto (ONNX Runtime when onnxruntime-node is installed and the model exports, else TF.js), onnx or tfjs', default: 'auto' },
   { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128 },
   { name: 'max-evaluations', type: 'int', help: 'budget in model rows' },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
@@ -106,6 +106,8 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     const method = descriptor.create(model, { ...(inner ? { inner: inner.id as MethodId } : {}), ...(typeof layer === 'string' ? { layer } : {}), options: opts });
     const attr = await method.attribute(x, opts as unknown as AttributeOptions);
     bar.done();
+    const d = attr.diagnostics;
+    if (!quiet && d.engine) process.stderr.write(`attrib: ${attr.method} on ${d.engine === 'onnx' ? 'ONNX Runtime' : 'TF.js'}, ${d.elapsedMs.toFixed(1)} ms${d.compileMs ? ` (compile ${d.compileMs.toFixed(1)} ms)` : ''}\n`);
     try {
       const tokens = input.tokens ?? (await tokenLabels(model, x, input.vocab));
       const ctx = await resultContext(input, names, tokens !== undefined, attr.diagnostics.targets ? await modelOutputs(model, x, Number(flags.get('batch-size') ?? 128), extras) : undefined);

@@ -15,11 +15,32 @@ export interface OrtEngine extends OrtModule {
   readonly InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
 }
 
+/**
+ * Compiled backward graphs kept across processes (see compile-cache.ts for the on-disk store). Values
+ * read back are untrusted: the adapter checks them and recompiles on any doubt.
+ */
+export interface CompiledGraphStore {
+  get(key: string): Promise<Uint8Array | undefined>;
+  put(key: string, value: Uint8Array): Promise<void>;
+}
+
+/** Time spent compiling, shared by an adapter and the rewired copies and sessions it creates. */
+interface CompileClock {
+  ms: number;
+}
+
 export interface OnnxAdapterOptions extends OnnxModelOptions {
   readonly sessionOptions?: InferenceSession.SessionOptions;
   /** ORT runs convolutions in its blocked NCHWc layout (onnxruntime-node on x86): see compileVjp. */
   readonly blockedLayout?: boolean;
+  /** Where compiled backward graphs are looked up before compiling, and stored after. */
+  readonly graphStore?: CompiledGraphStore;
+  /** @internal the clock of the model this one is a rewired copy of */
+  readonly clock?: CompileClock;
 }
+
+/** Version of the cached-graph format and of the key's recipe. */
+const STORE_FORMAT = 'attrib-vjp-1';
 
 /**
  * An ONNX model on ONNX Runtime. Forward passes run the model as is. When every op between the
@@ -30,13 +51,23 @@ export interface OnnxAdapterOptions extends OnnxModelOptions {
  * `gradientsUnavailable` says why.
  */
 export async function onnxAdapter(original: Uint8Array, ort: OrtEngine, opts: OnnxAdapterOptions = {}): Promise<ModelAdapter & { readonly gradientsUnavailable?: string }> {
-  const { adapter: inner, proto } = await onnxAdapterCore(original, ort, opts);
+  const clock: CompileClock = opts.clock ?? { ms: 0 };
+  const { adapter: inner, proto } = await onnxAdapterCore(original, ort, { ...opts, clock });
   if (!proto) return inner;
   // hook points by graph surgery (see hooked.ts): rewired copies share this loader, without hooks of their own
   const session = (p: ModelProto) => ort.InferenceSession.create(encodeModel(p), opts.sessionOptions);
   const shapes = await probeShapes(proto, hookNodes(proto).map((n) => n.name), inner.inputShape, inner.inputNames?.[0] ?? 'input', session, ort as never);
-  const variant = async (rw: { inputName?: string; outputName?: string }) => (await onnxAdapterCore(original, ort, { ...opts, ...rw })).adapter;
-  return new OnnxHookedModel(inner, proto, shapes, variant, session, ort as never);
+  // sessions and rewired copies made during calls count as compile time
+  const timed = async <T>(work: Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await work;
+    } finally {
+      clock.ms += performance.now() - t0;
+    }
+  };
+  const variant = async (rw: { inputName?: string; outputName?: string }) => timed(onnxAdapterCore(original, ort, { ...opts, ...rw, clock })).then((v) => v.adapter);
+  return new OnnxHookedModel(inner, proto, shapes, variant, (p) => timed(session(p)), ort as never, clock, opts);
 }
 
 /**
@@ -51,7 +82,7 @@ async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxA
   } catch (e) {
     throw new ModelLoadError(`Cannot load ONNX model ${opts.name ?? ''}: ${(e as Error).message.split('\n')[0]}`, { model: opts.name ?? 'bytes' }, e);
   }
-  const base = fromOnnxSession(session, ort, opts);
+  const base = Object.assign(fromOnnxSession(session, ort, opts), { engine: 'onnx' as const });
   let proto: ModelProto;
   try {
     proto = decodeModel(bytes);
@@ -67,7 +98,7 @@ async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxA
           .map((u) => `op '${u.op}' (node '${u.node}') has no gradient rule`)
           .join('; '));
   if (why) return { adapter: Object.assign(base, { gradientsUnavailable: why }), proto };
-  return { adapter: new OnnxGradientModel(base, proto, ort, opts), proto };
+  return { adapter: new OnnxGradientModel(base, proto, bytes, ort, opts), proto };
 }
 
 /** Backward graphs kept per model (one per distinct input row shape). */
@@ -75,6 +106,7 @@ const MAX_VJP_SHAPES = 8;
 
 class OnnxGradientModel implements DifferentiableModel {
   readonly capabilities = { gradients: true, hooks: false } as const;
+  readonly engine = 'onnx' as const;
   readonly name: string;
   readonly inputShape: readonly (number | null)[];
   readonly outputShape?: readonly (number | null)[];
@@ -87,13 +119,18 @@ class OnnxGradientModel implements DifferentiableModel {
   private readonly vjps = new Map<string, Promise<{ session: InferenceSession; outputDims: readonly number[] }>>();
   /** The graph the backward is compiled from (see grad/simplify.ts): rewritten once, whatever the shape. */
   private prepared?: ModelProto;
+  /** SHA-256 of the model's bytes (hex), for the graph store's keys. */
+  private modelHash?: Promise<string>;
+  private readonly clock: CompileClock;
 
   constructor(
     private readonly base: OnnxForwardAdapter,
     private readonly proto: ModelProto,
+    private readonly bytes: Uint8Array,
     private readonly ort: OrtEngine,
     private readonly opts: OnnxAdapterOptions,
   ) {
+    this.clock = opts.clock ?? { ms: 0 };
     this.name = base.name;
     this.inputShape = base.inputShape;
     if (base.outputShape) this.outputShape = base.outputShape;
@@ -111,6 +148,11 @@ class OnnxGradientModel implements DifferentiableModel {
   /** Rows per session run for host batches, once the tuner has chosen (see `OnnxModelOptions.sessionRows`). */
   get sessionRows(): number | undefined {
     return this.base.sessionRows;
+  }
+
+  /** Milliseconds spent compiling backward graphs and opening their sessions so far. */
+  get compileMs(): number {
+    return this.clock.ms;
   }
 
   async gradients(x: tf.Tensor, objective: Objective, ctx?: CallContext): Promise<tf.Tensor> {
@@ -145,29 +187,26 @@ class OnnxGradientModel implements DifferentiableModel {
     return grad;
   }
 
-  /** Compiles the VJP graph once (shapes from one probe run with a batch of one row). */
+  /**
+   * Compiles the VJP graph once per row shape (shapes from one probe run with a batch of one row), or
+   * takes it from the graph store; the time either takes is added to `compileMs`.
+   */
   private compiled(x: tf.Tensor, ctx?: CallContext): Promise<{ session: InferenceSession; outputDims: readonly number[] }> {
     const key = x.shape.slice(1).join('x');
     const known = this.vjps.get(key);
     if (known) return known;
     const vjp = (async () => {
-      const input = this.inputNames[0]!;
-      const prepared = (this.prepared ??= simplifyForGradients(this.proto).model);
-      const probe = await this.ort.InferenceSession.create(encodeModel(probeModel(prepared)));
+      const t0 = performance.now();
       try {
-        const row = tf.slice(x, 0, 1);
-        const feeds = await this.base.buildFeeds(row, { rows: [ctx?.rows?.[0] ?? 0], ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) });
-        row.dispose();
-        const values = await probe.run(feeds);
-        const shapes = new Map<string, readonly number[]>();
-        for (const [name, v] of Object.entries(values)) shapes.set(name, (v as OrtTensor).dims);
-        shapes.set(input, [1, ...x.shape.slice(1)]);
-        for (const init of graphOf(prepared).initializer) shapes.set(init.name ?? '', (init.dims ?? []).map((d) => Number(d)));
-        const vjp = compileVjp(prepared, input, this.base.outputName, shapes, { blockedLayout: this.opts.blockedLayout ?? false });
-        const session = await this.ort.InferenceSession.create(encodeModel(vjp), this.opts.sessionOptions);
-        return { session, outputDims: shapes.get(this.base.outputName) ?? [1] };
+        const storeKey = this.opts.graphStore ? await this.storeKey(x, ctx).catch(() => undefined) : undefined;
+        const stored = storeKey ? await this.fromStore(storeKey) : undefined;
+        if (stored) return stored;
+        const { graph, outputDims } = await this.compile(x, ctx);
+        const session = await this.ort.InferenceSession.create(graph, this.opts.sessionOptions);
+        if (storeKey) await this.opts.graphStore!.put(storeKey, packEntry(graph, outputDims)).catch(() => undefined);
+        return { session, outputDims };
       } finally {
-        void probe.release();
+        this.clock.ms += performance.now() - t0;
       }
     })();
     this.vjps.set(key, vjp);
@@ -178,6 +217,62 @@ class OnnxGradientModel implements DifferentiableModel {
       void session.then((v) => v.session.release()).catch(() => undefined);
     }
     return vjp;
+  }
+
+  /** The VJP graph (encoded) and the output's dims for a batch of one row. */
+  private async compile(x: tf.Tensor, ctx?: CallContext): Promise<{ graph: Uint8Array; outputDims: readonly number[] }> {
+    const input = this.inputNames[0]!;
+    const prepared = (this.prepared ??= simplifyForGradients(this.proto).model);
+    const probe = await this.ort.InferenceSession.create(encodeModel(probeModel(prepared)));
+    try {
+      const row = tf.slice(x, 0, 1);
+      const feeds = await this.base.buildFeeds(row, { rows: [ctx?.rows?.[0] ?? 0], ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) });
+      row.dispose();
+      const values = await probe.run(feeds);
+      const shapes = new Map<string, readonly number[]>();
+      for (const [name, v] of Object.entries(values)) shapes.set(name, (v as OrtTensor).dims);
+      shapes.set(input, [1, ...x.shape.slice(1)]);
+      for (const init of graphOf(prepared).initializer) shapes.set(init.name ?? '', (init.dims ?? []).map((d) => Number(d)));
+      const vjp = compileVjp(prepared, input, this.base.outputName, shapes, { blockedLayout: this.opts.blockedLayout ?? false });
+      return { graph: encodeModel(vjp), outputDims: shapes.get(this.base.outputName) ?? [1] };
+    } finally {
+      void probe.release();
+    }
+  }
+
+  /**
+   * The store's key: the model's bytes, the attributed input and output, the input's row shape, the
+   * other inputs' row shapes (they shape the probe) and the layout the graph is compiled for.
+   */
+  private async storeKey(x: tf.Tensor, ctx?: CallContext): Promise<string> {
+    this.modelHash ??= sha256Hex(this.bytes);
+    const others = Object.entries(ctx?.inputs ?? {})
+      .map(([n, t]) => `${n}:${t.shape.slice(1).join('x')}`)
+      .sort();
+    const recipe = [STORE_FORMAT, await this.modelHash, this.inputNames[0], this.base.outputName, x.shape.slice(1).join('x'), others.join(','), this.opts.blockedLayout ? 'nchwc' : 'plain'];
+    return sha256Hex(new TextEncoder().encode(JSON.stringify(recipe)));
+  }
+
+  /**
+   * A session on a stored VJP graph, or undefined (the caller compiles) when there is none or it is
+   * not one: an entry must unpack, decode as ONNX, take this model's inputs plus the cotangent, give
+   * the output and the input's gradient, and open in ORT.
+   */
+  private async fromStore(key: string): Promise<{ session: InferenceSession; outputDims: readonly number[] } | undefined> {
+    try {
+      const raw = await this.opts.graphStore!.get(key);
+      const entry = raw ? unpackEntry(raw) : undefined;
+      if (!entry) return undefined;
+      const g = graphOf(decodeModel(entry.graph));
+      const inputs = new Set(g.input.map((i) => i.name));
+      const outputs = g.output.map((o) => o.name);
+      const wanted = [...this.inputNames, COTANGENT];
+      if (!wanted.every((n) => inputs.has(n)) || outputs.length !== 2 || outputs[0] !== this.base.outputName || outputs[1] !== gradName(this.inputNames[0]!)) return undefined;
+      const session = await this.ort.InferenceSession.create(entry.graph, this.opts.sessionOptions);
+      return { session, outputDims: entry.outputDims };
+    } catch {
+      return undefined;
+    }
   }
 
   dispose(): void {
@@ -210,4 +305,29 @@ function rewire(bytes: Uint8Array, opts: OnnxModelOptions): Uint8Array {
     changed = true;
   }
   return changed ? encodeModel(model) : bytes;
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** A stored entry: 4-byte little-endian header length, the JSON header (output dims), the VJP graph. */
+function packEntry(graph: Uint8Array, outputDims: readonly number[]): Uint8Array {
+  const header = new TextEncoder().encode(JSON.stringify({ outputDims }));
+  const out = new Uint8Array(4 + header.length + graph.length);
+  new DataView(out.buffer).setUint32(0, header.length, true);
+  out.set(header, 4);
+  out.set(graph, 4 + header.length);
+  return out;
+}
+
+function unpackEntry(raw: Uint8Array): { graph: Uint8Array; outputDims: readonly number[] } | undefined {
+  if (raw.length < 4) return undefined;
+  const n = new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getUint32(0, true);
+  if (4 + n > raw.length) return undefined;
+  const header: unknown = JSON.parse(new TextDecoder().decode(raw.subarray(4, 4 + n)));
+  const dims = (header as { outputDims?: unknown } | null)?.outputDims;
+  if (!Array.isArray(dims) || dims.length === 0 || !dims.every((d) => Number.isInteger(d) && d >= 0)) return undefined;
+  return { graph: raw.subarray(4 + n), outputDims: dims as number[] };
 }

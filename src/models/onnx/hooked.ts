@@ -53,6 +53,9 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
     private readonly variant: OnnxVariantFactory,
     private readonly session: OnnxSessionFactory,
     private readonly ort: { readonly Tensor: new (type: string, data: unknown, dims: readonly number[]) => OrtTensor },
+    /** Compile time of this model, its rewired copies and its sessions (milliseconds, cumulative). */
+    private readonly clock: { readonly ms: number } = { ms: 0 },
+    layers: { readonly layers?: ReadonlyMap<string, string>; readonly embeddingOfInput?: string } = {},
   ) {
     this.name = inner.name;
     this.inputShape = inner.inputShape;
@@ -60,7 +63,19 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
     this.inputNames = inner.inputNames ?? ['input'];
     const why = (inner as { gradientsUnavailable?: string }).gradientsUnavailable;
     if (why) this.gradientsUnavailable = why;
-    this.nodes = hookNodes(proto);
+    const only = layers.layers;
+    this.nodes = only ? hookNodes(proto).filter((n) => only.has(n.name)).map((n) => ({ ...n, op: only.get(n.name)! })) : hookNodes(proto);
+    if (layers.embeddingOfInput !== undefined) this.embeddingOfInput = layers.embeddingOfInput;
+  }
+
+  /** The Embedding layer the token-id input feeds (exported TF.js text models), the default layer of layer-integrated-gradients. */
+  readonly embeddingOfInput?: string;
+
+  readonly engine = 'onnx' as const;
+
+  /** Milliseconds spent compiling backward graphs and opening sessions for calls so far. */
+  get compileMs(): number {
+    return this.clock.ms;
   }
 
   get capabilities(): { readonly gradients: true; readonly hooks: true } {
@@ -177,8 +192,13 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
   /** A view whose model (a rewired copy) is created on first use. */
   private lazyView(name: string, inputShape: readonly (number | null)[], outputShape: readonly (number | null)[] | undefined, rewire: { inputName?: string; outputName?: string }, inputNames: readonly string[]): DifferentiableModel {
     const get = () => this.variantFor(rewire);
+    const clock = this.clock;
     return {
       name,
+      engine: 'onnx',
+      get compileMs() {
+        return clock.ms;
+      },
       inputShape,
       ...(outputShape ? { outputShape } : {}),
       inputNames,

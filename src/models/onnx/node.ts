@@ -1,7 +1,9 @@
 import { promises as fs } from 'node:fs';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import { ModelLoadError } from '../../core/errors.js';
 import type { ModelAdapter } from '../model.js';
+import { importPeer } from '../peers.js';
+import { diskGraphStore, resolveCacheDir, type CacheDirOption } from './compile-cache.js';
 import { onnxAdapter } from './differentiable.js';
 import type { OnnxModelOptions } from './session.js';
 
@@ -15,6 +17,13 @@ export interface OnnxLoadOptions extends OnnxModelOptions {
    * spinning, 72–111 ms with it, on 2 cores).
    */
   readonly spinning?: boolean;
+  /**
+   * Folder where compiled backward graphs are kept across processes (keyed by a hash of the model's
+   * bytes, the input's row shape and the options), or `false` for none. Default: `ATTRIB_CACHE_DIR`
+   * (`off` turns it off), else `$XDG_CACHE_HOME/attrib`, else `~/.cache/attrib`. A graph read from it
+   * skips the compile; only its session is created (see `diagnostics.compileMs`).
+   */
+  readonly cacheDir?: CacheDirOption;
 }
 
 /**
@@ -24,6 +33,7 @@ export interface OnnxLoadOptions extends OnnxModelOptions {
  * @throws {ModelLoadError} `invalid_model` when the file is missing or not a valid ONNX model.
  */
 export async function fromOnnx(model: string | Uint8Array, opts: OnnxLoadOptions = {}): Promise<ModelAdapter> {
+  const ort = (await importPeer('onnxruntime-node')) as typeof Ort;
   let bytes: Uint8Array;
   if (typeof model === 'string') {
     try {
@@ -32,12 +42,19 @@ export async function fromOnnx(model: string | Uint8Array, opts: OnnxLoadOptions
       throw new ModelLoadError(`Cannot load ONNX model from '${model}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { model }, e);
     }
   } else bytes = model;
-  const sessionOptions: ort.InferenceSession.SessionOptions = {
+  const sessionOptions: Ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
     // see `spinning`
     ...(opts.spinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
     ...(opts.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: opts.intraOpNumThreads }),
   };
+  const cacheDir = resolveCacheDir(opts.cacheDir);
   // MLAS's NCHWc kernels exist on x86 only
-  return onnxAdapter(bytes, ort as never, { name: typeof model === 'string' ? model : 'onnx-model', ...opts, sessionOptions, blockedLayout: process.arch === 'x64' || process.arch === 'ia32' });
+  return onnxAdapter(bytes, ort as never, {
+    name: typeof model === 'string' ? model : 'onnx-model',
+    ...opts,
+    sessionOptions,
+    blockedLayout: process.arch === 'x64' || process.arch === 'ia32',
+    ...(cacheDir ? { graphStore: diskGraphStore(cacheDir) } : {}),
+  });
 }

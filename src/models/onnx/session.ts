@@ -29,6 +29,14 @@ export interface OnnxModelOptions {
    * KernelSHAP end to end move by less than the run-to-run noise, so splitting is opt-in.)
    */
   readonly sessionRows?: number | 'auto';
+  /**
+   * The hook points to expose, by name, with their layer classes, instead of every tensor of the
+   * graph: a TF.js layers model exported by `exportLayersModel` keeps its layers' names and classes
+   * (the exporter's helper tensors stay hidden). Default: every tensor a computing node produces.
+   */
+  readonly layers?: ReadonlyMap<string, string>;
+  /** The Embedding layer the (token-id) input feeds, for exported text models: layer methods default to it. */
+  readonly embeddingOfInput?: string;
 }
 
 /** Candidate run sizes the tuner times. */

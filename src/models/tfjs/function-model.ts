@@ -17,6 +17,7 @@ export function fromFunction(f: (x: tf.Tensor) => tf.Tensor, opts: FunctionModel
     inputShape: opts.inputShape ?? [null],
     ...(opts.outputShape ? { outputShape: opts.outputShape } : {}),
     capabilities: { gradients: true, hooks: false },
+    engine: 'tfjs',
     forward: async (x: tf.Tensor) => tf.tidy(() => f(x)),
     gradients: async (x: tf.Tensor, objective: Objective) => gradientOf(f, x, objective),
     dispose: () => undefined,

@@ -48,6 +48,7 @@ export class GraphModelAdapter implements DifferentiableModel, HookedModel {
   readonly inputShape: readonly (number | null)[];
   readonly outputShape?: readonly (number | null)[];
   readonly capabilities = { gradients: true, hooks: true } as const;
+  readonly engine = 'tfjs' as const;
   readonly inputNames: readonly string[];
   private readonly input: string;
   private readonly output: string;
@@ -190,6 +191,7 @@ export class GraphModelAdapter implements DifferentiableModel, HookedModel {
       ...(outputShape ? { outputShape } : {}),
       inputNames: this.inputNames,
       capabilities: { gradients: true, hooks: false },
+      engine: 'tfjs',
       forward: async (a, ctx) => {
         const p = await prepare(a, ctx);
         try {

@@ -106,6 +106,8 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
    * `gradients` is false at run time and `gradientsUnavailable` says why, so gradient methods refuse
    * the model when they are constructed. Layer methods (`atLayer`) still differentiate.
    */
+  readonly engine = 'tfjs' as const;
+
   get capabilities(): { readonly gradients: true; readonly hooks: true } {
     return { gradients: (this.embeddingOfInput === undefined) as true, hooks: true };
   }
@@ -297,6 +299,7 @@ class GraphView implements DifferentiableModel {
   readonly inputShape: readonly (number | null)[];
   readonly outputShape: readonly (number | null)[];
   readonly capabilities = { gradients: true, hooks: false } as const;
+  readonly engine = 'tfjs' as const;
   readonly inputNames: readonly string[];
 
   constructor(

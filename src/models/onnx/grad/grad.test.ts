@@ -460,7 +460,7 @@ describe('whole models against Captum', () => {
     }
     // a function target (log-probability of class 1) takes its cotangent from TF.js: same as the TF.js model
     const fn = (o: tf.Tensor) => tf.reshape(tf.slice(tf.logSoftmax(o), [0, 1], [-1, 1]), [-1]);
-    const tfModel = (await loadModel(referencePath(name, 'model.json'))) as DifferentiableModel;
+    const tfModel = (await loadModel(referencePath(name, 'model.json'), { engine: 'tfjs' })) as DifferentiableModel;
     const [a, b] = [await new Saliency(model).attribute(x, { target: fn, abs: false }), await new Saliency(tfModel).attribute(x, { target: fn, abs: false })];
     expect(await relError(a.values, Array.from(await b.values.data()), b.values.shape)).toBeLessThan(1e-4);
     tf.dispose([a.values, b.values]);
