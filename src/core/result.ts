@@ -40,3 +40,8 @@ export class LayerAttribution extends TensorAttribution {
 }
 
 export type AttributionResult = FeatureAttribution | LayerAttribution;
+
+/** Adds the attributed targets to a diagnostics object when there are indices to report. */
+export function withTargets<D extends object>(d: D, targets: number[] | undefined): D & { targets?: readonly number[] } {
+  return targets ? { ...d, targets } : d;
+}

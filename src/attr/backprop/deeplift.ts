@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveBaseline } from '../../core/baseline.js';
 import { chunks } from '../../core/batching.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { withScope } from '../../core/scope.js';
 import { objectiveFor, rangeIds, targetList, type ResolvedTarget } from '../../core/target.js';
 import type { Budget } from '../../core/budget.js';
@@ -10,7 +10,6 @@ import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireHooks, type ActivationRule, type ActivationSite, type DifferentiableModel, type HookedModel, type LayerRule, type RuleSet } from '../../models/model.js';
 import { routeMaxPoolGrad, type Pool2dSpec } from '../../models/tfjs/pooling.js';
 import { assertOneOf } from '../../core/assert.js';
-import { withTargets } from '../gradient/saliency.js';
 import { completenessGap, evaluateObjective, rowSums } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
 

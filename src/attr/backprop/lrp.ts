@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CapabilityError, InvalidArgumentError } from '../../core/errors.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireHooks, type AffineMap, type DifferentiableModel, type HookedModel, type LayerCall, type LayerInfo, type LayerRule } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
 import { evaluateObjective, gradientsInBatches } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
 

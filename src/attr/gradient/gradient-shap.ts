@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertNonNegative, assertPositiveInt } from '../../core/assert.js';
 import { resolveBaselineDistribution } from '../../core/baseline.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { Rng } from '../../core/random.js';
 import { withScope } from '../../core/scope.js';
 import { objectiveFor, targetList } from '../../core/target.js';
@@ -9,7 +9,6 @@ import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireGradients, type DifferentiableModel } from '../../models/model.js';
 import { completenessGap, evaluateObjective, forwardAll, rowSums, weightedGradientSum } from '../internal/evaluate.js';
 import { prepare, samplesWithin } from '../internal/prepare.js';
-import { withTargets } from './saliency.js';
 
 export interface GradientShapOptions extends AttributeOptions {
   /** Samples per input row (Captum `n_samples`). Default 5 (GradientSHAP), 32 (Expected Gradients). */

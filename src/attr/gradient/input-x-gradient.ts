@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireGradients, type DifferentiableModel } from '../../models/model.js';
 import { gradientsInBatches } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
-import { withTargets } from './saliency.js';
 
 /**
  * Input × Gradient: x ⊙ ∂F_t/∂x.

@@ -1,14 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveBaseline } from '../../core/baseline.js';
 import { pathSchedule, type QuadratureRule } from '../../core/quadrature.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { withScope } from '../../core/scope.js';
 import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireGradients, type DifferentiableModel } from '../../models/model.js';
 import { completenessGap, evaluateObjective, rowSums, weightedGradientSum } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
-import { withTargets } from './saliency.js';
 
 export interface IntegratedGradientsOptions extends AttributeOptions {
   /** Quadrature nodes on the baseline → input path (Captum `n_steps`). Default 50. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireGradients, type DifferentiableModel } from '../../models/model.js';
@@ -41,9 +41,4 @@ export class Saliency implements Attributor<SaliencyOptions> {
     if (values !== g) g.dispose();
     return new FeatureAttribution(this.id, values, withTargets(run.finish(), targetList(target)));
   }
-}
-
-/** Adds the attributed targets to a diagnostics object when there are indices to report. */
-export function withTargets<D extends object>(d: D, targets: number[] | undefined): D & { targets?: readonly number[] } {
-  return targets ? { ...d, targets } : d;
 }

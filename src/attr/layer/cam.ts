@@ -1,13 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertOneOf } from '../../core/assert.js';
 import { CapabilityError } from '../../core/errors.js';
-import { LayerAttribution } from '../../core/result.js';
+import { LayerAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import type { HookedModel } from '../../models/model.js';
 import { gradientsInBatches } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
-import { withTargets } from '../gradient/saliency.js';
 import { layerActivations, LayerMethod, onLayer, type LayerMethodSettings } from './internal.js';
 
 export const UPSAMPLE_MODES = ['none', 'nearest', 'bilinear'] as const;

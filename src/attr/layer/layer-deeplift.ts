@@ -1,11 +1,10 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { LayerAttribution } from '../../core/result.js';
+import { LayerAttribution, withTargets } from '../../core/result.js';
 import { withScope } from '../../core/scope.js';
 import { rangeIds, targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import type { HookedModel } from '../../models/model.js';
 import { RESCALE, rescaleAttributions } from '../backprop/deeplift.js';
-import { withTargets } from '../gradient/saliency.js';
 import { completenessGap, evaluateObjective, rowSums } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
 import { layerActivations, LayerMethod, onLayer, type LayerMethodSettings } from './internal.js';

@@ -1,12 +1,11 @@
 import { InvalidArgumentError } from '../../core/errors.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { rowSize } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
 import { pathSchedule, type QuadratureRule } from '../../core/quadrature.js';
 import { targetList, type ResolvedTarget } from '../../core/target.js';
 import { requireGradients } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
 import { weightedGradientSum } from '../internal/evaluate.js';
 import { bindInputs, prepare } from '../internal/prepare.js';
 import type { AttributeOptions, Attributor, Baseline, RunControl, Target } from '../../core/types.js';

@@ -2,12 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertBatch, assertPositiveInt } from '../../core/assert.js';
 import { chunks } from '../../core/batching.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../../core/errors.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { objectiveFor, targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireGradients, type DifferentiableModel } from '../../models/model.js';
 import { blurBaseline } from '../baselines.js';
-import { withTargets } from '../gradient/saliency.js';
 import { prepare } from '../internal/prepare.js';
 
 export interface ExtremalPerturbationOptions extends AttributeOptions {

@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertBatch, assertPositiveInt } from '../../core/assert.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
 import { prepare } from '../internal/prepare.js';
 import { perturbationOf, perturbationReference, regionVariables, scoreDesign, type GsaOptions } from './gsa.js';
 import { SobolSequence } from './sobol-sequence.js';

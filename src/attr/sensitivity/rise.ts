@@ -3,14 +3,13 @@ import { assertBatch, assertNonNegative, assertPositiveInt } from '../../core/as
 import { resolveBaseline } from '../../core/baseline.js';
 import { chunks } from '../../core/batching.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../../core/errors.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { Rng } from '../../core/random.js';
 import { withScope } from '../../core/scope.js';
 import { targetList } from '../../core/target.js';
 import { scoreBatch } from '../internal/perturb.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
 import { prepare, samplesWithin } from '../internal/prepare.js';
 
 export interface RiseOptions extends AttributeOptions {
