@@ -22,8 +22,8 @@ export { quadrature, gaussLegendre, QUADRATURE_RULES } from './core/quadrature.j
 export type { QuadratureRule, Quadrature } from './core/quadrature.js';
 export { Rng } from './core/random.js';
 export { withScope } from './core/scope.js';
-export { METHODS, findMethod, layerOf, defaultLayer } from './core/registry.js';
-export type { MethodDescriptor, OptionSpec, MethodSettings } from './core/registry.js';
+export { METHODS, findMethod, layerOf, defaultLayer, defineMethod } from './methods.js';
+export type { MethodDescriptor, OptionSpec, MethodSettings, OptionDecl, OptionDecls, OptionDefaults, CatalogueAttributor, CatalogueOptions, MethodLookup } from './methods.js';
 export { pearson } from './core/linalg.js';
 
 export { isDifferentiable, isHooked } from './models/model.js';

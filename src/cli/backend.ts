@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { InvalidArgumentError } from '../core/errors.js';
-import type { MethodDescriptor } from '../core/registry.js';
+import type { MethodDescriptor } from '../methods.js';
 import { ENGINES, type Engine } from '../io/load-model.js';
 import type { FlagValue } from './args.js';
 

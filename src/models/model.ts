@@ -158,6 +158,8 @@ export interface ActivationCacheLike extends Disposable {
 export interface HookedModel extends ModelAdapter {
   readonly capabilities: ModelCapabilities & { readonly hooks: true };
   readonly hookNames: readonly string[];
+  /** The Embedding layer that reads the model's token-id input, when it has one (declared by the adapter). */
+  readonly embeddingOfInput?: string | undefined;
   /** Output shape of a hook point, `null` for the batch. Throws `unknown_hook`. */
   hookShape(name: string): readonly (number | null)[];
   /** The kind of layer behind a hook point (e.g. 'Conv2D', 'Dense'). Throws `unknown_hook`. */

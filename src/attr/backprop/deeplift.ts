@@ -12,6 +12,9 @@ import { routeMaxPoolGrad, type Pool2dSpec } from '../../models/tfjs/pooling.js'
 import { assertOneOf } from '../../core/assert.js';
 import { completenessGap, evaluateObjective, rowSums } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
+import { defineMethod, type MethodSettings } from '../../core/method.js';
+import { hookedModel } from '../internal/options.js';
+import type { ModelAdapter } from '../../models/model.js';
 
 /** Below this |z − z₀| the rescale multiplier falls back to the ordinary derivative (Captum's eps). */
 const EPS = 1e-10;
@@ -245,7 +248,7 @@ export class DeepLiftShap implements Attributor<AttributeOptions> {
 
 /** The rules of a DeepLIFT variant. */
 export function deepLiftRules(settings: DeepLiftSettings, method: string): RuleSet {
-  const maxPool = settings.maxPool ?? 'gradient';
+  const maxPool = settings.maxPool ?? deepLift.defaults.maxPool;
   assertOneOf(maxPool, DEEPLIFT_MAXPOOL, 'maxPool', method);
   return maxPool === 'exact' ? { activation: RESCALE, layer: EXACT_MAXPOOL } : { activation: RESCALE };
 }
@@ -261,4 +264,42 @@ function assertSameRowShape(b: tf.Tensor, x: tf.Tensor, fn: string): void {
       actual: b.shape,
     });
   }
+}
+
+/** DeepLIFT (Rescale)'s one declaration: catalogue entry, CLI flags and defaults. */
+export const deepLift = defineMethod({
+  id: 'deeplift',
+  rules: true,
+  title: 'DeepLIFT (Rescale)',
+  family: 'backprop',
+  requires: 'hooks',
+  cost: 'batch × 4',
+  reference: 'Shrikumar et al. 2017, arXiv:1704.02685',
+  stochastic: false,
+  output: 'feature',
+  options: { maxPool: { type: 'enum', values: DEEPLIFT_MAXPOOL, help: "max-pooling: Captum's gradient, or DeepLIFT's exact (complete) rule", default: 'gradient' } },
+  create: (m: ModelAdapter, st) => new DeepLift(hookedModel(m, 'DeepLift'), deepLiftSettings(st)),
+});
+
+/** DeepLiftShap's one declaration: catalogue entry, CLI flags and defaults. */
+export const deepLiftShap = defineMethod({
+  id: 'deeplift-shap',
+  rules: true,
+  title: 'DeepLiftShap',
+  family: 'backprop',
+  requires: 'hooks',
+  cost: 'batch × (3 × baselines + 1)',
+  reference: 'Lundberg & Lee 2017, arXiv:1705.07874; Captum DeepLiftShap',
+  stochastic: false,
+  output: 'feature',
+  options: { maxPool: { type: 'enum', values: DEEPLIFT_MAXPOOL, help: "max-pooling: Captum's gradient, or DeepLIFT's exact (complete) rule", default: 'gradient' } },
+  create: (m: ModelAdapter, st) => new DeepLiftShap(hookedModel(m, 'DeepLiftShap'), deepLiftSettings(st)),
+});
+
+/** DeepLIFT's constructor settings from the options given to the catalogue (the CLI's `--max-pool`). */
+function deepLiftSettings(st: MethodSettings | undefined): DeepLiftSettings {
+  const v = st?.options?.['maxPool'];
+  if (v === undefined) return {};
+  assertOneOf(v, DEEPLIFT_MAXPOOL, 'maxPool', 'DeepLift');
+  return { maxPool: v };
 }

@@ -5,6 +5,9 @@ import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireHooks, type ActivationRule, type DifferentiableModel, type HookedModel } from '../../models/model.js';
 import { gradientsInBatches } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
+import { defineMethod } from '../../core/method.js';
+import { hookedModel } from '../internal/options.js';
+import type { ModelAdapter } from '../../models/model.js';
 
 /** A ReLU whose backward pass is `backward(dy, z)`; other activations keep their own gradient. */
 export function reluWithBackward(backward: (dy: tf.Tensor, z: tf.Tensor) => tf.Tensor): ActivationRule {
@@ -76,3 +79,33 @@ export class Deconvolution extends ModifiedGradient {
     super(model, DECONV_RELU, 'Deconvolution');
   }
 }
+
+/** Guided Backprop's one declaration: catalogue entry, CLI flags and defaults. */
+export const guidedBackprop = defineMethod({
+  id: 'guided-backprop',
+  rules: true,
+  title: 'Guided Backprop',
+  family: 'backprop',
+  requires: 'hooks',
+  cost: 'batch',
+  reference: 'Springenberg et al. 2015, arXiv:1412.6806',
+  stochastic: false,
+  output: 'feature',
+  options: {},
+  create: (m: ModelAdapter) => new GuidedBackprop(hookedModel(m, 'GuidedBackprop')),
+});
+
+/** Deconvolution's one declaration: catalogue entry, CLI flags and defaults. */
+export const deconvolution = defineMethod({
+  id: 'deconvolution',
+  rules: true,
+  title: 'Deconvolution',
+  family: 'backprop',
+  requires: 'hooks',
+  cost: 'batch',
+  reference: 'Zeiler & Fergus 2014, arXiv:1311.2901',
+  stochastic: false,
+  output: 'feature',
+  options: {},
+  create: (m: ModelAdapter) => new Deconvolution(hookedModel(m, 'Deconvolution')),
+});

@@ -5,6 +5,9 @@ import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireGradients, type DifferentiableModel } from '../../models/model.js';
 import { gradientsInBatches } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
+import { defineMethod } from '../../core/method.js';
+import { gradientModel } from '../internal/options.js';
+import type { ModelAdapter } from '../../models/model.js';
 
 /**
  * Input × Gradient: x ⊙ ∂F_t/∂x.
@@ -33,3 +36,17 @@ export class InputXGradient implements Attributor<AttributeOptions> {
     return new FeatureAttribution(this.id, values, withTargets(run.finish(), targetList(target)));
   }
 }
+
+/** Input × Gradient's one declaration: catalogue entry, CLI flags and defaults. */
+export const inputXGradient = defineMethod({
+  id: 'input-x-gradient',
+  title: 'Input × Gradient',
+  family: 'gradient',
+  requires: 'gradients',
+  cost: 'batch',
+  reference: 'Shrikumar et al. 2016, arXiv:1605.01713',
+  stochastic: false,
+  output: 'feature',
+  options: {},
+  create: (m: ModelAdapter) => new InputXGradient(gradientModel(m, 'InputXGradient')),
+});

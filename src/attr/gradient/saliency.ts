@@ -5,6 +5,9 @@ import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireGradients, type DifferentiableModel } from '../../models/model.js';
 import { gradientsInBatches } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
+import { defineMethod } from '../../core/method.js';
+import { gradientModel } from '../internal/options.js';
+import type { ModelAdapter } from '../../models/model.js';
 
 export interface SaliencyOptions extends AttributeOptions {
   /** Absolute value of the gradient (Captum's default). Default true. */
@@ -37,8 +40,22 @@ export class Saliency implements Attributor<SaliencyOptions> {
     const fn = 'Saliency.attribute';
     const { model, run, target, batchSize } = await prepare(this.model, x, opts, { fn, cost: x.shape?.[0] ?? 0, exact: true });
     const g = await gradientsInBatches(model, x, target, run, batchSize, fn);
-    const values = opts.abs === false ? g : tf.tidy(() => tf.abs(g));
+    const values = (opts.abs ?? saliency.defaults.abs) ? tf.tidy(() => tf.abs(g)) : g;
     if (values !== g) g.dispose();
     return new FeatureAttribution(this.id, values, withTargets(run.finish(), targetList(target)));
   }
 }
+
+/** Saliency's one declaration: catalogue entry, CLI flags and defaults. */
+export const saliency = defineMethod({
+  id: 'saliency',
+  title: 'Saliency',
+  family: 'gradient',
+  requires: 'gradients',
+  cost: 'batch',
+  reference: 'Simonyan et al. 2013, arXiv:1312.6034',
+  stochastic: false,
+  output: 'feature',
+  options: { abs: { type: 'bool', help: 'absolute value of the gradient', default: true } },
+  create: (m: ModelAdapter) => new Saliency(gradientModel(m, 'Saliency')),
+});

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { findMethod } from '../../core/registry.js';
+import { findMethod } from '../../methods.js';
 import { Budget } from '../../core/budget.js';
 import { InvalidArgumentError, isAttributionError } from '../../core/errors.js';
 import { resolveTarget } from '../../models/target.js';
