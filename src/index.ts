@@ -16,8 +16,22 @@ export {
 } from './core/errors.js';
 export type { ErrorCode } from './core/errors.js';
 export type { Target, Objective, Baseline, RunControl, Progress, AttributeOptions, Attributor, AttributionLike, MethodId } from './core/types.js';
-export { FeatureAttribution, LayerAttribution } from './core/result.js';
-export type { Diagnostics, AttributionResult } from './core/result.js';
+export {
+  FeatureAttribution,
+  LayerAttribution,
+  ComponentAttribution,
+  DataAttribution,
+  ContextAttribution,
+  ATTRIBUTION_KINDS,
+  isFeatureAttribution,
+  isLayerAttribution,
+  isComponentAttribution,
+  isDataAttribution,
+  isContextAttribution,
+} from './core/result.js';
+export type { Diagnostics, AttributionResult, AttributionKind, ComponentAxis, SourceSpan } from './core/result.js';
+export { attributionJson, ATTRIBUTION_JSON_SCHEMA } from './io/result-json.js';
+export type { AttributionJson, DiagnosticsJson } from './io/result-json.js';
 export { quadrature, gaussLegendre, QUADRATURE_RULES } from './core/quadrature.js';
 export type { QuadratureRule, Quadrature } from './core/quadrature.js';
 export { Rng } from './core/random.js';
@@ -27,10 +41,14 @@ export type { MethodDescriptor, OptionSpec, MethodSettings, OptionDecl, OptionDe
 export { pearson } from './core/linalg.js';
 
 export { isDifferentiable, isHooked } from './models/model.js';
+export { hasHookGradients, hasParameterGradients, requireCapability, inputSpecsOf, batchOf } from './models/capabilities.js';
+export type { HookGradients, HookGradientModel, ParameterGradientModel, ParameterReduction, Capability } from './models/capabilities.js';
 export type {
   ModelAdapter,
   DifferentiableModel,
   ModelCapabilities,
+  InputSpec,
+  InputRole,
   HookedModel,
   HookFn,
   RunOptions,
