@@ -62,7 +62,8 @@ export type {
   RuleSet,
   AffineMap,
 } from './models/model.js';
-export { fromLayersModel, LayersModelAdapter, ActivationCache } from './models/tfjs/layers-model.js';
+export { fromLayersModel, LayersModelAdapter } from './models/tfjs/layers-model.js';
+export { ActivationCache } from './models/activation-cache.js';
 export type { LayersModelOptions } from './models/tfjs/layers-model.js';
 export { fromGraphModel } from './models/tfjs/graph-model.js';
 export type { GraphModelOptions } from './models/tfjs/graph-model.js';

@@ -4,7 +4,6 @@ import { CapabilityError, InvalidArgumentError, ModelLoadError, ShapeMismatchErr
 import type { Objective } from '../../core/types.js';
 import {
   gatherInputs,
-  type ActivationCacheLike,
   type ActivationRule,
   type CallContext,
   type DifferentiableModel,
@@ -15,8 +14,11 @@ import {
   type RuleSet,
   type RunOptions,
 } from '../model.js';
+import { ActivationCache } from '../activation-cache.js';
 import { LayerGraph, type GraphLike } from './executor.js';
 import { gradientOf } from './gradients.js';
+
+export { ActivationCache };
 
 export interface LayersModelOptions {
   readonly name?: string;
@@ -320,34 +322,6 @@ class GraphView implements DifferentiableModel {
 
   dispose(): void {
     // the view borrows the owner's model
-  }
-}
-
-/** Layer outputs by hook name. The cache owns its tensors: `dispose()` (or `using`) releases them. */
-export class ActivationCache implements ActivationCacheLike {
-  constructor(private readonly acts: Map<string, tf.Tensor>) {}
-
-  get names(): string[] {
-    return [...this.acts.keys()];
-  }
-
-  has(name: string): boolean {
-    return this.acts.has(name);
-  }
-
-  get(name: string): tf.Tensor {
-    const t = this.acts.get(name);
-    if (!t) throw new InvalidArgumentError(`Argument 'name' passed to 'ActivationCache.get' names no cached activation: '${name}'; cached: ${this.names.join(', ')}`, { arg: 'name', name });
-    return t;
-  }
-
-  dispose(): void {
-    for (const t of this.acts.values()) if (!t.isDisposed) t.dispose();
-    this.acts.clear();
-  }
-
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }
 
