@@ -1,10 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertBatch, assertPositiveInt } from '../../core/assert.js';
-import { FeatureAttribution, withTargets } from '../../core/result.js';
-import { targetList } from '../../core/target.js';
+import type { FeatureAttribution } from '../../core/result.js';
 import type { Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
-import { prepare } from '../internal/prepare.js';
 import { attributeByDesign, gsaGridOption, gsaPerturbationOptions, type GsaOptions } from './gsa.js';
 import { SobolSequence } from './sobol-sequence.js';
 import { defineMethod } from '../../core/method.js';
