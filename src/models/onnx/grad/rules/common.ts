@@ -44,7 +44,7 @@ export type VjpRule = (n: NodeProto, dy: string, ctx: RuleContext, dys: readonly
 
 /**
  * The doc_string of a Max node whose ties go wholly to its first maximal input (MaxPool's arg-max
- * convention), set by the rewrite that writes a max pool in phase form (simplify.ts). Any other
+ * convention), set by the rewrite that writes a max pool in phase form (rewrite/simplify.ts). Any other
  * Max or Min shares the cotangent evenly among tied inputs, as PyTorch's maximum and minimum do.
  */
 export const TIES_TO_FIRST = 'attrib: ties go to the first maximal input';
