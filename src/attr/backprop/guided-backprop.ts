@@ -1,10 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { FeatureAttribution, withTargets } from '../../core/result.js';
-import { targetList } from '../../core/target.js';
+import type { FeatureAttribution } from '../../core/result.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireHooks, type ActivationRule, type DifferentiableModel, type HookedModel } from '../../models/model.js';
-import { gradientsInBatches } from '../internal/evaluate.js';
-import { prepare } from '../internal/prepare.js';
+import { gradientAttribution } from '../internal/gradient-attribution.js';
 import { defineMethod } from '../../core/method.js';
 import { hookedModel } from '../internal/options.js';
 import type { ModelAdapter } from '../../models/model.js';
@@ -44,11 +42,8 @@ abstract class ModifiedGradient implements Attributor<AttributeOptions> {
     return shape[0] ?? 1;
   }
 
-  async attribute(x: tf.Tensor, opts: AttributeOptions): Promise<FeatureAttribution> {
-    const fn = `${this.method}.attribute`;
-    const { model, run, target, batchSize } = await prepare(this.ruled, x, opts, { fn, cost: x?.shape?.[0] ?? 0, exact: true });
-    const values = await gradientsInBatches(model, x, target, run, batchSize, fn);
-    return new FeatureAttribution(this.id, values, withTargets(run.finish(), targetList(target)));
+  attribute(x: tf.Tensor, opts: AttributeOptions): Promise<FeatureAttribution> {
+    return gradientAttribution(this.id, this.ruled, x, opts, `${this.method}.attribute`);
   }
 }
 
