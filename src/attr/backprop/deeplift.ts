@@ -7,14 +7,13 @@ import { objectiveFor, rangeIds, targetList, type ResolvedTarget } from '../../c
 import type { Budget } from '../../core/budget.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../../core/errors.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireHooks, type ActivationRule, type ActivationSite, type DifferentiableModel, type HookedModel, type LayerRule, type RuleSet } from '../../models/model.js';
+import { requireHooks, type ActivationRule, type ActivationSite, type DifferentiableModel, type HookedModel, type LayerRule, type RuleSet, type ModelAdapter } from '../../models/model.js';
 import { routeMaxPoolGrad, type Pool2dSpec } from '../../models/tfjs/pooling.js';
 import { assertOneOf } from '../../core/assert.js';
 import { completenessGap, evaluateObjective, rowSums } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
-import { defineMethod, type MethodSettings } from '../../core/method.js';
-import { hookedModel } from '../internal/options.js';
-import type { ModelAdapter } from '../../models/model.js';
+import { defineMethod } from '../../core/method.js';
+import { enumSetting, hookedModel } from '../internal/options.js';
 
 /** Below this |z − z₀| the rescale multiplier falls back to the ordinary derivative (Captum's eps). */
 const EPS = 1e-10;
@@ -278,7 +277,7 @@ export const deepLift = defineMethod({
   stochastic: false,
   output: 'feature',
   options: { maxPool: { type: 'enum', values: DEEPLIFT_MAXPOOL, help: "max-pooling: Captum's gradient, or DeepLIFT's exact (complete) rule", default: 'gradient' } },
-  create: (m: ModelAdapter, st) => new DeepLift(hookedModel(m, 'DeepLift'), deepLiftSettings(st)),
+  create: (m: ModelAdapter, st) => new DeepLift(hookedModel(m, 'DeepLift'), enumSetting(st, 'maxPool', DEEPLIFT_MAXPOOL, 'DeepLift')),
 });
 
 /** DeepLiftShap's one declaration: catalogue entry, CLI flags and defaults. */
@@ -293,13 +292,5 @@ export const deepLiftShap = defineMethod({
   stochastic: false,
   output: 'feature',
   options: { maxPool: { type: 'enum', values: DEEPLIFT_MAXPOOL, help: "max-pooling: Captum's gradient, or DeepLIFT's exact (complete) rule", default: 'gradient' } },
-  create: (m: ModelAdapter, st) => new DeepLiftShap(hookedModel(m, 'DeepLiftShap'), deepLiftSettings(st)),
+  create: (m: ModelAdapter, st) => new DeepLiftShap(hookedModel(m, 'DeepLiftShap'), enumSetting(st, 'maxPool', DEEPLIFT_MAXPOOL, 'DeepLift')),
 });
-
-/** DeepLIFT's constructor settings from the options given to the catalogue (the CLI's `--max-pool`). */
-function deepLiftSettings(st: MethodSettings | undefined): DeepLiftSettings {
-  const v = st?.options?.['maxPool'];
-  if (v === undefined) return {};
-  assertOneOf(v, DEEPLIFT_MAXPOOL, 'maxPool', 'DeepLift');
-  return { maxPool: v };
-}

@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FeatureAttribution } from '../../core/result.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireHooks, type ActivationRule, type DifferentiableModel, type HookedModel } from '../../models/model.js';
+import { requireHooks, type ActivationRule, type DifferentiableModel, type HookedModel, type ModelAdapter } from '../../models/model.js';
 import { gradientAttribution } from '../internal/gradient-attribution.js';
 import { defineMethod } from '../../core/method.js';
 import { hookedModel } from '../internal/options.js';
-import type { ModelAdapter } from '../../models/model.js';
 
 /** A ReLU whose backward pass is `backward(dy, z)`; other activations keep their own gradient. */
 export function reluWithBackward(backward: (dy: tf.Tensor, z: tf.Tensor) => tf.Tensor): ActivationRule {

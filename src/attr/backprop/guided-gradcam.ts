@@ -3,14 +3,13 @@ import { assertBatch, assertOneOf } from '../../core/assert.js';
 import { Budget } from '../../core/budget.js';
 import { FeatureAttribution } from '../../core/result.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import { LayerGradCam } from '../layer/cam.js';
 import type { LayerMethodSettings } from '../layer/internal.js';
 import { GuidedBackprop } from './guided-backprop.js';
 import { defineMethod } from '../../core/method.js';
 import { hookedModel } from '../internal/options.js';
 import { layerFor, lastSpatialLayer } from '../layer/layer-of.js';
-import type { ModelAdapter } from '../../models/model.js';
 
 export interface GuidedGradCamOptions extends AttributeOptions {
   /** How the GradCAM map is resized to the input: Captum's default 'nearest', or 'bilinear'. */

@@ -3,13 +3,11 @@ import { CapabilityError, InvalidArgumentError } from '../../core/errors.js';
 import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireHooks, type AffineMap, type DifferentiableModel, type HookedModel, type LayerCall, type LayerInfo, type LayerRule } from '../../models/model.js';
+import { requireHooks, type AffineMap, type DifferentiableModel, type HookedModel, type LayerCall, type LayerInfo, type LayerRule, type ModelAdapter } from '../../models/model.js';
 import { evaluateObjective, gradientsInBatches } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
-import { defineMethod, type MethodSettings } from '../../core/method.js';
-import { hookedModel } from '../internal/options.js';
-import type { ModelAdapter } from '../../models/model.js';
-import { assertOneOf } from '../../core/assert.js';
+import { defineMethod } from '../../core/method.js';
+import { enumSetting, hookedModel } from '../internal/options.js';
 
 /** A relevance rule for an affine layer (Dense, Conv, folded BatchNorm). */
 export type LrpRule =
@@ -337,13 +335,5 @@ export const lrp = defineMethod({
   stochastic: false,
   output: 'feature',
   options: { preset: { type: 'enum', values: LRP_PRESETS, help: 'epsilon everywhere, or z-box/γ/ε by layer type', default: 'epsilon' } },
-  create: (m: ModelAdapter, st) => new Lrp(hookedModel(m, 'Lrp'), lrpSettings(st)),
+  create: (m: ModelAdapter, st) => new Lrp(hookedModel(m, 'Lrp'), enumSetting(st, 'preset', LRP_PRESETS, 'Lrp')),
 });
-
-/** LRP's constructor settings from the options given to the catalogue (the CLI's `--preset`). */
-function lrpSettings(st: MethodSettings | undefined): LrpSettings {
-  const v = st?.options?.['preset'];
-  if (v === undefined) return {};
-  assertOneOf(v, LRP_PRESETS, 'preset', 'Lrp');
-  return { preset: v };
-}

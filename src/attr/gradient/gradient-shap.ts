@@ -6,12 +6,11 @@ import { Rng } from '../../core/random.js';
 import { withScope } from '../../core/scope.js';
 import { objectiveFor, targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireGradients, type DifferentiableModel } from '../../models/model.js';
+import { requireGradients, type DifferentiableModel, type ModelAdapter } from '../../models/model.js';
 import { completenessGap, evaluateObjective, forwardAll, rowSums, weightedGradientSum } from '../internal/evaluate.js';
 import { prepare, samplesWithin } from '../internal/prepare.js';
 import { defineMethod } from '../../core/method.js';
 import { gradientModel, seedOption } from '../internal/options.js';
-import type { ModelAdapter } from '../../models/model.js';
 
 export interface GradientShapOptions extends AttributeOptions {
   /** Samples per input row (Captum `n_samples`). Default 5 (GradientSHAP), 32 (Expected Gradients). */

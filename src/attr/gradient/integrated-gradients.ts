@@ -5,12 +5,11 @@ import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { withScope } from '../../core/scope.js';
 import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireGradients, type DifferentiableModel } from '../../models/model.js';
+import { requireGradients, type DifferentiableModel, type ModelAdapter } from '../../models/model.js';
 import { completenessGap, evaluateObjective, rowSums, weightedGradientSum } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
 import { defineMethod } from '../../core/method.js';
 import { gradientModel, pathOptions } from '../internal/options.js';
-import type { ModelAdapter } from '../../models/model.js';
 
 export interface IntegratedGradientsOptions extends AttributeOptions {
   /** Quadrature nodes on the baseline → input path (Captum `n_steps`). Default 50. */

@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FeatureAttribution } from '../../core/result.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireGradients, type DifferentiableModel } from '../../models/model.js';
+import { requireGradients, type DifferentiableModel, type ModelAdapter } from '../../models/model.js';
 import { gradientAttribution } from '../internal/gradient-attribution.js';
 import { defineMethod } from '../../core/method.js';
 import { gradientModel } from '../internal/options.js';
-import type { ModelAdapter } from '../../models/model.js';
 
 export interface SaliencyOptions extends AttributeOptions {
   /** Absolute value of the gradient (Captum's default). Default true. */

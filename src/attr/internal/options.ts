@@ -1,5 +1,6 @@
 // Option declarations several methods share, and the model checks their `create` functions make.
-import type { OptionDecls } from '../../core/method.js';
+import { assertOneOf } from '../../core/assert.js';
+import type { MethodSettings, OptionDecls } from '../../core/method.js';
 import { QUADRATURE_RULES } from '../../core/quadrature.js';
 import { requireGradients, requireHooks, type DifferentiableModel, type HookedModel, type ModelAdapter } from '../../models/model.js';
 
@@ -37,4 +38,17 @@ export function gradientModel(model: ModelAdapter, method: string): Differentiab
 export function hookedModel(model: ModelAdapter, method: string): HookedModel {
   requireHooks(model, method);
   return model;
+}
+
+/**
+ * A constructor setting passed among the catalogue's options (the CLI's `--preset` of LRP, `--max-pool`
+ * of DeepLIFT), checked against its allowed values: `{}` when not given, else `{ [name]: value }`.
+ */
+export function enumSetting<K extends string, T extends string>(st: MethodSettings | undefined, name: K, allowed: readonly T[], fn: string): { [P in K]?: T } {
+  const v = st?.options?.[name];
+  if (v === undefined) return {};
+  assertOneOf(v, allowed, name, fn);
+  const setting: { [P in K]?: T } = {};
+  setting[name] = v;
+  return setting;
 }

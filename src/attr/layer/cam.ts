@@ -4,14 +4,13 @@ import { CapabilityError } from '../../core/errors.js';
 import { LayerAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import { gradientsInBatches } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
 import { layerActivations, LayerMethod, onLayer, type LayerMethodSettings } from './internal.js';
 import { defineMethod, type OptionDecls } from '../../core/method.js';
 import { hookedModel } from '../internal/options.js';
 import { layerFor, lastSpatialLayer } from './layer-of.js';
-import type { ModelAdapter } from '../../models/model.js';
 
 export const UPSAMPLE_MODES = ['none', 'nearest', 'bilinear'] as const;
 export type UpsampleMode = (typeof UPSAMPLE_MODES)[number];

@@ -4,14 +4,13 @@ import { pathSchedule } from '../../core/quadrature.js';
 import { LayerAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import type { IntegratedGradientsOptions } from '../gradient/integrated-gradients.js';
 import { prepare } from '../internal/prepare.js';
 import { LayerMethod, layerPath, type LayerMethodSettings } from './internal.js';
 import { defineMethod } from '../../core/method.js';
 import { hookedModel, pathOptions } from '../internal/options.js';
 import { layerFor } from './layer-of.js';
-import type { ModelAdapter } from '../../models/model.js';
 
 /**
  * InternalInfluence (Captum `InternalInfluence`): the layer gradient integrated along the straight

@@ -4,12 +4,11 @@ import { resolveBatchSize } from '../../core/batching.js';
 import { Budget } from '../../core/budget.js';
 import { LayerAttribution } from '../../core/result.js';
 import type { Attributor, RunControl } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import { activationsOf, LayerMethod, type LayerMethodSettings } from './internal.js';
 import { defineMethod } from '../../core/method.js';
 import { hookedModel } from '../internal/options.js';
 import { layerFor } from './layer-of.js';
-import type { ModelAdapter } from '../../models/model.js';
 
 export interface LayerActivationOptions extends RunControl {
   /** The model's other named inputs, one row per input row. */

@@ -4,7 +4,7 @@ import { pathSchedule, QUADRATURE_RULES } from '../../core/quadrature.js';
 import { LayerAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import type { IntegratedGradientsOptions } from '../gradient/integrated-gradients.js';
 import { completenessGap, evaluateObjective } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
@@ -12,7 +12,6 @@ import { LayerMethod, layerPath, type LayerMethodSettings } from './internal.js'
 import { defineMethod } from '../../core/method.js';
 import { hookedModel } from '../internal/options.js';
 import { layerFor } from './layer-of.js';
-import type { ModelAdapter } from '../../models/model.js';
 
 /**
  * LayerConductance (Captum `LayerConductance`): the flow of Integrated Gradients through each unit

@@ -3,7 +3,7 @@ import { LayerAttribution, withTargets } from '../../core/result.js';
 import { withScope } from '../../core/scope.js';
 import { rangeIds, targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import { RESCALE, rescaleAttributions } from '../backprop/deeplift.js';
 import { completenessGap, evaluateObjective, rowSums } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
@@ -11,7 +11,6 @@ import { layerActivations, LayerMethod, onLayer, type LayerMethodSettings } from
 import { defineMethod } from '../../core/method.js';
 import { hookedModel } from '../internal/options.js';
 import { layerFor } from './layer-of.js';
-import type { ModelAdapter } from '../../models/model.js';
 
 /**
  * LayerDeepLift (Captum `LayerDeepLift`, `multiply_by_inputs=True`): DeepLIFT's Rescale multipliers

@@ -1,13 +1,12 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { LayerAttribution } from '../../core/result.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import { InputXGradient } from '../gradient/input-x-gradient.js';
 import { asLayerResult, layerActivations, LayerMethod, onLayer, type LayerMethodSettings } from './internal.js';
 import { defineMethod } from '../../core/method.js';
 import { hookedModel } from '../internal/options.js';
 import { layerFor } from './layer-of.js';
-import type { ModelAdapter } from '../../models/model.js';
 
 /**
  * LayerGradientXActivation: A ⊙ ∂F_t/∂A for the layer's output A (Captum `LayerGradientXActivation`

@@ -1,13 +1,12 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { LayerAttribution } from '../../core/result.js';
 import type { Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import { IntegratedGradients, type IntegratedGradientsOptions } from '../gradient/integrated-gradients.js';
 import { asLayerResult, layerActivations, LayerMethod, onLayer, type LayerMethodSettings } from './internal.js';
 import { defineMethod } from '../../core/method.js';
 import { hookedModel, pathOptions } from '../internal/options.js';
 import { layerFor, embeddingLayer } from './layer-of.js';
-import type { ModelAdapter } from '../../models/model.js';
 
 /**
  * LayerIntegratedGradients: Integrated Gradients in the space of one layer's output (Captum

@@ -5,18 +5,16 @@ import { rowSize } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
 import { pathSchedule, type QuadratureRule } from '../../core/quadrature.js';
 import { targetList, type ResolvedTarget } from '../../core/target.js';
-import { requireGradients } from '../../models/model.js';
+import { requireGradients, type HookedModel, type ModelAdapter } from '../../models/model.js';
 import { weightedGradientSum } from '../internal/evaluate.js';
 import { bindInputs, prepare } from '../internal/prepare.js';
 import type { AttributeOptions, Attributor, Baseline, RunControl, Target } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
 import { IntegratedGradients } from '../gradient/integrated-gradients.js';
 import { Saliency } from '../gradient/saliency.js';
 import { layerPath, LayerMethod, type LayerMethodSettings } from './internal.js';
 import { defineMethod } from '../../core/method.js';
 import { hookedModel, neuronOption, pathOptions } from '../internal/options.js';
 import { layerFor } from './layer-of.js';
-import type { ModelAdapter } from '../../models/model.js';
 
 /** A neuron of a layer: its index in the layer's output without the batch dim (e.g. [h, w, c]), or a flat index. */
 export type NeuronIndex = number | readonly number[];

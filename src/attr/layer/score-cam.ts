@@ -6,17 +6,15 @@ import { CapabilityError } from '../../core/errors.js';
 import { LayerAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import { evaluateObjective } from '../internal/evaluate.js';
 import { scoreBatch } from '../internal/perturb.js';
 import { prepare } from '../internal/prepare.js';
-import { resizeTo, toChannelsLast, UPSAMPLE_MODES, type CamOptions } from './cam.js';
+import { resizeTo, toChannelsLast, UPSAMPLE_MODES, type CamOptions, camOptions } from './cam.js';
 import { activationsOf, LayerMethod, type LayerMethodSettings } from './internal.js';
 import { defineMethod } from '../../core/method.js';
 import { hookedModel } from '../internal/options.js';
-import { camOptions } from './cam.js';
 import { layerFor, lastSpatialLayer } from './layer-of.js';
-import type { ModelAdapter } from '../../models/model.js';
 
 /**
  * Score-CAM (Wang et al. 2020): gradient-free CAM. Each channel k of the layer's output, upsampled

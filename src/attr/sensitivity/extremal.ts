@@ -5,12 +5,11 @@ import { InvalidArgumentError, ShapeMismatchError } from '../../core/errors.js';
 import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { objectiveFor, targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireGradients, type DifferentiableModel } from '../../models/model.js';
+import { requireGradients, type DifferentiableModel, type ModelAdapter } from '../../models/model.js';
 import { blurBaseline } from '../baselines.js';
 import { prepare } from '../internal/prepare.js';
 import { defineMethod } from '../../core/method.js';
 import { gradientModel } from '../internal/options.js';
-import type { ModelAdapter } from '../../models/model.js';
 
 export interface ExtremalPerturbationOptions extends AttributeOptions {
   /** Fractions of the image the mask may keep; one mask is optimised per area. Default [0.05, 0.1, 0.2]. */
