@@ -121,8 +121,8 @@ export function defineMethod<M, const O extends OptionDecls>(decl: MethodDeclara
   const options: OptionSpec[] = Object.entries(decl.options).map(([name, o]) => ({
     name,
     type: o.type,
-    help: o.help,
     ...('values' in o ? { values: o.values } : {}),
+    help: o.help,
     ...('default' in o && o.default !== undefined ? { default: typeof o.default === 'object' ? o.default.join(',') : o.default } : {}),
   }));
   const defaults: Record<string, unknown> = {};
