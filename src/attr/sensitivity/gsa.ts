@@ -115,6 +115,8 @@ export interface GsaEstimator {
   readonly fn: string;
   /** Designs requested (validated here). */
   readonly designs: number;
+  /** The seed of the design's random shift (the method's declared default when not given). */
+  readonly seed: number;
   /** Model rows per input row for `dims` variables. */
   rowsPerInput(dims: number, designs: number): number;
   /** The mask design, `rowsPerInput` rows of `dims` values in [0, 1], row-major. */
@@ -136,7 +138,7 @@ export async function attributeByDesign(model0: ModelAdapter, x: tf.Tensor, opts
   const dims = groups.count;
   const perRow = est.rowsPerInput(dims, designs);
   const { model, run, target, batchSize, n } = await prepare(model0, x, opts, { fn, cost: x.shape[0]! * perRow, exact: true });
-  const design = est.design(dims, designs, { scramble: opts.scramble ?? true, seed: opts.seed ?? 0 });
+  const design = est.design(dims, designs, { scramble: opts.scramble ?? true, seed: est.seed });
   const rowShape = x.shape.slice(1);
   const e = groups.featureOf.length;
   const xd = (await x.data()) as Float32Array;

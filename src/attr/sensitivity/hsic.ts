@@ -98,6 +98,7 @@ export class Hsic implements Attributor<HsicOptions> {
       id: this.id,
       fn: 'Hsic.attribute',
       designs: opts?.designs ?? hsic.defaults.designs,
+      seed: opts?.seed ?? hsic.defaults.seed,
       rowsPerInput: (_dims, designs) => designs,
       design: binaryDesign,
       estimate: hsicScores,

@@ -83,6 +83,7 @@ export class Sobol implements Attributor<SobolOptions> {
       id: this.id,
       fn: 'Sobol.attribute',
       designs: opts?.designs ?? sobol.defaults.designs,
+      seed: opts?.seed ?? sobol.defaults.seed,
       rowsPerInput: (dims, designs) => designs * (dims + 2),
       design: replicatedDesign,
       estimate: (_design, outputs, designs, dims) => jansenTotalIndices(outputs, designs, dims),
