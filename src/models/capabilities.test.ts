@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../test/backend.js';
 import { residualNet, smooth } from '../../test/reference-models.js';
+import { loadReferenceModel } from '../../test/reference.js';
 import { fromBatchFunction } from './batch-function.js';
 import { batchOf, hasHookGradients, hasParameterGradients, inputSpecsOf, requireCapability } from './capabilities.js';
 import type { InputSpec, ModelAdapter } from './model.js';
@@ -48,6 +49,24 @@ describe('declared model capabilities', () => {
       expect(() => batchOf({ ids }, specs, 'f')).toThrowError(expect.objectContaining({ code: 'shape_mismatch', details: expect.objectContaining({ input: 'mask' }) }));
     } finally {
       tf.dispose([ids, mask, bad]);
+    }
+  });
+
+  it('the TF.js layers adapter declares a token-id input (int32, batch first) and why it has no input gradient', async () => {
+    const text = await loadReferenceModel('text_cnn');
+    const image = await loadReferenceModel('image_cnn');
+    try {
+      const [spec] = inputSpecsOf(text);
+      expect(spec).toMatchObject({ dtype: 'int32', role: 'token-ids', batchAxis: 0 });
+      expect(spec!.shape).toEqual(text.inputShape);
+      expect(text.capabilities.gradients).toBe(false);
+      expect(text.gradientsUnavailable).toMatch(/token ids/);
+      expect(() => requireCapability(text, 'gradients', 'Saliency')).toThrowError(expect.objectContaining({ code: 'capability_missing' }));
+      expect(inputSpecsOf(image)).toEqual([expect.objectContaining({ dtype: 'float32', role: 'features', batchAxis: 0 })]);
+      expect(image.gradientsUnavailable).toBeUndefined();
+    } finally {
+      text.dispose();
+      image.dispose();
     }
   });
 });

@@ -54,7 +54,9 @@ export interface ModelAdapter {
   /** Names of all model inputs, the attributed one first (multi-input models). */
   readonly inputNames?: readonly string[];
   /** What each input is (dtype, role, batch axis), when the adapter declares it; see `inputSpecsOf`. */
-  readonly inputSpecs?: readonly InputSpec[];
+  readonly inputSpecs?: readonly InputSpec[] | undefined;
+  /** Why `capabilities.gradients` is false, when the adapter knows (e.g. its input is token ids). */
+  readonly gradientsUnavailable?: string | undefined;
   /** Batched forward pass. The returned tensor is owned by the caller. */
   forward(x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor>;
   /**
@@ -227,7 +229,7 @@ export function requireGradients(model: ModelAdapter, method: string): asserts m
     });
   }
   if (!isDifferentiable(model)) {
-    const why = (model as { gradientsUnavailable?: string }).gradientsUnavailable;
+    const why = model.gradientsUnavailable;
     throw new CapabilityError(
       `'${method}' needs gradients, but model '${model.name}' is forward-only${why ? ` (${why})` : ''}; use a perturbation method (occlusion, feature-ablation, kernel-shap, lime)`,
       { method, model: model.name, ...(why ? { reason: why } : {}) },

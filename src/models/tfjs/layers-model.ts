@@ -9,6 +9,7 @@ import {
   type DifferentiableModel,
   type HookFn,
   type HookedModel,
+  type InputSpec,
   type LayerInfo,
   type LayerRule,
   type RuleSet,
@@ -110,6 +111,16 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
    */
   get capabilities(): { readonly gradients: true; readonly hooks: true } {
     return { gradients: (this.embeddingOfInput === undefined) as true, hooks: true };
+  }
+
+  /**
+   * The attributed input, declared: token ids (int32, batch first) when it feeds an Embedding layer,
+   * else float features. Single-input models only; other inputs' roles are not known here.
+   */
+  get inputSpecs(): readonly InputSpec[] | undefined {
+    if (this.inputNames.length !== 1) return undefined;
+    const ids = this.embeddingOfInput !== undefined;
+    return [{ name: this.inputNames[0]!, dtype: ids ? 'int32' : 'float32', role: ids ? 'token-ids' : 'features', shape: this.inputShape, batchAxis: 0 }];
   }
 
   get gradientsUnavailable(): string | undefined {
