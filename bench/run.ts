@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend } from '../src/cli/backend.js';
-import { findMethod } from '../src/core/registry.js';
+import { findMethod } from '../src/methods.js';
 import type { AttributeOptions, MethodId } from '../src/core/types.js';
 import type { CallContext } from '../src/models/model.js';
 import type { DifferentiableModel } from '../src/models/model.js';

@@ -16,21 +16,39 @@ export {
 } from './core/errors.js';
 export type { ErrorCode } from './core/errors.js';
 export type { Target, Objective, Baseline, RunControl, Progress, AttributeOptions, Attributor, AttributionLike, MethodId } from './core/types.js';
-export { FeatureAttribution, LayerAttribution } from './core/result.js';
-export type { Diagnostics, AttributionResult } from './core/result.js';
+export {
+  FeatureAttribution,
+  LayerAttribution,
+  ComponentAttribution,
+  DataAttribution,
+  ContextAttribution,
+  ATTRIBUTION_KINDS,
+  isFeatureAttribution,
+  isLayerAttribution,
+  isComponentAttribution,
+  isDataAttribution,
+  isContextAttribution,
+} from './core/result.js';
+export type { Diagnostics, AttributionResult, AttributionKind, ComponentAxis, SourceSpan } from './core/result.js';
+export { attributionJson, ATTRIBUTION_JSON_SCHEMA } from './io/result-json.js';
+export type { AttributionJson, DiagnosticsJson } from './io/result-json.js';
 export { quadrature, gaussLegendre, QUADRATURE_RULES } from './core/quadrature.js';
 export type { QuadratureRule, Quadrature } from './core/quadrature.js';
 export { Rng } from './core/random.js';
 export { withScope } from './core/scope.js';
-export { METHODS, findMethod, layerOf, defaultLayer } from './core/registry.js';
-export type { MethodDescriptor, OptionSpec, MethodSettings } from './core/registry.js';
+export { METHODS, findMethod, layerOf, defaultLayer, defineMethod } from './methods.js';
+export type { MethodDescriptor, OptionSpec, MethodSettings, OptionDecl, OptionDecls, OptionDefaults, CatalogueAttributor, CatalogueOptions, MethodLookup } from './methods.js';
 export { pearson } from './core/linalg.js';
 
 export { isDifferentiable, isHooked } from './models/model.js';
+export { hasHookGradients, hasParameterGradients, requireCapability, inputSpecsOf, batchOf } from './models/capabilities.js';
+export type { HookGradients, HookGradientModel, ParameterGradientModel, ParameterReduction, Capability } from './models/capabilities.js';
 export type {
   ModelAdapter,
   DifferentiableModel,
   ModelCapabilities,
+  InputSpec,
+  InputRole,
   HookedModel,
   HookFn,
   RunOptions,
@@ -44,7 +62,8 @@ export type {
   RuleSet,
   AffineMap,
 } from './models/model.js';
-export { fromLayersModel, LayersModelAdapter, ActivationCache } from './models/tfjs/layers-model.js';
+export { fromLayersModel, LayersModelAdapter } from './models/tfjs/layers-model.js';
+export { ActivationCache } from './models/activation-cache.js';
 export type { LayersModelOptions } from './models/tfjs/layers-model.js';
 export { fromGraphModel } from './models/tfjs/graph-model.js';
 export type { GraphModelOptions } from './models/tfjs/graph-model.js';

@@ -10,7 +10,7 @@ import { Occlusion } from '../src/attr/perturbation/occlusion.js';
 import { FeatureAblation } from '../src/attr/perturbation/feature-ablation.js';
 import { ShapleyValues } from '../src/attr/perturbation/shapley.js';
 import { FeaturePermutation } from '../src/attr/perturbation/feature-permutation.js';
-import { findMethod } from '../src/core/registry.js';
+import { findMethod } from '../src/methods.js';
 import { fromBatchFunction } from '../src/models/batch-function.js';
 import { loadReferenceModel } from './reference.js';
 import type { AttributionError } from '../src/core/errors.js';

@@ -10,7 +10,7 @@ import type { DifferentiableModel } from '../src/models/model.js';
 
 /** The smooth model over [batch, 2, 2] images (read as its 4 columns). */
 const smoothImage = (): DifferentiableModel => fromFunction((v) => smoothFn(tf.reshape(v, [v.shape[0]!, 4])), { outputShape: [null, 2] });
-import { findMethod, METHODS } from '../src/core/registry.js';
+import { findMethod, METHODS } from '../src/methods.js';
 import type { AttributeOptions, MethodId } from '../src/core/types.js';
 import { isAttributionError } from '../src/core/errors.js';
 

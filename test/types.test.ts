@@ -7,7 +7,14 @@ import { KernelShap } from '../src/attr/perturbation/kernel-shap.js';
 import { fromBatchFunction } from '../src/models/batch-function.js';
 import { fromFunction } from '../src/models/tfjs/function-model.js';
 import type { FeatureAttribution } from '../src/core/result.js';
-import type { DifferentiableModel, ModelAdapter } from '../src/models/model.js';
+import type { DifferentiableModel, HookedModel, ModelAdapter } from '../src/models/model.js';
+import type { AttributionResult, ComponentAttribution, ContextAttribution, DataAttribution, LayerAttribution } from '../src/core/result.js';
+import type { AttributionJson } from '../src/io/result-json.js';
+import { hasHookGradients, hasParameterGradients, type HookGradientModel, type ParameterGradientModel } from '../src/models/capabilities.js';
+import { integratedGradients } from '../src/attr/gradient/integrated-gradients.js';
+import { lime } from '../src/attr/perturbation/lime.js';
+import { findMethod, type MethodDescriptor } from '../src/methods.js';
+import type { QuadratureRule } from '../src/core/quadrature.js';
 
 describe('types', () => {
   it('gradient methods take only differentiable models; perturbation methods take any', () => {
@@ -36,5 +43,39 @@ describe('types', () => {
     // @ts-expect-error unknown rule names do not type-check
     const o: Opts = { target: 0, rule: 'simpson' };
     expectTypeOf(o).not.toBeNever();
+  });
+
+  it('every result kind narrows on kind; the JSON form narrows the same way', () => {
+    const narrow = (r: AttributionResult) => {
+      if (r.kind === 'component') expectTypeOf(r).toEqualTypeOf<ComponentAttribution>();
+      if (r.kind === 'data') expectTypeOf(r).toEqualTypeOf<DataAttribution>();
+      if (r.kind === 'context') expectTypeOf(r.sources[0]!.start).toEqualTypeOf<number>();
+      if (r.kind === 'layer') expectTypeOf(r).toEqualTypeOf<LayerAttribution>();
+      if (r.kind === 'feature') expectTypeOf(r).toEqualTypeOf<FeatureAttribution>();
+    };
+    expectTypeOf(narrow).toBeFunction();
+    expectTypeOf<ContextAttribution['kind']>().toEqualTypeOf<'context'>();
+    expectTypeOf<Extract<AttributionJson, { kind: 'component' }>['components']>().toEqualTypeOf<string[]>();
+    expectTypeOf<Extract<AttributionJson, { kind: 'context' }>>().not.toHaveProperty('target');
+  });
+
+  it('capabilities are declared types: guards narrow, and a plain model is not a hook-gradient or parameter-gradient model', () => {
+    const use = (m: ModelAdapter) => {
+      if (hasHookGradients(m)) expectTypeOf(m.gradientsAtHooks).toBeFunction();
+      if (hasParameterGradients(m)) expectTypeOf(m.parameterNames).toEqualTypeOf<readonly string[]>();
+    };
+    expectTypeOf(use).toBeFunction();
+    expectTypeOf<HookGradientModel>().toMatchTypeOf<HookedModel>();
+    expectTypeOf<HookedModel>().not.toMatchTypeOf<HookGradientModel>();
+    expectTypeOf<DifferentiableModel>().not.toMatchTypeOf<ParameterGradientModel>();
+  });
+
+  it('descriptors carry typed defaults from their one declaration', () => {
+    expectTypeOf(integratedGradients.defaults.steps).toEqualTypeOf<50>();
+    expectTypeOf(integratedGradients.defaults.rule).toMatchTypeOf<QuadratureRule>();
+    expectTypeOf(lime.defaults.surrogate).toEqualTypeOf<'lasso'>();
+    // @ts-expect-error featureMask declares no default
+    expectTypeOf(lime.defaults.featureMask).toBeUnknown();
+    expectTypeOf(findMethod('lime')).toEqualTypeOf<MethodDescriptor>();
   });
 });

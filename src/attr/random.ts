@@ -4,6 +4,8 @@ import { Budget } from '../core/budget.js';
 import { FeatureAttribution } from '../core/result.js';
 import { Rng } from '../core/random.js';
 import type { AttributeOptions, Attributor } from '../core/types.js';
+import { defineMethod } from '../core/method.js';
+import { seedOption } from './internal/options.js';
 
 /**
  * Random attribution: seeded N(0, 1) noise of the input's shape. It looks at neither the model nor the
@@ -23,7 +25,21 @@ export class RandomAttribution implements Attributor<AttributeOptions> {
     const fn = 'RandomAttribution.attribute';
     assertBatch(x, 'x', fn);
     const run = Budget.start(opts ?? { target: 0 }, { total: 0, fn, exact: true });
-    const values = tf.tensor(new Rng(opts?.seed ?? 0).fillNormal(new Float32Array(x.size)), x.shape);
+    const values = tf.tensor(new Rng(opts?.seed ?? randomAttribution.defaults.seed).fillNormal(new Float32Array(x.size)), x.shape);
     return new FeatureAttribution(this.id, values, run.finish());
   }
 }
+
+/** The random control's one declaration: catalogue entry, CLI flags and defaults. */
+export const randomAttribution = defineMethod({
+  id: 'random',
+  title: 'Random (control)',
+  family: 'control',
+  requires: 'forward',
+  cost: '0',
+  reference: 'the baseline of every evaluation (Adebayo et al. 2018; Hooker et al. 2019)',
+  stochastic: true,
+  output: 'feature',
+  options: { ...seedOption },
+  create: () => new RandomAttribution(),
+});

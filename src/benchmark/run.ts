@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidArgumentError } from '../core/errors.js';
-import { findMethod } from '../core/registry.js';
+import { findMethod } from '../methods.js';
 import type { AttributeOptions, MethodId } from '../core/types.js';
 import { groundTruthScores } from '../metrics/ground-truth.js';
 import { BENCHMARK_TASKS, type BenchmarkSize, type BenchmarkTask } from './tasks.js';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CapabilityError, InvalidArgumentError, isAttributionError } from '../core/errors.js';
 import { importPeer, type PeerImporter } from '../models/peers.js';
-import type { MethodDescriptor } from '../core/registry.js';
+import type { MethodDescriptor } from '../methods.js';
 import { ENGINES, type Engine } from '../io/load-model.js';
 import type { FlagValue } from './args.js';
 

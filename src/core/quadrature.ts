@@ -127,12 +127,17 @@ function legendre(n: number, z: number): { p: number; dp: number } {
 }
 
 /**
- * The validated `steps` and `rule` of a path method (defaults 50 and Gauss–Legendre), and the
+ * The validated `steps` and `rule` of a path method (`defaults`: the method's declared ones), and the
  * quadrature at `steps + extra` nodes (LayerConductance evaluates its rule at steps + 1 points).
  */
-export function pathSchedule(opts: { readonly steps?: number; readonly rule?: QuadratureRule } | undefined, fn: string, extra = 0): { steps: number; rule: QuadratureRule } & Quadrature {
-  const steps = opts?.steps ?? 50;
-  const rule = opts?.rule ?? 'gauss-legendre';
+export function pathSchedule(
+  opts: { readonly steps?: number; readonly rule?: QuadratureRule } | undefined,
+  defaults: { readonly steps: number; readonly rule: QuadratureRule },
+  fn: string,
+  extra = 0,
+): { steps: number; rule: QuadratureRule } & Quadrature {
+  const steps = opts?.steps ?? defaults.steps;
+  const rule = opts?.rule ?? defaults.rule;
   assertPositiveInt(steps, 'steps', fn);
   assertOneOf(rule, QUADRATURE_RULES, 'rule', fn);
   return { steps, rule, ...quadrature(rule, steps + extra) };

@@ -1,9 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidArgumentError, ShapeMismatchError } from './errors.js';
 import type { Objective, Target } from './types.js';
-import type { ModelAdapter } from '../models/model.js';
-import { chunks } from './batching.js';
-import type { Budget } from './budget.js';
 
 /** A target after `'auto'` has been resolved: indices per input row, or a custom objective. */
 export type ResolvedTarget = { readonly kind: 'index'; readonly indices: Int32Array } | { readonly kind: 'function'; readonly fn: (o: tf.Tensor) => tf.Tensor };
@@ -51,41 +48,6 @@ export function checkTarget(target: Target | undefined, batch: number, fn: strin
 }
 
 /**
- * Resolves `'auto'` with forward passes (counted by `run`), expands a single index to every row, and
- * checks indices against the model's output size on the first evaluation.
- */
-export async function resolveTarget(
-  model: ModelAdapter,
-  x: tf.Tensor,
-  target: Target,
-  run: Budget,
-  batchSize: number,
-  fn: string,
-): Promise<ResolvedTarget> {
-  const n = x.shape[0]!;
-  checkTarget(target, n, fn);
-  if (typeof target === 'function') return { kind: 'function', fn: target };
-  if (target === 'auto') {
-    const indices = new Int32Array(n);
-    for (const [s, e] of chunks(n, batchSize)) {
-      await run.checkpoint(e - s, 'target');
-      const xs = tf.slice(x, s, e - s);
-      const out = await model.forward(xs, { rows: rangeIds(s, e) });
-      xs.dispose();
-      const am = tf.tidy(() => tf.argMax(tf.reshape(out, [e - s, -1]), 1));
-      out.dispose();
-      indices.set(await am.data(), s);
-      am.dispose();
-    }
-    return { kind: 'index', indices };
-  }
-  const indices = new Int32Array(n);
-  if (typeof target === 'number') indices.fill(target);
-  else indices.set(target as readonly number[]);
-  return { kind: 'index', indices };
-}
-
-/**
  * The objective for a chunk of rows: `rowIds[i]` is the input row that chunk row i belongs to.
  * Index targets select with a one-hot product (differentiable on every backend, no gather gradient).
  */
@@ -119,21 +81,6 @@ export function objectiveFor(target: ResolvedTarget, rowIds: ArrayLike<number>, 
     return tf.sum(tf.mul(flat, tf.tensor2d(mask, [rows, classes])), 1);
   };
   return Object.assign(select, { targetIndices });
-}
-
-/**
- * Rejects index targets beyond the model's output size when the adapter knows it, before any model
- * call (an error raised inside a TF.js gradient leaves the tape's saved tensors behind).
- */
-export function checkTargetRange(model: ModelAdapter, target: ResolvedTarget, fn: string): void {
-  const shape = model.outputShape;
-  if (target.kind !== 'index' || !shape || shape.slice(1).some((d) => d === null)) return;
-  const outputs = (shape.slice(1) as number[]).reduce((a, b) => a * b, 1);
-  for (const t of target.indices) {
-    if (t >= outputs) {
-      throw targetOutOfRange(t, outputs, fn);
-    }
-  }
 }
 
 /**
@@ -174,7 +121,7 @@ export function rangeIds(start: number, end: number): Int32Array {
   return ids;
 }
 
-function targetOutOfRange(t: number, outputs: number, fn: string): InvalidArgumentError {
+export function targetOutOfRange(t: number, outputs: number, fn: string): InvalidArgumentError {
   return new InvalidArgumentError(`Argument 'target' passed to '${fn}' is out of range: index ${t} for a model with ${outputs} outputs`, {
     arg: 'target',
     fn,

@@ -14,7 +14,7 @@ import { examples, reference, referencePath, relError, ROOT } from '../../test/r
 import { Saliency } from '../attr/gradient/saliency.js';
 import { IntegratedGradients } from '../attr/gradient/integrated-gradients.js';
 import { setupBackend, engineFor } from '../cli/backend.js';
-import { findMethod } from '../core/registry.js';
+import { findMethod } from '../methods.js';
 import { diskGraphStore, resolveCacheDir } from '../models/onnx/compile-cache.js';
 import { onnxAdapter, type CompiledGraphStore } from '../models/onnx/differentiable.js';
 import type { DifferentiableModel } from '../models/model.js';

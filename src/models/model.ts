@@ -7,6 +7,10 @@ export interface ModelCapabilities {
   readonly gradients: boolean;
   /** Named intermediate activations can be read or replaced. */
   readonly hooks: boolean;
+  /** Gradients at several hook points from one backward pass (`HookGradientModel`, capabilities.ts). */
+  readonly hookGradients?: boolean;
+  /** Gradients with respect to the parameters, per example and batched (`ParameterGradientModel`). */
+  readonly parameterGradients?: boolean;
 }
 
 /**
@@ -16,6 +20,22 @@ export interface ModelCapabilities {
 export interface CallContext {
   readonly rows: ArrayLike<number>;
   readonly inputs?: Readonly<Record<string, tf.Tensor>>;
+}
+
+/** What an input holds: float features, or integer token ids, masks and positions (no gradient). */
+export type InputRole = 'features' | 'token-ids' | 'attention-mask' | 'token-type-ids' | 'position-ids';
+
+/** One model input, as the adapter declares it. */
+export interface InputSpec {
+  readonly name: string;
+  readonly dtype: 'float32' | 'int32' | 'bool';
+  readonly role: InputRole;
+  /** Shape with `null` for dynamic dims (batch, sequence). */
+  readonly shape: readonly (number | null)[];
+  /** Which axis is the batch (0 for most models; 1 for time-major sequences). */
+  readonly batchAxis: number;
+  /** Token-id inputs: the vocabulary size (ids must be below it). */
+  readonly vocabSize?: number;
 }
 
 /** A tensor as a host array and its shape. */
@@ -40,6 +60,10 @@ export interface ModelAdapter {
   readonly compileMs?: number;
   /** Names of all model inputs, the attributed one first (multi-input models). */
   readonly inputNames?: readonly string[];
+  /** What each input is (dtype, role, batch axis), when the adapter declares it; see `inputSpecsOf`. */
+  readonly inputSpecs?: readonly InputSpec[] | undefined;
+  /** Why `capabilities.gradients` is false, when the adapter knows (e.g. its input is token ids). */
+  readonly gradientsUnavailable?: string | undefined;
   /** Batched forward pass. The returned tensor is owned by the caller. */
   forward(x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor>;
   /**
@@ -165,6 +189,8 @@ export interface ActivationCacheLike extends Disposable {
 export interface HookedModel extends ModelAdapter {
   readonly capabilities: ModelCapabilities & { readonly hooks: true };
   readonly hookNames: readonly string[];
+  /** The Embedding layer that reads the model's token-id input, when it has one (declared by the adapter). */
+  readonly embeddingOfInput?: string | undefined;
   /** Output shape of a hook point, `null` for the batch. Throws `unknown_hook`. */
   hookShape(name: string): readonly (number | null)[];
   /** The kind of layer behind a hook point (e.g. 'Conv2D', 'Dense'). Throws `unknown_hook`. */
@@ -210,7 +236,7 @@ export function requireGradients(model: ModelAdapter, method: string): asserts m
     });
   }
   if (!isDifferentiable(model)) {
-    const why = (model as { gradientsUnavailable?: string }).gradientsUnavailable;
+    const why = model.gradientsUnavailable;
     throw new CapabilityError(
       `'${method}' needs gradients, but model '${model.name}' is forward-only${why ? ` (${why})` : ''}; use a perturbation method (occlusion, feature-ablation, kernel-shap, lime)`,
       { method, model: model.name, ...(why ? { reason: why } : {}) },

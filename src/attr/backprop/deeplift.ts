@@ -1,18 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveBaseline } from '../../core/baseline.js';
 import { chunks } from '../../core/batching.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { withScope } from '../../core/scope.js';
 import { objectiveFor, rangeIds, targetList, type ResolvedTarget } from '../../core/target.js';
 import type { Budget } from '../../core/budget.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../../core/errors.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireHooks, type ActivationRule, type ActivationSite, type DifferentiableModel, type HookedModel, type LayerRule, type RuleSet } from '../../models/model.js';
+import { requireHooks, type ActivationRule, type ActivationSite, type DifferentiableModel, type HookedModel, type LayerRule, type RuleSet, type ModelAdapter } from '../../models/model.js';
 import { routeMaxPoolGrad, type Pool2dSpec } from '../../models/tfjs/pooling.js';
 import { assertOneOf } from '../../core/assert.js';
-import { withTargets } from '../gradient/saliency.js';
 import { completenessGap, evaluateObjective, rowSums } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
+import { defineMethod } from '../../core/method.js';
+import { enumSetting, hookedModel } from '../internal/options.js';
 
 /** Below this |z − z₀| the rescale multiplier falls back to the ordinary derivative (Captum's eps). */
 const EPS = 1e-10;
@@ -246,7 +247,7 @@ export class DeepLiftShap implements Attributor<AttributeOptions> {
 
 /** The rules of a DeepLIFT variant. */
 export function deepLiftRules(settings: DeepLiftSettings, method: string): RuleSet {
-  const maxPool = settings.maxPool ?? 'gradient';
+  const maxPool = settings.maxPool ?? deepLift.defaults.maxPool;
   assertOneOf(maxPool, DEEPLIFT_MAXPOOL, 'maxPool', method);
   return maxPool === 'exact' ? { activation: RESCALE, layer: EXACT_MAXPOOL } : { activation: RESCALE };
 }
@@ -263,3 +264,33 @@ function assertSameRowShape(b: tf.Tensor, x: tf.Tensor, fn: string): void {
     });
   }
 }
+
+/** DeepLIFT (Rescale)'s one declaration: catalogue entry, CLI flags and defaults. */
+export const deepLift = defineMethod({
+  id: 'deeplift',
+  rules: true,
+  title: 'DeepLIFT (Rescale)',
+  family: 'backprop',
+  requires: 'hooks',
+  cost: 'batch × 4',
+  reference: 'Shrikumar et al. 2017, arXiv:1704.02685',
+  stochastic: false,
+  output: 'feature',
+  options: { maxPool: { type: 'enum', values: DEEPLIFT_MAXPOOL, help: "max-pooling: Captum's gradient, or DeepLIFT's exact (complete) rule", default: 'gradient' } },
+  create: (m: ModelAdapter, st) => new DeepLift(hookedModel(m, 'DeepLift'), enumSetting(st, 'maxPool', DEEPLIFT_MAXPOOL, 'DeepLift')),
+});
+
+/** DeepLiftShap's one declaration: catalogue entry, CLI flags and defaults. */
+export const deepLiftShap = defineMethod({
+  id: 'deeplift-shap',
+  rules: true,
+  title: 'DeepLiftShap',
+  family: 'backprop',
+  requires: 'hooks',
+  cost: 'batch × (3 × baselines + 1)',
+  reference: 'Lundberg & Lee 2017, arXiv:1705.07874; Captum DeepLiftShap',
+  stochastic: false,
+  output: 'feature',
+  options: { maxPool: { type: 'enum', values: DEEPLIFT_MAXPOOL, help: "max-pooling: Captum's gradient, or DeepLIFT's exact (complete) rule", default: 'gradient' } },
+  create: (m: ModelAdapter, st) => new DeepLiftShap(hookedModel(m, 'DeepLiftShap'), enumSetting(st, 'maxPool', DEEPLIFT_MAXPOOL, 'DeepLift')),
+});

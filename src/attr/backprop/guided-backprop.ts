@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { FeatureAttribution } from '../../core/result.js';
-import { targetList } from '../../core/target.js';
+import type { FeatureAttribution } from '../../core/result.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireHooks, type ActivationRule, type DifferentiableModel, type HookedModel } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
-import { gradientsInBatches } from '../internal/evaluate.js';
-import { prepare } from '../internal/prepare.js';
+import { requireHooks, type ActivationRule, type DifferentiableModel, type HookedModel, type ModelAdapter } from '../../models/model.js';
+import { gradientAttribution } from '../internal/gradient-attribution.js';
+import { defineMethod } from '../../core/method.js';
+import { hookedModel } from '../internal/options.js';
 
 /** A ReLU whose backward pass is `backward(dy, z)`; other activations keep their own gradient. */
 export function reluWithBackward(backward: (dy: tf.Tensor, z: tf.Tensor) => tf.Tensor): ActivationRule {
@@ -42,11 +41,8 @@ abstract class ModifiedGradient implements Attributor<AttributeOptions> {
     return shape[0] ?? 1;
   }
 
-  async attribute(x: tf.Tensor, opts: AttributeOptions): Promise<FeatureAttribution> {
-    const fn = `${this.method}.attribute`;
-    const { model, run, target, batchSize } = await prepare(this.ruled, x, opts, { fn, cost: x?.shape?.[0] ?? 0, exact: true });
-    const values = await gradientsInBatches(model, x, target, run, batchSize, fn);
-    return new FeatureAttribution(this.id, values, withTargets(run.finish(), targetList(target)));
+  attribute(x: tf.Tensor, opts: AttributeOptions): Promise<FeatureAttribution> {
+    return gradientAttribution(this.id, this.ruled, x, opts, `${this.method}.attribute`);
   }
 }
 
@@ -77,3 +73,33 @@ export class Deconvolution extends ModifiedGradient {
     super(model, DECONV_RELU, 'Deconvolution');
   }
 }
+
+/** Guided Backprop's one declaration: catalogue entry, CLI flags and defaults. */
+export const guidedBackprop = defineMethod({
+  id: 'guided-backprop',
+  rules: true,
+  title: 'Guided Backprop',
+  family: 'backprop',
+  requires: 'hooks',
+  cost: 'batch',
+  reference: 'Springenberg et al. 2015, arXiv:1412.6806',
+  stochastic: false,
+  output: 'feature',
+  options: {},
+  create: (m: ModelAdapter) => new GuidedBackprop(hookedModel(m, 'GuidedBackprop')),
+});
+
+/** Deconvolution's one declaration: catalogue entry, CLI flags and defaults. */
+export const deconvolution = defineMethod({
+  id: 'deconvolution',
+  rules: true,
+  title: 'Deconvolution',
+  family: 'backprop',
+  requires: 'hooks',
+  cost: 'batch',
+  reference: 'Zeiler & Fergus 2014, arXiv:1311.2901',
+  stochastic: false,
+  output: 'feature',
+  options: {},
+  create: (m: ModelAdapter) => new Deconvolution(hookedModel(m, 'Deconvolution')),
+});

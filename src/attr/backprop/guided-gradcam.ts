@@ -3,10 +3,13 @@ import { assertBatch, assertOneOf } from '../../core/assert.js';
 import { Budget } from '../../core/budget.js';
 import { FeatureAttribution } from '../../core/result.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import { LayerGradCam } from '../layer/cam.js';
 import type { LayerMethodSettings } from '../layer/internal.js';
 import { GuidedBackprop } from './guided-backprop.js';
+import { defineMethod } from '../../core/method.js';
+import { hookedModel } from '../internal/options.js';
+import { layerFor, lastSpatialLayer } from '../layer/layer-of.js';
 
 export interface GuidedGradCamOptions extends AttributeOptions {
   /** How the GradCAM map is resized to the input: Captum's default 'nearest', or 'bilinear'. */
@@ -39,7 +42,7 @@ export class GuidedGradCam implements Attributor<GuidedGradCamOptions> {
 
   async attribute(x: tf.Tensor, opts: GuidedGradCamOptions): Promise<FeatureAttribution> {
     const fn = 'GuidedGradCam.attribute';
-    const upsample = opts?.upsample ?? 'nearest';
+    const upsample = opts?.upsample ?? guidedGradCam.defaults.upsample;
     assertOneOf(upsample, ['nearest', 'bilinear'] as const, 'upsample', fn);
     assertBatch(x, 'x', fn);
     const n = x.shape[0]!;
@@ -61,3 +64,20 @@ export class GuidedGradCam implements Attributor<GuidedGradCamOptions> {
     }
   }
 }
+
+/** Guided GradCAM's one declaration: catalogue entry, CLI flags and defaults. */
+export const guidedGradCam = defineMethod({
+  id: 'guided-gradcam',
+  rules: true,
+  title: 'Guided GradCAM',
+  family: 'backprop',
+  requires: 'hooks',
+  layer: 'default',
+  cost: 'batch × 3',
+  reference: 'Selvaraju et al. 2017, arXiv:1610.02391',
+  stochastic: false,
+  output: 'feature',
+  options: { upsample: { type: 'enum', values: ['nearest', 'bilinear'], help: 'resize of the GradCAM map', default: 'nearest' } },
+  defaultLayer: lastSpatialLayer,
+  create: (m: ModelAdapter, st) => new GuidedGradCam(hookedModel(m, 'GuidedGradCam'), { layer: layerFor(m, st, 'guided-gradcam', lastSpatialLayer) }),
+});

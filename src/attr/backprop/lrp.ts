@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CapabilityError, InvalidArgumentError } from '../../core/errors.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireHooks, type AffineMap, type DifferentiableModel, type HookedModel, type LayerCall, type LayerInfo, type LayerRule } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
+import { requireHooks, type AffineMap, type DifferentiableModel, type HookedModel, type LayerCall, type LayerInfo, type LayerRule, type ModelAdapter } from '../../models/model.js';
 import { evaluateObjective, gradientsInBatches } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
+import { defineMethod } from '../../core/method.js';
+import { enumSetting, hookedModel } from '../internal/options.js';
 
 /** A relevance rule for an affine layer (Dense, Conv, folded BatchNorm). */
 export type LrpRule =
@@ -160,7 +161,7 @@ interface Plan {
 }
 
 function makePlan(layers: readonly LayerInfo[], settings: LrpSettings, method: string): Plan {
-  const preset = settings.preset ?? 'epsilon';
+  const preset = settings.preset ?? lrp.defaults.preset;
   if (!(LRP_PRESETS as readonly string[]).includes(preset)) {
     throw new InvalidArgumentError(`Setting 'preset' passed to '${method}' must be one of ${LRP_PRESETS.join(', ')}, got '${String(preset)}'`, { arg: 'preset', method });
   }
@@ -321,3 +322,18 @@ export class Lrp implements Attributor<AttributeOptions> {
     return new FeatureAttribution(this.id, values, withTargets({ ...run.finish(), convergenceDelta }, targetList(target)));
   }
 }
+
+/** LRP (ε, γ, αβ, z-box; composite preset)'s one declaration: catalogue entry, CLI flags and defaults. */
+export const lrp = defineMethod({
+  id: 'lrp',
+  rules: true,
+  title: 'LRP (ε, γ, αβ, z-box; composite preset)',
+  family: 'backprop',
+  requires: 'hooks',
+  cost: 'batch × 2',
+  reference: 'Bach et al. 2015, PLoS ONE 10:e0130140; Montavon et al. 2019',
+  stochastic: false,
+  output: 'feature',
+  options: { preset: { type: 'enum', values: LRP_PRESETS, help: 'epsilon everywhere, or z-box/γ/ε by layer type', default: 'epsilon' } },
+  create: (m: ModelAdapter, st) => new Lrp(hookedModel(m, 'Lrp'), enumSetting(st, 'preset', LRP_PRESETS, 'Lrp')),
+});

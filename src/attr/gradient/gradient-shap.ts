@@ -1,15 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertNonNegative, assertPositiveInt } from '../../core/assert.js';
 import { resolveBaselineDistribution } from '../../core/baseline.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { Rng } from '../../core/random.js';
 import { withScope } from '../../core/scope.js';
 import { objectiveFor, targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireGradients, type DifferentiableModel } from '../../models/model.js';
+import { requireGradients, type DifferentiableModel, type ModelAdapter } from '../../models/model.js';
 import { completenessGap, evaluateObjective, forwardAll, rowSums, weightedGradientSum } from '../internal/evaluate.js';
 import { prepare, samplesWithin } from '../internal/prepare.js';
-import { withTargets } from './saliency.js';
+import { defineMethod } from '../../core/method.js';
+import { gradientModel, seedOption } from '../internal/options.js';
 
 export interface GradientShapOptions extends AttributeOptions {
   /** Samples per input row (Captum `n_samples`). Default 5 (GradientSHAP), 32 (Expected Gradients). */
@@ -31,7 +32,9 @@ export interface GradientShapOptions extends AttributeOptions {
  */
 export class GradientShap implements Attributor<GradientShapOptions> {
   readonly id: 'gradient-shap' | 'expected-gradients' = 'gradient-shap';
-  protected readonly defaultSamples: number = 5;
+  protected get defaultSamples(): number {
+    return gradientShap.defaults.samples;
+  }
   constructor(protected readonly model: DifferentiableModel) {
     requireGradients(model, 'GradientShap');
   }
@@ -46,7 +49,7 @@ export class GradientShap implements Attributor<GradientShapOptions> {
   async attribute(x: tf.Tensor, opts: GradientShapOptions): Promise<FeatureAttribution> {
     const fn = `${this.constructor.name}.attribute`;
     const requested = opts?.samples ?? this.defaultSamples;
-    const stdevs = opts?.stdevs ?? 0;
+    const stdevs = opts?.stdevs ?? gradientShap.defaults.stdevs;
     assertPositiveInt(requested, 'samples', fn);
     assertNonNegative(stdevs, 'stdevs', fn);
     // anytime: fewer samples when maxEvaluations is smaller than the full cost
@@ -57,7 +60,7 @@ export class GradientShap implements Attributor<GradientShapOptions> {
       const dist = keep(resolveBaselineDistribution(opts.baselines, x, fn)); // [B, ...features]
       const nb = dist.shape[0]!;
       const rowShape = x.shape.slice(1);
-      const rng = new Rng(opts.seed ?? 0);
+      const rng = new Rng(opts.seed ?? gradientShap.defaults.seed);
       const count = n * samples;
       const rowOf = new Int32Array(count);
       const pick = new Int32Array(count);
@@ -123,8 +126,42 @@ export class GradientShap implements Attributor<GradientShapOptions> {
  */
 export class ExpectedGradients extends GradientShap {
   override readonly id = 'expected-gradients' as const;
-  protected override readonly defaultSamples: number = 32;
+  protected override get defaultSamples(): number {
+    return expectedGradients.defaults.samples;
+  }
   override async attribute(x: tf.Tensor, opts: GradientShapOptions): Promise<FeatureAttribution> {
     return super.attribute(x, { ...opts, stdevs: 0 });
   }
 }
+
+/** GradientSHAP's one declaration: catalogue entry, CLI flags and defaults. */
+export const gradientShap = defineMethod({
+  id: 'gradient-shap',
+  title: 'GradientSHAP',
+  family: 'gradient',
+  requires: 'gradients',
+  cost: 'batch × (samples + 1) + baselines',
+  reference: 'Lundberg & Lee 2017, arXiv:1705.07874',
+  stochastic: true,
+  output: 'feature',
+  options: {
+    samples: { type: 'int', help: 'samples per input', default: 5 },
+    stdevs: { type: 'number', help: 'input noise standard deviation', default: 0 },
+    ...seedOption,
+  },
+  create: (m: ModelAdapter) => new GradientShap(gradientModel(m, 'GradientShap')),
+});
+
+/** Expected Gradients' one declaration: catalogue entry, CLI flags and defaults. */
+export const expectedGradients = defineMethod({
+  id: 'expected-gradients',
+  title: 'Expected Gradients',
+  family: 'gradient',
+  requires: 'gradients',
+  cost: 'batch × (samples + 1) + baselines',
+  reference: 'Erion et al. 2021, arXiv:1906.10670',
+  stochastic: true,
+  output: 'feature',
+  options: { samples: { type: 'int', help: 'samples per input', default: 32 }, ...seedOption },
+  create: (m: ModelAdapter) => new ExpectedGradients(gradientModel(m, 'ExpectedGradients')),
+});

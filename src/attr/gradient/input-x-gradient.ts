@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { FeatureAttribution } from '../../core/result.js';
-import { targetList } from '../../core/target.js';
+import type { FeatureAttribution } from '../../core/result.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireGradients, type DifferentiableModel } from '../../models/model.js';
-import { gradientsInBatches } from '../internal/evaluate.js';
-import { prepare } from '../internal/prepare.js';
-import { withTargets } from './saliency.js';
+import { requireGradients, type DifferentiableModel, type ModelAdapter } from '../../models/model.js';
+import { gradientAttribution } from '../internal/gradient-attribution.js';
+import { defineMethod } from '../../core/method.js';
+import { gradientModel } from '../internal/options.js';
 
 /**
  * Input × Gradient: x ⊙ ∂F_t/∂x.
@@ -25,12 +24,21 @@ export class InputXGradient implements Attributor<AttributeOptions> {
     return shape[0] ?? 1;
   }
 
-  async attribute(x: tf.Tensor, opts: AttributeOptions): Promise<FeatureAttribution> {
-    const fn = 'InputXGradient.attribute';
-    const { model, run, target, batchSize } = await prepare(this.model, x, opts, { fn, cost: x.shape?.[0] ?? 0, exact: true });
-    const g = await gradientsInBatches(model, x, target, run, batchSize, fn);
-    const values = tf.tidy(() => tf.mul(x, g));
-    g.dispose();
-    return new FeatureAttribution(this.id, values, withTargets(run.finish(), targetList(target)));
+  attribute(x: tf.Tensor, opts: AttributeOptions): Promise<FeatureAttribution> {
+    return gradientAttribution(this.id, this.model, x, opts, 'InputXGradient.attribute', (g) => tf.mul(x, g));
   }
 }
+
+/** Input × Gradient's one declaration: catalogue entry, CLI flags and defaults. */
+export const inputXGradient = defineMethod({
+  id: 'input-x-gradient',
+  title: 'Input × Gradient',
+  family: 'gradient',
+  requires: 'gradients',
+  cost: 'batch',
+  reference: 'Shrikumar et al. 2016, arXiv:1605.01713',
+  stochastic: false,
+  output: 'feature',
+  options: {},
+  create: (m: ModelAdapter) => new InputXGradient(gradientModel(m, 'InputXGradient')),
+});

@@ -1,14 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveBaseline } from '../../core/baseline.js';
 import { pathSchedule, type QuadratureRule } from '../../core/quadrature.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { withScope } from '../../core/scope.js';
 import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireGradients, type DifferentiableModel } from '../../models/model.js';
+import { requireGradients, type DifferentiableModel, type ModelAdapter } from '../../models/model.js';
 import { completenessGap, evaluateObjective, rowSums, weightedGradientSum } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
-import { withTargets } from './saliency.js';
+import { defineMethod } from '../../core/method.js';
+import { gradientModel, pathOptions } from '../internal/options.js';
 
 export interface IntegratedGradientsOptions extends AttributeOptions {
   /** Quadrature nodes on the baseline → input path (Captum `n_steps`). Default 50. */
@@ -44,12 +45,12 @@ export class IntegratedGradients implements Attributor<IntegratedGradientsOption
 
   cost(shape: readonly number[], opts: Partial<IntegratedGradientsOptions> = {}): number {
     const n = shape[0] ?? 1;
-    return n * (opts.steps ?? 50) + 2 * n;
+    return n * (opts.steps ?? integratedGradients.defaults.steps) + 2 * n;
   }
 
   async attribute(x: tf.Tensor, opts: IntegratedGradientsOptions): Promise<FeatureAttribution> {
     const fn = 'IntegratedGradients.attribute';
-    const { steps, nodes, weights } = pathSchedule(opts, fn);
+    const { steps, nodes, weights } = pathSchedule(opts, integratedGradients.defaults, fn);
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { steps }), exact: true });
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
@@ -87,3 +88,17 @@ export class IntegratedGradients implements Attributor<IntegratedGradientsOption
     });
   }
 }
+
+/** Integrated Gradients' one declaration: catalogue entry, CLI flags and defaults. */
+export const integratedGradients = defineMethod({
+  id: 'integrated-gradients',
+  title: 'Integrated Gradients',
+  family: 'gradient',
+  requires: 'gradients',
+  cost: 'batch × (steps + 2)',
+  reference: 'Sundararajan et al. 2017, arXiv:1703.01365',
+  stochastic: false,
+  output: 'feature',
+  options: { ...pathOptions },
+  create: (m: ModelAdapter) => new IntegratedGradients(gradientModel(m, 'IntegratedGradients')),
+});

@@ -1,14 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertBatch, assertNonNegative, assertOneOf, assertPositiveInt } from '../../core/assert.js';
 import { Budget } from '../../core/budget.js';
-import { InvalidArgumentError } from '../../core/errors.js';
+import { InvalidArgumentError, UnknownMethodError } from '../../core/errors.js';
 import { FeatureAttribution } from '../../core/result.js';
 import { Rng } from '../../core/random.js';
-import { checkTarget, resolveTarget } from '../../core/target.js';
+import { checkTarget } from '../../core/target.js';
+import { resolveTarget } from '../../models/target.js';
 import { resolveBatchSize } from '../../core/batching.js';
 import type { AttributeOptions, Attributor, Target } from '../../core/types.js';
 import type { ModelAdapter } from '../../models/model.js';
 import { samplesWithin } from '../internal/prepare.js';
+import { defineMethod } from '../../core/method.js';
+import { seedOption } from '../internal/options.js';
 
 export type NoiseTunnelType = 'smoothgrad' | 'smoothgrad-sq' | 'vargrad';
 export const NOISE_TUNNEL_TYPES: readonly NoiseTunnelType[] = ['smoothgrad', 'smoothgrad-sq', 'vargrad'];
@@ -41,7 +44,7 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> implemen
   ) {}
 
   cost(shape: readonly number[], opts: O & NoiseTunnelOptions): number {
-    const samples = opts.samples ?? 5;
+    const samples = opts.samples ?? noiseTunnel.defaults.samples;
     return samples * this.inner.cost([shape[0] ?? 1, ...shape.slice(1)], innerOptionsOf(opts)) + (opts.target === 'auto' ? (shape[0] ?? 1) : 0);
   }
 
@@ -50,9 +53,9 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> implemen
     assertBatch(x, 'x', fn);
     const n = x.shape[0]!;
     checkTarget(opts?.target, n, fn);
-    const requested = opts.samples ?? 5;
-    const stdevs = opts.stdevs ?? 1;
-    const type = opts.type ?? 'smoothgrad';
+    const requested = opts.samples ?? noiseTunnel.defaults.samples;
+    const stdevs = opts.stdevs ?? noiseTunnel.defaults.stdevs;
+    const type = opts.type ?? noiseTunnel.defaults.type;
     assertPositiveInt(requested, 'samples', fn);
     assertNonNegative(stdevs, 'stdevs', fn);
     assertOneOf(type, NOISE_TUNNEL_TYPES, 'type', fn);
@@ -69,7 +72,7 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> implemen
       const r = await resolveTarget(this.model, x, 'auto', run, batchSize, fn);
       if (r.kind === 'index') target = Array.from(r.indices);
     }
-    const rng = new Rng(opts.seed ?? 0);
+    const rng = new Rng(opts.seed ?? noiseTunnel.defaults.seed);
     // samples per inner call, so that one call sees about one batch of rows
     const perCall = Math.max(1, Math.min(samples, Math.floor(batchSize / n)));
     const innerOptions = innerOptionsOf(opts);
@@ -146,3 +149,29 @@ function innerOptionsOf<O extends AttributeOptions>(opts: O & NoiseTunnelOptions
   const { samples: _samples, stdevs: _stdevs, type: _type, ...rest } = opts;
   return rest as unknown as O;
 }
+
+/** NoiseTunnel's one declaration: catalogue entry, CLI flags and defaults. `inner` is looked up in the catalogue. */
+export const noiseTunnel = defineMethod({
+  id: 'noise-tunnel',
+  title: 'NoiseTunnel (SmoothGrad, SmoothGrad², VarGrad)',
+  family: 'gradient',
+  requires: 'gradients',
+  cost: 'samples × inner cost',
+  reference: 'Smilkov et al. 2017, arXiv:1706.03825; Adebayo et al. 2018',
+  stochastic: true,
+  output: 'feature',
+  options: {
+    inner: { type: 'method', help: 'wrapped method id', default: 'saliency' },
+    type: { type: 'enum', values: NOISE_TUNNEL_TYPES, help: 'aggregation', default: 'smoothgrad' },
+    samples: { type: 'int', help: 'noisy copies per input', default: 5 },
+    stdevs: { type: 'number', help: 'noise standard deviation (input units)', default: 1 },
+    ...seedOption,
+  },
+  create: (m: ModelAdapter, settings, lookup) => {
+    const inner = settings?.inner;
+    if (!lookup) throw new InvalidArgumentError(`noise-tunnel needs the method catalogue to find its inner method (use findMethod('noise-tunnel'))`, { method: 'noise-tunnel' });
+    const wrapped = lookup(inner ?? noiseTunnel.defaults.inner);
+    if (wrapped.id === 'noise-tunnel') throw new UnknownMethodError(`noise-tunnel cannot wrap itself`, { method: inner });
+    return new NoiseTunnel(wrapped.create(m, undefined, lookup), m);
+  },
+});

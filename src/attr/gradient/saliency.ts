@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { FeatureAttribution } from '../../core/result.js';
-import { targetList } from '../../core/target.js';
+import type { FeatureAttribution } from '../../core/result.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireGradients, type DifferentiableModel } from '../../models/model.js';
-import { gradientsInBatches } from '../internal/evaluate.js';
-import { prepare } from '../internal/prepare.js';
+import { requireGradients, type DifferentiableModel, type ModelAdapter } from '../../models/model.js';
+import { gradientAttribution } from '../internal/gradient-attribution.js';
+import { defineMethod } from '../../core/method.js';
+import { gradientModel } from '../internal/options.js';
 
 export interface SaliencyOptions extends AttributeOptions {
   /** Absolute value of the gradient (Captum's default). Default true. */
@@ -33,17 +33,21 @@ export class Saliency implements Attributor<SaliencyOptions> {
     return shape[0] ?? 1;
   }
 
-  async attribute(x: tf.Tensor, opts: SaliencyOptions): Promise<FeatureAttribution> {
-    const fn = 'Saliency.attribute';
-    const { model, run, target, batchSize } = await prepare(this.model, x, opts, { fn, cost: x.shape?.[0] ?? 0, exact: true });
-    const g = await gradientsInBatches(model, x, target, run, batchSize, fn);
-    const values = opts.abs === false ? g : tf.tidy(() => tf.abs(g));
-    if (values !== g) g.dispose();
-    return new FeatureAttribution(this.id, values, withTargets(run.finish(), targetList(target)));
+  attribute(x: tf.Tensor, opts: SaliencyOptions): Promise<FeatureAttribution> {
+    return gradientAttribution(this.id, this.model, x, opts, 'Saliency.attribute', (opts?.abs ?? saliency.defaults.abs) ? (g) => tf.abs(g) : undefined);
   }
 }
 
-/** Adds the attributed targets to a diagnostics object when there are indices to report. */
-export function withTargets<D extends object>(d: D, targets: number[] | undefined): D & { targets?: readonly number[] } {
-  return targets ? { ...d, targets } : d;
-}
+/** Saliency's one declaration: catalogue entry, CLI flags and defaults. */
+export const saliency = defineMethod({
+  id: 'saliency',
+  title: 'Saliency',
+  family: 'gradient',
+  requires: 'gradients',
+  cost: 'batch',
+  reference: 'Simonyan et al. 2013, arXiv:1312.6034',
+  stochastic: false,
+  output: 'feature',
+  options: { abs: { type: 'bool', help: 'absolute value of the gradient', default: true } },
+  create: (m: ModelAdapter) => new Saliency(gradientModel(m, 'Saliency')),
+});

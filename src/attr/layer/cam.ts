@@ -1,14 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertOneOf } from '../../core/assert.js';
 import { CapabilityError } from '../../core/errors.js';
-import { LayerAttribution } from '../../core/result.js';
+import { LayerAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import { gradientsInBatches } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
-import { withTargets } from '../gradient/saliency.js';
 import { layerActivations, LayerMethod, onLayer, type LayerMethodSettings } from './internal.js';
+import { defineMethod, type OptionDecls } from '../../core/method.js';
+import { hookedModel } from '../internal/options.js';
+import { layerFor, lastSpatialLayer } from './layer-of.js';
 
 export const UPSAMPLE_MODES = ['none', 'nearest', 'bilinear'] as const;
 export type UpsampleMode = (typeof UPSAMPLE_MODES)[number];
@@ -41,13 +43,13 @@ type CamRule = (a: tf.Tensor, g: tf.Tensor) => tf.Tensor;
 const spatialAxes = (rank: number): number[] => Array.from({ length: rank - 2 }, (_, i) => i + 1);
 
 /** GradCAM: channel weights = spatial mean of G; map = Σ_c w_c A_c. */
-const gradCam: CamRule = (a, g) => tf.sum(tf.mul(tf.mean(g, spatialAxes(g.rank), true), a), -1, true);
+const gradCamRule: CamRule = (a, g) => tf.sum(tf.mul(tf.mean(g, spatialAxes(g.rank), true), a), -1, true);
 
 /**
  * GradCAM++ (closed form for an exponential output, as its paper and pytorch-grad-cam compute it):
  * α = G² / (2G² + Σ_spatial A · G³), w_c = Σ_spatial α · ReLU(G), map = Σ_c w_c A_c.
  */
-const gradCamPlusPlus: CamRule = (a, g) => {
+const gradCamPlusPlusRule: CamRule = (a, g) => {
   const axes = spatialAxes(g.rank);
   const g2 = tf.square(g);
   const g3 = tf.mul(g2, g);
@@ -58,13 +60,14 @@ const gradCamPlusPlus: CamRule = (a, g) => {
 };
 
 /** LayerCAM: map = Σ_c ReLU(G_c) ⊙ A_c (elementwise weights). */
-const layerCam: CamRule = (a, g) => tf.sum(tf.mul(tf.relu(g), a), -1, true);
+const layerCamRule: CamRule = (a, g) => tf.sum(tf.mul(tf.relu(g), a), -1, true);
 
 /** Shared body of the CAM family: activations and gradients at the layer, a rule, ReLU and upsampling. */
 abstract class CamBase extends LayerMethod implements Attributor<CamOptions> {
   abstract readonly id: 'layer-gradcam' | 'gradcam-plus-plus' | 'layer-cam';
   protected abstract readonly rule: CamRule;
-  protected abstract readonly reluByDefault: boolean;
+  /** The method's declared defaults (its descriptor's). */
+  protected abstract readonly defaults: { readonly relu: boolean; readonly upsample: UpsampleMode };
 
   constructor(
     model: HookedModel,
@@ -87,7 +90,7 @@ abstract class CamBase extends LayerMethod implements Attributor<CamOptions> {
 
   async attribute(x: tf.Tensor, opts: CamOptions): Promise<LayerAttribution> {
     const fn = `${this.method}.attribute`;
-    const upsample = opts?.upsample ?? 'none';
+    const upsample = opts?.upsample ?? this.defaults.upsample;
     assertOneOf(upsample, UPSAMPLE_MODES, 'upsample', fn);
     const n = x?.shape?.[0] ?? 0;
     const on = onLayer(this.model, this.layer, x, opts, { fn, cost: this.cost(x.shape), extraRows: n });
@@ -98,7 +101,7 @@ abstract class CamBase extends LayerMethod implements Attributor<CamOptions> {
       const values = tf.tidy(() => {
         const [a, gg] = opts.channelsFirst ? [toChannelsLast(acts), toChannelsLast(g)] : [acts, g];
         let cam = this.rule(a, gg);
-        if (opts.relu ?? this.reluByDefault) cam = tf.relu(cam);
+        if (opts.relu ?? this.defaults.relu) cam = tf.relu(cam);
         return upsample === 'none' ? cam : resizeTo(cam, x.shape, upsample, fn);
       });
       g.dispose();
@@ -137,8 +140,10 @@ export function resizeTo(cam: tf.Tensor, inputShape: readonly number[], mode: 'n
  */
 export class LayerGradCam extends CamBase {
   readonly id = 'layer-gradcam' as const;
-  protected readonly rule = gradCam;
-  protected readonly reluByDefault = false;
+  protected readonly rule = gradCamRule;
+  protected get defaults() {
+    return layerGradCam.defaults;
+  }
   constructor(model: HookedModel, settings: LayerMethodSettings) {
     super(model, settings, 'LayerGradCam');
   }
@@ -150,8 +155,10 @@ export class LayerGradCam extends CamBase {
  */
 export class GradCamPlusPlus extends CamBase {
   readonly id = 'gradcam-plus-plus' as const;
-  protected readonly rule = gradCamPlusPlus;
-  protected readonly reluByDefault = true;
+  protected readonly rule = gradCamPlusPlusRule;
+  protected get defaults() {
+    return gradCamPlusPlus.defaults;
+  }
   constructor(model: HookedModel, settings: LayerMethodSettings) {
     super(model, settings, 'GradCamPlusPlus');
   }
@@ -163,9 +170,67 @@ export class GradCamPlusPlus extends CamBase {
  */
 export class LayerCam extends CamBase {
   readonly id = 'layer-cam' as const;
-  protected readonly rule = layerCam;
-  protected readonly reluByDefault = true;
+  protected readonly rule = layerCamRule;
+  protected get defaults() {
+    return layerCam.defaults;
+  }
   constructor(model: HookedModel, settings: LayerMethodSettings) {
     super(model, settings, 'LayerCam');
   }
 }
+
+/** The options of the CAM family (`relu`'s default differs by method). */
+export const camOptions = <const R extends boolean>(relu: R) =>
+  ({
+    relu: { type: 'bool', help: 'ReLU on the map', default: relu },
+    upsample: { type: 'enum', values: UPSAMPLE_MODES, help: 'resize the map to the input', default: 'none' },
+    channelsFirst: { type: 'bool', help: 'the layer is [batch, channels, ...] (PyTorch ONNX exports)', default: false },
+  }) as const satisfies OptionDecls;
+
+/** GradCAM's one declaration: catalogue entry, CLI flags and defaults. */
+export const layerGradCam = defineMethod({
+  id: 'layer-gradcam',
+  title: 'GradCAM',
+  family: 'layer',
+  requires: 'hooks',
+  layer: 'default',
+  cost: 'batch × 2',
+  reference: 'Selvaraju et al. 2017, arXiv:1610.02391',
+  stochastic: false,
+  output: 'layer',
+  options: camOptions(false),
+  defaultLayer: lastSpatialLayer,
+  create: (m: ModelAdapter, st) => new LayerGradCam(hookedModel(m, 'GradCAM'), { layer: layerFor(m, st, 'layer-gradcam', lastSpatialLayer) }),
+});
+
+/** GradCAM++'s one declaration: catalogue entry, CLI flags and defaults. */
+export const gradCamPlusPlus = defineMethod({
+  id: 'gradcam-plus-plus',
+  title: 'GradCAM++',
+  family: 'layer',
+  requires: 'hooks',
+  layer: 'default',
+  cost: 'batch × 2',
+  reference: 'Chattopadhyay et al. 2018, arXiv:1710.11063',
+  stochastic: false,
+  output: 'layer',
+  options: camOptions(true),
+  defaultLayer: lastSpatialLayer,
+  create: (m: ModelAdapter, st) => new GradCamPlusPlus(hookedModel(m, 'GradCAM++'), { layer: layerFor(m, st, 'gradcam-plus-plus', lastSpatialLayer) }),
+});
+
+/** LayerCAM's one declaration: catalogue entry, CLI flags and defaults. */
+export const layerCam = defineMethod({
+  id: 'layer-cam',
+  title: 'LayerCAM',
+  family: 'layer',
+  requires: 'hooks',
+  layer: 'default',
+  cost: 'batch × 2',
+  reference: 'Jiang et al. 2021, IEEE TIP 30:5875',
+  stochastic: false,
+  output: 'layer',
+  options: camOptions(true),
+  defaultLayer: lastSpatialLayer,
+  create: (m: ModelAdapter, st) => new LayerCam(hookedModel(m, 'LayerCAM'), { layer: layerFor(m, st, 'layer-cam', lastSpatialLayer) }),
+});

@@ -1,14 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveBaseline } from '../../core/baseline.js';
 import { pathSchedule } from '../../core/quadrature.js';
-import { LayerAttribution } from '../../core/result.js';
+import { LayerAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import type { IntegratedGradientsOptions } from '../gradient/integrated-gradients.js';
-import { withTargets } from '../gradient/saliency.js';
 import { prepare } from '../internal/prepare.js';
 import { LayerMethod, layerPath, type LayerMethodSettings } from './internal.js';
+import { defineMethod } from '../../core/method.js';
+import { hookedModel, pathOptions } from '../internal/options.js';
+import { layerFor } from './layer-of.js';
 
 /**
  * InternalInfluence (Captum `InternalInfluence`): the layer gradient integrated along the straight
@@ -24,12 +26,12 @@ export class InternalInfluence extends LayerMethod implements Attributor<Integra
   }
 
   cost(shape: readonly number[], opts: Partial<IntegratedGradientsOptions> = {}): number {
-    return 2 * (shape[0] ?? 1) * (opts.steps ?? 50);
+    return 2 * (shape[0] ?? 1) * (opts.steps ?? internalInfluence.defaults.steps);
   }
 
   async attribute(x: tf.Tensor, opts: IntegratedGradientsOptions): Promise<LayerAttribution> {
     const fn = 'InternalInfluence.attribute';
-    const { steps, nodes, weights } = pathSchedule(opts, fn);
+    const { steps, nodes, weights } = pathSchedule(opts, internalInfluence.defaults, fn);
     const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { steps }), exact: true });
     const shape = this.model.hookShape(this.layer).slice(1) as number[];
     const e = shape.reduce((a, b) => a * b, 1);
@@ -49,3 +51,18 @@ export class InternalInfluence extends LayerMethod implements Attributor<Integra
     return new LayerAttribution(this.id, this.layer, tf.tensor(acc, [n, ...shape]), withTargets(run.finish(), targetList(target)));
   }
 }
+
+/** Internal Influence's one declaration: catalogue entry, CLI flags and defaults. */
+export const internalInfluence = defineMethod({
+  id: 'internal-influence',
+  title: 'Internal Influence',
+  family: 'layer',
+  requires: 'hooks',
+  layer: 'required',
+  cost: 'batch × 2 × steps',
+  reference: 'Leino et al. 2018, arXiv:1802.03788',
+  stochastic: false,
+  output: 'layer',
+  options: { ...pathOptions },
+  create: (m: ModelAdapter, st) => new InternalInfluence(hookedModel(m, 'InternalInfluence'), { layer: layerFor(m, st, 'internal-influence') }),
+});

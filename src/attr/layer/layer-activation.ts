@@ -4,8 +4,11 @@ import { resolveBatchSize } from '../../core/batching.js';
 import { Budget } from '../../core/budget.js';
 import { LayerAttribution } from '../../core/result.js';
 import type { Attributor, RunControl } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import { activationsOf, LayerMethod, type LayerMethodSettings } from './internal.js';
+import { defineMethod } from '../../core/method.js';
+import { hookedModel } from '../internal/options.js';
+import { layerFor } from './layer-of.js';
 
 export interface LayerActivationOptions extends RunControl {
   /** The model's other named inputs, one row per input row. */
@@ -40,3 +43,18 @@ export class LayerActivation extends LayerMethod implements Attributor<LayerActi
     return new LayerAttribution(this.id, this.layer, values, run.finish());
   }
 }
+
+/** Layer Activation's one declaration: catalogue entry, CLI flags and defaults. */
+export const layerActivation = defineMethod({
+  id: 'layer-activation',
+  title: 'Layer Activation',
+  family: 'layer',
+  requires: 'hooks',
+  layer: 'required',
+  cost: 'batch',
+  reference: 'Captum LayerActivation',
+  stochastic: false,
+  output: 'layer',
+  options: {},
+  create: (m: ModelAdapter, st) => new LayerActivation(hookedModel(m, 'LayerActivation'), { layer: layerFor(m, st, 'layer-activation') }),
+});

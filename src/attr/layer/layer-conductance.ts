@@ -1,15 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveBaseline } from '../../core/baseline.js';
-import { pathSchedule } from '../../core/quadrature.js';
-import { LayerAttribution } from '../../core/result.js';
+import { pathSchedule, QUADRATURE_RULES } from '../../core/quadrature.js';
+import { LayerAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import type { IntegratedGradientsOptions } from '../gradient/integrated-gradients.js';
-import { withTargets } from '../gradient/saliency.js';
 import { completenessGap, evaluateObjective } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
 import { LayerMethod, layerPath, type LayerMethodSettings } from './internal.js';
+import { defineMethod } from '../../core/method.js';
+import { hookedModel } from '../internal/options.js';
+import { layerFor } from './layer-of.js';
 
 /**
  * LayerConductance (Captum `LayerConductance`): the flow of Integrated Gradients through each unit
@@ -30,12 +32,12 @@ export class LayerConductance extends LayerMethod implements Attributor<Integrat
 
   cost(shape: readonly number[], opts: Partial<IntegratedGradientsOptions> = {}): number {
     const n = shape[0] ?? 1;
-    return 2 * n * ((opts.steps ?? 50) + 1) + 2 * n;
+    return 2 * n * ((opts.steps ?? layerConductance.defaults.steps) + 1) + 2 * n;
   }
 
   async attribute(x: tf.Tensor, opts: IntegratedGradientsOptions): Promise<LayerAttribution> {
     const fn = 'LayerConductance.attribute';
-    const { steps, nodes } = pathSchedule(opts, fn, 1);
+    const { steps, nodes } = pathSchedule(opts, layerConductance.defaults, fn, 1);
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { steps }), exact: true });
     const shape = this.model.hookShape(this.layer).slice(1) as number[];
     const e = shape.reduce((a, b) => a * b, 1);
@@ -64,3 +66,21 @@ export class LayerConductance extends LayerMethod implements Attributor<Integrat
     }
   }
 }
+
+/** Layer Conductance's one declaration: catalogue entry, CLI flags and defaults. */
+export const layerConductance = defineMethod({
+  id: 'layer-conductance',
+  title: 'Layer Conductance',
+  family: 'layer',
+  requires: 'hooks',
+  layer: 'required',
+  cost: 'batch × (2 × steps + 4)',
+  reference: 'Dhamdhere et al. 2018, arXiv:1805.12233',
+  stochastic: false,
+  output: 'layer',
+  options: {
+    steps: { type: 'int', help: 'path steps (evaluated at steps + 1 points)', default: 50 },
+    rule: { type: 'enum', values: QUADRATURE_RULES, help: 'where the path points lie', default: 'gauss-legendre' },
+  },
+  create: (m: ModelAdapter, st) => new LayerConductance(hookedModel(m, 'LayerConductance'), { layer: layerFor(m, st, 'layer-conductance') }),
+});

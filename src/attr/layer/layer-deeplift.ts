@@ -1,14 +1,16 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { LayerAttribution } from '../../core/result.js';
+import { LayerAttribution, withTargets } from '../../core/result.js';
 import { withScope } from '../../core/scope.js';
 import { rangeIds, targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import { RESCALE, rescaleAttributions } from '../backprop/deeplift.js';
-import { withTargets } from '../gradient/saliency.js';
 import { completenessGap, evaluateObjective, rowSums } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
 import { layerActivations, LayerMethod, onLayer, type LayerMethodSettings } from './internal.js';
+import { defineMethod } from '../../core/method.js';
+import { hookedModel } from '../internal/options.js';
+import { layerFor } from './layer-of.js';
 
 /**
  * LayerDeepLift (Captum `LayerDeepLift`, `multiply_by_inputs=True`): DeepLIFT's Rescale multipliers
@@ -47,3 +49,19 @@ export class LayerDeepLift extends LayerMethod implements Attributor<AttributeOp
     });
   }
 }
+
+/** Layer DeepLIFT's one declaration: catalogue entry, CLI flags and defaults. */
+export const layerDeepLift = defineMethod({
+  id: 'layer-deeplift',
+  rules: true,
+  title: 'Layer DeepLIFT',
+  family: 'layer',
+  requires: 'hooks',
+  layer: 'required',
+  cost: 'batch × 6',
+  reference: 'Shrikumar et al. 2017, arXiv:1704.02685; Captum LayerDeepLift',
+  stochastic: false,
+  output: 'layer',
+  options: {},
+  create: (m: ModelAdapter, st) => new LayerDeepLift(hookedModel(m, 'LayerDeepLift'), { layer: layerFor(m, st, 'layer-deeplift') }),
+});

@@ -1,9 +1,12 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { LayerAttribution } from '../../core/result.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import { InputXGradient } from '../gradient/input-x-gradient.js';
 import { asLayerResult, layerActivations, LayerMethod, onLayer, type LayerMethodSettings } from './internal.js';
+import { defineMethod } from '../../core/method.js';
+import { hookedModel } from '../internal/options.js';
+import { layerFor } from './layer-of.js';
 
 /**
  * LayerGradientXActivation: A ⊙ ∂F_t/∂A for the layer's output A (Captum `LayerGradientXActivation`
@@ -35,3 +38,18 @@ export class LayerGradientXActivation extends LayerMethod implements Attributor<
     }
   }
 }
+
+/** Layer Gradient × Activation's one declaration: catalogue entry, CLI flags and defaults. */
+export const layerGradientXActivation = defineMethod({
+  id: 'layer-gradient-x-activation',
+  title: 'Layer Gradient × Activation',
+  family: 'layer',
+  requires: 'hooks',
+  layer: 'required',
+  cost: 'batch × 2',
+  reference: 'Shrikumar et al. 2016, arXiv:1605.01713; Captum LayerGradientXActivation',
+  stochastic: false,
+  output: 'layer',
+  options: {},
+  create: (m: ModelAdapter, st) => new LayerGradientXActivation(hookedModel(m, 'LayerGradientXActivation'), { layer: layerFor(m, st, 'layer-gradient-x-activation') }),
+});

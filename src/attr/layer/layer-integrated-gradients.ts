@@ -1,9 +1,12 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { LayerAttribution } from '../../core/result.js';
 import type { Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import { IntegratedGradients, type IntegratedGradientsOptions } from '../gradient/integrated-gradients.js';
 import { asLayerResult, layerActivations, LayerMethod, onLayer, type LayerMethodSettings } from './internal.js';
+import { defineMethod } from '../../core/method.js';
+import { hookedModel, pathOptions } from '../internal/options.js';
+import { layerFor, embeddingLayer } from './layer-of.js';
 
 /**
  * LayerIntegratedGradients: Integrated Gradients in the space of one layer's output (Captum
@@ -32,7 +35,7 @@ export class LayerIntegratedGradients extends LayerMethod implements Attributor<
 
   cost(shape: readonly number[], opts: Partial<IntegratedGradientsOptions> = {}): number {
     const n = shape[0] ?? 1;
-    return n * (opts.steps ?? 50) + 4 * n;
+    return n * (opts.steps ?? layerIntegratedGradients.defaults.steps) + 4 * n;
   }
 
   async attribute(x: tf.Tensor, opts: IntegratedGradientsOptions): Promise<LayerAttribution> {
@@ -49,3 +52,19 @@ export class LayerIntegratedGradients extends LayerMethod implements Attributor<
     }
   }
 }
+
+/** Layer Integrated Gradients's one declaration: catalogue entry, CLI flags and defaults. */
+export const layerIntegratedGradients = defineMethod({
+  id: 'layer-integrated-gradients',
+  title: 'Layer Integrated Gradients',
+  family: 'layer',
+  requires: 'hooks',
+  layer: 'default',
+  cost: 'batch × (steps + 4)',
+  reference: 'Sundararajan et al. 2017, arXiv:1703.01365; Captum LayerIntegratedGradients',
+  stochastic: false,
+  output: 'layer',
+  options: { ...pathOptions },
+  defaultLayer: embeddingLayer,
+  create: (m: ModelAdapter, st) => new LayerIntegratedGradients(hookedModel(m, 'LayerIntegratedGradients'), { layer: layerFor(m, st, 'layer-integrated-gradients', embeddingLayer) }),
+});

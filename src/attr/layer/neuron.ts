@@ -1,19 +1,20 @@
 import { InvalidArgumentError } from '../../core/errors.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { rowSize } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
 import { pathSchedule, type QuadratureRule } from '../../core/quadrature.js';
 import { targetList, type ResolvedTarget } from '../../core/target.js';
-import { requireGradients } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
+import { requireGradients, type HookedModel, type ModelAdapter } from '../../models/model.js';
 import { weightedGradientSum } from '../internal/evaluate.js';
 import { bindInputs, prepare } from '../internal/prepare.js';
 import type { AttributeOptions, Attributor, Baseline, RunControl, Target } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
 import { IntegratedGradients } from '../gradient/integrated-gradients.js';
 import { Saliency } from '../gradient/saliency.js';
 import { layerPath, LayerMethod, type LayerMethodSettings } from './internal.js';
+import { defineMethod } from '../../core/method.js';
+import { hookedModel, neuronOption, pathOptions } from '../internal/options.js';
+import { layerFor } from './layer-of.js';
 
 /** A neuron of a layer: its index in the layer's output without the batch dim (e.g. [h, w, c]), or a flat index. */
 export type NeuronIndex = number | readonly number[];
@@ -24,7 +25,7 @@ export interface NeuronOptions extends RunControl {
   /** Ignored: the neuron is the target. */
   readonly target?: Target;
   readonly baselines?: Baseline;
-  readonly inputs?: AttributeOptions['inputs'];
+  readonly inputs?: NonNullable<AttributeOptions['inputs']>;
 }
 
 export interface NeuronIntegratedGradientsOptions extends NeuronOptions {
@@ -94,7 +95,7 @@ export class NeuronIntegratedGradients extends LayerMethod implements Attributor
   }
   cost(shape: readonly number[], opts: Partial<NeuronIntegratedGradientsOptions> = {}): number {
     const n = shape[0] ?? 1;
-    return n * (opts.steps ?? 50) + 2 * n;
+    return n * (opts.steps ?? neuronIntegratedGradients.defaults.steps) + 2 * n;
   }
   attribute(x: tf.Tensor, opts: NeuronIntegratedGradientsOptions): Promise<FeatureAttribution> {
     return onNeuron(this.id, this.model, this.layer, new IntegratedGradients(this.model.upTo(this.layer)), x, opts, {}, 'NeuronIntegratedGradients.attribute');
@@ -118,13 +119,13 @@ export class NeuronConductance extends LayerMethod implements Attributor<NeuronC
   }
 
   cost(shape: readonly number[], opts: Partial<NeuronConductanceOptions> = {}): number {
-    return 3 * (shape[0] ?? 1) * (opts.steps ?? 50);
+    return 3 * (shape[0] ?? 1) * (opts.steps ?? neuronConductance.defaults.steps);
   }
 
   async attribute(x: tf.Tensor, opts: NeuronConductanceOptions): Promise<FeatureAttribution> {
     const fn = 'NeuronConductance.attribute';
     const flat = neuronIndex(opts?.neuron, this.model.hookShape(this.layer), this.layer, fn);
-    const { steps, nodes, weights } = pathSchedule(opts, fn);
+    const { steps, nodes, weights } = pathSchedule(opts, neuronConductance.defaults, fn);
     const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { steps }), exact: true });
     const e = rowSize(this.model.hookShape(this.layer) as number[]);
     const base = resolveBaseline(opts.baselines, x, fn);
@@ -166,3 +167,48 @@ export interface NeuronConductanceOptions extends AttributeOptions {
   readonly steps?: number;
   readonly rule?: QuadratureRule;
 }
+
+/** Neuron Gradient's one declaration: catalogue entry, CLI flags and defaults. */
+export const neuronGradient = defineMethod({
+  id: 'neuron-gradient',
+  title: 'Neuron Gradient',
+  family: 'layer',
+  requires: 'hooks',
+  layer: 'required',
+  cost: 'batch',
+  reference: 'Captum NeuronGradient',
+  stochastic: false,
+  output: 'feature',
+  options: { ...neuronOption },
+  create: (m: ModelAdapter, st) => new NeuronGradient(hookedModel(m, 'NeuronGradient'), { layer: layerFor(m, st, 'neuron-gradient') }),
+});
+
+/** Neuron Integrated Gradients's one declaration: catalogue entry, CLI flags and defaults. */
+export const neuronIntegratedGradients = defineMethod({
+  id: 'neuron-integrated-gradients',
+  title: 'Neuron Integrated Gradients',
+  family: 'layer',
+  requires: 'hooks',
+  layer: 'required',
+  cost: 'batch × (steps + 2)',
+  reference: 'Shrikumar et al. 2018, arXiv:1807.09946; Captum NeuronIntegratedGradients',
+  stochastic: false,
+  output: 'feature',
+  options: { ...neuronOption, ...pathOptions },
+  create: (m: ModelAdapter, st) => new NeuronIntegratedGradients(hookedModel(m, 'NeuronIntegratedGradients'), { layer: layerFor(m, st, 'neuron-integrated-gradients') }),
+});
+
+/** Neuron Conductance's one declaration: catalogue entry, CLI flags and defaults. */
+export const neuronConductance = defineMethod({
+  id: 'neuron-conductance',
+  title: 'Neuron Conductance',
+  family: 'layer',
+  requires: 'hooks',
+  layer: 'required',
+  cost: 'batch × 3 × steps',
+  reference: 'Dhamdhere et al. 2018, arXiv:1805.12233',
+  stochastic: false,
+  output: 'feature',
+  options: { ...neuronOption, ...pathOptions },
+  create: (m: ModelAdapter, st) => new NeuronConductance(hookedModel(m, 'NeuronConductance'), { layer: layerFor(m, st, 'neuron-conductance') }),
+});

@@ -3,16 +3,18 @@ import { assertOneOf } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
 import { chunks } from '../../core/batching.js';
 import { CapabilityError } from '../../core/errors.js';
-import { LayerAttribution } from '../../core/result.js';
+import { LayerAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
-import type { HookedModel } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
+import type { HookedModel, ModelAdapter } from '../../models/model.js';
 import { evaluateObjective } from '../internal/evaluate.js';
 import { scoreBatch } from '../internal/perturb.js';
 import { prepare } from '../internal/prepare.js';
-import { resizeTo, toChannelsLast, UPSAMPLE_MODES, type CamOptions } from './cam.js';
+import { resizeTo, toChannelsLast, UPSAMPLE_MODES, type CamOptions, camOptions } from './cam.js';
 import { activationsOf, LayerMethod, type LayerMethodSettings } from './internal.js';
+import { defineMethod } from '../../core/method.js';
+import { hookedModel } from '../internal/options.js';
+import { layerFor, lastSpatialLayer } from './layer-of.js';
 
 /**
  * Score-CAM (Wang et al. 2020): gradient-free CAM. Each channel k of the layer's output, upsampled
@@ -49,7 +51,7 @@ export class ScoreCam extends LayerMethod implements Attributor<CamOptions> {
 
   async attribute(x: tf.Tensor, opts: CamOptions): Promise<LayerAttribution> {
     const fn = 'ScoreCam.attribute';
-    const upsample = opts?.upsample ?? 'none';
+    const upsample = opts?.upsample ?? scoreCam.defaults.upsample;
     assertOneOf(upsample, UPSAMPLE_MODES, 'upsample', fn);
     if (x?.rank !== 4) {
       throw new CapabilityError(`'${fn}' masks image inputs [batch, H, W, C]; got an input of shape [${x?.shape?.join(', ')}]`, { fn, arg: 'x' });
@@ -100,7 +102,7 @@ export class ScoreCam extends LayerMethod implements Attributor<CamOptions> {
       const values = tf.tidy(() => {
         const w = tf.reshape(tf.tensor2d(alpha, [n, K]), [n, 1, 1, K]);
         const raw = tf.sum(tf.mul(acts, w), -1, true);
-        const cam = opts.relu === false ? raw : tf.relu(raw);
+        const cam = (opts.relu ?? scoreCam.defaults.relu) ? tf.relu(raw) : raw;
         return upsample === 'none' ? cam : resizeTo(cam, x.shape, upsample, fn);
       });
       return new LayerAttribution(this.id, this.layer, values, withTargets(run.finish(), targetList(target)));
@@ -110,3 +112,19 @@ export class ScoreCam extends LayerMethod implements Attributor<CamOptions> {
     }
   }
 }
+
+/** ScoreCAM's one declaration: catalogue entry, CLI flags and defaults. */
+export const scoreCam = defineMethod({
+  id: 'score-cam',
+  title: 'ScoreCAM',
+  family: 'layer',
+  requires: 'hooks',
+  layer: 'default',
+  cost: 'batch × (channels + 2), forward only',
+  reference: 'Wang et al. 2020, arXiv:1910.01279',
+  stochastic: false,
+  output: 'layer',
+  options: camOptions(true),
+  defaultLayer: lastSpatialLayer,
+  create: (m: ModelAdapter, st) => new ScoreCam(hookedModel(m, 'ScoreCAM'), { layer: layerFor(m, st, 'score-cam', lastSpatialLayer) }),
+});

@@ -1,15 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertBatch, assertPositiveInt } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { withScope } from '../../core/scope.js';
 import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
 import { copyRuns, evaluatePerturbations, spreadToElements } from '../internal/perturb.js';
 import { prepare } from '../internal/prepare.js';
 import { resolveFeatureMask, type FeatureMaskInput } from '../masks.js';
+import { defineMethod } from '../../core/method.js';
+import { maskOption, perturbationsOption } from '../internal/options.js';
 
 export interface FeatureAblationOptions extends AttributeOptions {
   /** Integer group id per element of one row (or broadcastable to it). Default: every element alone. */
@@ -78,3 +79,17 @@ export function dropPerFeature(v: Float32Array, n: number, f: number): Float64Ar
   for (let g = 0; g < f; g++) for (let i = 0; i < n; i++) phi[i * f + g] = v[i]! - v[(g + 1) * n + i]!;
   return phi;
 }
+
+/** Feature Ablation's one declaration: catalogue entry, CLI flags and defaults. */
+export const featureAblation = defineMethod({
+  id: 'feature-ablation',
+  title: 'Feature Ablation',
+  family: 'perturbation',
+  requires: 'forward',
+  cost: 'batch × (features + 1)',
+  reference: 'Captum; Covert et al. 2021, arXiv:2011.14878',
+  stochastic: false,
+  output: 'feature',
+  options: { ...maskOption, ...perturbationsOption },
+  create: (m: ModelAdapter) => new FeatureAblation(m),
+});

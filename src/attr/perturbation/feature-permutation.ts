@@ -1,16 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertBatch } from '../../core/assert.js';
 import { InvalidArgumentError } from '../../core/errors.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { Rng } from '../../core/random.js';
 import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
 import { copyRuns, evaluatePerturbations, spreadToElements } from '../internal/perturb.js';
 import { prepare } from '../internal/prepare.js';
 import { resolveFeatureMask } from '../masks.js';
 import { dropPerFeature, effectiveBatch, type FeatureAblationOptions } from './feature-ablation.js';
+import { defineMethod } from '../../core/method.js';
+import { maskOption, perturbationsOption, seedOption } from '../internal/options.js';
 
 export type FeaturePermutationOptions = Omit<FeatureAblationOptions, 'baselines'>;
 
@@ -47,7 +48,7 @@ export class FeaturePermutation implements Attributor<FeaturePermutationOptions>
     const f = groups.count;
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * (f + 1), exact: true });
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
-    const rng = new Rng(opts.seed ?? 0);
+    const rng = new Rng(opts.seed ?? featurePermutation.defaults.seed);
     const perms = Array.from({ length: f }, () => rng.permutation(n));
     // jobs 0..n−1: the inputs themselves; then job n + g·n + i takes group g of row i from row perm_g(i)
     const v = await evaluatePerturbations(
@@ -68,3 +69,17 @@ export class FeaturePermutation implements Attributor<FeaturePermutationOptions>
     return new FeatureAttribution(this.id, spreadToElements(dropPerFeature(v, n, f), n, f, groups.featureOf, rowShape), withTargets(run.finish(), targetList(target)));
   }
 }
+
+/** Feature Permutation's one declaration: catalogue entry, CLI flags and defaults. */
+export const featurePermutation = defineMethod({
+  id: 'feature-permutation',
+  title: 'Feature Permutation',
+  family: 'perturbation',
+  requires: 'forward',
+  cost: 'batch × (features + 1)',
+  reference: 'Breiman 2001; Fisher et al. 2019, arXiv:1801.01489',
+  stochastic: true,
+  output: 'feature',
+  options: { ...maskOption, ...perturbationsOption, ...seedOption },
+  create: (m: ModelAdapter) => new FeaturePermutation(m),
+});

@@ -2,17 +2,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertBatch, assertPositiveInt } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
 import { solveSpd } from '../../core/linalg.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { Rng } from '../../core/random.js';
 import { withScope } from '../../core/scope.js';
 import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
 import { evaluateCoalitions, spreadToElements } from '../internal/perturb.js';
 import { prepare, samplesWithin } from '../internal/prepare.js';
 import { resolveFeatureMask } from '../masks.js';
 import { effectiveBatch, type FeatureAblationOptions } from './feature-ablation.js';
+import { defineMethod } from '../../core/method.js';
+import { maskOption, perturbationsOption, seedOption } from '../internal/options.js';
 
 export interface KernelShapOptions extends FeatureAblationOptions {
   /** Coalitions evaluated per input row (besides the full and the empty one). Default 200. */
@@ -42,13 +43,13 @@ export class KernelShap implements Attributor<KernelShapOptions> {
 
   cost(shape: readonly number[], opts: Partial<KernelShapOptions> = {}): number {
     const m = resolveFeatureMask(opts.featureMask, shape.slice(1), 'KernelShap.cost').count;
-    return (shape[0] ?? 1) * (coalitionCount(m, opts.samples ?? 200) + 2);
+    return (shape[0] ?? 1) * (coalitionCount(m, opts.samples ?? kernelShap.defaults.samples) + 2);
   }
 
   async attribute(x: tf.Tensor, opts: KernelShapOptions): Promise<FeatureAttribution> {
     const fn = 'KernelShap.attribute';
     assertBatch(x, 'x', fn);
-    const requested = opts?.samples ?? 200;
+    const requested = opts?.samples ?? kernelShap.defaults.samples;
     assertPositiveInt(requested, 'samples', fn);
     const rowShape = x.shape.slice(1);
     const groups = resolveFeatureMask(opts?.featureMask, rowShape, fn);
@@ -61,7 +62,7 @@ export class KernelShap implements Attributor<KernelShapOptions> {
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: rows * perRow, exact: true });
     if (fit.truncated) run.markTruncated();
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
-    const rng = new Rng(opts.seed ?? 0);
+    const rng = new Rng(opts.seed ?? kernelShap.defaults.seed);
     // per row: job 0 = all present, job 1 = none present, then k coalitions
     const present = new Uint8Array(n * perRow * m);
     const weights: Float64Array[] = [];
@@ -159,3 +160,17 @@ function constrainedFit(z: Uint8Array, v: Float32Array, w: Float64Array, m: numb
   phi[d] = rest;
   return phi;
 }
+
+/** KernelSHAP's one declaration: catalogue entry, CLI flags and defaults. */
+export const kernelShap = defineMethod({
+  id: 'kernel-shap',
+  title: 'KernelSHAP',
+  family: 'perturbation',
+  requires: 'forward',
+  cost: 'batch × (min(samples, 2^features − 2) + 2)',
+  reference: 'Lundberg & Lee 2017, arXiv:1705.07874',
+  stochastic: true,
+  output: 'feature',
+  options: { ...maskOption, ...perturbationsOption, samples: { type: 'int', help: 'coalitions per input', default: 200 }, ...seedOption },
+  create: (m: ModelAdapter) => new KernelShap(m),
+});

@@ -2,17 +2,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertBatch, assertNonNegative, assertOneOf, assertPositiveInt } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
 import { weightedLasso, weightedRidge } from '../../core/linalg.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { Rng } from '../../core/random.js';
 import { withScope } from '../../core/scope.js';
 import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
 import { evaluateCoalitions, spreadToElements } from '../internal/perturb.js';
 import { prepare, samplesWithin } from '../internal/prepare.js';
 import { resolveFeatureMask } from '../masks.js';
 import { effectiveBatch, type FeatureAblationOptions } from './feature-ablation.js';
+import { defineMethod } from '../../core/method.js';
+import { maskOption, perturbationsOption, seedOption } from '../internal/options.js';
 
 export type LimeSurrogate = 'lasso' | 'ridge';
 
@@ -45,16 +46,16 @@ export class Lime implements Attributor<LimeOptions> {
   }
 
   cost(shape: readonly number[], opts: Partial<LimeOptions> = {}): number {
-    return (shape[0] ?? 1) * (opts.samples ?? 200);
+    return (shape[0] ?? 1) * (opts.samples ?? lime.defaults.samples);
   }
 
   async attribute(x: tf.Tensor, opts: LimeOptions): Promise<FeatureAttribution> {
     const fn = 'Lime.attribute';
     assertBatch(x, 'x', fn);
-    const requested = opts?.samples ?? 200;
-    const surrogate = opts?.surrogate ?? 'lasso';
-    const alpha = opts?.alpha ?? 0.01;
-    const width = opts?.kernelWidth ?? 1;
+    const requested = opts?.samples ?? lime.defaults.samples;
+    const surrogate = opts?.surrogate ?? lime.defaults.surrogate;
+    const alpha = opts?.alpha ?? lime.defaults.alpha;
+    const width = opts?.kernelWidth ?? lime.defaults.kernelWidth;
     assertPositiveInt(requested, 'samples', fn);
     assertOneOf(surrogate, ['lasso', 'ridge'] as const, 'surrogate', fn);
     assertNonNegative(alpha, 'alpha', fn);
@@ -68,7 +69,7 @@ export class Lime implements Attributor<LimeOptions> {
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: rows * samples, exact: true });
     if (truncated) run.markTruncated();
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
-    const rng = new Rng(opts.seed ?? 0);
+    const rng = new Rng(opts.seed ?? lime.defaults.seed);
     const present = new Uint8Array(n * samples * m);
     for (let j = 0; j < present.length; j++) present[j] = rng.next() < 0.5 ? 1 : 0;
     return withScope(async (keep) => {
@@ -127,3 +128,25 @@ function cosineDistance(s: ReturnType<typeof featureSums>, present: Uint8Array):
   if (s.norm === 0 || np === 0) return 1;
   return 1 - dot / Math.sqrt(s.norm * np);
 }
+
+/** LIME's one declaration: catalogue entry, CLI flags and defaults. */
+export const lime = defineMethod({
+  id: 'lime',
+  title: 'LIME',
+  family: 'perturbation',
+  requires: 'forward',
+  cost: 'batch × samples',
+  reference: 'Ribeiro et al. 2016, arXiv:1602.04938',
+  stochastic: true,
+  output: 'feature',
+  options: {
+    ...maskOption,
+    ...perturbationsOption,
+    samples: { type: 'int', help: 'perturbed samples per input', default: 200 },
+    surrogate: { type: 'enum', values: ['lasso', 'ridge'], help: 'interpretable model', default: 'lasso' },
+    alpha: { type: 'number', help: 'regularisation strength', default: 0.01 },
+    kernelWidth: { type: 'number', help: 'similarity kernel width (cosine distance)', default: 1 },
+    ...seedOption,
+  },
+  create: (m: ModelAdapter) => new Lime(m),
+});

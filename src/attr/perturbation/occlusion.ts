@@ -2,15 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertBatch } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
 import { InvalidArgumentError } from '../../core/errors.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { withScope } from '../../core/scope.js';
 import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
 import { evaluatePerturbations } from '../internal/perturb.js';
 import { prepare } from '../internal/prepare.js';
 import { stridesOf } from '../masks.js';
+import { defineMethod } from '../../core/method.js';
 
 export interface OcclusionOptions extends AttributeOptions {
   /** Window over the non-batch dims, in the model's layout (e.g. [4, 4, 3] for NHWC). A number applies to every dim. Default 1. */
@@ -36,7 +36,7 @@ export class Occlusion implements Attributor<OcclusionOptions> {
   }
 
   cost(shape: readonly number[], opts: Partial<OcclusionOptions> = {}): number {
-    const { count } = windows(shape.slice(1), opts.window ?? 1, opts.strides ?? 1, 'Occlusion.cost');
+    const { count } = windows(shape.slice(1), opts.window ?? occlusion.defaults.window, opts.strides ?? occlusion.defaults.strides, 'Occlusion.cost');
     return (shape[0] ?? 1) * (count + 1);
   }
 
@@ -44,7 +44,7 @@ export class Occlusion implements Attributor<OcclusionOptions> {
     const fn = 'Occlusion.attribute';
     assertBatch(x, 'x', fn);
     const rowShape = x.shape.slice(1);
-    const win = windows(rowShape, opts?.window ?? 1, opts?.strides ?? 1, fn);
+    const win = windows(rowShape, opts?.window ?? occlusion.defaults.window, opts?.strides ?? occlusion.defaults.strides, fn);
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, opts), exact: true });
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
@@ -154,3 +154,20 @@ function windows(rowShape: readonly number[], window: number | readonly number[]
   for (let w = 0; w < count; w++) forEach(w, (el) => coverage[el]!++);
   return { count, coverage, forEach, forEachRun };
 }
+
+/** Occlusion's one declaration: catalogue entry, CLI flags and defaults. */
+export const occlusion = defineMethod({
+  id: 'occlusion',
+  title: 'Occlusion',
+  family: 'perturbation',
+  requires: 'forward',
+  cost: 'batch × (windows + 1)',
+  reference: 'Zeiler & Fergus 2014, arXiv:1311.2901',
+  stochastic: false,
+  output: 'feature',
+  options: {
+    window: { type: 'int-list', help: 'window over the non-batch dims, model layout (e.g. 4,4,3)', default: 1 },
+    strides: { type: 'int-list', help: 'strides over the non-batch dims', default: 1 },
+  },
+  create: (m: ModelAdapter) => new Occlusion(m),
+});

@@ -2,17 +2,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertBatch, assertPositiveInt } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
 import { InvalidArgumentError } from '../../core/errors.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { Rng } from '../../core/random.js';
 import { withScope } from '../../core/scope.js';
 import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
 import { copyRuns, evaluatePerturbations, spreadToElements } from '../internal/perturb.js';
 import { prepare, samplesWithin } from '../internal/prepare.js';
 import { resolveFeatureMask } from '../masks.js';
 import { effectiveBatch, type FeatureAblationOptions } from './feature-ablation.js';
+import { defineMethod } from '../../core/method.js';
+import { maskOption, perturbationsOption, seedOption } from '../internal/options.js';
 
 /** Above this many features exact enumeration (2^F rows per input) is refused. */
 export const MAX_EXACT_FEATURES = 20;
@@ -135,13 +136,13 @@ export class ShapleyValueSampling implements Attributor<ShapleySamplingOptions> 
 
   cost(shape: readonly number[], opts: Partial<ShapleySamplingOptions> = {}): number {
     const f = resolveFeatureMask(opts.featureMask, shape.slice(1), 'ShapleyValueSampling.cost').count;
-    return (shape[0] ?? 1) * ((opts.samples ?? 25) * f + 1);
+    return (shape[0] ?? 1) * ((opts.samples ?? shapleyValueSampling.defaults.samples) * f + 1);
   }
 
   async attribute(x: tf.Tensor, opts: ShapleySamplingOptions): Promise<FeatureAttribution> {
     const fn = 'ShapleyValueSampling.attribute';
     assertBatch(x, 'x', fn);
-    const requested = opts?.samples ?? 25;
+    const requested = opts?.samples ?? shapleyValueSampling.defaults.samples;
     assertPositiveInt(requested, 'samples', fn);
     const rowShape = x.shape.slice(1);
     const groups = resolveFeatureMask(opts?.featureMask, rowShape, fn);
@@ -153,7 +154,7 @@ export class ShapleyValueSampling implements Attributor<ShapleySamplingOptions> 
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: rows * perRow, exact: true });
     if (truncated) run.markTruncated();
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
-    const rng = new Rng(opts.seed ?? 0);
+    const rng = new Rng(opts.seed ?? shapleyValueSampling.defaults.seed);
     const orders = Array.from({ length: n * samples }, () => rng.permutation(f));
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
@@ -208,3 +209,31 @@ export class ShapleyValueSampling implements Attributor<ShapleySamplingOptions> 
     });
   }
 }
+
+/** Exact Shapley Values' one declaration: catalogue entry, CLI flags and defaults. */
+export const shapleyValues = defineMethod({
+  id: 'shapley-values',
+  title: 'Shapley Values (exact)',
+  family: 'perturbation',
+  requires: 'forward',
+  cost: 'batch × 2^features',
+  reference: 'Shapley 1953; Captum ShapleyValues',
+  stochastic: false,
+  output: 'feature',
+  options: { ...maskOption, ...perturbationsOption },
+  create: (m: ModelAdapter) => new ShapleyValues(m),
+});
+
+/** Shapley Value Sampling's one declaration: catalogue entry, CLI flags and defaults. */
+export const shapleyValueSampling = defineMethod({
+  id: 'shapley-value-sampling',
+  title: 'Shapley Value Sampling',
+  family: 'perturbation',
+  requires: 'forward',
+  cost: 'batch × (samples × features + 1)',
+  reference: 'Castro et al. 2009; Štrumbelj & Kononenko 2010',
+  stochastic: true,
+  output: 'feature',
+  options: { ...maskOption, ...perturbationsOption, samples: { type: 'int', help: 'random orderings per input', default: 25 }, ...seedOption },
+  create: (m: ModelAdapter) => new ShapleyValueSampling(m),
+});

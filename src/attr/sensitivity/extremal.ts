@@ -2,13 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertBatch, assertPositiveInt } from '../../core/assert.js';
 import { chunks } from '../../core/batching.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../../core/errors.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { objectiveFor, targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
-import { requireGradients, type DifferentiableModel } from '../../models/model.js';
+import { requireGradients, type DifferentiableModel, type ModelAdapter } from '../../models/model.js';
 import { blurBaseline } from '../baselines.js';
-import { withTargets } from '../gradient/saliency.js';
 import { prepare } from '../internal/prepare.js';
+import { defineMethod } from '../../core/method.js';
+import { gradientModel } from '../internal/options.js';
 
 export interface ExtremalPerturbationOptions extends AttributeOptions {
   /** Fractions of the image the mask may keep; one mask is optimised per area. Default [0.05, 0.1, 0.2]. */
@@ -52,7 +53,7 @@ export class ExtremalPerturbation implements Attributor<ExtremalPerturbationOpti
   }
 
   cost(shape: readonly number[], opts: Partial<ExtremalPerturbationOptions> = {}): number {
-    return (shape[0] ?? 1) * (opts.areas ?? [0.05, 0.1, 0.2]).length * (opts.iterations ?? 300);
+    return (shape[0] ?? 1) * (opts.areas ?? extremalPerturbation.defaults.areas).length * (opts.iterations ?? extremalPerturbation.defaults.iterations);
   }
 
   async attribute(x: tf.Tensor, opts: ExtremalPerturbationOptions): Promise<FeatureAttribution> {
@@ -63,14 +64,14 @@ export class ExtremalPerturbation implements Attributor<ExtremalPerturbationOpti
     if (!Array.isArray(areas) || areas.length === 0 || areas.some((a) => !(a > 0 && a < 1))) {
       throw new InvalidArgumentError(`Argument 'areas' passed to '${fn}' must be a non-empty list of fractions in (0, 1), got ${JSON.stringify(areas)}`, { arg: 'areas', fn });
     }
-    const iterations = opts.iterations ?? 300;
+    const iterations = opts.iterations ?? extremalPerturbation.defaults.iterations;
     assertPositiveInt(iterations, 'iterations', fn);
     const [, h, w, c] = x.shape as [number, number, number, number];
     const step = opts.maskStep ?? Math.ceil(Math.min(h, w) / 16);
     assertPositiveInt(step, 'maskStep', fn);
-    const lr = opts.learningRate ?? 0.05;
+    const lr = opts.learningRate ?? extremalPerturbation.defaults.learningRate;
     const lambdaEnd = opts.areaWeight ?? 1;
-    const variant = opts.variant ?? 'preserve';
+    const variant = opts.variant ?? extremalPerturbation.defaults.variant;
     if (variant !== 'preserve' && variant !== 'delete') throw new InvalidArgumentError(`Argument 'variant' passed to '${fn}' must be 'preserve' or 'delete', got ${JSON.stringify(variant)}`, { arg: 'variant', fn });
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { areas, iterations }), exact: true });
     const [mh, mw] = [Math.ceil(h / step) + 1, Math.ceil(w / step) + 1];
@@ -153,3 +154,24 @@ export class ExtremalPerturbation implements Attributor<ExtremalPerturbationOpti
     return new FeatureAttribution(this.id, values, withTargets(run.finish(), targetList(target)));
   }
 }
+
+/** Extremal perturbations' one declaration: catalogue entry, CLI flags and defaults. */
+export const extremalPerturbation = defineMethod({
+  id: 'extremal-perturbation',
+  title: 'Extremal perturbations',
+  family: 'perturbation',
+  requires: 'gradients',
+  cost: 'batch × areas × iterations',
+  reference: 'Fong, Patrick & Vedaldi 2019, arXiv:1910.08485',
+  stochastic: false,
+  output: 'feature',
+  options: {
+    areas: { type: 'number-list', help: 'fractions of the image kept, one mask each', default: [0.05, 0.1, 0.2] },
+    variant: { type: 'enum', values: ['preserve', 'delete'], help: 'keep the region, or delete it', default: 'preserve' },
+    iterations: { type: 'int', help: 'optimisation steps per area', default: 300 },
+    learningRate: { type: 'number', help: 'Adam step size', default: 0.05 },
+    maskStep: { type: 'int', help: 'pixels per mask parameter' },
+    blurSigma: { type: 'number', help: 'σ of the blur removed pixels become' },
+  },
+  create: (m: ModelAdapter) => new ExtremalPerturbation(gradientModel(m, 'ExtremalPerturbation')),
+});

@@ -1,12 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertNonNegative, assertOneOf, assertPositiveInt } from '../../core/assert.js';
+import type { OptionDecls } from '../../core/method.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
+import { assertBatch, assertNonNegative, assertOneOf, assertPositiveInt } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
 import { chunks } from '../../core/batching.js';
 import type { Budget } from '../../core/budget.js';
-import type { ResolvedTarget } from '../../core/target.js';
-import type { AttributeOptions } from '../../core/types.js';
+import { targetList, type ResolvedTarget } from '../../core/target.js';
+import type { AttributeOptions, MethodId } from '../../core/types.js';
 import type { ModelAdapter } from '../../models/model.js';
 import { scoreBatch } from '../internal/perturb.js';
+import { prepare } from '../internal/prepare.js';
 import { resolveFeatureMask, type FeatureGroups, type FeatureMaskInput } from '../masks.js';
 
 // Shared parts of the global-sensitivity-analysis explainers (Sobol, HSIC): regions as variables,
@@ -14,6 +17,18 @@ import { resolveFeatureMask, type FeatureGroups, type FeatureMaskInput } from '.
 
 export const SOBOL_PERTURBATIONS = ['inpainting', 'blur', 'amplitude'] as const;
 export type SobolPerturbation = (typeof SOBOL_PERTURBATIONS)[number];
+
+/** `gridSize` of Sobol and HSIC (the region grid of images). */
+export const gsaGridOption = {
+  gridSize: { type: 'int', help: 'cells per side of the region grid (images)', default: 8 },
+} as const satisfies OptionDecls;
+
+/** How Sobol and HSIC masks perturb the input. */
+export const gsaPerturbationOptions = {
+  perturbation: { type: 'enum', values: SOBOL_PERTURBATIONS, help: 'how masks perturb the input', default: 'inpainting' },
+  blurSize: { type: 'int', help: 'box blur size in pixels (perturbation blur)', default: 10 },
+  amplitude: { type: 'number', help: 'σ of the amplitude perturbation', default: 1 },
+} as const satisfies OptionDecls;
 
 export interface GsaOptions extends AttributeOptions {
   /** Images: cells per side of the mask grid (the variables). Default 8. */
@@ -34,11 +49,11 @@ export interface GsaOptions extends AttributeOptions {
 
 /** Validated perturbation settings. */
 export function perturbationOf(opts: GsaOptions, fn: string): { perturbation: SobolPerturbation; blurSize: number; sigma: number } {
-  const perturbation = opts?.perturbation ?? 'inpainting';
+  const perturbation = opts?.perturbation ?? gsaPerturbationOptions.perturbation.default;
   assertOneOf(perturbation, SOBOL_PERTURBATIONS, 'perturbation', fn);
-  const blurSize = opts.blurSize ?? 10;
+  const blurSize = opts.blurSize ?? gsaPerturbationOptions.blurSize.default;
   assertPositiveInt(blurSize, 'blurSize', fn);
-  const sigma = opts.amplitude ?? 1;
+  const sigma = opts.amplitude ?? gsaPerturbationOptions.amplitude.default;
   assertNonNegative(sigma, 'amplitude', fn);
   return { perturbation, blurSize, sigma };
 }
@@ -94,11 +109,55 @@ export async function scoreDesign(
   }
 }
 
+/** What a global-sensitivity explainer adds to the shared body: its design and its estimator. */
+export interface GsaEstimator {
+  readonly id: MethodId;
+  readonly fn: string;
+  /** Designs requested (validated here). */
+  readonly designs: number;
+  /** The seed of the design's random shift (the method's declared default when not given). */
+  readonly seed: number;
+  /** Model rows per input row for `dims` variables. */
+  rowsPerInput(dims: number, designs: number): number;
+  /** The mask design, `rowsPerInput` rows of `dims` values in [0, 1], row-major. */
+  design(dims: number, designs: number, opts: { scramble?: boolean; seed?: number }): Float32Array;
+  /** One score per variable from the outputs on the design. */
+  estimate(design: Float32Array, outputs: Float32Array, designs: number, dims: number): Float64Array;
+}
+
+/**
+ * The body Sobol and HSIC share: validate, build the variables and the design, score every input row
+ * on it, and give every element its variable's estimate. The caller owns the returned result.
+ */
+export async function attributeByDesign(model0: ModelAdapter, x: tf.Tensor, opts: GsaOptions, est: GsaEstimator): Promise<FeatureAttribution> {
+  const { fn, designs } = est;
+  assertBatch(x, 'x', fn);
+  assertPositiveInt(designs, 'designs', fn);
+  const { perturbation, blurSize, sigma } = perturbationOf(opts, fn);
+  const groups = regionVariables(x.shape, opts, fn);
+  const dims = groups.count;
+  const perRow = est.rowsPerInput(dims, designs);
+  const { model, run, target, batchSize, n } = await prepare(model0, x, opts, { fn, cost: x.shape[0]! * perRow, exact: true });
+  const design = est.design(dims, designs, { scramble: opts.scramble ?? true, seed: est.seed });
+  const rowShape = x.shape.slice(1);
+  const e = groups.featureOf.length;
+  const xd = (await x.data()) as Float32Array;
+  const bd = await perturbationReference(x, opts, perturbation, blurSize, fn);
+  const out = new Float32Array(n * e);
+  const outputs = new Float32Array(perRow);
+  for (let i = 0; i < n; i++) {
+    await scoreDesign({ model, design, dims, rows: perRow, groups, xd, bd, row: i, rowShape, perturbation, sigma, target, run, batchSize, fn }, outputs);
+    const scores = est.estimate(design, outputs, designs, dims);
+    for (let q = 0; q < e; q++) out[i * e + q] = scores[groups.featureOf[q]!]!;
+  }
+  return new FeatureAttribution(est.id, tf.tensor(out, x.shape), withTargets(run.finish(), targetList(target)));
+}
+
 /** The variables: a featureMask's features, else a gridSize × gridSize grid over an image's H × W (channels shared). */
 export function regionVariables(shape: readonly number[], opts: Partial<GsaOptions>, fn: string): FeatureGroups {
   const rowShape = shape.slice(1);
   if (opts.featureMask !== undefined || rowShape.length < 2) return resolveFeatureMask(opts.featureMask, rowShape, fn);
-  const grid = opts.gridSize ?? 8;
+  const grid = opts.gridSize ?? gsaGridOption.gridSize.default;
   assertPositiveInt(grid, 'gridSize', fn);
   const [h, w] = [rowShape[0]!, rowShape[1]!];
   const c = rowShape.slice(2).reduce((a, b) => a * b, 1);

@@ -1,13 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertBatch, assertPositiveInt } from '../../core/assert.js';
-import { FeatureAttribution } from '../../core/result.js';
-import { targetList } from '../../core/target.js';
+import type { FeatureAttribution } from '../../core/result.js';
 import type { Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
-import { prepare } from '../internal/prepare.js';
-import { perturbationOf, perturbationReference, regionVariables, scoreDesign, type GsaOptions } from './gsa.js';
+import { attributeByDesign, gsaGridOption, gsaPerturbationOptions, type GsaOptions } from './gsa.js';
 import { SobolSequence } from './sobol-sequence.js';
+import { defineMethod } from '../../core/method.js';
+import { maskOption, seedOption } from '../internal/options.js';
 
 export interface HsicOptions extends GsaOptions {
   /** Binary mask designs per input (forward passes). Default 500 (Xplique's default). */
@@ -92,30 +90,38 @@ export class Hsic implements Attributor<HsicOptions> {
   }
 
   cost(shape: readonly number[], opts: Partial<HsicOptions> = {}): number {
-    return (shape[0] ?? 1) * (opts.designs ?? 500);
+    return (shape[0] ?? 1) * (opts.designs ?? hsic.defaults.designs);
   }
 
   async attribute(x: tf.Tensor, opts: HsicOptions): Promise<FeatureAttribution> {
-    const fn = 'Hsic.attribute';
-    assertBatch(x, 'x', fn);
-    const designs = opts?.designs ?? 500;
-    assertPositiveInt(designs, 'designs', fn);
-    const { perturbation, blurSize, sigma } = perturbationOf(opts, fn);
-    const groups = regionVariables(x.shape, opts, fn);
-    const dims = groups.count;
-    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { designs }), exact: true });
-    const design = binaryDesign(dims, designs, { scramble: opts.scramble ?? true, seed: opts.seed ?? 0 });
-    const rowShape = x.shape.slice(1);
-    const e = groups.featureOf.length;
-    const xd = (await x.data()) as Float32Array;
-    const bd = await perturbationReference(x, opts, perturbation, blurSize, fn);
-    const out = new Float32Array(n * e);
-    const outputs = new Float32Array(designs);
-    for (let i = 0; i < n; i++) {
-      await scoreDesign({ model, design, dims, rows: designs, groups, xd, bd, row: i, rowShape, perturbation, sigma, target, run, batchSize, fn }, outputs);
-      const scores = hsicScores(design, outputs, designs, dims);
-      for (let q = 0; q < e; q++) out[i * e + q] = scores[groups.featureOf[q]!]!;
-    }
-    return new FeatureAttribution(this.id, tf.tensor(out, x.shape), withTargets(run.finish(), targetList(target)));
+    return attributeByDesign(this.model, x, opts, {
+      id: this.id,
+      fn: 'Hsic.attribute',
+      designs: opts?.designs ?? hsic.defaults.designs,
+      seed: opts?.seed ?? hsic.defaults.seed,
+      rowsPerInput: (_dims, designs) => designs,
+      design: binaryDesign,
+      estimate: hsicScores,
+    });
   }
 }
+
+/** HSIC attribution's one declaration: catalogue entry, CLI flags and defaults. */
+export const hsic = defineMethod({
+  id: 'hsic',
+  title: 'HSIC attribution',
+  family: 'perturbation',
+  requires: 'forward',
+  cost: 'batch × designs',
+  reference: 'Novello et al. 2022, arXiv:2206.06219',
+  stochastic: true,
+  output: 'feature',
+  options: {
+    ...gsaGridOption,
+    ...maskOption,
+    designs: { type: 'int', help: 'binary mask designs per input', default: 500 },
+    ...gsaPerturbationOptions,
+    ...seedOption,
+  },
+  create: (m: ModelAdapter) => new Hsic(m),
+});

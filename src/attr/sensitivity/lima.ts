@@ -3,14 +3,15 @@ import { assertBatch, assertOneOf } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
 import { chunks } from '../../core/batching.js';
 import { InvalidArgumentError } from '../../core/errors.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireModel, type CallContext, type ModelAdapter } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
 import { prepare } from '../internal/prepare.js';
 import type { FeatureMaskInput } from '../masks.js';
 import { regionVariables } from './gsa.js';
+import { defineMethod } from '../../core/method.js';
+import { maskOption } from '../internal/options.js';
 
 export const LIMA_SEARCHES = ['bidirectional', 'greedy'] as const;
 export type LimaSearch = (typeof LIMA_SEARCHES)[number];
@@ -58,20 +59,20 @@ export class Lima implements Attributor<LimaOptions> {
   }
 
   cost(shape: readonly number[], opts: Partial<LimaOptions> = {}): number {
-    const m = regionVariables(shape, { gridSize: opts.gridSize ?? 5, ...(opts.featureMask ? { featureMask: opts.featureMask } : {}) }, 'Lima.cost').count;
-    return (shape[0] ?? 1) * (1 + m + 2 * candidateCount(m, opts.search ?? 'bidirectional'));
+    const m = regionVariables(shape, { gridSize: opts.gridSize ?? lima.defaults.gridSize, ...(opts.featureMask ? { featureMask: opts.featureMask } : {}) }, 'Lima.cost').count;
+    return (shape[0] ?? 1) * (1 + m + 2 * candidateCount(m, opts.search ?? lima.defaults.search));
   }
 
   async attribute(x: tf.Tensor, opts: LimaOptions): Promise<FeatureAttribution> {
     const fn = 'Lima.attribute';
     assertBatch(x, 'x', fn);
-    const search = opts?.search ?? 'bidirectional';
+    const search = opts?.search ?? lima.defaults.search;
     assertOneOf(search, LIMA_SEARCHES, 'search', fn);
     const weights = opts.weights ?? [1, 1, 1, 0.1];
     if (weights.length !== 4 || weights.some((v) => !Number.isFinite(v) || v < 0)) {
       throw new InvalidArgumentError(`Argument 'weights' passed to '${fn}' must be 4 non-negative numbers (confidence, consistency, collaboration, effectiveness), got ${JSON.stringify(weights)}`, { arg: 'weights', fn });
     }
-    const groups = regionVariables(x.shape, { gridSize: opts.gridSize ?? 5, ...(opts.featureMask ? { featureMask: opts.featureMask } : {}) }, fn);
+    const groups = regionVariables(x.shape, { gridSize: opts.gridSize ?? lima.defaults.gridSize, ...(opts.featureMask ? { featureMask: opts.featureMask } : {}) }, fn);
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, opts), exact: true });
     if (target.kind !== 'index') throw new InvalidArgumentError(`'${fn}' needs an output index per row (its confidence term is the target class's softmax probability), not a function target`, { arg: 'target', fn });
     const m = groups.count;
@@ -226,3 +227,21 @@ async function forwardRows(model: ModelAdapter, batch: Float32Array, shape: read
     input.dispose();
   }
 }
+
+/** LiMA's one declaration: catalogue entry, CLI flags and defaults. */
+export const lima = defineMethod({
+  id: 'lima',
+  title: 'LiMA (submodular region ranking)',
+  family: 'perturbation',
+  requires: 'forward',
+  cost: 'batch × (1 + m + 2·Σ candidates), m regions (≈ m²/2 bidirectional, m² greedy)',
+  reference: 'Chen et al. 2024, arXiv:2402.09164; Chen et al. 2025, arXiv:2504.00470',
+  stochastic: false,
+  output: 'feature',
+  options: {
+    gridSize: { type: 'int', help: 'cells per side of the region grid (images)', default: 5 },
+    ...maskOption,
+    search: { type: 'enum', values: LIMA_SEARCHES, help: 'bidirectional (both ends per step) or greedy', default: 'bidirectional' },
+  },
+  create: (m: ModelAdapter) => new Lima(m),
+});

@@ -3,15 +3,16 @@ import { assertBatch, assertNonNegative, assertPositiveInt } from '../../core/as
 import { resolveBaseline } from '../../core/baseline.js';
 import { chunks } from '../../core/batching.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../../core/errors.js';
-import { FeatureAttribution } from '../../core/result.js';
+import { FeatureAttribution, withTargets } from '../../core/result.js';
 import { Rng } from '../../core/random.js';
 import { withScope } from '../../core/scope.js';
 import { targetList } from '../../core/target.js';
 import { scoreBatch } from '../internal/perturb.js';
 import type { AttributeOptions, Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
 import { prepare, samplesWithin } from '../internal/prepare.js';
+import { defineMethod } from '../../core/method.js';
+import { seedOption } from '../internal/options.js';
 
 export interface RiseOptions extends AttributeOptions {
   /** Random masks per input. Default 1000. */
@@ -45,7 +46,7 @@ export class Rise implements Attributor<RiseOptions> {
   }
 
   cost(shape: readonly number[], opts: Partial<RiseOptions> = {}): number {
-    return (shape[0] ?? 1) * (opts.samples ?? 1000);
+    return (shape[0] ?? 1) * (opts.samples ?? rise.defaults.samples);
   }
 
   async attribute(x: tf.Tensor, opts: RiseOptions): Promise<FeatureAttribution> {
@@ -54,9 +55,9 @@ export class Rise implements Attributor<RiseOptions> {
     if (x.rank !== 3 && x.rank !== 4) {
       throw new ShapeMismatchError(`Argument 'x' passed to '${fn}' must be images [batch, H, W, C] or [batch, H, W], got [${x.shape.join(', ')}]`, { arg: 'x', fn, actual: x.shape });
     }
-    const requested = opts?.samples ?? 1000;
-    const grid = opts?.gridSize ?? 8;
-    const p = opts?.keepProbability ?? 0.5;
+    const requested = opts?.samples ?? rise.defaults.samples;
+    const grid = opts?.gridSize ?? rise.defaults.gridSize;
+    const p = opts?.keepProbability ?? rise.defaults.keepProbability;
     assertPositiveInt(requested, 'samples', fn);
     assertPositiveInt(grid, 'gridSize', fn);
     assertNonNegative(p, 'keepProbability', fn);
@@ -68,7 +69,7 @@ export class Rise implements Attributor<RiseOptions> {
     const [h, w] = [x.shape[1]!, x.shape[2]!];
     const c = x.rank === 4 ? x.shape[3]! : 1;
     const e = h * w * c;
-    const rng = new Rng(opts.seed ?? 0);
+    const rng = new Rng(opts.seed ?? rise.defaults.seed);
     return withScope(async (keep) => {
       const xd = (await x.data()) as Float32Array;
       const bd = (await keep(resolveBaseline(opts.baselines, x, fn)).data()) as Float32Array;
@@ -155,3 +156,23 @@ export function riseMask(rng: Rng, h: number, w: number, grid: number, p: number
   }
   return m;
 }
+
+/** RISE's one declaration: catalogue entry, CLI flags and defaults. */
+export const rise = defineMethod({
+  id: 'rise',
+  title: 'RISE',
+  family: 'perturbation',
+  requires: 'forward',
+  cost: 'batch × samples',
+  reference: 'Petsiuk et al. 2018, arXiv:1806.07421',
+  stochastic: true,
+  output: 'feature',
+  options: {
+    samples: { type: 'int', help: 'random masks per input', default: 1000 },
+    gridSize: { type: 'int', help: 'cells per side of the mask grid', default: 8 },
+    keepProbability: { type: 'number', help: 'probability a cell is kept', default: 0.5 },
+    center: { type: 'bool', help: 'subtract the mean score (lower variance)', default: false },
+    ...seedOption,
+  },
+  create: (m: ModelAdapter) => new Rise(m),
+});

@@ -1,13 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertBatch, assertPositiveInt } from '../../core/assert.js';
-import { FeatureAttribution } from '../../core/result.js';
-import { targetList } from '../../core/target.js';
+import type { FeatureAttribution } from '../../core/result.js';
 import type { Attributor } from '../../core/types.js';
 import { requireModel, type ModelAdapter } from '../../models/model.js';
-import { withTargets } from '../gradient/saliency.js';
-import { prepare } from '../internal/prepare.js';
-import { perturbationOf, perturbationReference, regionVariables, scoreDesign, type GsaOptions } from './gsa.js';
+import { attributeByDesign, gsaGridOption, gsaPerturbationOptions, regionVariables, type GsaOptions } from './gsa.js';
 import { SobolSequence } from './sobol-sequence.js';
+import { defineMethod } from '../../core/method.js';
+import { maskOption, seedOption } from '../internal/options.js';
 
 export interface SobolOptions extends GsaOptions {
   /** Points N of each of the matrices A and B (a power of two suits the Sobol sequence). Default 32. */
@@ -77,32 +75,38 @@ export class Sobol implements Attributor<SobolOptions> {
   }
 
   cost(shape: readonly number[], opts: Partial<SobolOptions> = {}): number {
-    return (shape[0] ?? 1) * (opts.designs ?? 32) * (regionVariables(shape, opts, 'Sobol.cost').count + 2);
+    return (shape[0] ?? 1) * (opts.designs ?? sobol.defaults.designs) * (regionVariables(shape, opts, 'Sobol.cost').count + 2);
   }
 
   async attribute(x: tf.Tensor, opts: SobolOptions): Promise<FeatureAttribution> {
-    const fn = 'Sobol.attribute';
-    assertBatch(x, 'x', fn);
-    const designs = opts?.designs ?? 32;
-    assertPositiveInt(designs, 'designs', fn);
-    const { perturbation, blurSize, sigma } = perturbationOf(opts, fn);
-    const groups = regionVariables(x.shape, opts, fn);
-    const dims = groups.count;
-    const perRow = designs * (dims + 2);
-    const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: x.shape[0]! * perRow, exact: true });
-    const design = replicatedDesign(dims, designs, { scramble: opts.scramble ?? true, seed: opts.seed ?? 0 });
-    const rowShape = x.shape.slice(1);
-    const e = groups.featureOf.length;
-    const xd = (await x.data()) as Float32Array;
-    const bd = await perturbationReference(x, opts, perturbation, blurSize, fn);
-    const out = new Float32Array(n * e);
-    const outputs = new Float32Array(perRow);
-    for (let i = 0; i < n; i++) {
-      await scoreDesign({ model, design, dims, rows: perRow, groups, xd, bd, row: i, rowShape, perturbation, sigma, target, run, batchSize, fn }, outputs);
-      const st = jansenTotalIndices(outputs, designs, dims);
-      for (let q = 0; q < e; q++) out[i * e + q] = st[groups.featureOf[q]!]!;
-    }
-    return new FeatureAttribution(this.id, tf.tensor(out, x.shape), withTargets(run.finish(), targetList(target)));
+    return attributeByDesign(this.model, x, opts, {
+      id: this.id,
+      fn: 'Sobol.attribute',
+      designs: opts?.designs ?? sobol.defaults.designs,
+      seed: opts?.seed ?? sobol.defaults.seed,
+      rowsPerInput: (dims, designs) => designs * (dims + 2),
+      design: replicatedDesign,
+      estimate: (_design, outputs, designs, dims) => jansenTotalIndices(outputs, designs, dims),
+    });
   }
 }
 
+/** Sobol attribution's one declaration: catalogue entry, CLI flags and defaults. */
+export const sobol = defineMethod({
+  id: 'sobol',
+  title: 'Sobol attribution (total-order indices)',
+  family: 'perturbation',
+  requires: 'forward',
+  cost: 'batch × designs × (regions + 2)',
+  reference: 'Fel et al. 2021, arXiv:2111.04138',
+  stochastic: true,
+  output: 'feature',
+  options: {
+    ...gsaGridOption,
+    ...maskOption,
+    designs: { type: 'int', help: 'points N of the matrices A and B', default: 32 },
+    ...gsaPerturbationOptions,
+    ...seedOption,
+  },
+  create: (m: ModelAdapter) => new Sobol(m),
+});

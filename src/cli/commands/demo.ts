@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { findMethod } from '../../core/registry.js';
+import { findMethod } from '../../methods.js';
 import type { AttributeOptions, MethodId } from '../../core/types.js';
 import type { AttributionLike } from '../../core/types.js';
 import type { ModelAdapter } from '../../models/model.js';

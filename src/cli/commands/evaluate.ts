@@ -1,9 +1,9 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { findMethod } from '../../core/registry.js';
+import { findMethod } from '../../methods.js';
 import { Budget } from '../../core/budget.js';
 import { InvalidArgumentError, isAttributionError } from '../../core/errors.js';
-import { resolveTarget } from '../../core/target.js';
+import { resolveTarget } from '../../models/target.js';
 import type { AttributeOptions, MethodId } from '../../core/types.js';
 import { loadModel } from '../../io/load-model.js';
 import { deletionCurve, insertionCurve } from '../../metrics/deletion.js';

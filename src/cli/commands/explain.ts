@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { findMethod, METHODS, type MethodDescriptor } from '../../core/registry.js';
+import { findMethod, METHODS, type MethodDescriptor } from '../../methods.js';
 import type { Vocabulary } from '../../io/vocab.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { AttributeOptions, MethodId } from '../../core/types.js';

@@ -1,5 +1,5 @@
 import { kebab } from '../args.js';
-import { METHODS } from '../../core/registry.js';
+import { METHODS } from '../../methods.js';
 
 const NEEDS = { gradients: 'gradients', forward: 'forward only', hooks: 'layer access' } as const;
 

@@ -4,7 +4,7 @@ import { BackendError, ModelLoadError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
 import type { CallContext, DifferentiableModel, HostTensor, ModelAdapter } from '../model.js';
 import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName, opsetBlocker, probeModel, unsupportedOps } from './grad/compile.js';
-import { simplifyForGradients } from './grad/simplify.js';
+import { simplifyForGradients } from './rewrite/simplify.js';
 import { graphOf, type ModelProto } from './graph/proto.js';
 import { cutAt, withOutputs } from './graph/surgery.js';
 import { fromOnnxSession, type OnnxForwardAdapter, type OnnxModelOptions, type OrtModule } from './session.js';
@@ -117,7 +117,7 @@ class OnnxGradientModel implements DifferentiableModel {
    * length) gets one graph per shape it meets; the oldest is released beyond `MAX_VJP_SHAPES`.
    */
   private readonly vjps = new Map<string, Promise<{ session: InferenceSession; outputDims: readonly number[] }>>();
-  /** The graph the backward is compiled from (see grad/simplify.ts): rewritten once, whatever the shape. */
+  /** The graph the backward is compiled from (see rewrite/simplify.ts): rewritten once, whatever the shape. */
   private prepared?: ModelProto;
   /** SHA-256 of the model's bytes (hex), for the graph store's keys. */
   private modelHash?: Promise<string>;

@@ -14,7 +14,7 @@ import {
   type ModelAdapter,
   type RunOptions,
 } from '../model.js';
-import { ActivationCache } from '../tfjs/layers-model.js';
+import { ActivationCache } from '../activation-cache.js';
 import { graphOf, type ModelProto } from './graph/proto.js';
 import { cutAt, withOutputs } from './graph/surgery.js';
 

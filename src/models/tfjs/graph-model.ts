@@ -12,7 +12,7 @@ import {
   type RunOptions,
 } from '../model.js';
 import { gradientOf } from './gradients.js';
-import { ActivationCache } from './layers-model.js';
+import { ActivationCache } from '../activation-cache.js';
 
 export interface GraphModelOptions {
   readonly name?: string;

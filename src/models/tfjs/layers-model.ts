@@ -4,19 +4,22 @@ import { CapabilityError, InvalidArgumentError, ModelLoadError, ShapeMismatchErr
 import type { Objective } from '../../core/types.js';
 import {
   gatherInputs,
-  type ActivationCacheLike,
   type ActivationRule,
   type CallContext,
   type DifferentiableModel,
   type HookFn,
   type HookedModel,
+  type InputSpec,
   type LayerInfo,
   type LayerRule,
   type RuleSet,
   type RunOptions,
 } from '../model.js';
+import { ActivationCache } from '../activation-cache.js';
 import { LayerGraph, type GraphLike } from './executor.js';
 import { gradientOf } from './gradients.js';
+
+export { ActivationCache };
 
 export interface LayersModelOptions {
   readonly name?: string;
@@ -110,6 +113,16 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
 
   get capabilities(): { readonly gradients: true; readonly hooks: true } {
     return { gradients: (this.embeddingOfInput === undefined) as true, hooks: true };
+  }
+
+  /**
+   * The attributed input, declared: token ids (int32, batch first) when it feeds an Embedding layer,
+   * else float features. Single-input models only; other inputs' roles are not known here.
+   */
+  get inputSpecs(): readonly InputSpec[] | undefined {
+    if (this.inputNames.length !== 1) return undefined;
+    const ids = this.embeddingOfInput !== undefined;
+    return [{ name: this.inputNames[0]!, dtype: ids ? 'int32' : 'float32', role: ids ? 'token-ids' : 'features', shape: this.inputShape, batchAxis: 0 }];
   }
 
   get gradientsUnavailable(): string | undefined {
@@ -323,34 +336,6 @@ class GraphView implements DifferentiableModel {
 
   dispose(): void {
     // the view borrows the owner's model
-  }
-}
-
-/** Layer outputs by hook name. The cache owns its tensors: `dispose()` (or `using`) releases them. */
-export class ActivationCache implements ActivationCacheLike {
-  constructor(private readonly acts: Map<string, tf.Tensor>) {}
-
-  get names(): string[] {
-    return [...this.acts.keys()];
-  }
-
-  has(name: string): boolean {
-    return this.acts.has(name);
-  }
-
-  get(name: string): tf.Tensor {
-    const t = this.acts.get(name);
-    if (!t) throw new InvalidArgumentError(`Argument 'name' passed to 'ActivationCache.get' names no cached activation: '${name}'; cached: ${this.names.join(', ')}`, { arg: 'name', name });
-    return t;
-  }
-
-  dispose(): void {
-    for (const t of this.acts.values()) if (!t.isDisposed) t.dispose();
-    this.acts.clear();
-  }
-
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../core/random.js';
 import { floatAttr, floatTensor, int64Tensor, intAttr, intsAttr, makeModel, node, permute } from '../graph/build.js';
 import { graphOf, type ModelProto } from '../graph/proto.js';
-import { COTANGENT, compileVjp, encodeModel, gradName, probeModel } from './compile.js';
+import { COTANGENT, compileVjp, encodeModel, gradName, probeModel } from '../grad/compile.js';
 import { simplifyForGradients } from './simplify.js';
 
 const rng = new Rng(23);

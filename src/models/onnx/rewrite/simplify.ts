@@ -17,7 +17,7 @@
 //   ConvTranspose over a quarter of the positions instead of a full-size one.
 import { attr, attrInt, attrInts, floatTensor, floatValues, int64Values, intAttr, intsAttr, node, permute } from '../graph/build.js';
 import { graphOf, onnx, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from '../graph/proto.js';
-import { TIES_TO_FIRST } from './rules.js';
+import { TIES_TO_FIRST } from '../grad/rules.js';
 
 /** Unary elementwise ops (extra inputs, if any, must be constants): f(Transpose(x)) = Transpose(f(x)). */
 const UNARY = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Elu', 'Selu', 'Exp', 'Log', 'Neg', 'Abs', 'Sqrt', 'Reciprocal', 'Softplus', 'Softsign', 'Erf', 'HardSigmoid', 'Gelu', 'Clip', 'Cast']);

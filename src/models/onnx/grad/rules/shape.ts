@@ -1,0 +1,120 @@
+// VJP rules of shape and indexing ops (reshapes, transposes, slices, pads, gathers, concatenation, casts).
+import { attrInt, attrInts, intsAttr, intAttr, node } from '../../graph/build.js';
+import type { NodeProto } from '../../graph/proto.js';
+import { attrOrEmpty, first, normAxis, op, unbroadcast, unsupported, type RuleContext, type VjpRule } from './common.js';
+
+export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
+  Identity: (_n, dy) => [dy],
+  Dropout: (_n, dy) => [dy],
+
+  Transpose: (n, dy, ctx) => {
+    const perm = attrInts(n, 'perm', []);
+    const inv = perm.map((_, i) => perm.indexOf(i));
+    const dx = ctx.fresh('transpose_dx');
+    ctx.emit(node('Transpose', [dy], [dx], [intsAttr('perm', inv)]));
+    return [dx];
+  },
+
+  Flatten: (n, dy, ctx) => reshapeBack(n, dy, ctx),
+  Reshape: (n, dy, ctx) => [...reshapeBack(n, dy, ctx), undefined],
+  Squeeze: (n, dy, ctx) => [...reshapeBack(n, dy, ctx), undefined],
+  Unsqueeze: (n, dy, ctx) => [...reshapeBack(n, dy, ctx), undefined],
+
+  Expand: (n, dy, ctx) => [unbroadcast(n, first(n), dy, ctx), undefined],
+  Where: (n, dy, ctx) => {
+    const [c, a, b] = n.input!;
+    const da = ctx.onPath(a!) ? unbroadcast(n, a!, op(ctx, 'Where', [c!, dy, ctx.zero]), ctx) : undefined;
+    const db = ctx.onPath(b!) ? unbroadcast(n, b!, op(ctx, 'Where', [c!, ctx.zero, dy]), ctx) : undefined;
+    return [undefined, da, db];
+  },
+  Slice: (n, dy, ctx) => {
+    // steps of 1: the cotangent zero-padded back to the input's extent
+    const [x, startsName, endsName, axesName, stepsName] = n.input!;
+    const xs = ctx.shape(x!);
+    const ints = (name: string | undefined, what: string): number[] | undefined => {
+      if (!name) return undefined;
+      const v = ctx.constantInts(name);
+      if (!v) throw unsupported(n, `${what} computed at run time`);
+      return v;
+    };
+    const starts = ints(startsName, 'starts')!;
+    const ends = ints(endsName, 'ends')!;
+    const axes = (ints(axesName, 'axes') ?? starts.map((_, i) => i)).map((a) => normAxis(a, xs.length));
+    if ((ints(stepsName, 'steps') ?? []).some((v) => v !== 1)) throw unsupported(n, 'steps other than 1');
+    const pads = new Array<number>(2 * xs.length).fill(0);
+    axes.forEach((a, i) => {
+      const dim = xs[a]!;
+      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
+      const [s, e] = [clamp(starts[i]!), clamp(ends[i]!)];
+      if (a === 0 && !(s === 0 && ends[i]! >= 2 ** 31 - 1)) throw unsupported(n, 'a slice of the batch dimension');
+      pads[a] = s;
+      pads[a + xs.length] = dim - Math.max(e, s);
+    });
+    return [op(ctx, 'Pad', [dy, ctx.ints(pads)]), undefined, undefined, undefined, undefined];
+  },
+
+  Split: (n, _dy, ctx, dys) => {
+    // the cotangents joined back (zeros for outputs nothing reads)
+    const rank = ctx.shape(first(n)).length;
+    const axis = normAxis(attrInt(n, 'axis', 0), rank);
+    if (axis === 0) throw unsupported(n, 'a split of the batch dimension');
+    const parts = n.output!.map((o, i) => dys[i] ?? op(ctx, 'ConstantOfShape', [op(ctx, 'Shape', [o])]));
+    return [op(ctx, 'Concat', parts, [intAttr('axis', axis)]), undefined];
+  },
+
+  Pad: (n, dy, ctx) => {
+    // constant padding: the cotangent cropped back to the input
+    const mode = attrOrEmpty(n, 'mode') || 'constant';
+    if (mode !== 'constant') throw unsupported(n, `mode '${mode}'`);
+    const [x, padsName, , axesName] = n.input!;
+    const xs = ctx.shape(x!);
+    const pads = padsName ? ctx.constantInts(padsName) : undefined;
+    if (!pads) throw unsupported(n, 'pads computed at run time');
+    const axes = axesName ? ctx.constantInts(axesName)?.map((a) => normAxis(a, xs.length)) : xs.map((_, i) => i);
+    if (!axes) throw unsupported(n, 'axes computed at run time');
+    const cropped = axes.filter((a, i) => pads[i] !== 0 || pads[i + axes.length] !== 0);
+    if (pads.some((v) => v < 0)) throw unsupported(n, 'negative pads (cropping)');
+    if (cropped.includes(0)) throw unsupported(n, 'padding of the batch dimension');
+    if (cropped.length === 0) return [dy, undefined, undefined, undefined];
+    const begin = cropped.map((a) => pads[axes.indexOf(a)]!);
+    const end = cropped.map((a, i) => begin[i]! + xs[a]!);
+    return [op(ctx, 'Slice', [dy, ctx.ints(begin), ctx.ints(end), ctx.ints(cropped)]), undefined, undefined, undefined];
+  },
+
+  Gather: (n, dy, ctx) => {
+    // dData[.., d, ..] = Σ_k [idx_k = d] · dY[.., k, ..]: a one-hot matrix [D, K] times dY seen as [pre, K, post]
+    const [data, indices] = n.input!;
+    const ds = ctx.shape(data!);
+    const axis = normAxis(attrInt(n, 'axis', 0), ds.length);
+    if (axis === 0) throw unsupported(n, 'gathering along the batch dimension (differentiate the embedding output instead)');
+    const k = ctx.shape(indices!).reduce((a, b) => a * b, 1);
+    const post = ds.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const flat = op(ctx, 'Reshape', [indices!, ctx.ints([-1])]);
+    const oneHot = op(ctx, 'OneHot', [flat, ctx.ints([ds[axis]!]), ctx.constantTensor([2], [0, 1])], [intAttr('axis', 0)]);
+    const routed = op(ctx, 'MatMul', [oneHot, op(ctx, 'Reshape', [dy, ctx.ints([-1, k, post])])]);
+    return [op(ctx, 'Reshape', [routed, op(ctx, 'Shape', [data!])]), undefined];
+  },
+
+  Cast: (n, dy, ctx) => [op(ctx, 'Cast', [dy], [intAttr('to', 1)])],
+  Concat: (n, dy, ctx) => {
+    const rank = ctx.shape(n.output![0]!).length;
+    const axis = normAxis(attrInt(n, 'axis', 0), rank);
+    let start = 0;
+    return n.input!.map((t) => {
+      const len = ctx.shape(t)[axis]!;
+      const from = start;
+      start += len;
+      if (!ctx.onPath(t)) return undefined;
+      return op(ctx, 'Slice', [dy, ctx.ints([from]), ctx.ints([from + len]), ctx.ints([axis])]);
+    });
+  },
+};
+
+/** dX = Reshape(dY, Shape(X)): the backward of every pure reshape. */
+function reshapeBack(n: NodeProto, dy: string, ctx: RuleContext): [string] {
+  const shp = ctx.fresh('shape');
+  const dx = ctx.fresh('reshape_dx');
+  ctx.emit(node('Shape', [first(n)], [shp]));
+  ctx.emit(node('Reshape', [dy, shp], [dx]));
+  return [dx];
+}
