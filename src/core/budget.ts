@@ -13,6 +13,12 @@ export interface BudgetSpec {
 }
 
 const PROGRESS_INTERVAL_MS = 100;
+
+/**
+ * Most model rows one call may plan (2^24 ≈ 16.8 M). Larger plans (e.g. `steps: 1e9`, `samples: 1e12`)
+ * are refused as `invalid_argument` before any allocation; split the batch to do more.
+ */
+export const MAX_ROWS_PER_CALL = 2 ** 24;
 const YIELD_INTERVAL_MS = 40;
 
 /**
@@ -54,6 +60,13 @@ export class Budget {
           { fn: spec.fn, needed: need, maxEvaluations: max },
         );
       }
+    }
+    const planned = spec.exact || max === undefined ? spec.total : Math.min(spec.total, max);
+    if (!Number.isFinite(planned) || planned > MAX_ROWS_PER_CALL) {
+      throw new InvalidArgumentError(
+        `'${spec.fn}' would need ${String(planned)} model evaluations (rows); one call plans at most ${MAX_ROWS_PER_CALL}: use fewer steps or samples, or split the inputs`,
+        { arg: 'work', fn: spec.fn, needed: planned, max: MAX_ROWS_PER_CALL },
+      );
     }
     if (control.signal?.aborted) throw new AbortedError(spec.fn, control.signal.reason);
     return new Budget(control, spec);

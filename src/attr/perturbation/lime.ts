@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertBatch, assertNonNegative, assertOneOf, assertPositiveInt } from '../../core/assert.js';
+import { assertBatch, assertHostAllocation, assertNonNegative, assertOneOf, assertPositiveInt } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
 import { weightedLasso, weightedRidge } from '../../core/linalg.js';
 import { FeatureAttribution } from '../../core/result.js';
@@ -65,6 +65,7 @@ export class Lime implements Attributor<LimeOptions> {
     const rows = x.shape[0]!;
     // anytime: fewer samples when maxEvaluations is smaller than the full cost
     const { samples, truncated } = samplesWithin(opts, rows, requested, (s) => rows * s, Math.min(2, requested));
+    assertHostAllocation(rows * samples * m, 'samples', fn);
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: rows * samples, exact: true });
     if (truncated) run.markTruncated();
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
