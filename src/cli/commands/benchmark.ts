@@ -2,7 +2,7 @@ import path from 'node:path';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { BENCHMARK_TASKS, leaderboardMarkdown, leaderboardSvg, runBenchmark } from '../../benchmark/run.js';
 import { parseFlags } from '../args.js';
-import { writeAtomically } from '../outputs.js';
+import { checkOut, writeAtomically } from '../outputs.js';
 
 /** `attrib benchmark [--size small|full] [--tasks a,b] [--out DIR] [--seed N]`: the ground-truth benchmark; writes the leaderboard (JSON, Markdown, SVG charts). */
 export async function benchmarkCommand(raw: Map<string, string | true>, signal: AbortSignal): Promise<{ stdout: string; files: string[] }> {
@@ -22,6 +22,7 @@ export async function benchmarkCommand(raw: Map<string, string | true>, signal: 
   if (size !== 'small' && size !== 'full') throw new InvalidArgumentError(`Option '--size' must be small or full, got '${size}'`, { arg: 'size', value: size });
   const tasks = typeof flags.get('tasks') === 'string' ? (flags.get('tasks') as string).split(',').map((t) => t.trim()) : undefined;
   const quiet = flags.get('quiet') === true;
+  await checkOut((flags.get('out') as string | undefined) ?? 'benchmark-output');
   const rows = await runBenchmark({
     size,
     ...(tasks ? { tasks } : {}),

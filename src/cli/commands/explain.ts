@@ -7,9 +7,11 @@ import { loadModel } from '../../io/load-model.js';
 import { engineFor } from '../backend.js';
 import type { ModelAdapter } from '../../models/model.js';
 import { kebab, parseFlags, type FlagSpec, type FlagValue } from '../args.js';
-import { featureMaskFlag, parseBaseline, parseTarget, readInput, readNamedInputs, readTextLines, readVocabulary, textInput, type LoadedInput } from '../inputs.js';
-import { resultJson, writeResult } from '../outputs.js';
+import { checkFeatureMaskSpec, checkNamedInputs, featureMaskFlag, parseBaseline, parseTarget, readInput, readNamedInputs, readTextLines, readVocabulary, textInput, type LoadedInput } from '../inputs.js';
+import { checkOut, resultJson, writeResult } from '../outputs.js';
 import { ProgressBar } from '../progress.js';
+import { MAX_ROWS_PER_CALL } from '../../core/budget.js';
+import { assertStepsWithinCap, MAX_STEPS, type QuadratureRule } from '../../core/quadrature.js';
 
 export const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'model', type: 'string', help: 'model.json (TF.js layers/graph), .onnx, or a directory holding one' },
@@ -24,18 +26,24 @@ export const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'out', type: 'string', help: 'FILE.json, or a directory for JSON + .npy + PNG + report.html' },
   { name: 'backend', type: 'string', help: 'TF.js backend: wasm or cpu', default: 'wasm' },
   { name: 'engine', type: 'string', help: 'runtime of a model.json: tfjs (default), onnx (exported to ONNX Runtime) or auto' },
-  { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128 },
-  { name: 'max-evaluations', type: 'int', help: 'budget in model rows' },
+  { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128, min: 1, max: MAX_ROWS_PER_CALL },
+  { name: 'max-evaluations', type: 'int', help: 'budget in model rows', min: 1 },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
 ];
 
-/** Flags of a method's options, from the registry. */
+/**
+ * Flags of a method's options, from the registry. Counts (integer options other than `seed`) are
+ * checked here, before the model loads: at least 1, `steps` at most `MAX_STEPS`, others at most
+ * `MAX_ROWS_PER_CALL`; enum options take only their listed values.
+ */
 export function methodFlags(d: MethodDescriptor): FlagSpec[] {
   return d.options.map((o) => ({
     name: kebab(o.name),
     type: o.type === 'mask' || o.type === 'enum' || o.type === 'method' ? 'string' : o.type,
     help: o.help,
     ...(o.default !== undefined && typeof o.default !== 'object' ? { default: o.default } : {}),
+    ...(o.type === 'enum' && o.values ? { values: o.values } : {}),
+    ...(o.type === 'int' && o.name !== 'seed' ? { min: 1, max: o.name === 'steps' ? MAX_STEPS : MAX_ROWS_PER_CALL } : {}),
   }));
 }
 
@@ -54,7 +62,18 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
   let flags = parse(descriptor);
   const modelPath = flags.get('model');
   if (typeof modelPath !== 'string') throw new InvalidArgumentError(`'attrib explain' needs --model`, { arg: 'model' });
-  const model = await loadModel(modelPath, engineFor(flags.get('engine'), [descriptor]));
+  // everything that can be checked without the model is checked before it loads
+  if (flags.has('text') && flags.has('input')) {
+    throw new InvalidArgumentError(`'attrib explain' takes --input FILE or --text TEXT, not both`, { arg: 'text', conflictsWith: 'input' });
+  }
+  if (!flags.has('text') && !flags.has('input')) throw new InvalidArgumentError(`'attrib explain' needs --input FILE (or --text with --vocab)`, { arg: 'input' });
+  const out = flags.get('out');
+  if (typeof out === 'string') await checkOut(out);
+  const maskSpec = flags.get('feature-mask');
+  if (typeof maskSpec === 'string') checkFeatureMaskSpec(maskSpec);
+  checkSteps(flags, descriptor);
+  const engine = engineFor(flags.get('engine'), [descriptor]);
+  const model = await loadModel(modelPath, engine);
   let input: LoadedInput & { vocab?: Vocabulary };
   try {
     // token-id models are explained in embedding space unless a method is named
@@ -66,12 +85,15 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     if (flags.has('layer') && d.layer === undefined) {
       throw new InvalidArgumentError(`Method '${d.id}' takes no --layer (layer methods: ${layerMethods()})`, { arg: 'layer', method: d.id });
     }
+    const extra = flags.get('inputs');
+    if (typeof extra === 'string') checkNamedInputs(extra, model);
     input = await loadInput(flags, model);
   } catch (e) {
     model.dispose();
     throw e;
   }
   const quiet = flags.get('quiet') === true;
+  for (const w of input.warnings ?? []) process.stderr.write(`${w}\n`);
   const x = input.x;
   let baseline: Awaited<ReturnType<typeof parseBaseline>>;
   let extras: Record<string, tf.Tensor> | undefined;
@@ -93,15 +115,14 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
       if (v === undefined || o.type === 'method') continue;
       opts[o.name] = o.type === 'mask' ? await featureMaskFlag(v as string, input) : v;
     }
-    const bar = new ProgressBar(descriptor.id, !quiet);
+    const bar = new ProgressBar(descriptor.title, !quiet);
     opts['onProgress'] = bar.update;
     const layer = flags.get('layer');
     const method = descriptor.create(model, { ...(inner ? { inner: inner.id as MethodId } : {}), ...(typeof layer === 'string' ? { layer } : {}), options: opts });
     const attr = await method.attribute(x, opts as unknown as AttributeOptions);
     bar.done();
     try {
-      const out = flags.get('out') as string | undefined;
-      if (out) {
+      if (typeof out === 'string') {
         const files = await writeResult(out, attr, input.images, input.tokens ?? (await tokenLabels(model, x, input.vocab)));
         return { stdout: '', files };
       }
@@ -118,6 +139,15 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
 }
 
 export type { FlagValue };
+
+/** `--steps` against the cap of the method's quadrature rule (`--rule`, else the rule's default), before the model loads. */
+function checkSteps(flags: Map<string, FlagValue>, d: MethodDescriptor): void {
+  const steps = flags.get('steps');
+  const ruleOption = d.options.find((o) => o.name === 'rule');
+  if (typeof steps !== 'number' || !ruleOption) return;
+  const rule = (flags.get('rule') ?? ruleOption.default ?? 'gauss-legendre') as QuadratureRule;
+  assertStepsWithinCap(steps, rule, `attrib explain --method ${d.id}`);
+}
 
 
 /** Token labels for models that take token ids: the vocabulary's tokens, else `#id`; PAD shown as ·. */
