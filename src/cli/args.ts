@@ -117,7 +117,7 @@ export function flagHelp(specs: readonly FlagSpec[], width = 100): string {
     const kind = s.type === 'bool' ? '' : s.values ? ` ${s.values.join('|')}` : ` ${VALUE_NAMES[s.type]}`;
     const head = `  --${s.name}${kind}`;
     const extra = [
-      s.min !== undefined || s.max !== undefined ? `${s.min ?? '…'} to ${s.max ?? '…'}` : '',
+      s.min !== undefined && s.max !== undefined ? `${s.min} to ${s.max}` : s.min !== undefined ? `at least ${s.min}` : s.max !== undefined ? `at most ${s.max}` : '',
       s.default !== undefined ? `default ${String(s.default)}` : '',
     ].filter(Boolean);
     const text = `${s.help}${extra.length > 0 ? ` (${extra.join('; ')})` : ''}`;
