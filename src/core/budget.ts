@@ -1,4 +1,5 @@
 import { AbortedError, BudgetExceededError, InvalidArgumentError } from './errors.js';
+import type { Pacer } from './batching.js';
 import type { Progress, RunControl } from './types.js';
 
 export interface BudgetSpec {
@@ -20,13 +21,24 @@ const PROGRESS_INTERVAL_MS = 100;
  */
 export const MAX_ROWS_PER_CALL = 2 ** 24;
 const YIELD_INTERVAL_MS = 40;
+/** Wall time one model call should take at most when `chunks` is paced by a budget (abort latency). */
+export const CHUNK_TARGET_MS = 150;
+/** Rows of the first paced call, before any time per row is known. */
+export const FIRST_CHUNK_ROWS = 256;
 
 /**
  * Counts model rows, enforces `maxEvaluations`, honours the `AbortSignal`, throttles `onProgress`
  * and yields to the event loop now and then so that aborts and progress bars get a chance to run.
  */
-export class Budget {
+export class Budget implements Pacer {
   private done = 0;
+  /** Rows of calls known to have finished (those before the latest checkpoint). */
+  private completed = 0;
+  private lastCheckpointAt = 0;
+  private lastRows = 0;
+  /** Smoothed wall time per row (ms), measured between checkpoints; undefined until measured. */
+  private msPerRow: number | undefined;
+  private reported = false;
   private truncatedFlag = false;
   private lastProgress = 0;
   private lastYield: number;
@@ -98,11 +110,17 @@ export class Budget {
         { fn: this.spec.fn, maxEvaluations: max, done: this.done, requested: rows },
       );
     }
-    this.done += rows;
     const now = performance.now();
-    if (this.control.onProgress && now - this.lastProgress >= PROGRESS_INTERVAL_MS) {
+    this.measure(now);
+    this.completed = this.done;
+    this.done += rows;
+    this.lastCheckpointAt = now;
+    this.lastRows = rows;
+    // the first report as soon as one call has finished, then at most every PROGRESS_INTERVAL_MS
+    if (this.control.onProgress && this.completed > 0 && (!this.reported || now - this.lastProgress >= PROGRESS_INTERVAL_MS)) {
       this.lastProgress = now;
-      this.report(phase);
+      this.reported = true;
+      this.report(phase, this.completed);
     }
     if (now - this.lastYield >= YIELD_INTERVAL_MS) {
       this.lastYield = now;
@@ -111,16 +129,52 @@ export class Budget {
     }
   }
 
-  private report(phase?: string): void {
-    const p: Progress = { phase: phase ?? this.spec.phase ?? this.spec.fn, done: this.done, total: Math.max(this.total, this.done) };
+  /**
+   * Rows the next model call may take: `size` at most, and no more than about {@link CHUNK_TARGET_MS}
+   * of wall time at the measured time per row ({@link FIRST_CHUNK_ROWS} before any is measured), so
+   * that a batch of thousands of rows does not hold off an abort for seconds.
+   */
+  nextChunk(size: number): number {
+    this.measure(performance.now());
+    if (this.msPerRow === undefined) return Math.min(size, FIRST_CHUNK_ROWS);
+    return Math.max(1, Math.min(size, Math.floor(CHUNK_TARGET_MS / Math.max(this.msPerRow, 1e-6))));
+  }
+
+  /** Folds the time since the last checkpoint into the per-row estimate (once per checkpoint). */
+  private measure(now: number): void {
+    if (this.lastRows === 0) return;
+    const sample = (now - this.lastCheckpointAt) / this.lastRows;
+    this.msPerRow = this.msPerRow === undefined ? sample : 0.5 * this.msPerRow + 0.5 * sample;
+    this.lastRows = 0;
+  }
+
+  private report(phase: string | undefined, done: number): void {
+    const p: Progress = { phase: humanPhase(phase ?? this.spec.phase ?? this.spec.fn), done, total: Math.max(this.total, this.done) };
     this.control.onProgress?.(p);
   }
 
   /** Stops the clock; the final progress event reports completion. */
   finish(): { evaluations: number; elapsedMs: number; truncated: boolean } {
-    this.report();
+    this.report(undefined, this.done);
     return { evaluations: this.done, elapsedMs: performance.now() - this.t0, truncated: this.truncatedFlag };
   }
+}
+
+const ACRONYMS: Record<string, string> = { shap: 'SHAP', lime: 'LIME', lrp: 'LRP', rise: 'RISE', hsic: 'HSIC', cam: 'CAM', gradcam: 'GradCAM', lima: 'LiMA', deeplift: 'DeepLIFT', roar: 'ROAR', road: 'ROAD' };
+
+/**
+ * A phase name for people: `'IntegratedGradients.attribute'` → `'integrated gradients'`,
+ * `'KernelShap.attribute'` → `'kernel SHAP'`, `'target'` → `'finding targets'`; other text as given.
+ */
+export function humanPhase(phase: string): string {
+  if (phase === 'target') return 'finding targets';
+  const m = /^([A-Z][A-Za-z0-9]*)\.[a-zA-Z]+$/.exec(phase);
+  if (!m) return phase;
+  return m[1]!
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .split(' ')
+    .map((w) => ACRONYMS[w.toLowerCase()] ?? w.toLowerCase())
+    .join(' ');
 }
 
 /** One turn of the event loop (setImmediate in Node, a zero timeout elsewhere). */

@@ -144,7 +144,7 @@ export async function layerPath(
   const view = model.atLayer(layer);
   const inputName = model.inputNames?.[0] ?? 'input';
   const others = Object.keys(spec.inputs ?? {});
-  for (const [s, end] of chunks(n * steps, spec.batchSize)) {
+  for (const [s, end] of chunks(n * steps, spec.batchSize, spec.run)) {
     await spec.run.checkpoint(2 * (end - s));
     const m = end - s;
     const rowOf = new Int32Array(m);
