@@ -10,7 +10,7 @@ import { Occlusion } from '../src/attr/perturbation/occlusion.js';
 import { FeatureAblation } from '../src/attr/perturbation/feature-ablation.js';
 import { ShapleyValues } from '../src/attr/perturbation/shapley.js';
 import { FeaturePermutation } from '../src/attr/perturbation/feature-permutation.js';
-import { findMethod } from '../src/core/registry.js';
+import { findMethod, METHODS } from '../src/core/registry.js';
 import { fromBatchFunction } from '../src/models/batch-function.js';
 import { loadReferenceModel } from './reference.js';
 import type { AttributionError } from '../src/core/errors.js';
@@ -304,5 +304,44 @@ describe('paced chunks', () => {
     expect(humanPhase('IntegratedGradients.attribute')).toBe('integrated gradients');
     expect(humanPhase('KernelShap.attribute')).toBe('kernel SHAP');
     expect(humanPhase('target')).toBe('finding targets');
+  });
+});
+
+describe('every method, every failure: numTensors as it was', () => {
+  it('a throwing target function and an abort mid-run, for each registered method on the reference image CNN (TF.js layers)', async () => {
+    const model = await loadReferenceModel('image_cnn');
+    const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 7);
+    // 8×8 blocks: 16 features keep the surrogate fits of KernelSHAP and LIME small
+    const blocks = { ids: Int32Array.from({ length: 32 * 32 * 3 }, (_, i) => Math.floor(i / 3 / 32 / 8) * 4 + Math.floor(((i / 3) | 0) % 32 / 8)), shape: [32, 32, 3] };
+    const checked: string[] = [];
+    try {
+      for (const d of METHODS) {
+        const method = d.create(model, { ...(d.layer ? { layer: 'conv2' } : {}), options: {} });
+        const small = { steps: 4, samples: 4, designs: 4, iterations: 2, batchSize: 8, neuron: 0, featureMask: blocks };
+        const before = tf.memory().numTensors;
+        for (const after of [0, 1]) {
+          // throws on the first call, or on a later one (when the method makes more than one)
+          let calls = 0;
+          const throwing = (o: tf.Tensor) => {
+            if (++calls > after) throw new TypeError('user code failed');
+            return tf.reshape(tf.slice(tf.reshape(o, [o.shape[0]!, -1]), [0, 0], [-1, 1]), [-1]);
+          };
+          const thrown = await method.attribute(x, { ...small, target: throwing } as never).then((r) => (r.dispose(), undefined), (e: unknown) => e as AttributionError);
+          // layer-activation, random and neuron methods take no target function into account
+          if (after === 0 && !/^(layer-activation|random|neuron-)/.test(d.id)) expect(thrown?.code, d.id).toBe('invalid_argument');
+          if (thrown) expect(thrown.code, d.id).toBe('invalid_argument');
+        }
+        const ac = new AbortController();
+        const aborted = await method.attribute(x, { ...small, target: 0, signal: ac.signal, onProgress: () => ac.abort() } as never).then((r) => (r.dispose(), undefined), (e: unknown) => e as AttributionError);
+        // DeepLiftShap refuses a single baseline up front (it needs a distribution); every other method is aborted
+        if (aborted) expect(aborted.code, d.id).toBe(d.id === 'deeplift-shap' ? 'invalid_argument' : 'aborted');
+        expect(tf.memory().numTensors, d.id).toBe(before);
+        checked.push(d.id);
+      }
+    } finally {
+      x.dispose();
+      model.dispose();
+    }
+    expect(checked).toHaveLength(METHODS.length);
   });
 });

@@ -175,6 +175,9 @@ export async function rescaleAttributions(
       let g: tf.Tensor;
       try {
         g = await model.gradients(both, objectiveFor(target, ids, fn), { rows: ids });
+      } catch (err) {
+        tf.dispose([xs, bs]);
+        throw err;
       } finally {
         both.dispose();
       }
