@@ -184,9 +184,12 @@ export async function rescaleAttributions(
       parts.push(tf.tidy(() => tf.mul(tf.slice(g, 0, e - s), tf.sub(xs, bs))));
       tf.dispose([g, xs, bs]);
     }
-    return parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+    const out = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+    if (parts.length === 1) parts.length = 0; // the single part is the result
+    return out;
   } finally {
-    if (parts.length > 1) tf.dispose(parts);
+    // the parts of a concatenated result, or everything gathered before a failure
+    tf.dispose(parts);
   }
 }
 

@@ -138,8 +138,11 @@ async function mapRows(x: tf.Tensor, run: Budget, batchSize: number, call: (xs: 
         if (xs !== x) xs.dispose();
       }
     }
-    return parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+    const out = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+    if (parts.length === 1) parts.length = 0; // the single part is the result
+    return out;
   } finally {
-    if (parts.length > 1) for (const p of parts) p.dispose();
+    // the parts of a concatenated result, or everything gathered before a failure
+    for (const p of parts) p.dispose();
   }
 }
