@@ -63,10 +63,17 @@ export async function readTextLines(file: string): Promise<string[]> {
   return text.split(/\r?\n/).filter((l) => l.trim().length > 0);
 }
 
+/** Largest input, baseline, mask or text file read (1 GiB). */
+export const MAX_INPUT_BYTES = 2 ** 30;
+
 async function readBytes(file: string, what: string): Promise<Uint8Array> {
   try {
+    const stat = await fs.stat(file);
+    if (stat.isDirectory()) throw new FileFormatError(`${what} '${file}' is a folder, not a file`, { file });
+    if (stat.size > MAX_INPUT_BYTES) throw new FileFormatError(`${what} '${file}' is ${stat.size} bytes; at most ${MAX_INPUT_BYTES} are read`, { file, size: stat.size, max: MAX_INPUT_BYTES });
     return new Uint8Array(await fs.readFile(file));
   } catch (e) {
+    if (e instanceof FileFormatError) throw e;
     throw new FileFormatError(`Cannot read ${what} '${file}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { file }, e);
   }
 }
@@ -84,12 +91,12 @@ export async function readTensorFile(file: string, what: string): Promise<Tensor
  * Reads the input batch: tensor JSON, `.npy`, or an image (PNG/JPEG → [1, H, W, C] in [0, 1], resized
  * bilinearly to the model's input size when it is known and differs).
  */
-export async function readInput(file: string, model: ModelAdapter): Promise<LoadedInput> {
+export async function readInput(file: string, model: ModelAdapter, opts: { readonly maxPixels?: number | undefined } = {}): Promise<LoadedInput> {
   const ext = path.extname(file).toLowerCase();
   if (ext === '.png' || ext === '.jpg' || ext === '.jpeg') {
     const want = model.inputShape;
     const channels = want.length === 4 && want[3] === 1 ? 1 : 3;
-    const img = decodeImage(await readBytes(file, 'input'), { channels, source: `input '${file}'` });
+    const img = decodeImage(await readBytes(file, 'input'), { channels, source: `input '${file}'`, ...(opts.maxPixels === undefined ? {} : { maxPixels: opts.maxPixels }) });
     let x: tf.Tensor = tf.tensor4d(img.data, [1, img.height, img.width, channels]);
     const [h, w] = [want[1], want[2]];
     if (want.length === 4 && typeof h === 'number' && typeof w === 'number' && (h !== img.height || w !== img.width)) {

@@ -111,6 +111,8 @@ const EXPLAIN_CASES: readonly Case[] = [
   ['--max-evaluations -3', () => ['--model', TABULAR, '--input', exampleFile('tabular_mlp'), '--max-evaluations', '-3'], 'invalid_argument'],
   ['--rule simpson', () => ['--model', TABULAR, '--input', exampleFile('tabular_mlp'), '--rule', 'simpson'], 'invalid_argument'],
   ['a 20000×20000 PNG', () => ['--model', IMAGE_ONNX, '--input', hugePng(20000, 20000), '--method', 'saliency'], 'invalid_file'],
+  ['a PNG over --max-pixels', () => ['--model', path.join(ROOT, 'models', 'demo-image', 'model.json'), '--input', path.join(ROOT, 'models', 'demo-image', 'sample-1.png'), '--method', 'saliency', '--max-pixels', '100'], 'invalid_file'],
+  ['a folder as --input', () => ['--model', TABULAR, '--input', tmp(), '--method', 'saliency'], 'invalid_file'],
   ['weights.bin linked out of the model folder', () => ['--model', symlinkedWeightsModel(), '--input', exampleFile('tabular_mlp'), '--method', 'saliency'], 'invalid_model'],
   ['--input with --text', () => ['--model', TEXT, '--input', exampleFile('tabular_mlp'), '--text', 'great', '--vocab', vocabFile()], 'invalid_argument'],
   ['neither --input nor --text', () => ['--model', TABULAR], 'invalid_argument'],
@@ -165,10 +167,14 @@ describe('attrib evaluate refuses bad sizes before any work', () => {
     ['--batch-size 0', ['--batch-size', '0']],
     ['--steps 0', ['--steps', '0']],
     ['--samples 1e12', ['--samples', '1e12']],
-  ] as const)('%s', async (label, extra) => {
+    ['--feature-mask grid:0', ['--feature-mask', 'grid:0']],
+    ['--methods magic', ['--methods', 'magic'], 'unknown_method'],
+    ['a missing --input (the loaded model is released)', ['--input', '/nonexistent/x.json'], 'invalid_file'],
+    ['a missing --baseline file (model and input released)', ['--baseline', '/nonexistent/b.json'], 'invalid_file'],
+  ] satisfies readonly (readonly [string, readonly string[], string?])[])('%s', async (...[label, extra, code = 'invalid_argument']: readonly [string, readonly string[], string?]) => {
     const outDir = tmp();
     const r = await attrib('evaluate', '--model', TABULAR, '--input', exampleFile('tabular_mlp'), ...extra, '--backend', 'cpu', '--out', path.join(outDir, 'o'));
-    expectRefused(r, 'invalid_argument', outDir, label);
+    expectRefused(r, code, outDir, label);
   });
 });
 

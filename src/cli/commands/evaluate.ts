@@ -15,8 +15,9 @@ import { roadCurve } from '../../metrics/road.js';
 import { complexity, sparseness } from '../../metrics/complexity.js';
 import { parseFlags, type FlagSpec } from '../args.js';
 import { engineFor } from '../backend.js';
-import { featureMaskFlag, parseBaseline, parseTarget, readInput, readTensorFile } from '../inputs.js';
+import { checkFeatureMaskSpec, featureMaskFlag, parseBaseline, parseTarget, readInput, readTensorFile } from '../inputs.js';
 import { checkOut, writeAtomically, writeFileAtomically } from '../outputs.js';
+import { MAX_IMAGE_PIXELS } from '../../io/image.js';
 import { curveSvg, type CurveSeries } from '../../viz/curves.js';
 import { renderReport } from '../../viz/report.js';
 import { ProgressBar } from '../progress.js';
@@ -55,6 +56,7 @@ export const EVALUATE_FLAGS: readonly FlagSpec[] = [
   { name: 'backend', type: 'string', help: 'wasm or cpu', default: 'wasm' },
   { name: 'engine', type: 'string', help: 'runtime of a model.json: tfjs (default), onnx (exported to ONNX Runtime) or auto' },
   { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128, min: 1, max: MAX_ROWS_PER_CALL },
+  { name: 'max-pixels', type: 'int', help: 'largest image input decoded, in pixels (read from the header first)', default: MAX_IMAGE_PIXELS, min: 1 },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
 ];
 
@@ -86,12 +88,28 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
   }
   const needsTruth = metrics.some((m) => m === 'auroc' || m === 'mass' || m === 'precision');
   if (needsTruth && !flags.has('relevant')) throw new InvalidArgumentError(`Metrics auroc, mass and precision need --relevant FILE (1 on relevant elements)`, { arg: 'relevant' });
+  const inputFile = need('input');
   const outFlag = flags.get('out');
   if (typeof outFlag === 'string') await checkOut(outFlag);
+  const maskSpec = flags.get('feature-mask');
+  if (typeof maskSpec === 'string') checkFeatureMaskSpec(maskSpec);
   const model = await loadModel(need('model'), engineFor(flags.get('engine'), descriptors));
-  const input = await readInput(need('input'), model);
+  let input: Awaited<ReturnType<typeof readInput>>;
+  let baseline: Awaited<ReturnType<typeof parseBaseline>>;
+  try {
+    input = await readInput(inputFile, model, { maxPixels: flags.get('max-pixels') as number | undefined });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   const x = input.x;
-  const baseline = await parseBaseline(flags.get('baseline') as string | undefined);
+  try {
+    baseline = await parseBaseline(flags.get('baseline') as string | undefined);
+  } catch (e) {
+    x.dispose();
+    model.dispose();
+    throw e;
+  }
   const quiet = flags.get('quiet') === true;
   const seed = Number(flags.get('seed') ?? 0);
   const steps = Number(flags.get('steps') ?? 20);

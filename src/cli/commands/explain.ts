@@ -10,6 +10,7 @@ import { kebab, parseFlags, type FlagSpec, type FlagValue } from '../args.js';
 import { checkFeatureMaskSpec, checkNamedInputs, featureMaskFlag, parseBaseline, parseTarget, readInput, readNamedInputs, readTextLines, readVocabulary, textInput, type LoadedInput } from '../inputs.js';
 import { checkOut, resultJson, writeResult } from '../outputs.js';
 import { ProgressBar } from '../progress.js';
+import { MAX_IMAGE_PIXELS } from '../../io/image.js';
 import { MAX_ROWS_PER_CALL } from '../../core/budget.js';
 import { assertStepsWithinCap, MAX_STEPS, type QuadratureRule } from '../../core/quadrature.js';
 
@@ -28,6 +29,7 @@ export const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'engine', type: 'string', help: 'runtime of a model.json: tfjs (default), onnx (exported to ONNX Runtime) or auto' },
   { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128, min: 1, max: MAX_ROWS_PER_CALL },
   { name: 'max-evaluations', type: 'int', help: 'budget in model rows', min: 1 },
+  { name: 'max-pixels', type: 'int', help: 'largest image input decoded, in pixels (read from the header first)', default: MAX_IMAGE_PIXELS, min: 1 },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
 ];
 
@@ -175,6 +177,6 @@ async function loadInput(flags: Map<string, FlagValue>, model: ModelAdapter): Pr
     return { ...textInput(texts, vocab, model, typeof text === 'string' ? '--text' : `'${file as string}'`), vocab };
   }
   if (typeof file !== 'string') throw new InvalidArgumentError(`'attrib explain' needs --input FILE (or --text with --vocab)`, { arg: 'input' });
-  const input = await readInput(file, model);
+  const input = await readInput(file, model, { maxPixels: flags.get('max-pixels') as number | undefined });
   return vocab ? { ...input, vocab } : input;
 }
