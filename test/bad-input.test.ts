@@ -259,7 +259,7 @@ describe('no input hangs, exhausts memory or leaks (issue 13, part 3)', () => {
     expect(events.length).toBeGreaterThan(2);
     expect(events[0]!.done).toBeGreaterThan(0);
     expect(events[0]!.done).toBeLessThan(2002); // not 100 % at the first report
-    expect(events.every((e) => e.phase === 'kernel SHAP')).toBe(true);
+    expect(events.filter((e) => e.phase !== 'kernel SHAP').map((e) => e.phase)).toEqual(['fitting the weighted regression (40 features)']);
     for (let i = 1; i < events.length; i++) expect(events[i]!.done).toBeGreaterThanOrEqual(events[i - 1]!.done);
     expect(events.at(-1)).toEqual({ phase: 'kernel SHAP', done: 2002, total: 2002 });
     x.dispose();

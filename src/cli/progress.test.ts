@@ -18,10 +18,12 @@ describe('ProgressBar', () => {
     bar.update({ phase: 'kernel SHAP', done: 2, total: 1_000_000 }); // within 10 s of the last line: nothing
     now = 20_000;
     bar.update({ phase: 'kernel SHAP', done: 100_000, total: 1_000_000 });
+    now = 21_000;
+    bar.update({ phase: 'fitting the weighted regression (3072 features)', done: 1_000_000, total: 1_000_000 }); // a new phase: a line at once
     now = 40_000;
     bar.update({ phase: 'kernel SHAP', done: 1_000_000, total: 1_000_000 }); // the end: no line in a log
     const lines = out.text.trimEnd().split('\n');
-    expect(lines).toEqual(['Kernel SHAP 0% 1/1000000 rows', 'Kernel SHAP 10% 100000/1000000 rows, eta 2m57s']);
+    expect(lines).toEqual(['Kernel SHAP 0% 1/1000000 rows', 'Kernel SHAP 10% 100000/1000000 rows, eta 2m57s', 'Kernel SHAP: fitting the weighted regression (3072 features) 100% 1000000/1000000 rows']);
   });
 
   it('on a TTY draws a bar from the first finished call after 250 ms, with the phase when it differs from the label', () => {
@@ -37,7 +39,7 @@ describe('ProgressBar', () => {
     expect(out.text).not.toMatch(/eta/);
     now = 2_000;
     bar.update({ phase: 'completeness check', done: 408, total: 416 });
-    expect(out.text).toMatch(/Integrated Gradients \(completeness check\) \[#+-*\] 98% 408\/416 rows, eta 0s/);
+    expect(out.text).toMatch(/Integrated Gradients: completeness check \[#+-*\] 98% 408\/416 rows, eta 0s/);
     bar.done();
     expect(out.text.endsWith('\r')).toBe(true);
   });

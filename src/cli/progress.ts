@@ -21,6 +21,7 @@ export class ProgressBar {
   private first: { at: number; done: number } | undefined;
   private shown = false;
   private lastLine = 0;
+  private lastPhase = '';
   private readonly tty: boolean;
 
   constructor(
@@ -48,13 +49,16 @@ export class ProgressBar {
     if (p.done <= 0 || p.total <= 0) return undefined;
     this.first ??= { at: now, done: p.done };
     if (now - this.t0 < SHOW_AFTER_MS) return undefined;
-    if (!this.tty && this.lastLine !== 0 && now - this.lastLine < PLAIN_INTERVAL_MS) return undefined;
-    if (!this.tty && p.done >= p.total) return undefined; // the end needs no line in a log
+    const own = p.phase.toLowerCase() === this.label.toLowerCase();
+    // in a log: a line every PLAIN_INTERVAL_MS, and one whenever the phase changes
+    if (!this.tty && this.lastLine !== 0 && now - this.lastLine < PLAIN_INTERVAL_MS && p.phase === this.lastPhase) return undefined;
+    this.lastPhase = p.phase;
+    if (!this.tty && p.done >= p.total && own) return undefined; // the end needs no line in a log
     this.lastLine = now;
     const frac = Math.min(1, p.done / p.total);
     const width = 20;
     const filled = Math.round(frac * width);
-    const phase = p.phase.toLowerCase() === this.label.toLowerCase() ? '' : ` (${p.phase})`;
+    const phase = own ? '' : `: ${p.phase}`;
     const eta = this.eta(p, frac, now);
     const bar = this.tty ? ` [${'#'.repeat(filled)}${'-'.repeat(width - filled)}]` : '';
     return `${this.label}${phase}${bar} ${(frac * 100).toFixed(0)}% ${p.done}/${p.total} rows${eta ? `, eta ${eta}` : ''}`;

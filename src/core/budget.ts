@@ -153,6 +153,18 @@ export class Budget implements Pacer {
     this.control.onProgress?.(p);
   }
 
+  /**
+   * Announces work between model calls that may take a while (e.g. fitting a surrogate on many
+   * features): one progress event with `phase`, at once, and an abort check.
+   */
+  enterPhase(phase: string): void {
+    const signal = this.control.signal;
+    if (signal?.aborted) throw new AbortedError(this.spec.fn, signal.reason);
+    this.lastProgress = performance.now();
+    this.reported = true;
+    this.report(phase, this.done);
+  }
+
   /** Stops the clock; the final progress event reports completion. */
   finish(): { evaluations: number; elapsedMs: number; truncated: boolean } {
     this.report(undefined, this.done);

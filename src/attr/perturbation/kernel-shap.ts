@@ -76,6 +76,7 @@ export class KernelShap implements Attributor<KernelShapOptions> {
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
       const v = await evaluateCoalitions(model, x, base, groups.runs, present, (j) => Math.floor(j / perRow), target, run, perCall, fn);
+      run.enterPhase(`fitting the weighted regression (${m} features)`);
       const phi = new Float64Array(n * m);
       for (let i = 0; i < n; i++) {
         const vi = v.subarray(i * perRow, (i + 1) * perRow);

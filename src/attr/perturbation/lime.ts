@@ -77,6 +77,7 @@ export class Lime implements Attributor<LimeOptions> {
       const v = await evaluateCoalitions(model, x, base, groups.runs, present, (j) => Math.floor(j / samples), target, run, perCall, fn);
       const [xd, bd] = [(await x.data()) as Float32Array, (await base.data()) as Float32Array];
       const e = groups.featureOf.length;
+      run.enterPhase(`fitting the ${surrogate} surrogate (${m} features)`);
       const coef = new Float64Array(n * m);
       for (let i = 0; i < n; i++) {
         const sums = featureSums(xd.subarray(i * e, (i + 1) * e), bd.subarray(i * e, (i + 1) * e), groups.featureOf, m);
