@@ -10,10 +10,24 @@ import { Occlusion } from '../src/attr/perturbation/occlusion.js';
 import { FeatureAblation } from '../src/attr/perturbation/feature-ablation.js';
 import { ShapleyValues } from '../src/attr/perturbation/shapley.js';
 import { FeaturePermutation } from '../src/attr/perturbation/feature-permutation.js';
-import { findMethod } from '../src/methods.js';
+import { findMethod, METHODS } from '../src/methods.js';
 import { fromBatchFunction } from '../src/models/batch-function.js';
 import { loadReferenceModel } from './reference.js';
 import type { AttributionError } from '../src/core/errors.js';
+import { loadModel } from '../src/io/load-model.js';
+import { referencePath } from './reference.js';
+import type { DifferentiableModel } from '../src/models/model.js';
+import { gradOrRelease } from '../src/models/tfjs/tape.js';
+import { MAX_GAUSS_LEGENDRE_STEPS, MAX_STEPS } from '../src/core/quadrature.js';
+import { MAX_HOST_ELEMENTS } from '../src/core/assert.js';
+import { MAX_ROWS_PER_CALL, humanPhase } from '../src/core/budget.js';
+import { chunks } from '../src/core/batching.js';
+import { Lime } from '../src/attr/perturbation/lime.js';
+import { KernelShap } from '../src/attr/perturbation/kernel-shap.js';
+import { GradientShap } from '../src/attr/gradient/gradient-shap.js';
+import { checkImageSize, decodeImage, imageDimensions } from '../src/io/image.js';
+import { parseTensorJson } from '../src/io/tensor-json.js';
+import type { Progress } from '../src/core/types.js';
 
 beforeAll(() => useBackend('cpu'));
 
@@ -132,5 +146,214 @@ describe('bad input', () => {
     const x = tf.tensor2d([[1, 2, 3, 4]]);
     await expectCode(new Saliency(smooth()).attribute(x, { target: (o) => o }), 'shape_mismatch', { arg: 'target' });
     x.dispose();
+  });
+});
+
+describe('no input hangs, exhausts memory or leaks (issue 13, part 3)', () => {
+  const throwing = () => {
+    throw new TypeError('user code failed');
+  };
+
+  it('a target function that throws is invalid_argument with its cause, and leaves numTensors as it was (function, layers and ONNX models)', async () => {
+    const layers = await loadReferenceModel('tabular_mlp');
+    const onnx = (await loadModel(referencePath('tabular_mlp', 'model.onnx'))) as DifferentiableModel;
+    try {
+      for (const [model, width] of [[smooth(), 4], [layers, 12], [onnx, 12]] as const) {
+        const x = tf.ones([3, width]);
+        await expectNoLeak(async () => {
+          for (const method of [new Saliency(model), new IntegratedGradients(model)]) {
+            const err = await expectCode(method.attribute(x, { target: throwing, steps: 4 } as never), 'invalid_argument', { arg: 'target' });
+            expect(err.cause).toBeInstanceOf(TypeError);
+            // a failure inside the gradient (wrong objective shape) leaves nothing behind either
+            await expectCode(method.attribute(x, { target: (o: tf.Tensor) => o, steps: 4 } as never), 'shape_mismatch', { arg: 'target' });
+          }
+          // forward-only paths run the target function too
+          await expectCode(new FeatureAblation(model).attribute(x, { target: throwing }), 'invalid_argument', { arg: 'target' });
+        });
+        x.dispose();
+      }
+    } finally {
+      layers.dispose();
+      onnx.dispose();
+    }
+  });
+
+  it('releases what a failed TF.js gradient left on the tape', async () => {
+    await expectNoLeak(async () => {
+      const x = tf.ones([2, 3]);
+      const f = (v: tf.Tensor) => {
+        const y = tf.exp(tf.mul(v, 2)); // ops whose gradients save tensors
+        if (y.size > 0) throw new RangeError('fails mid-forward');
+        return y;
+      };
+      expect(() => gradOrRelease(f, x)).toThrowError(RangeError);
+      x.dispose();
+    });
+  });
+
+  it('steps above the caps are refused before any node or row is computed', async () => {
+    const ig = new IntegratedGradients(smooth());
+    const x = tf.tensor2d([[1, 2, 3, 4]]);
+    const t0 = performance.now();
+    await expectCode(ig.attribute(x, { target: 0, steps: 1e9 }), 'invalid_argument', { arg: 'steps', max: MAX_GAUSS_LEGENDRE_STEPS });
+    await expectCode(ig.attribute(x, { target: 0, steps: 1e9, maxEvaluations: 1000 }), 'invalid_argument', { arg: 'steps' });
+    await expectCode(ig.attribute(x, { target: 0, steps: 1e9, rule: 'riemann-middle' }), 'invalid_argument', { arg: 'steps', max: MAX_STEPS });
+    await expectCode(ig.attribute(x, { target: 0, steps: MAX_GAUSS_LEGENDRE_STEPS + 1 }), 'invalid_argument', { arg: 'steps' });
+    expect(performance.now() - t0).toBeLessThan(2000);
+    x.dispose();
+  });
+
+  it('sample counts and planned rows above the caps are refused before allocation', async () => {
+    await expectNoLeak(async () => {
+      const x = tf.tensor2d([[1, 2, 3, 4]]);
+      const t0 = performance.now();
+      await expectCode(new Lime(smooth()).attribute(x, { target: 0, samples: 1e12 }), 'invalid_argument', { arg: 'samples', max: MAX_HOST_ELEMENTS });
+      const wide = tf.zeros([4, 4096]);
+      await expectCode(new KernelShap(linear(new Array(4096).fill(1))).attribute(wide, { target: 0, samples: 1e6 }), 'invalid_argument', { arg: 'samples' });
+      wide.dispose();
+      const baselines = tf.zeros([1, 4]);
+      await expectCode(new GradientShap(smooth()).attribute(x, { target: 0, samples: 1e9, baselines } as never), 'invalid_argument', { arg: 'work', max: MAX_ROWS_PER_CALL });
+      baselines.dispose();
+      // with a budget, an anytime method plans only what the budget allows: no 1e12 of anything
+      const cut = await new Lime(smooth()).attribute(x, { target: 0, samples: 1e12, maxEvaluations: 100 });
+      expect(cut.diagnostics.truncated).toBe(true);
+      expect(cut.diagnostics.evaluations).toBeLessThanOrEqual(100);
+      cut.dispose();
+      expect(performance.now() - t0).toBeLessThan(2000);
+      x.dispose();
+    });
+  });
+
+  it('an abort lands within a fraction of a second even when one batch would take seconds', async () => {
+    // ≈ 0.5 ms of work per row: one unpaced call of 4097 rows would block for about 2 s
+    const slow = fromBatchFunction(async ({ data, shape }) => {
+      const n = shape[0]!;
+      const until = performance.now() + 0.5 * n;
+      while (performance.now() < until) {
+        /* busy: a model that holds the thread */
+      }
+      const e = data.length / n;
+      return Array.from({ length: n }, (_, i) => [data[i * e]!]);
+    });
+    const x = tf.zeros([1, 4096]);
+    const ac = new AbortController();
+    const t0 = performance.now();
+    setTimeout(() => ac.abort(), 100);
+    await expectCode(new FeatureAblation(slow).attribute(x, { target: 0, batchSize: 8192, signal: ac.signal }), 'aborted');
+    expect(performance.now() - t0).toBeLessThan(900);
+    x.dispose();
+  });
+
+  it('progress comes from the first finished call, with human phase names and growing counts', async () => {
+    const events: Progress[] = [];
+    const x = tf.zeros([1, 600]);
+    const counting = fromBatchFunction(async ({ data, shape }) => {
+      const until = performance.now() + 0.3 * shape[0]!;
+      while (performance.now() < until) {
+        /* busy */
+      }
+      return Array.from({ length: shape[0]! }, (_, i) => [data[i * 600]!]);
+    });
+    using attr = await new KernelShap(counting).attribute(x, { target: 0, samples: 2000, batchSize: 4096, featureMask: Array.from({ length: 600 }, (_, k) => k % 40), onProgress: (p) => events.push(p) });
+    expect(attr.diagnostics.evaluations).toBe(2002);
+    expect(events.length).toBeGreaterThan(2);
+    expect(events[0]!.done).toBeGreaterThan(0);
+    expect(events[0]!.done).toBeLessThan(2002); // not 100 % at the first report
+    expect(events.filter((e) => e.phase !== 'kernel SHAP').map((e) => e.phase)).toEqual(['fitting the weighted regression (40 features)']);
+    for (let i = 1; i < events.length; i++) expect(events[i]!.done).toBeGreaterThanOrEqual(events[i - 1]!.done);
+    expect(events.at(-1)).toEqual({ phase: 'kernel SHAP', done: 2002, total: 2002 });
+    x.dispose();
+  });
+
+  it('image sizes are read from the header: a 20000×20000 PNG is refused without decoding', () => {
+    const ihdr = new Uint8Array(33);
+    ihdr.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+    new DataView(ihdr.buffer).setUint32(16, 20000);
+    new DataView(ihdr.buffer).setUint32(20, 20000);
+    expect(imageDimensions(ihdr)).toEqual({ width: 20000, height: 20000 });
+    const t0 = performance.now();
+    expect(() => decodeImage(ihdr, { source: 'big' })).toThrowError(expect.objectContaining({ code: 'invalid_file', details: expect.objectContaining({ width: 20000, height: 20000 }) }));
+    expect(performance.now() - t0).toBeLessThan(100);
+    // a JPEG's SOF0 marker after an APP0 segment
+    const jpeg = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0, 4, 0, 0, 0xff, 0xc0, 0, 11, 8, 0x4e, 0x20, 0x75, 0x30, 3, 0, 0, 0]);
+    expect(imageDimensions(jpeg)).toEqual({ width: 30000, height: 20000 });
+    expect(() => checkImageSize(jpeg)).toThrowError(expect.objectContaining({ code: 'invalid_file' }));
+    expect(() => imageDimensions(Uint8Array.from([1, 2, 3]))).toThrowError(expect.objectContaining({ code: 'invalid_file' }));
+  });
+
+  it('JSON numbers beyond float64 or float32 are named, not shown as null', () => {
+    expect(() => parseTensorJson('[[1e999, 2]]', 'x')).toThrowError(expect.objectContaining({ code: 'invalid_file', details: expect.objectContaining({ index: 0, value: 'Infinity' }) }));
+    expect(() => parseTensorJson('[[1, -1e39]]', 'x')).toThrowError(expect.objectContaining({ code: 'invalid_file', details: expect.objectContaining({ index: 1, value: '-1e+39' }) }));
+  });
+});
+
+describe('paced chunks', () => {
+  it('cover 0..total in order, never above the batch size', () => {
+    const sizes = [5, 1, 300, 7];
+    let k = 0;
+    const pacer = { nextChunk: (size: number) => Math.min(size, sizes[k++ % sizes.length]!) };
+    const got = [...chunks(1000, 100, pacer)];
+    expect(got[0]).toEqual([0, 5]);
+    expect(got[2]).toEqual([6, 106]);
+    for (let i = 1; i < got.length; i++) expect(got[i]![0]).toBe(got[i - 1]![1]);
+    expect(got.at(-1)![1]).toBe(1000);
+    expect(Math.max(...got.map(([s, e]) => e - s))).toBeLessThanOrEqual(100);
+  });
+
+  it('names phases for people', () => {
+    expect(humanPhase('IntegratedGradients.attribute')).toBe('integrated gradients');
+    expect(humanPhase('KernelShap.attribute')).toBe('kernel SHAP');
+    expect(humanPhase('target')).toBe('finding targets');
+  });
+});
+
+describe('every method, every failure: numTensors as it was', () => {
+  // 8×8 blocks of the image: 16 features keep the surrogate fits of KernelSHAP and LIME small
+  const blocks = { ids: Int32Array.from({ length: 32 * 32 * 3 }, (_, i) => Math.floor(i / 3 / 32 / 8) * 4 + Math.floor(((i / 3) | 0) % 32 / 8)), shape: [32, 32, 3] };
+  const cases = [
+    { model: 'image_cnn', x: () => tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 7), layer: 'conv2', extra: { featureMask: blocks } },
+    { model: 'tabular_mlp', x: () => tf.randomUniform([5, 12], -1, 1, 'float32', 7), layer: 'fc1', extra: {} },
+  ] as const;
+
+  it.each(cases)('$model (TF.js layers): a target function throwing at the first or a later call, and aborts at the first or third progress event', async ({ model: name, x: makeX, layer, extra }) => {
+    const model = await loadReferenceModel(name);
+    const x = makeX();
+    const checked: string[] = [];
+    try {
+      for (const d of METHODS) {
+        // image-only methods (RISE, extremal perturbation, the CAMs) refuse a table up front; that is tested elsewhere
+        if (name === 'tabular_mlp' && (d.id === 'rise' || d.id === 'extremal-perturbation' || /cam/.test(d.id))) continue;
+        const method = d.create(model, { ...(d.layer ? { layer } : {}), options: {} });
+        const small = { steps: 4, samples: 4, designs: 4, iterations: 2, batchSize: 4, neuron: 0, ...extra };
+        const before = tf.memory().numTensors;
+        for (const after of [0, 1, 2]) {
+          let calls = 0;
+          const throwing = (o: tf.Tensor) => {
+            if (++calls > after) throw new TypeError('user code failed');
+            return tf.reshape(tf.slice(tf.reshape(o, [o.shape[0]!, -1]), [0, 0], [-1, 1]), [-1]);
+          };
+          const thrown = await method.attribute(x, { ...small, target: throwing } as never).then((r) => (r.dispose(), undefined), (e: unknown) => e as AttributionError);
+          // layer-activation, random and neuron methods take no target function into account
+          if (after === 0 && !/^(layer-activation|random|neuron-)/.test(d.id)) expect(thrown?.code, d.id).toBe('invalid_argument');
+          if (thrown) expect(thrown.code, d.id).toBe('invalid_argument');
+        }
+        for (const at of [1, 3]) {
+          const ac = new AbortController();
+          let events = 0;
+          const onProgress = () => {
+            if (++events >= at) ac.abort();
+          };
+          const aborted = await method.attribute(x, { ...small, target: 0, signal: ac.signal, onProgress } as never).then((r) => (r.dispose(), undefined), (e: unknown) => e as AttributionError);
+          // DeepLiftShap refuses a single baseline up front (it needs a distribution); every other failure is the abort
+          if (aborted) expect(aborted.code, d.id).toBe(d.id === 'deeplift-shap' ? 'invalid_argument' : 'aborted');
+        }
+        expect(tf.memory().numTensors, d.id).toBe(before);
+        checked.push(d.id);
+      }
+    } finally {
+      x.dispose();
+      model.dispose();
+    }
+    expect(checked.length).toBeGreaterThan(30);
   });
 });

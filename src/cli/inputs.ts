@@ -28,6 +28,8 @@ export interface LoadedInput {
   readonly preprocessing?: Preprocessing;
   /** Image-shaped tensors: how their values were mapped to [0, 1] for display. */
   readonly imageNote?: string;
+  /** Things the user should know (e.g. a text cut to the model's length), one line each. */
+  readonly warnings?: readonly string[];
 }
 
 /** `--normalize`, `--layout`, `--resize`: how image inputs are prepared for the model. */
@@ -149,9 +151,18 @@ export function textInput(texts: readonly string[], vocab: Vocabulary, model: Mo
       expected: model.inputShape,
     });
   }
-  if (texts.length === 0) throw new InvalidArgumentError(`Text input ${source} is empty: give one text per line`, { arg: 'input' });
+  if (texts.length === 0 || texts.every((t) => t.trim() === '')) throw new InvalidArgumentError(`Text input ${source} is empty: give one text per line`, { arg: 'input' });
+  const embeddingRows = (model as { embeddingRows?: number }).embeddingRows;
+  if (embeddingRows !== undefined && vocab.tokens.length > embeddingRows) {
+    throw new InvalidArgumentError(`The vocabulary has ${vocab.tokens.length} ids but the model's embedding has ${embeddingRows} rows: it is not this model's vocabulary`, {
+      arg: 'vocab',
+      vocabulary: vocab.tokens.length,
+      embedding: embeddingRows,
+    });
+  }
   const rows = texts.map((t, i) => tokenize(t, vocab, length, `${source} line ${i + 1}`));
-  return { x: tf.tensor2d(rows.flatMap((r) => r.ids), [rows.length, length], 'float32'), tokens: rows.map((r) => r.labels), source };
+  const warnings = rows.flatMap((r, i) => (r.truncated > 0 ? [`attrib: warning: ${source}${texts.length > 1 ? ` line ${i + 1}` : ''} has ${length + r.truncated} tokens; the model reads ${length}, so the last ${r.truncated} are left out`] : []));
+  return { x: tf.tensor2d(rows.flatMap((r) => r.ids), [rows.length, length], 'float32'), tokens: rows.map((r) => r.labels), source, ...(warnings.length > 0 ? { warnings } : {}) };
 }
 
 /** Reads a text file of one input per line (blank lines skipped). */
@@ -160,10 +171,17 @@ export async function readTextLines(file: string): Promise<string[]> {
   return text.split(/\r?\n/).filter((l) => l.trim().length > 0);
 }
 
+/** Largest input, baseline, mask or text file read (1 GiB). */
+export const MAX_INPUT_BYTES = 2 ** 30;
+
 async function readBytes(file: string, what: string): Promise<Uint8Array> {
   try {
+    const stat = await fs.stat(file);
+    if (stat.isDirectory()) throw new FileFormatError(`${what} '${file}' is a folder, not a file`, { file });
+    if (stat.size > MAX_INPUT_BYTES) throw new FileFormatError(`${what} '${file}' is ${stat.size} bytes; at most ${MAX_INPUT_BYTES} are read`, { file, size: stat.size, max: MAX_INPUT_BYTES });
     return new Uint8Array(await fs.readFile(file));
   } catch (e) {
+    if (e instanceof FileFormatError) throw e;
     throw new FileFormatError(`Cannot read ${what} '${file}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { file }, e);
   }
 }
@@ -183,7 +201,7 @@ export async function readTensorFile(file: string, what: string): Promise<Tensor
  * inputs are taken as they are; image-shaped ones ([N, H, W, C] or [N, C, H, W], C = 1 or 3) also
  * come back as pictures for the report (`opts.normalize`, when given, is undone for display).
  */
-export async function readInput(file: string, model: ModelAdapter, opts: ImageOptions = {}): Promise<LoadedInput> {
+export async function readInput(file: string, model: ModelAdapter, opts: ImageOptions & { readonly maxPixels?: number | undefined } = {}): Promise<LoadedInput> {
   const ext = path.extname(file).toLowerCase();
   const want = model.inputShape;
   if (ext === '.png' || ext === '.jpg' || ext === '.jpeg') {
@@ -197,7 +215,7 @@ export async function readInput(file: string, model: ModelAdapter, opts: ImageOp
       });
     }
     const channels = c === 1 ? 1 : 3;
-    const img = decodeImage(await readBytes(file, 'input'), { channels, source: `input '${file}'` });
+    const img = decodeImage(await readBytes(file, 'input'), { channels, source: `input '${file}'`, ...(opts.maxPixels === undefined ? {} : { maxPixels: opts.maxPixels }) });
     const size = typeof h === 'number' && typeof w === 'number' ? { width: w, height: h } : {};
     const p = preprocessImage(img, { ...size, layout, ...(opts.normalize ? { normalize: opts.normalize } : {}), ...(opts.resize ? { resize: opts.resize } : {}) });
     const x = tf.tensor(p.data, [...p.shape], 'float32');
@@ -275,6 +293,7 @@ export async function parseBaseline(value: string | undefined): Promise<Baseline
  * `words` / `sentences` / `paragraphs` (spans of a text input). Segmentations need one input row.
  */
 export async function featureMaskFlag(value: string, input: LoadedInput): Promise<FeatureMask> {
+  checkFeatureMaskSpec(value);
   const x = input.x;
   const one = (what: string) => {
     if (x.shape[0] !== 1) {
@@ -322,11 +341,64 @@ export async function featureMaskForInput(value: string, input: LoadedInput): Pr
   }
 }
 
+/**
+ * Checks the syntax of a `--feature-mask` segmentation (`slic[:N[:c]]`, `grid:B`) before any work:
+ * N and B positive integers, c a positive number. Other values are span names or mask files.
+ *
+ * @throws {InvalidArgumentError} `invalid_argument` with `details.arg = 'feature-mask'`.
+ */
+export function checkFeatureMaskSpec(value: string): void {
+  const head = /^(slic|grid)(?::|$)/.exec(value);
+  if (!head) return;
+  const bad = (want: string) => new InvalidArgumentError(`--feature-mask ${JSON.stringify(value)}: ${want}`, { arg: 'feature-mask', value });
+  if (head[1] === 'grid') {
+    const m = /^grid:(\d+)$/.exec(value);
+    if (!m || !(Number(m[1]) >= 1)) throw bad('grid:B needs a block size B ≥ 1 (pixels), e.g. grid:8');
+    return;
+  }
+  const m = /^slic(?::(\d+))?(?::(\d*\.?\d+(?:[eE][+-]?\d+)?))?$/.exec(value);
+  if (!m || (m[1] !== undefined && !(Number(m[1]) >= 1)) || (m[2] !== undefined && !(Number(m[2]) > 0))) {
+    throw bad('slic[:N[:c]] needs N ≥ 1 superpixels and a compactness c > 0, e.g. slic:50 or slic:50:10');
+  }
+}
+
 /** `--feature-mask FILE`: integer ids with one row's shape (or broadcastable). */
 export async function readFeatureMask(file: string): Promise<FeatureMask> {
   const t = await readTensorFile(file, 'feature mask');
   const ids = Int32Array.from(t.data, (v) => Math.round(v));
   return { ids, shape: t.shape };
+}
+
+/**
+ * The names of `--inputs name=FILE,…` checked against the model's inputs (when the adapter lists them)
+ * before any file is read: each must name one of the model's other inputs, once.
+ *
+ * @throws {InvalidArgumentError} `invalid_argument` with `details.input` and `details.inputs`.
+ */
+export function checkNamedInputs(spec: string, model: ModelAdapter): void {
+  const names = model.inputNames;
+  const seen = new Set<string>();
+  for (const part of spec.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0 || eq === part.length - 1) {
+      throw new InvalidArgumentError(`Option '--inputs' must be name=FILE[,name=FILE…], got '${part}'`, { arg: 'inputs', value: part });
+    }
+    const name = part.slice(0, eq).trim();
+    if (seen.has(name)) throw new InvalidArgumentError(`Option '--inputs' names input '${name}' twice`, { arg: 'inputs', input: name });
+    seen.add(name);
+    if (names === undefined) continue;
+    const others = names.slice(1);
+    if (name === names[0]) {
+      throw new InvalidArgumentError(`Option '--inputs' names '${name}', the input being explained (it comes from --input)`, { arg: 'inputs', input: name, inputs: others });
+    }
+    if (!others.includes(name)) {
+      throw new InvalidArgumentError(`Option '--inputs' names '${name}', which is not an input of the model; its other inputs: ${others.length > 0 ? others.join(', ') : '(none)'}`, {
+        arg: 'inputs',
+        input: name,
+        inputs: others,
+      });
+    }
+  }
 }
 
 /** `--inputs name=FILE[,name=FILE…]`: the model's other inputs, read as tensors (integers stay int32). */

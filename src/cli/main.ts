@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // attrib command line: a thin layer over the library.
 import { exitCodeFor, isAttributionError, InvalidArgumentError } from '../core/errors.js';
-import { tokenize } from './args.js';
+import { readFileSync } from 'node:fs';
+import { flagHelp, parseFlags, tokenize, wrap, type FlagSpec } from './args.js';
 import { setupBackend } from './backend.js';
-import { explainCommand, EXPLAIN_FLAGS } from './commands/explain.js';
-import { methodsCommand } from './commands/methods.js';
-import { demoCommand } from './commands/demo.js';
-import { evaluateCommand } from './commands/evaluate.js';
-import { benchmarkCommand } from './commands/benchmark.js';
+import { explainCommand, EXPLAIN_FLAGS, methodFlags } from './commands/explain.js';
+import { methodsCommand, METHODS_FLAGS } from './commands/methods.js';
+import { demoCommand, DEMO_FLAGS } from './commands/demo.js';
+import { evaluateCommand, EVALUATE_FLAGS } from './commands/evaluate.js';
+import { benchmarkCommand, BENCHMARK_FLAGS } from './commands/benchmark.js';
+import { findMethod } from '../methods.js';
 
 const USAGE = `attrib: explain what a model did, by attribution
 
@@ -17,7 +19,9 @@ usage:
                  [--batch-size N] [--max-evaluations N] [--quiet]
   attrib evaluate --model M --input X [--target T] --methods a,b,c --metrics deletion,insertion,infidelity,…
                  [--relevant FILE] [--out FILE.json]   score methods (random is the control)
-  attrib methods [--json]          list methods, their options and costs
+  attrib methods [ID] [--json]     list methods and costs; one method's options and defaults
+  attrib COMMAND --help            a command's options, defaults and allowed values
+  attrib --version
   attrib demo [--out DIR] [--quick] explain the bundled models with every method; writes report.html
   attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]
                                    ground-truth benchmark: leaderboard.md/.json and charts
@@ -26,6 +30,35 @@ explain options:
 ${EXPLAIN_FLAGS.map((f) => `  --${f.name.padEnd(16)} ${f.help}${f.default !== undefined ? ` (default ${String(f.default)})` : ''}`).join('\n')}
   method options: see 'attrib methods' (e.g. --steps 50 --rule gauss-legendre, --window 4,4,3 --strides 4,4,3)`;
 
+/** What each command does, its usage line and its flags (for `attrib COMMAND --help`). */
+const COMMANDS: Record<string, { readonly summary: string; readonly usage: string; readonly flags: readonly FlagSpec[] }> = {
+  explain: { summary: 'attribute one model\'s outputs on an input batch with one method', usage: 'attrib explain --model M (--input X | --text T --vocab V) [--method ID] [options]', flags: EXPLAIN_FLAGS },
+  evaluate: { summary: 'score attribution methods with faithfulness metrics (random is the control)', usage: 'attrib evaluate --model M --input X [--methods a,b] [--metrics m,n] [options]', flags: EVALUATE_FLAGS },
+  methods: { summary: 'the methods: a table, or one method in detail', usage: 'attrib methods [ID] [--json]', flags: METHODS_FLAGS },
+  demo: { summary: 'explain the bundled models with every method; writes report.html', usage: 'attrib demo [--out DIR] [--quick]', flags: DEMO_FLAGS },
+  benchmark: { summary: 'the ground-truth benchmark: leaderboard.md/.json and charts', usage: 'attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]', flags: BENCHMARK_FLAGS },
+};
+
+/** The package version, from package.json (two folders up from src/cli and dist/cli alike). */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
+
+/** `attrib COMMAND --help`; for explain with `--method ID`, that method's options too. */
+function commandHelp(command: string, raw: ReadonlyMap<string, string | true>): string {
+  const c = COMMANDS[command]!;
+  const lines = [`attrib ${command}: ${c.summary}`, '', `usage: ${c.usage}`, '', 'options:', flagHelp(c.flags)];
+  if (command === 'explain') {
+    const id = raw.get('method');
+    if (typeof id === 'string') {
+      const d = findMethod(id);
+      lines.push('', `options of ${d.id} (${d.title}):`, d.options.length > 0 ? flagHelp(methodFlags(d)) : '  (none)');
+    } else lines.push('', ...wrap('method options: attrib explain --method ID --help, or attrib methods ID (e.g. --steps 50 --rule gauss-legendre)', 100));
+  }
+  return lines.join('\n');
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { positionals, raw } = tokenize(rest);
@@ -33,6 +66,19 @@ export async function main(argv: readonly string[]): Promise<number> {
   const onSigint = () => ac.abort(new Error('interrupted'));
   process.once('SIGINT', onSigint);
   try {
+    if (command === '--version' || command === '-V' || command === 'version') {
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    }
+    if (command !== undefined && command in COMMANDS && (raw.has('help') || positionals.includes('-h'))) {
+      process.stdout.write(`${commandHelp(command, raw)}\n`);
+      return 0;
+    }
+    if (command === 'methods') {
+      if (positionals.length > 1) throw new InvalidArgumentError(`'attrib methods' takes at most one method id, got ${positionals.join(' ')}`, { arg: 'id' });
+      process.stdout.write(`${methodsCommand(parseMethodsFlags(raw), positionals[0])}\n`);
+      return 0;
+    }
     if (positionals.length > 0) throw new InvalidArgumentError(`Unexpected argument '${positionals[0]}'; options take the form --name value`, { arg: positionals[0] });
     switch (command) {
       case 'explain': {
@@ -56,9 +102,6 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
         return 0;
       }
-      case 'methods':
-        process.stdout.write(`${methodsCommand(raw.get('json') === true)}\n`);
-        return 0;
       case 'demo': {
         await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, false);
         return await demoCommand(raw, ac.signal);
@@ -80,6 +123,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+function parseMethodsFlags(raw: Map<string, string | true>): boolean {
+  return parseFlags(raw, METHODS_FLAGS, 'methods').get('json') === true;
 }
 
 const invokedDirectly = process.argv[1] && /cli[\\/]main\.(ts|js)$/.test(process.argv[1]);

@@ -1,4 +1,5 @@
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
+import { InvalidArgumentError } from '../core/errors.js';
 import path from 'node:path';
 import type { AttributionLike } from '../core/types.js';
 import { encodeNpy } from '../io/npy.js';
@@ -133,16 +134,115 @@ function lastAxisSums(data: ArrayLike<number>, shape: readonly number[]): Float3
   return out;
 }
 
-/** Writes `files` under `dest` so that a failure never leaves half-written files there. */
+/** The file every output folder attrib writes holds: a folder with it may be replaced by a new run. */
+export const OUTPUT_MARKER = '.attrib-output';
+
+/** Where `--out` writes: one file (`.json`), or a folder replaced as a whole. */
+export interface OutTarget {
+  readonly kind: 'file' | 'dir';
+  /** Absolute path. */
+  readonly path: string;
+}
+
+/**
+ * Validates `--out` before any work, so a bad destination is refused in one line and nothing is
+ * written. The rules:
+ * - `FILE.json` (or any path when `json` is set) names a file: it may exist as a file (it is replaced,
+ *   atomically), not as a folder.
+ * - Any other path names a folder: it may be missing, empty, or a previous attrib output (it holds
+ *   `.attrib-output`), which is then replaced as a whole, so no stale heatmaps remain. An existing
+ *   file, or a folder holding files attrib did not write, is refused.
+ * - The nearest existing ancestor must be a writable folder.
+ *
+ * @throws {InvalidArgumentError} `invalid_argument` with `details.arg = 'out'` and `details.reason`.
+ */
+export async function checkOut(out: string, opts: { readonly json?: boolean } = {}): Promise<OutTarget> {
+  const abs = path.resolve(out);
+  const kind: OutTarget['kind'] = opts.json || out.toLowerCase().endsWith('.json') ? 'file' : 'dir';
+  const refuse = (reason: string, why: string): never => {
+    throw new InvalidArgumentError(`Option '--out' ${JSON.stringify(out)} ${why}`, { arg: 'out', value: out, reason });
+  };
+  const stat = await fs.lstat(abs).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : refuse(e.code ?? 'error', `cannot be inspected (${e.code ?? 'error'})`)));
+  if (stat) {
+    if (kind === 'file' && !stat.isFile()) refuse('not_a_file', 'exists and is not a file; a .json output names a file');
+    if (kind === 'dir') {
+      if (!stat.isDirectory()) refuse('not_a_directory', 'exists and is not a folder; give a new folder, or FILE.json for the JSON alone');
+      const entries = await fs.readdir(abs).catch((e: NodeJS.ErrnoException) => refuse(e.code ?? 'error', `cannot be read (${e.code ?? 'error'})`));
+      if (entries.length > 0 && !entries.includes(OUTPUT_MARKER)) refuse('foreign_directory', 'is a folder holding files attrib did not write; give a new or empty folder');
+    }
+  }
+  // the folder that will receive the new entry: the nearest existing ancestor must be a writable folder
+  let dir = path.dirname(abs);
+  for (;;) {
+    const st = await fs.stat(dir).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : e.code === 'ENOTDIR' ? 'file' : refuse(e.code ?? 'error', `cannot be written (${e.code ?? 'error'} on '${dir}')`)));
+    if (st === 'file') {
+      dir = path.dirname(dir);
+      continue;
+    }
+    if (st === undefined) {
+      const up = path.dirname(dir);
+      if (up === dir) break;
+      dir = up;
+      continue;
+    }
+    if (!st.isDirectory()) refuse('parent_not_a_directory', `cannot be written: '${dir}' is a file, not a folder`);
+    await fs.access(dir, fsConstants.W_OK | fsConstants.X_OK).catch((e: NodeJS.ErrnoException) => refuse('not_writable', `cannot be written: folder '${dir}' is not writable (${e.code ?? 'error'})`));
+    break;
+  }
+  return { kind, path: abs };
+}
+
+/** Writes one file atomically: a temporary file beside it, renamed into place. */
+export async function writeFileAtomically(file: string, content: Uint8Array | string): Promise<void> {
+  const abs = path.resolve(file);
+  await fs.mkdir(path.dirname(abs), { recursive: true });
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.attrib-tmp-${process.pid}-${Date.now().toString(36)}`);
+  try {
+    await fs.writeFile(tmp, content);
+    await fs.rename(tmp, abs);
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}
+
+/**
+ * Writes `files` as the folder `destDir`, atomically and as a whole: they go into a temporary folder
+ * beside it (with the `.attrib-output` marker), which then replaces `destDir` (a previous output is
+ * moved aside and removed), so a failure never leaves half-written or stale files there.
+ */
 export async function writeAtomically(files: ReadonlyMap<string, Uint8Array | string>, destDir: string): Promise<void> {
-  await fs.mkdir(destDir, { recursive: true });
-  const tmp = await fs.mkdtemp(path.join(destDir, '.attrib-tmp-'));
+  const dest = path.resolve(destDir);
+  const parent = path.dirname(dest);
+  await fs.mkdir(parent, { recursive: true });
+  const tmp = await fs.mkdtemp(path.join(parent, `.${path.basename(dest)}.attrib-tmp-`));
+  const old = `${tmp}-old`;
+  let moved = false;
   try {
     for (const [name, content] of files) await fs.writeFile(path.join(tmp, name), content);
-    for (const name of files.keys()) await fs.rename(path.join(tmp, name), path.join(destDir, name));
+    await fs.writeFile(path.join(tmp, OUTPUT_MARKER), `${JSON.stringify({ writtenBy: 'attrib', files: [...files.keys()] })}\n`);
+    const existing = await fs.lstat(dest).catch(() => undefined);
+    if (existing) {
+      if (!existing.isDirectory() || !(await isOurs(dest))) {
+        throw new InvalidArgumentError(`Output folder '${destDir}' holds files attrib did not write; give a new or empty folder`, { arg: 'out', value: destDir, reason: 'foreign_directory' });
+      }
+      await fs.rename(dest, old);
+      moved = true;
+    }
+    await fs.rename(tmp, dest);
+    moved = false;
+    await fs.rm(old, { recursive: true, force: true });
+  } catch (e) {
+    if (moved) await fs.rename(old, dest).catch(() => undefined);
+    throw e;
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** A folder is ours when it is empty or holds the output marker. */
+async function isOurs(dir: string): Promise<boolean> {
+  const entries = await fs.readdir(dir);
+  return entries.length === 0 || entries.includes(OUTPUT_MARKER);
 }
 
 /**
@@ -154,7 +254,7 @@ export async function writeAtomically(files: ReadonlyMap<string, Uint8Array | st
 export async function writeResult(out: string, attr: AttributionLike, images?: readonly ImageData01[], tokens?: readonly (readonly string[])[], ctx: ResultContext = {}): Promise<string[]> {
   const json = JSON.stringify(await resultJson(attr, ctx, tokens));
   if (out.toLowerCase().endsWith('.json')) {
-    await writeAtomically(new Map([[path.basename(out), json]]), path.dirname(path.resolve(out)));
+    await writeFileAtomically(out, json);
     return [out];
   }
   const files = new Map<string, Uint8Array | string>();

@@ -71,6 +71,24 @@ export async function assertFinite(x: tf.Tensor, arg: string, fn: string): Promi
   }
 }
 
+/** Most elements a method allocates on the host for one call's plan (2^28: 256 MiB of bytes, 1 GiB of float32). */
+export const MAX_HOST_ELEMENTS = 2 ** 28;
+
+/**
+ * Refuses a host allocation of `elements` (e.g. samples × rows × features of a coalition matrix)
+ * above {@link MAX_HOST_ELEMENTS}, before it is attempted.
+ *
+ * @throws {InvalidArgumentError} `invalid_argument` naming `arg`, with `details.elements` and `details.max`.
+ */
+export function assertHostAllocation(elements: number, arg: string, fn: string): void {
+  if (!Number.isFinite(elements) || elements > MAX_HOST_ELEMENTS) {
+    throw new InvalidArgumentError(
+      `Argument '${arg}' passed to '${fn}' asks for ${String(elements)} values in memory; at most ${MAX_HOST_ELEMENTS} are allowed: use fewer samples, fewer features or fewer inputs`,
+      { arg, fn, elements, max: MAX_HOST_ELEMENTS },
+    );
+  }
+}
+
 /** Size of one row: product of the non-batch dims. */
 export const rowSize = (shape: readonly number[]): number => shape.slice(1).reduce((a, b) => a * b, 1);
 

@@ -1,4 +1,5 @@
 import { AbortedError, BudgetExceededError, InvalidArgumentError } from './errors.js';
+import type { Pacer } from './batching.js';
 import type { EngineName, EngineSource, Progress, RunControl } from './types.js';
 
 export interface BudgetSpec {
@@ -15,14 +16,31 @@ export interface BudgetSpec {
 }
 
 const PROGRESS_INTERVAL_MS = 100;
+
+/**
+ * Most model rows one call may plan (2^24 ≈ 16.8 M). Larger plans (e.g. `steps: 1e9`, `samples: 1e12`)
+ * are refused as `invalid_argument` before any allocation; split the batch to do more.
+ */
+export const MAX_ROWS_PER_CALL = 2 ** 24;
 const YIELD_INTERVAL_MS = 40;
+/** Wall time one model call should take at most when `chunks` is paced by a budget (abort latency). */
+export const CHUNK_TARGET_MS = 150;
+/** Rows of the first paced call, before any time per row is known. */
+export const FIRST_CHUNK_ROWS = 256;
 
 /**
  * Counts model rows, enforces `maxEvaluations`, honours the `AbortSignal`, throttles `onProgress`
  * and yields to the event loop now and then so that aborts and progress bars get a chance to run.
  */
-export class Budget {
+export class Budget implements Pacer {
   private done = 0;
+  /** Rows of calls known to have finished (those before the latest checkpoint). */
+  private completed = 0;
+  private lastCheckpointAt = 0;
+  private lastRows = 0;
+  /** Smoothed wall time per row (ms), measured between checkpoints; undefined until measured. */
+  private msPerRow: number | undefined;
+  private reported = false;
   private truncatedFlag = false;
   private lastProgress = 0;
   private lastYield: number;
@@ -59,6 +77,13 @@ export class Budget {
         );
       }
     }
+    const planned = spec.exact || max === undefined ? spec.total : Math.min(spec.total, max);
+    if (!Number.isFinite(planned) || planned > MAX_ROWS_PER_CALL) {
+      throw new InvalidArgumentError(
+        `'${spec.fn}' would need ${String(planned)} model evaluations (rows); one call plans at most ${MAX_ROWS_PER_CALL}: use fewer steps or samples, or split the inputs`,
+        { arg: 'work', fn: spec.fn, needed: planned, max: MAX_ROWS_PER_CALL },
+      );
+    }
     if (control.signal?.aborted) throw new AbortedError(spec.fn, control.signal.reason);
     return new Budget(control, spec);
   }
@@ -89,11 +114,17 @@ export class Budget {
         { fn: this.spec.fn, maxEvaluations: max, done: this.done, requested: rows },
       );
     }
-    this.done += rows;
     const now = performance.now();
-    if (this.control.onProgress && now - this.lastProgress >= PROGRESS_INTERVAL_MS) {
+    this.measure(now);
+    this.completed = this.done;
+    this.done += rows;
+    this.lastCheckpointAt = now;
+    this.lastRows = rows;
+    // the first report as soon as one call has finished, then at most every PROGRESS_INTERVAL_MS
+    if (this.control.onProgress && this.completed > 0 && (!this.reported || now - this.lastProgress >= PROGRESS_INTERVAL_MS)) {
       this.lastProgress = now;
-      this.report(phase);
+      this.reported = true;
+      this.report(phase, this.completed);
     }
     if (now - this.lastYield >= YIELD_INTERVAL_MS) {
       this.lastYield = now;
@@ -102,14 +133,45 @@ export class Budget {
     }
   }
 
-  private report(phase?: string): void {
-    const p: Progress = { phase: phase ?? this.spec.phase ?? this.spec.fn, done: this.done, total: Math.max(this.total, this.done) };
+  /**
+   * Rows the next model call may take: `size` at most, and no more than about {@link CHUNK_TARGET_MS}
+   * of wall time at the measured time per row ({@link FIRST_CHUNK_ROWS} before any is measured), so
+   * that a batch of thousands of rows does not hold off an abort for seconds.
+   */
+  nextChunk(size: number): number {
+    this.measure(performance.now());
+    if (this.msPerRow === undefined) return Math.min(size, FIRST_CHUNK_ROWS);
+    return Math.max(1, Math.min(size, Math.floor(CHUNK_TARGET_MS / Math.max(this.msPerRow, 1e-6))));
+  }
+
+  /** Folds the time since the last checkpoint into the per-row estimate (once per checkpoint). */
+  private measure(now: number): void {
+    if (this.lastRows === 0) return;
+    const sample = (now - this.lastCheckpointAt) / this.lastRows;
+    this.msPerRow = this.msPerRow === undefined ? sample : 0.5 * this.msPerRow + 0.5 * sample;
+    this.lastRows = 0;
+  }
+
+  private report(phase: string | undefined, done: number): void {
+    const p: Progress = { phase: humanPhase(phase ?? this.spec.phase ?? this.spec.fn), done, total: Math.max(this.total, this.done) };
     this.control.onProgress?.(p);
+  }
+
+  /**
+   * Announces work between model calls that may take a while (e.g. fitting a surrogate on many
+   * features): one progress event with `phase`, at once, and an abort check.
+   */
+  enterPhase(phase: string): void {
+    const signal = this.control.signal;
+    if (signal?.aborted) throw new AbortedError(this.spec.fn, signal.reason);
+    this.lastProgress = performance.now();
+    this.reported = true;
+    this.report(phase, this.done);
   }
 
   /** Stops the clock; the final progress event reports completion. */
   finish(): { evaluations: number; elapsedMs: number; truncated: boolean; engine?: EngineName; compileMs?: number } {
-    this.report();
+    this.report(undefined, this.done);
     const model = this.spec.model;
     return {
       evaluations: this.done,
@@ -119,6 +181,23 @@ export class Budget {
       ...(model?.compileMs === undefined ? {} : { compileMs: Math.max(0, model.compileMs - this.compile0) }),
     };
   }
+}
+
+const ACRONYMS: Record<string, string> = { shap: 'SHAP', lime: 'LIME', lrp: 'LRP', rise: 'RISE', hsic: 'HSIC', cam: 'CAM', gradcam: 'GradCAM', lima: 'LiMA', deeplift: 'DeepLIFT', roar: 'ROAR', road: 'ROAD' };
+
+/**
+ * A phase name for people: `'IntegratedGradients.attribute'` → `'integrated gradients'`,
+ * `'KernelShap.attribute'` → `'kernel SHAP'`, `'target'` → `'finding targets'`; other text as given.
+ */
+export function humanPhase(phase: string): string {
+  if (phase === 'target') return 'finding targets';
+  const m = /^([A-Z][A-Za-z0-9]*)\.[a-zA-Z]+$/.exec(phase);
+  if (!m) return phase;
+  return m[1]!
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .split(' ')
+    .map((w) => ACRONYMS[w.toLowerCase()] ?? w.toLowerCase())
+    .join(' ');
 }
 
 /** One turn of the event loop (setImmediate in Node, a zero timeout elsewhere). */

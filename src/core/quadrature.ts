@@ -126,6 +126,27 @@ function legendre(n: number, z: number): { p: number; dp: number } {
   return { p, dp: (n * (z * p - pPrev)) / (z * z - 1) };
 }
 
+/** Most quadrature nodes a path method takes (beyond this float32 gradients gain nothing). */
+export const MAX_STEPS = 100_000;
+/** Most Gauss–Legendre nodes: they are found in O(steps²) time (2048 nodes take ≈ 0.15 s). */
+export const MAX_GAUSS_LEGENDRE_STEPS = 2048;
+
+/**
+ * Refuses `steps` above {@link MAX_STEPS} (or {@link MAX_GAUSS_LEGENDRE_STEPS} for `gauss-legendre`)
+ * before any node is computed or any array allocated.
+ *
+ * @throws {InvalidArgumentError} `invalid_argument` with `details.max`.
+ */
+export function assertStepsWithinCap(steps: number, rule: QuadratureRule, fn: string): void {
+  const max = rule === 'gauss-legendre' ? MAX_GAUSS_LEGENDRE_STEPS : MAX_STEPS;
+  if (steps > max) {
+    throw new InvalidArgumentError(
+      `Argument 'steps' passed to '${fn}' must be at most ${max} for rule '${rule}', got ${steps}${rule === 'gauss-legendre' ? ` (use rule 'riemann-middle' or 'trapezoid' for up to ${MAX_STEPS})` : ''}`,
+      { arg: 'steps', fn, value: steps, max, rule },
+    );
+  }
+}
+
 /**
  * The validated `steps` and `rule` of a path method (`defaults`: the method's declared ones), and the
  * quadrature at `steps + extra` nodes (LayerConductance evaluates its rule at steps + 1 points).
@@ -140,5 +161,6 @@ export function pathSchedule(
   const rule = opts?.rule ?? defaults.rule;
   assertPositiveInt(steps, 'steps', fn);
   assertOneOf(rule, QUADRATURE_RULES, 'rule', fn);
+  assertStepsWithinCap(steps, rule, fn);
   return { steps, rule, ...quadrature(rule, steps + extra) };
 }

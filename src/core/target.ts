@@ -54,7 +54,16 @@ export function checkTarget(target: Target | undefined, batch: number, fn: strin
 export function objectiveFor(target: ResolvedTarget, rowIds: ArrayLike<number>, fn: string): Objective {
   if (target.kind === 'function') {
     return (output) => {
-      const r = target.fn(output);
+      let r: tf.Tensor;
+      try {
+        r = target.fn(output);
+      } catch (e) {
+        // user code threw: the caller's mistake to fix, with the original kept as the cause
+        throw new InvalidArgumentError(`The target function passed to '${fn}' threw: ${(e as Error)?.message ?? String(e)}`, { arg: 'target', fn }, e);
+      }
+      if (!(r instanceof tf.Tensor)) {
+        throw new InvalidArgumentError(`The target function passed to '${fn}' must return a tf.Tensor (one scalar per row), got ${typeof r}`, { arg: 'target', fn });
+      }
       if (r.rank !== 1 || r.shape[0] !== output.shape[0]) {
         throw new ShapeMismatchError(`The target function passed to '${fn}' must return one scalar per row [${output.shape[0]}], got [${r.shape.join(', ')}]`, {
           arg: 'target',

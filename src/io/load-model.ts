@@ -173,9 +173,14 @@ export async function readModelArtifacts(file: string, limits: ModelFileLimits =
       const ws = await fs.stat(resolved).catch((e: unknown) => {
         throw new ModelLoadError(`Weight file '${resolved}' named by '${file}' is missing`, { file, weights: resolved }, e);
       });
+      // symlinks resolved on both sides: a weights.bin linking out of the model's folder is refused
+      const [realDir, realFile] = [await fs.realpath(dir), await fs.realpath(resolved)];
+      if (!realFile.startsWith(realDir + path.sep)) {
+        throw new ModelLoadError(`'${file}': weight path '${p}' resolves (through a symbolic link) to '${realFile}', outside the model's directory`, { file, path: p, realPath: realFile });
+      }
       total += ws.size;
       if (total > maxWeights) throw new ModelLoadError(`'${file}': weight files exceed the ${maxWeights}-byte limit`, { file });
-      const buf = await fs.readFile(resolved);
+      const buf = await fs.readFile(realFile);
       got += buf.byteLength;
       buffers.push(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
     }

@@ -67,7 +67,12 @@ function build(shape: readonly number[], flat: unknown[], dtype: 'float32' | 'in
   for (let i = 0; i < size; i++) {
     const x = flat[i];
     if (typeof x !== 'number' || !Number.isFinite(x)) {
-      throw new FileFormatError(`${source}: value at flat index ${i} is ${JSON.stringify(x)}, not a finite number`, { source, index: i });
+      // JSON.parse reads 1e999 as Infinity; JSON.stringify would print it as null
+      const shown = typeof x === 'number' ? `${String(x)}${Number.isNaN(x) ? '' : ' (beyond float64, e.g. 1e999)'}` : JSON.stringify(x);
+      throw new FileFormatError(`${source}: value at flat index ${i} is ${shown}, not a finite number`, { source, index: i, value: typeof x === 'number' ? String(x) : x });
+    }
+    if (dtype !== 'int32' && Math.abs(x) > 3.4028234663852886e38) {
+      throw new FileFormatError(`${source}: value at flat index ${i} is ${x}, beyond float32 (±3.4e38)`, { source, index: i, value: String(x) });
     }
     data[i] = x;
   }

@@ -25,7 +25,7 @@ export async function resolveTarget(
   if (typeof target === 'function') return { kind: 'function', fn: target };
   if (target === 'auto') {
     const indices = new Int32Array(n);
-    for (const [s, e] of chunks(n, batchSize)) {
+    for (const [s, e] of chunks(n, batchSize, run)) {
       await run.checkpoint(e - s, 'target');
       const xs = tf.slice(x, s, e - s);
       const out = await model.forward(xs, { rows: rangeIds(s, e) });

@@ -176,15 +176,21 @@ export async function rescaleAttributions(
       let g: tf.Tensor;
       try {
         g = await model.gradients(both, objectiveFor(target, ids, fn), { rows: ids });
+      } catch (err) {
+        tf.dispose([xs, bs]);
+        throw err;
       } finally {
         both.dispose();
       }
       parts.push(tf.tidy(() => tf.mul(tf.slice(g, 0, e - s), tf.sub(xs, bs))));
       tf.dispose([g, xs, bs]);
     }
-    return parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+    const out = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+    if (parts.length === 1) parts.length = 0; // the single part is the result
+    return out;
   } finally {
-    if (parts.length > 1) tf.dispose(parts);
+    // the parts of a concatenated result, or everything gathered before a failure
+    tf.dispose(parts);
   }
 }
 

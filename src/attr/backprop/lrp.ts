@@ -310,8 +310,14 @@ export class Lrp implements Attributor<AttributeOptions> {
     const fn = 'Lrp.attribute';
     const { model, run, target, batchSize } = await prepare(this.ruled, x, opts, { fn, cost: this.cost(x?.shape ?? []), exact: true });
     const normalized = await gradientsInBatches(model, x, target, run, batchSize, fn);
-    // the rules change backward passes only: the ruled model's forward is the model's
-    const fx = await evaluateObjective(model, x, target, run, batchSize, fn);
+    let fx: Float32Array;
+    try {
+      // the rules change backward passes only: the ruled model's forward is the model's
+      fx = await evaluateObjective(model, x, target, run, batchSize, fn);
+    } catch (e) {
+      normalized.dispose();
+      throw e;
+    }
     const n = x.shape[0]!;
     const values = tf.tidy(() => tf.mul(normalized, tf.reshape(tf.tensor1d(fx), [n, ...x.shape.slice(1).map(() => 1)])));
     normalized.dispose();

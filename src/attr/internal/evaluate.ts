@@ -16,7 +16,7 @@ export async function evaluateObjective(
 ): Promise<Float32Array> {
   const n = x.shape[0]!;
   const out = new Float32Array(n);
-  for (const [s, e] of chunks(n, batchSize)) {
+  for (const [s, e] of chunks(n, batchSize, run)) {
     await run.checkpoint(e - s);
     const xs = s === 0 && e === n ? x : tf.slice(x, s, e - s);
     const ids = rowIds ? Array.from({ length: e - s }, (_, i) => rowIds[s + i]!) : rangeIds(s, e);
@@ -63,7 +63,7 @@ export async function weightedGradientSum(
   const e = rowShape.reduce((a, b) => a * b, 1);
   let acc = tf.zeros([rows, e]);
   try {
-    for (const [s, end] of chunks(jobs.count, batchSize)) {
+    for (const [s, end] of chunks(jobs.count, batchSize, run)) {
       await run.checkpoint(end - s);
       const { points, factor: f } = jobs.build(s, end);
       const ids = jobs.rowOf.subarray(s, end);
@@ -129,7 +129,7 @@ async function mapRows(x: tf.Tensor, run: Budget, batchSize: number, call: (xs: 
   const n = x.shape[0]!;
   const parts: tf.Tensor[] = [];
   try {
-    for (const [s, e] of chunks(n, batchSize)) {
+    for (const [s, e] of chunks(n, batchSize, run)) {
       await run.checkpoint(e - s);
       const xs = s === 0 && e === n ? x : tf.slice(x, s, e - s);
       try {
@@ -138,8 +138,11 @@ async function mapRows(x: tf.Tensor, run: Budget, batchSize: number, call: (xs: 
         if (xs !== x) xs.dispose();
       }
     }
-    return parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+    const out = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+    if (parts.length === 1) parts.length = 0; // the single part is the result
+    return out;
   } finally {
-    if (parts.length > 1) for (const p of parts) p.dispose();
+    // the parts of a concatenated result, or everything gathered before a failure
+    for (const p of parts) p.dispose();
   }
 }

@@ -46,7 +46,7 @@ export async function evaluatePerturbations(
     if (length === 1) buffer[bo + start] = sd[so + start]!;
     else buffer.set(sd.subarray(so + start, so + start + length), bo + start);
   };
-  for (const [s, end] of chunks(jobs.count, batchSize)) {
+  for (const [s, end] of chunks(jobs.count, batchSize, run)) {
     const k = end - s;
     await run.checkpoint(k, phase);
     const rows = new Int32Array(k);

@@ -59,9 +59,12 @@ export async function activationsOf(
         if (xs !== x) xs.dispose();
       }
     }
-    return parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+    const out = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+    if (parts.length === 1) parts.length = 0; // the single part is the result
+    return out;
   } finally {
-    if (parts.length > 1) tf.dispose(parts);
+    // the parts of a concatenated result, or everything gathered before a failure
+    tf.dispose(parts);
   }
 }
 
@@ -144,7 +147,7 @@ export async function layerPath(
   const view = model.atLayer(layer);
   const inputName = model.inputNames?.[0] ?? 'input';
   const others = Object.keys(spec.inputs ?? {});
-  for (const [s, end] of chunks(n * steps, spec.batchSize)) {
+  for (const [s, end] of chunks(n * steps, spec.batchSize, spec.run)) {
     await spec.run.checkpoint(2 * (end - s));
     const m = end - s;
     const rowOf = new Int32Array(m);

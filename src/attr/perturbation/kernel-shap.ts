@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertBatch, assertPositiveInt } from '../../core/assert.js';
+import { assertBatch, assertHostAllocation, assertPositiveInt } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
 import { solveSpd } from '../../core/linalg.js';
 import { FeatureAttribution, withTargets } from '../../core/result.js';
@@ -59,6 +59,7 @@ export class KernelShap implements Attributor<KernelShapOptions> {
     const fit = samplesWithin(opts, rows, coalitionCount(m, requested), (s) => rows * (s + 2), Math.min(2, coalitionCount(m, requested)));
     const k = fit.samples;
     const perRow = k + 2;
+    assertHostAllocation(rows * perRow * m, 'samples', fn);
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: rows * perRow, exact: true });
     if (fit.truncated) run.markTruncated();
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
@@ -76,6 +77,7 @@ export class KernelShap implements Attributor<KernelShapOptions> {
     return withScope(async (keep) => {
       const base = keep(resolveBaseline(opts.baselines, x, fn));
       const v = await evaluateCoalitions(model, x, base, groups.runs, present, (j) => Math.floor(j / perRow), target, run, perCall, fn);
+      run.enterPhase(`fitting the weighted regression (${m} features)`);
       const phi = new Float64Array(n * m);
       for (let i = 0; i < n; i++) {
         const vi = v.subarray(i * perRow, (i + 1) * perRow);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertBatch, assertNonNegative, assertOneOf, assertPositiveInt } from '../../core/assert.js';
+import { assertBatch, assertHostAllocation, assertNonNegative, assertOneOf, assertPositiveInt } from '../../core/assert.js';
 import { resolveBaseline } from '../../core/baseline.js';
 import { weightedLasso, weightedRidge } from '../../core/linalg.js';
 import { FeatureAttribution, withTargets } from '../../core/result.js';
@@ -66,6 +66,7 @@ export class Lime implements Attributor<LimeOptions> {
     const rows = x.shape[0]!;
     // anytime: fewer samples when maxEvaluations is smaller than the full cost
     const { samples, truncated } = samplesWithin(opts, rows, requested, (s) => rows * s, Math.min(2, requested));
+    assertHostAllocation(rows * samples * m, 'samples', fn);
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: rows * samples, exact: true });
     if (truncated) run.markTruncated();
     const perCall = effectiveBatch(batchSize, opts.perturbationsPerEval, n, fn);
@@ -77,6 +78,7 @@ export class Lime implements Attributor<LimeOptions> {
       const v = await evaluateCoalitions(model, x, base, groups.runs, present, (j) => Math.floor(j / samples), target, run, perCall, fn);
       const [xd, bd] = [(await x.data()) as Float32Array, (await base.data()) as Float32Array];
       const e = groups.featureOf.length;
+      run.enterPhase(`fitting the ${surrogate} surrogate (${m} features)`);
       const coef = new Float64Array(n * m);
       for (let i = 0; i < n; i++) {
         const sums = featureSums(xd.subarray(i * e, (i + 1) * e), bd.subarray(i * e, (i + 1) * e), groups.featureOf, m);

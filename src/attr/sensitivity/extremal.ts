@@ -102,6 +102,9 @@ export class ExtremalPerturbation implements Attributor<ExtremalPerturbationOpti
               let g: tf.Tensor;
               try {
                 g = await model.gradients(z, objectiveFor(target, ids, fn), { rows: ids });
+              } catch (err) {
+                tf.dispose([pt, mask, kept === mask ? [] : kept]);
+                throw err;
               } finally {
                 z.dispose();
               }

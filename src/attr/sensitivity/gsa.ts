@@ -93,7 +93,7 @@ export async function scoreDesign(
 ): Promise<void> {
   const { design, dims, groups, xd, bd, row: i, perturbation, sigma } = job;
   const e = groups.featureOf.length;
-  for (const [s, t] of chunks(job.rows, job.batchSize)) {
+  for (const [s, t] of chunks(job.rows, job.batchSize, job.run)) {
     await job.run.checkpoint(t - s);
     const batch = new Float32Array((t - s) * e);
     for (let r = s; r < t; r++) {

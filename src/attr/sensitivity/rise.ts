@@ -79,7 +79,7 @@ export class Rise implements Attributor<RiseOptions> {
       const rowShape = x.shape.slice(1);
       // jobs in row-major order (row i, mask k); each mask is drawn when its job is built
       const total = n * samples;
-      for (const [s0, s1] of chunks(total, batchSize)) {
+      for (const [s0, s1] of chunks(total, batchSize, run)) {
         const k = s1 - s0;
         await run.checkpoint(k);
         const batch = new Float32Array(k * e);

@@ -9,7 +9,7 @@ import type { ModelAdapter } from '../../models/model.js';
 import { loadModel } from '../../io/load-model.js';
 import { encodePng } from '../../io/image.js';
 import { gridMask } from '../../attr/masks.js';
-import { parseFlags } from '../args.js';
+import { parseFlags, type FlagSpec } from '../args.js';
 import { readTensorFile, textInput } from '../inputs.js';
 import { parseVocabulary } from '../../io/vocab.js';
 import { tokenHtml } from '../../viz/token-spans.js';
@@ -124,17 +124,16 @@ async function runPlans(model: ModelAdapter, x: tf.Tensor, relevant: Uint8Array,
 
 const mean = (a: readonly number[]) => a.reduce((s, v) => s + v, 0) / a.length;
 
+/** Flags of `attrib demo`. */
+export const DEMO_FLAGS: readonly FlagSpec[] = [
+  { name: 'out', type: 'string', help: 'output directory', default: 'demo-output' },
+  { name: 'quick', type: 'bool', help: 'small budgets (for CI)' },
+  { name: 'backend', type: 'string', help: 'TF.js backend: wasm or cpu', default: 'wasm' },
+];
+
 /** `attrib demo [--out DIR] [--quick]`: the three bundled models, every fitting method, report.html and a summary. */
 export async function demoCommand(raw: Map<string, string | true>, signal: AbortSignal): Promise<number> {
-  const flags = parseFlags(
-    raw,
-    [
-      { name: 'out', type: 'string', help: 'output directory', default: 'demo-output' },
-      { name: 'quick', type: 'bool', help: 'small budgets (for CI)' },
-      { name: 'backend', type: 'string', help: 'wasm or cpu' },
-    ],
-    'demo',
-  );
+  const flags = parseFlags(raw, DEMO_FLAGS, 'demo');
   const outDir = (flags.get('out') as string | undefined) ?? 'demo-output';
   const quick = flags.get('quick') === true;
   const dir = path.join(PACKAGE_ROOT, 'models');

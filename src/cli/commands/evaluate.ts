@@ -1,7 +1,7 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { findMethod } from '../../methods.js';
-import { Budget } from '../../core/budget.js';
+import { Budget, MAX_ROWS_PER_CALL } from '../../core/budget.js';
 import { InvalidArgumentError, isAttributionError } from '../../core/errors.js';
 import { resolveTarget } from '../../models/target.js';
 import type { AttributeOptions, MethodId } from '../../core/types.js';
@@ -15,8 +15,9 @@ import { roadCurve } from '../../metrics/road.js';
 import { complexity, sparseness } from '../../metrics/complexity.js';
 import { parseFlags, type FlagSpec } from '../args.js';
 import { engineFor } from '../backend.js';
-import { featureMaskForInput, IMAGE_FLAGS, imageOptions, parseBaseline, parseTarget, readInput, readTensorFile } from '../inputs.js';
-import { writeAtomically } from '../outputs.js';
+import { checkFeatureMaskSpec, featureMaskForInput, IMAGE_FLAGS, imageOptions, parseBaseline, parseTarget, readInput, readTensorFile } from '../inputs.js';
+import { checkOut, writeAtomically, writeFileAtomically } from '../outputs.js';
+import { MAX_IMAGE_PIXELS } from '../../io/image.js';
 import { curveSvg, type CurveSeries } from '../../viz/curves.js';
 import { renderReport } from '../../viz/report.js';
 import { ProgressBar } from '../progress.js';
@@ -48,13 +49,14 @@ export const EVALUATE_FLAGS: readonly FlagSpec[] = [
   { name: 'relevant', type: 'string', help: 'ground truth: 1 for relevant elements, the input shape (.json/.npy)' },
   { name: 'feature-mask', type: 'string', help: 'groups for deletion/insertion ranking and for perturbation methods' },
   { name: 'baseline', type: 'string', help: 'zeros, a number, or a tensor file', default: 'zeros' },
-  { name: 'steps', type: 'int', help: 'points on deletion/insertion curves', default: 20 },
-  { name: 'samples', type: 'int', help: 'perturbations for infidelity and sensitivity-max', default: 10 },
+  { name: 'steps', type: 'int', help: 'points on deletion/insertion curves', default: 20, min: 1, max: 10_000 },
+  { name: 'samples', type: 'int', help: 'perturbations for infidelity and sensitivity-max', default: 10, min: 1, max: 100_000 },
   { name: 'seed', type: 'int', help: 'random seed', default: 0 },
   { name: 'out', type: 'string', help: 'FILE.json for the results, or a directory for results.json and report.html (ranked tables, deletion/insertion curves)' },
   { name: 'backend', type: 'string', help: 'wasm or cpu', default: 'wasm' },
   { name: 'engine', type: 'string', help: 'runtime of a model.json: auto (ONNX Runtime when onnxruntime-node is installed and the model exports, else TF.js), onnx or tfjs', default: 'auto' },
-  { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128 },
+  { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128, min: 1, max: MAX_ROWS_PER_CALL },
+  { name: 'max-pixels', type: 'int', help: 'largest image input decoded, in pixels (read from the header first)', default: MAX_IMAGE_PIXELS, min: 1 },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
   ...IMAGE_FLAGS,
 ];
@@ -88,10 +90,28 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
   const needsTruth = metrics.some((m) => m === 'auroc' || m === 'mass' || m === 'precision');
   if (needsTruth && !flags.has('relevant')) throw new InvalidArgumentError(`Metrics auroc, mass and precision need --relevant FILE (1 on relevant elements)`, { arg: 'relevant' });
   const imageOpts = imageOptions(flags);
+  const inputFile = need('input');
+  const outFlag = flags.get('out');
+  if (typeof outFlag === 'string') await checkOut(outFlag);
+  const maskSpec = flags.get('feature-mask');
+  if (typeof maskSpec === 'string') checkFeatureMaskSpec(maskSpec);
   const model = await loadModel(need('model'), engineFor(flags.get('engine'), descriptors));
-  const input = await readInput(need('input'), model, imageOpts);
+  let input: Awaited<ReturnType<typeof readInput>>;
+  let baseline: Awaited<ReturnType<typeof parseBaseline>>;
+  try {
+    input = await readInput(inputFile, model, { ...imageOpts, maxPixels: flags.get('max-pixels') as number | undefined });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   const x = input.x;
-  const baseline = await parseBaseline(flags.get('baseline') as string | undefined);
+  try {
+    baseline = await parseBaseline(flags.get('baseline') as string | undefined);
+  } catch (e) {
+    x.dispose();
+    model.dispose();
+    throw e;
+  }
   const quiet = flags.get('quiet') === true;
   const seed = Number(flags.get('seed') ?? 0);
   const steps = Number(flags.get('steps') ?? 20);
@@ -158,7 +178,7 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
     const files: string[] = [];
     const out = flags.get('out') as string | undefined;
     if (out && out.toLowerCase().endsWith('.json')) {
-      await writeAtomically(new Map([[path.basename(out), JSON.stringify({ results }, null, 2)]]), path.dirname(path.resolve(out)));
+      await writeFileAtomically(out, JSON.stringify({ results }, null, 2));
       files.push(out);
     } else if (out) {
       // a directory: the results JSON and a report with the ranked tables and the mean curves

@@ -7,10 +7,13 @@ import { loadModel } from '../../io/load-model.js';
 import { engineFor } from '../backend.js';
 import type { ModelAdapter } from '../../models/model.js';
 import { kebab, parseFlags, type FlagSpec, type FlagValue } from '../args.js';
-import { featureMaskForInput, IMAGE_FLAGS, imageOptions, parseBaseline, parseTarget, readFeatureNames, readInput, readLabels, readNamedInputs, readTextLines, readVocabulary, textInput, type ImageOptions, type LoadedInput } from '../inputs.js';
-import { resultJson, resizeWords, writeResult, type ResultContext } from '../outputs.js';
+import { checkFeatureMaskSpec, checkNamedInputs, featureMaskForInput, IMAGE_FLAGS, imageOptions, parseBaseline, parseTarget, readFeatureNames, readInput, readLabels, readNamedInputs, readTextLines, readVocabulary, textInput, type ImageOptions, type LoadedInput } from '../inputs.js';
+import { checkOut, resultJson, resizeWords, writeResult, type ResultContext } from '../outputs.js';
 import { checkLabels, type ClassLabels } from '../../io/labels.js';
 import { ProgressBar } from '../progress.js';
+import { MAX_IMAGE_PIXELS } from '../../io/image.js';
+import { MAX_ROWS_PER_CALL } from '../../core/budget.js';
+import { assertStepsWithinCap, MAX_STEPS, type QuadratureRule } from '../../core/quadrature.js';
 
 export const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'model', type: 'string', help: 'model.json (TF.js layers/graph), .onnx, or a directory holding one' },
@@ -25,21 +28,28 @@ export const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'out', type: 'string', help: 'FILE.json, or a directory for JSON + .npy + PNG + report.html' },
   { name: 'backend', type: 'string', help: 'TF.js backend: wasm or cpu', default: 'wasm' },
   { name: 'engine', type: 'string', help: 'runtime of a model.json: auto (ONNX Runtime when onnxruntime-node is installed and the model exports, else TF.js), onnx or tfjs', default: 'auto' },
-  { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128 },
-  { name: 'max-evaluations', type: 'int', help: 'budget in model rows' },
+  { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128, min: 1, max: MAX_ROWS_PER_CALL },
+  { name: 'max-evaluations', type: 'int', help: 'budget in model rows', min: 1 },
+  { name: 'max-pixels', type: 'int', help: 'largest image input decoded, in pixels (read from the header first)', default: MAX_IMAGE_PIXELS, min: 1 },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
   ...IMAGE_FLAGS,
   { name: 'labels', type: 'string', help: 'class labels: one per line, a JSON array, or a JSON object {index: label}' },
   { name: 'feature-names', type: 'string', help: 'names of tabular input features: one per line or a JSON array (as many as the features of a row)' },
 ];
 
-/** Flags of a method's options, from the registry. */
+/**
+ * Flags of a method's options, from the registry. Counts (integer options other than `seed`) are
+ * checked here, before the model loads: at least 1, `steps` at most `MAX_STEPS`, others at most
+ * `MAX_ROWS_PER_CALL`; enum options take only their listed values.
+ */
 export function methodFlags(d: MethodDescriptor): FlagSpec[] {
   return d.options.map((o) => ({
     name: kebab(o.name),
     type: o.type === 'mask' || o.type === 'enum' || o.type === 'method' ? 'string' : o.type,
     help: o.help,
     ...(o.default !== undefined && typeof o.default !== 'object' ? { default: o.default } : {}),
+    ...(o.type === 'enum' && o.values ? { values: o.values } : {}),
+    ...(o.type === 'int' && o.name !== 'seed' ? { min: 1, max: o.name === 'steps' ? MAX_STEPS : MAX_ROWS_PER_CALL } : {}),
   }));
 }
 
@@ -58,9 +68,20 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
   let flags = parse(descriptor);
   const modelPath = flags.get('model');
   if (typeof modelPath !== 'string') throw new InvalidArgumentError(`'attrib explain' needs --model`, { arg: 'model' });
+  // everything that can be checked without the model is checked before it loads
+  if (flags.has('text') && flags.has('input')) {
+    throw new InvalidArgumentError(`'attrib explain' takes --input FILE or --text TEXT, not both`, { arg: 'text', conflictsWith: 'input' });
+  }
+  if (!flags.has('text') && !flags.has('input')) throw new InvalidArgumentError(`'attrib explain' needs --input FILE (or --text with --vocab)`, { arg: 'input' });
+  const out = flags.get('out');
+  if (typeof out === 'string') await checkOut(out);
+  const maskSpec = flags.get('feature-mask');
+  if (typeof maskSpec === 'string') checkFeatureMaskSpec(maskSpec);
+  checkSteps(flags, descriptor);
   const names = await readNames(flags);
   const imageOpts = imageOptions(flags);
-  const model = await loadModel(modelPath, engineFor(flags.get('engine'), [descriptor]));
+  const engine = engineFor(flags.get('engine'), [descriptor]);
+  const model = await loadModel(modelPath, engine);
   let input: LoadedInput & { vocab?: Vocabulary };
   try {
     // token-id models are explained in embedding space unless a method is named
@@ -72,6 +93,8 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     if (flags.has('layer') && d.layer === undefined) {
       throw new InvalidArgumentError(`Method '${d.id}' takes no --layer (layer methods: ${layerMethods()})`, { arg: 'layer', method: d.id });
     }
+    const extra = flags.get('inputs');
+    if (typeof extra === 'string') checkNamedInputs(extra, model);
     input = await loadInput(flags, model, imageOpts);
     checkNames(names, input.x, model);
   } catch (e) {
@@ -79,6 +102,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     throw e;
   }
   const quiet = flags.get('quiet') === true;
+  for (const w of input.warnings ?? []) process.stderr.write(`${w}\n`);
   const x = input.x;
   let baseline: Awaited<ReturnType<typeof parseBaseline>>;
   let extras: Record<string, tf.Tensor> | undefined;
@@ -100,7 +124,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
       if (v === undefined || o.type === 'method') continue;
       opts[o.name] = o.type === 'mask' ? await featureMaskForInput(v as string, input) : v;
     }
-    const bar = new ProgressBar(descriptor.id, !quiet);
+    const bar = new ProgressBar(descriptor.title, !quiet);
     opts['onProgress'] = bar.update;
     const layer = flags.get('layer');
     const method = descriptor.create(model, { ...(inner ? { inner: inner.id as MethodId } : {}), ...(typeof layer === 'string' ? { layer } : {}), options: opts });
@@ -115,8 +139,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
       if (names.labels && ctx.outputs) checkLabels(names.labels.labels, ctx.outputs.perRow, names.labels.sparse, `'${names.labels.file}'`);
       const resize = input.preprocessing?.resize;
       if (resize && !quiet) process.stderr.write(`attrib: note: input resized from ${resize.from.width}×${resize.from.height} to ${resize.to.width}×${resize.to.height} (${resizeWords(resize.policy)})\n`);
-      const out = flags.get('out') as string | undefined;
-      if (out) {
+      if (typeof out === 'string') {
         const files = await writeResult(out, attr, input.images, tokens, ctx);
         return { stdout: '', files };
       }
@@ -133,6 +156,15 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
 }
 
 export type { FlagValue };
+
+/** `--steps` against the cap of the method's quadrature rule (`--rule`, else the rule's default), before the model loads. */
+function checkSteps(flags: Map<string, FlagValue>, d: MethodDescriptor): void {
+  const steps = flags.get('steps');
+  const ruleOption = d.options.find((o) => o.name === 'rule');
+  if (typeof steps !== 'number' || !ruleOption) return;
+  const rule = (flags.get('rule') ?? ruleOption.default ?? 'gauss-legendre') as QuadratureRule;
+  assertStepsWithinCap(steps, rule, `attrib explain --method ${d.id}`);
+}
 
 
 /** Token labels for models that take token ids: the vocabulary's tokens, else `#id`; PAD shown as ·. */
@@ -233,6 +265,6 @@ async function loadInput(flags: Map<string, FlagValue>, model: ModelAdapter, ima
     return { ...textInput(texts, vocab, model, typeof text === 'string' ? '--text' : `'${file as string}'`), vocab };
   }
   if (typeof file !== 'string') throw new InvalidArgumentError(`'attrib explain' needs --input FILE (or --text with --vocab)`, { arg: 'input' });
-  const input = await readInput(file, model, imageOpts);
+  const input = await readInput(file, model, { ...imageOpts, maxPixels: flags.get('max-pixels') as number | undefined });
   return vocab ? { ...input, vocab } : input;
 }

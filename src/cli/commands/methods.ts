@@ -1,37 +1,65 @@
-import { kebab } from '../args.js';
-import { METHODS } from '../../methods.js';
+import { flagHelp, kebab, wrap, type FlagSpec } from '../args.js';
+import { findMethod, METHODS, type MethodDescriptor } from '../../methods.js';
+import { methodFlags } from './explain.js';
 
 const NEEDS = { gradients: 'gradients', forward: 'forward only', hooks: 'layer access' } as const;
 
-/** `attrib methods [--json]`: the registry as a table (or JSON). */
-export function methodsCommand(json: boolean): string {
-  if (json) {
-    return JSON.stringify(
-      METHODS.map((m) => ({
-        id: m.id,
-        title: m.title,
-        family: m.family,
-        requires: m.requires,
-        ...(m.layer ? { layer: m.layer } : {}),
-        output: m.output,
-        cost: m.cost,
-        stochastic: m.stochastic,
-        reference: m.reference,
-        options: m.options,
-      })),
-      null,
-      2,
-    );
-  }
-  const rows = METHODS.map((m) => [
-    m.id,
-    NEEDS[m.requires],
-    m.cost,
-    [...(m.layer ? [m.layer === 'required' ? '--layer' : '[--layer]'] : []), ...m.options.map((o) => `--${kebab(o.name)}${o.default !== undefined ? `=${String(o.default)}` : ''}`)].join(' ') || '-',
-    m.reference,
-  ]);
-  const header = ['method', 'needs', 'cost (model rows)', 'options (default)', 'reference'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: readonly string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)].join('\n');
+/** Columns of the terminal views. */
+export const METHODS_WIDTH = 100;
+
+/** Flags of `attrib methods`. */
+export const METHODS_FLAGS: readonly FlagSpec[] = [{ name: 'json', type: 'bool', help: 'the registry as JSON (every field of every method)' }];
+
+const cut = (s: string, w: number): string => (s.length <= w ? s : `${s.slice(0, w - 1)}…`);
+
+/**
+ * `attrib methods [--json]`: the registry as a table that fits {@link METHODS_WIDTH} columns (id,
+ * family, what the model must offer, cost), or as JSON. `attrib methods ID` shows one method.
+ */
+export function methodsCommand(json: boolean, id?: string): string {
+  if (id !== undefined) return json ? JSON.stringify(methodJson(findMethod(id)), null, 2) : methodDetail(findMethod(id));
+  if (json) return JSON.stringify(METHODS.map(methodJson), null, 2);
+  const header = ['method', 'family', 'needs', 'cost (model rows)'];
+  const rows = METHODS.map((m) => [m.id, m.family, NEEDS[m.requires], m.cost]);
+  const widths = header.slice(0, 3).map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const rest = METHODS_WIDTH - widths.reduce((a, b) => a + b + 2, 0);
+  const fmt = (r: readonly string[]) => [...r.slice(0, 3).map((c, i) => c.padEnd(widths[i]!)), cut(r[3]!, rest)].join('  ').trimEnd();
+  return [fmt(header), fmt([...widths.map((w) => '-'.repeat(w)), '-'.repeat(Math.min(rest, 17))]), ...rows.map(fmt), '', ...wrap(`${METHODS.length} methods. Options, defaults and reference of one: attrib methods ID (e.g. attrib methods integrated-gradients)`, METHODS_WIDTH)].join('\n');
+}
+
+function methodJson(m: MethodDescriptor) {
+  return {
+    id: m.id,
+    title: m.title,
+    family: m.family,
+    requires: m.requires,
+    ...(m.layer ? { layer: m.layer } : {}),
+    output: m.output,
+    cost: m.cost,
+    stochastic: m.stochastic,
+    reference: m.reference,
+    options: m.options,
+  };
+}
+
+/** One method: title, family, requirements, cost, reference and its options with defaults and values. */
+export function methodDetail(m: MethodDescriptor): string {
+  const field = (name: string, value: string) => wrap(value, METHODS_WIDTH - 14).map((l, i) => `${(i === 0 ? name : '').padEnd(14)}${l}`);
+  const lines = [
+    `${m.title} (${m.id})`,
+    '',
+    ...field('family', m.family),
+    ...field('needs', `${NEEDS[m.requires]}${m.rules ? ' (modified back-propagation: TF.js layers models only)' : ''}`),
+    ...field('returns', m.output === 'feature' ? 'one score per input element' : 'one score per element of the layer'),
+    ...(m.layer ? field('layer', m.layer === 'required' ? '--layer NAME is required' : '--layer NAME, or a default layer') : []),
+    ...field('cost', `${m.cost} model rows`),
+    ...field('stochastic', m.stochastic ? 'yes (--seed)' : 'no'),
+    ...field('reference', m.reference),
+    '',
+    m.options.length > 0 ? 'options:' : 'options: none',
+    ...(m.options.length > 0 ? [flagHelp(methodFlags(m), METHODS_WIDTH)] : []),
+    '',
+    ...wrap(`usage: attrib explain --model M --input X --method ${m.id}${m.layer === 'required' ? ' --layer NAME' : ''}${m.options.length > 0 ? ` [${m.options.map((o) => `--${kebab(o.name)}`).join(' ')}]` : ''}`, METHODS_WIDTH),
+  ];
+  return lines.join('\n');
 }

@@ -9,6 +9,7 @@ import { graphOf, type ModelProto } from './graph/proto.js';
 import { cutAt, withOutputs } from './graph/surgery.js';
 import { fromOnnxSession, type OnnxForwardAdapter, type OnnxModelOptions, type OrtModule } from './session.js';
 import { hookNodes, OnnxHookedModel, probeShapes } from './hooked.js';
+import { gradOrRelease } from '../tfjs/tape.js';
 
 /** An onnxruntime module that can also create sessions (node or web). */
 export interface OrtEngine extends OrtModule {
@@ -167,8 +168,12 @@ class OnnxGradientModel implements DifferentiableModel {
       objective.targetIndices.forEach((t, i) => (cot[i * classes + t] = 1));
     } else {
       const y = await this.base.forward(x, ctx);
-      const g = tf.tidy(() => tf.grad((o: tf.Tensor) => tf.sum(objective(o)))(y));
-      y.dispose();
+      let g: tf.Tensor;
+      try {
+        g = gradOrRelease((o: tf.Tensor) => tf.sum(objective(o)), y);
+      } finally {
+        y.dispose();
+      }
       cot = (await g.data()) as Float32Array;
       g.dispose();
     }

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { BackendError, isAttributionError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
+import { gradOrRelease } from './tape.js';
 
 /**
  * ∂ Σ_rows objective(f(x)) / ∂x, i.e. each row's gradient of its own scalar (rows are independent).
@@ -13,7 +14,7 @@ import type { Objective } from '../../core/types.js';
 export function gradientOf(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, objective: Objective): tf.Tensor {
   const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
   try {
-    return tf.tidy(() => tf.grad((v: tf.Tensor) => tf.sum(objective(f(v))))(input));
+    return gradOrRelease((v: tf.Tensor) => tf.sum(objective(f(v))), input);
   } catch (e) {
     if (isAttributionError(e)) throw e;
     throw new BackendError(`Gradient computation failed on backend '${tf.getBackend()}': ${(e as Error).message}`, { backend: tf.getBackend() }, e);

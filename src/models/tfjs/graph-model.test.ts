@@ -92,3 +92,27 @@ it('exposes graph nodes as hook points: cache, patch, function hooks, layer meth
   x.dispose();
   model.dispose();
 });
+
+it('a failed gradient through a graph model (throwing target, wrong objective shape, patched layer view) leaves numTensors unchanged', async () => {
+  const model = (await loadModel(writeGraphModel())) as DifferentiableModel & HookedModel;
+  const x = tf.tensor2d([
+    [1, 1, 0.5],
+    [0.2, -1, 2],
+  ]);
+  const before = tf.memory().numTensors;
+  const throwing = () => {
+    throw new SyntaxError('user code');
+  };
+  for (const method of [new Saliency(model), new IntegratedGradients(model)]) {
+    const e1 = await method.attribute(x, { target: throwing, steps: 8 } as never).then(() => undefined, (e: unknown) => e as { code?: string; cause?: unknown });
+    expect(e1?.code).toBe('invalid_argument');
+    expect(e1?.cause).toBeInstanceOf(SyntaxError);
+    const e2 = await method.attribute(x, { target: (o: tf.Tensor) => tf.reshape(o, [-1]), steps: 8 } as never).then(() => undefined, (e: unknown) => e as { code?: string });
+    expect(e2?.code).toBe('shape_mismatch');
+  }
+  const e3 = await new LayerIntegratedGradients(model, { layer: 'mm' }).attribute(x, { target: throwing, steps: 4 } as never).then(() => undefined, (e: unknown) => e as { code?: string });
+  expect(e3?.code).toBe('invalid_argument');
+  expect(tf.memory().numTensors).toBe(before);
+  x.dispose();
+  model.dispose();
+});

@@ -56,6 +56,8 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
   readonly inputNames: readonly string[];
   /** Name of the Embedding layer that reads the attributed input (token ids), if any. */
   readonly embeddingOfInput: string | undefined;
+  /** Rows of that Embedding layer (its `inputDim`): token ids must be below it. */
+  readonly embeddingRows: number | undefined;
   /** The layer graph and its interpreter. */
   readonly layers: LayerGraph;
   private readonly self: ViewSpec;
@@ -100,7 +102,10 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
     this.outputShape = [...(graph.outputs[outputIndex]!.shape ?? [])];
     this.layers = new LayerGraph(graph, this.name);
     const inputId = graph.inputs[attributed]!.id;
-    this.embeddingOfInput = this.layers.nodes.find((n) => n.layer.getClassName() === 'Embedding' && n.inputs.includes(inputId))?.layer.name;
+    const embedding = this.layers.nodes.find((n) => n.layer.getClassName() === 'Embedding' && n.inputs.includes(inputId))?.layer;
+    this.embeddingOfInput = embedding?.name;
+    const rows = embedding ? (embedding.getConfig() as { inputDim?: unknown }).inputDim : undefined;
+    this.embeddingRows = typeof rows === 'number' ? rows : undefined;
     this.self = { name: this.name, exit: graph.outputs[outputIndex]!.id, inputShape: this.inputShape, outputShape: this.outputShape };
   }
 
