@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { FileFormatError, InvalidArgumentError, ShapeMismatchError } from '../core/errors.js';
 import type { Baseline, Target } from '../core/types.js';
-import type { ModelAdapter } from '../models/model.js';
+import { isHooked, type ModelAdapter } from '../models/model.js';
 import { decodeImage, type ImageData01 } from '../io/image.js';
 import { isSparseLabels, parseFeatureNames, parseLabels, type ClassLabels } from '../io/labels.js';
 import { displayImages, IMAGE_LAYOUTS, inferLayout, preprocessImage, RESIZE_POLICIES, transposeImage, type ImageLayout, type PixelNormalization, type Preprocessing, type ResizePolicy } from '../io/preprocess.js';
@@ -152,7 +152,7 @@ export function textInput(texts: readonly string[], vocab: Vocabulary, model: Mo
     });
   }
   if (texts.length === 0 || texts.every((t) => t.trim() === '')) throw new InvalidArgumentError(`Text input ${source} is empty: give one text per line`, { arg: 'input' });
-  const embeddingRows = (model as { embeddingRows?: number }).embeddingRows;
+  const embeddingRows = isHooked(model) ? model.embeddingRows : undefined;
   if (embeddingRows !== undefined && vocab.tokens.length > embeddingRows) {
     throw new InvalidArgumentError(`The vocabulary has ${vocab.tokens.length} ids but the model's embedding has ${embeddingRows} rows: it is not this model's vocabulary`, {
       arg: 'vocab',

@@ -104,6 +104,7 @@ async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: 
       name: model.name,
       layers,
       ...(model.embeddingOfInput === undefined ? {} : { embeddingOfInput: model.embeddingOfInput }),
+      ...(model.embeddingRows === undefined ? {} : { embeddingRows: model.embeddingRows }),
       ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
     });
   } catch (e) {

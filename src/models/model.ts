@@ -191,6 +191,8 @@ export interface HookedModel extends ModelAdapter {
   readonly hookNames: readonly string[];
   /** The Embedding layer that reads the model's token-id input, when it has one (declared by the adapter). */
   readonly embeddingOfInput?: string | undefined;
+  /** Rows of that Embedding layer's table (token ids must be below it), when known. */
+  readonly embeddingRows?: number | undefined;
   /** Output shape of a hook point, `null` for the batch. Throws `unknown_hook`. */
   hookShape(name: string): readonly (number | null)[];
   /** The kind of layer behind a hook point (e.g. 'Conv2D', 'Dense'). Throws `unknown_hook`. */

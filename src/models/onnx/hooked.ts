@@ -55,7 +55,7 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
     private readonly ort: { readonly Tensor: new (type: string, data: unknown, dims: readonly number[]) => OrtTensor },
     /** Compile time of this model, its rewired copies and its sessions (milliseconds, cumulative). */
     private readonly clock: { readonly ms: number } = { ms: 0 },
-    layers: { readonly layers?: ReadonlyMap<string, string>; readonly embeddingOfInput?: string } = {},
+    layers: { readonly layers?: ReadonlyMap<string, string>; readonly embeddingOfInput?: string; readonly embeddingRows?: number } = {},
   ) {
     this.name = inner.name;
     this.inputShape = inner.inputShape;
@@ -66,10 +66,13 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
     const only = layers.layers;
     this.nodes = only ? hookNodes(proto).filter((n) => only.has(n.name)).map((n) => ({ ...n, op: only.get(n.name)! })) : hookNodes(proto);
     if (layers.embeddingOfInput !== undefined) this.embeddingOfInput = layers.embeddingOfInput;
+    if (layers.embeddingRows !== undefined) this.embeddingRows = layers.embeddingRows;
   }
 
   /** The Embedding layer the token-id input feeds (exported TF.js text models), the default layer of layer-integrated-gradients. */
   readonly embeddingOfInput?: string;
+  /** Rows of that Embedding layer's table, when known. */
+  readonly embeddingRows?: number;
 
   readonly engine = 'onnx' as const;
 

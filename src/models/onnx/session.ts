@@ -37,6 +37,8 @@ export interface OnnxModelOptions {
   readonly layers?: ReadonlyMap<string, string>;
   /** The Embedding layer the (token-id) input feeds, for exported text models: layer methods default to it. */
   readonly embeddingOfInput?: string;
+  /** Rows of that Embedding layer's table (the largest token id + 1), when known. */
+  readonly embeddingRows?: number;
 }
 
 /** Candidate run sizes the tuner times. */
