@@ -1,4 +1,4 @@
-// npm run bench: times every method on the reference models of ../shared/reference (8 inputs per
+// npm run bench: times every method on the reference models of test/fixtures/reference (8 inputs per
 // call) and prints, per method, ms per input, model evaluations, and the overhead ratio = method
 // time ÷ the time the bare model takes for the same calls (same kind, same rows), measured in
 // interleaved rounds (method, then bare replay) so that machine load affects both sides alike.

@@ -1,4 +1,4 @@
-// Captum parity of the layer, CAM and modified-backpropagation methods (../shared/reference), on cpu and wasm.
+// Captum parity of the layer, CAM and modified-backpropagation methods (test/fixtures/reference), on cpu and wasm.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, useBackend } from './backend.js';

@@ -1,4 +1,4 @@
-// Parity with Captum 0.8 on the reference models (../shared/reference), on the cpu and wasm backends.
+// Parity with Captum 0.8 on the reference models (test/fixtures/reference), on the cpu and wasm backends.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, useBackend } from './backend.js';

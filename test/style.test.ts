@@ -1,4 +1,4 @@
-// The project's lint bans (../shared/STYLE.md), checked over src/ on every test run.
+// The project's lint bans (the project's STYLE.md), checked over src/ on every test run.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 // One vector–Jacobian rule per ONNX op: given the cotangent of a node's output, emit standard ONNX
-// nodes computing the cotangents of its inputs (see ../../../../../shared/notes/onnx-backward.md).
+// nodes computing the cotangents of its inputs (see docs/onnx-backward-experiment.md).
 // The rules live in rules/, one file per op family.
 import { ACTIVATION_RULES } from './rules/activation.js';
 import { ARITHMETIC_RULES } from './rules/arithmetic.js';

@@ -77,7 +77,7 @@ export const LINEAR_RULES: Readonly<Record<string, VjpRule>> = {
     if (g === 1 && s.every((v) => v === 1) && xs[1]! % 8 === 0 && p.every((v, i) => v <= full[i % spatial]!)) {
       // stride 1: a plain convolution with the kernel flipped and its channels swapped, padded by
       // d·(k−1) − p, runs in ORT's fast (NCHWc) Conv; ConvTranspose is ~2.5× slower there. Few
-      // gradient channels (e.g. an RGB input) are faster as ConvTranspose (../shared/notes/onnx-backward.md).
+      // gradient channels (e.g. an RGB input) are faster as ConvTranspose (docs/onnx-backward-experiment.md).
       const swapped = op(ctx, 'Transpose', [w!], [intsAttr('perm', [1, 0, ...Array.from({ length: spatial }, (_, i) => i + 2)])]);
       const axes = Array.from({ length: spatial }, (_, i) => i + 2);
       const flipped = op(ctx, 'Slice', [swapped, ctx.ints(axes.map(() => -1)), ctx.ints(axes.map(() => -(2 ** 53))), ctx.ints(axes), ctx.ints(axes.map(() => -1))]);
