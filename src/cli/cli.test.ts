@@ -1,30 +1,18 @@
 // The CLI as a user runs it: a child process, exit codes, one-line errors, files written or not.
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, examples, reference, referencePath, removeTempDirs, tempDir } from '../../test/reference.js';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { useBackend } from '../../test/backend.js';
+import { attrib } from '../../test/run-cli.js';
 import { encodeNpy } from '../io/npy.js';
 
 beforeAll(() => useBackend('cpu'));
 afterAll(removeTempDirs);
 
-const run = promisify(execFile);
-const BIN = path.join(ROOT, 'bin', 'attrib.js');
 
-async function attrib(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 const tmp = () => tempDir('attrib-cli-');
 

@@ -1,33 +1,21 @@
 // `attrib explain` as a user runs it: image preprocessing flags, labels, feature names, and what the
 // report shows (the input image, bars with names, the resize notice); bad values exit 2 before any work.
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, removeTempDirs, tempDir } from '../../test/reference.js';
 import { useBackend } from '../../test/backend.js';
+import { attrib } from '../../test/run-cli.js';
 import { decodeImage, encodePng, type ImageData01 } from '../io/image.js';
 import { preprocessImage } from '../io/preprocess.js';
 
 beforeAll(() => useBackend('cpu'));
 afterAll(removeTempDirs);
 
-const run = promisify(execFile);
-const BIN = path.join(ROOT, 'bin', 'attrib.js');
 const DEMO = (m: string, f: string) => path.join(ROOT, 'models', m, f);
 
-async function attrib(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 /** The PNG cards of a report, by alt text (first of each), decoded. */
 function cards(html: string): Map<string, ImageData01> {
