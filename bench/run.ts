@@ -181,8 +181,13 @@ async function captumComparison(): Promise<CaptumRow[]> {
         return { ms, d };
       };
       const first = await call();
+      // at least 15 warm calls and 300 ms of them: millisecond calls need many samples for a stable median
       const warm: number[] = [];
-      for (let r = 0; r < Math.max(REPEATS, 5); r++) warm.push((await call()).ms);
+      for (let spent = 0; warm.length < Math.max(REPEATS, 15) || spent < 300; ) {
+        const { ms } = await call();
+        warm.push(ms);
+        spent += ms;
+      }
       const ms = median(warm);
       const captumMs = CAPTUM_8[id]!;
       out.push({ file, engine: first.d.engine ?? '?', method: id, firstMs: first.ms, compileMs: first.d.compileMs ?? 0, ms, captumMs, ratio: ms / captumMs[0] });

@@ -54,6 +54,8 @@ export async function fromOnnx(model: string | Uint8Array, opts: OnnxLoadOptions
     name: typeof model === 'string' ? model : 'onnx-model',
     ...opts,
     sessionOptions,
+    // small gradient runs on one thread (see OnnxAdapterOptions), unless the caller chose the threads
+    ...(opts.intraOpNumThreads === undefined ? { smallRunSessionOptions: { ...sessionOptions, intraOpNumThreads: 1 } } : {}),
     blockedLayout: process.arch === 'x64' || process.arch === 'ia32',
     ...(cacheDir ? { graphStore: diskGraphStore(cacheDir) } : {}),
   });

@@ -62,3 +62,24 @@ describe('ONNX Runtime adapter: forward passes', () => {
     await expect(fromOnnx(new Uint8Array([1, 2, 3, 4, 5]))).rejects.toMatchObject({ code: 'invalid_model' });
   });
 });
+
+describe('ONNX Runtime adapter: gradient sessions', () => {
+  it('small runs (one-thread session) and large runs (the default session) give the same gradients, matching Captum', async () => {
+    const model = await fromOnnx(referencePath('image_cnn', 'model.onnx'), { cacheDir: false });
+    const x = examples('image_cnn'); // 8 rows: the small-run session
+    const ref = reference('image_cnn');
+    const big = tf.concat([x, x, x]); // 24 rows: the default session
+    const before = tf.memory().numTensors;
+    const small = await new Saliency(model).attribute(x, { target: ref.targets, abs: false });
+    const large = await new Saliency(model).attribute(big, { target: [...ref.targets, ...ref.targets, ...ref.targets], abs: false });
+    expect(await relError(small.values, ref.methods['saliency_signed']!.attributions)).toBeLessThan(1e-4);
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(tf.slice(large.values, 16, 8), small.values))));
+    expect((await diff.data())[0]).toBeLessThan(1e-6);
+    diff.dispose();
+    small.dispose();
+    large.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, big]);
+    model.dispose();
+  });
+});
