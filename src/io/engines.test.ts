@@ -1,7 +1,7 @@
 // The default engine (auto), diagnostics.engine / compileMs, the on-disk cache of compiled backward
 // graphs, and optional peers that are missing.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -155,6 +155,32 @@ describe('compiled backward graphs on disk', () => {
     r4.v.forEach((v, i) => expect(Math.abs(v - r1.v[i]!)).toBeLessThanOrEqual(1e-6 + 1e-5 * Math.abs(r1.v[i]!)));
     m4.dispose();
     x.dispose();
+  });
+
+  it('the store reads only regular files of its own, in a folder only this user can write', async () => {
+    const dir = tempDir('attrib-cache-store-');
+    const store = diskGraphStore(dir);
+    const value = new Uint8Array([1, 2, 3, 4, 5]);
+    await store.put('k', value);
+    expect(Array.from((await store.get('k')) ?? [])).toEqual([1, 2, 3, 4, 5]);
+    expect(await store.get('other key')).toBeUndefined();
+    // an entry replaced by a symlink (to a valid entry elsewhere) is not followed
+    const entry = path.join(dir, readdirSync(dir).find((f) => f.endsWith('.vjp'))!);
+    const elsewhere = path.join(tempDir('attrib-cache-elsewhere-'), 'entry');
+    writeFileSync(elsewhere, readFileSync(entry));
+    rmSync(entry);
+    symlinkSync(elsewhere, entry);
+    expect(await store.get('k')).toBeUndefined();
+    rmSync(entry);
+    // a folder others can write to is neither read nor written
+    await store.put('k', value);
+    expect(await store.get('k')).toBeDefined();
+    chmodSync(dir, 0o777);
+    expect(await store.get('k')).toBeUndefined();
+    await store.put('k2', value);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.vjp'))).toHaveLength(1);
+    chmodSync(dir, 0o700);
+    expect(await store.get('k')).toBeDefined();
   });
 
   it('another process hits the cache: the entry is not rewritten, and compileMs is reported apart from elapsedMs', async () => {

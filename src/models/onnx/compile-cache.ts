@@ -1,7 +1,7 @@
 // The on-disk store of compiled backward graphs (Node only): one file per key in a cache folder,
 // written atomically, read back as untrusted bytes.
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs, readdirSync, statSync } from 'node:fs';
+import { constants, promises as fs, readdirSync, readFileSync, type Dirent } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,8 @@ const MAGIC = 'ATTRIBG1';
 const MAX_ENTRIES = 64;
 /** Largest entry read back (a backward graph holds the model's weights about once or twice). */
 const MAX_ENTRY_BYTES = 1024 * 1024 * 1024;
+/** Bytes kept in all; the oldest entries beyond it are removed after a write. */
+const MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024;
 
 /**
  * The cache folder: `opt` when given (`false` turns the cache off), else the `ATTRIB_CACHE_DIR`
@@ -39,9 +41,9 @@ export function resolveCacheDir(opt: CacheDirOption | undefined, env: Readonly<R
 }
 
 /**
- * A store of compiled graphs in `dir` (created with mode 0700 when missing). Keys are hashed again
- * with a fingerprint of the graph compiler's own files (their names, sizes and modification times),
- * so a changed compiler never reads a graph an older one wrote. Writes go to a temporary file renamed
+ * A store of compiled graphs in `dir` (created with mode 0700 when missing; not used when others can
+ * write to it). Keys are hashed again with a fingerprint of the graph compiler's own files (their
+ * contents), so a changed compiler never reads a graph an older one wrote. Writes go to a temporary file renamed
  * into place; reads accept only a regular file (no symlink), owned by this user where the platform
  * says, under the size cap, whose header names the key and whose bytes match the SHA-256 it records.
  * Every failure reads as a miss (the caller recompiles) or a skipped write: the cache never fails a call.
@@ -52,14 +54,20 @@ export function diskGraphStore(dir: string): CompiledGraphStore {
   return {
     async get(key) {
       const file = fileOf(key);
+      let handle: fs.FileHandle | undefined;
       try {
-        const st = await fs.lstat(file);
+        if (!(await privateFolder(dir))) return undefined;
+        // the checks and the read are on one open file, which must not be a symlink
+        handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+        const st = await handle.stat();
         if (!st.isFile() || st.size > MAX_ENTRY_BYTES) return undefined;
         const uid = process.getuid?.();
         if (uid !== undefined && st.uid !== uid) return undefined;
-        return unpack(new Uint8Array(await fs.readFile(file)), key);
+        return unpack(new Uint8Array(await handle.readFile()), key);
       } catch {
         return undefined;
+      } finally {
+        await handle?.close().catch(() => undefined);
       }
     },
     async put(key, value) {
@@ -67,6 +75,7 @@ export function diskGraphStore(dir: string): CompiledGraphStore {
       const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
       try {
         await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+        if (!(await privateFolder(dir))) return;
         await fs.writeFile(tmp, pack(key, value), { mode: 0o600, flag: 'wx' });
         await fs.rename(tmp, file);
         await prune(dir);
@@ -97,36 +106,62 @@ function unpack(raw: Uint8Array, key: string): Uint8Array | undefined {
   return value;
 }
 
-/** Removes the oldest entries (and stale temporary files) beyond `MAX_ENTRIES`. */
-async function prune(dir: string): Promise<void> {
-  const names = (await fs.readdir(dir)).filter((n) => n.endsWith('.vjp') || n.endsWith('.tmp'));
-  if (names.length <= MAX_ENTRIES) return;
-  const dated = await Promise.all(names.map(async (n) => ({ n, t: (await fs.lstat(path.join(dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
-  dated.sort((a, b) => a.t - b.t);
-  for (const { n } of dated.slice(0, dated.length - MAX_ENTRIES)) await fs.rm(path.join(dir, n), { force: true }).catch(() => undefined);
+/**
+ * A folder only this user can write (POSIX): owned by the user, not group- or world-writable. Entries in
+ * a folder others can write to could be swapped for graphs of their choosing, so such a folder is not used.
+ */
+async function privateFolder(dir: string): Promise<boolean> {
+  const uid = process.getuid?.();
+  if (uid === undefined) return true;
+  const st = await fs.lstat(dir);
+  return st.isDirectory() && st.uid === uid && (st.mode & 0o022) === 0;
 }
 
-/** Names, sizes and modification times of the files that compile backward graphs (grad/, graph/, differentiable). */
+/** Removes the oldest entries (and stale temporary files) beyond `MAX_ENTRIES` or `MAX_TOTAL_BYTES`. */
+async function prune(dir: string): Promise<void> {
+  const names = (await fs.readdir(dir)).filter((n) => n.endsWith('.vjp') || n.endsWith('.tmp'));
+  const dated = await Promise.all(
+    names.map(async (n) => {
+      const st = await fs.lstat(path.join(dir, n)).catch(() => undefined);
+      return { n, t: st?.mtimeMs ?? 0, size: st?.size ?? 0 };
+    }),
+  );
+  dated.sort((a, b) => b.t - a.t); // newest first: kept while within both limits
+  let total = 0;
+  for (const [i, { n, size }] of dated.entries()) {
+    total += size;
+    if (i >= MAX_ENTRIES || total > MAX_TOTAL_BYTES) await fs.rm(path.join(dir, n), { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * A hash of the contents of every file that compiles backward graphs: the adapter, the cache itself, and
+ * the grad/, graph/ and rewrite/ folders with their subfolders (tests excluded). Contents, not dates:
+ * a package install gives every file the same modification time.
+ */
 function compilerFingerprint(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const h = createHash('sha256');
-  for (const n of readdirSync(here).filter((f) => /^differentiable\.(ts|js)$/.test(f))) h.update(`${n}:${statSync(path.join(here, n)).mtimeMs}\n`);
-  for (const sub of ['grad', 'graph']) {
-    const folder = path.join(here, sub);
-    let names: string[] = [];
+  const add = (file: string, label: string) => {
     try {
-      names = readdirSync(folder).filter((n) => /\.(ts|js)$/.test(n) && !n.includes('.test.')).sort();
+      h.update(`${label}\n`).update(readFileSync(file));
     } catch {
-      h.update(`${sub}:missing`);
+      h.update(`${label}:?\n`);
     }
-    for (const n of names) {
-      try {
-        const st = statSync(path.join(folder, n));
-        h.update(`${sub}/${n}:${st.size}:${st.mtimeMs}\n`);
-      } catch {
-        h.update(`${sub}/${n}:?\n`);
-      }
+  };
+  const walk = (folder: string, label: string): void => {
+    let entries: Dirent[] = [];
+    try {
+      entries = readdirSync(folder, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+    } catch {
+      h.update(`${label}:missing\n`);
     }
-  }
+    for (const e of entries) {
+      if (e.isDirectory()) walk(path.join(folder, e.name), `${label}/${e.name}`);
+      else if (/\.(ts|js)$/.test(e.name) && !e.name.includes('.test.')) add(path.join(folder, e.name), `${label}/${e.name}`);
+    }
+  };
+  for (const n of readdirSync(here).filter((f) => /^(differentiable|compile-cache)\.(ts|js)$/.test(f)).sort()) add(path.join(here, n), n);
+  for (const sub of ['grad', 'graph', 'rewrite']) walk(path.join(here, sub), sub);
   return h.digest('hex');
 }

@@ -8,6 +8,7 @@ import { FeatureAblation } from '../../attr/perturbation/feature-ablation.js';
 import { KernelShap } from '../../attr/perturbation/kernel-shap.js';
 import { gridMask } from '../../attr/masks.js';
 import { Saliency } from '../../attr/gradient/saliency.js';
+import type { DifferentiableModel } from '../model.js';
 
 beforeAll(() => useBackend('wasm'));
 
@@ -65,7 +66,7 @@ describe('ONNX Runtime adapter: forward passes', () => {
 
 describe('ONNX Runtime adapter: gradient sessions', () => {
   it('small runs (one-thread session) and large runs (the default session) give the same gradients, matching Captum', async () => {
-    const model = await fromOnnx(referencePath('image_cnn', 'model.onnx'), { cacheDir: false });
+    const model = (await fromOnnx(referencePath('image_cnn', 'model.onnx'), { cacheDir: false })) as DifferentiableModel;
     const x = examples('image_cnn'); // 8 rows: the small-run session
     const ref = reference('image_cnn');
     const big = tf.concat([x, x, x]); // 24 rows: the default session
