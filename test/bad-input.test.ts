@@ -1,4 +1,7 @@
 // Bad input gives typed errors that name the argument, before any work and without leaking tensors.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from './backend.js';
@@ -16,7 +19,8 @@ import { loadReferenceModel } from './reference.js';
 import type { AttributionError } from '../src/core/errors.js';
 import { loadModel } from '../src/io/load-model.js';
 import { referencePath } from './reference.js';
-import type { DifferentiableModel } from '../src/models/model.js';
+import type { CallContext, DifferentiableModel } from '../src/models/model.js';
+import { fromFunction } from '../src/models/tfjs/function-model.js';
 import { gradOrRelease } from '../src/models/tfjs/tape.js';
 import { MAX_GAUSS_LEGENDRE_STEPS, MAX_STEPS } from '../src/core/quadrature.js';
 import { MAX_HOST_ELEMENTS } from '../src/core/assert.js';
@@ -355,5 +359,72 @@ describe('every method, every failure: numTensors as it was', () => {
       model.dispose();
     }
     expect(checked.length).toBeGreaterThan(30);
+  });
+});
+
+describe('failures found in review', () => {
+  beforeAll(() => useBackend('cpu'));
+
+  it("a forward pass that throws while resolving target 'auto' leaves numTensors as it was", async () => {
+    const broken = fromFunction(() => {
+      throw new Error('model broke');
+    });
+    const x = tf.ones([2, 3]);
+    for (const method of [new Saliency(broken), new IntegratedGradients(broken), new Occlusion(broken), new FeatureAblation(broken)]) {
+      const before = tf.memory().numTensors;
+      await expect(method.attribute(x, { target: 'auto' })).rejects.toThrow();
+      expect(tf.memory().numTensors, method.id).toBe(before);
+    }
+    x.dispose();
+  });
+
+  it("NoiseTunnel resolves target 'auto' with the call's extra inputs bound", async () => {
+    // y = [Σ x·mask, −Σ x·mask]: the mask is a second input every call must receive
+    const rowsOf = (ctx: CallContext | undefined, n: number) => {
+      const mask = ctx?.inputs?.['mask'];
+      if (!mask) throw new Error("needs input 'mask'");
+      return tf.gather(mask, Array.from(ctx!.rows));
+    };
+    const f = (x: tf.Tensor, m: tf.Tensor) => {
+      const s = tf.sum(tf.mul(x, m), 1, true);
+      return tf.concat([s, tf.neg(s)], 1);
+    };
+    const model: DifferentiableModel = {
+      name: 'masked',
+      inputShape: [null, 3],
+      capabilities: { gradients: true, hooks: false },
+      forward: async (x, ctx) => tf.tidy(() => f(x, rowsOf(ctx, x.shape[0]!))),
+      gradients: async (x, objective, ctx) => {
+        const m = rowsOf(ctx, x.shape[0]!);
+        try {
+          return tf.tidy(() => tf.grad((v: tf.Tensor) => tf.sum(objective(f(v, m))))(x));
+        } finally {
+          m.dispose();
+        }
+      },
+      dispose: () => undefined,
+    };
+    const x = tf.tensor2d([[1, 2, 3], [-1, -2, -3]]);
+    const mask = tf.tensor2d([[1, 1, 1], [1, 0, 1]]);
+    const nt = findMethod('noise-tunnel').create(model, { inner: 'saliency' });
+    const before = tf.memory().numTensors;
+    const r = await nt.attribute(x, { target: 'auto', inputs: { mask }, samples: 2, stdevs: 0, seed: 1 } as never);
+    // row 0 picks output 0 (6 > −6), row 1 output 1 (−4 < 4): |gradient| = mask either way
+    expect(Array.from(await r.values.data())).toEqual([1, 1, 1, 1, 0, 1]);
+    r.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, mask]);
+  });
+
+  it('a weight path that is not valid URI encoding is invalid_model, not an internal error', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'attrib-uri-'));
+    try {
+      const json = JSON.parse(readFileSync(referencePath('tabular_mlp', 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
+      json.weightsManifest[0]!.paths = ['%E0%A4%A'];
+      writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
+      await expect(loadModel(path.join(dir, 'model.json'), { engine: 'tfjs' })).rejects.toMatchObject({ code: 'invalid_model' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -300,7 +300,7 @@ export async function featureMaskFlag(value: string, input: LoadedInput): Promis
       throw new InvalidArgumentError(`--feature-mask ${value}: ${what} are computed per input, so give one input row (got ${x.shape[0]}) or pass a mask file`, { arg: 'feature-mask', rows: x.shape[0] });
     }
   };
-  const slicSpec = /^slic(?::(\d+))?(?::([0-9.]+))?$/.exec(value);
+  const slicSpec = SLIC_SPEC.exec(value);
   if (slicSpec) {
     one('superpixels');
     if (x.rank !== 4 && x.rank !== 3) throw new InvalidArgumentError(`--feature-mask slic needs an image input [1, H, W, C], got [${x.shape.join(', ')}]`, { arg: 'feature-mask' });
@@ -341,6 +341,9 @@ export async function featureMaskForInput(value: string, input: LoadedInput): Pr
   }
 }
 
+/** `slic[:N[:c]]`: N an integer, c a decimal number (exponent allowed). */
+const SLIC_SPEC = /^slic(?::(\d+))?(?::(\d*\.?\d+(?:[eE][+-]?\d+)?))?$/;
+
 /**
  * Checks the syntax of a `--feature-mask` segmentation (`slic[:N[:c]]`, `grid:B`) before any work:
  * N and B positive integers, c a positive number. Other values are span names or mask files.
@@ -356,7 +359,7 @@ export function checkFeatureMaskSpec(value: string): void {
     if (!m || !(Number(m[1]) >= 1)) throw bad('grid:B needs a block size B ≥ 1 (pixels), e.g. grid:8');
     return;
   }
-  const m = /^slic(?::(\d+))?(?::(\d*\.?\d+(?:[eE][+-]?\d+)?))?$/.exec(value);
+  const m = SLIC_SPEC.exec(value);
   if (!m || (m[1] !== undefined && !(Number(m[1]) >= 1)) || (m[2] !== undefined && !(Number(m[2]) > 0))) {
     throw bad('slic[:N[:c]] needs N ≥ 1 superpixels and a compactness c > 0, e.g. slic:50 or slic:50:10');
   }

@@ -1,6 +1,6 @@
 // The CLI in-process through main(): bad invocations end in exit 2 and one stderr line, before any
 // work (bounded time), with nothing written and no tensor left behind; --version, --help, methods.
-import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync, copyFileSync, existsSync, chmodSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, copyFileSync, existsSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
@@ -229,6 +229,7 @@ describe('--out is checked first and written atomically', () => {
     expect(files).not.toContain('heatmap-7.png');
     expect(JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8')).shape).toEqual([1, 32, 32, 3]);
     expect(readdirSync(dir)).toEqual(['run']); // no temporary folder left beside it
+    expect(statSync(out).mode & 0o777).toBe(0o777 & ~process.umask()); // a folder's usual mode, not mkdtemp's 0700
 
     const json = path.join(dir, 'r.json');
     writeFileSync(json, 'old');
@@ -236,6 +237,22 @@ describe('--out is checked first and written atomically', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(readFileSync(json, 'utf8')).shape).toEqual([2, 12]);
     expect(readdirSync(dir).sort()).toEqual(['r.json', 'run']);
+  });
+});
+
+describe('the default engine and method combinations', () => {
+  it('noise-tunnel around a rules method (guided backprop) runs on TF.js under --engine auto', async () => {
+    const r = await attrib('explain', '--model', TABULAR, '--input', exampleFile('tabular_mlp', 2), '--backend', 'cpu', '--method', 'noise-tunnel', '--inner', 'guided-backprop', '--samples', '2', '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).shape).toEqual([2, 12]);
+    expect(r.leaked).toBe(0);
+  });
+
+  it('a slic compactness with an exponent is read as a number, not as a mask file', async () => {
+    const img = path.join(ROOT, 'models', 'demo-image', 'sample-0.png');
+    const r = await attrib('explain', '--model', path.join(ROOT, 'models', 'demo-image', 'model.json'), '--input', img, '--method', 'feature-ablation', '--feature-mask', 'slic:6:1e1', '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.leaked).toBe(0);
   });
 });
 

@@ -218,6 +218,8 @@ export async function writeAtomically(files: ReadonlyMap<string, Uint8Array | st
   const old = `${tmp}-old`;
   let moved = false;
   try {
+    // mkdtemp makes the folder private (0700); the output gets a folder's usual mode (0777 less the umask)
+    await fs.chmod(tmp, 0o777 & ~process.umask());
     for (const [name, content] of files) await fs.writeFile(path.join(tmp, name), content);
     await fs.writeFile(path.join(tmp, OUTPUT_MARKER), `${JSON.stringify({ writtenBy: 'attrib', files: [...files.keys()] })}\n`);
     const existing = await fs.lstat(dest).catch(() => undefined);

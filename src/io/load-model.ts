@@ -167,7 +167,13 @@ export async function readModelArtifacts(file: string, limits: ModelFileLimits =
     let got = 0;
     for (const p of g.paths as unknown[]) {
       if (typeof p !== 'string') throw new ModelLoadError(`'${file}': weight paths must be strings`, { file });
-      const resolved = path.resolve(dir, decodeURIComponent(p));
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(p);
+      } catch (e) {
+        throw new ModelLoadError(`'${file}': weight path '${p}' is not a valid URI-encoded path`, { file, path: p }, e);
+      }
+      const resolved = path.resolve(dir, decoded);
       if (path.isAbsolute(p) || (!resolved.startsWith(dir + path.sep) && resolved !== dir)) {
         throw new ModelLoadError(`'${file}': weight path '${p}' points outside the model's directory`, { file, path: p });
       }

@@ -28,12 +28,17 @@ export async function resolveTarget(
     for (const [s, e] of chunks(n, batchSize, run)) {
       await run.checkpoint(e - s, 'target');
       const xs = tf.slice(x, s, e - s);
-      const out = await model.forward(xs, { rows: rangeIds(s, e) });
-      xs.dispose();
-      const am = tf.tidy(() => tf.argMax(tf.reshape(out, [e - s, -1]), 1));
-      out.dispose();
-      indices.set(await am.data(), s);
-      am.dispose();
+      let out: tf.Tensor | undefined;
+      let am: tf.Tensor | undefined;
+      try {
+        out = await model.forward(xs, { rows: rangeIds(s, e) });
+        const o = out;
+        am = tf.tidy(() => tf.argMax(tf.reshape(o, [e - s, -1]), 1));
+        indices.set(await am.data(), s);
+      } finally {
+        // also when the forward pass fails: nothing of this chunk outlives the call
+        tf.dispose([xs, ...(out ? [out] : []), ...(am ? [am] : [])]);
+      }
     }
     return { kind: 'index', indices };
   }

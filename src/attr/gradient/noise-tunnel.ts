@@ -9,7 +9,7 @@ import { resolveTarget } from '../../models/target.js';
 import { resolveBatchSize } from '../../core/batching.js';
 import type { AttributeOptions, Attributor, Target } from '../../core/types.js';
 import type { ModelAdapter } from '../../models/model.js';
-import { samplesWithin } from '../internal/prepare.js';
+import { bindInputs, samplesWithin } from '../internal/prepare.js';
 import { defineMethod } from '../../core/method.js';
 import { seedOption } from '../internal/options.js';
 
@@ -69,7 +69,8 @@ export class NoiseTunnel<O extends AttributeOptions = AttributeOptions> implemen
       if (!this.model) {
         throw new InvalidArgumentError(`'${fn}' needs the model (new NoiseTunnel(method, model)) to resolve target 'auto'`, { arg: 'target', fn });
       }
-      const r = await resolveTarget(this.model, x, 'auto', run, batchSize, fn);
+      // with the call's fixed extra inputs bound, as every model call of the inner method gets them
+      const r = await resolveTarget(bindInputs(this.model, opts.inputs, n, fn), x, 'auto', run, batchSize, fn);
       if (r.kind === 'index') target = Array.from(r.indices);
     }
     const rng = new Rng(opts.seed ?? noiseTunnel.defaults.seed);

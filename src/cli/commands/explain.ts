@@ -80,7 +80,8 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
   checkSteps(flags, descriptor);
   const names = await readNames(flags);
   const imageOpts = imageOptions(flags);
-  const engine = engineFor(flags.get('engine'), [descriptor]);
+  // the wrapped method counts too (noise-tunnel around guided backprop needs TF.js)
+  const engine = engineFor(flags.get('engine'), [descriptor, ...(inner ? [inner] : [])]);
   const model = await loadModel(modelPath, engine);
   let input: LoadedInput & { vocab?: Vocabulary };
   try {
