@@ -253,7 +253,7 @@ describe('attrib explain with a multi-input model', () => {
     const dir = tmp();
     const xIn = tfl.input({ shape: [4], name: 'x' });
     const maskIn = tfl.input({ shape: [4], name: 'mask' });
-    const prod = tfl.layers.multiply().apply([xIn, maskIn]) as tfl.SymbolicTensor;
+    const prod = tfl.layers.multiply({ name: 'prod' }).apply([xIn, maskIn]) as tfl.SymbolicTensor;
     const y = tfl.layers.dense({ units: 2, useBias: false, weights: [tf.tensor2d([1, 0, -2, 0, 3, 0, 0.5, 1], [4, 2])] }).apply(prod) as tfl.SymbolicTensor;
     await tfl.model({ inputs: [xIn, maskIn], outputs: y }).save({
       save: async (a) => {
@@ -271,6 +271,13 @@ describe('attrib explain with a multi-input model', () => {
     const missing = await attrib(...args);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--inputs mask=FILE/);
+    // a layer method on the default engine: the layer's shape is known although the probe cannot run a two-input graph
+    const lig = await attrib(...args.slice(0, 5), '--method', 'layer-integrated-gradients', '--layer', 'prod', '--target', '0', '--inputs', `mask=${path.join(dir, 'mask.json')}`);
+    expect(lig.code, lig.stderr).toBe(0);
+    const out = JSON.parse(lig.stdout) as { data: number[]; diagnostics: { engine: string } };
+    expect(out.diagnostics.engine).toBe('onnx');
+    // linear after the layer: LIG on it is a ⊙ w exactly, here the same numbers as ablation
+    out.data.forEach((v, i) => expect(v).toBeCloseTo([1, -4, 0, 2, 0, -1, 6, 0.5][i]!, 4));
   });
 });
 

@@ -100,9 +100,11 @@ async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: 
   try {
     // the same hook points (layer names and classes) as on TF.js, and the same default embedding layer
     const layers = new Map(model.hookNames.map((n) => [n, model.hookClass(n)]));
+    const layerShapes = new Map(model.hookNames.map((n) => [n, model.hookShape(n)]));
     onnxModel = await fromOnnx(bytes, {
       name: model.name,
       layers,
+      layerShapes,
       ...(model.embeddingOfInput === undefined ? {} : { embeddingOfInput: model.embeddingOfInput }),
       ...(model.embeddingRows === undefined ? {} : { embeddingRows: model.embeddingRows }),
       ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),

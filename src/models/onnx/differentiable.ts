@@ -76,6 +76,7 @@ export async function onnxAdapter(original: Uint8Array, ort: OrtEngine, opts: On
   // hook points by graph surgery (see hooked.ts): rewired copies share this loader, without hooks of their own
   const session = (p: ModelProto) => ort.InferenceSession.create(encodeModel(p), opts.sessionOptions);
   const shapes = await probeShapes(proto, hookNodes(proto).map((n) => n.name), inner.inputShape, inner.inputNames?.[0] ?? 'input', session, ort as never);
+  for (const [name, shape] of opts.layerShapes ?? []) if (!shapes.has(name)) shapes.set(name, shape);
   // sessions and rewired copies made during calls count as compile time
   const timed = async <T>(work: Promise<T>): Promise<T> => {
     const t0 = performance.now();

@@ -35,6 +35,11 @@ export interface OnnxModelOptions {
    * (the exporter's helper tensors stay hidden). Default: every tensor a computing node produces.
    */
   readonly layers?: ReadonlyMap<string, string>;
+  /**
+   * Known output shapes of those hook points (`null` for the batch), used where the load-time probe cannot
+   * run the graph (a model with several inputs): the exporter keeps TF.js's layouts, so TF.js's shapes hold.
+   */
+  readonly layerShapes?: ReadonlyMap<string, readonly (number | null)[]>;
   /** The Embedding layer the (token-id) input feeds, for exported text models: layer methods default to it. */
   readonly embeddingOfInput?: string;
   /** Rows of that Embedding layer's table (the largest token id + 1), when known. */
