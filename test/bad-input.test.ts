@@ -1,9 +1,8 @@
 // Bad input gives typed errors that name the argument, before any work and without leaking tensors.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from './backend.js';
 import { expectNoLeak } from './leak-check.js';
 import { linear, smooth } from './reference-models.js';
@@ -18,7 +17,7 @@ import { fromBatchFunction } from '../src/models/batch-function.js';
 import { loadReferenceModel } from './reference.js';
 import type { AttributionError } from '../src/core/errors.js';
 import { loadModel } from '../src/io/load-model.js';
-import { referencePath } from './reference.js';
+import { referencePath, removeTempDirs, tempDir } from './reference.js';
 import type { CallContext, DifferentiableModel } from '../src/models/model.js';
 import { fromFunction } from '../src/models/tfjs/function-model.js';
 import { gradOrRelease } from '../src/models/tfjs/tape.js';
@@ -364,6 +363,7 @@ describe('every method, every failure: numTensors as it was', () => {
 
 describe('failures found in review', () => {
   beforeAll(() => useBackend('cpu'));
+  afterAll(removeTempDirs);
 
   it("a forward pass that throws while resolving target 'auto' leaves numTensors as it was", async () => {
     const broken = fromFunction(() => {
@@ -417,14 +417,10 @@ describe('failures found in review', () => {
   });
 
   it('a weight path that is not valid URI encoding is invalid_model, not an internal error', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'attrib-uri-'));
-    try {
-      const json = JSON.parse(readFileSync(referencePath('tabular_mlp', 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
-      json.weightsManifest[0]!.paths = ['%E0%A4%A'];
-      writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
-      await expect(loadModel(path.join(dir, 'model.json'), { engine: 'tfjs' })).rejects.toMatchObject({ code: 'invalid_model' });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const dir = tempDir('attrib-uri-');
+    const json = JSON.parse(readFileSync(referencePath('tabular_mlp', 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
+    json.weightsManifest[0]!.paths = ['%E0%A4%A'];
+    writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
+    await expect(loadModel(path.join(dir, 'model.json'), { engine: 'tfjs' })).rejects.toMatchObject({ code: 'invalid_model' });
   });
 });

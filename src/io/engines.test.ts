@@ -1,8 +1,7 @@
 // The default engine (auto), diagnostics.engine / compileMs, the on-disk cache of compiled backward
 // graphs, and optional peers that are missing.
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -10,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../test/backend.js';
-import { examples, reference, referencePath, relError, ROOT } from '../../test/reference.js';
+import { examples, reference, referencePath, relError, removeTempDirs, ROOT, tempDir } from '../../test/reference.js';
 import { Saliency } from '../attr/gradient/saliency.js';
 import { IntegratedGradients } from '../attr/gradient/integrated-gradients.js';
 import { setupBackend, engineFor } from '../cli/backend.js';
@@ -23,13 +22,7 @@ import { loadModel } from './load-model.js';
 
 beforeAll(() => useBackend('wasm'));
 
-const dirs: string[] = [];
-const tempDir = (prefix: string) => {
-  const d = mkdtempSync(path.join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(removeTempDirs);
 
 describe('engine auto (the default)', () => {
   it('runs a layers model.json on ONNX Runtime, says so in diagnostics, and agrees with TF.js and Captum', async () => {

@@ -272,6 +272,9 @@ function assertSameRowShape(b: tf.Tensor, x: tf.Tensor, fn: string): void {
 }
 
 /** DeepLIFT (Rescale)'s one declaration: catalogue entry, CLI flags and defaults. */
+/** The max-pool rule option of DeepLIFT and DeepLiftShap. */
+const maxPoolOption = { type: 'enum', values: DEEPLIFT_MAXPOOL, help: "max-pooling: Captum's gradient, or DeepLIFT's exact (complete) rule", default: 'gradient' } as const;
+
 export const deepLift = defineMethod({
   id: 'deeplift',
   rules: true,
@@ -282,7 +285,7 @@ export const deepLift = defineMethod({
   reference: 'Shrikumar et al. 2017, arXiv:1704.02685',
   stochastic: false,
   output: 'feature',
-  options: { maxPool: { type: 'enum', values: DEEPLIFT_MAXPOOL, help: "max-pooling: Captum's gradient, or DeepLIFT's exact (complete) rule", default: 'gradient' } },
+  options: { maxPool: maxPoolOption },
   create: (m: ModelAdapter, st) => new DeepLift(hookedModel(m, 'DeepLift'), enumSetting(st, 'maxPool', DEEPLIFT_MAXPOOL, 'DeepLift')),
 });
 
@@ -297,6 +300,6 @@ export const deepLiftShap = defineMethod({
   reference: 'Lundberg & Lee 2017, arXiv:1705.07874; Captum DeepLiftShap',
   stochastic: false,
   output: 'feature',
-  options: { maxPool: { type: 'enum', values: DEEPLIFT_MAXPOOL, help: "max-pooling: Captum's gradient, or DeepLIFT's exact (complete) rule", default: 'gradient' } },
+  options: { maxPool: maxPoolOption },
   create: (m: ModelAdapter, st) => new DeepLiftShap(hookedModel(m, 'DeepLiftShap'), enumSetting(st, 'maxPool', DEEPLIFT_MAXPOOL, 'DeepLift')),
 });
