@@ -9,10 +9,10 @@ import { MULTI_OUTPUT, RULES, type RuleContext } from './rules.js';
 export const COTANGENT = 'attrib_cotangent';
 export const gradName = (input: string): string => `attrib_grad_${input}`;
 
-/** Nodes that lie on a path from `input` to `output`, in graph (topological) order. */
-export function pathNodes(model: ModelProto, input: string, output: string): { nodes: NodeProto[]; onPath: Set<string> } {
+/** Nodes that lie on a path from `input` (or any of several tensors) to `output`, in graph (topological) order. */
+export function pathNodes(model: ModelProto, input: string | readonly string[], output: string): { nodes: NodeProto[]; onPath: Set<string> } {
   const nodes = model.graph?.node ?? [];
-  const fromInput = new Set<string>([input]);
+  const fromInput = new Set<string>(typeof input === 'string' ? [input] : input);
   for (const n of nodes) if ((n.input ?? []).some((i) => fromInput.has(i))) for (const o of n.output ?? []) fromInput.add(o);
   const toOutput = new Set<string>([output]);
   for (let k = nodes.length - 1; k >= 0; k--) {
@@ -24,7 +24,7 @@ export function pathNodes(model: ModelProto, input: string, output: string): { n
 }
 
 /** Ops on the path that have no gradient rule (empty when the model can be differentiated). */
-export function unsupportedOps(model: ModelProto, input: string, output: string): { op: string; node: string }[] {
+export function unsupportedOps(model: ModelProto, input: string | readonly string[], output: string): { op: string; node: string }[] {
   return pathNodes(model, input, output)
     .nodes.filter((n) => !RULES[n.opType ?? ''])
     .map((n) => ({ op: n.opType ?? '?', node: n.name ?? '' }));
@@ -48,16 +48,25 @@ export function probeModel(model: ModelProto): ModelProto {
 }
 
 /**
- * The VJP graph for d output / d input. `shapes` holds every tensor's shape from a probe run
- * (batch 1) and the initializers' dims; `blockedLayout` when ORT's NCHWc kernels will run it (see
- * `RuleContext.blockedLayout`). Throws `capability_missing` naming the first unsupported op.
+ * The VJP graph for d output / d wrt. `wrt` is one tensor (a graph input, or an intermediate tensor)
+ * or several: all their cotangents come from ONE backward pass, as graph outputs `gradName(w)` after
+ * `output`, in `wrt`'s order (the gradient at an intermediate tensor holds everything upstream of it
+ * fixed). With several, a tensor the output does not depend on gets zeros. `shapes` holds every
+ * tensor's shape from a probe run (batch 1) and the initializers' dims; `blockedLayout` when ORT's
+ * NCHWc kernels will run it (see `RuleContext.blockedLayout`). Throws `capability_missing` naming the
+ * first unsupported op.
  */
-export function compileVjp(model: ModelProto, input: string, output: string, shapes: ReadonlyMap<string, readonly number[]>, opts: { readonly blockedLayout?: boolean } = {}): ModelProto {
+export function compileVjp(model: ModelProto, wrt: string | readonly string[], output: string, shapes: ReadonlyMap<string, readonly number[]>, opts: { readonly blockedLayout?: boolean } = {}): ModelProto {
   const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
   const g = graphOf(copy);
-  const { nodes, onPath } = pathNodes(copy, input, output);
+  const several = typeof wrt !== 'string';
+  const names: readonly string[] = several ? wrt : [wrt];
+  if (names.length === 0 || new Set(names).size !== names.length) {
+    throw new AttributionError('invalid_argument', `compileVjp needs one or more distinct tensors to differentiate with respect to; got [${names.join(', ')}]`, { details: { wrt: names } });
+  }
+  const { nodes, onPath } = pathNodes(copy, names, output);
   if (!onPath.has(output)) {
-    throw new AttributionError('capability_missing', `ONNX output '${output}' does not depend on input '${input}'`, { details: { input, output } });
+    throw new AttributionError('capability_missing', `ONNX output '${output}' does not depend on ${several ? 'any of' : 'input'} '${names.join("', '")}'`, { details: { input: names.join(','), output } });
   }
   const tooOld = opsetBlocker(copy);
   if (tooOld) throw new AttributionError('capability_missing', `${tooOld}; forward-only methods still work`, { details: { opset: defaultOpset(copy) } });
@@ -133,17 +142,27 @@ export function compileVjp(model: ModelProto, input: string, output: string, sha
       if (dx && onPath.has(name)) grads.set(name, [...(grads.get(name) ?? []), dx]);
     });
   }
-  const dInput = accumulated(input);
-  if (!dInput) throw new AttributionError('capability_missing', `No gradient reaches ONNX input '${input}'`, { details: { input } });
-  emitted.push(node('Identity', [dInput], [gradName(input)]));
+  for (const input of names) {
+    const dInput = accumulated(input);
+    if (dInput) emitted.push(node('Identity', [dInput], [gradName(input)]));
+    else if (several) emitted.push(node('ConstantOfShape', [op0(emitted, 'Shape', input, ctx)], [gradName(input)]));
+    else throw new AttributionError('capability_missing', `No gradient reaches ONNX input '${input}'`, { details: { input } });
+  }
   for (const e of emitted) g.node.push(onnx.NodeProto.fromObject(e as Record<string, unknown>));
   const zeroAt = g.initializer.findIndex((t) => t.name === zero);
   if (zeroAt >= 0 && !g.node.some((n) => (n.input ?? []).includes(zero))) g.initializer.splice(zeroAt, 1);
   const floatType = { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } };
   g.input.push({ name: COTANGENT, type: floatType });
-  g.output.splice(0, g.output.length, { name: output, type: floatType }, { name: gradName(input), type: floatType });
+  g.output.splice(0, g.output.length, { name: output, type: floatType }, ...names.map((n) => ({ name: gradName(n), type: floatType })));
   g.valueInfo.splice(0, g.valueInfo.length);
   return copy;
+}
+
+/** Emits `type(input)` with a fresh output name and returns it. */
+function op0(emitted: NodeProto[], type: string, input: string, ctx: RuleContext): string {
+  const out = ctx.fresh(type.toLowerCase());
+  emitted.push(node(type, [input], [out]));
+  return out;
 }
 
 export const encodeModel = (m: ModelProto): Uint8Array => onnx.ModelProto.encode(m).finish();

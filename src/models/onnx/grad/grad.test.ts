@@ -303,6 +303,42 @@ describe('transformer and reshaping VJP rules against finite differences', () =>
     await checkVjp(b, [1, 2, 3, 4], [1, 2, 3, 5]);
   });
 
+  it('one backward pass gives the cotangents of several tensors: an input, intermediates, and zeros off the path', async () => {
+    // y = tanh(x·W1)·W2; u = -x does not reach y
+    const w1 = randn(20);
+    const w2 = randn(10);
+    const m = makeModel({
+      nodes: [node('MatMul', ['x', 'w1'], ['a']), node('Tanh', ['a'], ['h']), node('MatMul', ['h', 'w2'], ['y']), node('Neg', ['x'], ['u'])],
+      ...io(['n', 3, 4], ['n', 3, 2]),
+      initializers: [floatTensor('w1', [4, 5], w1), floatTensor('w2', [5, 2], w2)],
+    });
+    const shapes = new Map<string, number[]>([['x', [1, 3, 4]], ['w1', [4, 5]], ['a', [1, 3, 5]], ['h', [1, 3, 5]], ['w2', [5, 2]], ['y', [1, 3, 2]], ['u', [1, 3, 4]]]);
+    const run = async (wrt: string | string[]) => {
+      const session = await ort.InferenceSession.create(encodeModel(compileVjp(m, wrt, 'y', shapes)));
+      const out = await session.run({ x: new ort.Tensor('float32', Float32Array.from(x), [2, 3, 4]), [COTANGENT]: new ort.Tensor('float32', Float32Array.from(c), [2, 3, 2]) });
+      await session.release();
+      return out;
+    };
+    const x = randn(24);
+    const c = randn(12);
+    const several = await run(['h', 'x', 'u']);
+    expect(Object.keys(several).sort()).toEqual([gradName('h'), gradName('u'), gradName('x'), 'y'].sort());
+    const alone = await run('x');
+    const dx = Array.from(several[gradName('x')]!.data as Float32Array);
+    expect(Math.max(...dx.map((v, i) => Math.abs(v - (alone[gradName('x')]!.data as Float32Array)[i]!)))).toBeLessThan(1e-6);
+    // d y / d h at fixed upstream = c · W2ᵀ
+    const dh = Array.from(several[gradName('h')]!.data as Float32Array);
+    const expected = Array.from({ length: 30 }, (_, k) => {
+      const [row, j] = [Math.floor(k / 5), k % 5];
+      return c[row * 2]! * w2[j * 2]! + c[row * 2 + 1]! * w2[j * 2 + 1]!;
+    });
+    expect(Math.max(...dh.map((v, i) => Math.abs(v - expected[i]!)))).toBeLessThan(1e-5);
+    expect(several[gradName('u')]!.dims).toEqual([2, 3, 4]);
+    expect(Array.from(several[gradName('u')]!.data as Float32Array).every((v) => v === 0)).toBe(true);
+    expect(() => compileVjp(m, ['x', 'x'], 'y', shapes)).toThrow(/distinct/);
+    expect(() => compileVjp(m, ['u'], 'y', shapes)).toThrow(/does not depend/);
+  });
+
   it('Gather (a token position and a set of positions, negative index), Slice, Split, Pad, Concat', async () => {
     const m = makeModel({
       nodes: [
