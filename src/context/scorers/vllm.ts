@@ -1,0 +1,54 @@
+import { CapabilityError } from '../../core/errors.js';
+import type { HttpClient } from '../http.js';
+import { alignFromEnd, arrayField, choiceText, firstChoice, type LogProbApi, type TokenScore } from './tokens.js';
+
+/**
+ * vLLM's OpenAI-compatible `POST {endpoint}/completions` with `prompt_logprobs: 0` and `max_tokens: 1`:
+ * `choices[0].prompt_logprobs` holds one entry per prompt token, `null` first (vLLM prepends BOS for
+ * models that have one, which shifts every position by one), then `{token_id: {logprob,
+ * decoded_token}}` with the actual token first. The decoded pieces are aligned to the text from its
+ * end, so the BOS shift (or its absence) does not move the response tokens.
+ *
+ * Cost: one request per prompt scored.
+ */
+export class VllmApi implements LogProbApi {
+  readonly api = 'vllm' as const;
+
+  constructor(readonly client: HttpClient, readonly model: string | undefined) {}
+
+  async responseTokens(prompt: string, response: string): Promise<TokenScore[]> {
+    const text = prompt + response;
+    const reply = await this.client.post('/completions', { ...(this.model ? { model: this.model } : {}), prompt: text, max_tokens: 1, temperature: 0, prompt_logprobs: 0 });
+    return promptLogprobTokens(reply, text, prompt.length, this.client.endpoint);
+  }
+
+  async generate(prompt: string, maxTokens: number): Promise<string> {
+    const reply = await this.client.post('/completions', { ...(this.model ? { model: this.model } : {}), prompt, max_tokens: maxTokens, temperature: 0 });
+    return choiceText(reply, this.client.endpoint);
+  }
+}
+
+/** Response tokens from vLLM's `prompt_logprobs`, offsets relative to `from`. */
+export function promptLogprobTokens(reply: unknown, text: string, from: number, url: string): TokenScore[] {
+  const bad = (why: string) => new CapabilityError(`${url} did not return vLLM prompt_logprobs (${why}); for other OpenAI-style servers that echo use --api completions, for llama.cpp's server --api llama.cpp`, { url, why });
+  const entries = arrayField(firstChoice(reply), 'prompt_logprobs');
+  if (!entries || entries.length === 0) throw bad('no choices[0].prompt_logprobs');
+  const lengths: number[] = [];
+  const logprobs: (number | null)[] = [];
+  for (const [i, e] of entries.entries()) {
+    if (e === null) {
+      lengths.push(0); // BOS, or the first token (no log-probability): the backward alignment places it
+      logprobs.push(null);
+      continue;
+    }
+    if (typeof e !== 'object' || Array.isArray(e)) throw bad(`entry ${i} is not an object`);
+    const first = Object.values(e)[0] as { logprob?: unknown; decoded_token?: unknown } | undefined;
+    if (typeof first?.logprob !== 'number' || typeof first.decoded_token !== 'string') throw bad(`entry ${i} lacks logprob or decoded_token`);
+    lengths.push(first.decoded_token.length);
+    logprobs.push(first.logprob);
+  }
+  let covered = 0;
+  for (const l of lengths) covered += l;
+  if (covered < text.length - from) throw bad(`the decoded tokens cover ${covered} characters, fewer than the response's ${text.length - from}`);
+  return alignFromEnd(lengths, logprobs, text.length, from, url);
+}
