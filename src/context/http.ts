@@ -183,6 +183,7 @@ function httpError(status: number, url: string, text: string, keyName: string | 
   if (status === 401 || status === 403) {
     return new InvalidArgumentError(`${url} refused the request (HTTP ${status}: ${said}); set a valid API key in the environment variable ${keyName ?? 'named by --api-key-env'}`, { url, status });
   }
+  if (status === 429) return new BackendError(`${url} kept rate-limiting the requests (HTTP 429: ${said}) after retries; lower --concurrency or raise the server's limits`, { url, status });
   if (status === 404) return new InvalidArgumentError(`${url} does not exist (HTTP 404: ${said}); check --endpoint (OpenAI-style servers end in /v1) and --api`, { url, status });
   if (status >= 400 && status < 500) return new InvalidArgumentError(`${url} rejected the request (HTTP ${status}: ${said})`, { url, status, message: said });
   return new BackendError(`${url} failed (HTTP ${status}: ${said}) after retries`, { url, status });
