@@ -32,7 +32,7 @@ export async function topKDrop(game: AblationGame, full: number, scores: ArrayLi
  *
  * Cost: `count` prompts.
  */
-export async function linearDatamodelingScore(game: AblationGame, scores: ArrayLike<number>, count: number, seed: number): Promise<number> {
+export async function linearDatamodelingScore(game: Pick<AblationGame, 'n' | 'values'>, scores: ArrayLike<number>, count: number, seed: number): Promise<number> {
   const n = game.n;
   const masks = randomMasks(n, count, 0.5, new Rng(seed));
   const actual = await game.values(masks, 'LDS held-out ablations');
