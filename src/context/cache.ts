@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FileFormatError } from '../core/errors.js';
 import type { TokenScore } from './scorers/tokens.js';
 
 /** Largest cache entry read back (bytes). */
@@ -11,10 +10,11 @@ const MAX_ENTRY_BYTES = 32 * 1024 * 1024;
  * An on-disk cache of scored responses, one JSON file per (api, endpoint, model, prompt, response),
  * named by the SHA-256 of that key, in a private folder (mode 0700, files 0600). Writes are atomic
  * (a temporary file renamed into place), so concurrent runs never read half an entry; a corrupt or
- * foreign entry is ignored (a miss), never trusted. No API key is part of the key or the entry.
+ * foreign entry, a symlink, or a folder others can write to is ignored (a miss), never trusted. A
+ * failed write is skipped: the cache never fails a run. No API key is part of the key or the entry.
  */
 export class ScoreCache {
-  private ready: Promise<void> | undefined;
+  private ready: Promise<boolean> | undefined;
 
   constructor(readonly dir: string) {}
 
@@ -26,7 +26,8 @@ export class ScoreCache {
   async get(key: string): Promise<TokenScore[] | undefined> {
     const file = path.join(this.dir, `${key}.json`);
     try {
-      const st = await stat(file);
+      if (!(await this.usable())) return undefined;
+      const st = await lstat(file);
       if (!st.isFile() || st.size > MAX_ENTRY_BYTES) return undefined;
       const j = JSON.parse(await readFile(file, 'utf8')) as { key?: unknown; tokens?: unknown };
       if (j.key !== key || !Array.isArray(j.tokens)) return undefined;
@@ -42,21 +43,23 @@ export class ScoreCache {
   }
 
   async set(key: string, tokens: readonly TokenScore[]): Promise<void> {
-    this.ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(
-      () => undefined,
-      (e: unknown) => {
-        throw new FileFormatError(`Could not create the cache folder ${this.dir}; pass a writable --cache folder`, { dir: this.dir }, e);
-      },
-    );
-    await this.ready;
+    if (!(await this.usable())) return;
     const file = path.join(this.dir, `${key}.json`);
     const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
     try {
       await writeFile(tmp, JSON.stringify({ key, tokens: tokens.map((t) => [t.start, t.end, t.logprob]) }), { mode: 0o600, flag: 'wx' });
       await rename(tmp, file);
-    } catch (e) {
+    } catch {
       await unlink(tmp).catch(() => undefined);
-      throw new FileFormatError(`Could not write the cache entry ${file}; pass a writable --cache folder`, { file }, e);
     }
+  }
+
+  /** Creates the folder (0700) once; false when it cannot be made or others may write to it. */
+  private usable(): Promise<boolean> {
+    this.ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 })
+      .then(() => lstat(this.dir))
+      .then((st) => st.isDirectory() && (st.mode & 0o022) === 0)
+      .catch(() => false);
+    return this.ready;
   }
 }
