@@ -1,4 +1,5 @@
 import { Rng } from '../core/random.js';
+import { ranks } from '../core/rank.js';
 import { randomMasks } from './context-cite.js';
 import type { AblationGame } from './game.js';
 
@@ -52,16 +53,4 @@ export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let sbb = 0;
   for (let i = 0; i < n; i++) (sab += (ra[i]! - m) * (rb[i]! - m)), (saa += (ra[i]! - m) ** 2), (sbb += (rb[i]! - m) ** 2);
   return saa === 0 || sbb === 0 ? 0 : sab / Math.sqrt(saa * sbb);
-}
-
-function ranks(v: ArrayLike<number>): Float64Array {
-  const idx = Array.from({ length: v.length }, (_, i) => i).sort((p, q) => v[p]! - v[q]!);
-  const r = new Float64Array(v.length);
-  for (let s = 0; s < idx.length; ) {
-    let t = s;
-    while (t + 1 < idx.length && v[idx[t + 1]!] === v[idx[s]!]) t++;
-    for (let q = s; q <= t; q++) r[idx[q]!] = (s + t) / 2 + 1;
-    s = t + 1;
-  }
-  return r;
 }
