@@ -3,14 +3,13 @@ import { InvalidArgumentError } from '../core/errors.js';
 import { ContextAttribution, type SourceSpan } from '../core/result.js';
 import type { Progress } from '../core/types.js';
 import { attribot } from './attribot.js';
-import type { ScoreCache } from './cache.js';
 import { contextCite } from './context-cite.js';
 import { linearDatamodelingScore, topKDrop, type TopKDrop } from './evaluate.js';
 import { AblationGame } from './game.js';
 import { contextKernelShap } from './kernel-shap.js';
 import { leaveOneOut } from './leave-one-out.js';
 import { DEFAULT_TEMPLATE, PromptBuilder } from './prompt.js';
-import { resolveResponseSpan, ResponseLogProb, type ResponseSpan } from './scorer.js';
+import { resolveResponseSpan, ResponseLogProb, type ResponseSpan, type ScoreStore } from './scorer.js';
 import type { LogProbApi } from './scorers/tokens.js';
 import { checkSpans, splitSources, type SourceUnit } from './sources.js';
 
@@ -35,8 +34,8 @@ export interface ContextAttributeOptions {
   readonly responseSpan?: ResponseSpan | string;
   /** Text put in place of an ablated source. Default '' (removed). */
   readonly replacement?: string;
-  /** On-disk cache of scored prompts. */
-  readonly cache?: ScoreCache;
+  /** Cache of scored prompts (`ScoreCache` from `attrib/node`: on disk). */
+  readonly cache?: ScoreStore;
   /** Most tokens generated when there is no response. Default 256. */
   readonly maxNewTokens?: number;
   /** Held-out random ablations for the LDS (extra prompts). Default 0: no LDS. */

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { ScoreStore } from './scorer.js';
 import type { TokenScore } from './scorers/tokens.js';
 
 /** Largest cache entry read back (bytes). */
@@ -13,7 +14,7 @@ const MAX_ENTRY_BYTES = 32 * 1024 * 1024;
  * foreign entry, a symlink, or a folder others can write to is ignored (a miss), never trusted. A
  * failed write is skipped: the cache never fails a run. No API key is part of the key or the entry.
  */
-export class ScoreCache {
+export class ScoreCache implements ScoreStore {
   private ready: Promise<boolean> | undefined;
 
   constructor(readonly dir: string) {}
@@ -23,7 +24,8 @@ export class ScoreCache {
     return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
   }
 
-  async get(key: string): Promise<TokenScore[] | undefined> {
+  async get(parts: readonly (string | undefined)[]): Promise<TokenScore[] | undefined> {
+    const key = ScoreCache.keyOf(parts);
     const file = path.join(this.dir, `${key}.json`);
     try {
       if (!(await this.usable())) return undefined;
@@ -42,7 +44,8 @@ export class ScoreCache {
     }
   }
 
-  async set(key: string, tokens: readonly TokenScore[]): Promise<void> {
+  async set(parts: readonly (string | undefined)[], tokens: readonly TokenScore[]): Promise<void> {
+    const key = ScoreCache.keyOf(parts);
     if (!(await this.usable())) return;
     const file = path.join(this.dir, `${key}.json`);
     const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;

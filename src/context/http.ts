@@ -170,7 +170,14 @@ async function readText(res: Response, cap: number): Promise<string> {
     }
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  // the chunks kept fit in `cap` (the one that crossed it was not kept)
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder().decode(all);
 }
 
 function causeCode(e: unknown): string {

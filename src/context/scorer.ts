@@ -1,6 +1,14 @@
 import { InvalidArgumentError } from '../core/errors.js';
-import { ScoreCache } from './cache.js';
 import type { LogProbApi, TokenScore } from './scorers/tokens.js';
+
+/**
+ * Where scored prompts are kept between runs, by key parts (api, endpoint, model, prompt, response):
+ * `ScoreCache` (from `attrib/node`) keeps them on disk.
+ */
+export interface ScoreStore {
+  get(parts: readonly (string | undefined)[]): Promise<readonly TokenScore[] | undefined>;
+  set(parts: readonly (string | undefined)[], tokens: readonly TokenScore[]): Promise<void>;
+}
 
 /** Which part of the response is scored: characters `[start, end)` of the response. */
 export interface ResponseSpan {
@@ -11,7 +19,7 @@ export interface ResponseSpan {
 /**
  * The log-probability of a fixed response (or of a span of it, LAQuer-style localized queries) after
  * any prompt: the sum of the log-probabilities of the response tokens that overlap the span. Caches
- * every scored prompt in memory and, when given a {@link ScoreCache}, on disk; counts the prompts it
+ * every scored prompt in memory and, when given a {@link ScoreStore}, on disk; counts the prompts it
  * had to send.
  */
 export class ResponseLogProb {
@@ -26,7 +34,7 @@ export class ResponseLogProb {
     private readonly api: LogProbApi,
     readonly response: string,
     span?: ResponseSpan,
-    private readonly cache?: ScoreCache,
+    private readonly cache?: ScoreStore,
   ) {
     const fn = 'ResponseLogProb';
     if (typeof response !== 'string' || response.length === 0) {
@@ -51,8 +59,8 @@ export class ResponseLogProb {
     return p;
   }
 
-  private async tokens(prompt: string): Promise<TokenScore[]> {
-    const key = ScoreCache.keyOf([this.api.api, this.api.client.endpoint, this.api.model, prompt, this.response]);
+  private async tokens(prompt: string): Promise<readonly TokenScore[]> {
+    const key = [this.api.api, this.api.client.endpoint, this.api.model, prompt, this.response];
     const hit = await this.cache?.get(key);
     if (hit) {
       this.cacheHits++;

@@ -35,11 +35,11 @@ export class LlamaCppApi implements LogProbApi {
         throw new CapabilityError(`${url}/tokenize gave no {id, piece} for token ${i}; llama.cpp's server needs 'with_pieces' support (build b3500 or later)`, { url, index: i });
       }
       ids.push(id);
-      lengths.push(typeof piece === 'string' ? Buffer.byteLength(piece) : piece.length);
+      lengths.push(typeof piece === 'string' ? utf8Length(piece) : piece.length);
     }
     // byte offsets: pieces may be partial UTF-8 sequences
-    const from = Buffer.byteLength(prompt);
-    const total = Buffer.byteLength(text);
+    const from = utf8Length(prompt);
+    const total = utf8Length(text);
     const marks = alignFromEnd(lengths, lengths.map(() => 0), total, from, `${url}/tokenize`);
     const first = ids.length - marks.length;
     const scores: TokenScore[] = [];
@@ -85,8 +85,12 @@ function charOffset(s: string, b: number): number {
   let i = 0;
   for (const ch of s) {
     if (bytes >= b) break;
-    bytes += Buffer.byteLength(ch);
+    bytes += utf8Length(ch);
     i += ch.length;
   }
   return i;
 }
+
+const encoder = new TextEncoder();
+/** UTF-8 length in bytes. */
+const utf8Length = (s: string): number => encoder.encode(s).length;
