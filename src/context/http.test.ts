@@ -71,6 +71,20 @@ describe('HttpClient', () => {
     }
   });
 
+  it('retries a dropped connection, then gives up with backend_failure', async () => {
+    let drops = 1;
+    const s = await raw((_, res) => (drops-- > 0 ? res.socket?.destroy() : res.end('{"ok":1}')));
+    try {
+      const c = new HttpClient(s.url, { backoffMs: 1 });
+      expect(await c.post('/', {})).toEqual({ ok: 1 });
+      expect(c.requests).toBe(2);
+      drops = 10;
+      await expect(new HttpClient(s.url, { backoffMs: 1, attempts: 2 }).post('/', {})).rejects.toMatchObject({ code: 'backend_failure' });
+    } finally {
+      await s.close();
+    }
+  });
+
   it('stops at the request budget with budget_exceeded', async () => {
     const s = await raw((_, res) => res.end('{}'));
     try {

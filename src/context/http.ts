@@ -24,9 +24,12 @@ export const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 const RETRY_CAP_MS = 8000;
 
+/** Connection errors that mean the endpoint is wrong or down (not retried): the user's to fix. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL', 'UND_ERR_INVALID_ARG', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED']);
+
 /**
  * A JSON-over-HTTP client for one endpoint (Node's fetch): a concurrency limit, bounded retries with
- * exponential backoff on 429/5xx/timeouts (honouring `Retry-After` up to 8 s), a request budget, a
+ * exponential backoff on 429/5xx/timeouts/dropped connections (honouring `Retry-After` up to 8 s), a request budget, a
  * timeout per request and an abort signal. Counts the requests it sent. Errors are typed and never
  * hold the API key.
  */
@@ -90,7 +93,13 @@ export class HttpClient {
           }
           throw new BackendError(`${url} did not answer within ${timeoutMs} ms (${attempts} attempts); raise the timeout (--timeout) or lower the concurrency`, { url, timeoutMs, attempts });
         }
-        throw new InvalidArgumentError(`Could not connect to ${url} (${causeCode(e)}); check --endpoint and that the server is running`, { url, cause: causeCode(e) }, e);
+        const code = causeCode(e);
+        if (!UNREACHABLE.has(code) && attempt < attempts) {
+          await this.pause(attempt, undefined); // a dropped connection (ECONNRESET …): transient
+          continue;
+        }
+        if (!UNREACHABLE.has(code)) throw new BackendError(`${url} dropped the connection (${code}) ${attempts} times; check the server's logs, or lower --concurrency`, { url, cause: code, attempts }, e);
+        throw new InvalidArgumentError(`Could not connect to ${url} (${code}); check --endpoint and that the server is running`, { url, cause: code }, e);
       }
       if (res.ok) return this.json(res, url);
       const text = await readText(res, 4096).catch(() => '');

@@ -76,6 +76,11 @@ describe('log-probability protocols', () => {
     expect(() => promptLogprobTokens({ choices: [{ text: 'x' }] }, 'ab', 1, 'u')).toThrow(expect.objectContaining({ code: 'capability_missing' }));
     expect(() => promptLogprobTokens({ choices: [{ prompt_logprobs: [null, { 5: { logprob: -1 } }] }] }, 'ab', 1, 'u')).toThrow(/decoded_token/);
     expect(() => promptLogprobTokens({ choices: [{ prompt_logprobs: [null, 7] }] }, 'ab', 1, 'u')).toThrow(expect.objectContaining({ code: 'capability_missing' }));
+    // more than the prompt token (prompt_logprobs > 0): which one is the prompt's is unknown
+    const two = { 5: { logprob: -1, decoded_token: 'b' }, 9: { logprob: -2, decoded_token: 'c' } };
+    expect(() => promptLogprobTokens({ choices: [{ prompt_logprobs: [null, two] }] }, 'ab', 1, 'u')).toThrow(/2 tokens/);
+    // the top-level placement is read too
+    expect(promptLogprobTokens({ prompt_logprobs: [null, { 5: { logprob: -1, decoded_token: 'b' } }] }, 'ab', 1, 'u')).toEqual([{ start: 0, end: 1, logprob: -1 }]);
   });
 
   it('echoedTokens checks the arrays: lengths, offsets, log-probs', () => {

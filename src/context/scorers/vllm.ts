@@ -31,7 +31,8 @@ export class VllmApi implements LogProbApi {
 /** Response tokens from vLLM's `prompt_logprobs`, offsets relative to `from`. */
 export function promptLogprobTokens(reply: unknown, text: string, from: number, url: string): TokenScore[] {
   const bad = (why: string) => new CapabilityError(`${url} did not return vLLM prompt_logprobs (${why}); for other OpenAI-style servers that echo use --api completions, for llama.cpp's server --api llama.cpp`, { url, why });
-  const entries = arrayField(firstChoice(reply), 'prompt_logprobs');
+  // vLLM puts them in choices[0]; some builds also at the top level
+  const entries = arrayField(firstChoice(reply), 'prompt_logprobs') ?? arrayField(reply, 'prompt_logprobs');
   if (!entries || entries.length === 0) throw bad('no choices[0].prompt_logprobs');
   const lengths: number[] = [];
   const logprobs: (number | null)[] = [];
@@ -42,7 +43,10 @@ export function promptLogprobTokens(reply: unknown, text: string, from: number, 
       continue;
     }
     if (typeof e !== 'object' || Array.isArray(e)) throw bad(`entry ${i} is not an object`);
-    const first = Object.values(e)[0] as { logprob?: unknown; decoded_token?: unknown } | undefined;
+    // prompt_logprobs 0: one entry, the actual token (with more, integer keys sort by id, not by role)
+    const values = Object.values(e);
+    if (values.length !== 1) throw bad(`entry ${i} holds ${values.length} tokens, not the prompt token alone (prompt_logprobs 0)`);
+    const first = values[0] as { logprob?: unknown; decoded_token?: unknown } | undefined;
     if (typeof first?.logprob !== 'number' || typeof first.decoded_token !== 'string') throw bad(`entry ${i} lacks logprob or decoded_token`);
     lengths.push(first.decoded_token.length);
     logprobs.push(first.logprob);
