@@ -163,6 +163,35 @@ describe('attributeContext on an additive server (log p = b + Σ w_i [i present]
 });
 
 describe('attributeContext: bad input', () => {
+  it('stops at the request budget (budget_exceeded) and on abort (aborted)', async () => {
+    const server = await startFakeLlm(base({ latencyMs: 20 }));
+    try {
+      const opts = { context: CONTEXT, query: 'q', response: RESPONSE, method: 'context-cite' } as const;
+      await expect(attributeContext(connect({ api: 'completions', endpoint: `${server.url}/v1`, maxRequests: 10 }), opts)).rejects.toMatchObject({ code: 'budget_exceeded' });
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 60);
+      await expect(attributeContext(connect({ api: 'completions', endpoint: `${server.url}/v1`, signal: ac.signal }), { ...opts, signal: ac.signal })).rejects.toMatchObject({ code: 'aborted' });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('replaces ablated sources when asked, and takes caller-given spans', async () => {
+    const server = await startFakeLlm(base());
+    try {
+      const spans = [{ source: 'para-1', start: 0, end: CONTEXT.indexOf('\n\n') }, { source: 'para-2', start: CONTEXT.indexOf('\n\n') + 2, end: CONTEXT.length }];
+      const r = await attributeContext(connect({ api: 'completions', endpoint: `${server.url}/v1` }), { context: CONTEXT, query: 'q', response: RESPONSE, method: 'leave-one-out', sources: spans, replacement: '[removed]' });
+      const scores = Array.from(await r.attribution.values.data());
+      r.dispose();
+      expect(scores[0]).toBeCloseTo(WEIGHTS.slice(0, 5).reduce((a, b) => a + b, 0), 5);
+      expect(scores[1]).toBeCloseTo(WEIGHTS.slice(5).reduce((a, b) => a + b, 0), 5);
+      expect(r.attribution.sources.map((s) => s.source)).toEqual(['para-1', 'para-2']);
+      expect(String(server.log.at(-1)!.body['prompt'])).toContain('[removed]');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('empty context and empty response are invalid_argument, before any request', async () => {
     const server = await startFakeLlm(base());
     try {

@@ -42,7 +42,7 @@ export interface ContextAttributeOptions {
   readonly ldsAblations?: number;
   /** k values of the top-k log-probability drop (one extra prompt each). Default none. */
   readonly topK?: readonly number[];
-  /** Prompts in flight at once. Default 8. */
+  /** Prompts in flight at once. Default: the client's concurrency. */
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: Progress) => void;
@@ -105,7 +105,7 @@ export async function attributeContext(api: LogProbApi, opts: ContextAttributeOp
   }
   const span = typeof opts.responseSpan === 'string' ? resolveResponseSpan(response, opts.responseSpan) : opts.responseSpan;
   const scorer = new ResponseLogProb(api, response, span, opts.cache);
-  const game = new AblationGame(prompts, scorer, { concurrency: opts.concurrency ?? 8, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+  const game = new AblationGame(prompts, scorer, { concurrency: opts.concurrency ?? api.client.concurrency, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
   const seed = opts.seed ?? 0;
   // the full prompt goes first, alone: it settles protocol fallbacks before the concurrent ablations
   const full = await game.full();

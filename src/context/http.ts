@@ -38,7 +38,8 @@ export class HttpClient {
   requests = 0;
   private active = 0;
   private readonly waiting: (() => void)[] = [];
-  private readonly concurrency: number;
+  /** Requests in flight at most. */
+  readonly concurrency: number;
 
   constructor(readonly endpoint: string, private readonly opts: HttpOptions = {}) {
     const fn = 'HttpClient';

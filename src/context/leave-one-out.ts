@@ -1,4 +1,4 @@
-import type { AblationGame } from './game.js';
+import { leaveOneOutMasks, type AblationGame } from './game.js';
 
 /**
  * Leave-one-out: score_i = v(all) − v(all but source i), the drop in the response's log-probability
@@ -8,8 +8,6 @@ import type { AblationGame } from './game.js';
  */
 export async function leaveOneOut(game: AblationGame, full: number): Promise<Float64Array> {
   const n = game.n;
-  const masks = new Uint8Array(n * n).fill(1);
-  for (let i = 0; i < n; i++) masks[i * n + i] = 0;
-  const v = await game.values(masks, 'leave-one-out');
+  const v = await game.values(leaveOneOutMasks(n, Array.from({ length: n }, (_, i) => i)), 'leave-one-out');
   return v.map((x) => full - x);
 }

@@ -4,6 +4,7 @@ import type { SourceSpan } from '../core/result.js';
 /** How a context is split into sources. */
 export type SourceUnit = 'sentences' | 'lines' | 'paragraphs';
 
+/** The values of `--sources`. */
 export const SOURCE_UNITS: readonly SourceUnit[] = ['sentences', 'lines', 'paragraphs'];
 
 /** Largest context accepted (characters): a bound on every prompt built from it. */

@@ -108,7 +108,6 @@ export async function contextCommand(raw: Map<string, string | true>, signal?: A
     maxNewTokens: get('max-new-tokens') as number,
     ldsAblations: get('lds') as number,
     ...(topK ? { topK } : {}),
-    concurrency: get('concurrency') as number,
     ...(signal ? { signal } : {}),
     onProgress: bar.update,
   });

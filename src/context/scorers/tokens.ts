@@ -11,6 +11,7 @@ export interface TokenScore {
 /** The protocols spoken to servers. */
 export type ApiName = 'completions' | 'vllm' | 'llama.cpp';
 
+/** The values of `--api`. */
 export const API_NAMES: readonly ApiName[] = ['completions', 'vllm', 'llama.cpp'];
 
 /** A server protocol that scores a fixed response after a prompt, token by token, and generates. */
