@@ -26,8 +26,8 @@ usage:
   attrib demo [--out DIR] [--quick] explain the bundled models with every method; writes report.html
   attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]
                                    ground-truth benchmark: leaderboard.md/.json and charts
-  attrib context --endpoint URL --api completions|vllm|llama.cpp [--llm NAME] --context FILE --query TEXT
-                 [--response TEXT] [--template FILE] [--sources sentences|lines|paragraphs]
+  attrib context --endpoint URL --api completions|vllm|llama.cpp [--llm NAME] --context FILE
+                 --query TEXT [--response TEXT] [--template FILE] [--sources sentences|lines|paragraphs]
                  --method context-cite|leave-one-out|kernel-shap|attribot [--ablations 64] [--seed N]
                  [--concurrency 8] --out FILE.json|DIR
                                    which context sources an LLM answer relied on (server log-probs)
@@ -43,7 +43,7 @@ const COMMANDS: Record<string, { readonly summary: string; readonly usage: strin
   methods: { summary: 'the methods: a table, or one method in detail', usage: 'attrib methods [ID] [--json]', flags: METHODS_FLAGS },
   demo: { summary: 'explain the bundled models with every method; writes report.html', usage: 'attrib demo [--out DIR] [--quick]', flags: DEMO_FLAGS },
   benchmark: { summary: 'the ground-truth benchmark: leaderboard.md/.json and charts', usage: 'attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]', flags: BENCHMARK_FLAGS },
-  context: { summary: 'which sources of a context an LLM answer relied on, scored by a server', usage: 'attrib context --endpoint URL --api completions|vllm|llama.cpp --context FILE --query TEXT [--response TEXT] --method ID [--out FILE.json|DIR]', flags: CONTEXT_FLAGS },
+  context: { summary: 'which sources of a context an LLM answer relied on, scored by a server', usage: 'attrib context --endpoint URL --api API --context FILE --query TEXT [--method ID] [--out F]', flags: CONTEXT_FLAGS },
 };
 
 /** The package version, from package.json (two folders up from src/cli and dist/cli alike). */

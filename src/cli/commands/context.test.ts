@@ -82,6 +82,18 @@ describe('attrib context', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ method: 'attribot', responseSpan: { start: 0, end: 12 } });
   });
 
+  it('attrib context --help lists its options within 100 columns; attrib help lists the command', async () => {
+    const r = await attrib('context', '--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^attrib context: /);
+    expect(r.stdout).toMatch(/--method context-cite\|leave-one-out\|kernel-shap\|attribot/);
+    for (const line of r.stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+    const h = await attrib('help');
+    expect(h.stdout).toMatch(/attrib context --endpoint URL/);
+    const ours = h.stdout.slice(h.stdout.indexOf('  attrib context'), h.stdout.indexOf('explain options:'));
+    for (const line of ours.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+  });
+
   it.each([
     ['--model refused for now', ['--model', 'some/dir', '--method', 'leave-one-out'], /capability_missing: Option '--model DIR'/],
     ['a missing context file', ['--method', 'leave-one-out', '--context', '/nonexistent/ctx.txt'], /invalid_argument: Option '--context'/],
