@@ -29,8 +29,8 @@ usage:
   attrib context --endpoint URL --api completions|vllm|llama.cpp [--llm NAME] --context FILE
                  --query TEXT [--response TEXT] [--template FILE]
                  [--sources sentences|lines|paragraphs]
-                 --method context-cite|leave-one-out|kernel-shap|attribot [--ablations 64] [--seed N]
-                 [--concurrency 8] --out FILE.json|DIR
+                 --method context-cite|leave-one-out|kernel-shap|attribot [--ablations 64]
+                 [--seed N] [--concurrency 8] --out FILE.json|DIR
                                    which context sources an LLM answer relied on (server log-probs)
 
 explain options:
