@@ -28,6 +28,8 @@ export interface FakeLlmConfig {
   readonly malformed?: boolean;
   /** Require `Authorization: Bearer <apiKey>`. */
   readonly apiKey?: string;
+  /** llama.cpp: send non-ASCII pieces as arrays of UTF-8 bytes (as llama.cpp does for partial characters). */
+  readonly bytePieces?: boolean;
   /** vLLM: prepend a BOS entry (null) to prompt_logprobs. Default true. */
   readonly bos?: boolean;
 }
@@ -108,7 +110,8 @@ export async function startFakeLlm(cfg: FakeLlmConfig): Promise<FakeLlm> {
     }
     if (path === '/tokenize') {
       const toks = fakeTokens(String(body['content']));
-      return send(200, { tokens: [{ id: 1, piece: '<s>' }, ...toks.map((t) => ({ id: idOf(t.text), piece: t.text }))] });
+      const piece = (t: string) => (cfg.bytePieces && /[^\x00-\x7f]/.test(t) ? [...Buffer.from(t)] : t);
+      return send(200, { tokens: [{ id: 1, piece: '<s>' }, ...toks.map((t) => ({ id: idOf(t.text), piece: piece(t.text) }))] });
     }
     if (path === '/completion') {
       if (!Array.isArray(body['prompt'])) return send(200, { content: ` ${cfg.response}` });

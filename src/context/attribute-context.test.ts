@@ -9,7 +9,8 @@ import { removeTempDirs, tempDir } from '../../test/reference.js';
 import { attributeContext, type ContextAttributeOptions } from './attribute-context.js';
 import { ScoreCache } from './cache.js';
 import { connect } from './connect.js';
-import type { ApiName } from './scorers/tokens.js';
+import { HttpClient } from './http.js';
+import type { ApiName, LogProbApi } from './scorers/tokens.js';
 
 afterAll(removeTempDirs);
 
@@ -207,14 +208,12 @@ describe('attributeContext: bad input', () => {
   });
 
   it('a response that tokenizes to nothing is invalid_argument', async () => {
-    const server = await startFakeLlm(base());
-    try {
-      const api = connect({ api: 'completions', endpoint: `${server.url}/v1` });
-      // trailing white space only: the server's tokens end before the span
-      await expect(attributeContext(api, { context: CONTEXT, query: 'q', response: 'Paris', method: 'leave-one-out', template: 'Context: {context}\nAnswer:' , responseSpan: '5:5' })).rejects.toMatchObject({ code: 'invalid_argument' });
-      await expect(attributeContext(api, { context: CONTEXT, query: 'q', response: '   ', method: 'leave-one-out' })).rejects.toMatchObject({ code: 'invalid_argument' });
-    } finally {
-      await server.close();
-    }
+    // a server whose tokenizer drops the response (e.g. characters it normalises away): no token covers it
+    const client = new HttpClient('http://127.0.0.1:9');
+    const api: LogProbApi = { api: 'completions', client, model: undefined, responseTokens: async () => [{ start: -10, end: 0, logprob: -1 }], generate: async () => '' };
+    await expect(attributeContext(api, { context: CONTEXT, query: 'q', response: '\u200b', method: 'leave-one-out' })).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/covers no token/) });
+    // a server that generates only white space
+    const ws: LogProbApi = { ...api, generate: async () => '  \n' };
+    await expect(attributeContext(ws, { context: CONTEXT, query: 'q', method: 'leave-one-out' })).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/generated nothing/) });
   });
 });

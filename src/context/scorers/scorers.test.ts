@@ -29,6 +29,22 @@ describe('log-probability protocols', () => {
     });
   }
 
+  it('the three protocols agree on the offsets of a non-ASCII response (llama.cpp pieces as UTF-8 bytes)', async () => {
+    const response = 'Café ☕ 𝔁 naïve.';
+    const s = await startFakeLlm({ ...cfg, response, bytePieces: true });
+    try {
+      const got = [];
+      for (const api of ['completions', 'vllm', 'llama.cpp'] as const) {
+        got.push(await connect({ api, endpoint: api === 'llama.cpp' ? s.url : `${s.url}/v1` }).responseTokens(PROMPT, response));
+      }
+      const want = [[-1, 4], [4, 6], [6, 9], [9, 16]];
+      for (const toks of got) expect(toks.map((t) => [t.start, t.end])).toEqual(want);
+      expect(got[2]!.map((t) => t.logprob)).toEqual(got[0]!.map((t) => t.logprob));
+    } finally {
+      await s.close();
+    }
+  });
+
   it('completions falls back to max_tokens 1 once when 0 is refused, dropping the generated token', async () => {
     const s = await startFakeLlm({ ...cfg, refuseZeroMaxTokens: true });
     try {
