@@ -111,6 +111,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case 'context': {
+        await setupBackend('cpu', true); // one [1, sources] tensor: the cpu backend is enough
         const r = await contextCommand(raw, ac.signal);
         if (r.stdout) process.stdout.write(`${r.stdout}\n`);
         if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);

@@ -2,8 +2,6 @@
 // stderr line, nothing written).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import '@tensorflow/tfjs-backend-cpu';
-import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../../../test/context-server.js';
 import { removeTempDirs, tempDir } from '../../../test/reference.js';
@@ -18,7 +16,6 @@ let contextFile: string;
 let bad = 0;
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
   server = await startFakeLlm({ sources: SENTENCES, weights: WEIGHTS, bias: -25, response: RESPONSE, apiKey: 'sk-test-key' });
   dir = tempDir();
   contextFile = path.join(dir, 'context.txt');
