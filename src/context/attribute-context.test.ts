@@ -87,7 +87,11 @@ describe('attributeContext on an additive server (log p = b + Σ w_i [i present]
     expect(r.diagnostics.requests).toBe(2 ** 5 - 2 + 2);
   });
 
-  it('kernel-shap sampled (64 coalitions) correlates with w', async () => {
+  it('kernel-shap needs at least 3 ablations', async () => {
+    await expect(run(base(), { method: 'kernel-shap', ablations: 2 })).rejects.toMatchObject({ code: 'invalid_argument' });
+  });
+
+  it('kernel-shap sampled (64 ablations: the empty context and 63 coalitions) correlates with w', async () => {
     const { r, scores } = await run(base(), { method: 'kernel-shap', seed: 2 });
     expect(pearson(scores, WEIGHTS)).toBeGreaterThanOrEqual(0.95);
     expect(r.diagnostics.requests).toBeLessThanOrEqual(64 + 2);

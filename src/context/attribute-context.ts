@@ -77,7 +77,7 @@ export interface ContextRun extends Disposable {
  * prompt, then runs the method over ablated prompts (concurrently) and optionally evaluates it (top-k
  * drop, LDS). The result owns one tensor ([1, sources]); dispose it.
  *
- * Cost: leave-one-out n + 1 prompts; context-cite ablations + 1; kernel-shap min(ablations, 2^n − 2) + 2;
+ * Cost: leave-one-out n + 1 prompts; context-cite ablations + 1; kernel-shap min(ablations, 2^n − 1) + 1;
  * attribot ≤ ablations + 1; plus one for generation, len(topK), ldsAblations. A prompt is one request
  * (completions, vllm) or 1 + response tokens (llama.cpp).
  *

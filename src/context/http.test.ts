@@ -134,6 +134,15 @@ describe('HttpClient', () => {
     await s.close(); // nothing listens there now
     await expect(new HttpClient(url).post('/completions', {})).rejects.toMatchObject({ code: 'invalid_argument', details: { url: `${url}/completions` } });
     expect(() => new HttpClient('localhost:8000')).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
+    const e = (() => {
+      try {
+        return new HttpClient('http://me:hunter2@127.0.0.1:8000/v1');
+      } catch (x) {
+        return x as Error;
+      }
+    })();
+    expect(e).toMatchObject({ code: 'invalid_argument' });
+    expect((e as Error).message).not.toContain('hunter2');
     expect(() => new HttpClient('ftp://x/')).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
     expect(() => new HttpClient('http://x/', { concurrency: 0 })).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
   });

@@ -49,6 +49,10 @@ export class HttpClient {
     } catch (e) {
       throw new InvalidArgumentError(`Argument 'endpoint' passed to '${fn}' must be an http(s) URL such as http://127.0.0.1:8000/v1, got ${JSON.stringify(endpoint)}`, { arg: 'endpoint', fn }, e);
     }
+    if (url.username !== '' || url.password !== '') {
+      // fetch refuses such URLs, and they would end up in messages and result files
+      throw new InvalidArgumentError(`Argument 'endpoint' passed to '${fn}' must not hold credentials (user:password@); put the key in the API-key environment variable instead`, { arg: 'endpoint', fn });
+    }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new InvalidArgumentError(`Argument 'endpoint' passed to '${fn}' must use http or https, got ${url.protocol}`, { arg: 'endpoint', fn });
     }
