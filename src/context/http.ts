@@ -25,7 +25,7 @@ export const MAX_BODY_BYTES = 64 * 1024 * 1024;
 const RETRY_CAP_MS = 8000;
 
 /** Connection errors that mean the endpoint is wrong or down (not retried): the user's to fix. */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL', 'UND_ERR_INVALID_ARG', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED']);
+const UNREACHABLE = new Set(['bad port', 'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL', 'UND_ERR_INVALID_ARG', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED']);
 
 /**
  * A JSON-over-HTTP client for one endpoint (Node's fetch): a concurrency limit, bounded retries with
@@ -194,9 +194,12 @@ async function readText(res: Response, cap: number): Promise<string> {
   return new TextDecoder().decode(all);
 }
 
+/** The system error code under a fetch failure (ECONNREFUSED …), else the cause's message. */
 function causeCode(e: unknown): string {
-  const c = e instanceof Error ? (e.cause as { code?: unknown } | undefined) : undefined;
-  return typeof c?.code === 'string' ? c.code : e instanceof Error ? e.message : String(e);
+  const c = e instanceof Error ? (e.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  if (typeof c?.code === 'string') return c.code;
+  if (typeof c?.message === 'string') return c.message;
+  return e instanceof Error ? e.message : String(e);
 }
 
 function httpError(status: number, url: string, text: string, keyName: string | undefined): AttributionError {

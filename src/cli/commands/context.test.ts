@@ -105,6 +105,22 @@ describe('attrib context', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('an unreachable endpoint and a server without echo: exit 2, the message says what to do, nothing written', async () => {
+    const out = path.join(dir, 'unreachable.json');
+    const r = await attrib('context', '--endpoint', 'http://127.0.0.1:9/v1', '--api', 'completions', '--context', contextFile, '--query', 'q', '--response', RESPONSE, '--method', 'leave-one-out', '--quiet', '--out', out);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/invalid_argument: Could not connect to http:\/\/127\.0\.0\.1:9\/v1\/completions/);
+    const noEcho = await startFakeLlm({ sources: SENTENCES, weights: WEIGHTS, bias: -25, response: RESPONSE, noEcho: true });
+    try {
+      const e = await attrib('context', '--endpoint', `${noEcho.url}/v1`, '--api', 'completions', '--context', contextFile, '--query', 'q', '--response', RESPONSE, '--method', 'leave-one-out', '--quiet', '--out', out);
+      expect(e.code).toBe(2);
+      expect(e.stderr).toMatch(/capability_missing: .*--api vllm/);
+    } finally {
+      await noEcho.close();
+    }
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('a wrong API key: exit 2 naming the variable, the key never printed; an empty context file likewise', async () => {
     process.env['TEST_CTX_KEY_BAD'] = 'sk-bad-999';
     const out = path.join(dir, 'bad-key.json');
