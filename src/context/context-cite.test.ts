@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ROOT } from '../../test/reference.js';
 import { Rng } from '../core/random.js';
 import { fitSurrogate, logitOfLogProb, randomMasks } from './context-cite.js';
 import { linearDatamodelingScore, spearman } from './evaluate.js';
@@ -19,6 +22,19 @@ describe('ContextCite numerics', () => {
     const { scores, intercept } = fitSurrogate(masks, y, n, 1e-9);
     scores.forEach((s, i) => expect(s).toBeCloseTo(w[i]!, 5));
     expect(intercept).toBeCloseTo(3, 5);
+  });
+
+  it('matches scikit-learn’s ContextCite surrogate (StandardScaler + Lasso) on the fixture', () => {
+    const ref = JSON.parse(readFileSync(path.join(ROOT, 'test', 'fixtures', 'context', 'lasso-contextcite.json'), 'utf8')) as { cases: { n: number; alpha: number; masks: number[]; y: number[]; weight: number[]; bias: number }[] };
+    expect(ref.cases).toHaveLength(3);
+    for (const c of ref.cases) {
+      const { scores, intercept } = fitSurrogate(Uint8Array.from(c.masks), Float64Array.from(c.y), c.n, c.alpha);
+      const scale = Math.max(...c.weight.map(Math.abs));
+      scores.forEach((s, i) => expect(Math.abs(s - c.weight[i]!)).toBeLessThanOrEqual(1e-5 * scale));
+      // the same sources are zeroed by the penalty
+      expect(Array.from(scores, (s) => Math.abs(s) < 1e-9)).toEqual(c.weight.map((w) => w === 0));
+      expect(intercept).toBeCloseTo(c.bias, 5);
+    }
   });
 
   it('the surrogate satisfies the Lasso optimality (KKT) conditions on the standardised masks', () => {
