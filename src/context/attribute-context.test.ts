@@ -10,6 +10,7 @@ import { attributeContext, type ContextAttributeOptions } from './attribute-cont
 import { ScoreCache } from './cache.js';
 import { connect } from './connect.js';
 import { HttpClient } from './http.js';
+import { ResponseLogProb } from './scorer.js';
 import type { ApiName, LogProbApi } from './scorers/tokens.js';
 
 afterAll(removeTempDirs);
@@ -65,6 +66,28 @@ describe('attributeContext on an additive server (log p = b + Σ w_i [i present]
     expect(top(scores, 3)).toEqual([0, 4, 6]);
     expect(r.diagnostics.requests).toBeLessThanOrEqual(64 + 2);
     expect(r.diagnostics.requests).toBe(r.diagnostics.prompts);
+  });
+
+  it('context-cite with the released code’s target (Σ per-token logits) also puts the true sources on top', async () => {
+    const { scores } = await run(base(), { method: 'context-cite', seed: 3, contextCiteTarget: 'tokens' });
+    expect(pearson(scores, WEIGHTS)).toBeGreaterThanOrEqual(0.95);
+    expect(top(scores, 3)).toEqual([0, 4, 6]);
+  });
+
+  it('ResponseLogProb aggregates log p or per-token logits over the span’s tokens, once per prompt', async () => {
+    let calls = 0;
+    const api: LogProbApi = {
+      api: 'completions',
+      client: new HttpClient('http://127.0.0.1:9'),
+      model: undefined,
+      responseTokens: async () => (calls++, [{ start: -1, end: 3, logprob: Math.log(0.5) }, { start: 3, end: 6, logprob: Math.log(0.8) }, { start: 6, end: 9, logprob: Math.log(0.1) }]),
+      generate: async () => '',
+    };
+    const r = new ResponseLogProb(api, 'abcdefghi', { start: 2, end: 7 });
+    expect(await r.of('p')).toBeCloseTo(Math.log(0.5 * 0.8 * 0.1), 12);
+    expect(await r.of('p', 'token-logits')).toBeCloseTo(Math.log(1) + Math.log(4) + Math.log(0.1 / 0.9), 12);
+    expect(calls).toBe(1);
+    expect(r.prompts).toBe(1);
   });
 
   it('a pairwise interaction puts both sources of the pair in the top 3 (context-cite and leave-one-out)', async () => {

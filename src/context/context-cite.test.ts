@@ -3,9 +3,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../../test/reference.js';
 import { Rng } from '../core/random.js';
-import { fitSurrogate, logitOfLogProb, randomMasks } from './context-cite.js';
+import { fitSurrogate, randomMasks } from './context-cite.js';
 import { linearDatamodelingScore, spearman } from './evaluate.js';
-import { resolveResponseSpan } from './scorer.js';
+import { logitOfLogProb, resolveResponseSpan } from './scorer.js';
 
 describe('ContextCite numerics', () => {
   it('logitOfLogProb is log(p / (1 − p)), stable at both ends', () => {

@@ -1,6 +1,7 @@
 import { weightedLasso } from '../core/linalg.js';
 import { Rng } from '../core/random.js';
 import type { AblationGame } from './game.js';
+import { logitOfLogProb } from './scorer.js';
 
 export interface ContextCiteOptions {
   /** Random ablations. Default 64. */
@@ -10,14 +11,11 @@ export interface ContextCiteOptions {
   /** Lasso penalty on standardised masks (sklearn's `alpha`). Default 0.01, ContextCite's. */
   readonly alpha?: number;
   readonly seed: number;
-}
-
-/** log(p / (1 − p)) for p = exp(logp), stable for logp near 0 and very negative. */
-export function logitOfLogProb(logp: number): number {
-  const lp = Math.min(logp, -1e-12);
-  // log(1 − e^x): expm1 near 0, log1p(−e^x) further out
-  const log1mexp = lp > -Math.LN2 ? Math.log(-Math.expm1(lp)) : Math.log1p(-Math.exp(lp));
-  return lp - log1mexp;
+  /**
+   * The regression target: `response` (default, the paper's): the logit of the response's probability,
+   * log(p / (1 − p)); `tokens` (ContextCite's released code): the sum of the per-token logits.
+   */
+  readonly target?: 'response' | 'tokens';
 }
 
 /** Independent Bernoulli(p) keep-masks [k, n]. */
@@ -34,6 +32,8 @@ export function randomMasks(n: number, k: number, p: number, rng: Rng): Uint8Arr
  * weights mapped back to the mask scale (weight / scale), ContextCite's surrogate. The score of a
  * source is its surrogate weight: the predicted change in the logit when it is added.
  *
+ * (ContextCite's released code instead sums per-token logits: `target: 'tokens'`.)
+ *
  * Cost: `ablations` prompts (masks drawn twice hit the cache).
  *
  * @see Cohen-Wang, Shah, Georgiev, Madry (2024), https://arxiv.org/abs/2409.00729
@@ -42,8 +42,8 @@ export async function contextCite(game: AblationGame, opts: ContextCiteOptions):
   const n = game.n;
   const k = opts.ablations;
   const masks = randomMasks(n, k, opts.keepProbability ?? 0.5, new Rng(opts.seed));
-  const logp = await game.values(masks, 'context-cite ablations');
-  return fitSurrogate(masks, logp.map(logitOfLogProb), n, opts.alpha ?? 0.01);
+  const y = opts.target === 'tokens' ? await game.values(masks, 'context-cite ablations', 'token-logits') : (await game.values(masks, 'context-cite ablations')).map(logitOfLogProb);
+  return fitSurrogate(masks, y, n, opts.alpha ?? 0.01);
 }
 
 /** ContextCite's surrogate: Lasso on standardised masks, weights returned on the mask scale. */

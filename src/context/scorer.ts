@@ -10,6 +10,17 @@ export interface ScoreStore {
   set(parts: readonly (string | undefined)[], tokens: readonly TokenScore[]): Promise<void>;
 }
 
+/** How the scored tokens' log-probabilities are aggregated (see {@link ResponseLogProb.of}). */
+export type ResponseTarget = 'logprob' | 'token-logits';
+
+/** log(p / (1 − p)) for p = exp(logp), stable for logp near 0 and very negative. */
+export function logitOfLogProb(logp: number): number {
+  const lp = Math.min(logp, -1e-12);
+  // log(1 − e^x): expm1 near 0, log1p(−e^x) further out
+  const log1mexp = lp > -Math.LN2 ? Math.log(-Math.expm1(lp)) : Math.log1p(-Math.exp(lp));
+  return lp - log1mexp;
+}
+
 /** Which part of the response is scored: characters `[start, end)` of the response. */
 export interface ResponseSpan {
   readonly start: number;
@@ -28,7 +39,7 @@ export class ResponseLogProb {
   /** Prompts answered from the cache (memory or disk). */
   cacheHits = 0;
   readonly span: ResponseSpan;
-  private readonly memo = new Map<string, Promise<number>>();
+  private readonly memo = new Map<string, Promise<readonly TokenScore[]>>();
 
   constructor(
     private readonly api: LogProbApi,
@@ -47,16 +58,19 @@ export class ResponseLogProb {
     }
   }
 
-  /** Sum of log p over the scored tokens after `prompt`. */
-  of(prompt: string): Promise<number> {
+  /**
+   * The scored tokens after `prompt`, aggregated: `logprob` (default) sums log p_t, the log-probability
+   * of the span; `token-logits` sums the per-token logits log(p_t / (1 − p_t)), the target of
+   * ContextCite's released code.
+   */
+  async of(prompt: string, target: ResponseTarget = 'logprob'): Promise<number> {
     let p = this.memo.get(prompt);
-    if (p) {
-      this.cacheHits++;
-      return p;
+    if (p) this.cacheHits++;
+    else {
+      p = this.tokens(prompt);
+      this.memo.set(prompt, p);
     }
-    p = this.tokens(prompt).then((t) => this.sum(t));
-    this.memo.set(prompt, p);
-    return p;
+    return this.sum(await p, target);
   }
 
   private async tokens(prompt: string): Promise<readonly TokenScore[]> {
@@ -72,11 +86,11 @@ export class ResponseLogProb {
     return t;
   }
 
-  private sum(tokens: readonly TokenScore[]): number {
+  private sum(tokens: readonly TokenScore[], target: ResponseTarget): number {
     let s = 0;
     let n = 0;
     for (const t of tokens) {
-      if (t.end > this.span.start && t.start < this.span.end) (s += t.logprob), n++;
+      if (t.end > this.span.start && t.start < this.span.end) (s += target === 'logprob' ? t.logprob : logitOfLogProb(t.logprob)), n++;
     }
     if (n === 0) {
       throw new InvalidArgumentError(`The response span [${this.span.start}, ${this.span.end}) of ${JSON.stringify(this.response.slice(0, 40))} covers no token the server scored; give a longer response or span`, { span: this.span });
