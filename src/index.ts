@@ -187,7 +187,7 @@ export type { SourceUnit } from './context/sources.js';
 export { PromptBuilder, DEFAULT_TEMPLATE } from './context/prompt.js';
 export type { AblationOptions } from './context/prompt.js';
 export { ResponseLogProb, resolveResponseSpan, logitOfLogProb } from './context/scorer.js';
-export type { ResponseSpan, ScoreStore, ResponseTarget } from './context/scorer.js';
+export type { ResponseSpan, ScoreStore } from './context/scorer.js';
 export { API_NAMES } from './context/scorers/tokens.js';
 export type { LogProbApi, TokenScore, ApiName } from './context/scorers/tokens.js';
 export { linearDatamodelingScore, topKDrop } from './context/evaluate.js';

@@ -68,13 +68,7 @@ describe('attributeContext on an additive server (log p = b + Σ w_i [i present]
     expect(r.diagnostics.requests).toBe(r.diagnostics.prompts);
   });
 
-  it('context-cite with the released code’s target (Σ per-token logits) also puts the true sources on top', async () => {
-    const { scores } = await run(base(), { method: 'context-cite', seed: 3, contextCiteTarget: 'tokens' });
-    expect(pearson(scores, WEIGHTS)).toBeGreaterThanOrEqual(0.95);
-    expect(top(scores, 3)).toEqual([0, 4, 6]);
-  });
-
-  it('ResponseLogProb aggregates log p or per-token logits over the span’s tokens, once per prompt', async () => {
+  it('ResponseLogProb sums log p over the span’s tokens, once per prompt, and counts them', async () => {
     let calls = 0;
     const api: LogProbApi = {
       api: 'completions',
@@ -85,7 +79,8 @@ describe('attributeContext on an additive server (log p = b + Σ w_i [i present]
     };
     const r = new ResponseLogProb(api, 'abcdefghi', { start: 2, end: 7 });
     expect(await r.of('p')).toBeCloseTo(Math.log(0.5 * 0.8 * 0.1), 12);
-    expect(await r.of('p', 'token-logits')).toBeCloseTo(Math.log(1) + Math.log(4) + Math.log(0.1 / 0.9), 12);
+    expect(r.scoredTokens).toBe(3);
+    expect(await r.of('p')).toBeCloseTo(Math.log(0.04), 12);
     expect(calls).toBe(1);
     expect(r.prompts).toBe(1);
   });

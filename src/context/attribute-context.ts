@@ -32,8 +32,6 @@ export interface ContextAttributeOptions {
   readonly seed?: number;
   /** Score only this part of the response: `{start, end}`, `START:END` or a substring. */
   readonly responseSpan?: ResponseSpan | string;
-  /** ContextCite's target: `response` (the paper's logit of p(response), default) or `tokens` (Σ per-token logits, its code's). */
-  readonly contextCiteTarget?: 'response' | 'tokens';
   /** Text put in place of an ablated source. Default '' (removed). */
   readonly replacement?: string;
   /** Cache of scored prompts (`ScoreCache` from `attrib/node`: on disk). */
@@ -117,7 +115,7 @@ export async function attributeContext(api: LogProbApi, opts: ContextAttributeOp
       scores = await leaveOneOut(game, full);
       break;
     case 'context-cite':
-      scores = (await contextCite(game, { ablations, seed, ...(opts.contextCiteTarget ? { target: opts.contextCiteTarget } : {}) })).scores;
+      scores = (await contextCite(game, { ablations, seed, responseTokens: scorer.scoredTokens })).scores;
       break;
     case 'kernel-shap':
       scores = await contextKernelShap(game, full, { ablations, seed });

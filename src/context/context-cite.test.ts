@@ -25,10 +25,10 @@ describe('ContextCite numerics', () => {
   });
 
   it('matches scikit-learn’s ContextCite surrogate (StandardScaler + Lasso) on the fixture', () => {
-    const ref = JSON.parse(readFileSync(path.join(ROOT, 'test', 'fixtures', 'context', 'lasso-contextcite.json'), 'utf8')) as { cases: { n: number; alpha: number; masks: number[]; y: number[]; weight: number[]; bias: number }[] };
+    const ref = JSON.parse(readFileSync(path.join(ROOT, 'test', 'fixtures', 'context', 'lasso-contextcite.json'), 'utf8')) as { cases: { n: number; alpha: number; tokens: number; masks: number[]; y: number[]; weight: number[]; bias: number }[] };
     expect(ref.cases).toHaveLength(3);
     for (const c of ref.cases) {
-      const { scores, intercept } = fitSurrogate(Uint8Array.from(c.masks), Float64Array.from(c.y), c.n, c.alpha);
+      const { scores, intercept } = fitSurrogate(Uint8Array.from(c.masks), Float64Array.from(c.y), c.n, c.alpha, c.tokens);
       const scale = Math.max(...c.weight.map(Math.abs));
       scores.forEach((s, i) => expect(Math.abs(s - c.weight[i]!)).toBeLessThanOrEqual(1e-5 * scale));
       // the same sources are zeroed by the penalty

@@ -11,11 +11,8 @@ export interface ContextCiteOptions {
   /** Lasso penalty on standardised masks (sklearn's `alpha`). Default 0.01, ContextCite's. */
   readonly alpha?: number;
   readonly seed: number;
-  /**
-   * The regression target: `response` (default, the paper's): the logit of the response's probability,
-   * log(p / (1 − p)); `tokens` (ContextCite's released code): the sum of the per-token logits.
-   */
-  readonly target?: 'response' | 'tokens';
+  /** Tokens of the scored response span T: the target is fitted per token, as ContextCite does. Default 1. */
+  readonly responseTokens?: number;
 }
 
 /** Independent Bernoulli(p) keep-masks [k, n]. */
@@ -27,12 +24,12 @@ export function randomMasks(n: number, k: number, p: number, rng: Rng): Uint8Arr
 
 /**
  * ContextCite: `ablations` random keep-masks (each source kept with probability 1/2); the target of
- * each is the logit of the response's probability, log(p / (1 − p)); a Lasso (α = 0.01) on the
- * standardised masks (column mean 0, standard deviation 1, sklearn's StandardScaler) is fitted and its
- * weights mapped back to the mask scale (weight / scale), ContextCite's surrogate. The score of a
+ * each is the logit of the response's probability, log(p / (1 − p)), divided by the number of response
+ * tokens T; a Lasso (α = 0.01) on the standardised masks (column mean 0, standard deviation 1,
+ * sklearn's StandardScaler) is fitted and its weights mapped back to the mask scale (weight / scale)
+ * and multiplied by T: ContextCite's `LassoRegression` solver (the per-token scaling makes α act per
+ * token, so long and short responses are penalised alike). The score of a
  * source is its surrogate weight: the predicted change in the logit when it is added.
- *
- * (ContextCite's released code instead sums per-token logits: `target: 'tokens'`.)
  *
  * Cost: `ablations` prompts (masks drawn twice hit the cache).
  *
@@ -42,12 +39,15 @@ export async function contextCite(game: AblationGame, opts: ContextCiteOptions):
   const n = game.n;
   const k = opts.ablations;
   const masks = randomMasks(n, k, opts.keepProbability ?? 0.5, new Rng(opts.seed));
-  const y = opts.target === 'tokens' ? await game.values(masks, 'context-cite ablations', 'token-logits') : (await game.values(masks, 'context-cite ablations')).map(logitOfLogProb);
-  return fitSurrogate(masks, y, n, opts.alpha ?? 0.01);
+  const y = (await game.values(masks, 'context-cite ablations')).map(logitOfLogProb);
+  return fitSurrogate(masks, y, n, opts.alpha ?? 0.01, opts.responseTokens ?? 1);
 }
 
-/** ContextCite's surrogate: Lasso on standardised masks, weights returned on the mask scale. */
-export function fitSurrogate(masks: Uint8Array, y: Float64Array, n: number, alpha: number): { scores: Float64Array; intercept: number } {
+/**
+ * ContextCite's surrogate: Lasso on standardised masks fitted to y / `tokens`, weights returned on the
+ * mask scale and multiplied back by `tokens`.
+ */
+export function fitSurrogate(masks: Uint8Array, y: Float64Array, n: number, alpha: number, tokens = 1): { scores: Float64Array; intercept: number } {
   const k = y.length;
   const mean = new Float64Array(n);
   const scale = new Float64Array(n);
@@ -60,12 +60,12 @@ export function fitSurrogate(masks: Uint8Array, y: Float64Array, n: number, alph
   }
   const x = new Float64Array(k * n);
   for (let r = 0; r < k; r++) for (let i = 0; i < n; i++) x[r * n + i] = (masks[r * n + i]! - mean[i]!) / scale[i]!;
-  const fit = weightedLasso(x, y, new Float64Array(k).fill(1), k, n, alpha);
+  const fit = weightedLasso(x, y.map((v) => v / tokens), new Float64Array(k).fill(1), k, n, alpha);
   const scores = new Float64Array(n);
   let intercept = fit.intercept;
   for (let i = 0; i < n; i++) {
-    scores[i] = fit.coef[i]! / scale[i]!;
+    scores[i] = (fit.coef[i]! / scale[i]!) * tokens;
     intercept -= (mean[i]! / scale[i]!) * fit.coef[i]!;
   }
-  return { scores, intercept };
+  return { scores, intercept: intercept * tokens };
 }

@@ -1,7 +1,7 @@
 import { AbortedError } from '../core/errors.js';
 import type { Progress } from '../core/types.js';
 import type { PromptBuilder } from './prompt.js';
-import type { ResponseLogProb, ResponseTarget } from './scorer.js';
+import type { ResponseLogProb } from './scorer.js';
 
 /**
  * The ablation game over context sources: v(S) = log p(response | prompt with only the sources in S),
@@ -24,8 +24,8 @@ export class AblationGame {
     return this.scorer.of(this.prompts.prompt(new Uint8Array(this.n).fill(1)));
   }
 
-  /** v for `k` keep-masks stored row by row in `masks` ([k, n], 1 = kept); `target` as in `ResponseLogProb.of`. */
-  async values(masks: Uint8Array, phase: string, target: ResponseTarget = 'logprob'): Promise<Float64Array> {
+  /** v for `k` keep-masks stored row by row in `masks` ([k, n], 1 = kept). */
+  async values(masks: Uint8Array, phase: string): Promise<Float64Array> {
     const n = this.n;
     const k = n === 0 ? 0 : masks.length / n;
     const out = new Float64Array(k);
@@ -37,7 +37,7 @@ export class AblationGame {
         if (this.opts.signal?.aborted) throw new AbortedError('AblationGame.values', this.opts.signal.reason);
         const j = next++;
         try {
-          out[j] = await this.scorer.of(this.prompts.prompt(masks.subarray(j * n, (j + 1) * n)), target);
+          out[j] = await this.scorer.of(this.prompts.prompt(masks.subarray(j * n, (j + 1) * n)));
         } catch (e) {
           failed = true;
           throw e;

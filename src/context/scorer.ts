@@ -10,9 +10,6 @@ export interface ScoreStore {
   set(parts: readonly (string | undefined)[], tokens: readonly TokenScore[]): Promise<void>;
 }
 
-/** How the scored tokens' log-probabilities are aggregated (see {@link ResponseLogProb.of}). */
-export type ResponseTarget = 'logprob' | 'token-logits';
-
 /** log(p / (1 − p)) for p = exp(logp), stable for logp near 0 and very negative. */
 export function logitOfLogProb(logp: number): number {
   const lp = Math.min(logp, -1e-12);
@@ -38,6 +35,8 @@ export class ResponseLogProb {
   prompts = 0;
   /** Prompts answered from the cache (memory or disk). */
   cacheHits = 0;
+  /** Tokens of the span in the last scored prompt (the response's tokenization does not depend on the context). */
+  scoredTokens = 0;
   readonly span: ResponseSpan;
   private readonly memo = new Map<string, Promise<readonly TokenScore[]>>();
 
@@ -58,19 +57,15 @@ export class ResponseLogProb {
     }
   }
 
-  /**
-   * The scored tokens after `prompt`, aggregated: `logprob` (default) sums log p_t, the log-probability
-   * of the span; `token-logits` sums the per-token logits log(p_t / (1 − p_t)), the target of
-   * ContextCite's released code.
-   */
-  async of(prompt: string, target: ResponseTarget = 'logprob'): Promise<number> {
+  /** Sum of log p over the scored tokens after `prompt`. */
+  async of(prompt: string): Promise<number> {
     let p = this.memo.get(prompt);
     if (p) this.cacheHits++;
     else {
       p = this.tokens(prompt);
       this.memo.set(prompt, p);
     }
-    return this.sum(await p, target);
+    return this.sum(await p);
   }
 
   private async tokens(prompt: string): Promise<readonly TokenScore[]> {
@@ -86,15 +81,16 @@ export class ResponseLogProb {
     return t;
   }
 
-  private sum(tokens: readonly TokenScore[], target: ResponseTarget): number {
+  private sum(tokens: readonly TokenScore[]): number {
     let s = 0;
     let n = 0;
     for (const t of tokens) {
-      if (t.end > this.span.start && t.start < this.span.end) (s += target === 'logprob' ? t.logprob : logitOfLogProb(t.logprob)), n++;
+      if (t.end > this.span.start && t.start < this.span.end) (s += t.logprob), n++;
     }
     if (n === 0) {
       throw new InvalidArgumentError(`The response span [${this.span.start}, ${this.span.end}) of ${JSON.stringify(this.response.slice(0, 40))} covers no token the server scored; give a longer response or span`, { span: this.span });
     }
+    this.scoredTokens = n;
     return s;
   }
 }
