@@ -1,51 +1,52 @@
 import type { SourceSpan } from '../core/result.js';
-import { leaveOneOutMasks, type AblationGame } from './game.js';
+import type { AblationGame } from './game.js';
 import { splitSources } from './sources.js';
 
 export interface AttriBoTOptions {
-  /** Prompts allowed besides the full context (the run's `ablations`). */
-  readonly ablations: number;
+  /** Groups kept after the first stage (AttriBoT's `keep_paragraphs`). Default 3. */
+  readonly keepGroups?: number;
   /** Group of each source (contiguous ids 0..G−1); default: the paragraphs, else blocks of ⌈√n⌉ sources. */
   readonly groups?: Int32Array;
 }
 
 /**
- * AttriBoT-style hierarchical leave-one-out: leave-one-out over groups of sources first (paragraphs,
- * or blocks), then leave-one-out of each source inside the top-scoring groups, taken in order of score
- * while their sources fit in the budget (at least the top group). A source of a group not refined gets
- * its group's score divided by the group's size (the group's drop shared evenly).
+ * AttriBoT's hierarchical attribution: leave-one-out over groups of sources (paragraphs) against the
+ * full context; the `keepGroups` groups with the highest scores (ties kept) form a pruned context; then
+ * leave-one-out of each source of the kept groups against the pruned context, score_i = v(pruned) −
+ * v(pruned without i). Sources of the other groups are not refined and score 0 (the reference leaves
+ * them unscored); their group's score is in `groupScores`.
  *
- * Cost: G + Σ (sizes of the refined groups) prompts besides the full context, at most `ablations`
- * unless the top group alone is larger (single-source groups are reused from the first stage).
+ * Cost: at most G + 1 + (sources in the kept groups) prompts besides the full context (the pruned
+ * context is a cache hit when it is the full context or a stage-1 prompt).
  *
  * @see Liu, Kandpal, Raffel (2025), AttriBoT: A Bag of Tricks for Efficiently Approximating Leave-One-Out Context Attribution, https://arxiv.org/abs/2411.15102
  */
-export async function attribot(game: AblationGame, full: number, opts: AttriBoTOptions): Promise<{ scores: Float64Array; refined: number[] }> {
+export async function attribot(game: AblationGame, full: number, opts: AttriBoTOptions = {}): Promise<{ scores: Float64Array; groupScores: Float64Array; kept: number[] }> {
   const n = game.n;
   const groups = opts.groups ?? defaultGroups(game.prompts.context, game.prompts.sources);
   const g = Math.max(...groups) + 1;
-  const members: number[][] = Array.from({ length: g }, () => []);
-  groups.forEach((grp, i) => members[grp]!.push(i));
-  // stage 1: drop each group
+  // stage 1: drop each group from the full context
   const masks = new Uint8Array(g * n).fill(1);
   for (let i = 0; i < n; i++) masks[groups[i]! * n + i] = 0;
-  const groupDrop = (await game.values(masks, 'attribot groups')).map((v) => full - v);
-  // stage 2: inside the top groups, as many as the budget allows
-  const order = Array.from({ length: g }, (_, i) => i).sort((a, b) => groupDrop[b]! - groupDrop[a]!);
-  const refined: number[] = [];
-  let left = opts.ablations - g;
-  for (const grp of order) {
-    const size = members[grp]!.length;
-    if (size > 1 && size > left && refined.length > 0) break;
-    refined.push(grp);
-    if (size > 1) left -= size;
-  }
+  const groupScores = (await game.values(masks, 'attribot groups')).map((v) => full - v);
+  // keep the top groups (every group scoring at least the keepGroups-th score, as the reference does)
+  const sorted = Float64Array.from(groupScores).sort();
+  const cutoff = sorted[g - Math.min(opts.keepGroups ?? 3, g)]!;
+  const kept = Array.from({ length: g }, (_, i) => i).filter((grp) => groupScores[grp]! >= cutoff);
+  // stage 2: leave-one-out inside the pruned context
+  const pruned = new Uint8Array(n);
+  const inside: number[] = [];
+  for (let i = 0; i < n; i++) if (kept.includes(groups[i]!)) (pruned[i] = 1), inside.push(i);
+  const stage2 = new Uint8Array((inside.length + 1) * n);
+  stage2.set(pruned, 0);
+  inside.forEach((i, r) => {
+    stage2.set(pruned, (r + 1) * n);
+    stage2[(r + 1) * n + i] = 0;
+  });
+  const v = await game.values(stage2, 'attribot refinement');
   const scores = new Float64Array(n);
-  for (let grp = 0; grp < g; grp++) for (const i of members[grp]!) scores[i] = groupDrop[grp]! / members[grp]!.length;
-  const inside = refined.flatMap((grp) => members[grp]!);
-  const drops = await game.values(leaveOneOutMasks(n, inside), 'attribot refinement');
-  inside.forEach((i, r) => (scores[i] = full - drops[r]!));
-  return { scores, refined };
+  inside.forEach((i, r) => (scores[i] = v[0]! - v[r + 1]!));
+  return { scores, groupScores, kept };
 }
 
 /**

@@ -115,13 +115,21 @@ describe('attributeContext on an additive server (log p = b + Σ w_i [i present]
     expect(r.diagnostics.requests).toBeLessThanOrEqual(64 + 2);
   });
 
-  it('attribot refines the top paragraph by leave-one-out and shares the other paragraph’s drop', async () => {
-    const { r, scores } = await run(base(), { method: 'attribot', ablations: 7 });
-    // paragraph 0 (sources 0–4, drop 5.35) is refined; paragraph 1 (drop 2.06) is shared over 5 sources
-    for (let i = 0; i < 5; i++) expect(scores[i]).toBeCloseTo(WEIGHTS[i]!, 6);
-    const rest = WEIGHTS.slice(5).reduce((a, b) => a + b, 0) / 5;
-    for (let i = 5; i < 10; i++) expect(scores[i]).toBeCloseTo(rest, 6);
-    expect(r.diagnostics.requests).toBe(1 + 2 + 5);
+  it('attribot: paragraph leave-one-out, then sentence leave-one-out inside the kept paragraphs only', async () => {
+    // paragraph 0 (sources 0–4) drops 5.35, paragraph 1 drops 2.06: with one kept, the second stage
+    // runs on paragraph 0 alone (additive: w again) and paragraph 1's sentences score 0
+    const one = await run(base(), { method: 'attribot', keepGroups: 1 });
+    for (let i = 0; i < 5; i++) expect(one.scores[i]).toBeCloseTo(WEIGHTS[i]!, 5);
+    for (let i = 5; i < 10; i++) expect(one.scores[i]).toBe(0);
+    // full, 2 groups, 5 sentences: the pruned context (paragraph 1 dropped) was a stage-1 prompt already
+    expect(one.r.diagnostics.requests).toBe(1 + 2 + 5);
+    // an interaction across paragraphs: pruning paragraph 1 away changes what s0 is worth
+    const cross = await run(base({ interactions: [{ i: 0, j: 7, value: 2 }] }), { method: 'attribot', keepGroups: 1 });
+    expect(cross.scores[0]).toBeCloseTo(WEIGHTS[0]!, 5);
+    // every paragraph kept (default 3 ≥ 2): leave-one-out; the pruned context is the full one (a cache hit)
+    const all = await run(base(), { method: 'attribot' });
+    all.scores.forEach((s, i) => expect(s).toBeCloseTo(WEIGHTS[i]!, 5));
+    expect(all.r.diagnostics.requests).toBe(1 + 2 + 10);
   });
 
   it('sends requests concurrently: 64 ablations at 100 ms latency take < 0.5 × 64 × 100 ms', async () => {

@@ -27,8 +27,10 @@ export interface ContextAttributeOptions {
   /** How the context splits into sources, or the caller's spans (documents, chat turns). Default 'sentences'. */
   readonly sources?: SourceUnit | readonly SourceSpan[];
   readonly method: ContextMethodId;
-  /** Ablated prompts per run (context-cite, kernel-shap; attribot's budget). Default 64. */
+  /** Ablated prompts per run (context-cite, kernel-shap). Default 64. */
   readonly ablations?: number;
+  /** AttriBoT: groups (paragraphs) kept for the source-level stage. Default 3. */
+  readonly keepGroups?: number;
   readonly seed?: number;
   /** Score only this part of the response: `{start, end}`, `START:END` or a substring. */
   readonly responseSpan?: ResponseSpan | string;
@@ -78,7 +80,7 @@ export interface ContextRun extends Disposable {
  * drop, LDS). The result owns one tensor ([1, sources]); dispose it.
  *
  * Cost: leave-one-out n + 1 prompts; context-cite ablations + 1; kernel-shap min(ablations, 2^n − 1) + 1;
- * attribot ≤ ablations + 1; plus one for generation, len(topK), ldsAblations. A prompt is one request
+ * attribot G + 2 + (sources in the kept groups); plus one for generation, len(topK), ldsAblations. A prompt is one request
  * (completions, vllm) or 1 + response tokens (llama.cpp).
  *
  * @throws {InvalidArgumentError} `invalid_argument`: empty context, bad spans, a response (span) that
@@ -93,6 +95,9 @@ export async function attributeContext(api: LogProbApi, opts: ContextAttributeOp
   const ablations = opts.ablations ?? 64;
   if (!Number.isSafeInteger(ablations) || ablations < 1 || ablations > 100_000) {
     throw new InvalidArgumentError(`Argument 'ablations' passed to '${fn}' must be an integer from 1 to 100000, got ${ablations}`, { arg: 'ablations', fn });
+  }
+  if (opts.keepGroups !== undefined && !(Number.isSafeInteger(opts.keepGroups) && opts.keepGroups >= 1)) {
+    throw new InvalidArgumentError(`Argument 'keepGroups' passed to '${fn}' must be a positive integer, got ${opts.keepGroups}`, { arg: 'keepGroups', fn });
   }
   if (!(CONTEXT_METHODS as readonly string[]).includes(opts.method)) {
     throw new InvalidArgumentError(`Argument 'method' passed to '${fn}' must be one of ${CONTEXT_METHODS.join(', ')}, got ${JSON.stringify(opts.method)}`, { arg: 'method', fn });
@@ -121,7 +126,7 @@ export async function attributeContext(api: LogProbApi, opts: ContextAttributeOp
       scores = await contextKernelShap(game, full, { ablations, seed });
       break;
     default:
-      scores = (await attribot(game, full, { ablations })).scores;
+      scores = (await attribot(game, full, opts.keepGroups === undefined ? {} : { keepGroups: opts.keepGroups })).scores;
   }
   const drops = opts.topK && opts.topK.length > 0 ? await topKDrop(game, full, scores, opts.topK) : undefined;
   const lds = opts.ldsAblations ? await linearDatamodelingScore(game, scores, opts.ldsAblations, seed + 0x5eed) : undefined;
