@@ -76,6 +76,7 @@ describe('attributeContext on an additive server (log p = b + Σ w_i [i present]
       model: undefined,
       responseTokens: async () => (calls++, [{ start: -1, end: 3, logprob: Math.log(0.5) }, { start: 3, end: 6, logprob: Math.log(0.8) }, { start: 6, end: 9, logprob: Math.log(0.1) }]),
       generate: async () => '',
+      requestsPerPrompt: () => 1,
     };
     const r = new ResponseLogProb(api, 'abcdefghi', { start: 2, end: 7 });
     expect(await r.of('p')).toBeCloseTo(Math.log(0.5 * 0.8 * 0.1), 12);
@@ -198,7 +199,11 @@ describe('attributeContext: bad input', () => {
     const server = await startFakeLlm(base({ latencyMs: 20 }));
     try {
       const opts = { context: CONTEXT, query: 'q', response: RESPONSE, method: 'context-cite' } as const;
-      await expect(attributeContext(connect({ api: 'completions', endpoint: `${server.url}/v1`, maxRequests: 10 }), opts)).rejects.toMatchObject({ code: 'budget_exceeded' });
+      // checked after the full prompt, before the ablations
+      await expect(attributeContext(connect({ api: 'completions', endpoint: `${server.url}/v1`, maxRequests: 10 }), opts)).rejects.toMatchObject({ code: 'budget_exceeded', details: { needed: 65, budget: 10 } });
+      expect(server.log).toHaveLength(1);
+      // llama.cpp: 1 + 6 requests per prompt
+      await expect(attributeContext(connect({ api: 'llama.cpp', endpoint: server.url, maxRequests: 50 }), { ...opts, method: 'leave-one-out' })).rejects.toMatchObject({ code: 'budget_exceeded', details: { needed: 7 + 10 * 7 } });
       const ac = new AbortController();
       setTimeout(() => ac.abort(), 60);
       await expect(attributeContext(connect({ api: 'completions', endpoint: `${server.url}/v1`, signal: ac.signal }), { ...opts, signal: ac.signal })).rejects.toMatchObject({ code: 'aborted' });
@@ -240,7 +245,7 @@ describe('attributeContext: bad input', () => {
   it('a response that tokenizes to nothing is invalid_argument', async () => {
     // a server whose tokenizer drops the response (e.g. characters it normalises away): no token covers it
     const client = new HttpClient('http://127.0.0.1:9');
-    const api: LogProbApi = { api: 'completions', client, model: undefined, responseTokens: async () => [{ start: -10, end: 0, logprob: -1 }], generate: async () => '' };
+    const api: LogProbApi = { api: 'completions', client, model: undefined, responseTokens: async () => [{ start: -10, end: 0, logprob: -1 }], generate: async () => '', requestsPerPrompt: () => 1 };
     await expect(attributeContext(api, { context: CONTEXT, query: 'q', response: '\u200b', method: 'leave-one-out' })).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/covers no token/) });
     // a server that generates only white space
     const ws: LogProbApi = { ...api, generate: async () => '  \n' };

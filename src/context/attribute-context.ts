@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { InvalidArgumentError } from '../core/errors.js';
+import { BudgetExceededError, InvalidArgumentError } from '../core/errors.js';
 import { ContextAttribution, type SourceSpan } from '../core/result.js';
 import type { Progress } from '../core/types.js';
 import { attribot } from './attribot.js';
@@ -99,6 +99,14 @@ export async function attributeContext(api: LogProbApi, opts: ContextAttributeOp
   if (opts.keepGroups !== undefined && !(Number.isSafeInteger(opts.keepGroups) && opts.keepGroups >= 1)) {
     throw new InvalidArgumentError(`Argument 'keepGroups' passed to '${fn}' must be a positive integer, got ${opts.keepGroups}`, { arg: 'keepGroups', fn });
   }
+  const count = (v: unknown, arg: string, min: number) => {
+    if (v !== undefined && !(Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= 100_000)) {
+      throw new InvalidArgumentError(`Argument '${arg}' passed to '${fn}' must be an integer from ${min} to 100000, got ${String(v)}`, { arg, fn });
+    }
+  };
+  count(opts.ldsAblations, 'ldsAblations', 0);
+  count(opts.maxNewTokens, 'maxNewTokens', 1);
+  opts.topK?.forEach((k) => count(k, 'topK', 1));
   if (!(CONTEXT_METHODS as readonly string[]).includes(opts.method)) {
     throw new InvalidArgumentError(`Argument 'method' passed to '${fn}' must be one of ${CONTEXT_METHODS.join(', ')}, got ${JSON.stringify(opts.method)}`, { arg: 'method', fn });
   }
@@ -114,6 +122,7 @@ export async function attributeContext(api: LogProbApi, opts: ContextAttributeOp
   const seed = opts.seed ?? 0;
   // the full prompt goes first, alone: it settles protocol fallbacks before the concurrent ablations
   const full = await game.full();
+  checkBudget(api, opts, sources.length, scorer.responseTokens, api.client.requests - requestsBefore);
   let scores: Float64Array;
   switch (opts.method) {
     case 'leave-one-out':
@@ -148,4 +157,20 @@ export async function attributeContext(api: LogProbApi, opts: ContextAttributeOp
     dispose: () => attribution.dispose(),
     [Symbol.dispose]: () => attribution.dispose(),
   };
+}
+
+/**
+ * Throws `budget_exceeded` before the ablations when the client's request budget cannot cover the
+ * run (an upper bound: masks drawn twice and cache hits cost nothing).
+ */
+function checkBudget(api: LogProbApi, opts: ContextAttributeOptions, n: number, responseTokens: number, spent: number): void {
+  const budget = api.client.maxRequests;
+  if (budget === undefined) return;
+  const ablations = opts.ablations ?? 64;
+  const method = { 'leave-one-out': n, 'context-cite': ablations, 'kernel-shap': n >= 31 ? ablations : Math.min(ablations, 2 ** n - 1), attribot: 2 * n + 1 }[opts.method];
+  const prompts = method + (opts.topK?.length ?? 0) + (opts.ldsAblations ?? 0);
+  const needed = spent + prompts * api.requestsPerPrompt(responseTokens);
+  if (needed > budget) {
+    throw new BudgetExceededError(`The ${opts.method} run needs up to ${needed} requests (${prompts} prompts × ${api.requestsPerPrompt(responseTokens)} with --api ${api.api}, plus ${spent} sent), more than the budget of ${budget}; raise maxRequests (--max-requests) or lower the ablations`, { needed, budget, prompts });
+  }
 }

@@ -40,6 +40,8 @@ export class HttpClient {
   private readonly waiting: (() => void)[] = [];
   /** Requests in flight at most. */
   readonly concurrency: number;
+  /** The request budget, when there is one. */
+  readonly maxRequests: number | undefined;
 
   constructor(readonly endpoint: string, private readonly opts: HttpOptions = {}) {
     const fn = 'HttpClient';
@@ -57,6 +59,7 @@ export class HttpClient {
       throw new InvalidArgumentError(`Argument 'endpoint' passed to '${fn}' must use http or https, got ${url.protocol}`, { arg: 'endpoint', fn });
     }
     this.concurrency = opts.concurrency ?? 8;
+    this.maxRequests = opts.maxRequests;
     if (!Number.isSafeInteger(this.concurrency) || this.concurrency < 1) {
       throw new InvalidArgumentError(`Argument 'concurrency' passed to '${fn}' must be a positive integer, got ${opts.concurrency}`, { arg: 'concurrency', fn });
     }

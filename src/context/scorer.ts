@@ -37,6 +37,8 @@ export class ResponseLogProb {
   cacheHits = 0;
   /** Tokens of the span in the last scored prompt (the response's tokenization does not depend on the context). */
   scoredTokens = 0;
+  /** Tokens of the whole response in the last scored prompt. */
+  responseTokens = 0;
   readonly span: ResponseSpan;
   private readonly memo = new Map<string, Promise<readonly TokenScore[]>>();
 
@@ -91,6 +93,7 @@ export class ResponseLogProb {
       throw new InvalidArgumentError(`The response span [${this.span.start}, ${this.span.end}) of ${JSON.stringify(this.response.slice(0, 40))} covers no token the server scored; give a longer response or span`, { span: this.span });
     }
     this.scoredTokens = n;
+    this.responseTokens = tokens.length;
     return s;
   }
 }

@@ -32,6 +32,10 @@ export class CompletionsApi implements LogProbApi {
     return echoedTokens(reply, text, prompt.length, this.client.endpoint);
   }
 
+  requestsPerPrompt(_tokens: number): number {
+    return 1;
+  }
+
   async generate(prompt: string, maxTokens: number): Promise<string> {
     const reply = await this.client.post('/completions', { ...(this.model ? { model: this.model } : {}), prompt, max_tokens: maxTokens, temperature: 0 });
     return choiceText(reply, this.client.endpoint);

@@ -60,6 +60,10 @@ export class LlamaCppApi implements LogProbApi {
     return scores;
   }
 
+  requestsPerPrompt(tokens: number): number {
+    return 1 + tokens;
+  }
+
   async generate(prompt: string, maxTokens: number): Promise<string> {
     const reply = await this.client.post('/completion', { prompt, n_predict: maxTokens, temperature: 0, cache_prompt: true });
     const content = (reply as { content?: unknown } | null)?.content;

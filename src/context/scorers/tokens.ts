@@ -25,6 +25,8 @@ export interface LogProbApi {
    * straddles the boundary, such as " Paris" after "Answer:", has a negative `start`).
    */
   responseTokens(prompt: string, response: string): Promise<TokenScore[]>;
+  /** HTTP requests one prompt costs when the response has `tokens` tokens. */
+  requestsPerPrompt(tokens: number): number;
   /** Greedy continuation of `prompt`, at most `maxTokens` tokens. */
   generate(prompt: string, maxTokens: number): Promise<string>;
 }

@@ -22,6 +22,10 @@ export class VllmApi implements LogProbApi {
     return promptLogprobTokens(reply, text, prompt.length, this.client.endpoint);
   }
 
+  requestsPerPrompt(_tokens: number): number {
+    return 1;
+  }
+
   async generate(prompt: string, maxTokens: number): Promise<string> {
     const reply = await this.client.post('/completions', { ...(this.model ? { model: this.model } : {}), prompt, max_tokens: maxTokens, temperature: 0 });
     return choiceText(reply, this.client.endpoint);
