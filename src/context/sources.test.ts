@@ -18,6 +18,13 @@ describe('splitSources', () => {
     expect(p.map((x) => [x.start, x.end])).toEqual([[0, 56], [58, TEXT.length]]);
   });
 
+  it('handles Windows line ends', () => {
+    const crlf = 'One.\r\nTwo\r\n\r\nThree';
+    expect(splitSources(crlf, 'paragraphs').map((x) => x.text)).toEqual(['One.\r\nTwo', 'Three']);
+    expect(splitSources(crlf, 'lines').map((x) => x.text)).toEqual(['One.', 'Two', 'Three']);
+    expect(splitSources(crlf, 'sentences').map((x) => x.text)).toEqual(['One.', 'Two', 'Three']);
+  });
+
   it('rejects an empty context, an unknown unit and too many sources', () => {
     expect(() => splitSources('', 'sentences')).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
     expect(() => splitSources(' \n\t ', 'lines')).toThrow(expect.objectContaining({ code: 'invalid_argument' }));

@@ -26,7 +26,8 @@ export function splitSources(context: string, unit: SourceUnit = 'sentences'): S
   const fn = 'splitSources';
   assertContext(context, fn);
   if (!SOURCE_UNITS.includes(unit)) throw new InvalidArgumentError(`Argument 'unit' passed to '${fn}' must be one of ${SOURCE_UNITS.join(', ')}, got ${JSON.stringify(unit)}`, { arg: 'unit', fn });
-  const boundary = unit === 'paragraphs' ? /\n[ \t]*\n\s*/g : unit === 'lines' ? /\n\s*/g : /(?<=[.!?…]["'”’)\]]*)\s+|\n[ \t]*\n\s*/g;
+  // blank lines may hold spaces, tabs and \r (Windows line ends)
+  const boundary = unit === 'paragraphs' ? /\n[ \t\r]*\n\s*/g : unit === 'lines' ? /\n\s*/g : /(?<=[.!?…]["'”’)\]]*)\s+|\n[ \t\r]*\n\s*/g;
   const spans: SourceSpan[] = [];
   let from = 0;
   const push = (start: number, end: number): void => {
