@@ -1,6 +1,6 @@
 import { CapabilityError, isAttributionError } from '../../core/errors.js';
 import type { HttpClient } from '../http.js';
-import { arrayField, choiceText, firstChoice, MAX_TOKENS, objectField, type LogProbApi, type TokenScore } from './tokens.js';
+import { arrayField, choiceText, firstChoice, MAX_TOKENS, objectField, throwIfErrorReply, type LogProbApi, type TokenScore } from './tokens.js';
 
 /**
  * OpenAI-style `POST {endpoint}/completions` with `echo: true`, `logprobs: 1` and `max_tokens: 0`
@@ -44,6 +44,7 @@ export class CompletionsApi implements LogProbApi {
 
 /** The echoed tokens of `text` that overlap `[from, text.length)`, offsets relative to `from`. */
 export function echoedTokens(reply: unknown, text: string, from: number, url: string): TokenScore[] {
+  throwIfErrorReply(reply, url);
   const noEcho = (why: string) =>
     new CapabilityError(`${url} did not echo the prompt's log-probabilities (${why}); for vLLM use --api vllm (prompt_logprobs), for llama.cpp's server --api llama.cpp`, { url, why });
   const lp = objectField(firstChoice(reply), 'logprobs');

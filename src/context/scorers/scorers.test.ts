@@ -103,6 +103,7 @@ describe('log-probability protocols', () => {
     const reply = (lp: unknown) => ({ choices: [{ logprobs: lp }] });
     const text = 'ab cd';
     expect(echoedTokens(reply({ tokens: ['ab', ' cd'], token_logprobs: [null, -0.5], text_offset: [0, 2] }), text, 3, 'u')).toEqual([{ start: -1, end: 2, logprob: -0.5 }]);
+    expect(() => echoedTokens({ error: { message: 'model overloaded' } }, text, 3, 'u')).toThrow(expect.objectContaining({ code: 'backend_failure', message: expect.stringMatching(/model overloaded/) }));
     for (const bad of [
       null,
       { tokens: ['ab'], token_logprobs: [null, -1], text_offset: [0, 2] },

@@ -1,4 +1,4 @@
-import { CapabilityError } from '../../core/errors.js';
+import { BackendError, CapabilityError } from '../../core/errors.js';
 import type { HttpClient } from '../http.js';
 
 /** One response token's log-probability; `[start, end)` in characters, relative to the response start. */
@@ -84,4 +84,12 @@ export function choiceText(reply: unknown, url: string): string {
   const text = firstChoice(reply)?.['text'];
   if (typeof text !== 'string') throw new CapabilityError(`${url} answered without choices[0].text; is it an OpenAI-style completions endpoint?`, { url });
   return text;
+}
+
+/** Throws `backend_failure` with the server's message when a 200 reply carries an `error` field. */
+export function throwIfErrorReply(reply: unknown, url: string): void {
+  const e = typeof reply === 'object' && reply !== null ? (reply as { error?: unknown }).error : undefined;
+  if (e === undefined || e === null) return;
+  const msg = typeof e === 'string' ? e : typeof (e as { message?: unknown }).message === 'string' ? String((e as { message: string }).message) : JSON.stringify(e);
+  throw new BackendError(`${url} answered with an error: ${msg.slice(0, 200)}`, { url });
 }

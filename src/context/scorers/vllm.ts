@@ -1,6 +1,6 @@
 import { CapabilityError } from '../../core/errors.js';
 import type { HttpClient } from '../http.js';
-import { alignFromEnd, arrayField, choiceText, firstChoice, type LogProbApi, type TokenScore } from './tokens.js';
+import { alignFromEnd, arrayField, choiceText, firstChoice, throwIfErrorReply, type LogProbApi, type TokenScore } from './tokens.js';
 
 /**
  * vLLM's OpenAI-compatible `POST {endpoint}/completions` with `prompt_logprobs: 0` and `max_tokens: 1`:
@@ -34,6 +34,7 @@ export class VllmApi implements LogProbApi {
 
 /** Response tokens from vLLM's `prompt_logprobs`, offsets relative to `from`. */
 export function promptLogprobTokens(reply: unknown, text: string, from: number, url: string): TokenScore[] {
+  throwIfErrorReply(reply, url);
   const bad = (why: string) => new CapabilityError(`${url} did not return vLLM prompt_logprobs (${why}); for other OpenAI-style servers that echo use --api completions, for llama.cpp's server --api llama.cpp`, { url, why });
   // vLLM puts them in choices[0]; some builds also at the top level
   const entries = arrayField(firstChoice(reply), 'prompt_logprobs') ?? arrayField(reply, 'prompt_logprobs');
