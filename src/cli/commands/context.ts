@@ -169,6 +169,7 @@ function contextReport(run: ContextRun, context: string, query: string, sources:
   const d = run.diagnostics;
   const facts: Record<string, string> = { sources: String(sources.length), requests: String(d.requests), prompts: String(d.prompts), 'cache hits': String(d.cacheHits), 'log p(response)': d.fullLogProb.toFixed(3), time: `${(d.elapsedMs / 1000).toFixed(1)} s` };
   if (d.lds !== undefined) facts['LDS'] = d.lds.toFixed(3);
+  for (const t of d.topKDrop ?? []) facts[`log p drop, top ${t.k} removed`] = t.drop.toFixed(3);
   const ranked = [...sources].sort((a, b) => b.score - a.score).slice(0, 10);
   return renderReport({
     title: `Context attribution (${run.attribution.method})`,
