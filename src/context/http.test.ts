@@ -85,6 +85,21 @@ describe('HttpClient', () => {
     }
   });
 
+  it('a reply whose body stalls past the timeout is retried, then backend_failure', async () => {
+    const s = await raw((_, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"choices":');
+      setTimeout(() => res.end('[]}'), 400);
+    });
+    try {
+      const c = new HttpClient(s.url, { timeoutMs: 60, attempts: 2, backoffMs: 1 });
+      await expect(c.post('/', {})).rejects.toMatchObject({ code: 'backend_failure', message: expect.stringMatching(/whole reply.*timed out/) });
+      expect(c.requests).toBe(2);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('stops at the request budget with budget_exceeded', async () => {
     const s = await raw((_, res) => res.end('{}'));
     try {

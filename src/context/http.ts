@@ -109,7 +109,20 @@ export class HttpClient {
         if (!UNREACHABLE.has(code)) throw new BackendError(`${url} dropped the connection (${code}) ${attempts} times; check the server's logs, or lower --concurrency`, { url, cause: code, attempts }, e);
         throw new InvalidArgumentError(`Could not connect to ${url} (${code}); check --endpoint and that the server is running`, { url, cause: code }, e);
       }
-      if (res.ok) return this.json(res, url);
+      if (res.ok) {
+        try {
+          return await this.json(res, url);
+        } catch (e) {
+          if (e instanceof AttributionError) throw e;
+          this.checkSignal();
+          // the body stalled past the timeout, or the connection dropped while it came
+          if (attempt < attempts) {
+            await this.pause(attempt, undefined);
+            continue;
+          }
+          throw new BackendError(`${url} did not send its whole reply (${timeout.aborted ? `timed out after ${timeoutMs} ms` : causeCode(e)}, ${attempts} attempts); raise the timeout (--timeout) or check the server`, { url, timeoutMs, attempts }, e);
+        }
+      }
       const text = await readText(res, 4096).catch(() => '');
       if ((res.status === 429 || res.status >= 500) && attempt < attempts) {
         await this.pause(attempt, res.headers.get('retry-after'));
