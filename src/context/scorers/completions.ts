@@ -1,6 +1,5 @@
 import { CapabilityError, isAttributionError } from '../../core/errors.js';
-import type { HttpClient } from '../http.js';
-import { arrayField, choiceText, firstChoice, MAX_TOKENS, objectField, throwIfErrorReply, type LogProbApi, type TokenScore } from './tokens.js';
+import { arrayField, firstChoice, MAX_TOKENS, objectField, OpenAiStyleApi, throwIfErrorReply, type TokenScore } from './tokens.js';
 
 /**
  * OpenAI-style `POST {endpoint}/completions` with `echo: true`, `logprobs: 1` and `max_tokens: 0`
@@ -11,15 +10,13 @@ import { arrayField, choiceText, firstChoice, MAX_TOKENS, objectField, throwIfEr
  *
  * Cost: one request per prompt scored.
  */
-export class CompletionsApi implements LogProbApi {
+export class CompletionsApi extends OpenAiStyleApi {
   readonly api = 'completions' as const;
   private maxTokens = 0;
 
-  constructor(readonly client: HttpClient, readonly model: string | undefined) {}
-
   async responseTokens(prompt: string, response: string): Promise<TokenScore[]> {
     const text = prompt + response;
-    const body = () => ({ ...(this.model ? { model: this.model } : {}), prompt: text, echo: true, logprobs: 1, max_tokens: this.maxTokens, temperature: 0 });
+    const body = () => this.body({ prompt: text, echo: true, logprobs: 1, max_tokens: this.maxTokens, temperature: 0 });
     let reply: unknown;
     try {
       reply = await this.client.post('/completions', body());
@@ -32,14 +29,6 @@ export class CompletionsApi implements LogProbApi {
     return echoedTokens(reply, text, prompt.length, this.client.endpoint);
   }
 
-  requestsPerPrompt(_tokens: number): number {
-    return 1;
-  }
-
-  async generate(prompt: string, maxTokens: number): Promise<string> {
-    const reply = await this.client.post('/completions', { ...(this.model ? { model: this.model } : {}), prompt, max_tokens: maxTokens, temperature: 0 });
-    return choiceText(reply, this.client.endpoint);
-  }
 }
 
 /** The echoed tokens of `text` that overlap `[from, text.length)`, offsets relative to `from`. */

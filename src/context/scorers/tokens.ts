@@ -93,3 +93,29 @@ export function throwIfErrorReply(reply: unknown, url: string): void {
   const msg = typeof e === 'string' ? e : typeof (e as { message?: unknown }).message === 'string' ? String((e as { message: string }).message) : JSON.stringify(e);
   throw new BackendError(`${url} answered with an error: ${msg.slice(0, 200)}`, { url });
 }
+
+/**
+ * What the OpenAI-style protocols share (`completions`, `vllm`): one request per prompt, greedy
+ * generation by `POST {endpoint}/completions`, and the request's `model` when set.
+ */
+export abstract class OpenAiStyleApi implements LogProbApi {
+  abstract readonly api: ApiName;
+
+  constructor(readonly client: HttpClient, readonly model: string | undefined) {}
+
+  abstract responseTokens(prompt: string, response: string): Promise<TokenScore[]>;
+
+  requestsPerPrompt(_tokens: number): number {
+    return 1;
+  }
+
+  async generate(prompt: string, maxTokens: number): Promise<string> {
+    const reply = await this.client.post('/completions', this.body({ prompt, max_tokens: maxTokens, temperature: 0 }));
+    return choiceText(reply, this.client.endpoint);
+  }
+
+  /** A request body with `model` when set. */
+  protected body(fields: Record<string, unknown>): Record<string, unknown> {
+    return { ...(this.model ? { model: this.model } : {}), ...fields };
+  }
+}

@@ -1,6 +1,5 @@
 import { CapabilityError } from '../../core/errors.js';
-import type { HttpClient } from '../http.js';
-import { alignFromEnd, arrayField, choiceText, firstChoice, throwIfErrorReply, type LogProbApi, type TokenScore } from './tokens.js';
+import { alignFromEnd, arrayField, firstChoice, OpenAiStyleApi, throwIfErrorReply, type TokenScore } from './tokens.js';
 
 /**
  * vLLM's OpenAI-compatible `POST {endpoint}/completions` with `prompt_logprobs: 0` and `max_tokens: 1`:
@@ -11,25 +10,15 @@ import { alignFromEnd, arrayField, choiceText, firstChoice, throwIfErrorReply, t
  *
  * Cost: one request per prompt scored.
  */
-export class VllmApi implements LogProbApi {
+export class VllmApi extends OpenAiStyleApi {
   readonly api = 'vllm' as const;
-
-  constructor(readonly client: HttpClient, readonly model: string | undefined) {}
 
   async responseTokens(prompt: string, response: string): Promise<TokenScore[]> {
     const text = prompt + response;
-    const reply = await this.client.post('/completions', { ...(this.model ? { model: this.model } : {}), prompt: text, max_tokens: 1, temperature: 0, prompt_logprobs: 0 });
+    const reply = await this.client.post('/completions', this.body({ prompt: text, max_tokens: 1, temperature: 0, prompt_logprobs: 0 }));
     return promptLogprobTokens(reply, text, prompt.length, this.client.endpoint);
   }
 
-  requestsPerPrompt(_tokens: number): number {
-    return 1;
-  }
-
-  async generate(prompt: string, maxTokens: number): Promise<string> {
-    const reply = await this.client.post('/completions', { ...(this.model ? { model: this.model } : {}), prompt, max_tokens: maxTokens, temperature: 0 });
-    return choiceText(reply, this.client.endpoint);
-  }
 }
 
 /** Response tokens from vLLM's `prompt_logprobs`, offsets relative to `from`. */
