@@ -5,3 +5,4 @@ export { fromOnnx } from './models/onnx/node.js';
 export type { OnnxLoadOptions } from './models/onnx/node.js';
 export { decodeImage, encodePng } from './io/image.js';
 export type { ImageData01 } from './io/image.js';
+export { ScoreCache } from './context/cache.js';

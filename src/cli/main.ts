@@ -9,6 +9,7 @@ import { methodsCommand, METHODS_FLAGS } from './commands/methods.js';
 import { demoCommand, DEMO_FLAGS } from './commands/demo.js';
 import { evaluateCommand, EVALUATE_FLAGS } from './commands/evaluate.js';
 import { benchmarkCommand, BENCHMARK_FLAGS } from './commands/benchmark.js';
+import { contextCommand, CONTEXT_FLAGS } from './commands/context.js';
 import { findMethod } from '../methods.js';
 
 const USAGE = `attrib: explain what a model did, by attribution
@@ -25,6 +26,12 @@ usage:
   attrib demo [--out DIR] [--quick] explain the bundled models with every method; writes report.html
   attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]
                                    ground-truth benchmark: leaderboard.md/.json and charts
+  attrib context --endpoint URL --api completions|vllm|llama.cpp [--llm NAME] --context FILE
+                 --query TEXT [--response TEXT] [--template FILE]
+                 [--sources sentences|lines|paragraphs]
+                 --method context-cite|leave-one-out|kernel-shap|attribot [--ablations 64]
+                 [--seed N] [--concurrency 8] --out FILE.json|DIR
+                                   which context sources an LLM answer relied on (server log-probs)
 
 explain options:
 ${EXPLAIN_FLAGS.map((f) => `  --${f.name.padEnd(16)} ${f.help}${f.default !== undefined ? ` (default ${String(f.default)})` : ''}`).join('\n')}
@@ -37,6 +44,7 @@ const COMMANDS: Record<string, { readonly summary: string; readonly usage: strin
   methods: { summary: 'the methods: a table, or one method in detail', usage: 'attrib methods [ID] [--json]', flags: METHODS_FLAGS },
   demo: { summary: 'explain the bundled models with every method; writes report.html', usage: 'attrib demo [--out DIR] [--quick]', flags: DEMO_FLAGS },
   benchmark: { summary: 'the ground-truth benchmark: leaderboard.md/.json and charts', usage: 'attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]', flags: BENCHMARK_FLAGS },
+  context: { summary: 'which sources of a context an LLM answer relied on, scored by a server', usage: 'attrib context --endpoint URL --api API --context FILE --query TEXT [--method ID] [--out F]', flags: CONTEXT_FLAGS },
 };
 
 /** The package version, from package.json (two folders up from src/cli and dist/cli alike). */
@@ -102,6 +110,13 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
         return 0;
       }
+      case 'context': {
+        await setupBackend('cpu', true); // one [1, sources] tensor: the cpu backend is enough
+        const r = await contextCommand(raw, ac.signal);
+        if (r.stdout) process.stdout.write(`${r.stdout}\n`);
+        if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        return 0;
+      }
       case 'demo': {
         await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, false);
         return await demoCommand(raw, ac.signal);
@@ -113,7 +128,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return command === undefined ? 2 : 0;
       default:
-        throw new InvalidArgumentError(`Unknown command '${command}'; commands: explain, evaluate, methods, demo, benchmark (attrib help)`, { command });
+        throw new InvalidArgumentError(`Unknown command '${command}'; commands: explain, evaluate, methods, demo, benchmark, context (attrib help)`, { command });
     }
   } catch (e) {
     const msg = isAttributionError(e) ? `attrib: ${e.code}: ${e.message}` : `attrib: internal error: ${(e as Error)?.stack ?? String(e)}`;

@@ -3,6 +3,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { assertBatch } from '../core/assert.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { Rng } from '../core/random.js';
+import { ranks } from '../core/rank.js';
 import type { AttributeOptions, Attributor } from '../core/types.js';
 
 export interface RandomizationOptions extends AttributeOptions {
@@ -84,18 +85,6 @@ async function attributionRanks(method: Attributor<AttributeOptions>, x: tf.Tens
   const n = x.shape[0]!;
   const e = a.length / n;
   return Array.from({ length: n }, (_, i) => ranks(Array.from(a.subarray(i * e, (i + 1) * e), Math.abs)));
-}
-
-function ranks(v: number[]): Float64Array {
-  const idx = v.map((_, i) => i).sort((p, q) => v[p]! - v[q]!);
-  const r = new Float64Array(v.length);
-  for (let s = 0; s < idx.length; ) {
-    let t = s;
-    while (t + 1 < idx.length && v[idx[t + 1]!] === v[idx[s]!]) t++;
-    for (let q = s; q <= t; q++) r[idx[q]!] = (s + t) / 2 + 1;
-    s = t + 1;
-  }
-  return r;
 }
 
 /** Pearson correlation of two rank vectors (= Spearman's ρ with ties averaged). */
