@@ -4,6 +4,7 @@
 import type * as Ort from 'onnxruntime-node';
 import { BackendError, BudgetExceededError, InvalidArgumentError, UnknownHookError } from '../../core/errors.js';
 import { compileVjp, encodeModel, gradName, COTANGENT, probeModel } from '../onnx/grad/compile.js';
+import { node } from '../onnx/graph/build.js';
 import { graphOf, onnx, type ModelProto } from '../onnx/graph/proto.js';
 import { withOutputs } from '../onnx/graph/surgery.js';
 import type { HostTensor } from '../model.js';
@@ -42,10 +43,24 @@ export interface HookGradientRun extends CachedRun {
   readonly gradients: HookValues;
 }
 
+/** Part of a hook replaced: where `mask` is 1 the hook takes `value`, elsewhere its own value (both `[batch, ...hookShape]`). */
+export interface MaskedPatch {
+  readonly value: Float32Array;
+  readonly mask: Uint8Array;
+}
+
 export interface RunOptions {
   /** Hooks replaced by these values (`[batch, ...hookShape]`, row-major): everything downstream is recomputed. */
   readonly patches?: Readonly<Record<string, Float32Array>>;
+  /**
+   * Hooks replaced element by element (`h ← mask ? value : h`): each batch row can patch a different
+   * slice, so many patched runs share one forward batch (batched activation patching).
+   */
+  readonly masked?: Readonly<Record<string, MaskedPatch>>;
 }
+
+const maskInput = (hook: string): string => `attrib_mask:${hook}`;
+const valueInput = (hook: string): string => `attrib_value:${hook}`;
 
 interface Variant {
   readonly session: Ort.InferenceSession;
@@ -74,7 +89,8 @@ export class HookedTransformer implements Disposable {
 
   private constructor(
     readonly config: TransformerConfig,
-    private readonly params: TransformerParams,
+    /** The weights in the graph's layout (x @ W), read-only: what direct logit attribution projects with. */
+    readonly params: TransformerParams,
     private readonly ort: OrtRuntime,
     private readonly opts: HookedTransformerOptions,
   ) {
@@ -105,14 +121,14 @@ export class HookedTransformer implements Disposable {
   /** Logits [batch, pos, vocab] of `tokens`, with `patches` replacing hooks for this call only. */
   async run(tokens: TokenInput, opts: RunOptions = {}): Promise<HostTensor> {
     const t = checkTokens(tokens, this.config, 'HookedTransformer.run');
-    const out = await this.execute(t, { patches: opts.patches ?? {}, keep: [], grads: [] });
+    const out = await this.execute(t, { ...opts, keep: [], grads: [] });
     return out.logits;
   }
 
   /** Logits and the activations at `names` (default: every hook point). */
   async runWithCache(tokens: TokenInput, names?: readonly string[], opts: RunOptions = {}): Promise<CachedRun> {
     const t = checkTokens(tokens, this.config, 'HookedTransformer.runWithCache');
-    return this.execute(t, { patches: opts.patches ?? {}, keep: names ?? [...this.graph(t.seqLen).hooks.keys()], grads: [] });
+    return this.execute(t, { ...opts, keep: names ?? [...this.graph(t.seqLen).hooks.keys()], grads: [] });
   }
 
   /**
@@ -130,7 +146,7 @@ export class HookedTransformer implements Disposable {
       throw new InvalidArgumentError(`Argument 'cotangent' passed to '${fn}' must have ${want} values ([${t.batch}, ${t.seqLen}, ${this.config.vocabSize}]), got ${cotangent.length}`, { arg: 'cotangent', fn, expected: want, actual: cotangent.length });
     }
     if (names.length === 0) throw new InvalidArgumentError(`Argument 'names' passed to '${fn}' must name at least one hook`, { arg: 'names', fn });
-    return this.execute(t, { patches: opts.patches ?? {}, keep: names, grads: names, cotangent }) as Promise<HookGradientRun>;
+    return this.execute(t, { ...opts, keep: names, grads: names, cotangent });
   }
 
   dispose(): void {
@@ -155,13 +171,16 @@ export class HookedTransformer implements Disposable {
     return new UnknownHookError(`Hook '${name}' passed to 'HookedTransformer.${fn}' is not a hook point of ${this.name}; e.g. ${this.hookNames.slice(0, 4).join(', ')}, … (see hookNames)`, { hook: name, fn });
   }
 
-  private async execute(t: TokenBatch, req: { patches: Readonly<Record<string, Float32Array>>; keep: readonly string[]; grads: readonly string[]; cotangent?: Float32Array }): Promise<HookGradientRun> {
+  private async execute(t: TokenBatch, req: RunOptions & { keep: readonly string[]; grads: readonly string[]; cotangent?: Float32Array }): Promise<HookGradientRun> {
     if (this.disposed) throw new InvalidArgumentError(`Model '${this.name}' was disposed`, { model: this.name });
     const hooks = this.graph(t.seqLen).hooks;
     const fn = req.grads.length > 0 ? 'gradients' : 'runWithCache';
-    const patched = Object.keys(req.patches).sort();
+    const patches = req.patches ?? {};
+    const masked = req.masked ?? {};
+    const patched = Object.keys(patches).sort();
+    const maskedNames = Object.keys(masked).sort();
     let bytes = 0;
-    for (const n of new Set([...req.keep, ...req.grads, ...patched])) {
+    for (const n of new Set([...req.keep, ...req.grads, ...patched, ...maskedNames])) {
       const s = hooks.get(n);
       if (!s) throw this.unknown(n, fn);
       if (!patched.includes(n)) bytes += (req.grads.includes(n) ? 8 : 4) * t.batch * s.reduce((a, b) => a * b, 1);
@@ -170,22 +189,31 @@ export class HookedTransformer implements Disposable {
       throw new BudgetExceededError(`'HookedTransformer.${fn}' would return ${bytes} bytes of activations, over maxCacheBytes = ${this.maxCacheBytes}; ask for fewer hooks or a smaller batch`, { fn, bytes, maxCacheBytes: this.maxCacheBytes });
     }
     const keep = req.keep.filter((n) => !patched.includes(n));
-    const key = JSON.stringify([t.seqLen, patched, keep, req.grads]);
+    const key = JSON.stringify([t.seqLen, patched, maskedNames, keep, req.grads]);
     let v = this.variants.get(key);
     if (!v) {
-      v = this.compile(t.seqLen, patched, keep, req.grads);
+      v = this.compile(t.seqLen, patched, maskedNames, keep, req.grads);
       this.variants.set(key, v);
       v.catch(() => this.variants.delete(key));
     }
     const { session } = await v;
     const feeds: Record<string, Ort.Tensor> = { [TOKENS]: new this.ort.Tensor('int64', t.ids, [t.batch, t.seqLen]) };
-    for (const n of patched) {
+    const sized = <A extends Float32Array | Uint8Array>(n: string, value: A, arg: string): { value: A; dims: number[] } => {
       const dims = [t.batch, ...hooks.get(n)!];
-      const value = req.patches[n]!;
       if (value.length !== dims.reduce((a, b) => a * b, 1)) {
-        throw new InvalidArgumentError(`Patch '${n}' passed to 'HookedTransformer.${fn}' must have shape [${dims.join(', ')}] (${dims.reduce((a, b) => a * b, 1)} values), got ${value.length}`, { arg: 'patches', hook: n, expected: dims });
+        throw new InvalidArgumentError(`Patch '${n}' passed to 'HookedTransformer.${fn}' must have shape [${dims.join(', ')}] (${dims.reduce((a, b) => a * b, 1)} values), got ${value.length}`, { arg, hook: n, expected: dims });
       }
-      feeds[n] = new this.ort.Tensor('float32', value, dims);
+      return { value, dims };
+    };
+    for (const n of patched) {
+      const p = sized(n, patches[n]!, 'patches');
+      feeds[n] = new this.ort.Tensor('float32', p.value, p.dims);
+    }
+    for (const n of maskedNames) {
+      const v = sized(n, masked[n]!.value, 'masked');
+      const m = sized(n, masked[n]!.mask, 'masked');
+      feeds[valueInput(n)] = new this.ort.Tensor('float32', v.value, v.dims);
+      feeds[maskInput(n)] = new this.ort.Tensor('bool', m.value, m.dims);
     }
     if (req.grads.length > 0) feeds[COTANGENT] = new this.ort.Tensor('float32', req.cotangent!, [t.batch, t.seqLen, this.config.vocabSize]);
     let out: Ort.InferenceSession.ReturnType;
@@ -205,9 +233,9 @@ export class HookedTransformer implements Disposable {
     };
   }
 
-  /** The session computing logits, `keep` and the gradients at `grads`, with `patched` hooks fed as inputs. */
-  private async compile(seqLen: number, patched: readonly string[], keep: readonly string[], grads: readonly string[]): Promise<Variant> {
-    let model = feedHooks(this.graph(seqLen).model, patched, this.graph(seqLen).hooks);
+  /** The session computing logits, `keep` and the gradients at `grads`, with `patched` hooks fed as inputs and `masked` ones mixed with inputs. */
+  private async compile(seqLen: number, patched: readonly string[], masked: readonly string[], keep: readonly string[], grads: readonly string[]): Promise<Variant> {
+    let model = feedHooks(this.graph(seqLen).model, patched, masked, this.graph(seqLen).hooks);
     if (grads.length > 0) {
       model = compileVjp(model, grads, LOGITS, await this.probe(seqLen));
       const g = graphOf(model);
@@ -240,17 +268,28 @@ export class HookedTransformer implements Disposable {
   }
 }
 
-/** A copy where each hook in `names` is a graph input (float32 [batch, ...shape]) instead of its Identity node's output. */
-function feedHooks(model: ModelProto, names: readonly string[], hooks: ReadonlyMap<string, readonly number[]>): ModelProto {
-  if (names.length === 0) return model;
+/**
+ * A copy where each hook in `names` is a graph input (float32 [batch, ...shape]) instead of its
+ * Identity node's output, and each hook in `masked` is `Where(mask, value, own value)` of two inputs.
+ */
+function feedHooks(model: ModelProto, names: readonly string[], masked: readonly string[], hooks: ReadonlyMap<string, readonly number[]>): ModelProto {
+  if (names.length === 0 && masked.length === 0) return model;
   const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
   const g = graphOf(copy);
   const fed = new Set(names);
   const kept = g.node.filter((n) => !(n.opType === 'Identity' && fed.has(n.output?.[0] ?? '')));
   g.node.splice(0, g.node.length, ...kept);
-  for (const n of names) {
-    const dims = [{ dimParam: 'batch' }, ...hooks.get(n)!.map((d) => ({ dimValue: d }))];
-    g.input.push(onnx.ValueInfoProto.fromObject({ name: n, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims } } } }));
+  const input = (name: string, hook: string, elemType: number) => {
+    const dims = [{ dimParam: 'batch' }, ...hooks.get(hook)!.map((d) => ({ dimValue: d }))];
+    g.input.push(onnx.ValueInfoProto.fromObject({ name, type: { tensorType: { elemType, shape: { dim: dims } } } }));
+  };
+  for (const n of names) input(n, n, onnx.TensorProto.DataType.FLOAT);
+  for (const h of masked) {
+    const i = g.node.findIndex((n) => n.opType === 'Identity' && n.output?.[0] === h);
+    const own = g.node[i]!.input![0]!;
+    g.node[i] = onnx.NodeProto.fromObject(node('Where', [maskInput(h), valueInput(h), own], [h]) as Record<string, unknown>);
+    input(maskInput(h), h, onnx.TensorProto.DataType.BOOL);
+    input(valueInput(h), h, onnx.TensorProto.DataType.FLOAT);
   }
   return copy;
 }
