@@ -175,3 +175,25 @@ export { sparseness, complexity } from './metrics/complexity.js';
 export type { GroundTruthScores } from './metrics/ground-truth.js';
 export { modelRandomization } from './metrics/randomization.js';
 export type { RandomizationOptions, RandomizationReport, RandomizationStep } from './metrics/randomization.js';
+
+// transformers and their components (docs/transformers.md)
+export { HookedTransformer, logitDifferenceCotangent } from './models/transformer/hooked-transformer.js';
+export type { HookedTransformerOptions, CachedRun, HookGradientRun, HookValues, MaskedPatch, OrtRuntime, RunOptions as TransformerRunOptions } from './models/transformer/hooked-transformer.js';
+export { parseTransformerConfig, SUPPORTED_MODEL_TYPES } from './models/transformer/config.js';
+export type { TransformerConfig, TransformerModelType } from './models/transformer/config.js';
+export type { WeightStore, WeightTensor } from './models/transformer/weights.js';
+export type { TokenInput } from './models/transformer/tokens.js';
+export { SafetensorsFile, DEFAULT_SAFETENSORS_LIMITS } from './io/safetensors.js';
+export type { SafetensorsLimits, SafetensorsEntry, SafetensorsDtype } from './io/safetensors.js';
+export { encodeSafetensors } from './io/safetensors-write.js';
+export { activationPatching } from './components/activation-patching.js';
+export { attributionPatching } from './components/attribution-patching.js';
+export { atpStar } from './components/atp-star.js';
+export { directLogitAttribution, logitLens } from './components/logit-attribution.js';
+export { NodeAttribution } from './components/node-attribution.js';
+export type { MetricValues } from './components/node-attribution.js';
+export { componentNodes, nodeId, NODE_KINDS } from './components/nodes.js';
+export type { ComponentNode, ComponentOptions, NodeKind, NodeScore } from './components/nodes.js';
+export { COMPONENT_METHODS, COMPONENT_METHOD_IDS } from './components/component-methods.js';
+export type { ComponentMethodId } from './components/component-methods.js';
+export { componentReportHtml } from './components/report.js';
