@@ -1,23 +1,8 @@
 // AtP* on the reference transformers: it ranks q/k/v/z nodes closer to activation patching than AtP.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../test/backend.js';
-import { ROOT } from '../../test/reference.js';
-import { loadTransformer } from '../io/load-transformer.js';
-import type { HookedTransformer } from '../models/transformer/hooked-transformer.js';
+import { nodeKey as key, TRANSFORMER_MODELS, useTransformerFixture } from '../../test/transformers.js';
 import { atpStar } from './atp-star.js';
-import type { NodeScore } from './nodes.js';
-
-const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'transformers');
-interface RefCase {
-  readonly tokens: number[];
-  readonly corrupt_tokens: number[];
-  readonly answer: number;
-  readonly wrong: number;
-  readonly methods: Record<string, { readonly nodes: NodeScore[] }>;
-}
-const key = (n: NodeScore) => `${n.hook}|${n.head}|${n.position}`;
 
 /** Spearman rank correlation (average ranks for ties). */
 export function spearman(a: readonly number[], b: readonly number[]): number {
@@ -42,19 +27,14 @@ export function spearman(a: readonly number[], b: readonly number[]): number {
 
 beforeAll(() => useBackend('cpu'));
 
-describe.each(['gpt2_induction', 'llama_induction'])('AtP* on %s', (name) => {
-  let model: HookedTransformer;
-  let cases: RefCase[];
-  beforeAll(async () => {
-    model = await loadTransformer(path.join(FIXTURES, 'models', name), { sessionOptions: { intraOpNumThreads: 1 } });
-    cases = (JSON.parse(readFileSync(path.join(FIXTURES, 'reference', `${name}.json`), 'utf8')) as { cases: RefCase[] }).cases;
-  });
-  afterAll(() => model.dispose());
+describe.each(TRANSFORMER_MODELS)('AtP* on %s', (name) => {
+  const fixture = useTransformerFixture(name);
 
   it('ranks q/k/v/z nodes like activation patching (Spearman ≥ 0.9 on average, above AtP), and reproduces the reference reading', async () => {
     let [star, plain] = [0, 0];
+    const cases = fixture.cases();
     for (const c of cases) {
-      const r = await atpStar(model, { tokens: c.tokens, corruptTokens: c.corrupt_tokens, answer: c.answer, wrong: c.wrong });
+      const r = await atpStar(fixture.model(), { tokens: c.tokens, corruptTokens: c.corrupt_tokens, answer: c.answer, wrong: c.wrong });
       const ap = new Map(c.methods['activation-patching']!.nodes.map((n) => [key(n), n.score]));
       const atp = new Map(c.methods.atp!.nodes.map((n) => [key(n), n.score]));
       const attn = r.nodes.filter((n) => !n.hook.endsWith('mlp_out'));

@@ -10,21 +10,6 @@ const SINGLE = 'model.safetensors';
 const INDEX = 'model.safetensors.index.json';
 const MAX_INDEX_BYTES = 64 * 2 ** 20;
 
-/** Tensors spread over several safetensors files, by name. */
-class ShardedWeights implements WeightStore {
-  constructor(private readonly where: ReadonlyMap<string, SafetensorsFile>) {}
-  get names(): readonly string[] {
-    return [...this.where.keys()];
-  }
-  has(name: string): boolean {
-    return this.where.has(name);
-  }
-  get(name: string): WeightTensor {
-    const file = this.where.get(name);
-    if (!file) throw new FileFormatError(`The model's safetensors files have no tensor '${name}'`, { tensor: name });
-    return file.get(name);
-  }
-}
 
 /**
  * Reads the weights of folder `dir`: `model.safetensors`, else the shards of
@@ -76,7 +61,16 @@ export async function readSafetensorsFolder(dir: string, limits: SafetensorsLimi
       where.set(t, parsed);
     }
   }
-  return new ShardedWeights(where);
+  // tensors spread over the shards, by name
+  return {
+    names: [...where.keys()],
+    has: (name) => where.has(name),
+    get: (name): WeightTensor => {
+      const file = where.get(name);
+      if (!file) throw new FileFormatError(`The model's safetensors files have no tensor '${name}'`, { tensor: name });
+      return file.get(name);
+    },
+  };
 }
 
 async function exists(p: string): Promise<boolean> {

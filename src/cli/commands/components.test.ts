@@ -3,24 +3,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../../test/backend.js';
-import { removeTempDirs, ROOT, tempDir } from '../../../test/reference.js';
+import { removeTempDirs, tempDir } from '../../../test/reference.js';
+import { fixtureModelDir, referenceCases, type RefNode } from '../../../test/transformers.js';
 import { tokenize } from '../args.js';
 import { main } from '../main.js';
 import { componentsCommand } from './components.js';
 
-const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'transformers');
-const MODEL = path.join(FIXTURES, 'models', 'llama_induction');
-
-interface Node {
-  hook: string;
-  layer: number | null;
-  head: number | null;
-  position: number | null;
-  score: number;
-}
-const ref = JSON.parse(readFileSync(path.join(FIXTURES, 'reference', 'llama_induction.json'), 'utf8')) as {
-  cases: { tokens: number[]; corrupt_tokens: number[]; answer: number; wrong: number; metric: { clean: number }; methods: Record<string, { nodes: Node[] }> }[];
-};
+const MODEL = fixtureModelDir('llama_induction');
+const ref = { cases: referenceCases('llama_induction') };
 
 beforeAll(() => useBackend('cpu'));
 afterAll(removeTempDirs);
@@ -31,7 +21,7 @@ describe('attrib components', () => {
     const file = path.join(tempDir(), 'atp.json');
     const args = ['--model', MODEL, '--tokens', c.tokens.join(','), '--corrupt-tokens', c.corrupt_tokens.join(','), '--answer', String(c.answer), '--wrong', String(c.wrong), '--method', 'atp', '--nodes', 'z,q,k,v,mlp', '--per-position', '--out', file];
     await componentsCommand(tokenize(args).raw);
-    const out = JSON.parse(readFileSync(file, 'utf8')) as { method: string; metric: { clean: number; corrupt: number }; nodes: Node[]; diagnostics: { elapsedMs: number; evaluations: number } };
+    const out = JSON.parse(readFileSync(file, 'utf8')) as { method: string; metric: { clean: number; corrupt: number }; nodes: RefNode[]; diagnostics: { elapsedMs: number; evaluations: number } };
     expect(out.method).toBe('atp');
     expect(Object.keys(out).sort()).toEqual(['diagnostics', 'method', 'metric', 'nodes']);
     expect(Object.keys(out.nodes[0]!).sort()).toEqual(['head', 'hook', 'layer', 'position', 'score']);

@@ -1,22 +1,10 @@
 // GPT-2 and LLaMA (GQA) built from Hugging Face files against the float64 TransformerLens-style
 // reference (test/fixtures/transformers): logits, every hook, and ∂M/∂hook from one backward pass.
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../../test/reference.js';
-import { loadTransformer } from '../../io/load-transformer.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fixturePath, TRANSFORMER_MODELS, useTransformerFixture } from '../../../test/transformers.js';
 import { SafetensorsFile } from '../../io/safetensors.js';
-import { logitDifferenceCotangent, type HookedTransformer } from './hooked-transformer.js';
-
-const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'transformers');
-
-interface RefCase {
-  readonly tokens: number[];
-  readonly corrupt_tokens: number[];
-  readonly answer: number;
-  readonly wrong: number;
-  readonly metric: { readonly clean: number; readonly corrupt: number };
-}
+import { logitDifferenceCotangent } from './hooked-transformer.js';
 
 /** max |a − e| / max |e| (the reference README's metric). */
 function relErr(a: ArrayLike<number>, e: ArrayLike<number>): number {
@@ -34,18 +22,15 @@ function relErr(a: ArrayLike<number>, e: ArrayLike<number>): number {
   return num / (den || 1);
 }
 
-describe.each(['gpt2_induction', 'llama_induction'])('%s', (name) => {
-  let model: HookedTransformer;
+describe.each(TRANSFORMER_MODELS)('%s', (name) => {
+  const fixture = useTransformerFixture(name);
   let ref: SafetensorsFile;
-  let cases: RefCase[];
-  beforeAll(async () => {
-    model = await loadTransformer(path.join(FIXTURES, 'models', name), { sessionOptions: { intraOpNumThreads: 1 } });
-    ref = SafetensorsFile.parse(new Uint8Array(readFileSync(path.join(FIXTURES, 'reference', `${name}.hooks.safetensors`))));
-    cases = (JSON.parse(readFileSync(path.join(FIXTURES, 'reference', `${name}.json`), 'utf8')) as { cases: RefCase[] }).cases;
+  beforeAll(() => {
+    ref = SafetensorsFile.parse(new Uint8Array(readFileSync(fixturePath(`${name}.hooks.safetensors`))));
   });
-  afterAll(() => model.dispose());
 
   it('logits and every hook of the reference match to 1e-4', async () => {
+    const [model, cases] = [fixture.model(), fixture.cases()];
     const tokens = cases[0]!.tokens;
     expect(ref.metadata.tokens).toBe(tokens.join(','));
     const hooks = ref.names.filter((n) => !n.startsWith('grad.') && !n.startsWith('corrupt.') && n !== 'logits');
@@ -63,6 +48,7 @@ describe.each(['gpt2_induction', 'llama_induction'])('%s', (name) => {
   });
 
   it('metric M on every case, clean and corrupt, batched in one run', async () => {
+    const [model, cases] = [fixture.model(), fixture.cases()];
     const rows = cases.flatMap((c) => [c.tokens, c.corrupt_tokens]);
     const byLength = new Map<number, number[]>();
     rows.forEach((r, i) => byLength.set(r.length, [...(byLength.get(r.length) ?? []), i]));
@@ -80,7 +66,8 @@ describe.each(['gpt2_induction', 'llama_induction'])('%s', (name) => {
   });
 
   it('∂M/∂hook at every reference hook from one backward pass matches to 1e-4', async () => {
-    const c = cases[0]!;
+    const model = fixture.model();
+    const c = fixture.cases()[0]!;
     const grads = ref.names.filter((n) => n.startsWith('grad.')).map((n) => n.slice(5));
     const cot = logitDifferenceCotangent(1, c.tokens.length, model.config.vocabSize, c.answer, c.wrong);
     const out = await model.gradients(c.tokens, grads, cot);
@@ -92,7 +79,8 @@ describe.each(['gpt2_induction', 'llama_induction'])('%s', (name) => {
   });
 
   it('a patched hook changes what follows it and nothing before it', async () => {
-    const c = cases[0]!;
+    const model = fixture.model();
+    const c = fixture.cases()[0]!;
     const hook = 'blocks.1.hook_mlp_out';
     const corrupt = await model.runWithCache(c.corrupt_tokens, [hook]);
     // patching a hook with its own corrupt value on the corrupt run reproduces the corrupt logits,
