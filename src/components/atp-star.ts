@@ -1,18 +1,19 @@
 // AtP* (Kramár et al. 2024): attribution patching with the QK fix and GradDrop.
 import { InvalidArgumentError } from '../core/errors.js';
-import { logitDifferenceCotangent, type HookedTransformer, type HookValues } from '../models/transformer/hooked-transformer.js';
+import { logitDifferenceCotangent, type HookedTransformer, type HookValues, type MaskedPatch } from '../models/transformer/hooked-transformer.js';
 import { NodeAttribution } from './node-attribution.js';
 import { checkComponentOptions, componentNodes, forEachElement, logitDifference, type ComponentNode, type ComponentOptions, type NodeScore } from './nodes.js';
 
 /**
  * AtP*: for each block l, a backward pass of M at the clean run with block l's attention and MLP
- * outputs gradient-stopped where they join the residual stream (GradDrop: they are fed as constants);
+ * outputs gradient-stopped where they join the residual stream (GradDrop: they are fed as constants;
+ * all L passes run as the L rows of one batched forward+backward);
  * a q or k node's estimate is `Σ (A' − A) · ∂M/∂A`, A the layer's clean attention pattern and A' the
  * pattern recomputed exactly with the node's corrupt queries or keys (QK fix; a GQA key changes every
  * query head of its group); other nodes use AtP's estimate. Score = `1/(L−1) Σ_l |estimate_l|`
  * (unsigned; a node's own block contributes 0).
  *
- * Cost: 2 forward rows + L forward+backward rows (one per GradDrop block). Needs L ≥ 2.
+ * Cost: 2 forward rows + L forward+backward rows (one per GradDrop block, in one run). Needs L ≥ 2.
  * @see Kramár, Lieberum, Shah, Nanda (2024), "AtP*: An efficient and scalable method for localizing
  *   LLM behaviour to components", https://arxiv.org/abs/2403.00745
  * @throws {InvalidArgumentError} as `attributionPatching`, and for a model with one layer.
@@ -33,18 +34,28 @@ export async function atpStar(model: HookedTransformer, opts: ComponentOptions):
   const outs = layers.flatMap((l) => [`blocks.${l}.hook_attn_out`, `blocks.${l}.hook_mlp_out`]);
   const clean = await model.runWithCache(opts.tokens, [...new Set([...nodeHooks, ...qk, ...patterns, ...outs])]);
   const corrupt = await model.runWithCache(opts.corruptTokens!, [...new Set([...nodeHooks, ...qk])]);
-  const cot = logitDifferenceCotangent(1, T, model.config.vocabSize, opts.answer, opts.wrong);
+  // GradDrop for every block in ONE batched backward pass: row l feeds block l's attention and MLP
+  // outputs as constants (mask 1, value = their clean value), which stops the gradient there
+  const masked: Record<string, MaskedPatch> = {};
+  for (const h of outs) {
+    const own = clean.cache.get(h)!.data;
+    const value = new Float32Array(L * own.length);
+    const mask = new Uint8Array(L * own.length);
+    for (const l of layers) value.set(own, l * own.length);
+    masked[h] = { value, mask };
+  }
+  for (const l of layers) for (const h of [`blocks.${l}.hook_attn_out`, `blocks.${l}.hook_mlp_out`]) masked[h]!.mask.fill(1, l * clean.cache.get(h)!.data.length, (l + 1) * clean.cache.get(h)!.data.length);
+  const wrt = [...new Set([...nodeHooks, ...patterns])];
+  const cot = logitDifferenceCotangent(L, T, model.config.vocabSize, opts.answer, opts.wrong);
+  const { gradients } = await model.gradients(Array.from({ length: L }, () => opts.tokens), wrt, cot, { masked });
   const totals = new Float64Array(nodes.length);
   for (const l of layers) {
     const own = (h: string) => h.startsWith(`blocks.${l}.`);
-    const attnOut = `blocks.${l}.hook_attn_out`;
-    const mlpOut = `blocks.${l}.hook_mlp_out`;
-    const wrt = [...new Set([...nodeHooks, ...patterns])].filter((h) => !own(h));
-    const { gradients } = await model.gradients(opts.tokens, wrt, cot, { patches: { [attnOut]: clean.cache.get(attnOut)!.data, [mlpOut]: clean.cache.get(mlpOut)!.data } });
+    const row: HookValues = new Map([...gradients].map(([h, g]) => [h, { data: g.data.subarray((l * g.data.length) / L, ((l + 1) * g.data.length) / L), shape: [1, ...g.shape.slice(1)] }]));
     nodes.forEach((n, i) => {
       if (own(n.hook)) return;
       const kind = n.hook.slice(-1);
-      const estimate = kind === 'q' || kind === 'k' ? qkFix(model, n, kind, clean.cache, corrupt.cache, gradients, rot(n.layer!, 'q'), rot(n.layer!, 'k'), T) : atp(model, n, clean.cache, corrupt.cache, gradients, T);
+      const estimate = kind === 'q' || kind === 'k' ? qkFix(model, n, kind, clean.cache, corrupt.cache, row, rot(n.layer!, 'q'), rot(n.layer!, 'k'), T) : atp(model, n, clean.cache, corrupt.cache, row, T);
       totals[i]! += Math.abs(estimate);
     });
   }
