@@ -19,6 +19,8 @@ export interface RefNode {
 }
 export interface RefCase {
   readonly name: string;
+  /** A: the answer's earlier copy replaced; B: the induction match broken (saturated attention). */
+  readonly kind: 'A' | 'B';
   readonly tokens: number[];
   readonly corrupt_tokens: number[];
   readonly answer: number;

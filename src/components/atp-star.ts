@@ -11,19 +11,26 @@ import { checkComponentOptions, componentNodes, forEachElement, logitDifference,
  * a q or k node's estimate is `Σ (A' − A) · ∂M/∂A`, A the layer's clean attention pattern and A' the
  * pattern recomputed exactly with the node's corrupt queries or keys (QK fix; a GQA key changes every
  * query head of its group); other nodes use AtP's estimate. Score = `1/(L−1) Σ_l |estimate_l|`
- * (unsigned; a node's own block contributes 0).
+ * (unsigned; a node's own block contributes 0). With `gradDrop: false`, one backward pass with the
+ * full gradient and the signed estimate (AtP with the QK fix alone).
  *
  * Cost: 2 forward rows + L forward+backward rows (one per GradDrop block, in one run). Needs L ≥ 2.
  * @see Kramár, Lieberum, Shah, Nanda (2024), "AtP*: An efficient and scalable method for localizing
  *   LLM behaviour to components", https://arxiv.org/abs/2403.00745
  * @throws {InvalidArgumentError} as `attributionPatching`, and for a model with one layer.
  */
-export async function atpStar(model: HookedTransformer, opts: ComponentOptions): Promise<NodeAttribution> {
+export interface AtpStarOptions extends ComponentOptions {
+  /** Average |estimate| over per-block gradient-dropped backward passes (default true). */
+  readonly gradDrop?: boolean;
+}
+
+export async function atpStar(model: HookedTransformer, opts: AtpStarOptions): Promise<NodeAttribution> {
   const fn = 'atpStar';
   const t0 = performance.now();
   const kinds = checkComponentOptions(model.config, opts, fn, true);
   const { nLayers: L, family } = model.config;
-  if (L < 2) throw new InvalidArgumentError(`'${fn}' needs a model with at least 2 layers (GradDrop averages over the other blocks), got ${L}`, { fn, layers: L });
+  const gradDrop = opts.gradDrop ?? true;
+  if (gradDrop && L < 2) throw new InvalidArgumentError(`'${fn}' needs a model with at least 2 layers (GradDrop averages over the other blocks), got ${L}`, { fn, layers: L });
   const T = opts.tokens.length;
   const nodes = componentNodes(model.config, kinds, T, opts.perPosition ?? false);
   const rot = (l: number, x: 'q' | 'k') => (family === 'llama' ? `blocks.${l}.attn.hook_rot_${x}` : `blocks.${l}.attn.hook_${x}`);
@@ -36,32 +43,37 @@ export async function atpStar(model: HookedTransformer, opts: ComponentOptions):
   const corrupt = await model.runWithCache(opts.corruptTokens!, [...new Set([...nodeHooks, ...qk])]);
   // GradDrop for every block in ONE batched backward pass: row l feeds block l's attention and MLP
   // outputs as constants (mask 1, value = their clean value), which stops the gradient there
+  const rows = gradDrop ? L : 1;
   const masked: Record<string, MaskedPatch> = {};
-  for (const h of outs) {
-    const own = clean.cache.get(h)!.data;
-    const value = new Float32Array(L * own.length);
-    const mask = new Uint8Array(L * own.length);
-    for (const l of layers) value.set(own, l * own.length);
-    masked[h] = { value, mask };
+  if (gradDrop) {
+    for (const h of outs) {
+      const own = clean.cache.get(h)!.data;
+      const value = new Float32Array(L * own.length);
+      const mask = new Uint8Array(L * own.length);
+      for (const l of layers) {
+        value.set(own, l * own.length);
+        if (h.startsWith(`blocks.${l}.`)) mask.fill(1, l * own.length, (l + 1) * own.length); // row l stops block l's outputs
+      }
+      masked[h] = { value, mask };
+    }
   }
-  for (const l of layers) for (const h of [`blocks.${l}.hook_attn_out`, `blocks.${l}.hook_mlp_out`]) masked[h]!.mask.fill(1, l * clean.cache.get(h)!.data.length, (l + 1) * clean.cache.get(h)!.data.length);
   const wrt = [...new Set([...nodeHooks, ...patterns])];
-  const cot = logitDifferenceCotangent(L, T, model.config.vocabSize, opts.answer, opts.wrong);
-  const { gradients } = await model.gradients(Array.from({ length: L }, () => opts.tokens), wrt, cot, { masked });
+  const cot = logitDifferenceCotangent(rows, T, model.config.vocabSize, opts.answer, opts.wrong);
+  const { gradients } = await model.gradients(Array.from({ length: rows }, () => opts.tokens), wrt, cot, { masked });
   const totals = new Float64Array(nodes.length);
-  for (const l of layers) {
-    const own = (h: string) => h.startsWith(`blocks.${l}.`);
-    const row: HookValues = new Map([...gradients].map(([h, g]) => [h, { data: g.data.subarray((l * g.data.length) / L, ((l + 1) * g.data.length) / L), shape: [1, ...g.shape.slice(1)] }]));
+  for (let l = 0; l < rows; l++) {
+    const own = (h: string) => gradDrop && h.startsWith(`blocks.${l}.`);
+    const row: HookValues = new Map([...gradients].map(([h, g]) => [h, { data: g.data.subarray((l * g.data.length) / rows, ((l + 1) * g.data.length) / rows), shape: [1, ...g.shape.slice(1)] }]));
     nodes.forEach((n, i) => {
       if (own(n.hook)) return;
       const kind = n.hook.slice(-1);
       const estimate = kind === 'q' || kind === 'k' ? qkFix(model, n, kind, clean.cache, corrupt.cache, row, rot(n.layer!, 'q'), rot(n.layer!, 'k'), T) : atp(model, n, clean.cache, corrupt.cache, row, T);
-      totals[i]! += Math.abs(estimate);
+      totals[i]! += gradDrop ? Math.abs(estimate) : estimate;
     });
   }
-  const scores: NodeScore[] = nodes.map((n, i) => ({ ...n, score: totals[i]! / (L - 1) }));
+  const scores: NodeScore[] = nodes.map((n, i) => ({ ...n, score: gradDrop ? totals[i]! / (L - 1) : totals[i]! }));
   const metric = { clean: logitDifference(clean.logits, 0, opts.answer, opts.wrong), corrupt: logitDifference(corrupt.logits, 0, opts.answer, opts.wrong) };
-  return new NodeAttribution('atp-star', scores, metric, { evaluations: 2 + L, elapsedMs: performance.now() - t0, truncated: false, engine: 'onnx' });
+  return new NodeAttribution('atp-star', scores, metric, { evaluations: 2 + rows, elapsedMs: performance.now() - t0, truncated: false, engine: 'onnx' });
 }
 
 /** AtP's linear estimate of one node with one backward pass's gradients. */
