@@ -1,9 +1,10 @@
 // Activation patching (noising): each node of the clean run replaced by its corrupt value, everything
 // downstream recomputed, many patched runs per forward batch.
+import { Budget } from '../core/budget.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { HookedTransformer, MaskedPatch } from '../models/transformer/hooked-transformer.js';
 import { NodeAttribution } from './node-attribution.js';
-import { checkComponentOptions, componentNodes, forEachElement, logitDifference, type ComponentOptions, type NodeScore } from './nodes.js';
+import { checkComponentOptions, ENGINE, componentNodes, forEachElement, logitDifference, type ComponentOptions, type NodeScore } from './nodes.js';
 
 /**
  * Activation patching: score(n) = M(clean run with n ← n(corrupt run)) − M(clean), with
@@ -11,7 +12,8 @@ import { checkComponentOptions, componentNodes, forEachElement, logitDifference,
  * different node (every patchable hook is `mask ? corrupt : own value`, the mask set on that row's
  * node), so `batchSize` nodes cost one session run.
  *
- * Cost: nodes + 2 forward rows, in ⌈nodes / batchSize⌉ + 2 runs.
+ * Cost: nodes + 2 forward rows, in ⌈nodes / batchSize⌉ + 2 runs (`batchSize` default 64), checked against
+ * `maxEvaluations` before any work; `signal` aborts between runs.
  * Axiom: exact effect of each single-node intervention (no linearisation).
  *
  * @see Meng et al. (2022); Heimersheim & Nanda (2024), "How to use and interpret activation patching"
@@ -19,7 +21,6 @@ import { checkComponentOptions, componentNodes, forEachElement, logitDifference,
  */
 export async function activationPatching(model: HookedTransformer, opts: ComponentOptions): Promise<NodeAttribution> {
   const fn = 'activationPatching';
-  const t0 = performance.now();
   const kinds = checkComponentOptions(model.config, opts, fn, true);
   const batchSize = opts.batchSize ?? 64;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -27,6 +28,8 @@ export async function activationPatching(model: HookedTransformer, opts: Compone
   }
   const T = opts.tokens.length;
   const nodes = componentNodes(model.config, kinds, T, opts.perPosition ?? false);
+  const run = Budget.start(opts, { total: nodes.length + 2, fn, exact: true, model: ENGINE });
+  await run.checkpoint(2);
   const hooks = [...new Set(nodes.map((n) => n.hook))];
   const corrupt = await model.runWithCache(opts.corruptTokens!, hooks);
   const cleanLogits = await model.run(opts.tokens);
@@ -47,9 +50,10 @@ export async function activationPatching(model: HookedTransformer, opts: Compone
       const mask = masked[n.hook]!.mask;
       forEachElement(n, model.hookShape(n.hook, T), (i) => (mask[r * size.get(n.hook)! + i] = 1));
     });
+    await run.checkpoint(rows);
     const logits = await model.run(Array.from({ length: rows }, () => opts.tokens), { masked });
     chunk.forEach((n, r) => scores.push({ ...n, score: logitDifference(logits, r, opts.answer, opts.wrong) - clean }));
   }
   const metric = { clean, corrupt: logitDifference(corrupt.logits, 0, opts.answer, opts.wrong) };
-  return new NodeAttribution('activation-patching', scores, metric, { evaluations: nodes.length + 2, elapsedMs: performance.now() - t0, truncated: false, engine: 'onnx' });
+  return new NodeAttribution('activation-patching', scores, metric, run.finish());
 }

@@ -1,8 +1,9 @@
 // AtP* (Kramár et al. 2024): attribution patching with the QK fix and GradDrop.
+import { Budget } from '../core/budget.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { logitDifferenceCotangent, type HookedTransformer, type HookValues, type MaskedPatch } from '../models/transformer/hooked-transformer.js';
 import { NodeAttribution } from './node-attribution.js';
-import { checkComponentOptions, componentNodes, forEachElement, logitDifference, type ComponentNode, type ComponentOptions, type NodeScore } from './nodes.js';
+import { checkComponentOptions, ENGINE, componentNodes, forEachElement, logitDifference, type ComponentNode, type ComponentOptions, type NodeScore } from './nodes.js';
 
 /**
  * AtP*: for each block l, a backward pass of M at the clean run with block l's attention and MLP
@@ -26,13 +27,14 @@ export interface AtpStarOptions extends ComponentOptions {
 
 export async function atpStar(model: HookedTransformer, opts: AtpStarOptions): Promise<NodeAttribution> {
   const fn = 'atpStar';
-  const t0 = performance.now();
   const kinds = checkComponentOptions(model.config, opts, fn, true);
   const { nLayers: L, family } = model.config;
   const gradDrop = opts.gradDrop ?? true;
   if (gradDrop && L < 2) throw new InvalidArgumentError(`'${fn}' needs a model with at least 2 layers (GradDrop averages over the other blocks), got ${L}`, { fn, layers: L });
   const T = opts.tokens.length;
   const nodes = componentNodes(model.config, kinds, T, opts.perPosition ?? false);
+  const run = Budget.start(opts, { total: 2 + (gradDrop ? L : 1), fn, exact: true, model: ENGINE });
+  await run.checkpoint(2);
   const rot = (l: number, x: 'q' | 'k') => (family === 'llama' ? `blocks.${l}.attn.hook_rot_${x}` : `blocks.${l}.attn.hook_${x}`);
   const layers = Array.from({ length: L }, (_, l) => l);
   const nodeHooks = [...new Set(nodes.map((n) => n.hook))];
@@ -59,6 +61,7 @@ export async function atpStar(model: HookedTransformer, opts: AtpStarOptions): P
   }
   const wrt = [...new Set([...nodeHooks, ...patterns])];
   const cot = logitDifferenceCotangent(rows, T, model.config.vocabSize, opts.answer, opts.wrong);
+  await run.checkpoint(rows);
   const { gradients } = await model.gradients(Array.from({ length: rows }, () => opts.tokens), wrt, cot, { masked });
   const totals = new Float64Array(nodes.length);
   for (let l = 0; l < rows; l++) {
@@ -73,7 +76,7 @@ export async function atpStar(model: HookedTransformer, opts: AtpStarOptions): P
   }
   const scores: NodeScore[] = nodes.map((n, i) => ({ ...n, score: gradDrop ? totals[i]! / (L - 1) : totals[i]! }));
   const metric = { clean: logitDifference(clean.logits, 0, opts.answer, opts.wrong), corrupt: logitDifference(corrupt.logits, 0, opts.answer, opts.wrong) };
-  return new NodeAttribution('atp-star', scores, metric, { evaluations: 2 + rows, elapsedMs: performance.now() - t0, truncated: false, engine: 'onnx' });
+  return new NodeAttribution('atp-star', scores, metric, run.finish());
 }
 
 /** AtP's linear estimate of one node with one backward pass's gradients. */

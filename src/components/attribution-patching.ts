@@ -1,8 +1,9 @@
 // Attribution patching (AtP): a first-order estimate of every node's activation-patching effect from
 // two forward passes and one backward pass.
+import { Budget } from '../core/budget.js';
 import { logitDifferenceCotangent, type HookedTransformer } from '../models/transformer/hooked-transformer.js';
 import { NodeAttribution } from './node-attribution.js';
-import { checkComponentOptions, componentNodes, forEachElement, logitDifference, type ComponentOptions, type NodeScore } from './nodes.js';
+import { checkComponentOptions, ENGINE, componentNodes, forEachElement, logitDifference, type ComponentOptions, type NodeScore } from './nodes.js';
 
 /**
  * AtP: score(n) = Σ_{e ∈ n} (n_corrupt[e] − n_clean[e]) · ∂M/∂n[e] at the clean run, with
@@ -16,11 +17,12 @@ import { checkComponentOptions, componentNodes, forEachElement, logitDifference,
  *   or unknown node kinds; token errors as `HookedTransformer.run`.
  */
 export async function attributionPatching(model: HookedTransformer, opts: ComponentOptions): Promise<NodeAttribution> {
-  const t0 = performance.now();
   const kinds = checkComponentOptions(model.config, opts, 'attributionPatching', true);
   const T = opts.tokens.length;
   const nodes = componentNodes(model.config, kinds, T, opts.perPosition ?? false);
   const hooks = [...new Set(nodes.map((n) => n.hook))];
+  const run = Budget.start(opts, { total: 2, fn: 'attributionPatching', exact: true, model: ENGINE });
+  await run.checkpoint(2);
   const corrupt = await model.runWithCache(opts.corruptTokens!, hooks);
   const clean = await model.gradients(opts.tokens, hooks, logitDifferenceCotangent(1, T, model.config.vocabSize, opts.answer, opts.wrong));
   const scores: NodeScore[] = nodes.map((n) => {
@@ -30,5 +32,5 @@ export async function attributionPatching(model: HookedTransformer, opts: Compon
     return { ...n, score: s };
   });
   const metric = { clean: logitDifference(clean.logits, 0, opts.answer, opts.wrong), corrupt: logitDifference(corrupt.logits, 0, opts.answer, opts.wrong) };
-  return new NodeAttribution('atp', scores, metric, { evaluations: 2, elapsedMs: performance.now() - t0, truncated: false, engine: 'onnx' });
+  return new NodeAttribution('atp', scores, metric, run.finish());
 }

@@ -76,11 +76,15 @@ describe.each(TRANSFORMER_MODELS)('%s', (name) => {
     }
   });
 
-  it('bad input: answer out of range, corrupt tokens of another length, unknown node kind', async () => {
+  it('bad input: answer out of range, corrupt tokens of another length, unknown node kind, over budget, aborted', async () => {
     const c = fixture.cases()[0]!;
     await expect(attributionPatching(fixture.model(), { ...opts(c), answer: 96 })).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'answer', value: 96 } });
     await expect(activationPatching(fixture.model(), { ...opts(c), corruptTokens: [1, 2] })).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'corruptTokens' } });
     await expect(activationPatching(fixture.model(), { ...opts(c), nodes: ['attn' as 'z'] })).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'nodes' } });
     await expect(directLogitAttribution(fixture.model(), { ...opts(c), wrong: -1 })).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'wrong' } });
+    await expect(activationPatching(fixture.model(), { ...opts(c), maxEvaluations: 10 })).rejects.toMatchObject({ code: 'budget_exceeded', details: { maxEvaluations: 10 } });
+    const ac = new AbortController();
+    ac.abort();
+    await expect(attributionPatching(fixture.model(), { ...opts(c), signal: ac.signal })).rejects.toMatchObject({ code: 'aborted' });
   });
 });

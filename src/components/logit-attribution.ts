@@ -1,10 +1,11 @@
 // Direct logit attribution and the logit lens: the residual stream at the last position read through
 // the final norm and the unembedding.
+import { Budget } from '../core/budget.js';
 import type { TransformerConfig } from '../models/transformer/config.js';
 import type { HookedTransformer } from '../models/transformer/hooked-transformer.js';
 import type { TransformerParams } from '../models/transformer/layout.js';
 import { NodeAttribution } from './node-attribution.js';
-import { checkComponentOptions, logitDifference, type ComponentOptions, type NodeScore } from './nodes.js';
+import { checkComponentOptions, ENGINE, logitDifference, type ComponentOptions, type NodeScore } from './nodes.js';
 
 /** W_U[:, answer] − W_U[:, wrong], [d]. */
 function unembedDirection(params: TransformerParams, d: number, answer: number, wrong: number): Float64Array {
@@ -23,8 +24,9 @@ function unembedDirection(params: TransformerParams, d: number, answer: number, 
  * @see Elhage et al. (2021), "A Mathematical Framework for Transformer Circuits"
  */
 export async function directLogitAttribution(model: HookedTransformer, opts: ComponentOptions): Promise<NodeAttribution> {
-  const t0 = performance.now();
   checkComponentOptions(model.config, opts, 'directLogitAttribution', false);
+  const run = Budget.start(opts, { total: 1, fn: 'directLogitAttribution', exact: true, model: ENGINE });
+  await run.checkpoint(1);
   const { config, params } = model;
   const { dModel: d, nHeads: h, dHead: dh, nLayers } = config;
   const T = opts.tokens.length;
@@ -67,7 +69,7 @@ export async function directLogitAttribution(model: HookedTransformer, opts: Com
   }
   const bf = params.lnFinal.b?.data;
   const unembedBiasTerm = bf ? u.reduce((acc, x, i) => acc + x * bf[i]!, 0) : 0;
-  return new NodeAttribution('direct-logit-attribution', nodes, { clean: logitDifference(logits, 0, opts.answer, opts.wrong) }, { evaluations: 1, elapsedMs: performance.now() - t0, truncated: false, engine: 'onnx' }, { unembedBiasTerm, finalNormScale: s });
+  return new NodeAttribution('direct-logit-attribution', nodes, { clean: logitDifference(logits, 0, opts.answer, opts.wrong) }, run.finish(), { unembedBiasTerm, finalNormScale: s });
 }
 
 /** The final norm applied afresh to one residual vector, then projected on `u`. */
@@ -92,13 +94,14 @@ function lens(config: TransformerConfig, params: TransformerParams, x: ArrayLike
  * @see nostalgebraist (2020), "interpreting GPT: the logit lens"
  */
 export async function logitLens(model: HookedTransformer, opts: ComponentOptions): Promise<NodeAttribution> {
-  const t0 = performance.now();
   checkComponentOptions(model.config, opts, 'logitLens', false);
+  const run = Budget.start(opts, { total: 1, fn: 'logitLens', exact: true, model: ENGINE });
+  await run.checkpoint(1);
   const { config, params } = model;
   const T = opts.tokens.length;
   const hooks = Array.from({ length: config.nLayers }, (_, l) => `blocks.${l}.hook_resid_post`);
   const { logits, cache } = await model.runWithCache(opts.tokens, hooks);
   const u = unembedDirection(params, config.dModel, opts.answer, opts.wrong);
   const nodes = hooks.map((hook, layer): NodeScore => ({ hook, layer, head: null, position: null, score: lens(config, params, cache.get(hook)!.data, (T - 1) * config.dModel, u) }));
-  return new NodeAttribution('logit-lens', nodes, { clean: logitDifference(logits, 0, opts.answer, opts.wrong) }, { evaluations: 1, elapsedMs: performance.now() - t0, truncated: false, engine: 'onnx' });
+  return new NodeAttribution('logit-lens', nodes, { clean: logitDifference(logits, 0, opts.answer, opts.wrong) }, run.finish());
 }

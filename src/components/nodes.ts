@@ -2,6 +2,7 @@
 // positions or one), the logit-difference metric, and the options every component method takes.
 import { InvalidArgumentError } from '../core/errors.js';
 import type { TransformerConfig } from '../models/transformer/config.js';
+import type { RunControl } from '../core/types.js';
 import type { HostTensor } from '../models/model.js';
 
 /** What kind of node: one attention head's q, k, v or z, or one layer's MLP output. */
@@ -21,8 +22,8 @@ export interface NodeScore extends ComponentNode {
   readonly score: number;
 }
 
-/** What every component method is given. */
-export interface ComponentOptions {
+/** What every component method is given; `maxEvaluations` (rows), `signal` and `onProgress` as for every method. */
+export interface ComponentOptions extends RunControl {
   /** Clean token ids. */
   readonly tokens: readonly number[];
   /** Corrupt token ids, the same length (patching and AtP). */
@@ -34,9 +35,10 @@ export interface ComponentOptions {
   readonly nodes?: readonly NodeKind[];
   /** One node per position instead of one over all positions. */
   readonly perPosition?: boolean;
-  /** Patched runs per forward batch (activation patching). Default 64. */
-  readonly batchSize?: number;
 }
+
+/** What the component methods report as their engine. */
+export const ENGINE = { engine: 'onnx' } as const;
 
 /** A human-readable id: `blocks.1.attn.hook_z[head=2][pos=5]`. */
 export const nodeId = (n: ComponentNode): string => `${n.hook}${n.head === null ? '' : `[head=${n.head}]`}${n.position === null ? '' : `[pos=${n.position}]`}`;
