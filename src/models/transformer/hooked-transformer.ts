@@ -108,7 +108,8 @@ export class HookedTransformer implements Disposable {
 
   /** The hook points, in forward order (they do not depend on the sequence length). */
   get hookNames(): readonly string[] {
-    return [...this.graph(1).hooks.keys()];
+    const built = this.graphs.values().next();
+    return [...(built.done ? this.graph(1) : built.value).hooks.keys()];
   }
 
   /** A hook's shape for sequences of `seqLen` tokens, without the batch. Throws `unknown_hook`. */
@@ -168,7 +169,8 @@ export class HookedTransformer implements Disposable {
   }
 
   private unknown(name: string, fn: string): UnknownHookError {
-    return new UnknownHookError(`Hook '${name}' passed to 'HookedTransformer.${fn}' is not a hook point of ${this.name}; e.g. ${this.hookNames.slice(0, 4).join(', ')}, … (see hookNames)`, { hook: name, fn });
+    const some = this.hookNames.filter((h) => h.startsWith('blocks.0.')).slice(0, 4);
+    return new UnknownHookError(`Hook '${name}' passed to 'HookedTransformer.${fn}' is not a hook point of ${this.name}; e.g. ${some.join(', ')}, … (see hookNames)`, { hook: name, fn });
   }
 
   private async execute(t: TokenBatch, req: RunOptions & { keep: readonly string[]; grads: readonly string[]; cotangent?: Float32Array }): Promise<HookGradientRun> {
@@ -179,12 +181,14 @@ export class HookedTransformer implements Disposable {
     const masked = req.masked ?? {};
     const patched = Object.keys(patches).sort();
     const maskedNames = Object.keys(masked).sort();
-    let bytes = 0;
-    for (const n of new Set([...req.keep, ...req.grads, ...patched, ...maskedNames])) {
-      const s = hooks.get(n);
-      if (!s) throw this.unknown(n, fn);
-      if (!patched.includes(n)) bytes += (req.grads.includes(n) ? 8 : 4) * t.batch * s.reduce((a, b) => a * b, 1);
-    }
+    for (const n of new Set([...req.keep, ...req.grads, ...patched, ...maskedNames])) if (!hooks.has(n)) throw this.unknown(n, fn);
+    const both = patched.find((n) => maskedNames.includes(n));
+    if (both) throw new InvalidArgumentError(`Hook '${both}' passed to 'HookedTransformer.${fn}' is both in 'patches' and in 'masked'; give it once`, { arg: 'masked', hook: both });
+    // what the call returns: logits, the kept activations and the gradients
+    const size = (n: string) => 4 * t.batch * hooks.get(n)!.reduce((a, b) => a * b, 1);
+    let bytes = 4 * t.batch * t.seqLen * this.config.vocabSize;
+    for (const n of new Set(req.keep)) if (!patched.includes(n)) bytes += size(n);
+    for (const n of req.grads) bytes += size(n);
     if (bytes > this.maxCacheBytes) {
       throw new BudgetExceededError(`'HookedTransformer.${fn}' would return ${bytes} bytes of activations, over maxCacheBytes = ${this.maxCacheBytes}; ask for fewer hooks or a smaller batch`, { fn, bytes, maxCacheBytes: this.maxCacheBytes });
     }
