@@ -25,6 +25,48 @@ function variant(config: (c: Record<string, unknown>) => Record<string, unknown>
   return dir;
 }
 
+/** Safetensors bytes with every tensor as BF16 (float32's top 16 bits, truncated). */
+function bf16(file: SafetensorsFile, names: readonly string[]): Uint8Array {
+  const header: Record<string, unknown> = {};
+  let at = 0;
+  for (const n of names) {
+    const t = file.get(n);
+    header[n] = { dtype: 'BF16', shape: t.shape, data_offsets: [at, at + 2 * t.data.length] };
+    at += 2 * t.data.length;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + at);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  let k = 8 + json.length;
+  for (const n of names) for (const v of file.get(n).data) (view.setUint16(k, new Uint32Array(Float32Array.of(v).buffer)[0]! >>> 16, true), (k += 2));
+  return out;
+}
+
+describe('loadTransformer: sharded and BF16 weights', () => {
+  it('a folder of two shards (one of them BF16) with model.safetensors.index.json gives the F32 model’s logits to BF16 precision', async () => {
+    const real = SafetensorsFile.parse(new Uint8Array(readFileSync(path.join(GPT2, 'model.safetensors'))));
+    const half = real.names.filter((_, i) => i % 2 === 0);
+    const rest = real.names.filter((_, i) => i % 2 === 1);
+    const dir = tempDir();
+    copyFileSync(path.join(GPT2, 'config.json'), path.join(dir, 'config.json'));
+    writeFileSync(path.join(dir, 'model-00001-of-00002.safetensors'), bf16(real, half));
+    writeFileSync(path.join(dir, 'model-00002-of-00002.safetensors'), encodeSafetensors(Object.fromEntries(rest.map((n) => [n, real.get(n)]))));
+    const weightMap = Object.fromEntries([...half.map((n) => [n, 'model-00001-of-00002.safetensors']), ...rest.map((n) => [n, 'model-00002-of-00002.safetensors'])]);
+    writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }));
+    const [sharded, full] = [await loadTransformer(dir), await loadTransformer(GPT2)];
+    const tokens = [0, 57, 38, 17, 39, 81, 68, 23, 11, 59, 57, 38, 17];
+    const [a, b] = [await sharded.run(tokens), await full.run(tokens)];
+    let [num, den] = [0, 0];
+    for (let i = 0; i < a.data.length; i++) (num = Math.max(num, Math.abs(a.data[i]! - b.data[i]!))), (den = Math.max(den, Math.abs(b.data[i]!)));
+    expect(num / den).toBeGreaterThan(0); // the BF16 shard was really read as BF16
+    expect(num / den).toBeLessThan(0.05);
+    sharded.dispose();
+    full.dispose();
+  });
+});
+
 describe('loadTransformer: bad input', () => {
   it('an unknown model_type lists the supported ones', async () => {
     await expect(loadTransformer(variant((c) => ({ ...c, model_type: 'bert' })))).rejects.toMatchObject({
