@@ -197,3 +197,5 @@ export type { ComponentNode, ComponentOptions, NodeKind, NodeScore } from './com
 export { COMPONENT_METHODS, COMPONENT_METHOD_IDS } from './components/component-methods.js';
 export type { ComponentMethodId } from './components/component-methods.js';
 export { componentReportHtml } from './components/report.js';
+export { hook as transformerHook } from './models/transformer/hook-names.js';
+export type { TransformerHookName } from './models/transformer/hook-names.js';

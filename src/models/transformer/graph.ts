@@ -4,6 +4,7 @@
 import { floatTensor, int64Tensor, intAttr, intsAttr, makeModel, node } from '../onnx/graph/build.js';
 import type { ModelProto, NodeProto, TensorProto } from '../onnx/graph/proto.js';
 import type { TransformerConfig } from './config.js';
+import { hook, type TransformerHookName } from './hook-names.js';
 import type { NormParams, Param, TransformerParams } from './layout.js';
 
 /** Graph input: token ids, int64 [batch, pos]. */
@@ -20,7 +21,7 @@ export interface TransformerGraph {
 class Builder {
   readonly nodes: NodeProto[] = [];
   readonly inits: TensorProto[] = [];
-  readonly hooks = new Map<string, readonly number[]>();
+  readonly hooks = new Map<TransformerHookName, readonly number[]>();
   private counter = 0;
   private readonly scalars = new Map<number, string>();
 
@@ -48,7 +49,7 @@ class Builder {
     this.inits.push(int64Tensor(name, [values.length], values));
     return name;
   }
-  hook(name: string, x: string, shape: readonly number[]): string {
+  hook(name: TransformerHookName, x: string, shape: readonly number[]): string {
     this.nodes.push(node('Identity', [x], [name]));
     this.hooks.set(name, shape);
     return name;
@@ -69,21 +70,21 @@ export function buildTransformerGraph(config: TransformerConfig, params: Transfo
   const T = seqLen;
   const opt = (name: string, p: Param | undefined): string | undefined => (p ? g.param(name, p) : undefined);
 
-  const embed = g.hook('hook_embed', g.op('Gather', [g.param('W_E', params.embed), TOKENS], [intAttr('axis', 0)]), [T, d]);
+  const embed = g.hook(hook.embed, g.op('Gather', [g.param('W_E', params.embed), TOKENS], [intAttr('axis', 0)]), [T, d]);
   let resid: string;
   if (params.pos) {
     const table = g.constant([T, d], params.pos.data.subarray(0, T * d));
     const shape = g.op('Concat', [g.op('Shape', [TOKENS]), g.ints([d])], [intAttr('axis', 0)]);
-    const pos = g.hook('hook_pos_embed', g.op('Expand', [table, shape]), [T, d]);
+    const pos = g.hook(hook.posEmbed, g.op('Expand', [table, shape]), [T, d]);
     resid = g.op('Add', [embed, pos]);
   } else resid = embed;
 
-  const norm = (prefix: string, x: string, p: NormParams, name: string): string => {
+  const norm = (layer: number | 'final', which: 1 | 2, x: string, p: NormParams, name: string): string => {
     const mean = (t: string) => g.op('ReduceMean', [t], [intsAttr('axes', [-1]), intAttr('keepdims', 1)]);
     const centred = p.b ? g.op('Sub', [x, mean(x)]) : x;
-    const scale = g.hook(`${prefix}.hook_scale`, g.op('Sqrt', [g.op('Add', [mean(g.op('Mul', [centred, centred])), g.scalar(config.normEps)])]), [T, 1]);
+    const scale = g.hook(hook.norm(layer, which, 'scale'), g.op('Sqrt', [g.op('Add', [mean(g.op('Mul', [centred, centred])), g.scalar(config.normEps)])]), [T, 1]);
     const scaled = g.op('Mul', [g.op('Div', [centred, scale]), g.param(`${name}.w`, p.w)]);
-    return g.hook(`${prefix}.hook_normalized`, p.b ? g.op('Add', [scaled, g.param(`${name}.b`, p.b)]) : scaled, [T, d]);
+    return g.hook(hook.norm(layer, which, 'normalized'), p.b ? g.op('Add', [scaled, g.param(`${name}.b`, p.b)]) : scaled, [T, d]);
   };
 
   // causal (and sliding-window) mask, added to the scores: 0 where key ≤ query, −∞ elsewhere
@@ -97,17 +98,17 @@ export function buildTransformerGraph(config: TransformerConfig, params: Transfo
     const p = params.layers[l]!;
     const at = `blocks.${l}`;
     const w = (name: string, x: Param) => g.param(`${at}.${name}`, x);
-    resid = g.hook(`${at}.hook_resid_pre`, resid, [T, d]);
-    const x1 = norm(`${at}.ln1`, resid, p.ln1, `${at}.ln1`);
+    resid = g.hook(hook.resid(l, 'pre'), resid, [T, d]);
+    const x1 = norm(l, 1, resid, p.ln1, `${at}.ln1`);
     const heads = (x: string, n: number) => g.op('Reshape', [x, g.ints([0, 0, n, dh])]);
-    const q = g.hook(`${at}.attn.hook_q`, heads(g.affine(x1, w('W_Q', p.wq), opt(`${at}.b_Q`, p.bq)), h), [T, h, dh]);
-    const k = g.hook(`${at}.attn.hook_k`, heads(g.affine(x1, w('W_K', p.wk), opt(`${at}.b_K`, p.bk)), hkv), [T, hkv, dh]);
-    const vv = g.hook(`${at}.attn.hook_v`, heads(g.affine(x1, w('W_V', p.wv), opt(`${at}.b_V`, p.bv)), hkv), [T, hkv, dh]);
+    const q = g.hook(hook.attn(l, 'q'), heads(g.affine(x1, w('W_Q', p.wq), opt(`${at}.b_Q`, p.bq)), h), [T, h, dh]);
+    const k = g.hook(hook.attn(l, 'k'), heads(g.affine(x1, w('W_K', p.wk), opt(`${at}.b_K`, p.bk)), hkv), [T, hkv, dh]);
+    const vv = g.hook(hook.attn(l, 'v'), heads(g.affine(x1, w('W_V', p.wv), opt(`${at}.b_V`, p.bv)), hkv), [T, hkv, dh]);
     let [qr, kr, vr] = [q, k, vv];
     if (rotary) {
       const rot = (x: string) => g.op('Add', [g.op('Mul', [x, rotary.cos]), g.op('Mul', [g.op('MatMul', [x, rotary.half]), rotary.sin])]);
-      qr = g.hook(`${at}.attn.hook_rot_q`, rot(q), [T, h, dh]);
-      kr = g.hook(`${at}.attn.hook_rot_k`, rot(k), [T, hkv, dh]);
+      qr = g.hook(hook.attn(l, 'rot_q'), rot(q), [T, h, dh]);
+      kr = g.hook(hook.attn(l, 'rot_k'), rot(k), [T, hkv, dh]);
     }
     if (group > 1) {
       // query head i reads key/value head ⌊i / group⌋ (HF repeat_kv)
@@ -118,28 +119,28 @@ export function buildTransformerGraph(config: TransformerConfig, params: Transfo
     const qt = g.op('Transpose', [qr], [intsAttr('perm', [0, 2, 1, 3])]); // [b, H, T, dh]
     const kt = g.op('Transpose', [kr], [intsAttr('perm', [0, 2, 3, 1])]); // [b, H, dh, T]
     const raw = g.op('Mul', [g.op('MatMul', [qt, kt]), g.scalar(1 / Math.sqrt(dh))]);
-    const scores = g.hook(`${at}.attn.hook_attn_scores`, g.op('Add', [raw, maskName]), [h, T, T]);
-    const pattern = g.hook(`${at}.attn.hook_pattern`, g.op('Softmax', [scores], [intAttr('axis', -1)]), [h, T, T]);
+    const scores = g.hook(hook.attn(l, 'attn_scores'), g.op('Add', [raw, maskName]), [h, T, T]);
+    const pattern = g.hook(hook.attn(l, 'pattern'), g.op('Softmax', [scores], [intAttr('axis', -1)]), [h, T, T]);
     const vt = g.op('Transpose', [vr], [intsAttr('perm', [0, 2, 1, 3])]);
-    const z = g.hook(`${at}.attn.hook_z`, g.op('Transpose', [g.op('MatMul', [pattern, vt])], [intsAttr('perm', [0, 2, 1, 3])]), [T, h, dh]);
+    const z = g.hook(hook.attn(l, 'z'), g.op('Transpose', [g.op('MatMul', [pattern, vt])], [intsAttr('perm', [0, 2, 1, 3])]), [T, h, dh]);
     const flat = g.op('Reshape', [z, g.ints([0, 0, h * dh])]);
-    const attnOut = g.hook(`${at}.hook_attn_out`, g.affine(flat, w('W_O', p.wo), opt(`${at}.b_O`, p.bo)), [T, d]);
-    resid = g.hook(`${at}.hook_resid_mid`, g.op('Add', [resid, attnOut]), [T, d]);
-    const x2 = norm(`${at}.ln2`, resid, p.ln2, `${at}.ln2`);
+    const attnOut = g.hook(hook.block(l, 'attn_out'), g.affine(flat, w('W_O', p.wo), opt(`${at}.b_O`, p.bo)), [T, d]);
+    resid = g.hook(hook.resid(l, 'mid'), g.op('Add', [resid, attnOut]), [T, d]);
+    const x2 = norm(l, 2, resid, p.ln2, `${at}.ln2`);
     let post: string;
     if (p.wgate) {
-      const gate = g.hook(`${at}.mlp.hook_pre`, g.affine(x2, w('W_gate', p.wgate), opt(`${at}.b_gate`, p.bgate)), [T, m]);
-      const lin = g.hook(`${at}.mlp.hook_pre_linear`, g.affine(x2, w('W_in', p.win), opt(`${at}.b_in`, p.bin)), [T, m]);
+      const gate = g.hook(hook.mlp(l, 'pre'), g.affine(x2, w('W_gate', p.wgate), opt(`${at}.b_gate`, p.bgate)), [T, m]);
+      const lin = g.hook(hook.mlp(l, 'pre_linear'), g.affine(x2, w('W_in', p.win), opt(`${at}.b_in`, p.bin)), [T, m]);
       post = g.op('Mul', [activation(g, gate, config.activation), lin]);
     } else {
-      const pre = g.hook(`${at}.mlp.hook_pre`, g.affine(x2, w('W_in', p.win), opt(`${at}.b_in`, p.bin)), [T, m]);
+      const pre = g.hook(hook.mlp(l, 'pre'), g.affine(x2, w('W_in', p.win), opt(`${at}.b_in`, p.bin)), [T, m]);
       post = activation(g, pre, config.activation);
     }
-    post = g.hook(`${at}.mlp.hook_post`, post, [T, m]);
-    const mlpOut = g.hook(`${at}.hook_mlp_out`, g.affine(post, w('W_out', p.wout), opt(`${at}.b_out`, p.bout)), [T, d]);
-    resid = g.hook(`${at}.hook_resid_post`, g.op('Add', [resid, mlpOut]), [T, d]);
+    post = g.hook(hook.mlp(l, 'post'), post, [T, m]);
+    const mlpOut = g.hook(hook.block(l, 'mlp_out'), g.affine(post, w('W_out', p.wout), opt(`${at}.b_out`, p.bout)), [T, d]);
+    resid = g.hook(hook.resid(l, 'post'), g.op('Add', [resid, mlpOut]), [T, d]);
   }
-  const final = norm('ln_final', resid, params.lnFinal, 'ln_final');
+  const final = norm('final', 1, resid, params.lnFinal, 'ln_final');
   g.nodes.push(node('MatMul', [final, g.param('W_U', params.unembed)], [LOGITS]));
   const model = makeModel({
     nodes: g.nodes,
