@@ -64,7 +64,14 @@ describe('SafetensorsFile', () => {
     expect(bad(past)).toMatchObject({ details: { field: 'header_length', headerLength: 100 } });
     expect(bad(raw('{"a": ', 0))).toMatchObject({ details: { field: 'header' } });
     expect(bad(raw([1, 2], 0))).toMatchObject({ details: { field: 'header' } });
-    expect(bad(raw({ w: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, 8))).toMatchObject({ details: { tensor: 'w', field: 'dtype' } });
+    expect(bad(raw({ w: { dtype: 'Q4', shape: [1], data_offsets: [0, 8] } }, 8))).toMatchObject({ details: { tensor: 'w', field: 'dtype' } });
+    expect(bad(raw({ w: { dtype: '__proto__', shape: [1], data_offsets: [0, 8] } }, 8))).toMatchObject({ details: { tensor: 'w', field: 'dtype' } });
+    // integer buffers (e.g. position ids) are checked and listed, but not read as weights
+    const ints = SafetensorsFile.parse(raw({ ids: { dtype: 'I64', shape: [2], data_offsets: [0, 16] }, w: { dtype: 'F64', shape: [1], data_offsets: [16, 24] } }, 24, (v) => v.setFloat64(16, 0.5, true)));
+    expect(ints.names).toEqual(['ids', 'w']);
+    expect(Array.from(ints.get('w').data)).toEqual([0.5]);
+    expect(codeAndDetails(() => ints.get('ids'))).toMatchObject({ code: 'invalid_file', details: { tensor: 'ids', field: 'dtype', dtype: 'I64' } });
+    expect(bad(raw({ w: { dtype: 'I64', shape: [2], data_offsets: [0, 8] } }, 8))).toMatchObject({ details: { tensor: 'w', field: 'data_offsets', expected: 16 } });
     expect(bad(raw({ w: { dtype: 'F32', shape: [2, -1], data_offsets: [0, 8] } }, 8))).toMatchObject({ details: { tensor: 'w', field: 'shape' } });
     expect(bad(raw({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8))).toMatchObject({ details: { tensor: 'w', field: 'data_offsets', expected: 12, actual: 8 } });
     expect(bad(raw({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, 8))).toMatchObject({ details: { tensor: 'w', field: 'data_offsets', dataBytes: 8 } });

@@ -3,9 +3,11 @@
 import { FileFormatError } from '../core/errors.js';
 import type { WeightStore, WeightTensor } from '../models/transformer/weights.js';
 
-/** Element types read (all decoded to float32). */
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
-const ITEM_SIZE: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
+/** Element types decoded (to float32) by `get`. */
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64';
+const DECODED: ReadonlySet<string> = new Set<SafetensorsDtype>(['F32', 'F16', 'BF16', 'F64']);
+/** Item sizes of every safetensors dtype: all are checked in the header, only the float ones decode. */
+const ITEM_SIZE: Readonly<Record<string, number>> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, U64: 8, I32: 4, U32: 4, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1 };
 
 /** Caps on what one file may declare. */
 export interface SafetensorsLimits {
@@ -23,7 +25,8 @@ const MAX_RANK = 8;
 /** One tensor's header entry. */
 export interface SafetensorsEntry {
   readonly name: string;
-  readonly dtype: SafetensorsDtype;
+  /** Any safetensors dtype (F32, F16, BF16, F64 decode; integer and bool tensors, e.g. buffers, are only listed). */
+  readonly dtype: string;
   readonly shape: readonly number[];
   /** Byte range in the data section (relative to the first byte after the header). */
   readonly begin: number;
@@ -42,7 +45,7 @@ export class SafetensorsFile implements WeightStore {
   /**
    * Parses `bytes` (the whole file). Cost: O(header) to validate; tensors decode lazily in `get`.
    * @throws {FileFormatError} `invalid_file` naming the field or tensor that is wrong: a header length
-   *   over the cap or past the end of the file, JSON that does not parse, a dtype other than F32/F16/BF16,
+   *   over the cap or past the end of the file, JSON that does not parse, an unknown dtype,
    *   a shape whose size × item size differs from its offsets' span, offsets outside the data or
    *   overlapping another tensor's, or more tensors or bytes than the limits allow.
    */
@@ -99,7 +102,10 @@ export class SafetensorsFile implements WeightStore {
   get(name: string): WeightTensor {
     const e = this.entries.get(name);
     if (!e) throw new FileFormatError(`${this.source} has no tensor '${name}'`, { source: this.source, tensor: name });
-    return { shape: e.shape, data: decode(this.data.subarray(e.begin, e.end), e.dtype) };
+    if (!DECODED.has(e.dtype)) {
+      throw new FileFormatError(`${this.source}: tensor '${name}' has dtype ${e.dtype}; only F32, F16, BF16 and F64 tensors are read as weights`, { source: this.source, tensor: name, field: 'dtype', dtype: e.dtype });
+    }
+    return { shape: e.shape, data: decode(this.data.subarray(e.begin, e.end), e.dtype as SafetensorsDtype) };
   }
 }
 
@@ -120,10 +126,10 @@ function readMetadata(raw: unknown, fail: Fail): Record<string, string> {
 function readEntry(name: string, raw: unknown, dataLen: number, fail: Fail): SafetensorsEntry {
   if (!isRecord(raw)) throw fail(`tensor '${name}' must be an object with dtype, shape and data_offsets`, { tensor: name });
   const { dtype, shape, data_offsets: offsets } = raw;
-  if (typeof dtype !== 'string' || !(dtype in ITEM_SIZE)) {
-    throw fail(`tensor '${name}' has dtype ${JSON.stringify(dtype)}; only F32, F16 and BF16 are read`, { tensor: name, field: 'dtype', dtype });
+  if (typeof dtype !== 'string' || !Object.hasOwn(ITEM_SIZE, dtype)) {
+    throw fail(`tensor '${name}' has dtype ${JSON.stringify(dtype)}, which is not a safetensors dtype (${Object.keys(ITEM_SIZE).join(', ')})`, { tensor: name, field: 'dtype', dtype });
   }
-  const dt = dtype as SafetensorsDtype;
+  const dt = dtype;
   if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
     throw fail(`tensor '${name}' has shape ${JSON.stringify(shape)}; it must be a list of at most ${MAX_RANK} non-negative integers`, { tensor: name, field: 'shape' });
   }
@@ -135,7 +141,7 @@ function readEntry(name: string, raw: unknown, dataLen: number, fail: Fail): Saf
     throw fail(`tensor '${name}' has data_offsets [${begin}, ${end}] outside the ${dataLen} data bytes of the file`, { tensor: name, field: 'data_offsets', begin, end, dataBytes: dataLen });
   }
   const dims = shape as number[];
-  let size = ITEM_SIZE[dt];
+  let size = ITEM_SIZE[dt]!;
   for (const d of dims) size *= d;
   if (size !== end - begin) {
     throw fail(`tensor '${name}' of shape [${dims.join(', ')}] and dtype ${dt} needs ${size} bytes, but its data_offsets span ${end - begin}`, { tensor: name, field: 'data_offsets', expected: size, actual: end - begin });
@@ -143,12 +149,14 @@ function readEntry(name: string, raw: unknown, dataLen: number, fail: Fail): Saf
   return { name, dtype: dt, shape: dims, begin, end };
 }
 
-/** Little-endian F32/F16/BF16 bytes → float32. */
+/** Little-endian F32/F16/BF16/F64 bytes → float32. */
 function decode(bytes: Uint8Array, dtype: SafetensorsDtype): Float32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = bytes.byteLength / ITEM_SIZE[dtype];
+  const n = bytes.byteLength / ITEM_SIZE[dtype]!;
   const out = new Float32Array(n);
-  if (dtype === 'F32') {
+  if (dtype === 'F64') {
+    for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
+  } else if (dtype === 'F32') {
     for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
   } else if (dtype === 'BF16') {
     const word = new DataView(new ArrayBuffer(4));
