@@ -187,8 +187,10 @@ export { SafetensorsFile, DEFAULT_SAFETENSORS_LIMITS } from './io/safetensors.js
 export type { SafetensorsLimits, SafetensorsEntry, SafetensorsDtype } from './io/safetensors.js';
 export { encodeSafetensors } from './io/safetensors-write.js';
 export { activationPatching } from './components/activation-patching.js';
+export type { ActivationPatchingOptions } from './components/activation-patching.js';
 export { attributionPatching } from './components/attribution-patching.js';
 export { atpStar } from './components/atp-star.js';
+export type { AtpStarOptions } from './components/atp-star.js';
 export { directLogitAttribution, logitLens } from './components/logit-attribution.js';
 export { NodeAttribution } from './components/node-attribution.js';
 export type { MetricValues } from './components/node-attribution.js';

@@ -1,5 +1,6 @@
-// Activation patching (noising): each node of the clean run replaced by its corrupt value, everything
-// downstream recomputed, many patched runs per forward batch.
+// Activation patching: each node of the clean run replaced by its corrupt value (noising), or of the
+// corrupt run by its clean value (denoising), everything downstream recomputed, many patched runs per
+// forward batch.
 import { Budget } from '../core/budget.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { HookedTransformer, MaskedPatch } from '../models/transformer/hooked-transformer.js';
@@ -7,7 +8,8 @@ import { NodeAttribution } from './node-attribution.js';
 import { checkComponentOptions, ENGINE, componentNodes, forEachElement, logitDifference, type ComponentOptions, type NodeScore } from './nodes.js';
 
 /**
- * Activation patching: score(n) = M(clean run with n ← n(corrupt run)) − M(clean), with
+ * Activation patching: score(n) = M(clean run with n ← n(corrupt run)) − M(clean) ("noising", the
+ * default), or with `mode: 'denoising'` M(corrupt run with n ← n(clean run)) − M(corrupt), with
  * M = logits[last, answer] − logits[last, wrong]. Each batch row of one forward pass patches a
  * different node (every patchable hook is `mask ? corrupt : own value`, the mask set on that row's
  * node), so `batchSize` nodes cost one session run.
@@ -19,7 +21,12 @@ import { checkComponentOptions, ENGINE, componentNodes, forEachElement, logitDif
  * @see Meng et al. (2022); Heimersheim & Nanda (2024), "How to use and interpret activation patching"
  * @throws {InvalidArgumentError} as `attributionPatching`, and for a `batchSize` that is not a positive integer.
  */
-export async function activationPatching(model: HookedTransformer, opts: ComponentOptions): Promise<NodeAttribution> {
+export interface ActivationPatchingOptions extends ComponentOptions {
+  /** 'noising' (default): patch corrupt values into the clean run; 'denoising': clean values into the corrupt run. */
+  readonly mode?: 'noising' | 'denoising';
+}
+
+export async function activationPatching(model: HookedTransformer, opts: ActivationPatchingOptions): Promise<NodeAttribution> {
   const fn = 'activationPatching';
   const kinds = checkComponentOptions(model.config, opts, fn, true);
   const batchSize = opts.batchSize ?? 64;
@@ -31,9 +38,12 @@ export async function activationPatching(model: HookedTransformer, opts: Compone
   const run = Budget.start(opts, { total: nodes.length + 2, fn, exact: true, model: ENGINE });
   await run.checkpoint(2);
   const hooks = [...new Set(nodes.map((n) => n.hook))];
-  const corrupt = await model.runWithCache(opts.corruptTokens!, hooks);
-  const cleanLogits = await model.run(opts.tokens);
-  const clean = logitDifference(cleanLogits, 0, opts.answer, opts.wrong);
+  const mode = opts.mode ?? 'noising';
+  if (mode !== 'noising' && mode !== 'denoising') throw new InvalidArgumentError(`Argument 'mode' passed to '${fn}' must be 'noising' or 'denoising', got '${String(mode)}'`, { arg: 'mode', fn });
+  // the run that is patched, and the run the patched values come from
+  const [target, source] = mode === 'noising' ? [opts.tokens, opts.corruptTokens!] : [opts.corruptTokens!, opts.tokens];
+  const from = await model.runWithCache(source, hooks);
+  const base = logitDifference(await model.run(target), 0, opts.answer, opts.wrong);
   const size = new Map(hooks.map((h) => [h, model.hookShape(h, T).reduce((a, b) => a * b, 1)]));
   const scores: NodeScore[] = [];
   for (let start = 0; start < nodes.length; start += batchSize) {
@@ -43,7 +53,7 @@ export async function activationPatching(model: HookedTransformer, opts: Compone
     for (const h of hooks) {
       const per = size.get(h)!;
       const value = new Float32Array(rows * per);
-      for (let r = 0; r < rows; r++) value.set(corrupt.cache.get(h)!.data, r * per);
+      for (let r = 0; r < rows; r++) value.set(from.cache.get(h)!.data, r * per);
       masked[h] = { value, mask: new Uint8Array(rows * per) };
     }
     chunk.forEach((n, r) => {
@@ -51,9 +61,10 @@ export async function activationPatching(model: HookedTransformer, opts: Compone
       forEachElement(n, model.hookShape(n.hook, T), (i) => (mask[r * size.get(n.hook)! + i] = 1));
     });
     await run.checkpoint(rows);
-    const logits = await model.run(Array.from({ length: rows }, () => opts.tokens), { masked });
-    chunk.forEach((n, r) => scores.push({ ...n, score: logitDifference(logits, r, opts.answer, opts.wrong) - clean }));
+    const logits = await model.run(Array.from({ length: rows }, () => target), { masked });
+    chunk.forEach((n, r) => scores.push({ ...n, score: logitDifference(logits, r, opts.answer, opts.wrong) - base }));
   }
-  const metric = { clean, corrupt: logitDifference(corrupt.logits, 0, opts.answer, opts.wrong) };
+  const other = logitDifference(from.logits, 0, opts.answer, opts.wrong);
+  const metric = mode === 'noising' ? { clean: base, corrupt: other } : { clean: other, corrupt: base };
   return new NodeAttribution('activation-patching', scores, metric, run.finish());
 }

@@ -45,6 +45,23 @@ describe.each(TRANSFORMER_MODELS)('%s', (name) => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('denoising patches clean values into the corrupt run: the same as noising with the roles swapped', async () => {
+    const c = fixture.cases()[2]!;
+    const den = await activationPatching(fixture.model(), { ...opts(c), mode: 'denoising' });
+    const swapped = await activationPatching(fixture.model(), { ...opts(c), tokens: c.corrupt_tokens, corruptTokens: c.tokens });
+    expect(den.metric).toEqual({ clean: swapped.metric.corrupt, corrupt: swapped.metric.clean });
+    expect(Math.abs(den.metric.clean - c.metric.clean)).toBeLessThan(1e-4 * Math.abs(c.metric.clean));
+    const noise = new Map(c.methods['activation-patching']!.nodes.map((n) => [key(n), n.score]));
+    let differs = 0;
+    den.nodes.forEach((n, i) => {
+      expect(n.score).toBe(swapped.nodes[i]!.score);
+      if (Math.abs(n.score + noise.get(key(n))!) > 1e-2) differs++; // not simply −(noising)
+    });
+    expect(differs).toBeGreaterThan(0);
+    den.dispose();
+    swapped.dispose();
+  });
+
   it('AtP, whole slices and per position, matches the reference to 1e-4; per-position scores sum to the slice score', async () => {
     for (const c of fixture.cases()) {
       const whole = await attributionPatching(fixture.model(), opts(c));
