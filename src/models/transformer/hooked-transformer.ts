@@ -193,14 +193,6 @@ export class HookedTransformer implements Disposable {
       throw new BudgetExceededError(`'HookedTransformer.${fn}' would return ${bytes} bytes of activations, over maxCacheBytes = ${this.maxCacheBytes}; ask for fewer hooks or a smaller batch`, { fn, bytes, maxCacheBytes: this.maxCacheBytes });
     }
     const keep = req.keep.filter((n) => !patched.includes(n));
-    const key = JSON.stringify([t.seqLen, patched, maskedNames, keep, req.grads]);
-    let v = this.variants.get(key);
-    if (!v) {
-      v = this.compile(t.seqLen, patched, maskedNames, keep, req.grads);
-      this.variants.set(key, v);
-      v.catch(() => this.variants.delete(key));
-    }
-    const { session } = await v;
     const feeds: Record<string, Ort.Tensor> = { [TOKENS]: new this.ort.Tensor('int64', t.ids, [t.batch, t.seqLen]) };
     const sized = <A extends Float32Array | Uint8Array>(n: string, value: A, arg: string): { value: A; dims: number[] } => {
       const dims = [t.batch, ...hooks.get(n)!];
@@ -220,6 +212,14 @@ export class HookedTransformer implements Disposable {
       feeds[maskInput(n)] = new this.ort.Tensor('bool', m.value, m.dims);
     }
     if (req.grads.length > 0) feeds[COTANGENT] = new this.ort.Tensor('float32', req.cotangent!, [t.batch, t.seqLen, this.config.vocabSize]);
+    const key = JSON.stringify([t.seqLen, patched, maskedNames, keep, req.grads]);
+    let v = this.variants.get(key);
+    if (!v) {
+      v = this.compile(t.seqLen, patched, maskedNames, keep, req.grads);
+      this.variants.set(key, v);
+      v.catch(() => this.variants.delete(key));
+    }
+    const { session } = await v;
     let out: Ort.InferenceSession.ReturnType;
     try {
       out = await session.run(feeds);
