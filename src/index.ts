@@ -193,6 +193,8 @@ export { atpStar } from './components/atp-star.js';
 export type { AtpStarOptions } from './components/atp-star.js';
 export { directLogitAttribution, logitLens } from './components/logit-attribution.js';
 export { NodeAttribution } from './components/node-attribution.js';
+export { logitDifferenceMetric, logProbMetric, klDivergenceMetric } from './components/metric.js';
+export type { ComponentMetric } from './components/metric.js';
 export type { MetricValues } from './components/node-attribution.js';
 export { componentNodes, nodeId, NODE_KINDS } from './components/nodes.js';
 export type { ComponentNode, ComponentOptions, NodeKind, NodeScore } from './components/nodes.js';

@@ -5,7 +5,7 @@ import { Budget } from '../core/budget.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { HookedTransformer, MaskedPatch } from '../models/transformer/hooked-transformer.js';
 import { NodeAttribution } from './node-attribution.js';
-import { checkComponentOptions, ENGINE, componentNodes, forEachElement, logitDifference, type ComponentOptions, type NodeScore } from './nodes.js';
+import { checkComponentOptions, ENGINE, componentNodes, forEachElement, metricOf, type ComponentOptions, type NodeScore } from './nodes.js';
 
 /**
  * Activation patching: score(n) = M(clean run with n ← n(corrupt run)) − M(clean) ("noising", the
@@ -28,7 +28,7 @@ export interface ActivationPatchingOptions extends ComponentOptions {
 
 export async function activationPatching(model: HookedTransformer, opts: ActivationPatchingOptions): Promise<NodeAttribution> {
   const fn = 'activationPatching';
-  const kinds = checkComponentOptions(model.config, opts, fn, true);
+  const { kinds, metric } = checkComponentOptions(model.config, opts, fn, true);
   const batchSize = opts.batchSize ?? 64;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new InvalidArgumentError(`Argument 'batchSize' passed to '${fn}' must be a positive integer, got ${batchSize}`, { arg: 'batchSize', fn });
@@ -43,7 +43,7 @@ export async function activationPatching(model: HookedTransformer, opts: Activat
   // the run that is patched, and the run the patched values come from
   const [target, source] = mode === 'noising' ? [opts.tokens, opts.corruptTokens!] : [opts.corruptTokens!, opts.tokens];
   const from = await model.runWithCache(source, hooks);
-  const base = logitDifference(await model.run(target), 0, opts.answer, opts.wrong);
+  const base = metricOf(metric, await model.run(target), 0);
   const size = new Map(hooks.map((h) => [h, model.hookShape(h, T).reduce((a, b) => a * b, 1)]));
   const scores: NodeScore[] = [];
   for (let start = 0; start < nodes.length; start += batchSize) {
@@ -62,9 +62,9 @@ export async function activationPatching(model: HookedTransformer, opts: Activat
     });
     await run.checkpoint(rows);
     const logits = await model.run(Array.from({ length: rows }, () => target), { masked });
-    chunk.forEach((n, r) => scores.push({ ...n, score: logitDifference(logits, r, opts.answer, opts.wrong) - base }));
+    chunk.forEach((n, r) => scores.push({ ...n, score: metricOf(metric, logits, r) - base }));
   }
-  const other = logitDifference(from.logits, 0, opts.answer, opts.wrong);
-  const metric = mode === 'noising' ? { clean: base, corrupt: other } : { clean: other, corrupt: base };
-  return new NodeAttribution('activation-patching', scores, metric, run.finish());
+  const other = metricOf(metric, from.logits, 0);
+  const values = mode === 'noising' ? { clean: base, corrupt: other } : { clean: other, corrupt: base };
+  return new NodeAttribution('activation-patching', scores, values, run.finish());
 }

@@ -1,9 +1,9 @@
 // AtP* (Kramár et al. 2024): attribution patching with the QK fix and GradDrop.
 import { Budget } from '../core/budget.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { logitDifferenceCotangent, type HookedTransformer, type HookValues, type MaskedPatch } from '../models/transformer/hooked-transformer.js';
+import type { HookedTransformer, HookValues, MaskedPatch } from '../models/transformer/hooked-transformer.js';
 import { NodeAttribution } from './node-attribution.js';
-import { checkComponentOptions, ENGINE, componentNodes, forEachElement, logitDifference, type ComponentNode, type ComponentOptions, type NodeScore } from './nodes.js';
+import { checkComponentOptions, ENGINE, componentNodes, forEachElement, metricCotangent, metricOf, type ComponentNode, type ComponentOptions, type NodeScore } from './nodes.js';
 
 /**
  * AtP*: for each block l, a backward pass of M at the clean run with block l's attention and MLP
@@ -15,7 +15,8 @@ import { checkComponentOptions, ENGINE, componentNodes, forEachElement, logitDif
  * (unsigned; a node's own block contributes 0). With `gradDrop: false`, one backward pass with the
  * full gradient and the signed estimate (AtP with the QK fix alone).
  *
- * Cost: 2 forward rows + L forward+backward rows (one per GradDrop block, in one run). Needs L ≥ 2.
+ * Cost: 2 forward rows + L forward+backward rows (one per GradDrop block, in one run), + 1 forward for a
+ * metric that is not linear in the logits. Needs L ≥ 2.
  * @see Kramár, Lieberum, Shah, Nanda (2024), "AtP*: An efficient and scalable method for localizing
  *   LLM behaviour to components", https://arxiv.org/abs/2403.00745
  * @throws {InvalidArgumentError} as `attributionPatching`, and for a model with one layer.
@@ -27,13 +28,13 @@ export interface AtpStarOptions extends ComponentOptions {
 
 export async function atpStar(model: HookedTransformer, opts: AtpStarOptions): Promise<NodeAttribution> {
   const fn = 'atpStar';
-  const kinds = checkComponentOptions(model.config, opts, fn, true);
+  const { kinds, metric } = checkComponentOptions(model.config, opts, fn, true);
   const { nLayers: L, family } = model.config;
   const gradDrop = opts.gradDrop ?? true;
   if (gradDrop && L < 2) throw new InvalidArgumentError(`'${fn}' needs a model with at least 2 layers (GradDrop averages over the other blocks), got ${L}`, { fn, layers: L });
   const T = opts.tokens.length;
   const nodes = componentNodes(model.config, kinds, T, opts.perPosition ?? false);
-  const run = Budget.start(opts, { total: 2 + (gradDrop ? L : 1), fn, exact: true, model: ENGINE });
+  const run = Budget.start(opts, { total: 2 + (gradDrop ? L : 1) + (metric.linear ? 0 : 1), fn, exact: true, model: ENGINE });
   await run.checkpoint(2);
   const rot = (l: number, x: 'q' | 'k') => (family === 'llama' ? `blocks.${l}.attn.hook_rot_${x}` : `blocks.${l}.attn.hook_${x}`);
   const layers = Array.from({ length: L }, (_, l) => l);
@@ -60,7 +61,8 @@ export async function atpStar(model: HookedTransformer, opts: AtpStarOptions): P
     }
   }
   const wrt = [...new Set([...nodeHooks, ...patterns])];
-  const cot = logitDifferenceCotangent(rows, T, model.config.vocabSize, opts.answer, opts.wrong);
+  if (!metric.linear) await run.checkpoint(1); // the clean forward M's gradient is taken at
+  const cot = await metricCotangent(model, metric, opts.tokens, rows);
   await run.checkpoint(rows);
   const { gradients } = await model.gradients(Array.from({ length: rows }, () => opts.tokens), wrt, cot, { masked });
   const totals = new Float64Array(nodes.length);
@@ -75,8 +77,8 @@ export async function atpStar(model: HookedTransformer, opts: AtpStarOptions): P
     });
   }
   const scores: NodeScore[] = nodes.map((n, i) => ({ ...n, score: gradDrop ? totals[i]! / (L - 1) : totals[i]! }));
-  const metric = { clean: logitDifference(clean.logits, 0, opts.answer, opts.wrong), corrupt: logitDifference(corrupt.logits, 0, opts.answer, opts.wrong) };
-  return new NodeAttribution('atp-star', scores, metric, run.finish());
+  const values = { clean: metricOf(metric, clean.logits, 0), corrupt: metricOf(metric, corrupt.logits, 0) };
+  return new NodeAttribution('atp-star', scores, values, run.finish());
 }
 
 /** AtP's linear estimate of one node with one backward pass's gradients. */

@@ -5,7 +5,17 @@ import type { TransformerConfig } from '../models/transformer/config.js';
 import type { HookedTransformer } from '../models/transformer/hooked-transformer.js';
 import type { TransformerParams } from '../models/transformer/layout.js';
 import { NodeAttribution } from './node-attribution.js';
-import { checkComponentOptions, ENGINE, logitDifference, type ComponentOptions, type NodeScore } from './nodes.js';
+import { logitDifferenceMetric } from './metric.js';
+import { answerPair, checkComponentOptions, ENGINE, metricOf, type ComponentOptions, type NodeScore } from './nodes.js';
+
+/** The options checked (answer and wrong required), and the budget of the one forward row started. */
+async function begin(model: HookedTransformer, opts: ComponentOptions, fn: string): Promise<{ answer: number; wrong: number; run: Budget }> {
+  checkComponentOptions(model.config, opts, fn, false);
+  const { answer, wrong } = answerPair(model.config, opts, fn);
+  const run = Budget.start(opts, { total: 1, fn, exact: true, model: ENGINE });
+  await run.checkpoint(1);
+  return { answer, wrong, run };
+}
 
 /** W_U[:, answer] − W_U[:, wrong], [d]. */
 function unembedDirection(params: TransformerParams, d: number, answer: number, wrong: number): Float64Array {
@@ -24,9 +34,7 @@ function unembedDirection(params: TransformerParams, d: number, answer: number, 
  * @see Elhage et al. (2021), "A Mathematical Framework for Transformer Circuits"
  */
 export async function directLogitAttribution(model: HookedTransformer, opts: ComponentOptions): Promise<NodeAttribution> {
-  checkComponentOptions(model.config, opts, 'directLogitAttribution', false);
-  const run = Budget.start(opts, { total: 1, fn: 'directLogitAttribution', exact: true, model: ENGINE });
-  await run.checkpoint(1);
+  const { answer, wrong, run } = await begin(model, opts, 'directLogitAttribution');
   const { config, params } = model;
   const { dModel: d, nHeads: h, dHead: dh, nLayers } = config;
   const T = opts.tokens.length;
@@ -34,7 +42,7 @@ export async function directLogitAttribution(model: HookedTransformer, opts: Com
   for (let l = 0; l < nLayers; l++) hooks.push(`blocks.${l}.attn.hook_z`, `blocks.${l}.hook_mlp_out`);
   const { logits, cache } = await model.runWithCache(opts.tokens, hooks);
   const s = cache.get('ln_final.hook_scale')!.data[T - 1]!;
-  const u = unembedDirection(params, d, opts.answer, opts.wrong);
+  const u = unembedDirection(params, d, answer, wrong);
   const dir = u.map((x, i) => x * params.lnFinal.w.data[i]!);
   const centred = config.family === 'gpt2';
   const score = (c: ArrayLike<number>, offset: number): number => {
@@ -69,7 +77,7 @@ export async function directLogitAttribution(model: HookedTransformer, opts: Com
   }
   const bf = params.lnFinal.b?.data;
   const unembedBiasTerm = bf ? u.reduce((acc, x, i) => acc + x * bf[i]!, 0) : 0;
-  return new NodeAttribution('direct-logit-attribution', nodes, { clean: logitDifference(logits, 0, opts.answer, opts.wrong) }, run.finish(), { unembedBiasTerm, finalNormScale: s });
+  return new NodeAttribution('direct-logit-attribution', nodes, { clean: metricOf(logitDifferenceMetric(answer, wrong), logits, 0) }, run.finish(), { unembedBiasTerm, finalNormScale: s });
 }
 
 /** The final norm applied afresh to one residual vector, then projected on `u`. */
@@ -94,14 +102,12 @@ function lens(config: TransformerConfig, params: TransformerParams, x: ArrayLike
  * @see nostalgebraist (2020), "interpreting GPT: the logit lens"
  */
 export async function logitLens(model: HookedTransformer, opts: ComponentOptions): Promise<NodeAttribution> {
-  checkComponentOptions(model.config, opts, 'logitLens', false);
-  const run = Budget.start(opts, { total: 1, fn: 'logitLens', exact: true, model: ENGINE });
-  await run.checkpoint(1);
+  const { answer, wrong, run } = await begin(model, opts, 'logitLens');
   const { config, params } = model;
   const T = opts.tokens.length;
   const hooks = Array.from({ length: config.nLayers }, (_, l) => `blocks.${l}.hook_resid_post`);
   const { logits, cache } = await model.runWithCache(opts.tokens, hooks);
-  const u = unembedDirection(params, config.dModel, opts.answer, opts.wrong);
+  const u = unembedDirection(params, config.dModel, answer, wrong);
   const nodes = hooks.map((hook, layer): NodeScore => ({ hook, layer, head: null, position: null, score: lens(config, params, cache.get(hook)!.data, (T - 1) * config.dModel, u) }));
-  return new NodeAttribution('logit-lens', nodes, { clean: logitDifference(logits, 0, opts.answer, opts.wrong) }, run.finish());
+  return new NodeAttribution('logit-lens', nodes, { clean: metricOf(logitDifferenceMetric(answer, wrong), logits, 0) }, run.finish());
 }

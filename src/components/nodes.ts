@@ -4,6 +4,8 @@ import { InvalidArgumentError } from '../core/errors.js';
 import type { TransformerConfig } from '../models/transformer/config.js';
 import type { RunControl } from '../core/types.js';
 import type { HostTensor } from '../models/model.js';
+import type { HookedTransformer } from '../models/transformer/hooked-transformer.js';
+import { logitDifferenceMetric, type ComponentMetric } from './metric.js';
 
 /** What kind of node: one attention head's q, k, v or z, or one layer's MLP output. */
 export type NodeKind = 'z' | 'q' | 'k' | 'v' | 'mlp';
@@ -28,9 +30,11 @@ export interface ComponentOptions extends RunControl {
   readonly tokens: readonly number[];
   /** Corrupt token ids, the same length (patching and AtP). */
   readonly corruptTokens?: readonly number[];
-  /** M = logits[last, answer] − logits[last, wrong]. */
-  readonly answer: number;
-  readonly wrong: number;
+  /** M = logits[last, answer] − logits[last, wrong] (the default metric; DLA and the logit lens need them). */
+  readonly answer?: number;
+  readonly wrong?: number;
+  /** Another M for the patching methods (log-probability, KL, your own): see metric.ts. */
+  readonly metric?: ComponentMetric;
   /** Node kinds to score. Default all: z, q, k, v, mlp. */
   readonly nodes?: readonly NodeKind[];
   /** One node per position instead of one over all positions. */
@@ -76,20 +80,46 @@ export function forEachElement(node: ComponentNode, shape: readonly number[], vi
   }
 }
 
-/** M = logits[row, last, answer] − logits[row, last, wrong]. */
-export function logitDifference(logits: HostTensor, row: number, answer: number, wrong: number): number {
+/** M of row `row` of a logits batch [batch, pos, vocab]. */
+export function metricOf(metric: ComponentMetric, logits: HostTensor, row: number): number {
   const [, T, V] = logits.shape as [number, number, number];
-  const at = (row * T + T - 1) * V;
-  return logits.data[at + answer]! - logits.data[at + wrong]!;
+  return metric.value(logits.data.subarray(row * T * V, (row + 1) * T * V), T, V);
 }
 
-/** Checks the options against the model; returns the node kinds. */
-export function checkComponentOptions(config: TransformerConfig, opts: ComponentOptions, fn: string, needsCorrupt: boolean): readonly NodeKind[] {
+/**
+ * ∂M/∂logits at the run of `tokens`, repeated for `rows` batch rows ([rows, pos, vocab]): M's own
+ * gradient when it is linear, else after one forward row (count it in the budget).
+ */
+export async function metricCotangent(model: HookedTransformer, metric: ComponentMetric, tokens: readonly number[], rows: number): Promise<Float32Array> {
+  const [T, V] = [tokens.length, model.config.vocabSize];
+  const one = metric.linear ? metric.gradient(new Float32Array(T * V), T, V) : metric.gradient((await model.run(tokens)).data, T, V);
+  const out = new Float32Array(rows * T * V);
+  for (let r = 0; r < rows; r++) out.set(one, r * T * V);
+  return out;
+}
+
+/** `answer` and `wrong`, checked: token ids below the vocabulary size. */
+export function answerPair(config: TransformerConfig, opts: ComponentOptions, fn: string): { readonly answer: number; readonly wrong: number } {
   for (const arg of ['answer', 'wrong'] as const) {
     const v = opts[arg];
-    if (!Number.isInteger(v) || v < 0 || v >= config.vocabSize) {
+    if (v === undefined || !Number.isInteger(v) || v < 0 || v >= config.vocabSize) {
       throw new InvalidArgumentError(`Argument '${arg}' passed to '${fn}' must be a token id in [0, ${config.vocabSize}), got ${v}`, { arg, fn, value: v, vocabSize: config.vocabSize });
     }
+  }
+  return { answer: opts.answer!, wrong: opts.wrong! };
+}
+
+/**
+ * Checks the options against the model; returns the node kinds and M (`metric`, else the logit
+ * difference of `answer` and `wrong`).
+ */
+export function checkComponentOptions(config: TransformerConfig, opts: ComponentOptions, fn: string, needsCorrupt: boolean): { readonly kinds: readonly NodeKind[]; readonly metric: ComponentMetric } {
+  let metric = opts.metric;
+  if (metric === undefined) {
+    const { answer, wrong } = answerPair(config, opts, fn);
+    metric = logitDifferenceMetric(answer, wrong);
+  } else if (typeof metric.value !== 'function' || typeof metric.gradient !== 'function') {
+    throw new InvalidArgumentError(`Argument 'metric' passed to '${fn}' must have value() and gradient() functions (see logProbMetric)`, { arg: 'metric', fn });
   }
   if (needsCorrupt && (!opts.corruptTokens || opts.corruptTokens.length !== opts.tokens.length)) {
     throw new InvalidArgumentError(`Argument 'corruptTokens' passed to '${fn}' must be as long as 'tokens' (${opts.tokens.length}), got ${opts.corruptTokens?.length ?? 'none'}`, { arg: 'corruptTokens', fn });
@@ -99,5 +129,5 @@ export function checkComponentOptions(config: TransformerConfig, opts: Component
     if (!NODE_KINDS.includes(k)) throw new InvalidArgumentError(`Argument 'nodes' passed to '${fn}' may hold ${NODE_KINDS.join(', ')}; got '${String(k)}'`, { arg: 'nodes', fn, value: k });
   }
   if (kinds.length === 0) throw new InvalidArgumentError(`Argument 'nodes' passed to '${fn}' must name at least one node kind (${NODE_KINDS.join(', ')})`, { arg: 'nodes', fn });
-  return kinds;
+  return { kinds, metric };
 }
