@@ -10,6 +10,7 @@ import { demoCommand, DEMO_FLAGS } from './commands/demo.js';
 import { evaluateCommand, EVALUATE_FLAGS } from './commands/evaluate.js';
 import { benchmarkCommand, BENCHMARK_FLAGS } from './commands/benchmark.js';
 import { contextCommand, CONTEXT_FLAGS } from './commands/context.js';
+import { componentsCommand, COMPONENTS_FLAGS } from './commands/components.js';
 import { findMethod } from '../methods.js';
 
 const USAGE = `attrib: explain what a model did, by attribution
@@ -32,6 +33,10 @@ usage:
                  --method context-cite|leave-one-out|kernel-shap|attribot [--ablations 64]
                  [--seed N] [--concurrency 8] --out FILE.json|DIR
                                    which context sources an LLM answer relied on (server log-probs)
+  attrib components --model DIR --tokens 5,9,2,… [--corrupt-tokens 5,9,3,…] --answer ID --wrong ID
+                 --method activation-patching|atp|atp-star|direct-logit-attribution|logit-lens
+                 [--nodes z,q,k,v,mlp] [--per-position] [--out FILE.json|DIR]
+                                   scores of a transformer's heads and MLPs (Hugging Face folder)
 
 explain options:
 ${EXPLAIN_FLAGS.map((f) => `  --${f.name.padEnd(16)} ${f.help}${f.default !== undefined ? ` (default ${String(f.default)})` : ''}`).join('\n')}
@@ -45,6 +50,7 @@ const COMMANDS: Record<string, { readonly summary: string; readonly usage: strin
   demo: { summary: 'explain the bundled models with every method; writes report.html', usage: 'attrib demo [--out DIR] [--quick]', flags: DEMO_FLAGS },
   benchmark: { summary: 'the ground-truth benchmark: leaderboard.md/.json and charts', usage: 'attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]', flags: BENCHMARK_FLAGS },
   context: { summary: 'which sources of a context an LLM answer relied on, scored by a server', usage: 'attrib context --endpoint URL --api API --context FILE --query TEXT [--method ID] [--out F]', flags: CONTEXT_FLAGS },
+  components: { summary: "scores of a transformer's heads and MLPs (activation patching, AtP, AtP*, DLA, logit lens)", usage: 'attrib components --model DIR --tokens IDS [--corrupt-tokens IDS] --answer ID --wrong ID --method M [--nodes z,q,k,v,mlp] [--per-position] [--out FILE.json|DIR]', flags: COMPONENTS_FLAGS },
 };
 
 /** The package version, from package.json (two folders up from src/cli and dist/cli alike). */
@@ -117,6 +123,13 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
         return 0;
       }
+      case 'components': {
+        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, raw.get('quiet') === true);
+        const r = await componentsCommand(raw);
+        process.stdout.write(`${r.stdout}\n`);
+        if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        return 0;
+      }
       case 'demo': {
         await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, false);
         return await demoCommand(raw, ac.signal);
@@ -128,7 +141,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return command === undefined ? 2 : 0;
       default:
-        throw new InvalidArgumentError(`Unknown command '${command}'; commands: explain, evaluate, methods, demo, benchmark, context (attrib help)`, { command });
+        throw new InvalidArgumentError(`Unknown command '${command}'; commands: ${Object.keys(COMMANDS).join(', ')} (attrib help)`, { command });
     }
   } catch (e) {
     const msg = isAttributionError(e) ? `attrib: ${e.code}: ${e.message}` : `attrib: internal error: ${(e as Error)?.stack ?? String(e)}`;

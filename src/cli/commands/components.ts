@@ -1,0 +1,77 @@
+import path from 'node:path';
+import { InvalidArgumentError } from '../../core/errors.js';
+import { COMPONENT_METHOD_IDS, COMPONENT_METHODS, NEEDS_CORRUPT, type ComponentMethodId } from '../../components/component-methods.js';
+import { NODE_KINDS, type NodeKind } from '../../components/nodes.js';
+import { componentReportHtml } from '../../components/report.js';
+import { loadTransformer } from '../../io/load-transformer.js';
+import { parseFlags, type FlagSpec } from '../args.js';
+import { checkOut, writeAtomically, writeFileAtomically } from '../outputs.js';
+
+/** Flags of `attrib components`. */
+export const COMPONENTS_FLAGS: readonly FlagSpec[] = [
+  { name: 'model', type: 'string', help: 'Hugging Face model folder: config.json + model.safetensors (or shards with model.safetensors.index.json)' },
+  { name: 'tokens', type: 'int-list', help: 'clean token ids, e.g. 0,5,9,2', min: 0 },
+  { name: 'corrupt-tokens', type: 'int-list', help: 'corrupt token ids, same length (activation-patching, atp, atp-star)', min: 0 },
+  { name: 'answer', type: 'int', help: 'token id of the answer: M = logits[last, answer] − logits[last, wrong]', min: 0 },
+  { name: 'wrong', type: 'int', help: 'token id of the wrong answer', min: 0 },
+  { name: 'method', type: 'string', help: 'component method', values: COMPONENT_METHOD_IDS },
+  { name: 'nodes', type: 'string', help: `node kinds, comma-separated: ${NODE_KINDS.join(',')}`, default: NODE_KINDS.join(',') },
+  { name: 'per-position', type: 'bool', help: 'one node per position instead of one over all positions' },
+  { name: 'batch-size', type: 'int', help: 'patched runs per forward batch (activation-patching)', default: 64, min: 1 },
+  { name: 'out', type: 'string', help: 'FILE.json for the result, or a folder for components.json and report.html' },
+  { name: 'backend', type: 'string', help: 'TF.js backend for the result tensor: wasm or cpu', default: 'wasm' },
+  { name: 'quiet', type: 'bool', help: 'no progress lines' },
+];
+
+/**
+ * `attrib components --model DIR --tokens … [--corrupt-tokens …] --answer ID --wrong ID --method M
+ * [--nodes z,q,k,v,mlp] [--per-position] --out FILE.json|DIR`: scores of a transformer's components.
+ */
+export async function componentsCommand(raw: Map<string, string | true>): Promise<{ stdout: string; files: string[] }> {
+  const flags = parseFlags(raw, COMPONENTS_FLAGS, 'components');
+  const need = (name: string) => {
+    const v = flags.get(name);
+    if (v === undefined) throw new InvalidArgumentError(`'attrib components' needs --${name}`, { arg: name });
+    return v;
+  };
+  const method = need('method') as ComponentMethodId;
+  const modelDir = need('model') as string;
+  const tokens = need('tokens') as number[];
+  const answer = need('answer') as number;
+  const wrong = need('wrong') as number;
+  const corrupt = flags.get('corrupt-tokens') as number[] | undefined;
+  if (NEEDS_CORRUPT.has(method) && !corrupt) throw new InvalidArgumentError(`'attrib components --method ${method}' needs --corrupt-tokens`, { arg: 'corrupt-tokens' });
+  const nodes = ((flags.get('nodes') as string | undefined) ?? NODE_KINDS.join(',')).split(',').map((s) => s.trim());
+  for (const n of nodes) if (!(NODE_KINDS as readonly string[]).includes(n)) throw new InvalidArgumentError(`Option '--nodes' may hold ${NODE_KINDS.join(', ')}; got '${n}'`, { arg: 'nodes', value: n });
+  const out = flags.get('out') as string | undefined;
+  const target = out === undefined ? undefined : await checkOut(out);
+  const model = await loadTransformer(modelDir);
+  try {
+    const result = await COMPONENT_METHODS[method](model, {
+      tokens,
+      ...(corrupt ? { corruptTokens: corrupt } : {}),
+      answer,
+      wrong,
+      nodes: nodes as NodeKind[],
+      perPosition: flags.get('per-position') === true,
+      batchSize: (flags.get('batch-size') as number | undefined) ?? 64,
+    });
+    try {
+      const json = JSON.stringify(result.toJSON(), null, 2);
+      const top = [...result.nodes].sort((a, b) => Math.abs(b.score) - Math.abs(a.score)).slice(0, 10);
+      const summary = [`${method}: M clean = ${result.metric.clean.toFixed(4)}${result.metric.corrupt === undefined ? '' : `, corrupt = ${result.metric.corrupt.toFixed(4)}`}; top nodes:`, ...top.map((n) => `  ${n.hook}${n.head === null ? '' : ` head ${n.head}`}${n.position === null ? '' : ` pos ${n.position}`}: ${n.score.toFixed(4)}`)];
+      if (!out || !target) return { stdout: json, files: [] };
+      if (target.kind === 'file') {
+        await writeFileAtomically(path.resolve(out), json);
+        return { stdout: summary.join('\n'), files: [out] };
+      }
+      const files = new Map<string, string>([['components.json', json], ['report.html', componentReportHtml(result, `${path.basename(path.resolve(modelDir))}: ${method}`)]]);
+      await writeAtomically(files, out);
+      return { stdout: summary.join('\n'), files: [...files.keys()].map((f) => path.join(out, f)) };
+    } finally {
+      result.dispose();
+    }
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,313 @@
+// A transformer language model run on ONNX Runtime with TransformerLens's hook points: read them
+// (runWithCache), replace them (run with patches), and differentiate a function of the logits at many
+// of them from one backward pass (gradients).
+import type * as Ort from 'onnxruntime-node';
+import { BackendError, BudgetExceededError, InvalidArgumentError, UnknownHookError } from '../../core/errors.js';
+import { compileVjp, encodeModel, gradName, COTANGENT, probeModel } from '../onnx/grad/compile.js';
+import { node } from '../onnx/graph/build.js';
+import { graphOf, onnx, type ModelProto } from '../onnx/graph/proto.js';
+import { withOutputs } from '../onnx/graph/surgery.js';
+import type { HostTensor } from '../model.js';
+import type { TransformerConfig } from './config.js';
+import { buildTransformerGraph, LOGITS, TOKENS, type TransformerGraph } from './graph.js';
+import { readParams, type TransformerParams } from './layout.js';
+import { checkTokens, type TokenBatch, type TokenInput } from './tokens.js';
+import type { WeightStore } from './weights.js';
+
+/** The parts of onnxruntime (node or web) the model uses. */
+export type OrtRuntime = Pick<typeof Ort, 'InferenceSession' | 'Tensor'>;
+
+export interface HookedTransformerOptions {
+  readonly name?: string;
+  /** ONNX Runtime session options (threads, optimisation level). */
+  readonly sessionOptions?: Ort.InferenceSession.SessionOptions;
+  /**
+   * Bytes the activations returned by one `runWithCache` or `gradients` call may take (checked from
+   * the shapes before the run; the call is refused over it). Default 1 GiB.
+   */
+  readonly maxCacheBytes?: number;
+}
+
+/** Hook activations by TransformerLens name, as host arrays `[batch, ...hook shape]`. */
+export type HookValues = ReadonlyMap<string, HostTensor>;
+
+/** One forward pass: the logits and the activations asked for. */
+export interface CachedRun {
+  /** [batch, pos, vocab] */
+  readonly logits: HostTensor;
+  readonly cache: HookValues;
+}
+
+/** One forward and one backward pass: logits, activations and ∂(Σ cotangent ⊙ logits)/∂hook. */
+export interface HookGradientRun extends CachedRun {
+  readonly gradients: HookValues;
+}
+
+/** Part of a hook replaced: where `mask` is 1 the hook takes `value`, elsewhere its own value (both `[batch, ...hookShape]`). */
+export interface MaskedPatch {
+  readonly value: Float32Array;
+  readonly mask: Uint8Array;
+}
+
+export interface RunOptions {
+  /** Hooks replaced by these values (`[batch, ...hookShape]`, row-major): everything downstream is recomputed. */
+  readonly patches?: Readonly<Record<string, Float32Array>>;
+  /**
+   * Hooks replaced element by element (`h ← mask ? value : h`): each batch row can patch a different
+   * slice, so many patched runs share one forward batch (batched activation patching).
+   */
+  readonly masked?: Readonly<Record<string, MaskedPatch>>;
+}
+
+const maskInput = (hook: string): string => `attrib_mask:${hook}`;
+const valueInput = (hook: string): string => `attrib_value:${hook}`;
+
+interface Variant {
+  readonly session: Ort.InferenceSession;
+}
+
+/**
+ * A decoder-only transformer (GPT-2, LLaMA, Qwen2, Mistral) built by attrib as an ONNX graph whose
+ * intermediate tensors carry TransformerLens's hook names (`hook_embed`, `blocks.0.attn.hook_q`, …;
+ * shapes: q/k/v/z `[batch, pos, head, dHead]` (k/v with the key-value heads), pattern
+ * `[batch, head, query, key]`). Activations and gradients come back as plain `Float32Array`s that the
+ * caller owns: no TF.js tensors, nothing to dispose but the model's sessions.
+ *
+ * Graphs are built per sequence length, and sessions are compiled per (sequence length, patched hooks,
+ * returned hooks, differentiated hooks) and kept in this object until `dispose()`.
+ *
+ * Cost: one session run per call (forward, or forward + backward for `gradients`); each new variant
+ * costs one graph build and session creation (and, for gradients, one probe run and a compile).
+ */
+export class HookedTransformer implements Disposable {
+  readonly name: string;
+  private readonly graphs = new Map<number, TransformerGraph>();
+  private readonly shapes = new Map<number, Map<string, readonly number[]>>();
+  private readonly variants = new Map<string, Promise<Variant>>();
+  private readonly maxCacheBytes: number;
+  private disposed = false;
+
+  private constructor(
+    readonly config: TransformerConfig,
+    /** The weights in the graph's layout (x @ W), read-only: what direct logit attribution projects with. */
+    readonly params: TransformerParams,
+    private readonly ort: OrtRuntime,
+    private readonly opts: HookedTransformerOptions,
+  ) {
+    this.name = opts.name ?? `${config.modelType}-${config.nLayers}L`;
+    this.maxCacheBytes = opts.maxCacheBytes ?? 2 ** 30;
+  }
+
+  /**
+   * The model of `config` with `weights` (Hugging Face names). `ort` is onnxruntime-node or -web.
+   * @throws {ModelLoadError} `invalid_model` for a weight of the wrong shape; `invalid_file` for a missing one.
+   */
+  static create(config: TransformerConfig, weights: WeightStore, ort: OrtRuntime, opts: HookedTransformerOptions = {}): HookedTransformer {
+    return new HookedTransformer(config, readParams(config, weights), ort, opts);
+  }
+
+  /** The hook points, in forward order (they do not depend on the sequence length). */
+  get hookNames(): readonly string[] {
+    const built = this.graphs.values().next();
+    return [...(built.done ? this.graph(1) : built.value).hooks.keys()];
+  }
+
+  /** A hook's shape for sequences of `seqLen` tokens, without the batch. Throws `unknown_hook`. */
+  hookShape(name: string, seqLen: number): readonly number[] {
+    const s = this.graph(seqLen).hooks.get(name);
+    if (!s) throw this.unknown(name, 'hookShape');
+    return s;
+  }
+
+  /** Logits [batch, pos, vocab] of `tokens`, with `patches` replacing hooks for this call only. */
+  async run(tokens: TokenInput, opts: RunOptions = {}): Promise<HostTensor> {
+    const t = checkTokens(tokens, this.config, 'HookedTransformer.run');
+    const out = await this.execute(t, { ...opts, keep: [], grads: [] });
+    return out.logits;
+  }
+
+  /** Logits and the activations at `names` (default: every hook point). */
+  async runWithCache(tokens: TokenInput, names?: readonly string[], opts: RunOptions = {}): Promise<CachedRun> {
+    const t = checkTokens(tokens, this.config, 'HookedTransformer.runWithCache');
+    return this.execute(t, { ...opts, keep: names ?? [...this.graph(t.seqLen).hooks.keys()], grads: [] });
+  }
+
+  /**
+   * One forward and ONE backward pass of `Σ cotangent ⊙ logits` (cotangent [batch, pos, vocab]): its
+   * gradient at every hook in `names` (each the total derivative, with everything upstream of the
+   * hook held fixed), the logits, and the activations at `names`. E.g. the metric
+   * `logits[last, answer] − logits[last, wrong]` is the cotangent +1 / −1 at those two entries
+   * (`logitDifferenceCotangent`).
+   */
+  async gradients(tokens: TokenInput, names: readonly string[], cotangent: Float32Array, opts: RunOptions = {}): Promise<HookGradientRun> {
+    const fn = 'HookedTransformer.gradients';
+    const t = checkTokens(tokens, this.config, fn);
+    const want = t.batch * t.seqLen * this.config.vocabSize;
+    if (cotangent.length !== want) {
+      throw new InvalidArgumentError(`Argument 'cotangent' passed to '${fn}' must have ${want} values ([${t.batch}, ${t.seqLen}, ${this.config.vocabSize}]), got ${cotangent.length}`, { arg: 'cotangent', fn, expected: want, actual: cotangent.length });
+    }
+    if (names.length === 0) throw new InvalidArgumentError(`Argument 'names' passed to '${fn}' must name at least one hook`, { arg: 'names', fn });
+    return this.execute(t, { ...opts, keep: names, grads: names, cotangent });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const v of this.variants.values()) void v.then((x) => x.session.release()).catch(() => undefined);
+    this.variants.clear();
+    this.graphs.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  private graph(seqLen: number): TransformerGraph {
+    let g = this.graphs.get(seqLen);
+    if (!g) (g = buildTransformerGraph(this.config, this.params, seqLen)), this.graphs.set(seqLen, g);
+    return g;
+  }
+
+  private unknown(name: string, fn: string): UnknownHookError {
+    const some = this.hookNames.filter((h) => h.startsWith('blocks.0.')).slice(0, 4);
+    return new UnknownHookError(`Hook '${name}' passed to 'HookedTransformer.${fn}' is not a hook point of ${this.name}; e.g. ${some.join(', ')}, … (see hookNames)`, { hook: name, fn });
+  }
+
+  private async execute(t: TokenBatch, req: RunOptions & { keep: readonly string[]; grads: readonly string[]; cotangent?: Float32Array }): Promise<HookGradientRun> {
+    if (this.disposed) throw new InvalidArgumentError(`Model '${this.name}' was disposed`, { model: this.name });
+    const hooks = this.graph(t.seqLen).hooks;
+    const fn = req.grads.length > 0 ? 'gradients' : 'runWithCache';
+    const patches = req.patches ?? {};
+    const masked = req.masked ?? {};
+    const patched = Object.keys(patches).sort();
+    const maskedNames = Object.keys(masked).sort();
+    for (const n of new Set([...req.keep, ...req.grads, ...patched, ...maskedNames])) if (!hooks.has(n)) throw this.unknown(n, fn);
+    const both = patched.find((n) => maskedNames.includes(n));
+    if (both) throw new InvalidArgumentError(`Hook '${both}' passed to 'HookedTransformer.${fn}' is both in 'patches' and in 'masked'; give it once`, { arg: 'masked', hook: both });
+    // what the call returns: logits, the kept activations and the gradients
+    const size = (n: string) => 4 * t.batch * hooks.get(n)!.reduce((a, b) => a * b, 1);
+    let bytes = 4 * t.batch * t.seqLen * this.config.vocabSize;
+    for (const n of new Set(req.keep)) if (!patched.includes(n)) bytes += size(n);
+    for (const n of req.grads) bytes += size(n);
+    if (bytes > this.maxCacheBytes) {
+      throw new BudgetExceededError(`'HookedTransformer.${fn}' would return ${bytes} bytes of activations, over maxCacheBytes = ${this.maxCacheBytes}; ask for fewer hooks or a smaller batch`, { fn, bytes, maxCacheBytes: this.maxCacheBytes });
+    }
+    const keep = req.keep.filter((n) => !patched.includes(n));
+    const feeds: Record<string, Ort.Tensor> = { [TOKENS]: new this.ort.Tensor('int64', t.ids, [t.batch, t.seqLen]) };
+    const sized = <A extends Float32Array | Uint8Array>(n: string, value: A, arg: string): { value: A; dims: number[] } => {
+      const dims = [t.batch, ...hooks.get(n)!];
+      if (value.length !== dims.reduce((a, b) => a * b, 1)) {
+        throw new InvalidArgumentError(`Patch '${n}' passed to 'HookedTransformer.${fn}' must have shape [${dims.join(', ')}] (${dims.reduce((a, b) => a * b, 1)} values), got ${value.length}`, { arg, hook: n, expected: dims });
+      }
+      return { value, dims };
+    };
+    for (const n of patched) {
+      const p = sized(n, patches[n]!, 'patches');
+      feeds[n] = new this.ort.Tensor('float32', p.value, p.dims);
+    }
+    for (const n of maskedNames) {
+      const v = sized(n, masked[n]!.value, 'masked');
+      const m = sized(n, masked[n]!.mask, 'masked');
+      feeds[valueInput(n)] = new this.ort.Tensor('float32', v.value, v.dims);
+      feeds[maskInput(n)] = new this.ort.Tensor('bool', m.value, m.dims);
+    }
+    if (req.grads.length > 0) feeds[COTANGENT] = new this.ort.Tensor('float32', req.cotangent!, [t.batch, t.seqLen, this.config.vocabSize]);
+    const key = JSON.stringify([t.seqLen, patched, maskedNames, keep, req.grads]);
+    let v = this.variants.get(key);
+    if (!v) {
+      v = this.compile(t.seqLen, patched, maskedNames, keep, req.grads);
+      this.variants.set(key, v);
+      v.catch(() => this.variants.delete(key));
+    }
+    const { session } = await v;
+    let out: Ort.InferenceSession.ReturnType;
+    try {
+      out = await session.run(feeds);
+    } catch (e) {
+      throw new BackendError(`ONNX Runtime failed to run ${this.name}: ${(e as Error).message}`, { model: this.name }, e);
+    }
+    const host = (name: string): HostTensor => {
+      const o = out[name]!;
+      return { data: o.data as Float32Array, shape: [...o.dims] };
+    };
+    return {
+      logits: host(LOGITS),
+      cache: new Map(keep.map((n) => [n, host(n)])),
+      gradients: new Map(req.grads.map((n) => [n, host(gradName(n))])),
+    };
+  }
+
+  /** The session computing logits, `keep` and the gradients at `grads`, with `patched` hooks fed as inputs and `masked` ones mixed with inputs. */
+  private async compile(seqLen: number, patched: readonly string[], masked: readonly string[], keep: readonly string[], grads: readonly string[]): Promise<Variant> {
+    let model = feedHooks(this.graph(seqLen).model, patched, masked, this.graph(seqLen).hooks);
+    if (grads.length > 0) {
+      model = compileVjp(model, grads, LOGITS, await this.probe(seqLen));
+      const g = graphOf(model);
+      for (const n of keep) if (!g.output.some((o) => o.name === n)) g.output.push(onnx.ValueInfoProto.fromObject({ name: n }));
+    } else model = withOutputs(model, [LOGITS, ...keep]);
+    try {
+      return { session: await this.ort.InferenceSession.create(encodeModel(model), this.opts.sessionOptions ?? {}) };
+    } catch (e) {
+      throw new BackendError(`ONNX Runtime could not create a session for ${this.name}: ${(e as Error).message}`, { model: this.name }, e);
+    }
+  }
+
+  /** Every tensor's shape for batch 1 (what compileVjp needs), from one probe run. */
+  private async probe(seqLen: number): Promise<Map<string, readonly number[]>> {
+    const known = this.shapes.get(seqLen);
+    if (known) return known;
+    const graph = this.graph(seqLen).model;
+    const session = await this.ort.InferenceSession.create(encodeModel(probeModel(graph)), this.opts.sessionOptions ?? {});
+    try {
+      const out = await session.run({ [TOKENS]: new this.ort.Tensor('int64', new BigInt64Array(seqLen), [1, seqLen]) });
+      const shapes = new Map<string, readonly number[]>();
+      for (const [n, v] of Object.entries(out)) shapes.set(n, [...v.dims]);
+      shapes.set(TOKENS, [1, seqLen]);
+      for (const init of graphOf(graph).initializer) shapes.set(init.name ?? '', (init.dims ?? []).map(Number));
+      this.shapes.set(seqLen, shapes);
+      return shapes;
+    } finally {
+      void session.release();
+    }
+  }
+}
+
+/**
+ * A copy where each hook in `names` is a graph input (float32 [batch, ...shape]) instead of its
+ * Identity node's output, and each hook in `masked` is `Where(mask, value, own value)` of two inputs.
+ */
+function feedHooks(model: ModelProto, names: readonly string[], masked: readonly string[], hooks: ReadonlyMap<string, readonly number[]>): ModelProto {
+  if (names.length === 0 && masked.length === 0) return model;
+  const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
+  const g = graphOf(copy);
+  const fed = new Set(names);
+  const kept = g.node.filter((n) => !(n.opType === 'Identity' && fed.has(n.output?.[0] ?? '')));
+  g.node.splice(0, g.node.length, ...kept);
+  const input = (name: string, hook: string, elemType: number) => {
+    const dims = [{ dimParam: 'batch' }, ...hooks.get(hook)!.map((d) => ({ dimValue: d }))];
+    g.input.push(onnx.ValueInfoProto.fromObject({ name, type: { tensorType: { elemType, shape: { dim: dims } } } }));
+  };
+  for (const n of names) input(n, n, onnx.TensorProto.DataType.FLOAT);
+  for (const h of masked) {
+    const i = g.node.findIndex((n) => n.opType === 'Identity' && n.output?.[0] === h);
+    const own = g.node[i]!.input![0]!;
+    g.node[i] = onnx.NodeProto.fromObject(node('Where', [maskInput(h), valueInput(h), own], [h]) as Record<string, unknown>);
+    input(maskInput(h), h, onnx.TensorProto.DataType.BOOL);
+    input(valueInput(h), h, onnx.TensorProto.DataType.FLOAT);
+  }
+  return copy;
+}
+
+/**
+ * The cotangent of `M = logits[row, last, answer] − logits[row, last, wrong]` for every row: +1 and −1
+ * at those entries of a [batch, seqLen, vocab] array.
+ */
+export function logitDifferenceCotangent(batch: number, seqLen: number, vocab: number, answer: number, wrong: number): Float32Array {
+  const c = new Float32Array(batch * seqLen * vocab);
+  for (let b = 0; b < batch; b++) {
+    const at = (b * seqLen + seqLen - 1) * vocab;
+    c[at + answer]! += 1;
+    c[at + wrong]! -= 1;
+  }
+  return c;
+}
