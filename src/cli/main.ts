@@ -9,6 +9,7 @@ import { methodsCommand, METHODS_FLAGS } from './commands/methods.js';
 import { demoCommand, DEMO_FLAGS } from './commands/demo.js';
 import { evaluateCommand, EVALUATE_FLAGS } from './commands/evaluate.js';
 import { benchmarkCommand, BENCHMARK_FLAGS } from './commands/benchmark.js';
+import { studioCommand, STUDIO_FLAGS } from './commands/studio.js';
 import { findMethod } from '../methods.js';
 
 const USAGE = `attrib: explain what a model did, by attribution
@@ -25,6 +26,8 @@ usage:
   attrib demo [--out DIR] [--quick] explain the bundled models with every method; writes report.html
   attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]
                                    ground-truth benchmark: leaderboard.md/.json and charts
+  attrib studio [--models DIR] [--port N] [--host H] [--open]
+                                   local web app: run methods on a model, compare heatmaps
 
 explain options:
 ${EXPLAIN_FLAGS.map((f) => `  --${f.name.padEnd(16)} ${f.help}${f.default !== undefined ? ` (default ${String(f.default)})` : ''}`).join('\n')}
@@ -37,6 +40,7 @@ const COMMANDS: Record<string, { readonly summary: string; readonly usage: strin
   methods: { summary: 'the methods: a table, or one method in detail', usage: 'attrib methods [ID] [--json]', flags: METHODS_FLAGS },
   demo: { summary: 'explain the bundled models with every method; writes report.html', usage: 'attrib demo [--out DIR] [--quick]', flags: DEMO_FLAGS },
   benchmark: { summary: 'the ground-truth benchmark: leaderboard.md/.json and charts', usage: 'attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]', flags: BENCHMARK_FLAGS },
+  studio: { summary: 'a local web app: pick a model and an input, run methods, compare heatmaps', usage: 'attrib studio [--models DIR] [--port N] [--host H] [--open]', flags: STUDIO_FLAGS },
 };
 
 /** The package version, from package.json (two folders up from src/cli and dist/cli alike). */
@@ -102,6 +106,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
         return 0;
       }
+      case 'studio': {
+        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, false);
+        await studioCommand(raw, ac.signal);
+        return 0;
+      }
       case 'demo': {
         await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, false);
         return await demoCommand(raw, ac.signal);
@@ -113,7 +122,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return command === undefined ? 2 : 0;
       default:
-        throw new InvalidArgumentError(`Unknown command '${command}'; commands: explain, evaluate, methods, demo, benchmark (attrib help)`, { command });
+        throw new InvalidArgumentError(`Unknown command '${command}'; commands: explain, evaluate, methods, demo, benchmark, studio (attrib help)`, { command });
     }
   } catch (e) {
     const msg = isAttributionError(e) ? `attrib: ${e.code}: ${e.message}` : `attrib: internal error: ${(e as Error)?.stack ?? String(e)}`;

@@ -1,0 +1,127 @@
+// Result cards: one per job, with its state and progress, a cancel button, the heatmap (on the
+// shared colour scale when asked), facts from the diagnostics, deletion/insertion and exports.
+import { get, h, post, withToken } from './client.js';
+
+/** A job as `GET /api/jobs/:id` returns it. */
+export interface JobStatus {
+  readonly id: string;
+  readonly method: string;
+  readonly state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+  readonly progress?: { readonly phase: string; readonly done: number; readonly total: number };
+  readonly error?: { readonly code: string; readonly message: string };
+  readonly wallMs?: number;
+  readonly result?: {
+    readonly target?: readonly number[] | null;
+    readonly scores?: readonly (number | null)[];
+    readonly probabilities?: readonly (number | null)[];
+    readonly diagnostics: { readonly evaluations: number; readonly elapsedMs: number; readonly engine?: string; readonly convergenceDelta?: readonly number[] };
+  };
+  readonly image?: { readonly rows: number; readonly scales: readonly number[]; readonly overlay: boolean };
+  readonly metrics?: { readonly deletion: { readonly auc: readonly number[] }; readonly insertion: { readonly auc: readonly number[] } };
+}
+
+const FINAL = new Set(['done', 'failed', 'cancelled']);
+
+/** The results area: cards for jobs, a row, a view (heatmap or overlay) and one colour scale for all. */
+export class Results {
+  private readonly cards = new Map<string, { status: JobStatus; el: HTMLElement }>();
+  private row = 0;
+  private view: 'overlay' | 'heatmap' = 'overlay';
+  private shared = true;
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly scaleLabel: HTMLElement,
+  ) {}
+
+  /** Shows the cards for `row`, as `view`, on one colour scale (`shared`) or each on its own. */
+  configure(row: number, view: 'overlay' | 'heatmap', shared: boolean): void {
+    [this.row, this.view, this.shared] = [row, view, shared];
+    for (const c of this.cards.values()) this.render(c.status, c.el);
+  }
+
+  /** Adds the card of a submitted job and follows it until it finishes. */
+  async follow(first: JobStatus, title: string): Promise<void> {
+    const el = h('div', { class: 'card', 'data-method': first.method, 'data-job': first.id });
+    el.dataset['title'] = title;
+    this.root.prepend(el);
+    this.cards.set(first.id, { status: first, el });
+    this.render(first, el);
+    let status = first;
+    while (!FINAL.has(status.state)) {
+      await new Promise((r) => setTimeout(r, 150));
+      status = await get<JobStatus>(`/api/jobs/${status.id}`);
+      this.cards.set(status.id, { status, el });
+      if (status.state === 'done') this.refreshAll();
+      else this.render(status, el);
+    }
+  }
+
+  /** The largest display scale of the shown row over the finished cards: one colour scale for all. */
+  private sharedScale(): number | undefined {
+    let s = 0;
+    for (const { status } of this.cards.values()) {
+      const v = status.image?.scales[this.row];
+      if (status.state === 'done' && v !== undefined) s = Math.max(s, v);
+    }
+    return s > 0 ? s : undefined;
+  }
+
+  private refreshAll(): void {
+    for (const c of this.cards.values()) this.render(c.status, c.el);
+  }
+
+  private render(s: JobStatus, el: HTMLElement): void {
+    const scale = this.shared ? this.sharedScale() : undefined;
+    this.scaleLabel.textContent = scale === undefined ? (this.shared ? '' : 'each map on its own scale') : `−${fmt(scale)} … 0 … +${fmt(scale)}`;
+    el.className = `card ${s.state}`;
+    const head = h('h3', {}, el.dataset['title'] ?? s.method);
+    const state = h('div', { class: 'state' }, stateText(s));
+    const parts: (Node | undefined)[] = [head, state];
+    if (s.state === 'queued' || s.state === 'running') {
+      const bar = h('progress', s.progress ? { max: String(s.progress.total), value: String(s.progress.done) } : {});
+      const cancel = h('button', { class: 'cancel', type: 'button' }, 'Cancel');
+      cancel.addEventListener('click', () => void post(`/api/jobs/${s.id}/cancel`).catch(() => undefined));
+      parts.push(bar, cancel);
+    }
+    if (s.state === 'failed' && s.error) parts.push(h('p', { class: 'error' }, `${s.error.code}: ${s.error.message}`));
+    if (s.state === 'done' && s.result) {
+      const row = Math.min(this.row, (s.image?.rows ?? 1) - 1);
+      const params = { row, ...(scale ? { scale } : {}), view: s.image?.overlay ? this.view : 'heatmap' };
+      if (s.image) parts.push(h('img', { class: 'heatmap', alt: `${s.method} heatmap`, src: withToken(`/api/jobs/${s.id}/heatmap.png`, params) }));
+      else parts.push(h('p', { class: 'note' }, 'Not an image attribution: see the JSON export.'));
+      parts.push(facts(s, row));
+      if (s.metrics) parts.push(h('img', { class: 'curves', alt: 'deletion and insertion curves', src: withToken(`/api/jobs/${s.id}/curves.svg`, { row }) }));
+      parts.push(
+        h(
+          'div',
+          { class: 'actions' },
+          h('a', { href: withToken(`/api/jobs/${s.id}/result.json`), download: `${s.method}.json` }, 'Export JSON'),
+          s.image ? h('a', { href: withToken(`/api/jobs/${s.id}/heatmap.png`, { ...params, download: 1 }), download: `${s.method}.png` }, 'Export PNG') : undefined,
+        ),
+      );
+    }
+    el.replaceChildren(...parts.filter((p): p is Node => p !== undefined));
+  }
+}
+
+function stateText(s: JobStatus): string {
+  if (s.state === 'running' && s.progress) return `running: ${s.progress.phase} ${s.progress.done}/${s.progress.total}`;
+  if (s.state === 'done') return `done in ${s.wallMs ?? '?'} ms`;
+  return s.state;
+}
+
+function facts(s: JobStatus, row: number): HTMLElement {
+  const d = s.result!.diagnostics;
+  const items: [string, string][] = [
+    ['evaluations', String(d.evaluations)],
+    ['time', `${d.elapsedMs.toFixed(0)} ms${d.engine ? ` on ${d.engine}` : ''}`],
+  ];
+  const t = s.result!.target?.[row];
+  if (t !== undefined) items.push(['target', `${t}${s.result!.probabilities?.[row] != null ? ` (p ${fmt(s.result!.probabilities[row]!)})` : ''}`]);
+  if (d.convergenceDelta) items.push(['completeness gap', d.convergenceDelta[row]!.toExponential(1)]);
+  if (s.metrics) items.push(['deletion AUC', fmt(s.metrics.deletion.auc[row]!)], ['insertion AUC', fmt(s.metrics.insertion.auc[row]!)]);
+  return h('dl', {}, ...items.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+}
+
+const fmt = (v: number): string => String(Number(v.toPrecision(3)));
