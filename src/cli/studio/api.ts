@@ -60,6 +60,7 @@ export function studioApp(o: StudioOptions): { readonly app: Hono; close(): Prom
 
   app.get('/', async (c) => c.html((await o.assets()).html));
   app.get('/app.js', async (c) => c.body((await o.assets()).js, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
+  app.get('/favicon.ico', (c) => c.body(null, 204));
   app.get('/app.css', async (c) => c.body((await o.assets()).css, 200, { 'content-type': 'text/css; charset=utf-8' }));
 
   app.get('/api/session', (c) => c.json({ maxUploadBytes: o.maxUploadBytes, models: path.basename(o.store.root), engine: o.engine }));

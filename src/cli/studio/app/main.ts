@@ -96,7 +96,8 @@ async function start(): Promise<void> {
         b.addEventListener('click', () => choose({ sample: s }, b));
         samples.append(b);
       }
-      const first = samples.querySelector('button');
+      // an image sample first, when there is one
+      const first = samples.querySelector('button[data-sample$=".png"], button[data-sample$=".jpg"]') ?? samples.querySelector('button');
       if (first instanceof HTMLElement) choose({ sample: first.dataset['sample']! }, first);
       picker = methodPicker(methodsBox, methods, { gradients: info.capabilities.gradients, image: info.inputShape.length === 4, layers: info.layers ?? [] });
     } catch (e) {

@@ -24,7 +24,7 @@ const FINAL = new Set(['done', 'failed', 'cancelled']);
 
 /** The results area: cards for jobs, a row, a view (heatmap or overlay) and one colour scale for all. */
 export class Results {
-  private readonly cards = new Map<string, { status: JobStatus; el: HTMLElement }>();
+  private readonly cards = new Map<string, { status: JobStatus; el: HTMLElement; cancel: HTMLButtonElement }>();
   private row = 0;
   private view: 'overlay' | 'heatmap' = 'overlay';
   private shared = true;
@@ -37,23 +37,25 @@ export class Results {
   /** Shows the cards for `row`, as `view`, on one colour scale (`shared`) or each on its own. */
   configure(row: number, view: 'overlay' | 'heatmap', shared: boolean): void {
     [this.row, this.view, this.shared] = [row, view, shared];
-    for (const c of this.cards.values()) this.render(c.status, c.el);
+    this.refreshAll();
   }
 
   /** Adds the card of a submitted job and follows it until it finishes. */
   async follow(first: JobStatus, title: string): Promise<void> {
     const el = h('div', { class: 'card', 'data-method': first.method, 'data-job': first.id });
     el.dataset['title'] = title;
+    // one button for the card's life (re-rendering it would detach it under the pointer)
+    const cancel = h('button', { class: 'cancel', type: 'button' }, 'Cancel');
+    cancel.addEventListener('click', () => void post(`/api/jobs/${first.id}/cancel`).catch(() => undefined));
     this.root.prepend(el);
-    this.cards.set(first.id, { status: first, el });
-    this.render(first, el);
-    let status = first;
-    while (!FINAL.has(status.state)) {
+    const card = { status: first, el, cancel };
+    this.cards.set(first.id, card);
+    this.render(card);
+    while (!FINAL.has(card.status.state)) {
       await new Promise((r) => setTimeout(r, 150));
-      status = await get<JobStatus>(`/api/jobs/${status.id}`);
-      this.cards.set(status.id, { status, el });
-      if (status.state === 'done') this.refreshAll();
-      else this.render(status, el);
+      card.status = await get<JobStatus>(`/api/jobs/${first.id}`);
+      if (card.status.state === 'done') this.refreshAll();
+      else this.render(card);
     }
   }
 
@@ -68,10 +70,11 @@ export class Results {
   }
 
   private refreshAll(): void {
-    for (const c of this.cards.values()) this.render(c.status, c.el);
+    for (const c of this.cards.values()) this.render(c);
   }
 
-  private render(s: JobStatus, el: HTMLElement): void {
+  private render(card: { readonly status: JobStatus; readonly el: HTMLElement; readonly cancel: HTMLButtonElement }): void {
+    const { status: s, el } = card;
     const scale = this.shared ? this.sharedScale() : undefined;
     this.scaleLabel.textContent = scale === undefined ? (this.shared ? '' : 'each map on its own scale') : `−${fmt(scale)} … 0 … +${fmt(scale)}`;
     el.className = `card ${s.state}`;
@@ -80,9 +83,7 @@ export class Results {
     const parts: (Node | undefined)[] = [head, state];
     if (s.state === 'queued' || s.state === 'running') {
       const bar = h('progress', s.progress ? { max: String(s.progress.total), value: String(s.progress.done) } : {});
-      const cancel = h('button', { class: 'cancel', type: 'button' }, 'Cancel');
-      cancel.addEventListener('click', () => void post(`/api/jobs/${s.id}/cancel`).catch(() => undefined));
-      parts.push(bar, cancel);
+      parts.push(bar, card.cancel);
     }
     if (s.state === 'failed' && s.error) parts.push(h('p', { class: 'error' }, `${s.error.code}: ${s.error.message}`));
     if (s.state === 'done' && s.result) {

@@ -6,6 +6,7 @@ header { padding: 10px 18px; background: #1d2733; color: #fff; display: flex; ga
 header h1 { font-size: 18px; margin: 0; }
 header .sub { color: #b8c4d0; }
 main { display: grid; grid-template-columns: 340px 1fr; gap: 16px; padding: 16px; align-items: start; }
+section.panel { position: sticky; top: 8px; max-height: calc(100vh - 16px); overflow: auto; }
 aside, section.panel { background: #fff; border: 1px solid #d8dee4; border-radius: 8px; padding: 12px; }
 label { display: block; margin: 8px 0 2px; font-weight: 600; }
 select, input[type=text], input[type=number] { width: 100%; padding: 4px 6px; font: inherit; }
@@ -13,6 +14,7 @@ fieldset { border: 1px solid #d8dee4; border-radius: 6px; margin: 8px 0; padding
 legend { font-weight: 600; }
 .method { margin: 2px 0; }
 .method .opts { margin: 4px 0 8px 22px; display: grid; grid-template-columns: 1fr 1fr; gap: 4px 8px; }
+.method .opts[hidden] { display: none; }
 .method .opts label { font-weight: 400; margin: 0; font-size: 12px; color: #4a5a6a; }
 .samples { display: flex; flex-wrap: wrap; gap: 6px; margin: 4px 0; }
 .samples button { border: 2px solid transparent; padding: 0; background: none; cursor: pointer; font: inherit; }
@@ -27,7 +29,7 @@ button.primary:disabled { background: #8aa9c2; }
 .toolbar label { display: inline; font-weight: 400; }
 .colorbar { display: inline-flex; align-items: center; gap: 6px; }
 .colorbar .bar { width: 160px; height: 12px; background: linear-gradient(90deg, rgb(5,48,97), rgb(67,147,195), rgb(247,247,247), rgb(214,96,77), rgb(103,0,31)); border: 1px solid #ccc; }
-.results { display: flex; flex-wrap: wrap; gap: 12px; }
+.results { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
 .card { background: #fff; border: 1px solid #d8dee4; border-radius: 8px; padding: 10px; width: 290px; }
 .card h3 { margin: 0 0 4px; font-size: 15px; }
 .card .state { font-size: 12px; color: #4a5a6a; }

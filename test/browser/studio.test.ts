@@ -1,0 +1,100 @@
+// attrib studio in Debian's Chromium (playwright-core): the app served by the real server, run as a
+// person would: IG and KernelSHAP on the demo image model side by side, a long job cancelled, a bad
+// upload refused. Screenshots go to test-artifacts/studio/ (ignored by git).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { useBackend } from '../backend.js';
+import { ROOT } from '../reference.js';
+import { startStudio, type Studio } from '../../src/cli/studio/server.js';
+
+const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'studio');
+
+function chromiumPath(): string {
+  for (const name of ['chromium', 'chromium-browser']) {
+    try {
+      return execFileSync('which', [name], { encoding: 'utf8' }).trim();
+    } catch {
+      /* try the next name */
+    }
+  }
+  throw new Error('Chromium is not installed: apt-get install chromium (.ci/run does this)');
+}
+
+let studio: Studio;
+let browser: Browser;
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await useBackend('cpu');
+  studio = await startStudio({ models: path.join(ROOT, 'models') });
+  browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await studio?.close();
+});
+
+const card = (page: Page, method: string) => page.locator(`.card[data-method="${method}"]`).first();
+const heatmapShown = (page: Page, method: string) =>
+  page.waitForFunction((m) => {
+    const img = document.querySelector<HTMLImageElement>(`.card[data-method="${m}"] img.heatmap`);
+    return img !== null && img.complete && img.naturalWidth > 0;
+  }, method);
+
+it('runs IG and KernelSHAP side by side, cancels a long job, and shows why an upload is refused', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
+  await page.goto(studio.url);
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 20_000 });
+  expect(await page.locator('#model').inputValue()).toBe('demo-image');
+  expect(await page.locator('#samples button.chosen').getAttribute('data-sample')).toBe('sample-0.png');
+
+  // IG (32 steps) and KernelSHAP (4×4 blocks, prefilled for an image model)
+  await page.locator('#m-integrated-gradients').check();
+  await page.locator('#o-integrated-gradients-steps').fill('32');
+  await page.locator('#m-kernel-shap').check();
+  expect(await page.locator('#o-kernel-shap-featureMask').inputValue()).toBe('grid:4');
+  const t0 = Date.now();
+  await page.locator('#run').click();
+  await heatmapShown(page, 'integrated-gradients');
+  const firstHeatmapMs = Date.now() - t0;
+  await heatmapShown(page, 'kernel-shap');
+  console.log(`studio: first heatmap (IG-32, demo image) ${firstHeatmapMs} ms after "Explain"`);
+  expect(firstHeatmapMs).toBeLessThan(4000);
+  const srcs = await page.locator('.card img.heatmap').evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).src));
+  expect(srcs).toHaveLength(2);
+  // one colour scale: both maps are drawn with the same scale, the larger of their own
+  const scales = srcs.map((s) => new URL(s).searchParams.get('scale'));
+  expect(scales[0]).not.toBeNull();
+  expect(scales[0]).toBe(scales[1]);
+  expect(await page.locator('#scale').textContent()).toContain('…');
+  expect(await card(page, 'integrated-gradients').locator('dl').textContent()).toContain('completeness gap');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'heatmaps.png'), fullPage: true });
+
+  // a long job, cancelled while it runs
+  await page.locator('#m-integrated-gradients').uncheck();
+  await page.locator('#m-kernel-shap').uncheck();
+  await page.locator('#m-integrated-gradients').check();
+  await page.locator('#o-integrated-gradients-steps').fill('50000');
+  await page.locator('#o-integrated-gradients-rule').selectOption('riemann-middle');
+  await page.locator('#run').click();
+  const long = page.locator('.card[data-method="integrated-gradients"]').first();
+  await long.locator('progress[value]').waitFor({ timeout: 10_000 });
+  await long.locator("button.cancel").click();
+  await page.waitForSelector('.card.cancelled[data-method="integrated-gradients"]', { timeout: 10_000 });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'cancelled.png'), fullPage: true });
+
+  // a file that is no image: the server's reason appears under the upload field
+  await page.locator('#upload').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: Buffer.from('this is not a PNG') });
+  await page.waitForFunction(() => (document.querySelector('#upload-error')?.textContent ?? '').length > 0);
+  expect(await page.locator('#upload-error').textContent()).toContain('neither PNG nor JPEG');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'bad-upload.png'), fullPage: true });
+  expect(errors.filter((e) => !e.includes('status of 400'))).toEqual([]);
+  await page.close();
+}, 30_000);
