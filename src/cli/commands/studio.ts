@@ -9,7 +9,7 @@ import { startStudio } from '../studio/server.js';
 
 export const STUDIO_FLAGS: readonly FlagSpec[] = [
   { name: 'models', type: 'string', help: 'folder of models (model.json / .onnx, with sample-* inputs beside them); nothing outside it is read (default: the bundled demo models)' },
-  { name: 'port', type: 'int', help: 'port (0: any free port)', default: 7860, min: 0, max: 65535 },
+  { name: 'port', type: 'int', help: 'port; 0 lets the system pick a free one', default: 7860, min: 0, max: 65535 },
   { name: 'host', type: 'string', help: 'address to listen on; anything but loopback lets other machines reach the studio', default: '127.0.0.1' },
   { name: 'open', type: 'bool', help: 'open the start URL in the default browser' },
   { name: 'engine', type: 'string', help: 'runtime of model.json models: auto, onnx or tfjs', default: 'auto' },
@@ -35,12 +35,19 @@ export async function studioCommand(raw: Map<string, string | true>, signal: Abo
     maxPixels: Number(flags.get('max-pixels') ?? MAX_IMAGE_PIXELS),
     log: err,
   });
-  if (!isLoopback(host)) err(`attrib: warning: the studio listens on ${host}, not on loopback: anyone who can reach this address and has the URL's token can run models and read the models folder`);
+  const warning = hostWarning(host);
+  if (warning) err(warning);
   out(`attrib studio: ${studio.url}`);
   out('(Ctrl-C stops it)');
   if (flags.get('open') === true) openBrowser(studio.url, err);
   await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
   await studio.close();
+}
+
+/** The warning printed when the studio listens beyond loopback (`--host`), else undefined. */
+export function hostWarning(host: string): string | undefined {
+  if (isLoopback(host)) return undefined;
+  return `attrib: warning: the studio listens on ${host}, not on loopback: anyone who can reach this address and has the URL's token can run the models and read the models folder`;
 }
 
 /** Opens `url` with the system's opener; a failure is a note, not an error. */
