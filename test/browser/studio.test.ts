@@ -1,27 +1,16 @@
 // attrib studio in Debian's Chromium (playwright-core): the app served by the real server, run as a
 // person would: IG and KernelSHAP on the demo image model side by side, a long job cancelled, a bad
 // upload refused. Screenshots go to test-artifacts/studio/ (ignored by git).
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { useBackend } from '../backend.js';
 import { ROOT } from '../reference.js';
 import { startStudio, type Studio } from '../../src/cli/studio/server.js';
 
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'studio');
-
-function chromiumPath(): string {
-  for (const name of ['chromium', 'chromium-browser']) {
-    try {
-      return execFileSync('which', [name], { encoding: 'utf8' }).trim();
-    } catch {
-      /* try the next name */
-    }
-  }
-  throw new Error('Chromium is not installed: apt-get install chromium (.ci/run does this)');
-}
 
 let studio: Studio;
 let browser: Browser;
@@ -30,7 +19,7 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   await useBackend('cpu');
   studio = await startStudio({ models: path.join(ROOT, 'models') });
-  browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
