@@ -84,6 +84,18 @@ it('runs IG and KernelSHAP side by side, cancels a long job, and shows why an up
   await page.waitForFunction(() => (document.querySelector('#upload-error')?.textContent ?? '').length > 0);
   expect(await page.locator('#upload-error').textContent()).toContain('neither PNG nor JPEG');
   await page.screenshot({ path: path.join(ARTIFACTS, 'bad-upload.png'), fullPage: true });
+
+  // a table model: the results are bars, one per feature
+  await page.locator('#model').selectOption('demo-tabular');
+  await page.waitForSelector('#samples button.chosen[data-sample="inputs.json"]');
+  await page.locator('#m-integrated-gradients').check();
+  await page.locator('#m-kernel-shap').check();
+  await page.locator('#run').click();
+  await page.locator('.card.done[data-method="kernel-shap"] .bars').waitFor({ timeout: 10_000 });
+  await page.locator('.card.done[data-method="integrated-gradients"] .bars').waitFor({ timeout: 10_000 });
+  expect(await page.locator('.card[data-method="integrated-gradients"] .barrow').count()).toBe(10);
+  expect(await page.locator('.card').count()).toBe(2); // the image model's cards are gone
+  await page.screenshot({ path: path.join(ARTIFACTS, 'tabular.png'), fullPage: false });
   expect(errors.filter((e) => !e.includes('status of 400'))).toEqual([]);
   await page.close();
 }, 30_000);

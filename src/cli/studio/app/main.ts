@@ -85,6 +85,7 @@ async function start(): Promise<void> {
 
   const loadModel = async () => {
     modelId = modelSel.value;
+    results.clear();
     modelNote.textContent = 'loading…';
     samples.replaceChildren();
     input = undefined;

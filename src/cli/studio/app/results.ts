@@ -11,6 +11,9 @@ export interface JobStatus {
   readonly error?: { readonly code: string; readonly message: string };
   readonly wallMs?: number;
   readonly result?: {
+    readonly shape: readonly number[];
+    readonly data: readonly number[];
+    readonly featureNames?: readonly string[];
     readonly target?: readonly number[] | null;
     readonly scores?: readonly (number | null)[];
     readonly probabilities?: readonly (number | null)[];
@@ -59,13 +62,17 @@ export class Results {
     }
   }
 
+  /** Removes every card (another model: its scales are not comparable). */
+  clear(): void {
+    this.cards.clear();
+    this.root.replaceChildren();
+    this.scaleLabel.textContent = '';
+  }
+
   /** The largest display scale of the shown row over the finished cards: one colour scale for all. */
   private sharedScale(): number | undefined {
     let s = 0;
-    for (const { status } of this.cards.values()) {
-      const v = status.image?.scales[this.row];
-      if (status.state === 'done' && v !== undefined) s = Math.max(s, v);
-    }
+    for (const { status } of this.cards.values()) if (status.state === 'done') s = Math.max(s, ownScale(status, this.row) ?? 0);
     return s > 0 ? s : undefined;
   }
 
@@ -90,7 +97,7 @@ export class Results {
       const row = Math.min(this.row, (s.image?.rows ?? 1) - 1);
       const params = { row, ...(scale ? { scale } : {}), view: s.image?.overlay ? this.view : 'heatmap' };
       if (s.image) parts.push(h('img', { class: 'heatmap', alt: `${s.method} heatmap`, src: withToken(`/api/jobs/${s.id}/heatmap.png`, params) }));
-      else parts.push(h('p', { class: 'note' }, 'Not an image attribution: see the JSON export.'));
+      else parts.push(barsView(s, row, scale ?? ownScale(s, row) ?? 1));
       parts.push(facts(s, row));
       if (s.metrics) parts.push(h('img', { class: 'curves', alt: 'deletion and insertion curves', src: withToken(`/api/jobs/${s.id}/curves.svg`, { row }) }));
       parts.push(
@@ -104,6 +111,36 @@ export class Results {
     }
     el.replaceChildren(...parts.filter((p): p is Node => p !== undefined));
   }
+}
+
+/** A card's own scale for `row`: its image map's robust scale, or the largest |value| of its row. */
+function ownScale(s: JobStatus, row: number): number | undefined {
+  if (s.image) return s.image.scales[row];
+  const v = rowValues(s, row);
+  return v ? Math.max(...v.map(Math.abs)) : undefined;
+}
+
+function rowValues(s: JobStatus, row: number): number[] | undefined {
+  const r = s.result;
+  if (!r || r.shape.length === 0) return undefined;
+  const per = r.data.length / r.shape[0]!;
+  return row < r.shape[0]! ? r.data.slice(row * per, (row + 1) * per) : undefined;
+}
+
+/** The most bars shown; beyond, the largest |attributions| (in feature order). */
+const MAX_BARS = 32;
+
+/** A row's attribution as signed bars (red positive, blue negative) on `scale`. */
+function barsView(s: JobStatus, row: number, scale: number): HTMLElement {
+  const v = rowValues(s, row) ?? [];
+  let shown = v.map((_, k) => k);
+  if (shown.length > MAX_BARS) shown = shown.sort((p, q) => Math.abs(v[q]!) - Math.abs(v[p]!)).slice(0, MAX_BARS).sort((p, q) => p - q);
+  const rows = shown.map((k) => {
+    const fill = h('span', { class: `fill ${v[k]! >= 0 ? 'pos' : 'neg'}` });
+    fill.style.width = `${Math.min(50, (50 * Math.abs(v[k]!)) / scale)}%`;
+    return h('div', { class: 'barrow' }, h('span', { class: 'name' }, s.result?.featureNames?.[k] ?? `x${k}`), h('span', { class: 'track' }, fill), h('span', { class: 'num' }, fmt(v[k]!)));
+  });
+  return h('div', { class: 'bars' }, ...rows, ...(v.length > MAX_BARS ? [h('p', { class: 'note' }, `the ${MAX_BARS} of ${v.length} features with the largest |attribution|`)] : []));
 }
 
 function stateText(s: JobStatus): string {

@@ -40,5 +40,12 @@ button.primary:disabled { background: #8aa9c2; }
 .card dt { color: #4a5a6a; }
 .card dd { margin: 0; }
 .card .actions { display: flex; gap: 10px; font-size: 12px; }
+.bars { margin: 6px 0; font-size: 11px; }
+.barrow { display: grid; grid-template-columns: 56px 1fr 60px; gap: 4px; align-items: center; }
+.barrow .track { position: relative; height: 10px; background: #f0f2f4; }
+.barrow .fill { position: absolute; top: 0; bottom: 0; }
+.barrow .fill.pos { left: 50%; background: rgb(214, 96, 77); }
+.barrow .fill.neg { right: 50%; background: rgb(67, 147, 195); }
+.barrow .num { text-align: right; }
 .card.failed { border-color: #b00020; }
 `;
