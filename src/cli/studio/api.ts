@@ -8,6 +8,7 @@ import { isAttributionError } from '../../core/errors.js';
 import { METHODS } from '../../methods.js';
 import { normalizeMap } from '../../viz/heatmap.js';
 import { curveSvg } from '../../viz/curves.js';
+import { engineFor } from '../backend.js';
 import { inputFromBytes } from '../inputs.js';
 import { heatmapPng, overlayPng } from '../outputs.js';
 import { jobStatus, JobQueue } from './jobs.js';
@@ -35,6 +36,8 @@ export interface StudioOptions {
 const INPUT_TYPES = new Set(['.png', '.jpg', '.jpeg', '.json', '.npy']);
 /** Uploads kept at once (the oldest is dropped beyond this). */
 const KEEP_UPLOADS = 32;
+/** Bytes of uploads kept at once (the newest upload is always kept). */
+const UPLOAD_BYTES = 256 * 2 ** 20;
 
 interface Upload {
   readonly model: string;
@@ -52,6 +55,7 @@ export function studioApp(o: StudioOptions): { readonly app: Hono; close(): Prom
     return up;
   };
   const queue = new JobQueue((req, signal, onProgress) => runJob(req, { store: o.store, inputBytes, maxPixels: o.maxPixels, engine: o.engine }, signal, onProgress), o.log);
+  const engine = engineFor(o.engine, []).engine;
   const app = new Hono();
   app.use('*', securityHeaders());
   app.use('*', guard(o.token, o.binding));
@@ -63,14 +67,13 @@ export function studioApp(o: StudioOptions): { readonly app: Hono; close(): Prom
   app.get('/favicon.ico', (c) => c.body(null, 204));
   app.get('/app.css', async (c) => c.body((await o.assets()).css, 200, { 'content-type': 'text/css; charset=utf-8' }));
 
-  app.get('/api/session', (c) => c.json({ maxUploadBytes: o.maxUploadBytes, models: path.basename(o.store.root), engine: o.engine }));
   app.get('/api/models', async (c) => c.json({ models: await o.store.list() }));
   app.get('/api/methods', (c) =>
     c.json({ methods: METHODS.map((d) => ({ id: d.id, title: d.title, family: d.family, requires: d.requires, output: d.output, cost: d.cost, stochastic: d.stochastic, reference: d.reference, ...(d.layer ? { layer: d.layer } : {}), options: d.options })) }),
   );
   app.get('/api/models/:id', async (c) => {
     const id = c.req.param('id');
-    const model = await o.store.acquire(id, o.engine === 'tfjs' ? 'tfjs' : o.engine === 'onnx' ? 'onnx' : 'auto');
+    const model = await o.store.acquire(id, engine);
     try {
       return c.json(modelInfo(id, model, await o.store.samples(id)));
     } finally {
@@ -95,14 +98,22 @@ export function studioApp(o: StudioOptions): { readonly app: Hono; close(): Prom
       }
       const bytes = new Uint8Array(await c.req.arrayBuffer());
       if (bytes.length > o.maxUploadBytes) throw new StudioRequestError(413, `The upload is over the cap of ${o.maxUploadBytes} bytes`);
-      const model = await o.store.acquire(id, 'auto');
+      const model = await o.store.acquire(id, engine);
       try {
         const input = await inputFromBytes(bytes, name, model, { maxPixels: o.maxPixels });
         const shape = input.x.shape;
         input.x.dispose();
         const upload = randomBytes(8).toString('hex');
         uploads.set(upload, { model: id, name, bytes });
-        for (const k of [...uploads.keys()].slice(0, Math.max(0, uploads.size - KEEP_UPLOADS))) uploads.delete(k);
+        // the oldest uploads go beyond KEEP_UPLOADS files or UPLOAD_BYTES bytes in all
+        let total = 0;
+        for (const u of uploads.values()) total += u.bytes.length;
+        for (const [k, u] of uploads) {
+          if (uploads.size <= KEEP_UPLOADS && total <= UPLOAD_BYTES) break;
+          if (k === upload) break;
+          uploads.delete(k);
+          total -= u.bytes.length;
+        }
         return c.json({ id: upload, name, shape, image: input.images !== undefined, ...(input.warnings ? { warnings: input.warnings } : {}) }, 201);
       } finally {
         await o.store.release(model);

@@ -48,8 +48,16 @@ export interface Binding {
   readonly port: number;
 }
 
-/** The Host header values that name this server: its host and port, and the loopback names when it is on loopback. */
-export function allowedHosts(b: Binding): Set<string> {
+/** True for the addresses that mean every interface (`--host 0.0.0.0` or `::`). */
+export const isWildcard = (host: string): boolean => host === '0.0.0.0' || host === '::';
+
+/**
+ * The Host header values that name this server: its host and port, and the loopback names when it is
+ * on loopback. On every interface (0.0.0.0, ::) the server has no one name: any Host is taken, and the
+ * Origin check compares with the request's own Host (the token still guards the API).
+ */
+export function allowedHosts(b: Binding, requestHost = ''): Set<string> {
+  if (isWildcard(b.host)) return new Set([requestHost.toLowerCase()]);
   const hosts = new Set([hostPort(b.host, b.port)]);
   if (isLoopback(b.host)) for (const h of ['127.0.0.1', 'localhost', '::1']) hosts.add(hostPort(h, b.port));
   return hosts;
@@ -71,8 +79,8 @@ export function guard(token: string, binding: () => Binding | undefined): Middle
   const want = Buffer.from(token);
   return async (c, next) => {
     const b = binding();
-    const hosts = b ? allowedHosts(b) : new Set<string>();
     const host = c.req.header('host') ?? '';
+    const hosts = b ? allowedHosts(b, host) : new Set<string>();
     if (!hosts.has(host.toLowerCase())) return c.json({ error: { code: 'forbidden', message: `Host '${host}' is not this studio's; open the URL the studio printed` } }, 403);
     if (!c.req.path.startsWith('/api/')) return next();
     const origin = c.req.header('origin');

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../../test/backend.js';
 import { removeTempDirs, ROOT, tempDir } from '../../../test/reference.js';
 import { startStudio, type Studio } from './server.js';
+import { allowedHosts } from './security.js';
 
 interface Reply {
   status: number;
@@ -49,10 +50,8 @@ async function waitJob(id: string, until: (s: Record<string, unknown>) => boolea
   }
 }
 
-let tensorsBefore = 0;
 beforeAll(async () => {
   await useBackend('cpu');
-  tensorsBefore = tf.memory().numTensors;
   studio = await startStudio({ models: path.join(ROOT, 'models') });
   small = await startStudio({ models: path.join(ROOT, 'models'), maxUploadBytes: 4096 });
 });
@@ -100,6 +99,14 @@ describe('binding and guards', () => {
       expect(r.headers['x-frame-options']).toBe('DENY');
       expect(r.headers['referrer-policy']).toBe('no-referrer');
     }
+  });
+});
+
+describe('allowed hosts', () => {
+  it('names the server by its address, loopback names on loopback, and the request own Host on every interface', () => {
+    expect([...allowedHosts({ host: '127.0.0.1', port: 80 })].sort()).toEqual(['127.0.0.1:80', '[::1]:80', 'localhost:80']);
+    expect([...allowedHosts({ host: '10.1.2.3', port: 80 })]).toEqual(['10.1.2.3:80']);
+    expect([...allowedHosts({ host: '0.0.0.0', port: 80 }, 'My-Box:80')]).toEqual(['my-box:80']);
   });
 });
 
@@ -207,6 +214,20 @@ describe('jobs', () => {
     expect((await waitJob(next['id'] as string, (x) => x['state'] === 'done' || x['state'] === 'failed'))['state']).toBe('done');
   });
 
+  it('runs a wrapper with its inner method, a layer method on a named layer, and a rules method (TF.js)', async () => {
+    const submit = async (body: Record<string, unknown>) => waitJob((await api('POST', '/api/jobs', { model: 'demo-image', input: { sample: 'sample-2.png' }, ...body })).json()['id'] as string, (x) => x['state'] === 'done' || x['state'] === 'failed');
+    const nt = await submit({ method: 'noise-tunnel', options: { inner: 'integrated-gradients', samples: 2, steps: 8, stdevs: 0.05, seed: 3 } });
+    expect(nt['state']).toBe('done');
+    expect((nt['result'] as { method: string }).method).toBe('noise-tunnel');
+    const cam = await submit({ method: 'layer-gradcam', layer: 'conv2' });
+    expect(cam['state']).toBe('done');
+    expect((cam['result'] as { layer: string }).layer).toBe('conv2');
+    const gb = await submit({ method: 'guided-backprop' });
+    expect(gb['state'], JSON.stringify(gb['error'])).toBe('done');
+    expect((gb['result'] as { diagnostics: { engine: string } }).diagnostics.engine).toBe('tfjs');
+    expect((gb['image'] as { rows: number }).rows).toBe(1);
+  });
+
   it('refuses bad jobs with 400 and the error code', async () => {
     const bad = async (body: unknown) => {
       const r = await api('POST', '/api/jobs', body);
@@ -226,6 +247,7 @@ describe('jobs', () => {
   });
 
   it('leaves no TF.js tensors behind once closed', async () => {
+    const before = tf.memory().numTensors; // the other studios keep their models loaded
     const s = await startStudio({ models: path.join(ROOT, 'models'), engine: 'tfjs' });
     const get = (url: string) => call(s, 'GET', url, { 'x-attrib-token': s.token });
     const post = (url: string, body: unknown) => call(s, 'POST', url, { 'x-attrib-token': s.token, 'content-type': 'application/json' }, JSON.stringify(body));
@@ -239,6 +261,6 @@ describe('jobs', () => {
     expect(done['state']).toBe('done');
     expect(done['image']).toBeUndefined(); // a table: no heatmap
     await s.close();
-    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
