@@ -254,13 +254,22 @@ async function isOurs(dir: string): Promise<boolean> {
  * beside the attribution.
  */
 export async function writeResult(out: string, attr: AttributionLike, images?: readonly ImageData01[], tokens?: readonly (readonly string[])[], ctx: ResultContext = {}): Promise<string[]> {
-  const json = JSON.stringify(await resultJson(attr, ctx, tokens));
   if (out.toLowerCase().endsWith('.json')) {
-    await writeFileAtomically(out, json);
+    await writeFileAtomically(out, JSON.stringify(await resultJson(attr, ctx, tokens)));
     return [out];
   }
+  const files = await resultFiles(attr, images, tokens, ctx);
+  await writeAtomically(files, out);
+  return [...files.keys()].map((f) => path.join(out, f));
+}
+
+/**
+ * The files of an output folder, by name: `result.json`, `attribution.npy`, the heatmap and overlay
+ * PNGs of image rows, and `report.html` (what `writeResult` writes; the studio serves the report).
+ */
+export async function resultFiles(attr: AttributionLike, images?: readonly ImageData01[], tokens?: readonly (readonly string[])[], ctx: ResultContext = {}): Promise<Map<string, Uint8Array | string>> {
   const files = new Map<string, Uint8Array | string>();
-  files.set('result.json', json);
+  files.set('result.json', JSON.stringify(await resultJson(attr, ctx, tokens)));
   const raw = (await attr.values.data()) as Float32Array;
   files.set('attribution.npy', encodeNpy({ shape: attr.values.shape, dtype: 'float32', data: raw }));
   const { sections, pngs } = reportSections(attr, raw, images, tokens, ctx);
@@ -270,8 +279,7 @@ export async function writeResult(out: string, attr: AttributionLike, images?: r
     ? `Input resized from ${resize.from.width}×${resize.from.height} to ${resize.to.width}×${resize.to.height} (${resizeWords(resize.policy)}).`
     : undefined;
   files.set('report.html', renderReport({ title: `attrib: ${attr.method}`, ...(intro ? { intro } : {}), sections }));
-  await writeAtomically(files, out);
-  return [...files.keys()].map((f) => path.join(out, f));
+  return files;
 }
 
 /** How a resize policy changed the picture, in words. */

@@ -133,6 +133,11 @@ export function studioApp(o: StudioOptions): { readonly app: Hono; close(): Prom
     const body = JSON.stringify({ ...job.outcome.json, ...(job.outcome.metrics ? { metrics: job.outcome.metrics } : {}) });
     return c.body(body, 200, { 'content-type': 'application/json', 'content-disposition': `attachment; filename="${job.request.method.id}-${job.id}.json"` });
   });
+  app.get('/api/jobs/:id/report.html', (c) => {
+    const job = queue.get(c.req.param('id'));
+    if (!job.outcome) throw notFound(`Job '${job.id}' has no result (${job.state})`);
+    return c.body(job.outcome.report, 200, { 'content-type': 'text/html; charset=utf-8', 'content-disposition': `attachment; filename="${job.request.method.id}-${job.id}.html"` });
+  });
   app.get('/api/jobs/:id/heatmap.png', (c) => {
     const job = queue.get(c.req.param('id'));
     const img = job.outcome?.image;

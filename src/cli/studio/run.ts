@@ -13,7 +13,7 @@ import { kebab, parseFlags, type FlagValue } from '../args.js';
 import { engineFor } from '../backend.js';
 import { checkSteps, methodFlagSpecs, methodOptions, modelOutputs } from '../commands/explain.js';
 import { checkFeatureMaskSpec, inputFromBytes, parseBaseline, parseTarget } from '../inputs.js';
-import { imageGeometry, pixelMap, resultJson, type ImageGeometry } from '../outputs.js';
+import { imageGeometry, pixelMap, resultFiles, type ImageGeometry } from '../outputs.js';
 import type { ModelStore } from './models.js';
 
 /** Where a job's input comes from: a sample beside the model, or an upload (by its id). */
@@ -37,6 +37,8 @@ export interface JobRequest {
 /** What a finished job keeps: the result JSON, the pixel maps of an image attribution, the curves. */
 export interface JobOutcome {
   readonly json: Record<string, unknown>;
+  /** The CLI's report.html of the result (per row: the input beside the attribution). */
+  readonly report: string;
   readonly image?: {
     readonly geometry: ImageGeometry;
     /** Per row: the map, channels summed, unscaled ([H, W]). */
@@ -125,7 +127,11 @@ export async function runJob(job: JobRequest, ctx: JobContext, signal: AbortSign
     const attr = await method.attribute(x, opts as CatalogueOptions);
     try {
       const outputs = attr.diagnostics.targets ? await modelOutputs(model, x, 128) : undefined;
-      const json = await resultJson(attr, { input: { data: (await x.data()) as Float32Array, shape: x.shape }, ...(input.layout ? { layout: input.layout } : {}), ...(input.preprocessing ? { preprocessing: input.preprocessing } : {}), ...(outputs ? { outputs } : {}) });
+      const rctx = { input: { data: (await x.data()) as Float32Array, shape: x.shape }, ...(input.layout ? { layout: input.layout } : {}), ...(input.preprocessing ? { preprocessing: input.preprocessing } : {}), ...(outputs ? { outputs } : {}) };
+      // the CLI's output folder, of which the studio keeps the result JSON and the report
+      const files = await resultFiles(attr, input.images, undefined, rctx);
+      const json = JSON.parse(String(files.get('result.json'))) as Record<string, unknown>;
+      const report = String(files.get('report.html'));
       const data = (await attr.values.data()) as Float32Array;
       const g = imageGeometry(attr, attr.values.shape, input);
       const maps = g ? Array.from({ length: g.rows }, (_, i) => pixelMap(data, g, i)) : [];
@@ -138,7 +144,7 @@ export async function runJob(job: JobRequest, ctx: JobContext, signal: AbortSign
         const curves = (c: typeof del): Curves => ({ auc: Array.from(c.auc), values: c.values.map((r) => Array.from(r)) });
         metrics = { fractions: Array.from(del.fractions), deletion: curves(del), insertion: curves(ins) };
       }
-      return { json, ...(image ? { image } : {}), ...(metrics ? { metrics } : {}) };
+      return { json, report, ...(image ? { image } : {}), ...(metrics ? { metrics } : {}) };
     } finally {
       attr.dispose();
     }

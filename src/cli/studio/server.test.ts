@@ -200,6 +200,9 @@ describe('jobs', () => {
     expect(exported.headers['content-disposition']).toContain('attachment');
     expect(exported.json()).toMatchObject({ method: 'integrated-gradients', metrics: { fractions: expect.any(Array) } });
     expect((await api('GET', `/api/jobs/${ig['id'] as string}/curves.svg`)).body.toString()).toContain('<svg');
+    const report = await api('GET', `/api/jobs/${ig['id'] as string}/report.html`);
+    expect(report.headers['content-disposition']).toContain('attachment');
+    expect(report.body.toString()).toContain('data:image/png;base64,');
   });
 
   it('cancels a long job through its AbortSignal, and the queue goes on', async () => {

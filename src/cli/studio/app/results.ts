@@ -106,6 +106,7 @@ export class Results {
           { class: 'actions' },
           h('a', { href: withToken(`/api/jobs/${s.id}/result.json`), download: `${s.method}.json` }, 'Export JSON'),
           s.image ? h('a', { href: withToken(`/api/jobs/${s.id}/heatmap.png`, { ...params, download: 1 }), download: `${s.method}.png` }, 'Export PNG') : undefined,
+          h('a', { href: withToken(`/api/jobs/${s.id}/report.html`), download: `${s.method}.html` }, 'Report'),
         ),
       );
     }
