@@ -98,7 +98,7 @@ export class ModelStore {
 
   /** The sample inputs of model `id`. */
   async samples(id: string): Promise<string[]> {
-    const file = await this.resolve(id, 'model');
+    const file = await this.modelFile(id);
     const st = await fs.stat(file);
     if (!st.isDirectory()) return [];
     return samplesOf(await fs.readdir(file));
@@ -113,9 +113,16 @@ export class ModelStore {
     return new Uint8Array(await fs.readFile(file));
   }
 
+  /** The path of a listed model (any other file in the folder is no model id). */
+  private async modelFile(id: string): Promise<string> {
+    const file = await this.resolve(id, 'model');
+    if (!(await this.list()).some((m) => m.id === id)) throw notFound(`No model '${id}' in the studio's models folder`, { model: id });
+    return file;
+  }
+
   /** Loads model `id` on `engine` (or reuses it); pair with `release(model)`. */
   async acquire(id: string, engine: Engine): Promise<ModelAdapter> {
-    const file = await this.resolve(id, 'model');
+    const file = await this.modelFile(id);
     const key = `${engine}:${file}`;
     let entry = this.loaded.get(key);
     if (entry) this.loaded.delete(key); // re-inserted below: most recently used last

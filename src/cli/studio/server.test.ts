@@ -123,7 +123,7 @@ describe('the models folder', () => {
   });
 
   it('gives 404 for any path outside --models (parents, absolute paths, symlinks out, unlisted files)', async () => {
-    for (const url of ['/api/models/..%2Fpackage.json', '/api/models/%2Fetc%2Fpasswd', '/api/models/demo-image%2F..%2F..%2Fpackage.json', '/api/models/demo-image/samples/..%2F..%2Fpackage.json', '/api/models/demo-image/samples/model.json', '/api/models/demo-image/samples/weights.bin', '/api/models/nope']) {
+    for (const url of ['/api/models/..%2Fpackage.json', '/api/models/%2Fetc%2Fpasswd', '/api/models/demo-image%2F..%2F..%2Fpackage.json', '/api/models/demo-image/samples/..%2F..%2Fpackage.json', '/api/models/demo-image/samples/model.json', '/api/models/demo-image/samples/weights.bin', '/api/models/nope', '/api/models/demo-image%2Fbackground.json', '/api/models/demo-image%2Fweights.bin/samples/x.png']) {
       const r = await api('GET', url);
       expect(r.status, url).toBe(404);
       expect(r.body.toString()).not.toContain('"version"');
