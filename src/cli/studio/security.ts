@@ -53,7 +53,7 @@ export const isWildcard = (host: string): boolean => host === '0.0.0.0' || host 
 
 /**
  * The Host header values that name this server: its host and port, and the loopback names when it is
- * on loopback. On every interface (0.0.0.0, ::) the server has no one name: any Host is taken, and the
+ * on loopback. On every interface (0.0.0.0, ::) the server has no one name: every Host is taken, and the
  * Origin check compares with the request's own Host (the token still guards the API).
  */
 export function allowedHosts(b: Binding, requestHost = ''): Set<string> {
