@@ -1,6 +1,6 @@
 // attrib studio in Debian's Chromium (playwright-core): the app served by the real server, run as a
 // person would: IG and KernelSHAP on the demo image model side by side, a long job cancelled, a bad
-// upload refused. Screenshots go to test-artifacts/studio/ (ignored by git).
+// upload refused, a table model's bars, a typed text's tokens. Screenshots go to test-artifacts/studio/ (ignored by git).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -102,6 +102,15 @@ it('runs IG and KernelSHAP side by side, cancels a long job, and shows why an up
   expect(await page.locator('.card[data-method="integrated-gradients"] .barrow').count()).toBe(10);
   expect(await page.locator('.card').count()).toBe(2); // the image model's cards are gone
   await page.screenshot({ path: path.join(ARTIFACTS, 'tabular.png'), fullPage: false });
+  // a text model: a typed text, its tokens coloured by their scores
+  await page.locator('#model').selectOption('demo-text');
+  await page.locator('#text').fill('a great story with boring actors');
+  await page.locator('#use-text').click();
+  await page.locator('#m-layer-integrated-gradients').check();
+  await page.locator('#run').click();
+  await page.locator('.card.done[data-method="layer-integrated-gradients"] .tokens .tok').first().waitFor({ timeout: 10_000 });
+  expect(await page.locator('.card .tokens .tok').nth(1).textContent()).toBe('great');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'text.png'), fullPage: false });
   // the only console errors: the refused calls without the token (403) and the refused upload (400)
   expect(errors.filter((e) => !/status of (400|403)/.test(e))).toEqual([]);
   await page.close();

@@ -50,6 +50,7 @@ export function studioApp(o: StudioOptions): { readonly app: Hono; close(): Prom
   const uploads = new Map<string, Upload>();
   const inputBytes = async (model: string, ref: InputRef): Promise<{ bytes: Uint8Array; name: string }> => {
     if ('sample' in ref) return { bytes: await o.store.sample(model, ref.sample, o.maxUploadBytes), name: ref.sample };
+    if (!('upload' in ref)) throw notFound('A text input has no file');
     const up = uploads.get(ref.upload);
     if (!up || up.model !== model) throw notFound(`No upload '${ref.upload}' for model '${model}'; upload the file again`, { upload: ref.upload });
     return up;
@@ -75,7 +76,7 @@ export function studioApp(o: StudioOptions): { readonly app: Hono; close(): Prom
     const id = c.req.param('id');
     const model = await o.store.acquire(id, engine);
     try {
-      return c.json(modelInfo(id, model, await o.store.samples(id)));
+      return c.json(modelInfo(id, model, await o.store.samples(id), (await o.store.vocabulary(id)) !== undefined));
     } finally {
       await o.store.release(model);
     }

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { AttributionError } from '../../core/errors.js';
 import { loadModel, type Engine } from '../../io/load-model.js';
 import { isHooked, type ModelAdapter } from '../../models/model.js';
+import type { Vocabulary } from '../../io/vocab.js';
+import { readVocabulary } from '../inputs.js';
 
 /**
  * A request the studio refuses with an HTTP status other than 400: 404 for a file or model outside
@@ -104,6 +106,15 @@ export class ModelStore {
     return samplesOf(await fs.readdir(file));
   }
 
+  /** The vocabulary beside a token-id model (`vocab.txt` or `vocab.json`), or undefined when it has none. */
+  async vocabulary(id: string): Promise<Vocabulary | undefined> {
+    const dir = await this.modelFile(id);
+    if (!(await fs.stat(dir)).isDirectory()) return undefined;
+    const names = await fs.readdir(dir);
+    const name = ['vocab.txt', 'vocab.json'].find((n) => names.includes(n));
+    return name === undefined ? undefined : readVocabulary(await this.resolve(`${id}/${name}`, 'vocabulary'));
+  }
+
   /** A sample's bytes (at most `maxBytes`); the name must be one of the model's samples. */
   async sample(id: string, name: string, maxBytes: number): Promise<Uint8Array> {
     if (!SAMPLE.test(name) || !(await this.samples(id)).includes(name)) throw notFound(`Model '${id}' has no sample '${name}'`, { model: id, sample: name });
@@ -182,7 +193,7 @@ function samplesOf(names: readonly string[]): string[] {
 }
 
 /** What the app shows about a loaded model. */
-export function modelInfo(id: string, model: ModelAdapter, samples: readonly string[]): Record<string, unknown> {
+export function modelInfo(id: string, model: ModelAdapter, samples: readonly string[], text = false): Record<string, unknown> {
   return {
     id,
     name: model.name,
@@ -192,5 +203,7 @@ export function modelInfo(id: string, model: ModelAdapter, samples: readonly str
     capabilities: model.capabilities,
     ...(isHooked(model) ? { layers: model.hookNames.slice(0, 200) } : {}),
     samples,
+    // a token-id model with its vocabulary beside it takes text
+    ...(text ? { text: true } : {}),
   };
 }

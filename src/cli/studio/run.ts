@@ -12,12 +12,17 @@ import { mapScale } from '../../viz/heatmap.js';
 import { kebab, parseFlags, type FlagValue } from '../args.js';
 import { engineFor } from '../backend.js';
 import { checkSteps, methodFlagSpecs, methodOptions, modelOutputs } from '../commands/explain.js';
-import { checkFeatureMaskSpec, inputFromBytes, parseBaseline, parseTarget } from '../inputs.js';
+import { checkFeatureMaskSpec, inputFromBytes, parseBaseline, parseTarget, textInput, type LoadedInput } from '../inputs.js';
+import type { Vocabulary } from '../../io/vocab.js';
+import type { ModelAdapter } from '../../models/model.js';
 import { imageGeometry, pixelMap, resultFiles, type ImageGeometry } from '../outputs.js';
 import type { ModelStore } from './models.js';
 
 /** Where a job's input comes from: a sample beside the model, or an upload (by its id). */
-export type InputRef = { readonly sample: string } | { readonly upload: string };
+export type InputRef = { readonly sample: string } | { readonly upload: string } | { readonly text: string };
+
+/** Longest text input, in characters (the model reads its own number of tokens of it). */
+const MAX_TEXT = 10_000;
 
 /** A job as the app asks for it, checked (`parseJobRequest`). */
 export interface JobRequest {
@@ -83,7 +88,8 @@ export function parseJobRequest(body: unknown): JobRequest {
   let input: InputRef;
   if (typeof inRaw === 'object' && inRaw !== null && typeof (inRaw as { sample?: unknown }).sample === 'string') input = { sample: str((inRaw as { sample: unknown }).sample, 'input.sample', 256) };
   else if (typeof inRaw === 'object' && inRaw !== null && typeof (inRaw as { upload?: unknown }).upload === 'string') input = { upload: str((inRaw as { upload: unknown }).upload, 'input.upload', 64) };
-  else return fail("Field 'input' of a job must be {sample: NAME} or {upload: ID}", 'input');
+  else if (typeof inRaw === 'object' && inRaw !== null && typeof (inRaw as { text?: unknown }).text === 'string') input = { text: str((inRaw as { text: unknown }).text, 'input.text', MAX_TEXT) };
+  else return fail("Field 'input' of a job must be {sample: NAME}, {upload: ID} or {text: TEXT}", 'input');
   const method = findMethod(str(b['method'], 'method', 64));
   const optRaw = b['options'] ?? {};
   if (typeof optRaw !== 'object' || optRaw === null || Array.isArray(optRaw)) return fail("Field 'options' of a job must be an object {name: value}", 'options');
@@ -117,10 +123,11 @@ export async function runJob(job: JobRequest, ctx: JobContext, signal: AbortSign
   let x: tf.Tensor | undefined;
   let baseline: Awaited<ReturnType<typeof parseBaseline>> = undefined;
   try {
-    const { bytes, name } = await ctx.inputBytes(job.model, job.input);
-    const input = await inputFromBytes(bytes, name, model, { maxPixels: ctx.maxPixels });
+    const input = await loadInput(job, model, ctx);
     x = input.x;
     baseline = await parseBaseline(job.baseline);
+    // token ids: the reference input is all-PAD, whatever id the vocabulary gives PAD (as in attrib explain)
+    if (baseline === undefined && input.vocab && input.vocab.pad !== 0) baseline = input.vocab.pad;
     const opts: Record<string, unknown> = { target: parseTarget(job.target, x.shape[0]!), signal, onProgress, ...(await methodOptions(job.flags, descriptors, input)) };
     if (baseline !== undefined) opts['baselines'] = baseline;
     const method = job.method.create(model, { ...(job.inner ? { inner: job.inner.id as MethodId } : {}), ...(job.layer ? { layer: job.layer } : {}), options: opts });
@@ -129,7 +136,8 @@ export async function runJob(job: JobRequest, ctx: JobContext, signal: AbortSign
       const outputs = attr.diagnostics.targets ? await modelOutputs(model, x, 128) : undefined;
       const rctx = { input: { data: (await x.data()) as Float32Array, shape: x.shape }, ...(input.layout ? { layout: input.layout } : {}), ...(input.preprocessing ? { preprocessing: input.preprocessing } : {}), ...(outputs ? { outputs } : {}) };
       // the CLI's output folder, of which the studio keeps the result JSON and the report
-      const files = await resultFiles(attr, input.images, undefined, rctx);
+      const tokenIds = input.tokens ? ((await x.array()) as number[][]).map((r) => r.map(Math.round)) : undefined;
+      const files = await resultFiles(attr, input.images, input.tokens, { ...rctx, ...(tokenIds ? { tokenIds } : {}) });
       const json = JSON.parse(String(files.get('result.json'))) as Record<string, unknown>;
       const report = String(files.get('report.html'));
       const data = (await attr.values.data()) as Float32Array;
@@ -153,4 +161,15 @@ export async function runJob(job: JobRequest, ctx: JobContext, signal: AbortSign
     x?.dispose();
     await ctx.store.release(model);
   }
+}
+
+/** The job's input: an image or tensor file (sample or upload) checked as the CLI checks `--input`, or a text tokenized with the model's vocabulary. */
+async function loadInput(job: JobRequest, model: ModelAdapter, ctx: JobContext): Promise<LoadedInput & { vocab?: Vocabulary }> {
+  if ('text' in job.input) {
+    const vocab = await ctx.store.vocabulary(job.model);
+    if (!vocab) throw new InvalidArgumentError(`Model '${job.model}' takes no text: it has no vocab.txt or vocab.json beside it`, { arg: 'input', model: job.model });
+    return { ...textInput([job.input.text], vocab, model, 'the text'), vocab };
+  }
+  const { bytes, name } = await ctx.inputBytes(job.model, job.input);
+  return inputFromBytes(bytes, name, model, { maxPixels: ctx.maxPixels });
 }

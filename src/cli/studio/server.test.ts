@@ -231,6 +231,22 @@ describe('jobs', () => {
     expect((gb['image'] as { rows: number }).rows).toBe(1);
   });
 
+  it('explains a text with the vocabulary beside the model: one score per token (the embedding attribution summed per position)', async () => {
+    expect((await api('GET', '/api/models/demo-text')).json()).toMatchObject({ text: true });
+    expect((await api('GET', '/api/models/demo-image')).json()['text']).toBeUndefined();
+    const j = (await api('POST', '/api/jobs', { model: 'demo-text', input: { text: 'a great story with boring actors' }, method: 'layer-integrated-gradients', options: { steps: 32 } })).json();
+    const s = await waitJob(j['id'] as string, (x) => x['state'] === 'done' || x['state'] === 'failed');
+    expect(s['state'], JSON.stringify(s['error'])).toBe('done');
+    const r = s['result'] as { tokens: { token: string; score: number }[][]; positionScores: number[]; diagnostics: { convergenceDelta: number[] } };
+    expect(r.tokens[0]!.slice(0, 6).map((t) => t.token)).toEqual(['a', 'great', 'story', 'with', 'boring', 'actors']);
+    const scores = r.tokens[0]!.map((t) => t.score);
+    expect(scores[1]!).toBeGreaterThan(0); // 'great' speaks for the predicted class
+    r.positionScores.slice(0, scores.length).forEach((p, k) => expect(p).toBeCloseTo(scores[k]!, 5));
+    expect((await api('GET', `/api/jobs/${j['id'] as string}/report.html`)).body.toString()).toContain('class="tok"');
+    const img = (await api('POST', '/api/jobs', { model: 'demo-image', input: { text: 'hello' }, method: 'saliency' })).json();
+    expect((await waitJob(img['id'] as string, (x) => x['state'] === 'failed'))['error']).toMatchObject({ code: 'invalid_argument' });
+  });
+
   it('refuses bad jobs with 400 and the error code', async () => {
     const bad = async (body: unknown) => {
       const r = await api('POST', '/api/jobs', body);

@@ -44,7 +44,8 @@ export function methodPicker(root: HTMLElement, methods: readonly MethodInfo[], 
   root.replaceChildren();
   const rows: { info: MethodInfo; box: HTMLInputElement; fields: Map<string, HTMLInputElement | HTMLSelectElement>; layer?: HTMLSelectElement }[] = [];
   for (const [family, title] of Object.entries(FAMILIES)) {
-    const list = methods.filter((m) => m.family === family && (model.gradients || m.requires === 'forward'));
+    // what the model offers decides: gradients, layer hooks, or forward passes only
+    const list = methods.filter((m) => m.family === family && (m.requires === 'forward' || (m.requires === 'gradients' && model.gradients) || (m.requires === 'hooks' && model.layers.length > 0)));
     if (list.length === 0) continue;
     const set = h('fieldset', {}, h('legend', {}, title));
     for (const info of list) {

@@ -14,8 +14,9 @@ interface ModelInfo {
   readonly layers?: readonly string[];
   readonly engine?: string;
   readonly samples: readonly string[];
+  readonly text?: boolean;
 }
-type InputRef = { sample: string } | { upload: string };
+type InputRef = { sample: string } | { upload: string } | { text: string };
 
 const enc = encodeURIComponent;
 const IMAGE = /\.(png|jpe?g)$/i;
@@ -26,6 +27,10 @@ async function start(): Promise<void> {
   const samples = h('div', { class: 'samples', id: 'samples' });
   const fileInput = h('input', { type: 'file', id: 'upload', accept: '.png,.jpg,.jpeg,.json,.npy' });
   const uploadError = h('p', { class: 'error', id: 'upload-error', role: 'alert' });
+  const textBox = h('div', { id: 'text-input', hidden: true });
+  const textArea = h('textarea', { id: 'text', rows: '3', placeholder: 'a text for the model (its vocabulary is beside it)' });
+  const useText = h('button', { type: 'button', id: 'use-text' }, 'Use this text');
+  textBox.append(h('label', { for: 'text' }, 'or type a text'), textArea, useText);
   const target = h('input', { type: 'text', id: 'target', value: 'auto', title: 'output index, one per row (comma-separated), or auto' });
   const baseline = h('input', { type: 'text', id: 'baseline', value: 'zeros', title: 'zeros, a number, blur:σ or noise:σ' });
   const metrics = h('input', { type: 'checkbox', id: 'metrics' });
@@ -57,6 +62,7 @@ async function start(): Promise<void> {
         h('label', { for: 'upload' }, 'or upload (PNG, JPEG, tensor .json / .npy)'),
         fileInput,
         uploadError,
+        textBox,
         h('label', { for: 'target' }, 'Target'),
         target,
         h('label', { for: 'baseline' }, 'Baseline'),
@@ -107,6 +113,7 @@ async function start(): Promise<void> {
         samples.append(b);
       }
       // an image sample first, when there is one
+      textBox.hidden = info.text !== true;
       const first = samples.querySelector('button[data-sample$=".png"], button[data-sample$=".jpg"]') ?? samples.querySelector('button');
       if (first instanceof HTMLElement) choose({ sample: first.dataset['sample']! }, first);
       picker = methodPicker(methodsBox, methods, { gradients: info.capabilities.gradients, image: info.inputShape.length === 4, layers: info.layers ?? [] });
@@ -115,6 +122,15 @@ async function start(): Promise<void> {
     }
   };
   modelSel.addEventListener('change', () => void loadModel());
+
+  useText.addEventListener('click', () => {
+    const text = textArea.value.trim();
+    if (!text) return;
+    const b = h('button', { type: 'button', 'data-text': '1', title: text }, h('span', { class: 'file' }, text.length > 24 ? `${text.slice(0, 24)}…` : text));
+    b.addEventListener('click', () => choose({ text }, b));
+    samples.append(b);
+    choose({ text }, b);
+  });
 
   fileInput.addEventListener('change', async () => {
     const file = fileInput.files?.[0];

@@ -1,5 +1,6 @@
 // Result cards: one per job, with its state and progress, a cancel button, the heatmap (on the
 // shared colour scale when asked), facts from the diagnostics, deletion/insertion and exports.
+import { colorOf } from '../../../viz/colormap.js';
 import { get, h, post, withToken } from './client.js';
 
 /** A job as `GET /api/jobs/:id` returns it. */
@@ -14,6 +15,8 @@ export interface JobStatus {
     readonly shape: readonly number[];
     readonly data: readonly number[];
     readonly featureNames?: readonly string[];
+    /** Text inputs: per row, each position's token and score. */
+    readonly tokens?: readonly (readonly { readonly token: string; readonly score: number | null }[])[];
     readonly target?: readonly number[] | null;
     readonly scores?: readonly (number | null)[];
     readonly probabilities?: readonly (number | null)[];
@@ -97,6 +100,7 @@ export class Results {
       const row = Math.min(this.row, (s.image?.rows ?? 1) - 1);
       const params = { row, ...(scale ? { scale } : {}), view: s.image?.overlay ? this.view : 'heatmap' };
       if (s.image) parts.push(h('img', { class: 'heatmap', alt: `${s.method} heatmap`, src: withToken(`/api/jobs/${s.id}/heatmap.png`, params) }));
+      else if (s.result.tokens) parts.push(tokensView(s, row, scale ?? ownScale(s, row) ?? 1));
       else parts.push(barsView(s, row, scale ?? ownScale(s, row) ?? 1));
       parts.push(facts(s, row));
       if (s.metrics) parts.push(h('img', { class: 'curves', alt: 'deletion and insertion curves', src: withToken(`/api/jobs/${s.id}/curves.svg`, { row }) }));
@@ -123,6 +127,8 @@ function ownScale(s: JobStatus, row: number): number | undefined {
 
 function rowValues(s: JobStatus, row: number): number[] | undefined {
   const r = s.result;
+  const tokens = r?.tokens?.[row];
+  if (tokens) return tokens.map((t) => t.score ?? 0);
   if (!r || r.shape.length === 0) return undefined;
   const per = r.data.length / r.shape[0]!;
   return row < r.shape[0]! ? r.data.slice(row * per, (row + 1) * per) : undefined;
@@ -142,6 +148,19 @@ function barsView(s: JobStatus, row: number, scale: number): HTMLElement {
     return h('div', { class: 'barrow' }, h('span', { class: 'name' }, s.result?.featureNames?.[k] ?? `x${k}`), h('span', { class: 'track' }, fill), h('span', { class: 'num' }, fmt(v[k]!)));
   });
   return h('div', { class: 'bars' }, ...rows, ...(v.length > MAX_BARS ? [h('p', { class: 'note' }, `the ${MAX_BARS} of ${v.length} features with the largest |attribution|`)] : []));
+}
+
+/** A text row: each token on the diverging colour of its score (red for, blue against). */
+function tokensView(s: JobStatus, row: number, scale: number): HTMLElement {
+  const spans = (s.result?.tokens?.[row] ?? []).map((t) => {
+    const v = Math.max(-1, Math.min(1, (t.score ?? 0) / scale));
+    const [r, g, b] = colorOf('diverging', v);
+    const el = h('span', { class: 'tok', title: `${t.token}: ${t.score ?? '–'}` }, t.token);
+    el.style.background = `rgb(${r}, ${g}, ${b})`;
+    el.style.color = Math.abs(v) > 0.6 ? '#fff' : '#111';
+    return el;
+  });
+  return h('p', { class: 'tokens' }, ...spans.flatMap((e, i) => (i === 0 ? [e] : [' ', e])));
 }
 
 function stateText(s: JobStatus): string {

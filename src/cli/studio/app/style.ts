@@ -47,5 +47,9 @@ button.primary:disabled { background: #8aa9c2; }
 .barrow .fill.pos { left: 50%; background: rgb(214, 96, 77); }
 .barrow .fill.neg { right: 50%; background: rgb(67, 147, 195); }
 .barrow .num { text-align: right; }
+.tokens { line-height: 1.9; }
+.tokens .tok { padding: 1px 3px; border-radius: 3px; }
+textarea { width: 100%; font: inherit; }
+#text-input[hidden] { display: none; }
 .card.failed { border-color: #b00020; }
 `;
