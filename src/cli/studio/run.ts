@@ -110,7 +110,9 @@ export function parseJobRequest(body: unknown): JobRequest {
   }
   const target = b['target'] === undefined ? 'auto' : str(b['target'], 'target', 64);
   const baseline = b['baseline'] === undefined ? 'zeros' : str(b['baseline'], 'baseline', 64);
-  if (!/^(zeros|-?\d+(\.\d+)?([eE][+-]?\d+)?|(blur|noise):[0-9.eE+-]+)$/.test(baseline)) fail(`Field 'baseline' of a job must be zeros, a number, blur:σ or noise:σ, got '${baseline}'`, 'baseline');
+  // never a file name: parseBaseline reads anything else as a tensor file
+  const numeric = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(baseline) && Number.isFinite(Number(baseline));
+  if (!(baseline === 'zeros' || numeric || /^(blur|noise):[0-9.eE+-]+$/.test(baseline))) fail(`Field 'baseline' of a job must be zeros, a number, blur:σ or noise:σ, got '${baseline}'`, 'baseline');
   const layer = b['layer'] === undefined || b['layer'] === '' ? undefined : str(b['layer'], 'layer', 256);
   if (layer !== undefined && method.layer === undefined) fail(`Method '${method.id}' takes no layer`, 'layer');
   return { model, input, method, ...(inner ? { inner } : {}), ...(layer ? { layer } : {}), flags, target, baseline, metrics: b['metrics'] === true };

@@ -258,6 +258,7 @@ describe('jobs', () => {
     expect(await bad({ model: 'demo-image', input: { sample: 'sample-0.png' }, method: 'integrated-gradients', options: { window: '3' } })).toBe('invalid_argument');
     expect(await bad({ model: 'demo-image', input: { sample: 'sample-0.png' }, method: 'kernel-shap', options: { featureMask: '/etc/passwd' } })).toBe('invalid_argument');
     expect(await bad({ model: 'demo-image', input: { sample: 'sample-0.png' }, method: 'saliency', baseline: '/etc/passwd' })).toBe('invalid_argument');
+    expect(await bad({ model: 'demo-image', input: { sample: 'sample-0.png' }, method: 'saliency', baseline: '1e999' })).toBe('invalid_argument'); // not finite: would be read as a file name
     expect(await bad({ model: 'demo-image', input: 'sample-0.png', method: 'saliency' })).toBe('invalid_argument');
     expect(await bad('not an object')).toBe('invalid_argument');
     // a job whose input is missing fails as a job, with the code
