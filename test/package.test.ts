@@ -1,7 +1,7 @@
 // The package as a user gets it: built, packed, installed in an empty project with the README's
 // install line only (no onnxruntime-node, no tfjs-converter), then a library snippet and
 // `npx attrib explain` run from there; loading an .onnx file names the missing package.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, referencePath } from './reference.js';
+import { bundleApp } from '../src/cli/studio/assets.js';
 
 const exec = promisify(execFile);
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -43,6 +44,8 @@ describe('the packed package, installed with the README line', () => {
     mkdirSync(stage);
     const tsc = await run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(stage, 'dist')], ROOT);
     expect(tsc.code, tsc.stdout + tsc.stderr).toBe(0);
+    // the studio's app bundle, as `npm run build` writes it beside the compiled server
+    writeFileSync(path.join(stage, 'dist', 'cli', 'studio', 'app.js'), await bundleApp(true));
     for (const f of ['package.json', 'README.md', 'LICENSE', 'bin', 'models']) {
       try {
         cpSync(path.join(ROOT, f), path.join(stage, f), { recursive: true });
@@ -130,5 +133,39 @@ console.log(JSON.stringify({ engine: model.engine, diagnostics: ig.diagnostics.e
     expect(onnx.code).toBe(2);
     expect(onnx.stderr.trim().split('\n')).toHaveLength(1);
     expect(onnx.stderr).toMatch(/^attrib: capability_missing: .*'onnxruntime-node'.*npm install onnxruntime-node/);
+  }, 120_000);
+
+  it('npx attrib studio serves the app from the package (its built bundle, the bundled models)', async () => {
+    // the command npx runs (node_modules/.bin/attrib), started with node so that SIGINT reaches it
+    const child = spawn(process.execPath, [path.join('node_modules', '.bin', 'attrib'), 'studio', '--port', '0', '--backend', 'cpu'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ATTRIB_CACHE_DIR: 'off' } });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        let err = '';
+        const timer = setTimeout(() => reject(new Error(`no start URL after 60 s: ${out} ${err}`)), 60_000);
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /attrib studio: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(out);
+          if (m) (clearTimeout(timer), resolve(m[1]!));
+        });
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        child.on('exit', (code) => (clearTimeout(timer), reject(new Error(`studio exited ${code}: ${err}`))));
+      });
+      const token = new URL(url).searchParams.get('token')!;
+      const origin = new URL(url).origin;
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('/app.js');
+      const js = await fetch(`${origin}/app.js`);
+      expect(js.status).toBe(200);
+      expect((await js.text()).length).toBeGreaterThan(5000);
+      expect((await fetch(`${origin}/api/models`)).status).toBe(403);
+      const models = (await (await fetch(`${origin}/api/models`, { headers: { 'x-attrib-token': token } })).json()) as { models: { id: string }[] };
+      expect(models.models.map((m) => m.id)).toEqual(['demo-image', 'demo-tabular', 'demo-text']);
+    } finally {
+      const exited = new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    }
   }, 120_000);
 });

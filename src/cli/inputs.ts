@@ -188,8 +188,12 @@ async function readBytes(file: string, what: string): Promise<Uint8Array> {
 
 /** Reads tensor data from `.json` or `.npy`. */
 export async function readTensorFile(file: string, what: string): Promise<TensorData> {
+  return parseTensorBytes(await readBytes(file, what), file, what);
+}
+
+/** Tensor data from the bytes of a `.json` or `.npy` file named `file` (an upload or a file read). */
+export function parseTensorBytes(bytes: Uint8Array, file: string, what: string): TensorData {
   const ext = path.extname(file).toLowerCase();
-  const bytes = await readBytes(file, what);
   if (ext === '.npy') return parseNpy(bytes, `${what} '${file}'`);
   if (ext === '.json') return parseTensorJson(new TextDecoder().decode(bytes), `${what} '${file}'`);
   throw new FileFormatError(`${what} '${file}' must be .json, .npy${what === 'input' ? ', .png or .jpg' : ''}`, { file });
@@ -202,6 +206,15 @@ export async function readTensorFile(file: string, what: string): Promise<Tensor
  * come back as pictures for the report (`opts.normalize`, when given, is undone for display).
  */
 export async function readInput(file: string, model: ModelAdapter, opts: ImageOptions & { readonly maxPixels?: number | undefined } = {}): Promise<LoadedInput> {
+  return inputFromBytes(await readBytes(file, 'input'), file, model, opts);
+}
+
+/**
+ * `readInput` on bytes already in memory (an upload): `file` names them (its extension chooses the
+ * format) and appears in error messages. The same checks as a file read: image size from the header
+ * before decoding, tensor shape against the model.
+ */
+export async function inputFromBytes(bytes: Uint8Array, file: string, model: ModelAdapter, opts: ImageOptions & { readonly maxPixels?: number | undefined } = {}): Promise<LoadedInput> {
   const ext = path.extname(file).toLowerCase();
   const want = model.inputShape;
   if (ext === '.png' || ext === '.jpg' || ext === '.jpeg') {
@@ -215,7 +228,7 @@ export async function readInput(file: string, model: ModelAdapter, opts: ImageOp
       });
     }
     const channels = c === 1 ? 1 : 3;
-    const img = decodeImage(await readBytes(file, 'input'), { channels, source: `input '${file}'`, ...(opts.maxPixels === undefined ? {} : { maxPixels: opts.maxPixels }) });
+    const img = decodeImage(bytes, { channels, source: `input '${file}'`, ...(opts.maxPixels === undefined ? {} : { maxPixels: opts.maxPixels }) });
     const size = typeof h === 'number' && typeof w === 'number' ? { width: w, height: h } : {};
     const p = preprocessImage(img, { ...size, layout, ...(opts.normalize ? { normalize: opts.normalize } : {}), ...(opts.resize ? { resize: opts.resize } : {}) });
     const x = tf.tensor(p.data, [...p.shape], 'float32');
@@ -227,7 +240,7 @@ export async function readInput(file: string, model: ModelAdapter, opts: ImageOp
     }
     return { x, images: [p.image], source: file, layout, preprocessing: p.preprocessing };
   }
-  const t = await readTensorFile(file, 'input');
+  const t = parseTensorBytes(bytes, file, 'input');
   const x = tf.tensor(t.dtype === 'int32' ? Float32Array.from(t.data) : t.data, [...t.shape], 'float32');
   try {
     checkInputShape(x, model, file);

@@ -11,6 +11,7 @@ import { evaluateCommand, EVALUATE_FLAGS } from './commands/evaluate.js';
 import { benchmarkCommand, BENCHMARK_FLAGS } from './commands/benchmark.js';
 import { contextCommand, CONTEXT_FLAGS } from './commands/context.js';
 import { componentsCommand, COMPONENTS_FLAGS } from './commands/components.js';
+import { studioCommand, STUDIO_FLAGS } from './commands/studio.js';
 import { findMethod } from '../methods.js';
 
 const USAGE = `attrib: explain what a model did, by attribution
@@ -37,6 +38,8 @@ usage:
                  --method activation-patching|atp|atp-star|direct-logit-attribution|logit-lens
                  [--nodes z,q,k,v,mlp] [--per-position] [--out FILE.json|DIR]
                                    scores of a transformer's heads and MLPs (Hugging Face folder)
+  attrib studio [--models DIR] [--port N] [--host H] [--open]
+                                   local web app: run methods on a model, compare heatmaps
 
 explain options:
 ${EXPLAIN_FLAGS.map((f) => `  --${f.name.padEnd(16)} ${f.help}${f.default !== undefined ? ` (default ${String(f.default)})` : ''}`).join('\n')}
@@ -51,6 +54,7 @@ const COMMANDS: Record<string, { readonly summary: string; readonly usage: strin
   benchmark: { summary: 'the ground-truth benchmark: leaderboard.md/.json and charts', usage: 'attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]', flags: BENCHMARK_FLAGS },
   context: { summary: 'which sources of a context an LLM answer relied on, scored by a server', usage: 'attrib context --endpoint URL --api API --context FILE --query TEXT [--method ID] [--out F]', flags: CONTEXT_FLAGS },
   components: { summary: "scores of a transformer's heads and MLPs (activation patching, AtP, AtP*, DLA, logit lens)", usage: 'attrib components --model DIR --tokens IDS [--corrupt-tokens IDS] --answer ID --wrong ID --method M [--nodes z,q,k,v,mlp] [--per-position] [--out FILE.json|DIR]', flags: COMPONENTS_FLAGS },
+  studio: { summary: 'a local web app: pick a model and an input, run methods, compare heatmaps', usage: 'attrib studio [--models DIR] [--port N] [--host H] [--open]', flags: STUDIO_FLAGS },
 };
 
 /** The package version, from package.json (two folders up from src/cli and dist/cli alike). */
@@ -128,6 +132,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         const r = await componentsCommand(raw);
         process.stdout.write(`${r.stdout}\n`);
         if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        return 0;
+      }
+      case 'studio': {
+        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, false);
+        await studioCommand(raw, ac.signal);
         return 0;
       }
       case 'demo': {

@@ -254,13 +254,22 @@ async function isOurs(dir: string): Promise<boolean> {
  * beside the attribution.
  */
 export async function writeResult(out: string, attr: AttributionLike, images?: readonly ImageData01[], tokens?: readonly (readonly string[])[], ctx: ResultContext = {}): Promise<string[]> {
-  const json = JSON.stringify(await resultJson(attr, ctx, tokens));
   if (out.toLowerCase().endsWith('.json')) {
-    await writeFileAtomically(out, json);
+    await writeFileAtomically(out, JSON.stringify(await resultJson(attr, ctx, tokens)));
     return [out];
   }
+  const files = await resultFiles(attr, images, tokens, ctx);
+  await writeAtomically(files, out);
+  return [...files.keys()].map((f) => path.join(out, f));
+}
+
+/**
+ * The files of an output folder, by name: `result.json`, `attribution.npy`, the heatmap and overlay
+ * PNGs of image rows, and `report.html` (what `writeResult` writes; the studio serves the report).
+ */
+export async function resultFiles(attr: AttributionLike, images?: readonly ImageData01[], tokens?: readonly (readonly string[])[], ctx: ResultContext = {}): Promise<Map<string, Uint8Array | string>> {
   const files = new Map<string, Uint8Array | string>();
-  files.set('result.json', json);
+  files.set('result.json', JSON.stringify(await resultJson(attr, ctx, tokens)));
   const raw = (await attr.values.data()) as Float32Array;
   files.set('attribution.npy', encodeNpy({ shape: attr.values.shape, dtype: 'float32', data: raw }));
   const { sections, pngs } = reportSections(attr, raw, images, tokens, ctx);
@@ -270,8 +279,7 @@ export async function writeResult(out: string, attr: AttributionLike, images?: r
     ? `Input resized from ${resize.from.width}×${resize.from.height} to ${resize.to.width}×${resize.to.height} (${resizeWords(resize.policy)}).`
     : undefined;
   files.set('report.html', renderReport({ title: `attrib: ${attr.method}`, ...(intro ? { intro } : {}), sections }));
-  await writeAtomically(files, out);
-  return [...files.keys()].map((f) => path.join(out, f));
+  return files;
 }
 
 /** How a resize policy changed the picture, in words. */
@@ -307,25 +315,19 @@ function reportSections(
   }
   const targets = attr.diagnostics.targets ? targetScores(attr.diagnostics.targets, ctx) : undefined;
   const subtitle = (i: number) => (targets?.[i] ? { subtitle: `target ${describeTarget(targets[i]!)}` } : {});
-  // feature attributions keep the input's layout; layer maps say theirs by their shape
-  const layout = attr.kind === 'feature' && ctx.layout ? ctx.layout : inferLayout(shape);
-  const channels = layout === 'nhwc' ? shape[3] : layout === 'nchw' ? shape[1] : undefined;
-  if (shape.length === 4 && (channels === 1 || channels === 3)) {
-    const [n, a, b, d] = shape as [number, number, number, number];
-    const [h, w, c] = layout === 'nchw' ? [b, d, a] : [a, b, d];
-    const factor = Math.max(1, Math.floor(256 / Math.max(h, w)));
-    for (let i = 0; i < n; i++) {
-      const map = normalizeMap(reduceChannels(data.subarray(i * h * w * c, (i + 1) * h * w * c), h, w, c, 'sum', layout));
-      const heat = encodePng(upscaleRgba(heatmapRgba(map, 'diverging'), w, h, factor), w * factor, h * factor);
+  const g = imageGeometry(attr, shape, ctx);
+  if (g) {
+    for (let i = 0; i < g.rows; i++) {
+      const map = normalizeMap(pixelMap(data, g, i));
+      const heat = heatmapPng(map, g);
       pngs.set(`heatmap-${i}.png`, heat);
       const img = images?.[i];
       const methods: ReportMethod[] = [{ id: attr.method, title: attr.method, png: heat, facts: facts(attr, i, targets) }];
       let input: ReportInput;
       if (img) {
-        // a layer map (e.g. GradCAM at 16×16) is shown over its image at the image's size
         const [W, H] = [img.width, img.height];
         const f = Math.max(1, Math.floor(256 / Math.max(H, W)));
-        const over = encodePng(upscaleRgba(overlayRgba(img.data, img.channels, W === w && H === h ? map : resizeMapNearest(map, h, w, H, W), 'diverging'), W, H, f), W * f, H * f);
+        const over = overlayPng(map, g, img);
         pngs.set(`overlay-${i}.png`, over);
         methods.push({ id: `${attr.method}-overlay`, title: `${attr.method} over the input`, png: over, facts: {} });
         const png = encodePng(upscaleRgba(imageRgba(img.data, H * W, img.channels), W, H, f), W * f, H * f);
@@ -361,6 +363,51 @@ function reportSections(
     }
   }
   return { sections, pngs };
+}
+
+/** Where an image attribution's pixels are: rows, height, width, channels and the channel axis. */
+export interface ImageGeometry {
+  readonly rows: number;
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+  readonly layout: ImageLayout;
+}
+
+/**
+ * The geometry of an attribution shown as an image ([N, H, W, C] or [N, C, H, W] with 1 or 3
+ * channels), or undefined for other shapes. Feature attributions keep the input's layout
+ * (`ctx.layout`); layer maps say theirs by their shape.
+ */
+export function imageGeometry(attr: Pick<AttributionLike, 'kind'>, shape: readonly number[], ctx: Pick<ResultContext, 'layout'> = {}): ImageGeometry | undefined {
+  const layout = attr.kind === 'feature' && ctx.layout ? ctx.layout : inferLayout(shape);
+  const channels = layout === 'nhwc' ? shape[3] : layout === 'nchw' ? shape[1] : undefined;
+  if (shape.length !== 4 || !layout || (channels !== 1 && channels !== 3)) return undefined;
+  const [n, a, b, d] = shape as [number, number, number, number];
+  const [height, width, c] = layout === 'nchw' ? [b, d, a] : [a, b, d];
+  return { rows: n, height, width, channels: c, layout };
+}
+
+/** Row `row` of an image attribution as one value per pixel ([H, W], channels summed), not yet scaled. */
+export function pixelMap(data: Float32Array, g: ImageGeometry, row: number): Float32Array {
+  const per = g.height * g.width * g.channels;
+  return reduceChannels(data.subarray(row * per, (row + 1) * per), g.height, g.width, g.channels, 'sum', g.layout);
+}
+
+/** The heatmap PNG of a normalised pixel map, enlarged to about 256 px (as the report shows it). */
+export function heatmapPng(norm: Float32Array, g: Pick<ImageGeometry, 'height' | 'width'>): Uint8Array {
+  const factor = Math.max(1, Math.floor(256 / Math.max(g.height, g.width)));
+  return encodePng(upscaleRgba(heatmapRgba(norm, 'diverging'), g.width, g.height, factor), g.width * factor, g.height * factor);
+}
+
+/**
+ * The normalised map over its input image, enlarged to about 256 px; a layer map (e.g. GradCAM at
+ * 16×16) is resized to the image first.
+ */
+export function overlayPng(norm: Float32Array, g: Pick<ImageGeometry, 'height' | 'width'>, img: ImageData01): Uint8Array {
+  const [W, H, h, w] = [img.width, img.height, g.height, g.width];
+  const f = Math.max(1, Math.floor(256 / Math.max(H, W)));
+  return encodePng(upscaleRgba(overlayRgba(img.data, img.channels, W === w && H === h ? norm : resizeMapNearest(norm, h, w, H, W), 'diverging'), W, H, f), W * f, H * f);
 }
 
 /** The caption under an input image: how it was resized, normalised or mapped for display. */

@@ -28,13 +28,21 @@ export function reduceChannels(values: ArrayLike<number>, height: number, width:
 }
 
 /**
- * Scales a map for display: divides by the `percentile`-th percentile of |values| (robust to a few
- * extreme pixels) and clips, giving [−1, 1] (signed) or [0, 1] (non-negative maps).
+ * The display scale of a map: the `percentile`-th percentile of |values| (robust to a few extreme
+ * pixels), or 1 for an all-zero map.
  */
-export function normalizeMap(map: ArrayLike<number>, percentile = 99.5): Float32Array {
+export function mapScale(map: ArrayLike<number>, percentile = 99.5): number {
   const abs = Float32Array.from(map, Math.abs).sort();
   const k = Math.min(abs.length - 1, Math.max(0, Math.ceil((percentile / 100) * abs.length) - 1));
-  const scale = abs[k]! > 0 ? abs[k]! : (abs[abs.length - 1] ?? 0) || 1;
+  return abs[k]! > 0 ? abs[k]! : (abs[abs.length - 1] ?? 0) || 1;
+}
+
+/**
+ * Scales a map for display: divides by `scale` (default: the map's own `mapScale` at `percentile`;
+ * give one scale to several maps to compare them on one colour scale) and clips, giving [−1, 1]
+ * (signed) or [0, 1] (non-negative maps).
+ */
+export function normalizeMap(map: ArrayLike<number>, percentile = 99.5, scale = mapScale(map, percentile)): Float32Array {
   return Float32Array.from(map, (v) => Math.max(-1, Math.min(1, v / scale)));
 }
 

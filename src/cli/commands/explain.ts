@@ -64,7 +64,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
   let descriptor = findMethod(explicit ?? 'integrated-gradients');
   const innerId = raw.get('inner');
   const inner = typeof innerId === 'string' ? findMethod(innerId) : undefined;
-  const parse = (d: MethodDescriptor) => parseFlags(raw, [...EXPLAIN_FLAGS, ...methodFlags(d), ...(inner ? methodFlags(inner).filter((f) => !d.options.some((o) => kebab(o.name) === f.name)) : [])], 'explain');
+  const parse = (d: MethodDescriptor) => parseFlags(raw, [...EXPLAIN_FLAGS, ...methodFlagSpecs(d, inner)], 'explain');
   let flags = parse(descriptor);
   const modelPath = flags.get('model');
   if (typeof modelPath !== 'string') throw new InvalidArgumentError(`'attrib explain' needs --model`, { arg: 'model' });
@@ -120,11 +120,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     if (typeof extra === 'string') opts['inputs'] = extras = await readNamedInputs(extra);
     if (flags.has('batch-size')) opts['batchSize'] = flags.get('batch-size');
     if (flags.has('max-evaluations')) opts['maxEvaluations'] = flags.get('max-evaluations');
-    for (const o of [...descriptor.options, ...(inner?.options ?? [])]) {
-      const v = flags.get(kebab(o.name));
-      if (v === undefined || o.type === 'method') continue;
-      opts[o.name] = o.type === 'mask' ? await featureMaskForInput(v as string, input) : v;
-    }
+    Object.assign(opts, await methodOptions(flags, [descriptor, ...(inner ? [inner] : [])], input));
     const bar = new ProgressBar(descriptor.title, !quiet);
     opts['onProgress'] = bar.update;
     const layer = flags.get('layer');
@@ -158,8 +154,24 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
 
 export type { FlagValue };
 
+/** The flags of a method's options and, for a wrapper (noise-tunnel), of its inner method's other options. */
+export function methodFlagSpecs(d: MethodDescriptor, inner?: MethodDescriptor): FlagSpec[] {
+  return [...methodFlags(d), ...(inner ? methodFlags(inner).filter((f) => !d.options.some((o) => kebab(o.name) === f.name)) : [])];
+}
+
+/** The library options of the methods' parsed flags; feature masks are read or computed for `input`. */
+export async function methodOptions(flags: ReadonlyMap<string, FlagValue>, descriptors: readonly MethodDescriptor[], input: LoadedInput): Promise<Record<string, unknown>> {
+  const opts: Record<string, unknown> = {};
+  for (const o of descriptors.flatMap((d) => d.options)) {
+    const v = flags.get(kebab(o.name));
+    if (v === undefined || o.type === 'method') continue;
+    opts[o.name] = o.type === 'mask' ? await featureMaskForInput(v as string, input) : v;
+  }
+  return opts;
+}
+
 /** `--steps` against the cap of the method's quadrature rule (`--rule`, else the rule's default), before the model loads. */
-function checkSteps(flags: Map<string, FlagValue>, d: MethodDescriptor): void {
+export function checkSteps(flags: Map<string, FlagValue>, d: MethodDescriptor): void {
   const steps = flags.get('steps');
   const ruleOption = d.options.find((o) => o.name === 'rule');
   if (typeof steps !== 'number' || !ruleOption) return;
