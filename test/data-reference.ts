@@ -1,0 +1,23 @@
+// Reads the training-data attribution reference (test/fixtures/data, see its README).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseNpy } from '../src/io/npy.js';
+import type { Examples } from '../src/data/loss.js';
+import { ROOT } from './reference.js';
+
+export const DATA_DIR = path.join(ROOT, 'test', 'fixtures', 'data');
+
+/** A .npy file of the data reference (`arrays/train-x.npy`, `reference/lr-loo.npy`, …). */
+export function dataNpy(file: string): { shape: number[]; data: Float32Array | Int32Array } {
+  const t = parseNpy(new Uint8Array(readFileSync(path.join(DATA_DIR, file))), file);
+  return { shape: [...t.shape], data: t.data as Float32Array | Int32Array };
+}
+
+export const dataModel = (name: 'lr' | 'mlp' | 'lr-mislabel'): Uint8Array => new Uint8Array(readFileSync(path.join(DATA_DIR, 'models', `${name}.onnx`)));
+
+/** The training or test examples (`train-y-mislabel` for the flipped labels). */
+export function dataExamples(which: 'train' | 'test' | 'train-mislabel'): Examples {
+  const x = dataNpy(`arrays/${which === 'test' ? 'test' : 'train'}-x.npy`);
+  const y = dataNpy(`arrays/${which === 'test' ? 'test-y' : which === 'train' ? 'train-y' : 'train-y-mislabel'}.npy`);
+  return { x, y };
+}
