@@ -104,3 +104,78 @@ export async function conjugateGradient(apply: (v: Float64Array) => Promise<Floa
   }
   return { x, iterations: it, residual: Math.sqrt(rr) / bNorm };
 }
+
+/**
+ * Eigen-decomposition of a symmetric A [d×d] by cyclic Jacobi rotations: A = V diag(values) Vᵀ,
+ * `vectors` row-major with eigenvector c in column c.
+ */
+export function symmetricEigen(a: Float64Array, d: number): { values: Float64Array; vectors: Float64Array } {
+  const m = a.slice();
+  const v = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) v[i * d + i] = 1;
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    let diag = 0;
+    for (let i = 0; i < d; i++) {
+      diag += m[i * d + i]! ** 2;
+      for (let j = i + 1; j < d; j++) off += m[i * d + j]! ** 2;
+    }
+    if (off <= 1e-30 * diag || off === 0) break;
+    for (let p = 0; p < d; p++) {
+      for (let q = p + 1; q < d; q++) {
+        const apq = m[p * d + q]!;
+        if (apq === 0) continue;
+        const theta = (m[q * d + q]! - m[p * d + p]!) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < d; k++) {
+          const mkp = m[k * d + p]!;
+          const mkq = m[k * d + q]!;
+          m[k * d + p] = c * mkp - s * mkq;
+          m[k * d + q] = s * mkp + c * mkq;
+        }
+        for (let k = 0; k < d; k++) {
+          const mpk = m[p * d + k]!;
+          const mqk = m[q * d + k]!;
+          m[p * d + k] = c * mpk - s * mqk;
+          m[q * d + k] = s * mpk + c * mqk;
+        }
+        for (let k = 0; k < d; k++) {
+          const vkp = v[k * d + p]!;
+          const vkq = v[k * d + q]!;
+          v[k * d + p] = c * vkp - s * vkq;
+          v[k * d + q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  const values = new Float64Array(d);
+  for (let i = 0; i < d; i++) values[i] = m[i * d + i]!;
+  return { values, vectors: v };
+}
+
+/**
+ * x ↦ A⁺ x for symmetric positive semi-definite A [d×d] (the pseudo-inverse: eigenvalues at most
+ * `rcond` × the largest are treated as zero).
+ */
+export function pseudoInverseSolver(a: Float64Array, d: number, rcond: number): (b: Float64Array) => Float64Array {
+  const { values, vectors } = symmetricEigen(a, d);
+  const top = Math.max(0, ...values);
+  const inv = values.map((e) => (e > rcond * top ? 1 / e : 0));
+  return (b) => {
+    const coef = new Float64Array(d);
+    for (let c = 0; c < d; c++) {
+      let s = 0;
+      for (let r = 0; r < d; r++) s += vectors[r * d + c]! * b[r]!;
+      coef[c] = s * inv[c]!;
+    }
+    const out = new Float64Array(d);
+    for (let r = 0; r < d; r++) {
+      let s = 0;
+      for (let c = 0; c < d; c++) s += vectors[r * d + c]! * coef[c]!;
+      out[r] = s;
+    }
+    return out;
+  };
+}

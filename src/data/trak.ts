@@ -1,0 +1,108 @@
+// TRAK: projected margin gradients, the ridge-regularised kernel inverse, averaged over checkpoints.
+import { CapabilityError, InvalidArgumentError } from '../core/errors.js';
+import type { DataAttribution } from '../core/result.js';
+import { forEachGradient, gradientMatrix } from './gradients.js';
+import { addGram, backSolve, cholesky, dot, forwardSolve, pseudoInverseSolver, symmetrizeLower } from './internal/dense.js';
+import { checkData, dataResult, nonNegative, startBudget, type DataRunOptions } from './internal/scores.js';
+import type { Examples } from './loss.js';
+import type { OnnxTrainingModel } from './onnx/training-model.js';
+import { RandomProjection, type ProjectionKind } from './projection.js';
+
+export interface TrakOptions extends DataRunOptions {
+  /** k, the projected dimension. Default: no projection (k = p), for small models only. */
+  readonly projectionDim?: number;
+  readonly projection?: ProjectionKind;
+  /** λ of the kernel ΦᵀΦ + nλI (a ridge; without it single-model TRAK collapses when k nears n). Default 0. */
+  readonly l2?: number;
+}
+
+/**
+ * TRAK: per model m, features φ_j = P_m ∇f_j of the margin f = log(p_y / (1 − p_y)), the kernel
+ * K_m = Φ_mᵀΦ_m + nλI and score_m[i, j] = φ_iᵀ K_m⁻¹ φ_j; the result is the mean over models of
+ * score_m times the mean of the weights Q_j = 1 − p_{y_j} (TRAK's ensemble estimator). > 0: j raises
+ * test example i's margin, so removing j is predicted to raise its loss (a proponent).
+ *
+ * Cost: per model, one gradient pass over the training and one over the test set, k·p per row to
+ * project, k³/3 to factor K. Memory: n·k (the training features) + k² + k·p (P, when cached).
+ * @see Park et al. (2023), https://arxiv.org/abs/2303.14186
+ * @throws {CapabilityError} for a loss other than cross-entropy (the margin needs classes).
+ * @throws {InvalidArgumentError} when k exceeds the parameter count, or K is singular (raise `l2`).
+ */
+export class Trak {
+  readonly id = 'trak' as const;
+  private readonly models: readonly OnnxTrainingModel[];
+  constructor(
+    models: OnnxTrainingModel | readonly OnnxTrainingModel[],
+    private readonly defaults: TrakOptions = {},
+  ) {
+    this.models = Array.isArray(models) ? models : [models as OnnxTrainingModel];
+    if (this.models.length === 0) throw new InvalidArgumentError("Argument 'models' passed to 'Trak' must hold at least one model", { arg: 'models', fn: 'Trak' });
+  }
+
+  async attribute(train: Examples, test: Examples, options: TrakOptions = {}): Promise<DataAttribution> {
+    const fn = 'Trak.attribute';
+    const o = { ...this.defaults, ...options };
+    const loss = o.loss ?? 'cross-entropy';
+    if (loss !== 'cross-entropy') throw new CapabilityError(`'${fn}' uses the classification margin as its output function and needs loss 'cross-entropy', got '${loss}'`, { fn, loss });
+    const l2 = nonNegative(o.l2 ?? 0, 'l2', fn);
+    const first = this.models[0]!;
+    const { n, m } = checkData(first, train, test, loss, fn);
+    const p = first.parameterCount;
+    const k = o.projectionDim ?? p;
+    const budget = startBudget(o, (n + m) * this.models.length, fn);
+    const pass = { budget, objective: 'margin' as const, ...(o.batchSize ? { batchSize: o.batchSize } : {}) };
+    const scores = new Float64Array(m * n);
+    const weights = new Float64Array(n);
+    for (const [c, model] of this.models.entries()) {
+      if (model.parameterCount !== p) throw new InvalidArgumentError(`Model ${c} passed to '${fn}' has ${model.parameterCount} parameters, the first has ${p}; the ensemble must share one architecture`, { arg: 'models', fn, index: c });
+      const projection = o.projectionDim === undefined ? undefined : new RandomProjection(p, k, (o.seed ?? 0) + c, o.projection ?? 'rademacher');
+      const features = (g: Float64Array, rows: number) => (projection ? projection.project(g, rows) : g);
+      const phi = new Float64Array(n * k);
+      await forEachGradient(model, train, loss, { ...pass, phase: 'training features' }, (ch) => {
+        phi.set(features(ch.grads, ch.rows), ch.start * k);
+        for (let r = 0; r < ch.rows; r++) weights[ch.start + r]! += ch.weight![r]!;
+      });
+      const testPhi = features((await gradientMatrix(model, test, loss, { ...pass, phase: 'test features' })).grads, m);
+      budget.enterPhase('kernel');
+      kernelScores(phi, testPhi, n, m, k, l2, scores);
+    }
+    const models = this.models.length;
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) scores[i * n + j] = (scores[i * n + j]! / models) * (weights[j]! / models);
+    return dataResult(this.id, scores, m, n, budget);
+  }
+}
+
+/**
+ * scores[i, j] += φ_iᵀ (ΦᵀΦ + nλI)⁻¹ φ_j, solved in the primal (k × k) when k ≤ n and in the dual
+ * (n × n, φ_iᵀΦᵀ(ΦΦᵀ + nλI)⁻¹) when k > n; λ = 0 uses the pseudo-inverse (ΦᵀΦ)⁺ (in the dual, (ΦΦᵀ)⁺).
+ */
+function kernelScores(phi: Float64Array, testPhi: Float64Array, n: number, m: number, k: number, l2: number, scores: Float64Array): void {
+  const hint = "raise 'l2' (the ridge λ) or change the projection dimension";
+  const dual = k > n;
+  const d = dual ? n : k;
+  const a = new Float64Array(d * d);
+  if (dual) {
+    for (let r = 0; r < n; r++) for (let c = 0; c <= r; c++) a[r * n + c] = a[c * n + r] = dot(phi, r * k, phi, c * k, k);
+  } else {
+    addGram(phi, n, k, a);
+    symmetrizeLower(a, k);
+  }
+  for (let i = 0; i < d; i++) a[i * d + i]! += n * l2;
+  // λ = 0: the pseudo-inverse (ΦᵀΦ)⁺ (the kernel is singular whenever k > n), with NumPy's cutoff
+  let solve: (b: Float64Array) => Float64Array;
+  if (l2 > 0) {
+    const chol = cholesky(a, d, dual ? 'TRAK Gram matrix ΦΦᵀ + nλI' : 'TRAK kernel ΦᵀΦ + nλI', hint);
+    solve = (b) => backSolve(chol, d, forwardSolve(chol, d, b));
+  } else solve = pseudoInverseSolver(a, d, Math.max(n, k) * Number.EPSILON);
+  for (let i = 0; i < m; i++) {
+    if (dual) {
+      const b = new Float64Array(n);
+      for (let j = 0; j < n; j++) b[j] = dot(phi, j * k, testPhi, i * k, k);
+      const u = solve(b);
+      for (let j = 0; j < n; j++) scores[i * n + j]! += u[j]!;
+    } else {
+      const u = solve(testPhi.slice(i * k, (i + 1) * k));
+      for (let j = 0; j < n; j++) scores[i * n + j]! += dot(u, 0, phi, j * k, k);
+    }
+  }
+}
