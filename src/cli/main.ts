@@ -9,6 +9,7 @@ import { methodsCommand, METHODS_FLAGS } from './commands/methods.js';
 import { demoCommand, DEMO_FLAGS } from './commands/demo.js';
 import { evaluateCommand, EVALUATE_FLAGS } from './commands/evaluate.js';
 import { benchmarkCommand, BENCHMARK_FLAGS } from './commands/benchmark.js';
+import { dataCommand, DATA_FLAGS } from './commands/data.js';
 import { findMethod } from '../methods.js';
 
 const USAGE = `attrib: explain what a model did, by attribution
@@ -20,6 +21,9 @@ usage:
   attrib evaluate --model M --input X [--target T] --methods a,b,c --metrics deletion,insertion,infidelity,…
                  [--relevant FILE] [--out FILE.json]   score methods (random is the control)
   attrib methods [ID] [--json]     list methods and costs; one method's options and defaults
+  attrib data --model M.onnx --train-x X --train-y Y --test-x X --test-y Y --method influence|trak|tracin|grad-dot|grad-cos
+                 [--loss cross-entropy|mse] [--l2 λ] [--hessian exact|cg] [--projection-dim K] [--checkpoints a,b]
+                 [--seed N] --out scores.npy|DIR   training-data attribution (docs/data-attribution.md)
   attrib COMMAND --help            a command's options, defaults and allowed values
   attrib --version
   attrib demo [--out DIR] [--quick] explain the bundled models with every method; writes report.html
@@ -36,6 +40,7 @@ const COMMANDS: Record<string, { readonly summary: string; readonly usage: strin
   evaluate: { summary: 'score attribution methods with faithfulness metrics (random is the control)', usage: 'attrib evaluate --model M --input X [--methods a,b] [--metrics m,n] [options]', flags: EVALUATE_FLAGS },
   methods: { summary: 'the methods: a table, or one method in detail', usage: 'attrib methods [ID] [--json]', flags: METHODS_FLAGS },
   demo: { summary: 'explain the bundled models with every method; writes report.html', usage: 'attrib demo [--out DIR] [--quick]', flags: DEMO_FLAGS },
+  data: { summary: 'training-data attribution: which training examples raise or lower each test loss', usage: 'attrib data --model M.onnx --train-x X --train-y Y --test-x X --test-y Y [--method ID] [options] --out scores.npy|DIR', flags: DATA_FLAGS },
   benchmark: { summary: 'the ground-truth benchmark: leaderboard.md/.json and charts', usage: 'attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]', flags: BENCHMARK_FLAGS },
 };
 
@@ -102,6 +107,14 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
         return 0;
       }
+      case 'data': {
+        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, raw.get('quiet') === true);
+        raw.delete('backend');
+        const r = await dataCommand(raw, ac.signal);
+        process.stdout.write(`${r.stdout}\n`);
+        if (raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        return 0;
+      }
       case 'demo': {
         await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, false);
         return await demoCommand(raw, ac.signal);
@@ -113,7 +126,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return command === undefined ? 2 : 0;
       default:
-        throw new InvalidArgumentError(`Unknown command '${command}'; commands: explain, evaluate, methods, demo, benchmark (attrib help)`, { command });
+        throw new InvalidArgumentError(`Unknown command '${command}'; commands: explain, evaluate, methods, data, demo, benchmark (attrib help)`, { command });
     }
   } catch (e) {
     const msg = isAttributionError(e) ? `attrib: ${e.code}: ${e.message}` : `attrib: internal error: ${(e as Error)?.stack ?? String(e)}`;
