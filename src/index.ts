@@ -175,3 +175,25 @@ export { sparseness, complexity } from './metrics/complexity.js';
 export type { GroundTruthScores } from './metrics/ground-truth.js';
 export { modelRandomization } from './metrics/randomization.js';
 export type { RandomizationOptions, RandomizationReport, RandomizationStep } from './metrics/randomization.js';
+
+// training-data attribution (docs/data-attribution.md)
+export { OnnxTrainingModel } from './data/onnx/training-model.js';
+export type { TrainingModelOptions, OrtDoubleEngine } from './data/onnx/training-model.js';
+export { denseLayers } from './data/onnx/dense-layers.js';
+export type { DenseLayer, ParameterInfo } from './data/onnx/dense-layers.js';
+export { InfluenceFunctions } from './data/influence.js';
+export type { InfluenceOptions, HessianSolver } from './data/influence.js';
+export { Trak } from './data/trak.js';
+export type { TrakOptions } from './data/trak.js';
+export { TracIn } from './data/tracin.js';
+export type { TracInOptions } from './data/tracin.js';
+export { GradientSimilarity } from './data/grad-similarity.js';
+export type { GradientSimilarityOptions } from './data/grad-similarity.js';
+export { RandomProjection } from './data/projection.js';
+export type { ProjectionKind } from './data/projection.js';
+export { forEachGradient, gradientMatrix, objectiveGradient } from './data/gradients.js';
+export type { GradientChunk, GradientObjective, GradientStreamOptions } from './data/gradients.js';
+export { exactHessian, hessianVectorProduct } from './data/hessian.js';
+export { lossGrad, marginGrad, LOSSES } from './data/loss.js';
+export type { Examples, LossName } from './data/loss.js';
+export { linearDatamodelingScore, leaveOneOutCorrelation, auroc, spearman } from './data/evaluation.js';
