@@ -16,7 +16,7 @@ export function dataNpy(file: string): { shape: number[]; data: Float32Array | I
 export const dataModel = (name: 'lr' | 'mlp' | 'lr-mislabel'): Uint8Array => new Uint8Array(readFileSync(path.join(DATA_DIR, 'models', `${name}.onnx`)));
 
 /** The training or test examples (`train-y-mislabel` for the flipped labels). */
-export function dataExamples(which: 'train' | 'test' | 'train-mislabel'): Examples {
+export function dataExamples(which: 'train' | 'test' | 'train-mislabel'): Examples & { x: ReturnType<typeof dataNpy>; y: ReturnType<typeof dataNpy> } {
   const x = dataNpy(`arrays/${which === 'test' ? 'test' : 'train'}-x.npy`);
   const y = dataNpy(`arrays/${which === 'test' ? 'test-y' : which === 'train' ? 'train-y' : 'train-y-mislabel'}.npy`);
   return { x, y };

@@ -3,7 +3,7 @@ import { CapabilityError, InvalidArgumentError } from '../core/errors.js';
 import type { DataAttribution } from '../core/result.js';
 import { forEachGradient, gradientMatrix } from './gradients.js';
 import { addGram, backSolve, cholesky, dot, forwardSolve, pseudoInverseSolver, symmetrizeLower } from './internal/dense.js';
-import { checkData, dataResult, nonNegative, startBudget, type DataRunOptions } from './internal/scores.js';
+import { checkData, dataResult, nonNegative, scoreAgainstTrain, startBudget, type DataRunOptions } from './internal/scores.js';
 import type { Examples } from './loss.js';
 import type { OnnxTrainingModel } from './onnx/training-model.js';
 import { RandomProjection, type ProjectionKind } from './projection.js';
@@ -23,7 +23,9 @@ export interface TrakOptions extends DataRunOptions {
  * test example i's margin, so removing j is predicted to raise its loss (a proponent).
  *
  * Cost: per model, one gradient pass over the training and one over the test set, k·p per row to
- * project, k³/3 to factor K. Memory: n·k (the training features) + k² + k·p (P, when cached).
+ * project, k³/3 to factor K; k ≤ n streams the training set twice (kernel, then scores). Memory:
+ * k² + m·k + one batch (+ k·p for P when cached); k > n keeps the training features, n·k, and solves in
+ * the dual, n × n.
  * @see Park et al. (2023), https://arxiv.org/abs/2303.14186
  * @throws {CapabilityError} for a loss other than cross-entropy (the margin needs classes).
  * @throws {InvalidArgumentError} when k exceeds the parameter count, or K is singular (raise `l2`).
@@ -49,7 +51,7 @@ export class Trak {
     const { n, m } = checkData(first, train, test, loss, fn);
     const p = first.parameterCount;
     const k = o.projectionDim ?? p;
-    const budget = startBudget(o, (n + m) * this.models.length, fn);
+    const budget = startBudget(o, (2 * n + m) * this.models.length, fn);
     const pass = { budget, objective: 'margin' as const, ...(o.batchSize ? { batchSize: o.batchSize } : {}) };
     const scores = new Float64Array(m * n);
     const weights = new Float64Array(n);
@@ -57,14 +59,26 @@ export class Trak {
       if (model.parameterCount !== p) throw new InvalidArgumentError(`Model ${c} passed to '${fn}' has ${model.parameterCount} parameters, the first has ${p}; the ensemble must share one architecture`, { arg: 'models', fn, index: c });
       const projection = o.projectionDim === undefined ? undefined : new RandomProjection(p, k, (o.seed ?? 0) + c, o.projection ?? 'rademacher');
       const features = (g: Float64Array, rows: number) => (projection ? projection.project(g, rows) : g);
-      const phi = new Float64Array(n * k);
-      await forEachGradient(model, train, loss, { ...pass, phase: 'training features' }, (ch) => {
-        phi.set(features(ch.grads, ch.rows), ch.start * k);
-        for (let r = 0; r < ch.rows; r++) weights[ch.start + r]! += ch.weight![r]!;
-      });
       const testPhi = features((await gradientMatrix(model, test, loss, { ...pass, phase: 'test features' })).grads, m);
-      budget.enterPhase('kernel');
-      kernelScores(phi, testPhi, n, m, k, l2, scores);
+      if (k <= n) {
+        // primal, streamed: pass 1 builds ΦᵀΦ, pass 2 scores each batch of training features
+        const kernel = new Float64Array(k * k);
+        await forEachGradient(model, train, loss, { ...pass, phase: 'training kernel' }, (ch) => {
+          addGram(features(ch.grads, ch.rows), ch.rows, k, kernel);
+          for (let r = 0; r < ch.rows; r++) weights[ch.start + r]! += ch.weight![r]!;
+        });
+        budget.enterPhase('kernel');
+        const left = primalSolve(kernel, testPhi, n, m, k, l2);
+        await scoreAgainstTrain(model, train, loss, left, m, 1, { ...pass, phase: 'training features' }, features, scores);
+      } else {
+        const phi = new Float64Array(n * k);
+        await forEachGradient(model, train, loss, { ...pass, phase: 'training features' }, (ch) => {
+          phi.set(features(ch.grads, ch.rows), ch.start * k);
+          for (let r = 0; r < ch.rows; r++) weights[ch.start + r]! += ch.weight![r]!;
+        });
+        budget.enterPhase('kernel');
+        dualScores(phi, testPhi, n, m, k, l2, scores);
+      }
     }
     const models = this.models.length;
     for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) scores[i * n + j] = (scores[i * n + j]! / models) * (weights[j]! / models);
@@ -72,37 +86,40 @@ export class Trak {
   }
 }
 
-/**
- * scores[i, j] += φ_iᵀ (ΦᵀΦ + nλI)⁻¹ φ_j, solved in the primal (k × k) when k ≤ n and in the dual
- * (n × n, φ_iᵀΦᵀ(ΦΦᵀ + nλI)⁻¹) when k > n; λ = 0 uses the pseudo-inverse (ΦᵀΦ)⁺ (in the dual, (ΦΦᵀ)⁺).
- */
-function kernelScores(phi: Float64Array, testPhi: Float64Array, n: number, m: number, k: number, l2: number, scores: Float64Array): void {
-  const hint = "raise 'l2' (the ridge λ) or change the projection dimension";
-  const dual = k > n;
-  const d = dual ? n : k;
-  const a = new Float64Array(d * d);
-  if (dual) {
-    for (let r = 0; r < n; r++) for (let c = 0; c <= r; c++) a[r * n + c] = a[c * n + r] = dot(phi, r * k, phi, c * k, k);
-  } else {
-    addGram(phi, n, k, a);
-    symmetrizeLower(a, k);
-  }
-  for (let i = 0; i < d; i++) a[i * d + i]! += n * l2;
-  // λ = 0: the pseudo-inverse (ΦᵀΦ)⁺ (the kernel is singular whenever k > n), with NumPy's cutoff
-  let solve: (b: Float64Array) => Float64Array;
+const HINT = "raise 'l2' (the ridge λ) or change the projection dimension";
+
+/** The solver of A x = b for SPD A (Cholesky) when λ > 0, else the pseudo-inverse with NumPy's cutoff. */
+function solver(a: Float64Array, d: number, l2: number, rows: number, what: string): (b: Float64Array) => Float64Array {
   if (l2 > 0) {
-    const chol = cholesky(a, d, dual ? 'TRAK Gram matrix ΦΦᵀ + nλI' : 'TRAK kernel ΦᵀΦ + nλI', hint);
-    solve = (b) => backSolve(chol, d, forwardSolve(chol, d, b));
-  } else solve = pseudoInverseSolver(a, d, Math.max(n, k) * Number.EPSILON);
+    const chol = cholesky(a, d, what, HINT);
+    return (b) => backSolve(chol, d, forwardSolve(chol, d, b));
+  }
+  return pseudoInverseSolver(a, d, Math.max(rows, d) * Number.EPSILON);
+}
+
+/** (ΦᵀΦ + nλI)⁻¹ φ_i for every test feature row: [m × k] (λ = 0: the pseudo-inverse). */
+function primalSolve(kernel: Float64Array, testPhi: Float64Array, n: number, m: number, k: number, l2: number): Float64Array {
+  symmetrizeLower(kernel, k);
+  for (let d = 0; d < k; d++) kernel[d * k + d]! += n * l2;
+  const solve = solver(kernel, k, l2, n, 'TRAK kernel ΦᵀΦ + nλI');
+  const left = new Float64Array(m * k);
+  for (let i = 0; i < m; i++) left.set(solve(testPhi.slice(i * k, (i + 1) * k)), i * k);
+  return left;
+}
+
+/**
+ * scores[i, j] += φ_iᵀΦᵀ(ΦΦᵀ + nλI)⁻¹ e_j, the same scores in the dual (n × n) form for k > n, where
+ * ΦᵀΦ is singular (λ = 0: the pseudo-inverse (ΦΦᵀ)⁺).
+ */
+function dualScores(phi: Float64Array, testPhi: Float64Array, n: number, m: number, k: number, l2: number, scores: Float64Array): void {
+  const gram = new Float64Array(n * n);
+  for (let r = 0; r < n; r++) for (let c = 0; c <= r; c++) gram[r * n + c] = gram[c * n + r] = dot(phi, r * k, phi, c * k, k);
+  for (let i = 0; i < n; i++) gram[i * n + i]! += n * l2;
+  const solve = solver(gram, n, l2, k, 'TRAK Gram matrix ΦΦᵀ + nλI');
   for (let i = 0; i < m; i++) {
-    if (dual) {
-      const b = new Float64Array(n);
-      for (let j = 0; j < n; j++) b[j] = dot(phi, j * k, testPhi, i * k, k);
-      const u = solve(b);
-      for (let j = 0; j < n; j++) scores[i * n + j]! += u[j]!;
-    } else {
-      const u = solve(testPhi.slice(i * k, (i + 1) * k));
-      for (let j = 0; j < n; j++) scores[i * n + j]! += dot(u, 0, phi, j * k, k);
-    }
+    const b = new Float64Array(n);
+    for (let j = 0; j < n; j++) b[j] = dot(phi, j * k, testPhi, i * k, k);
+    const u = solve(b);
+    for (let j = 0; j < n; j++) scores[i * n + j]! += u[j]!;
   }
 }

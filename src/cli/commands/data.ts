@@ -77,10 +77,10 @@ export async function dataCommand(raw: Map<string, string | true>, signal?: Abor
   if (hessian === 'lissa' || hessian === 'ekfac') throw new CapabilityError(`--hessian ${hessian} is not available yet; use exact (small models) or cg`, { hessian });
   const out = need(flags, 'out');
   const modelFile = need(flags, 'model');
-  const train = await readExamples(need(flags, 'train-x'), need(flags, 'train-y'), 'training');
-  const test = await readExamples(need(flags, 'test-x'), need(flags, 'test-y'), 'test');
   const toNpy = out.toLowerCase().endsWith('.npy');
   if (!toNpy) await checkOut(out);
+  const train = await readExamples(need(flags, 'train-x'), need(flags, 'train-y'), 'training');
+  const test = await readExamples(need(flags, 'test-x'), need(flags, 'test-y'), 'test');
   const checkpointFiles = typeof flags.get('checkpoints') === 'string' ? (flags.get('checkpoints') as string).split(',').filter(Boolean) : [];
   if (checkpointFiles.length > 0 && method !== 'tracin' && method !== 'trak') throw new InvalidArgumentError(`--checkpoints applies to tracin and trak, not ${method}`, { arg: 'checkpoints' });
   const loss = flags.get('loss') as LossName;
