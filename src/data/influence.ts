@@ -2,19 +2,25 @@
 import type { DataAttribution } from '../core/result.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { gradientMatrix, forEachGradient } from './gradients.js';
+import { kroneckerHessian } from './ekfac.js';
 import { exactHessian, hessianVectorProduct } from './hessian.js';
 import { backSolve, cholesky, conjugateGradient, forwardSolve } from './internal/dense.js';
 import { checkData, dataResult, nonNegative, scoreAgainstTrain, startBudget, type DataRunOptions } from './internal/scores.js';
 import { checkExamples, type Examples } from './loss.js';
 import type { OnnxTrainingModel } from './onnx/training-model.js';
 
-/** How H⁻¹ is applied: the exact Hessian factored once, or conjugate gradients on Hessian-vector products. */
-export type HessianSolver = 'exact' | 'cg';
+/**
+ * How H⁻¹ is applied: the exact Hessian factored once, conjugate gradients on Hessian-vector
+ * products, or the layer-block Kronecker-factored Gauss–Newton Hessian (K-FAC, or EK-FAC with fitted
+ * eigenvalues), inverted exactly in its eigenbasis.
+ */
+export type HessianSolver = 'exact' | 'cg' | 'kfac' | 'ekfac';
+export const HESSIAN_SOLVERS: readonly HessianSolver[] = ['exact', 'cg', 'kfac', 'ekfac'];
 
 export interface InfluenceOptions extends DataRunOptions {
   /** λ of the training objective's (λ/2)‖θ‖² (what the model was trained with). Default 0. */
   readonly l2?: number;
-  /** Default 'exact' (p² memory, 2p passes over the training set); 'cg' needs O(p) memory. */
+  /** Default 'exact' (p² memory, 2p passes over the training set); 'cg' needs O(p) memory; 'kfac' / 'ekfac' Σ_layers in² + out². */
   readonly hessian?: HessianSolver;
   /** Added to the Hessian's diagonal (for a model not at a strict minimum). Default 0. */
   readonly damping?: number;
@@ -32,7 +38,8 @@ const HINT = "the model is not at a strict minimum of the objective: check 'l2' 
  * ℓ_i, j is a proponent), which approximates leave-one-out retraining.
  *
  * Cost: exact, 2p passes over the training set for H, p³/3 for its factor, one gradient pass over
- * test and training sets; cg, 2 passes per iteration per test example. Memory: p² (exact) or m·p.
+ * test and training sets; cg, 2 passes per iteration per test example; kfac/ekfac, 1–2 passes with C
+ * backward runs per batch. Memory: p² (exact), m·p (cg), Σ_layers in² + out² (kfac/ekfac).
  * Axiom: with the exact Hessian of a strictly convex objective (logistic regression), the score is
  * the derivative of the leave-one-out change.
  * @see Koh, Liang (2017), https://arxiv.org/abs/1703.04730
@@ -92,12 +99,16 @@ export class InfluenceFunctions {
     const l2 = nonNegative(o.l2 ?? 0, 'l2', fn);
     const damping = nonNegative(o.damping ?? 0, 'damping', fn);
     const hessian = o.hessian ?? 'exact';
-    if (hessian !== 'exact' && hessian !== 'cg') throw new InvalidArgumentError(`Argument 'hessian' passed to '${fn}' must be 'exact' or 'cg', got ${String(hessian)}`, { arg: 'hessian', fn });
+    if (!HESSIAN_SOLVERS.includes(hessian)) throw new InvalidArgumentError(`Argument 'hessian' passed to '${fn}' must be one of ${HESSIAN_SOLVERS.join(', ')}, got ${String(hessian)}`, { arg: 'hessian', fn });
     const n = checkExamples(train, this.model.rowShape, this.model.units, loss, 'train', fn);
     const p = this.model.parameterCount;
     const iterations = o.cgIterations ?? 100;
-    const budget = startBudget(o, hessian === 'exact' ? 2 * p * n + 2 * n + solves : 2 * n * iterations * solves + 2 * n + solves, fn);
+    const budget = startBudget(o, hessian === 'exact' ? 2 * p * n + 2 * n + solves : hessian === 'cg' ? 2 * n * iterations * solves + 2 * n + solves : 3 * n + solves, fn);
     const pass = { budget, ...(o.batchSize ? { batchSize: o.batchSize } : {}) };
+    if (hessian === 'kfac' || hessian === 'ekfac') {
+      const inverse = await kroneckerHessian(this.model, train, loss, hessian, pass);
+      return { budget, apply: async (g: Float64Array) => inverse(g, l2 + damping) };
+    }
     if (hessian === 'exact') {
       budget.enterPhase('Hessian');
       const h = await exactHessian(this.model, train, loss, l2, pass);

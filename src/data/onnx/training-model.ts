@@ -151,7 +151,21 @@ export class OnnxTrainingModel implements Disposable {
    * `cotangent` maps the outputs to the objective's output cotangents (see {@link OutputCotangent}).
    */
   async gradients(x: Float64Array, rows: number, cotangent: (outputs: Float64Array) => Float64Array, opts: { readonly theta?: Float64Array; readonly sum?: boolean } = {}): Promise<GradientBatch> {
-    const theta = opts.theta ?? this.theta0;
+    const f = await this.layerFactors(x, rows, (z) => [cotangent(z)], opts.theta);
+    const p = this.theta0.length;
+    const sum = opts.sum ?? false;
+    const grads = new Float64Array(sum ? p : rows * p);
+    this.layers.forEach((l, k) => accumulateLayer(l, f.inputs[k]!, f.cotangents[0]![k]!, rows, p, grads, sum));
+    return { outputs: f.outputs, grads };
+  }
+
+  /**
+   * The two factors of every dense layer's per-example gradients: its input x `[rows, …, in]` (one
+   * forward run) and its output cotangent dy `[rows, …, out]` for each of the output cotangents
+   * `cotangents(outputs)` returns (one backward run each). Layer k's weight gradient of row i is
+   * α·Σ dy_iᵀx_i; K-FAC-style methods use the factors themselves.
+   */
+  async layerFactors(x: Float64Array, rows: number, cotangents: (outputs: Float64Array) => readonly Float64Array[], theta = this.theta0): Promise<{ outputs: Float64Array; inputs: Float64Array[]; cotangents: Float64Array[][] }> {
     const fn = 'OnnxTrainingModel.gradients';
     const rowSize = this.rowShape.reduce((a, b) => a * b, 1);
     if (x.length !== rows * rowSize) throw new InvalidArgumentError(`Argument 'x' passed to '${fn}' must hold ${rows} rows of ${rowSize} values, got ${x.length} values`, { arg: 'x', fn });
@@ -162,15 +176,14 @@ export class OnnxTrainingModel implements Disposable {
     const outputs = fwd[this.outputName]!;
     const acts = new Map<string, Float64Array>([[this.inputName, x]]);
     for (const a of this.activations) acts.set(a, fwd[a]!);
-    const cot = cotangent(outputs);
-    if (cot.length !== outputs.length) throw new InvalidArgumentError(`The output cotangent passed to '${fn}' must have ${outputs.length} values, got ${cot.length}`, { arg: 'cotangent', fn });
-    feeds[COTANGENT] = new this.ort.Tensor('float64', cot, [rows, ...this.outputRowShape]);
-    const bwd = await this.runSession(this.backwardSession, feeds);
-    const p = this.theta0.length;
-    const sum = opts.sum ?? false;
-    const grads = new Float64Array(sum ? p : rows * p);
-    for (const l of this.layers) accumulateLayer(l, acts.get(l.input)!, bwd[gradName(l.output)]!, rows, p, grads, sum);
-    return { outputs, grads };
+    const out: Float64Array[][] = [];
+    for (const cot of cotangents(outputs)) {
+      if (cot.length !== outputs.length) throw new InvalidArgumentError(`The output cotangent passed to '${fn}' must have ${outputs.length} values, got ${cot.length}`, { arg: 'cotangent', fn });
+      feeds[COTANGENT] = new this.ort.Tensor('float64', cot, [rows, ...this.outputRowShape]);
+      const bwd = await this.runSession(this.backwardSession, feeds);
+      out.push(this.layers.map((l) => bwd[gradName(l.output)]!));
+    }
+    return { outputs, inputs: this.layers.map((l) => acts.get(l.input)!), cotangents: out };
   }
 
   private async runSession(session: InferenceSession, feeds: Record<string, OrtTensor>): Promise<Record<string, Float64Array>> {
