@@ -1,13 +1,10 @@
 import '@tensorflow/tfjs-backend-cpu';
 import { describe, expect, it } from 'vitest';
-import { dataExamples, dataModel, dataNpy } from '../../test/data-reference.js';
-import { leaveOneOutCorrelation, linearDatamodelingScore } from './evaluation.js';
+import { dataModel, wine, wineLds, wineLoo } from '../../test/data-reference.js';
 import { InfluenceFunctions } from './influence.js';
 import { OnnxTrainingModel } from './onnx/training-model.js';
 
-const train = dataExamples('train');
-const test = dataExamples('test');
-const subsets = dataNpy('reference/lds-subsets.npy').data;
+const { train, test } = wine;
 
 describe('influence with K-FAC / EK-FAC Hessians', () => {
   it('EK-FAC is exact when every training input is the same (the Gauss–Newton Hessian is then one Kronecker product)', async () => {
@@ -27,10 +24,10 @@ describe('influence with K-FAC / EK-FAC Hessians', () => {
     const figures: Record<string, number> = {};
     for (const hessian of ['ekfac', 'kfac'] as const) {
       using r = await new InfluenceFunctions(lr, { l2: 0.01, hessian }).attribute(train, test);
-      figures[`lr-loo-${hessian}`] = leaveOneOutCorrelation(r.values.dataSync(), dataNpy('reference/lr-loo.npy').data, 50, 128).pearson;
-      figures[`lr-lds-${hessian}`] = linearDatamodelingScore(r.values.dataSync(), 50, 128, subsets, dataNpy('reference/lr-lds-loss.npy').data).lds;
+      figures[`lr-loo-${hessian}`] = wineLoo(r.values.dataSync()).pearson;
+      figures[`lr-lds-${hessian}`] = wineLds(r.values.dataSync(), 'lr');
       using q = await new InfluenceFunctions(mlp, { l2: 0.001, hessian }).attribute(train, test);
-      figures[`mlp-lds-${hessian}`] = linearDatamodelingScore(q.values.dataSync(), 50, 128, subsets, dataNpy('reference/mlp-lds-loss.npy').data).lds;
+      figures[`mlp-lds-${hessian}`] = wineLds(q.values.dataSync(), 'mlp');
     }
     console.log(JSON.stringify(figures));
     expect(figures['lr-loo-ekfac']!).toBeGreaterThan(0.8);

@@ -1,14 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { describe, expect, it } from 'vitest';
-import { dataExamples, dataModel, dataNpy } from '../../test/data-reference.js';
-import { auroc, leaveOneOutCorrelation, linearDatamodelingScore } from './evaluation.js';
+import { dataExamples, dataModel, dataNpy, wine, wineLds, wineLoo } from '../../test/data-reference.js';
+import { auroc } from './evaluation.js';
 import { InfluenceFunctions } from './influence.js';
 import { OnnxTrainingModel } from './onnx/training-model.js';
 
-const train = dataExamples('train');
-const test = dataExamples('test');
-const subsets = dataNpy('reference/lds-subsets.npy').data;
+const { train, test } = wine;
 
 describe('InfluenceFunctions on the wine reference (README figures)', () => {
   it('logistic regression: exact influence vs leave-one-out Pearson 0.921, LDS 0.888', async () => {
@@ -17,10 +15,10 @@ describe('InfluenceFunctions on the wine reference (README figures)', () => {
     using result = await new InfluenceFunctions(model, { l2: 0.01 }).attribute(train, test);
     expect(result.values.shape).toEqual([50, 128]);
     const scores = result.values.dataSync();
-    const loo = leaveOneOutCorrelation(scores, dataNpy('reference/lr-loo.npy').data, 50, 128);
+    const loo = wineLoo(scores);
     expect(Math.abs(loo.pearson - 0.921)).toBeLessThan(0.03);
     expect(Math.abs(loo.spearmanPerTest - 0.991)).toBeLessThan(0.03);
-    const lds = linearDatamodelingScore(scores, 50, 128, subsets, dataNpy('reference/lr-lds-loss.npy').data);
+    const lds = { lds: wineLds(scores, 'lr') };
     expect(Math.abs(lds.lds - 0.888)).toBeLessThan(0.03);
     result.dispose();
     expect(tf.memory().numTensors).toBe(before);
@@ -39,7 +37,7 @@ describe('InfluenceFunctions on the wine reference (README figures)', () => {
   it('MLP: influence with the exact Hessian reaches LDS 0.746', async () => {
     using model = await OnnxTrainingModel.load(dataModel('mlp'));
     using result = await new InfluenceFunctions(model, { l2: 0.001 }).attribute(train, test);
-    const lds = linearDatamodelingScore(result.values.dataSync(), 50, 128, subsets, dataNpy('reference/mlp-lds-loss.npy').data);
+    const lds = { lds: wineLds(result.values.dataSync(), 'mlp') };
     expect(Math.abs(lds.lds - 0.746)).toBeLessThan(0.03);
   }, 60_000);
 

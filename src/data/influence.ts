@@ -5,7 +5,7 @@ import { gradientMatrix, forEachGradient } from './gradients.js';
 import { kroneckerHessian } from './ekfac.js';
 import { exactHessian, hessianVectorProduct } from './hessian.js';
 import { backSolve, cholesky, conjugateGradient, forwardSolve } from './internal/dense.js';
-import { checkData, dataResult, nonNegative, scoreAgainstTrain, startBudget, type DataRunOptions } from './internal/scores.js';
+import { dataResult, nonNegative, prepareRun, scoreAgainstTrain, startBudget, type DataRunOptions } from './internal/scores.js';
 import { checkExamples, type Examples } from './loss.js';
 import type { OnnxTrainingModel } from './onnx/training-model.js';
 
@@ -54,9 +54,7 @@ export class InfluenceFunctions {
 
   async attribute(train: Examples, test: Examples, options: InfluenceOptions = {}): Promise<DataAttribution> {
     const fn = 'InfluenceFunctions.attribute';
-    const o = { ...this.defaults, ...options };
-    const loss = o.loss ?? 'cross-entropy';
-    const { n, m } = checkData(this.model, train, test, loss, fn);
+    const { o, loss, n, m } = prepareRun(this.model, train, test, this.defaults, options, fn);
     const p = this.model.parameterCount;
     const solve = await this.solver(train, o, fn, m);
     const { budget } = solve;
@@ -74,9 +72,7 @@ export class InfluenceFunctions {
    */
   async selfInfluence(train: Examples, options: InfluenceOptions = {}): Promise<Float64Array> {
     const fn = 'InfluenceFunctions.selfInfluence';
-    const o = { ...this.defaults, ...options };
-    const loss = o.loss ?? 'cross-entropy';
-    const n = checkData(this.model, train, train, loss, fn).n;
+    const { o, loss, n } = prepareRun(this.model, train, train, this.defaults, options, fn);
     const p = this.model.parameterCount;
     const solve = await this.solver(train, o, fn, n);
     const out = new Float64Array(n);

@@ -6,6 +6,19 @@ import { Rng } from '../core/random.js';
 
 export type ProjectionKind = 'rademacher' | 'gaussian';
 
+/** The projection options of the gradient-feature methods (grad-dot, grad-cos, TracIn, TRAK). */
+export interface ProjectionOptions {
+  /** Project gradients to this many dimensions first. Default: no projection. */
+  readonly projectionDim?: number;
+  /** Entries of P. Default 'rademacher'. */
+  readonly projection?: ProjectionKind;
+  readonly seed?: number;
+}
+
+/** The projection `o` asks for on p parameters (seed + `offset`, one fresh matrix per model), or undefined. */
+export const projectionFor = (o: ProjectionOptions, p: number, offset = 0): RandomProjection | undefined =>
+  o.projectionDim === undefined ? undefined : new RandomProjection(p, o.projectionDim, (o.seed ?? 0) + offset, o.projection ?? 'rademacher');
+
 /** Parameters per block of P's columns. */
 const BLOCK = 256;
 /** Entries of P kept in memory at most (32 MiB of doubles); beyond it blocks are regenerated per call. */

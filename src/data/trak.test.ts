@@ -1,16 +1,13 @@
 import '@tensorflow/tfjs-backend-cpu';
 import { describe, expect, it } from 'vitest';
-import { dataExamples, dataModel, dataNpy } from '../../test/data-reference.js';
-import { linearDatamodelingScore } from './evaluation.js';
+import { dataModel, wine, wineLds } from '../../test/data-reference.js';
 import { GradientSimilarity } from './grad-similarity.js';
 import { OnnxTrainingModel } from './onnx/training-model.js';
 import { TracIn } from './tracin.js';
 import { Trak } from './trak.js';
 
-const train = dataExamples('train');
-const test = dataExamples('test');
-const subsets = dataNpy('reference/lds-subsets.npy').data;
-const mlpLds = (scores: ArrayLike<number>) => linearDatamodelingScore(scores, 50, 128, subsets, dataNpy('reference/mlp-lds-loss.npy').data).lds;
+const { train, test } = wine;
+const mlpLds = (scores: ArrayLike<number>) => wineLds(scores, 'mlp');
 
 describe('TRAK, TracIn and gradient similarity on the wine MLP (README figures)', () => {
   it('TRAK without projection: LDS 0.421 with the nλ ridge, 0.384 without', async () => {

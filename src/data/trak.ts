@@ -1,17 +1,14 @@
 // TRAK: projected margin gradients, the ridge-regularised kernel inverse, averaged over checkpoints.
-import { CapabilityError, InvalidArgumentError } from '../core/errors.js';
 import type { DataAttribution } from '../core/result.js';
 import { forEachGradient, gradientMatrix } from './gradients.js';
 import { addGram, backSolve, cholesky, dot, forwardSolve, pseudoInverseSolver, symmetrizeLower } from './internal/dense.js';
-import { checkData, dataResult, nonNegative, scoreAgainstTrain, startBudget, type DataRunOptions } from './internal/scores.js';
+import { dataResult, MultiModelMethod, nonNegative, prepareRun, scoreAgainstTrain, startBudget, type DataRunOptions } from './internal/scores.js';
 import type { Examples } from './loss.js';
 import type { OnnxTrainingModel } from './onnx/training-model.js';
-import { RandomProjection, type ProjectionKind } from './projection.js';
+import { projectionFor, type ProjectionOptions } from './projection.js';
 
-export interface TrakOptions extends DataRunOptions {
-  /** k, the projected dimension. Default: no projection (k = p), for small models only. */
-  readonly projectionDim?: number;
-  readonly projection?: ProjectionKind;
+/** TRAK's options; without `projectionDim` the features are the full gradients (k = p, small models). */
+export interface TrakOptions extends DataRunOptions, ProjectionOptions {
   /** λ of the kernel ΦᵀΦ + nλI (a ridge; without it single-model TRAK collapses when k nears n). Default 0. */
   readonly l2?: number;
 }
@@ -30,34 +27,25 @@ export interface TrakOptions extends DataRunOptions {
  * @throws {CapabilityError} for a loss other than cross-entropy (the margin needs classes).
  * @throws {InvalidArgumentError} when k exceeds the parameter count, or K is singular (raise `l2`).
  */
-export class Trak {
+export class Trak extends MultiModelMethod<TrakOptions> {
   readonly id = 'trak' as const;
-  private readonly models: readonly OnnxTrainingModel[];
-  constructor(
-    models: OnnxTrainingModel | readonly OnnxTrainingModel[],
-    private readonly defaults: TrakOptions = {},
-  ) {
-    this.models = Array.isArray(models) ? models : [models as OnnxTrainingModel];
-    if (this.models.length === 0) throw new InvalidArgumentError("Argument 'models' passed to 'Trak' must hold at least one model", { arg: 'models', fn: 'Trak' });
+  constructor(models: OnnxTrainingModel | readonly OnnxTrainingModel[], defaults: TrakOptions = {}) {
+    super(models, defaults, 'models', 'Trak');
   }
 
   async attribute(train: Examples, test: Examples, options: TrakOptions = {}): Promise<DataAttribution> {
     const fn = 'Trak.attribute';
-    const o = { ...this.defaults, ...options };
-    const loss = o.loss ?? 'cross-entropy';
-    if (loss !== 'cross-entropy') throw new CapabilityError(`'${fn}' uses the classification margin as its output function and needs loss 'cross-entropy', got '${loss}'`, { fn, loss });
+    // the margin output function needs classes
+    const { o, loss, n, m } = prepareRun(this.models[0]!, train, test, this.defaults, options, fn, 'cross-entropy');
     const l2 = nonNegative(o.l2 ?? 0, 'l2', fn);
-    const first = this.models[0]!;
-    const { n, m } = checkData(first, train, test, loss, fn);
-    const p = first.parameterCount;
+    const p = this.models[0]!.parameterCount;
     const k = o.projectionDim ?? p;
     const budget = startBudget(o, (2 * n + m) * this.models.length, fn);
     const pass = { budget, objective: 'margin' as const, ...(o.batchSize ? { batchSize: o.batchSize } : {}) };
     const scores = new Float64Array(m * n);
     const weights = new Float64Array(n);
     for (const [c, model] of this.models.entries()) {
-      if (model.parameterCount !== p) throw new InvalidArgumentError(`Model ${c} passed to '${fn}' has ${model.parameterCount} parameters, the first has ${p}; the ensemble must share one architecture`, { arg: 'models', fn, index: c });
-      const projection = o.projectionDim === undefined ? undefined : new RandomProjection(p, k, (o.seed ?? 0) + c, o.projection ?? 'rademacher');
+      const projection = projectionFor(o, p, c);
       const features = (g: Float64Array, rows: number) => (projection ? projection.project(g, rows) : g);
       const testPhi = features((await gradientMatrix(model, test, loss, { ...pass, phase: 'test features' })).grads, m);
       if (k <= n) {

@@ -2,7 +2,7 @@
 // gradients, checking the data, and wrapping scores as a DataAttribution.
 import * as tf from '@tensorflow/tfjs-core';
 import { Budget } from '../../core/budget.js';
-import { InvalidArgumentError } from '../../core/errors.js';
+import { CapabilityError, InvalidArgumentError } from '../../core/errors.js';
 import { DataAttribution } from '../../core/result.js';
 import type { RunControl } from '../../core/types.js';
 import { forEachGradient, type GradientStreamOptions } from '../gradients.js';
@@ -68,4 +68,34 @@ export const startBudget = (control: RunControl, total: number, fn: string): Bud
 export function dataResult(method: string, scores: Float64Array, m: number, n: number, budget: Budget): DataAttribution {
   const { evaluations, elapsedMs } = budget.finish();
   return new DataAttribution(method, tf.tensor2d(Float32Array.from(scores), [m, n]), { evaluations, elapsedMs, truncated: false });
+}
+
+/**
+ * The start of every method's `attribute`: options over the method's defaults, the loss (default
+ * cross-entropy; `only` refuses any other with `capability_missing`), and the checked data sizes.
+ */
+export function prepareRun<O extends DataRunOptions>(model: OnnxTrainingModel, train: Examples, test: Examples, defaults: O, options: O, fn: string, only?: LossName): { o: O; loss: LossName; n: number; m: number } {
+  const o = { ...defaults, ...options };
+  const loss = o.loss ?? 'cross-entropy';
+  if (only && loss !== only) throw new CapabilityError(`'${fn}' needs loss '${only}', got '${loss}'`, { fn, loss });
+  return { o, loss, ...checkData(model, train, test, loss, fn) };
+}
+
+/** A non-empty list of models (checkpoints, an ensemble) that share one parameter count. */
+export function modelList(models: OnnxTrainingModel | readonly OnnxTrainingModel[], arg: string, fn: string): readonly OnnxTrainingModel[] {
+  const list: readonly OnnxTrainingModel[] = Array.isArray(models) ? models : [models as OnnxTrainingModel];
+  if (list.length === 0) throw new InvalidArgumentError(`Argument '${arg}' passed to '${fn}' must hold at least one model`, { arg, fn });
+  const p = list[0]!.parameterCount;
+  list.forEach((m, c) => {
+    if (m.parameterCount !== p) throw new InvalidArgumentError(`Model ${c} of '${arg}' passed to '${fn}' has ${m.parameterCount} parameters, the first has ${p}; they must share one architecture`, { arg, fn, index: c });
+  });
+  return list;
+}
+
+/** A method over several models of one architecture (TracIn's checkpoints, TRAK's ensemble) with its default options. */
+export abstract class MultiModelMethod<O extends DataRunOptions> {
+  protected readonly models: readonly OnnxTrainingModel[];
+  constructor(models: OnnxTrainingModel | readonly OnnxTrainingModel[], protected readonly defaults: O, arg: string, fn: string) {
+    this.models = modelList(models, arg, fn);
+  }
 }
