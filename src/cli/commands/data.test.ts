@@ -1,5 +1,5 @@
 import '@tensorflow/tfjs-backend-cpu';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -40,6 +40,20 @@ describe('attrib data', () => {
       expect(t.proponents[2]!.score).toBeGreaterThanOrEqual(t.opponents[2]!.score);
     }
     expect(readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('test example 0');
+  });
+
+  it('a TF.js layers model.json is exported to ONNX and scored like its .onnx twin', async () => {
+    const ref = path.join(DATA_DIR, '..', 'reference', 'models', 'tabular_mlp');
+    const x = path.join(dir, 'x.json');
+    const y = path.join(dir, 'y.json');
+    writeFileSync(x, JSON.stringify({ shape: [6, 12], data: Array.from({ length: 72 }, (_, k) => Math.sin(k)) }));
+    writeFileSync(y, JSON.stringify({ shape: [6], data: [0, 1, 2, 0, 1, 2] }));
+    const run = async (model: string) => {
+      const out = path.join(dir, `${model}.npy`);
+      await dataCommand(new Map<string, string | true>(Object.entries({ model: path.join(ref, model), 'train-x': x, 'train-y': y, 'test-x': x, 'test-y': y, method: 'grad-dot', quiet: 'true', out })));
+      return Array.from(parseNpy(new Uint8Array(readFileSync(out))).data);
+    };
+    expect(await run('model.json')).toEqual(await run('model.onnx'));
   });
 
   it('bad input exits 2 with one line on stderr', async () => {

@@ -12,6 +12,9 @@ import type { ProjectionKind } from '../../data/projection.js';
 import { TracIn } from '../../data/tracin.js';
 import { Trak } from '../../data/trak.js';
 import { encodeNpy } from '../../io/npy.js';
+import { loadModel as loadTfjsModel } from '../../io/load-model.js';
+import { exportLayersModel } from '../../models/onnx/export/from-layers.js';
+import { LayersModelAdapter } from '../../models/tfjs/layers-model.js';
 import { parseFlags, type FlagSpec, type FlagValue } from '../args.js';
 import { readTensorFile } from '../inputs.js';
 import { checkOut, writeAtomically, writeFileAtomically } from '../outputs.js';
@@ -22,7 +25,7 @@ export const DATA_METHODS = ['influence', 'trak', 'tracin', 'grad-dot', 'grad-co
 
 /** Flags of `attrib data` (issue 16, part 6). */
 export const DATA_FLAGS: readonly FlagSpec[] = [
-  { name: 'model', type: 'string', help: 'the trained model (.onnx; its Gemm/MatMul weights and biases are θ)' },
+  { name: 'model', type: 'string', help: 'the trained model: .onnx, or a TF.js layers model.json (exported to ONNX); its Dense/Gemm/MatMul weights and biases are θ' },
   { name: 'train-x', type: 'string', help: 'training inputs [n, …] (.npy or tensor JSON)' },
   { name: 'train-y', type: 'string', help: 'training targets: class ids [n] (int) for cross-entropy, values [n, outputs] for mse' },
   { name: 'test-x', type: 'string', help: 'test inputs [m, …]' },
@@ -54,17 +57,28 @@ async function readExamples(xFile: string, yFile: string, which: string): Promis
   return { x, y };
 }
 
-async function loadModel(file: string): Promise<OnnxTrainingModel> {
-  if (!file.toLowerCase().endsWith('.onnx')) {
-    throw new CapabilityError(`'attrib data' runs on .onnx models; '${file}' is not one (export a TF.js layers model with exportLayersModel first)`, { model: file });
-  }
+/**
+ * An .onnx file, or a TF.js layers model.json exported to ONNX (attrib's exporter). For cross-entropy,
+ * a final Softmax is left out: the loss is taken on the logits.
+ */
+async function loadModel(file: string, loss: LossName): Promise<OnnxTrainingModel> {
   let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await fs.readFile(file));
-  } catch (e) {
-    throw new InvalidArgumentError(`Cannot read the model '${file}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { arg: 'model', file }, e);
+  if (file.toLowerCase().endsWith('.json')) {
+    const adapter = await loadTfjsModel(file, { engine: 'tfjs' });
+    try {
+      if (!(adapter instanceof LayersModelAdapter)) throw new CapabilityError(`'attrib data' needs a TF.js layers model; '${file}' is not one (graph models have no trainable weights to attribute to)`, { model: file });
+      bytes = exportLayersModel(adapter);
+    } finally {
+      adapter.dispose();
+    }
+  } else {
+    try {
+      bytes = new Uint8Array(await fs.readFile(file));
+    } catch (e) {
+      throw new InvalidArgumentError(`Cannot read the model '${file}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { arg: 'model', file }, e);
+    }
   }
-  return OnnxTrainingModel.load(bytes);
+  return OnnxTrainingModel.load(bytes, { stripSoftmax: loss === 'cross-entropy' });
 }
 
 /** Runs `attrib data`; returns the summary line and the files written. */
@@ -92,10 +106,10 @@ export async function dataCommand(raw: Map<string, string | true>, signal?: Abor
   const bar = new ProgressBar(`data ${method}`, flags.get('quiet') !== true);
   const control = { loss, seed, onProgress: bar.update, ...(signal ? { signal } : {}), ...(batchSize ? { batchSize } : {}) };
   const proj = projectionDim === undefined ? {} : { projectionDim, projection };
-  const models = [await loadModel(modelFile)];
+  const models = [await loadModel(modelFile, loss)];
   let result: DataAttribution | undefined;
   try {
-    const ensemble = checkpointFiles.length > 0 ? await Promise.all(checkpointFiles.map(loadModel)) : [models[0]!];
+    const ensemble = checkpointFiles.length > 0 ? await Promise.all(checkpointFiles.map((c) => loadModel(c, loss))) : [models[0]!];
     if (checkpointFiles.length > 0) models.push(...ensemble);
     switch (method) {
       case 'influence':

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dataExamples, dataModel, dataNpy } from '../../../test/data-reference.js';
 import { gradientMatrix } from '../gradients.js';
+import { floatTensor, intAttr, makeModel, node } from '../../models/onnx/graph/build.js';
 import { OnnxTrainingModel } from './training-model.js';
 
 describe('OnnxTrainingModel', () => {
@@ -47,5 +48,23 @@ describe('OnnxTrainingModel', () => {
       down[k]! -= eps;
       expect(grads[k]!).toBeCloseTo(((await lossAt(up)) - (await lossAt(down))) / (2 * eps), 7);
     }
+  });
+
+  it('stripSoftmax takes the loss on the logits under a final Softmax', async () => {
+    const spec = (softmax: boolean) =>
+      makeModel({
+        nodes: [node('Gemm', ['x', 'W', 'b'], [softmax ? 'z' : 'y'], [intAttr('transB', 1)]), ...(softmax ? [node('Softmax', ['z'], ['y'], [intAttr('axis', -1)])] : [])],
+        inputs: [{ name: 'x', shape: ['n', 2] }],
+        outputs: [{ name: 'y', shape: ['n', 3] }],
+        initializers: [floatTensor('W', [3, 2], [1, -1, 0.5, 2, -0.3, 0.1]), floatTensor('b', [3], [0.1, 0, -0.2])],
+      });
+    const set = { x: { shape: [2, 2], data: new Float32Array([0.3, -1, 2, 0.5]) }, y: { shape: [2], data: new Int32Array([1, 2]) } };
+    using plain = await OnnxTrainingModel.load(spec(false));
+    using stripped = await OnnxTrainingModel.load(spec(true), { stripSoftmax: true });
+    using kept = await OnnxTrainingModel.load(spec(true));
+    expect(stripped.outputName).toBe('z');
+    expect(kept.outputName).toBe('y');
+    const [a, b] = [await gradientMatrix(plain, set, 'cross-entropy'), await gradientMatrix(stripped, set, 'cross-entropy')];
+    expect(Array.from(b.grads)).toEqual(Array.from(a.grads));
   });
 });

@@ -3,7 +3,7 @@
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { BackendError, CapabilityError, InvalidArgumentError, ModelLoadError } from '../../core/errors.js';
 import { COTANGENT, compileVjp, encodeModel, gradName, probeModel } from '../../models/onnx/grad/compile.js';
-import { floatValues } from '../../models/onnx/graph/build.js';
+import { attrInt, floatValues } from '../../models/onnx/graph/build.js';
 import { graphOf, onnx, type ModelProto } from '../../models/onnx/graph/proto.js';
 import { withOutputs } from '../../models/onnx/graph/surgery.js';
 import { importPeer } from '../../models/peers.js';
@@ -19,6 +19,11 @@ export interface OrtDoubleEngine {
 export interface TrainingModelOptions {
   /** The output the loss is taken of (logits). Default: the first graph output. */
   readonly outputName?: string;
+  /**
+   * When the output is a Softmax over the last axis, take the loss on its input (the logits) instead:
+   * cross-entropy is defined on logits. Default false.
+   */
+  readonly stripSoftmax?: boolean;
   /** The onnxruntime module. Default: onnxruntime-node, imported on first use. */
   readonly ort?: OrtDoubleEngine;
 }
@@ -100,7 +105,9 @@ export class OnnxTrainingModel implements Disposable {
     if (input.type?.tensorType?.elemType !== onnx.TensorProto.DataType.FLOAT) throw new CapabilityError(`ONNX input '${input.name}' must be float32 for training-data attribution`, { input: input.name });
     const rowShape = (input.type.tensorType.shape?.dim ?? []).slice(1).map((d) => Number(d.dimValue ?? 0));
     if (rowShape.some((d) => !(d > 0))) throw new CapabilityError(`ONNX input '${input.name}' must have static dims after the batch axis`, { input: input.name });
-    const outputName = opts.outputName ?? g.output[0]?.name ?? '';
+    let outputName = opts.outputName ?? g.output[0]?.name ?? '';
+    const softmax = g.node.find((n) => n.opType === 'Softmax' && n.output?.[0] === outputName);
+    if (opts.stripSoftmax && softmax && [-1, 1].includes(attrInt(softmax, 'axis', -1))) outputName = softmax.input![0]!;
     if (!g.output.some((o) => o.name === outputName) && !g.node.some((n) => n.output?.includes(outputName))) {
       throw new ModelLoadError(`ONNX model has no output '${outputName}'`, { output: outputName });
     }
