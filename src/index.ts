@@ -185,6 +185,8 @@ export { InfluenceFunctions, HESSIAN_SOLVERS } from './data/influence.js';
 export { kroneckerHessian } from './data/ekfac.js';
 export type { KroneckerKind } from './data/ekfac.js';
 export type { InfluenceOptions, HessianSolver } from './data/influence.js';
+export { lissaSolver } from './data/lissa.js';
+export type { LissaOptions } from './data/lissa.js';
 export { Trak } from './data/trak.js';
 export type { TrakOptions } from './data/trak.js';
 export { TracIn } from './data/tracin.js';

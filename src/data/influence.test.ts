@@ -24,14 +24,30 @@ describe('InfluenceFunctions on the wine reference (README figures)', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('conjugate gradients agree with the exact solve', async () => {
+  it('conjugate gradients and LiSSA agree with the exact solve', async () => {
     using model = await OnnxTrainingModel.load(dataModel('lr'));
     const few = { x: { shape: [3, 13], data: test.x.data.slice(0, 39) }, y: { shape: [3], data: test.y.data.slice(0, 3) } };
     using exact = await new InfluenceFunctions(model, { l2: 0.01 }).attribute(train, few);
     using cg = await new InfluenceFunctions(model, { l2: 0.01, hessian: 'cg', cgTolerance: 1e-8 }).attribute(train, few);
-    const [a, b] = [exact.values.dataSync(), cg.values.dataSync()];
+    using lissa = await new InfluenceFunctions(model, { l2: 0.01, hessian: 'lissa' }).attribute(train, few);
+    const a = exact.values.dataSync();
     const scale = Math.max(...Array.from(a, Math.abs));
-    for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - b[k]!)).toBeLessThan(1e-4 * scale);
+    for (const other of [cg, lissa]) {
+      const b = other.values.dataSync();
+      for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - b[k]!)).toBeLessThan(1e-4 * scale);
+    }
+  });
+
+  it('LiSSA on seeded minibatches: the same seed gives the same scores, another seed others', async () => {
+    using model = await OnnxTrainingModel.load(dataModel('lr'));
+    const one = { x: { shape: [1, 13], data: test.x.data.slice(0, 13) }, y: { shape: [1], data: test.y.data.slice(0, 1) } };
+    const run = async (seed: number) => {
+      using r = await new InfluenceFunctions(model, { l2: 0.01, hessian: 'lissa', lissa: { batchSize: 16, depth: 30, scale: 20 } }).attribute(train, one, { seed });
+      return Array.from(r.values.dataSync());
+    };
+    const a = await run(1);
+    expect(await run(1)).toEqual(a);
+    expect(await run(2)).not.toEqual(a);
   });
 
   it('MLP: influence with the exact Hessian reaches LDS 0.746', async () => {

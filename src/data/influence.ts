@@ -3,6 +3,7 @@ import type { DataAttribution } from '../core/result.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { gradientMatrix, forEachGradient } from './gradients.js';
 import { kroneckerHessian } from './ekfac.js';
+import { lissaSolver, type LissaOptions } from './lissa.js';
 import { exactHessian, hessianVectorProduct } from './hessian.js';
 import { backSolve, cholesky, conjugateGradient, forwardSolve } from './internal/dense.js';
 import { dataResult, nonNegative, prepareRun, scoreAgainstTrain, startBudget, type DataRunOptions } from './internal/scores.js';
@@ -11,11 +12,11 @@ import type { OnnxTrainingModel } from './onnx/training-model.js';
 
 /**
  * How H⁻¹ is applied: the exact Hessian factored once, conjugate gradients on Hessian-vector
- * products, or the layer-block Kronecker-factored Gauss–Newton Hessian (K-FAC, or EK-FAC with fitted
+ * products, LiSSA's Neumann series of them, or the layer-block Kronecker-factored Gauss–Newton Hessian (K-FAC, or EK-FAC with fitted
  * eigenvalues), inverted exactly in its eigenbasis.
  */
-export type HessianSolver = 'exact' | 'cg' | 'kfac' | 'ekfac';
-export const HESSIAN_SOLVERS: readonly HessianSolver[] = ['exact', 'cg', 'kfac', 'ekfac'];
+export type HessianSolver = 'exact' | 'cg' | 'lissa' | 'kfac' | 'ekfac';
+export const HESSIAN_SOLVERS: readonly HessianSolver[] = ['exact', 'cg', 'lissa', 'kfac', 'ekfac'];
 
 export interface InfluenceOptions extends DataRunOptions {
   /** λ of the training objective's (λ/2)‖θ‖² (what the model was trained with). Default 0. */
@@ -28,6 +29,8 @@ export interface InfluenceOptions extends DataRunOptions {
   readonly cgIterations?: number;
   /** Conjugate gradients stop at this relative residual. Default 1e-6. */
   readonly cgTolerance?: number;
+  /** LiSSA's settings (`hessian: 'lissa'`); minibatches are drawn with `seed`. */
+  readonly lissa?: LissaOptions;
 }
 
 const HINT = "the model is not at a strict minimum of the objective: check 'l2' (the λ it was trained with) or add 'damping'";
@@ -38,7 +41,7 @@ const HINT = "the model is not at a strict minimum of the objective: check 'l2' 
  * ℓ_i, j is a proponent), which approximates leave-one-out retraining.
  *
  * Cost: exact, 2p passes over the training set for H, p³/3 for its factor, one gradient pass over
- * test and training sets; cg, 2 passes per iteration per test example; kfac/ekfac, 1–2 passes with C
+ * test and training sets; cg, 2 passes per iteration per test example; lissa, 2 batch passes per step; kfac/ekfac, 1–2 passes with C
  * backward runs per batch. Memory: p² (exact), m·p (cg), Σ_layers in² + out² (kfac/ekfac).
  * Axiom: with the exact Hessian of a strictly convex objective (logistic regression), the score is
  * the derivative of the leave-one-out change.
@@ -99,8 +102,12 @@ export class InfluenceFunctions {
     const n = checkExamples(train, this.model.rowShape, this.model.units, loss, 'train', fn);
     const p = this.model.parameterCount;
     const iterations = o.cgIterations ?? 100;
-    const budget = startBudget(o, hessian === 'exact' ? 2 * p * n + 2 * n + solves : hessian === 'cg' ? 2 * n * iterations * solves + 2 * n + solves : 3 * n + solves, fn);
+    const budget = startBudget(o, hessian === 'exact' ? 2 * p * n + 2 * n + solves : hessian === 'cg' ? 2 * n * iterations * solves + 2 * n + solves : hessian === 'lissa' ? 2 * n * (o.lissa?.depth ?? 1000) * solves + 40 * n : 3 * n + solves, fn);
     const pass = { budget, ...(o.batchSize ? { batchSize: o.batchSize } : {}) };
+    if (hessian === 'lissa') {
+      const solve = await lissaSolver(this.model, train, loss, l2, damping, { ...o.lissa, budget, ...(o.seed === undefined ? {} : { seed: o.seed }) }, fn);
+      return { budget, apply: solve };
+    }
     if (hessian === 'kfac' || hessian === 'ekfac') {
       const inverse = await kroneckerHessian(this.model, train, loss, hessian, pass);
       return { budget, apply: async (g: Float64Array) => inverse(g, l2 + damping) };

@@ -33,7 +33,7 @@ export const DATA_FLAGS: readonly FlagSpec[] = [
   { name: 'loss', type: 'string', values: ['cross-entropy', 'mse'], default: 'cross-entropy', help: 'the per-example training loss ℓ' },
   { name: 'method', type: 'string', values: DATA_METHODS, default: 'influence', help: 'attribution method' },
   { name: 'l2', type: 'number', min: 0, default: 0, help: 'λ of the training objective mean ℓ + (λ/2)‖θ‖² (influence); the ridge of TRAK’s kernel ΦᵀΦ + nλI' },
-  { name: 'hessian', type: 'string', values: ['exact', 'cg', 'lissa', 'kfac', 'ekfac'], default: 'exact', help: 'influence: how H⁻¹ is applied (exact: small models; cg: Hessian-vector products; kfac/ekfac: Kronecker-factored Gauss–Newton per layer)' },
+  { name: 'hessian', type: 'string', values: ['exact', 'cg', 'lissa', 'kfac', 'ekfac'], default: 'exact', help: 'influence: how H⁻¹ is applied (exact: small models; cg: Hessian-vector products; lissa: their Neumann series; kfac/ekfac: Kronecker-factored Gauss–Newton per layer)' },
   { name: 'damping', type: 'number', min: 0, default: 0, help: 'influence: added to the Hessian’s diagonal' },
   { name: 'projection-dim', type: 'int', min: 1, help: 'project gradients to K dimensions (TRAK, TracIn, grad-*); default none' },
   { name: 'projection', type: 'string', values: ['rademacher', 'gaussian'], default: 'rademacher', help: 'random projection entries' },
@@ -86,9 +86,8 @@ export async function dataCommand(raw: Map<string, string | true>, signal?: Abor
   const flags = parseFlags(raw, DATA_FLAGS, 'data');
   for (const f of DATA_FLAGS) if (f.default !== undefined && !flags.has(f.name)) flags.set(f.name, f.default);
   const method = flags.get('method') as (typeof DATA_METHODS)[number];
-  const hessian = flags.get('hessian') as string;
+  const hessian = flags.get('hessian') as HessianSolver;
   if (method === 'magic') throw new CapabilityError("Method 'magic' (metagradients through attrib's own trainer) is not available yet; use influence, trak, tracin, grad-dot or grad-cos", { method });
-  if (hessian === 'lissa') throw new CapabilityError('--hessian lissa is not available yet; use exact (small models), cg, kfac or ekfac', { hessian });
   const out = need(flags, 'out');
   const modelFile = need(flags, 'model');
   const toNpy = out.toLowerCase().endsWith('.npy');
@@ -113,7 +112,7 @@ export async function dataCommand(raw: Map<string, string | true>, signal?: Abor
     if (checkpointFiles.length > 0) models.push(...ensemble);
     switch (method) {
       case 'influence':
-        result = await new InfluenceFunctions(models[0]!, { l2, hessian: hessian as HessianSolver, damping: flags.get('damping') as number }).attribute(train, test, control);
+        result = await new InfluenceFunctions(models[0]!, { l2, hessian, damping: flags.get('damping') as number }).attribute(train, test, control);
         break;
       case 'trak':
         result = await new Trak(ensemble, { l2, ...proj }).attribute(train, test, control);
