@@ -83,6 +83,15 @@ describe('training-data attribution: bad input and what cannot be differentiated
     expect(await codeOf(new InfluenceFunctions(model).attribute(set, set))).toBe('invalid_argument');
   });
 
+  it('the exact Hessian of more than 8,192 parameters is refused before any work, naming the other solvers', async () => {
+    using big = await OnnxTrainingModel.load(
+      makeModel({ nodes: [node('Gemm', ['x', 'W'], ['y'], [intAttr('transB', 1)])], inputs: [{ name: 'x', shape: ['n', 100] }], outputs: [{ name: 'y', shape: ['n', 90] }], initializers: [floatTensor('W', [90, 100], new Array(9000).fill(0.01))] }),
+    );
+    const set = { x: { shape: [2, 100], data: new Float32Array(200) }, y: { shape: [2], data: new Int32Array([0, 1]) } };
+    const err = await new InfluenceFunctions(big, { l2: 0.1 }).attribute(set, set).catch((e: { code: string; details: Record<string, unknown> }) => e);
+    expect(err).toMatchObject({ code: 'invalid_argument', details: { arg: 'hessian', parameters: 9000 } });
+  });
+
   it('abort: a signal aborted during the run rejects with aborted', async () => {
     using model = await OnnxTrainingModel.load(dataModel('mlp'));
     const ac = new AbortController();

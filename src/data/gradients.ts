@@ -1,4 +1,5 @@
 // Streams per-example gradients of a training model over a data set, one bounded batch at a time.
+import { assertHostAllocation } from '../core/assert.js';
 import type { Budget } from '../core/budget.js';
 import { lossGrad, marginGrad, type Examples, type LossName } from './loss.js';
 import type { OnnxTrainingModel } from './onnx/training-model.js';
@@ -73,6 +74,7 @@ export async function forEachGradient(model: OnnxTrainingModel, set: Examples, l
 export async function gradientMatrix(model: OnnxTrainingModel, set: Examples, loss: LossName, opts: GradientStreamOptions = {}): Promise<{ grads: Float64Array; value: Float64Array; weight: Float64Array }> {
   const n = set.x.shape[0]!;
   const p = model.parameterCount;
+  assertHostAllocation(n * p, 'examples', 'gradientMatrix');
   const grads = new Float64Array(n * p);
   const value = new Float64Array(n);
   const weight = new Float64Array(n);

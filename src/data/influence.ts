@@ -33,6 +33,9 @@ export interface InfluenceOptions extends DataRunOptions {
   readonly lissa?: LissaOptions;
 }
 
+/** Most parameters the exact Hessian is formed for (p² doubles: 512 MiB). */
+export const MAX_EXACT_PARAMETERS = 8192;
+
 const HINT = "the model is not at a strict minimum of the objective: check 'l2' (the λ it was trained with) or add 'damping'";
 
 /**
@@ -113,6 +116,7 @@ export class InfluenceFunctions {
       return { budget, apply: async (g: Float64Array) => inverse(g, l2 + damping) };
     }
     if (hessian === 'exact') {
+      if (p > MAX_EXACT_PARAMETERS) throw new InvalidArgumentError(`Argument 'hessian' passed to '${fn}' is 'exact', but the model has ${p} parameters: its Hessian would need ${p}² doubles; for more than ${MAX_EXACT_PARAMETERS} parameters use 'cg', 'lissa', 'kfac' or 'ekfac'`, { arg: 'hessian', fn, parameters: p, max: MAX_EXACT_PARAMETERS });
       budget.enterPhase('Hessian');
       const h = await exactHessian(this.model, train, loss, l2, pass);
       for (let k = 0; k < p; k++) h[k * p + k]! += damping;

@@ -1,4 +1,5 @@
 // TRAK: projected margin gradients, the ridge-regularised kernel inverse, averaged over checkpoints.
+import { assertHostAllocation } from '../core/assert.js';
 import type { DataAttribution } from '../core/result.js';
 import { forEachGradient, gradientMatrix } from './gradients.js';
 import { addGram, backSolve, cholesky, dot, forwardSolve, pseudoInverseSolver, symmetrizeLower } from './internal/dense.js';
@@ -49,6 +50,7 @@ export class Trak extends MultiModelMethod<TrakOptions> {
       const features = (g: Float64Array, rows: number) => (projection ? projection.project(g, rows) : g);
       const testPhi = features((await gradientMatrix(model, test, loss, { ...pass, phase: 'test features' })).grads, m);
       if (k <= n) {
+        assertHostAllocation(k * k, 'projectionDim', fn);
         // primal, streamed: pass 1 builds ΦᵀΦ, pass 2 scores each batch of training features
         const kernel = new Float64Array(k * k);
         await forEachGradient(model, train, loss, { ...pass, phase: 'training kernel' }, (ch) => {
@@ -59,6 +61,7 @@ export class Trak extends MultiModelMethod<TrakOptions> {
         const left = primalSolve(kernel, testPhi, n, m, k, l2);
         await scoreAgainstTrain(model, train, loss, left, m, 1, { ...pass, phase: 'training features' }, features, scores);
       } else {
+        assertHostAllocation(n * k, 'projectionDim', fn);
         const phi = new Float64Array(n * k);
         await forEachGradient(model, train, loss, { ...pass, phase: 'training features' }, (ch) => {
           phi.set(features(ch.grads, ch.rows), ch.start * k);

@@ -1,6 +1,7 @@
 // What the data attribution methods share: scoring test-side vectors against streamed training
 // gradients, checking the data, and wrapping scores as a DataAttribution.
 import * as tf from '@tensorflow/tfjs-core';
+import { assertHostAllocation } from '../../core/assert.js';
 import { Budget } from '../../core/budget.js';
 import { CapabilityError, InvalidArgumentError } from '../../core/errors.js';
 import { DataAttribution } from '../../core/result.js';
@@ -78,7 +79,9 @@ export function prepareRun<O extends DataRunOptions>(model: OnnxTrainingModel, t
   const o = { ...defaults, ...options };
   const loss = o.loss ?? 'cross-entropy';
   if (only && loss !== only) throw new CapabilityError(`'${fn}' needs loss '${only}', got '${loss}'`, { fn, loss });
-  return { o, loss, ...checkData(model, train, test, loss, fn) };
+  const sizes = checkData(model, train, test, loss, fn);
+  assertHostAllocation(sizes.n * sizes.m, 'test', fn); // the scores
+  return { o, loss, ...sizes };
 }
 
 /** A non-empty list of models (checkpoints, an ensemble) that share one parameter count. */
