@@ -27,7 +27,7 @@ export class GradientSimilarity {
   async attribute(train: Examples, test: Examples, options: GradientSimilarityOptions = {}): Promise<DataAttribution> {
     const fn = 'GradientSimilarity.attribute';
     const { o, loss, n, m } = prepareRun(this.model, train, test, this.defaults, options, fn);
-    const projection = projectionFor(o, this.model.parameterCount);
+    const projection = projectionFor(o, this.model);
     const budget = startBudget(o, n + m, fn);
     const scores = await gradientProducts(this.model, train, test, loss, { budget, scale: 1, normalize: this.id === 'grad-cos', ...(projection ? { projection } : {}), ...(o.batchSize ? { batchSize: o.batchSize } : {}) });
     return dataResult(this.id, scores, m, n, budget);

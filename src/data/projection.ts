@@ -3,21 +3,34 @@
 // materialised whole when it does not fit.
 import { InvalidArgumentError } from '../core/errors.js';
 import { Rng } from '../core/random.js';
+import { KroneckerProjection } from './kronecker-projection.js';
+import type { OnnxTrainingModel } from './onnx/training-model.js';
 
-export type ProjectionKind = 'rademacher' | 'gaussian';
+/** Dense JL matrices with Rademacher or Gaussian entries, or LoGra's per-layer Kronecker factors. */
+export type ProjectionKind = 'rademacher' | 'gaussian' | 'kronecker';
+
+/** A linear map of per-example gradients [rows × p] to features [rows × outputDim]. */
+export interface GradientProjection {
+  readonly outputDim: number;
+  project(x: Float64Array, rows: number): Float64Array;
+}
 
 /** The projection options of the gradient-feature methods (grad-dot, grad-cos, TracIn, TRAK). */
 export interface ProjectionOptions {
-  /** Project gradients to this many dimensions first. Default: no projection. */
+  /** Project gradients to this many dimensions first ('kronecker': each side of each layer). Default: no projection. */
   readonly projectionDim?: number;
-  /** Entries of P. Default 'rademacher'. */
+  /** Entries of P, or 'kronecker' (see KroneckerProjection). Default 'rademacher'. */
   readonly projection?: ProjectionKind;
   readonly seed?: number;
 }
 
-/** The projection `o` asks for on p parameters (seed + `offset`, one fresh matrix per model), or undefined. */
-export const projectionFor = (o: ProjectionOptions, p: number, offset = 0): RandomProjection | undefined =>
-  o.projectionDim === undefined ? undefined : new RandomProjection(p, o.projectionDim, (o.seed ?? 0) + offset, o.projection ?? 'rademacher');
+/** The projection `o` asks for on the model's gradients (seed + `offset`, one fresh matrix per model), or undefined. */
+export function projectionFor(o: ProjectionOptions, model: OnnxTrainingModel, offset = 0): GradientProjection | undefined {
+  if (o.projectionDim === undefined) return undefined;
+  const seed = (o.seed ?? 0) + offset;
+  const kind = o.projection ?? 'rademacher';
+  return kind === 'kronecker' ? new KroneckerProjection(model.layers, model.parameterCount, o.projectionDim, seed) : new RandomProjection(model.parameterCount, o.projectionDim, seed, kind);
+}
 
 /** Parameters per block of P's columns. */
 const BLOCK = 256;
@@ -32,7 +45,7 @@ export const PROJECTION_CACHE_ENTRIES = 2 ** 22;
  * Cost: k·p multiply-adds per row (plus k·p draws per call when P does not fit the cache).
  * @throws {InvalidArgumentError} when k is not an integer in [1, p].
  */
-export class RandomProjection {
+export class RandomProjection implements GradientProjection {
   private readonly cache: (Float64Array | undefined)[] = [];
   private readonly cached: boolean;
 
@@ -40,7 +53,7 @@ export class RandomProjection {
     readonly inputDim: number,
     readonly outputDim: number,
     readonly seed = 0,
-    readonly kind: ProjectionKind = 'rademacher',
+    readonly kind: Exclude<ProjectionKind, 'kronecker'> = 'rademacher',
   ) {
     const fn = 'RandomProjection';
     if (!Number.isInteger(outputDim) || outputDim < 1 || outputDim > inputDim) {

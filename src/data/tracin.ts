@@ -36,7 +36,7 @@ export class TracIn extends MultiModelMethod<TracInOptions> {
     const budget = startBudget(o, (n + m) * this.models.length, fn);
     const scores = new Float64Array(m * n);
     for (const [c, model] of this.models.entries()) {
-      const projection = projectionFor(o, model.parameterCount, c);
+      const projection = projectionFor(o, model, c);
       await gradientProducts(model, train, test, loss, { budget, scale: rates[c]!, into: scores, ...(projection ? { projection } : {}), ...(o.batchSize ? { batchSize: o.batchSize } : {}) });
     }
     return dataResult(this.id, scores, m, n, budget);

@@ -40,13 +40,13 @@ export class Trak extends MultiModelMethod<TrakOptions> {
     const { o, loss, n, m } = prepareRun(this.models[0]!, train, test, this.defaults, options, fn, 'cross-entropy');
     const l2 = nonNegative(o.l2 ?? 0, 'l2', fn);
     const p = this.models[0]!.parameterCount;
-    const k = o.projectionDim ?? p;
     const budget = startBudget(o, (2 * n + m) * this.models.length, fn);
     const pass = { budget, objective: 'margin' as const, ...(o.batchSize ? { batchSize: o.batchSize } : {}) };
     const scores = new Float64Array(m * n);
     const weights = new Float64Array(n);
     for (const [c, model] of this.models.entries()) {
-      const projection = projectionFor(o, p, c);
+      const projection = projectionFor(o, model, c);
+      const k = projection?.outputDim ?? p;
       const features = (g: Float64Array, rows: number) => (projection ? projection.project(g, rows) : g);
       const testPhi = features((await gradientMatrix(model, test, loss, { ...pass, phase: 'test features' })).grads, m);
       if (k <= n) {

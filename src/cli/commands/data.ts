@@ -36,7 +36,7 @@ export const DATA_FLAGS: readonly FlagSpec[] = [
   { name: 'hessian', type: 'string', values: ['exact', 'cg', 'lissa', 'kfac', 'ekfac'], default: 'exact', help: 'influence: how H⁻¹ is applied (exact: small models; cg: Hessian-vector products; lissa: their Neumann series; kfac/ekfac: Kronecker-factored Gauss–Newton per layer)' },
   { name: 'damping', type: 'number', min: 0, default: 0, help: 'influence: added to the Hessian’s diagonal' },
   { name: 'projection-dim', type: 'int', min: 1, help: 'project gradients to K dimensions (TRAK, TracIn, grad-*); default none' },
-  { name: 'projection', type: 'string', values: ['rademacher', 'gaussian'], default: 'rademacher', help: 'random projection entries' },
+  { name: 'projection', type: 'string', values: ['rademacher', 'gaussian', 'kronecker'], default: 'rademacher', help: 'dense JL entries, or kronecker: LoGra per-layer factors, --projection-dim per side of each layer' },
   { name: 'checkpoints', type: 'string', help: 'a.onnx,b.onnx: TracIn’s checkpoints / TRAK’s ensemble (default: --model alone)' },
   { name: 'learning-rates', type: 'number-list', help: 'TracIn: η of each checkpoint (default 1 each)' },
   { name: 'seed', type: 'int', min: 0, default: 0, help: 'seed of the random projections' },

@@ -4,11 +4,11 @@ import type { Budget } from '../../core/budget.js';
 import { gradientMatrix } from '../gradients.js';
 import type { Examples, LossName } from '../loss.js';
 import type { OnnxTrainingModel } from '../onnx/training-model.js';
-import type { RandomProjection } from '../projection.js';
+import type { GradientProjection } from '../projection.js';
 import { scoreAgainstTrain } from './scores.js';
 
 export interface ProductOptions {
-  readonly projection?: RandomProjection;
+  readonly projection?: GradientProjection;
   /** Divide every gradient by its norm (cosine similarity). */
   readonly normalize?: boolean;
   readonly scale: number;
