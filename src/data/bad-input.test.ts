@@ -92,6 +92,16 @@ describe('training-data attribution: bad input and what cannot be differentiated
     expect(err).toMatchObject({ code: 'invalid_argument', details: { arg: 'hessian', parameters: 9000 } });
   });
 
+  it('progress: events count gradient rows up to the total', async () => {
+    using model = await OnnxTrainingModel.load(dataModel('lr'));
+    const events: { phase: string; done: number; total: number }[] = [];
+    using r = await new GradientSimilarity(model).attribute(train, test, { batchSize: 8, onProgress: (p) => events.push(p) });
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.at(-1)).toMatchObject({ done: 178, total: 178 });
+    for (let k = 1; k < events.length; k++) expect(events[k]!.done).toBeGreaterThanOrEqual(events[k - 1]!.done);
+    expect(r.diagnostics.evaluations).toBe(178);
+  });
+
   it('abort: a signal aborted during the run rejects with aborted', async () => {
     using model = await OnnxTrainingModel.load(dataModel('mlp'));
     const ac = new AbortController();

@@ -7,7 +7,7 @@ import { lissaSolver, type LissaOptions } from './lissa.js';
 import { exactHessian, hessianVectorProduct } from './hessian.js';
 import { backSolve, cholesky, conjugateGradient, forwardSolve } from './internal/dense.js';
 import { dataResult, nonNegative, prepareRun, scoreAgainstTrain, startBudget, type DataRunOptions } from './internal/scores.js';
-import { checkExamples, type Examples } from './loss.js';
+import type { Examples } from './loss.js';
 import type { OnnxTrainingModel } from './onnx/training-model.js';
 
 /**
@@ -62,7 +62,7 @@ export class InfluenceFunctions {
     const fn = 'InfluenceFunctions.attribute';
     const { o, loss, n, m } = prepareRun(this.model, train, test, this.defaults, options, fn);
     const p = this.model.parameterCount;
-    const solve = await this.solver(train, o, fn, m);
+    const solve = await this.solver(train, o, fn, n, m);
     const { budget } = solve;
     const pass = { budget, ...(o.batchSize ? { batchSize: o.batchSize } : {}) };
     const { grads } = await gradientMatrix(this.model, test, loss, { ...pass, phase: 'test gradients' });
@@ -80,7 +80,7 @@ export class InfluenceFunctions {
     const fn = 'InfluenceFunctions.selfInfluence';
     const { o, loss, n } = prepareRun(this.model, train, train, this.defaults, options, fn);
     const p = this.model.parameterCount;
-    const solve = await this.solver(train, o, fn, n);
+    const solve = await this.solver(train, o, fn, n, n);
     const out = new Float64Array(n);
     await forEachGradient(this.model, train, loss, { budget: solve.budget, phase: 'self-influence', ...(o.batchSize ? { batchSize: o.batchSize } : {}) }, async (c) => {
       for (let r = 0; r < c.rows; r++) {
@@ -96,13 +96,12 @@ export class InfluenceFunctions {
   }
 
   /** H⁻¹ (plus the budget that paces it) for these options. */
-  private async solver(train: Examples, o: InfluenceOptions, fn: string, solves: number) {
+  private async solver(train: Examples, o: InfluenceOptions, fn: string, n: number, solves: number) {
     const loss = o.loss ?? 'cross-entropy';
     const l2 = nonNegative(o.l2 ?? 0, 'l2', fn);
     const damping = nonNegative(o.damping ?? 0, 'damping', fn);
     const hessian = o.hessian ?? 'exact';
     if (!HESSIAN_SOLVERS.includes(hessian)) throw new InvalidArgumentError(`Argument 'hessian' passed to '${fn}' must be one of ${HESSIAN_SOLVERS.join(', ')}, got ${String(hessian)}`, { arg: 'hessian', fn });
-    const n = checkExamples(train, this.model.rowShape, this.model.units, loss, 'train', fn);
     const p = this.model.parameterCount;
     const iterations = o.cgIterations ?? 100;
     const budget = startBudget(o, hessian === 'exact' ? 2 * p * n + 2 * n + solves : hessian === 'cg' ? 2 * n * iterations * solves + 2 * n + solves : hessian === 'lissa' ? 2 * n * (o.lissa?.depth ?? 1000) * solves + 40 * n : 3 * n + solves, fn);

@@ -108,8 +108,9 @@ export async function dataCommand(raw: Map<string, string | true>, signal?: Abor
   const models = [await loadModel(modelFile, loss)];
   let result: DataAttribution | undefined;
   try {
-    const ensemble = checkpointFiles.length > 0 ? await Promise.all(checkpointFiles.map((c) => loadModel(c, loss))) : [models[0]!];
-    if (checkpointFiles.length > 0) models.push(...ensemble);
+    // one at a time, so that every session opened is released even when a later file fails
+    for (const c of checkpointFiles) models.push(await loadModel(c, loss));
+    const ensemble = checkpointFiles.length > 0 ? models.slice(1) : models;
     switch (method) {
       case 'influence':
         result = await new InfluenceFunctions(models[0]!, { l2, hessian, damping: flags.get('damping') as number }).attribute(train, test, control);
