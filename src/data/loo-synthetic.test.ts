@@ -97,7 +97,7 @@ describe('influence on held-out data of another size (1,000 training examples)',
     const ex = (s: { x: Float64Array; y: Int32Array }, n: number) => ({ x: { shape: [n, D], data: Float32Array.from(s.x) }, y: { shape: [n], data: s.y } });
     using result = await new InfluenceFunctions(model, { l2: LAMBDA }).attribute(ex(train, N), ex(test, M));
     const scores = result.values.dataSync();
-    const removed = Array.from({ length: 25 }, (_, k) => k * 37);
+    const removed = Array.from({ length: 12 }, (_, k) => k * 83);
     const predicted: number[] = [];
     const actual: number[] = [];
     for (const j of removed) {

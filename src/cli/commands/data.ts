@@ -2,7 +2,7 @@
 // of an ONNX model's test predictions to its training examples.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { CapabilityError, InvalidArgumentError } from '../../core/errors.js';
+import { CapabilityError, FileFormatError, InvalidArgumentError } from '../../core/errors.js';
 import type { DataAttribution } from '../../core/result.js';
 import { GradientSimilarity } from '../../data/grad-similarity.js';
 import { InfluenceFunctions, type HessianSolver } from '../../data/influence.js';
@@ -20,6 +20,9 @@ import { readTensorFile } from '../inputs.js';
 import { checkOut, writeAtomically, writeFileAtomically } from '../outputs.js';
 import { ProgressBar } from '../progress.js';
 import { dataReportHtml, topScores } from './data-report.js';
+
+/** Largest .onnx file read (protobuf's message limit). */
+const MAX_ONNX_BYTES = 2 ** 31 - 1;
 
 export const DATA_METHODS = ['influence', 'trak', 'tracin', 'grad-dot', 'grad-cos', 'magic'] as const;
 
@@ -72,6 +75,9 @@ async function loadModel(file: string, loss: LossName): Promise<OnnxTrainingMode
       adapter.dispose();
     }
   } else {
+    const size = (await fs.stat(file).catch(() => undefined))?.size ?? 0;
+    // protobuf caps a message at 2 GiB; a larger file is no ONNX model ORT can open
+    if (size > MAX_ONNX_BYTES) throw new FileFormatError(`Model '${file}' is ${size} bytes; an .onnx file holds at most ${MAX_ONNX_BYTES}`, { file, size, max: MAX_ONNX_BYTES });
     try {
       bytes = new Uint8Array(await fs.readFile(file));
     } catch (e) {
