@@ -27,9 +27,24 @@ describe('TRAK, TracIn and gradient similarity on the wine MLP (README figures)'
     using c = await new Trak(model, { ...opts, seed: 4 }).attribute(train, test);
     expect(Array.from(c.values.dataSync())).not.toEqual(Array.from(a.values.dataSync()));
     expect(mlpLds(a.values.dataSync())).toBeGreaterThan(0.2);
+    // unprojected, an ensemble of the same model twice is that model
+    using single = await new Trak(model, { l2: 0.001 }).attribute(train, test);
+    using twice = await new Trak([model, model], { l2: 0.001 }).attribute(train, test);
+    const [s1, s2] = [single.values.dataSync(), twice.values.dataSync()];
+    for (let k = 0; k < s1.length; k += 7) expect(s2[k]!).toBeCloseTo(s1[k]!, 6);
   });
 
-  it('grad-dot reaches LDS 0.52; TracIn of one checkpoint at rate η is η × grad-dot; grad-cos is bounded by 1', async () => {
+  it('TracIn over two checkpoints is the η-weighted sum of their gradient dot products', async () => {
+    using lr = await OnnxTrainingModel.load(dataModel('lr'));
+    using flipped = await OnnxTrainingModel.load(dataModel('lr-mislabel'));
+    using both = await new TracIn([lr, flipped], { learningRates: [0.3, 0.7] }).attribute(train, test);
+    using a = await new GradientSimilarity(lr).attribute(train, test);
+    using b = await new GradientSimilarity(flipped).attribute(train, test);
+    const [t, x, y] = [both.values.dataSync(), a.values.dataSync(), b.values.dataSync()];
+    for (let k = 0; k < t.length; k += 11) expect(t[k]!).toBeCloseTo(0.3 * x[k]! + 0.7 * y[k]!, 4);
+  });
+
+  it('grad-dot reaches LDS 0.52; TracIn of one checkpoint listed twice (η = 0.5, 1.5) is 2 × grad-dot; grad-cos is bounded by 1', async () => {
     using model = await OnnxTrainingModel.load(dataModel('mlp'));
     using dot = await new GradientSimilarity(model, 'grad-dot').attribute(train, test);
     expect(Math.abs(mlpLds(dot.values.dataSync()) - 0.52)).toBeLessThan(0.03);
