@@ -28,6 +28,8 @@ export interface GradientStreamOptions {
   readonly batchSize?: number;
   /** Sum the rows' gradients instead of keeping them per example (`grads` is then `[p]`). */
   readonly sum?: boolean;
+  /** Per-example data weights w_j multiplying each row's loss gradient (MAGIC's weighted objective). Default 1. */
+  readonly rowWeights?: ArrayLike<number>;
   readonly budget?: Budget;
   readonly phase?: string;
 }
@@ -62,6 +64,8 @@ export async function forEachGradient(model: OnnxTrainingModel, set: Examples, l
         }
         const g = lossGrad(loss, z, set.y.data, start, model.units);
         value = g.value;
+        const w = opts.rowWeights;
+        if (w) for (let k = 0; k < g.cotangent.length; k++) g.cotangent[k]! *= w[start + Math.floor(k / model.units)]!;
         return g.cotangent;
       },
       { ...(opts.theta ? { theta: opts.theta } : {}), ...(opts.sum ? { sum: true } : {}) },
@@ -86,7 +90,7 @@ export async function gradientMatrix(model: OnnxTrainingModel, set: Examples, lo
   return { grads, value, weight };
 }
 
-/** ∇J(θ) = (1/n) Σ_k ∇ℓ_k(θ) + λθ, the gradient of the training objective. */
+/** ∇J(θ) = (1/n) Σ_k w_k ∇ℓ_k(θ) + λθ, the gradient of the training objective (w = `opts.rowWeights`, default 1). */
 export async function objectiveGradient(model: OnnxTrainingModel, set: Examples, loss: LossName, l2: number, theta: Float64Array, opts: GradientStreamOptions = {}): Promise<Float64Array> {
   const n = set.x.shape[0]!;
   const total = new Float64Array(model.parameterCount);
