@@ -190,6 +190,8 @@ export type { LissaOptions } from './data/lissa.js';
 export { Trak } from './data/trak.js';
 export type { TrakOptions } from './data/trak.js';
 export { TracIn } from './data/tracin.js';
+export { Magic, trainFullBatch } from './data/magic.js';
+export type { MagicOptions, TrainerOptions } from './data/magic.js';
 export type { TracInOptions } from './data/tracin.js';
 export { GradientSimilarity } from './data/grad-similarity.js';
 export type { GradientSimilarityOptions } from './data/grad-similarity.js';

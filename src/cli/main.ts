@@ -21,7 +21,7 @@ usage:
   attrib evaluate --model M --input X [--target T] --methods a,b,c --metrics deletion,insertion,infidelity,…
                  [--relevant FILE] [--out FILE.json]   score methods (random is the control)
   attrib methods [ID] [--json]     list methods and costs; one method's options and defaults
-  attrib data --model M.onnx --train-x X --train-y Y --test-x X --test-y Y --method influence|trak|tracin|grad-dot|grad-cos
+  attrib data --model M.onnx --train-x X --train-y Y --test-x X --test-y Y --method influence|trak|tracin|grad-dot|grad-cos|magic
                  [--loss cross-entropy|mse] [--l2 λ] [--hessian exact|cg|lissa|kfac|ekfac] [--projection-dim K] [--checkpoints a,b]
                  [--seed N] --out scores.npy|DIR   training-data attribution (docs/data-attribution.md)
   attrib COMMAND --help            a command's options, defaults and allowed values

@@ -63,7 +63,11 @@ describe('attrib data', () => {
     expect(r.stderr).toContain('shape_mismatch');
   });
 
-  it('MAGIC (not built yet) is refused as capability_missing', async () => {
-    await expect(dataCommand(args('lr', { method: 'magic', out: path.join(dir, 'm.npy') }))).rejects.toMatchObject({ code: 'capability_missing' });
+  it('MAGIC needs the trainer settings, and with them trains and scores', async () => {
+    await expect(dataCommand(args('lr', { method: 'magic', out: path.join(dir, 'm.npy') }))).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'train-steps' } });
+    const out = path.join(dir, 'magic');
+    await dataCommand(args('lr', { method: 'magic', 'train-steps': '5', 'learning-rate': '0.1', l2: '0.01', out }));
+    const json = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8')) as { method: string; trainSteps: number; shape: number[] };
+    expect(json).toMatchObject({ method: 'magic', trainSteps: 5, shape: [50, 128] });
   });
 });

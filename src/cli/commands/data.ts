@@ -6,6 +6,7 @@ import { CapabilityError, FileFormatError, InvalidArgumentError } from '../../co
 import type { DataAttribution } from '../../core/result.js';
 import { GradientSimilarity } from '../../data/grad-similarity.js';
 import { InfluenceFunctions, type HessianSolver } from '../../data/influence.js';
+import { Magic } from '../../data/magic.js';
 import type { Examples, LossName } from '../../data/loss.js';
 import { OnnxTrainingModel } from '../../data/onnx/training-model.js';
 import type { ProjectionKind } from '../../data/projection.js';
@@ -42,6 +43,8 @@ export const DATA_FLAGS: readonly FlagSpec[] = [
   { name: 'projection', type: 'string', values: ['rademacher', 'gaussian', 'kronecker'], default: 'rademacher', help: 'dense JL entries, or kronecker: LoGra per-layer factors, --projection-dim per side of each layer' },
   { name: 'checkpoints', type: 'string', help: 'a.onnx,b.onnx: TracIn’s checkpoints / TRAK’s ensemble (default: --model alone)' },
   { name: 'learning-rates', type: 'number-list', help: 'TracIn: η of each checkpoint (default 1 each)' },
+  { name: 'train-steps', type: 'int', min: 1, help: 'magic: full-batch gradient steps T of attrib’s trainer (the model’s weights are θ_0)' },
+  { name: 'learning-rate', type: 'number', min: 0, help: 'magic: the trainer’s step size η' },
   { name: 'seed', type: 'int', min: 0, default: 0, help: 'seed of the random projections' },
   { name: 'top', type: 'int', min: 1, max: 1000, default: 5, help: 'proponents and opponents per test example in result.json' },
   { name: 'batch-size', type: 'int', min: 1, help: 'examples per gradient batch (default: fits 32 MiB of gradients)' },
@@ -93,7 +96,9 @@ export async function dataCommand(raw: Map<string, string | true>, signal?: Abor
   for (const f of DATA_FLAGS) if (f.default !== undefined && !flags.has(f.name)) flags.set(f.name, f.default);
   const method = flags.get('method') as (typeof DATA_METHODS)[number];
   const hessian = flags.get('hessian') as HessianSolver;
-  if (method === 'magic') throw new CapabilityError("Method 'magic' (metagradients through attrib's own trainer) is not available yet; use influence, trak, tracin, grad-dot or grad-cos", { method });
+  if (method === 'magic' && (!flags.has('train-steps') || !flags.has('learning-rate'))) {
+    throw new InvalidArgumentError("--method magic trains the model (its weights are the initialisation) with attrib's full-batch trainer: give --train-steps T and --learning-rate η (and --l2 λ)", { arg: 'train-steps' });
+  }
   const out = need(flags, 'out');
   const modelFile = need(flags, 'model');
   const toNpy = out.toLowerCase().endsWith('.npy');
@@ -124,6 +129,9 @@ export async function dataCommand(raw: Map<string, string | true>, signal?: Abor
       case 'trak':
         result = await new Trak(ensemble, { l2, ...proj }).attribute(train, test, control);
         break;
+      case 'magic':
+        result = await new Magic(models[0]!, { l2, steps: flags.get('train-steps') as number, learningRate: flags.get('learning-rate') as number }).attribute(train, test, control);
+        break;
       case 'tracin': {
         const rates = flags.get('learning-rates') as number[] | undefined;
         result = await new TracIn(ensemble, { ...proj, ...(rates ? { learningRates: rates } : {}) }).attribute(train, test, control);
@@ -150,6 +158,7 @@ export async function dataCommand(raw: Map<string, string | true>, signal?: Abor
       loss,
       l2,
       ...(method === 'influence' ? { hessian } : {}),
+      ...(method === 'magic' ? { trainSteps: flags.get('train-steps'), learningRate: flags.get('learning-rate'), note: 'the model was trained from its weights by attrib’s full-batch trainer; scores are for the trained parameters' } : {}),
       ...(projectionDim === undefined ? {} : { projectionDim, projection, seed }),
       shape: [m, n],
       sign: 'score[i, j] > 0: removing training example j is predicted to raise test example i’s loss (j is a proponent)',
