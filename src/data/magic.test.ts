@@ -43,4 +43,13 @@ describe('MAGIC on the wine MLP trained by attrib’s full-batch trainer', () =>
     console.log(`MAGIC LDS on ${M} test examples, 20 subsets: ${lds.toFixed(3)}`);
     expect(lds).toBeGreaterThan(0.8);
   });
+
+  it('checkpointed replay (recomputing the iterates between checkpoints) gives the same scores as keeping every iterate', async () => {
+    using model = await OnnxTrainingModel.load(dataModel('lr'));
+    const recipe = { steps: 10, learningRate: 0.3, l2: 0.01 };
+    using all = await new Magic(model, { ...recipe, checkpoints: 10 }).attribute(wine.train, test);
+    using few = await new Magic(model, { ...recipe, checkpoints: 3 }).attribute(wine.train, test);
+    expect(Array.from(few.values.dataSync())).toEqual(Array.from(all.values.dataSync()));
+    await expect(new Magic(model, { steps: 0, learningRate: 0.1 }).attribute(wine.train, test)).rejects.toMatchObject({ code: 'invalid_argument' });
+  });
 });

@@ -34,10 +34,10 @@ function checkTrainer(o: TrainerOptions, p: number, n: number, fn: string): void
 
 /**
  * Trains by full-batch gradient descent θ_{t+1} = θ_t − η ∇J_w(θ_t), J_w = (1/n) Σ w_j ℓ_j + (λ/2)‖θ‖²,
- * deterministically in float64; returns θ_T and, with `keep`, the iterates θ_0 … θ_{T−1}.
- * Cost: T passes over the training set.
+ * deterministically in float64; returns θ_T and, with `keepEvery` = c, the iterates θ_0, θ_c, θ_2c, …
+ * (`trajectory[t / c]`). Cost: T passes over the training set.
  */
-export async function trainFullBatch(model: OnnxTrainingModel, train: Examples, o: TrainerOptions, run: { readonly budget?: Budget; readonly keep?: boolean } = {}): Promise<{ theta: Float64Array; trajectory: Float64Array[] }> {
+export async function trainFullBatch(model: OnnxTrainingModel, train: Examples, o: TrainerOptions, run: { readonly budget?: Budget; readonly keepEvery?: number } = {}): Promise<{ theta: Float64Array; trajectory: Float64Array[] }> {
   const n = train.x.shape[0]!;
   checkTrainer(o, model.parameterCount, n, 'trainFullBatch');
   const l2 = nonNegative(o.l2 ?? 0, 'l2', 'trainFullBatch');
@@ -45,7 +45,7 @@ export async function trainFullBatch(model: OnnxTrainingModel, train: Examples, 
   const trajectory: Float64Array[] = [];
   const pass = { ...(run.budget ? { budget: run.budget } : {}), ...(o.batchSize ? { batchSize: o.batchSize } : {}), ...(o.weights ? { rowWeights: o.weights } : {}), phase: 'training' };
   for (let t = 0; t < o.steps; t++) {
-    if (run.keep) trajectory.push(theta);
+    if (run.keepEvery && t % run.keepEvery === 0) trajectory.push(theta);
     const g = await objectiveGradient(model, train, o.loss ?? 'cross-entropy', l2, theta, pass);
     theta = theta.map((v, k) => v - o.learningRate * g[k]!);
   }
@@ -53,7 +53,11 @@ export async function trainFullBatch(model: OnnxTrainingModel, train: Examples, 
 }
 
 /** MAGIC's options: run control and the trainer's settings. */
-export type MagicOptions = DataRunOptions & Omit<TrainerOptions, 'loss' | 'weights' | 'batchSize'>;
+export type MagicOptions = DataRunOptions &
+  Omit<TrainerOptions, 'loss' | 'weights' | 'batchSize'> & {
+    /** Iterates kept for the replay (the rest are recomputed segment by segment). Default ⌈√T⌉. */
+    readonly checkpoints?: number;
+  };
 
 /**
  * MAGIC: trains the model with {@link trainFullBatch} from `init` (all weights w = 1) and returns the
@@ -63,8 +67,10 @@ export type MagicOptions = DataRunOptions & Omit<TrainerOptions, 'loss' | 'weigh
  * predicted to raise ℓ_i. This is the first-order effect of removing j under this training
  * procedure, not an approximation of an optimum.
  *
- * Cost: T passes to train, then per step one pass of per-example gradients and 2m Hessian–vector
- * passes (central differences of the float64 gradient). Memory: the iterates, T·p, plus m·p adjoints.
+ * Cost: T passes to train, T more to recompute the iterates between checkpoints, then per step one
+ * pass of per-example gradients and 2m Hessian–vector passes (central differences of the float64
+ * gradient). Memory: C checkpoints plus one segment of ⌈T/C⌉ iterates (C = ⌈√T⌉ by default: 2√T·p),
+ * plus m·p adjoints — independent of the training-set size.
  * @see Ilyas et al. (2025), "MAGIC: Near-Optimal Data Attribution for Deep Learning", https://arxiv.org/abs/2504.16430
  */
 export class Magic {
@@ -82,14 +88,23 @@ export class Magic {
     const T = trainer.steps;
     const eta = trainer.learningRate;
     const l2 = trainer.l2 ?? 0;
-    const budget = startBudget(o, T * n * (2 + 2 * m) + m, fn);
+    const budget = startBudget(o, T * n * (3 + 2 * m) + m, fn);
+    const kept = o.checkpoints ?? Math.ceil(Math.sqrt(T));
+    if (!Number.isInteger(kept) || kept < 1) throw new InvalidArgumentError(`Argument 'checkpoints' passed to '${fn}' must be a positive integer, got ${kept}`, { arg: 'checkpoints', fn });
+    const every = Math.ceil(T / Math.min(kept, T));
     const pass = { budget, ...(o.batchSize ? { batchSize: o.batchSize } : {}) };
-    const { theta, trajectory } = await trainFullBatch(this.model, train, trainer, { budget, keep: true });
+    const { theta, trajectory } = await trainFullBatch(this.model, train, trainer, { budget, keepEvery: every });
     const p = this.model.parameterCount;
     const adjoints = (await gradientMatrix(this.model, test, loss, { ...pass, theta, phase: 'test gradients' })).grads;
     const scores = new Float64Array(m * n);
+    let segment: Float64Array[] = [];
     for (let t = T - 1; t >= 0; t--) {
-      const at = trajectory[t]!;
+      const c = Math.floor(t / every);
+      if (t === T - 1 || t % every === every - 1) {
+        // replay: recompute θ_{c·every} … θ_t from the checkpoint (the same deterministic steps)
+        segment = (await trainFullBatch(this.model, train, { ...trainer, init: trajectory[c]!, steps: t - c * every + 1 }, { budget, keepEvery: 1 })).trajectory;
+      }
+      const at = segment[t - c * every]!;
       // score += (η/n) a_{t+1}ᵀ ∇ℓ_j(θ_t), then a_t = a_{t+1} − η H_t a_{t+1}
       await scoreAgainstTrain(this.model, train, loss, adjoints, m, eta / n, { ...pass, theta: at, phase: 'replay' }, undefined, scores);
       const hvp = hessianVectorProduct(this.model, train, loss, l2, 0, { ...pass, theta: at });
