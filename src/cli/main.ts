@@ -12,6 +12,7 @@ import { benchmarkCommand, BENCHMARK_FLAGS } from './commands/benchmark.js';
 import { contextCommand, CONTEXT_FLAGS } from './commands/context.js';
 import { componentsCommand, COMPONENTS_FLAGS } from './commands/components.js';
 import { studioCommand, STUDIO_FLAGS } from './commands/studio.js';
+import { dataCommand, DATA_FLAGS } from './commands/data.js';
 import { findMethod } from '../methods.js';
 
 const USAGE = `attrib: explain what a model did, by attribution
@@ -23,6 +24,9 @@ usage:
   attrib evaluate --model M --input X [--target T] --methods a,b,c --metrics deletion,insertion,infidelity,…
                  [--relevant FILE] [--out FILE.json]   score methods (random is the control)
   attrib methods [ID] [--json]     list methods and costs; one method's options and defaults
+  attrib data --model M.onnx --train-x X --train-y Y --test-x X --test-y Y --method influence|trak|tracin|grad-dot|grad-cos|magic
+                 [--loss cross-entropy|mse] [--l2 λ] [--hessian exact|cg|lissa|kfac|ekfac] [--projection-dim K] [--checkpoints a,b]
+                 [--seed N] --out scores.npy|DIR   training-data attribution (docs/data-attribution.md)
   attrib COMMAND --help            a command's options, defaults and allowed values
   attrib --version
   attrib demo [--out DIR] [--quick] explain the bundled models with every method; writes report.html
@@ -51,6 +55,7 @@ const COMMANDS: Record<string, { readonly summary: string; readonly usage: strin
   evaluate: { summary: 'score attribution methods with faithfulness metrics (random is the control)', usage: 'attrib evaluate --model M --input X [--methods a,b] [--metrics m,n] [options]', flags: EVALUATE_FLAGS },
   methods: { summary: 'the methods: a table, or one method in detail', usage: 'attrib methods [ID] [--json]', flags: METHODS_FLAGS },
   demo: { summary: 'explain the bundled models with every method; writes report.html', usage: 'attrib demo [--out DIR] [--quick]', flags: DEMO_FLAGS },
+  data: { summary: 'training-data attribution: which training examples raise or lower each test loss', usage: 'attrib data --model M.onnx --train-x X --train-y Y --test-x X --test-y Y [--method ID] [options] --out scores.npy|DIR', flags: DATA_FLAGS },
   benchmark: { summary: 'the ground-truth benchmark: leaderboard.md/.json and charts', usage: 'attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]', flags: BENCHMARK_FLAGS },
   context: { summary: 'which sources of a context an LLM answer relied on, scored by a server', usage: 'attrib context --endpoint URL --api API --context FILE --query TEXT [--method ID] [--out F]', flags: CONTEXT_FLAGS },
   components: { summary: "scores of a transformer's heads and MLPs (activation patching, AtP, AtP*, DLA, logit lens)", usage: 'attrib components --model DIR --tokens IDS [--corrupt-tokens IDS] --answer ID --wrong ID --method M [--nodes z,q,k,v,mlp] [--per-position] [--out FILE.json|DIR]', flags: COMPONENTS_FLAGS },
@@ -137,6 +142,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'studio': {
         await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, false);
         await studioCommand(raw, ac.signal);
+        return 0;
+      }
+      case 'data': {
+        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, raw.get('quiet') === true);
+        raw.delete('backend');
+        const r = await dataCommand(raw, ac.signal);
+        process.stdout.write(`${r.stdout}\n`);
+        if (raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
         return 0;
       }
       case 'demo': {

@@ -3,27 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../test/backend.js';
 import { nodeKey as key, TRANSFORMER_MODELS, useTransformerFixture } from '../../test/transformers.js';
 import { atpStar } from './atp-star.js';
+import { spearman } from '../core/rank.js';
 
-/** Spearman rank correlation (average ranks for ties). */
-export function spearman(a: readonly number[], b: readonly number[]): number {
-  const ranks = (v: readonly number[]) => {
-    const idx = v.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
-    const r = new Array<number>(v.length);
-    for (let i = 0; i < idx.length; ) {
-      let j = i;
-      while (j + 1 < idx.length && idx[j + 1]![0] === idx[i]![0]) j++;
-      for (let k = i; k <= j; k++) r[idx[k]![1]] = (i + j) / 2;
-      i = j + 1;
-    }
-    return r;
-  };
-  const [ra, rb] = [ranks(a), ranks(b)];
-  const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
-  const [ma, mb] = [mean(ra), mean(rb)];
-  let [num, da, db] = [0, 0, 0];
-  for (let i = 0; i < ra.length; i++) (num += (ra[i]! - ma) * (rb[i]! - mb)), (da += (ra[i]! - ma) ** 2), (db += (rb[i]! - mb) ** 2);
-  return num / Math.sqrt(da * db);
-}
 
 beforeAll(() => useBackend('cpu'));
 

@@ -4,7 +4,7 @@ import { ContextAttribution, type SourceSpan } from '../core/result.js';
 import type { Progress } from '../core/types.js';
 import { attribot } from './attribot.js';
 import { contextCite } from './context-cite.js';
-import { linearDatamodelingScore, topKDrop, type TopKDrop } from './evaluate.js';
+import { ablationLds, topKDrop, type TopKDrop } from './evaluate.js';
 import { AblationGame } from './game.js';
 import { contextKernelShap } from './kernel-shap.js';
 import { leaveOneOut } from './leave-one-out.js';
@@ -138,7 +138,7 @@ export async function attributeContext(api: LogProbApi, opts: ContextAttributeOp
       scores = (await attribot(game, full, opts.keepGroups === undefined ? {} : { keepGroups: opts.keepGroups })).scores;
   }
   const drops = opts.topK && opts.topK.length > 0 ? await topKDrop(game, full, scores, opts.topK) : undefined;
-  const lds = opts.ldsAblations ? await linearDatamodelingScore(game, scores, opts.ldsAblations, seed + 0x5eed) : undefined;
+  const lds = opts.ldsAblations ? await ablationLds(game, scores, opts.ldsAblations, seed + 0x5eed) : undefined;
   const elapsedMs = performance.now() - t0;
   const attribution = new ContextAttribution(opts.method, sources, tf.tensor2d(Float32Array.from(scores), [1, sources.length], 'float32'), { evaluations: scorer.prompts, elapsedMs, truncated: false });
   return {

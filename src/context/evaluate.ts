@@ -1,5 +1,5 @@
 import { Rng } from '../core/random.js';
-import { ranks } from '../core/rank.js';
+import { spearman } from '../core/rank.js';
 import { randomMasks } from './context-cite.js';
 import type { AblationGame } from './game.js';
 
@@ -26,31 +26,19 @@ export async function topKDrop(game: AblationGame, full: number, scores: ArrayLi
 }
 
 /**
- * Linear datamodeling score (Park et al. 2023; ContextCite's LDS): the Spearman correlation, over
+ * Linear datamodeling score of a context attribution (Park et al. 2023; ContextCite's LDS): the Spearman correlation, over
  * `count` held-out random keep-masks (each source kept with probability 1/2, drawn from `seed`),
  * between the attribution's additive prediction Σ_i score_i·[i kept] and the response's actual
  * log-probability (a rank correlation: the logit target gives the same value).
  *
  * Cost: `count` prompts.
  */
-export async function linearDatamodelingScore(game: Pick<AblationGame, 'n' | 'values'>, scores: ArrayLike<number>, count: number, seed: number): Promise<number> {
+export async function ablationLds(game: Pick<AblationGame, 'n' | 'values'>, scores: ArrayLike<number>, count: number, seed: number): Promise<number> {
   const n = game.n;
   const masks = randomMasks(n, count, 0.5, new Rng(seed));
   const actual = await game.values(masks, 'LDS held-out ablations');
   const predicted = new Float64Array(count);
   for (let r = 0; r < count; r++) for (let i = 0; i < n; i++) predicted[r]! += masks[r * n + i]! * scores[i]!;
-  return spearman(predicted, actual);
-}
-
-/** Spearman rank correlation (average ranks for ties); 0 when either side is constant. */
-export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const n = ra.length;
-  const m = (n + 1) / 2;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) (sab += (ra[i]! - m) * (rb[i]! - m)), (saa += (ra[i]! - m) ** 2), (sbb += (rb[i]! - m) ** 2);
-  return saa === 0 || sbb === 0 ? 0 : sab / Math.sqrt(saa * sbb);
+  const rho = spearman(predicted, actual);
+  return Number.isNaN(rho) ? 0 : rho; // a constant side: no ranking to agree with
 }

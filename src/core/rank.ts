@@ -1,3 +1,6 @@
+// Rank statistics shared by the evaluations (randomisation checks, LDS of data and context attribution).
+import { pearson } from './linalg.js';
+
 /** Ranks 1..n of the values, ties given their average rank (for Spearman correlations). */
 export function ranks(v: ArrayLike<number>): Float64Array {
   const idx = Array.from({ length: v.length }, (_, i) => i).sort((p, q) => v[p]! - v[q]!);
@@ -10,3 +13,6 @@ export function ranks(v: ArrayLike<number>): Float64Array {
   }
   return r;
 }
+
+/** Spearman's rank correlation (Pearson of average ranks); NaN when either side is constant (undefined). */
+export const spearman = (a: ArrayLike<number>, b: ArrayLike<number>): number => pearson(ranks(a), ranks(b));

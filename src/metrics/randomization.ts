@@ -3,6 +3,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { assertBatch } from '../core/assert.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { Rng } from '../core/random.js';
+import { pearson } from '../core/linalg.js';
 import { ranks } from '../core/rank.js';
 import type { AttributeOptions, Attributor } from '../core/types.js';
 
@@ -87,14 +88,8 @@ async function attributionRanks(method: Attributor<AttributeOptions>, x: tf.Tens
   return Array.from({ length: n }, (_, i) => ranks(Array.from(a.subarray(i * e, (i + 1) * e), Math.abs)));
 }
 
-/** Pearson correlation of two rank vectors (= Spearman's ρ with ties averaged). */
+/** Pearson correlation of two rank vectors (= Spearman's ρ with ties averaged); 1 when a side is constant. */
 function spearmanFromRanks(a: Float64Array, b: Float64Array): number {
-  const n = a.length;
-  const ma = a.reduce((s, v) => s + v, 0) / n;
-  const mb = b.reduce((s, v) => s + v, 0) / n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) (sab += (a[i]! - ma) * (b[i]! - mb)), (saa += (a[i]! - ma) ** 2), (sbb += (b[i]! - mb) ** 2);
-  return saa === 0 || sbb === 0 ? 1 : sab / Math.sqrt(saa * sbb);
+  const rho = pearson(a, b);
+  return Number.isNaN(rho) ? 1 : rho;
 }

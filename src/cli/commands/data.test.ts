@@ -1,0 +1,73 @@
+import '@tensorflow/tfjs-backend-cpu';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DATA_DIR, dataNpy } from '../../../test/data-reference.js';
+import { attrib } from '../../../test/run-cli.js';
+import { leaveOneOutCorrelation } from '../../data/evaluation.js';
+import { parseNpy } from '../../io/npy.js';
+import { dataCommand } from './data.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'attrib-data-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const f = (p: string) => path.join(DATA_DIR, p);
+const args = (model: string, extra: Record<string, string>) =>
+  new Map<string, string | true>(Object.entries({ model: f(`models/${model}.onnx`), 'train-x': f('arrays/train-x.npy'), 'train-y': f('arrays/train-y.npy'), 'test-x': f('arrays/test-x.npy'), 'test-y': f('arrays/test-y.npy'), quiet: 'true', ...extra }));
+
+describe('attrib data', () => {
+  it('--out scores.npy writes float32 [n_test, n_train] influence scores that track leave-one-out', async () => {
+    const out = path.join(dir, 'scores.npy');
+    const r = await dataCommand(args('lr', { l2: '0.01', out }));
+    expect(r.files).toEqual([out]);
+    const t = parseNpy(new Uint8Array(readFileSync(out)));
+    expect(t.shape).toEqual([50, 128]);
+    expect(t.dtype).toBe('float32');
+    expect(leaveOneOutCorrelation(t.data, dataNpy('reference/lr-loo.npy').data, 50, 128).pearson).toBeGreaterThan(0.89);
+  });
+
+  it('--out DIR adds result.json with sorted top proponents and opponents, and report.html', async () => {
+    const out = path.join(dir, 'trak');
+    await dataCommand(args('mlp', { method: 'trak', l2: '0.001', top: '3', out }));
+    const json = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8')) as { method: string; shape: number[]; tests: { proponents: { score: number }[]; opponents: { score: number }[] }[] };
+    expect(json.method).toBe('trak');
+    expect(json.shape).toEqual([50, 128]);
+    expect(json.tests).toHaveLength(50);
+    for (const t of json.tests) {
+      expect(t.proponents).toHaveLength(3);
+      expect(t.proponents[0]!.score).toBeGreaterThanOrEqual(t.proponents[2]!.score);
+      expect(t.opponents[0]!.score).toBeLessThanOrEqual(t.opponents[2]!.score);
+      expect(t.proponents[2]!.score).toBeGreaterThanOrEqual(t.opponents[2]!.score);
+    }
+    expect(readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('test example 0');
+  });
+
+  it('a TF.js layers model.json is exported to ONNX and scored like its .onnx twin', async () => {
+    const ref = path.join(DATA_DIR, '..', 'reference', 'models', 'tabular_mlp');
+    const x = path.join(dir, 'x.json');
+    const y = path.join(dir, 'y.json');
+    writeFileSync(x, JSON.stringify({ shape: [6, 12], data: Array.from({ length: 72 }, (_, k) => Math.sin(k)) }));
+    writeFileSync(y, JSON.stringify({ shape: [6], data: [0, 1, 2, 0, 1, 2] }));
+    const run = async (model: string) => {
+      const out = path.join(dir, `${model}.npy`);
+      await dataCommand(new Map<string, string | true>(Object.entries({ model: path.join(ref, model), 'train-x': x, 'train-y': y, 'test-x': x, 'test-y': y, method: 'grad-dot', quiet: 'true', out })));
+      return Array.from(parseNpy(new Uint8Array(readFileSync(out))).data);
+    };
+    expect(await run('model.json')).toEqual(await run('model.onnx'));
+  });
+
+  it('bad input exits 2 with one line on stderr', async () => {
+    const r = await attrib('data', '--model', f('models/lr.onnx'), '--train-x', f('arrays/train-x.npy'), '--train-y', f('arrays/test-y.npy'), '--test-x', f('arrays/test-x.npy'), '--test-y', f('arrays/test-y.npy'), '--out', path.join(dir, 'x.npy'));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('shape_mismatch');
+  });
+
+  it('MAGIC needs the trainer settings, and with them trains and scores', async () => {
+    await expect(dataCommand(args('lr', { method: 'magic', out: path.join(dir, 'm.npy') }))).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'train-steps' } });
+    const out = path.join(dir, 'magic');
+    await dataCommand(args('lr', { method: 'magic', 'train-steps': '5', 'learning-rate': '0.1', l2: '0.01', out }));
+    const json = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8')) as { method: string; trainSteps: number; shape: number[] };
+    expect(json).toMatchObject({ method: 'magic', trainSteps: 5, shape: [50, 128] });
+  });
+});
