@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
-import { BackendError, ModelLoadError } from '../../core/errors.js';
+import { AttributionError, BackendError, ModelLoadError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
 import type { CallContext, DifferentiableModel, HostTensor, ModelAdapter } from '../model.js';
-import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName, opsetBlocker, probeModel, unsupportedOps } from './grad/compile.js';
+import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName, probeModel, unsupportedOps } from './grad/compile.js';
+import { upgradeOpset } from './rewrite/upgrade.js';
 import { simplifyForGradients } from './rewrite/simplify.js';
 import { graphOf, type ModelProto } from './graph/proto.js';
 import { cutAt, withOutputs } from './graph/surgery.js';
@@ -110,15 +111,23 @@ async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxA
     return { adapter: Object.assign(base, { gradientsUnavailable: `the ONNX protobuf could not be decoded (${(e as Error).message})` }) };
   }
   const input = base.inputNames[0]!;
-  const why =
-    base.inputType !== 'float32'
-      ? `input '${input}' holds ${base.inputType} values (token ids have no gradient: differentiate an embedding output instead)`
-      : (opsetBlocker(proto) ??
-        unsupportedOps(proto, input, base.outputName)
-          .map((u) => `op '${u.op}' (node '${u.node}') has no gradient rule`)
-          .join('; '));
-  if (why) return { adapter: Object.assign(base, { gradientsUnavailable: why }), proto };
-  return { adapter: new OnnxGradientModel(base, proto, bytes, ort, opts), proto };
+  // the backward graph is compiled from the opset-13 form (rewrite/upgrade.ts); forward runs the model as is
+  let upgraded: ModelProto | undefined;
+  let why: string | undefined;
+  if (base.inputType !== 'float32') why = `input '${input}' holds ${base.inputType} values (token ids have no gradient: differentiate an embedding output instead)`;
+  else {
+    try {
+      upgraded = upgradeOpset(proto).model;
+    } catch (e) {
+      if (!(e instanceof AttributionError)) throw e;
+      why = e.message;
+    }
+    why ??= unsupportedOps(upgraded!, input, base.outputName)
+      .map((u) => `op '${u.op}' (node '${u.node}') has no gradient rule`)
+      .join('; ');
+  }
+  if (why || !upgraded) return { adapter: Object.assign(base, { gradientsUnavailable: why }), proto };
+  return { adapter: new OnnxGradientModel(base, upgraded, bytes, ort, opts), proto };
 }
 
 /** Backward graphs kept per model (one per distinct input row shape). */

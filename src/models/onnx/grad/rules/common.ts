@@ -23,6 +23,8 @@ export interface RuleContext {
   constantTensor(dims: readonly number[], values: readonly number[]): string;
   /** The values of an int64 initializer or Constant node, when the graph has them. */
   constantInts(name: string): number[] | undefined;
+  /** The values of a float initializer or Constant node, when the graph has them. */
+  constantFloats(name: string): number[] | undefined;
   /** Raises the backward graph's opset (e.g. 16 for ScatterElements with add-reduction). */
   requireOpset(version: number): void;
   /**
