@@ -8,6 +8,7 @@ import { LINEAR_RULES } from './rules/linear.js';
 import { REDUCE_RULES } from './rules/reduce.js';
 import { RESIZE_RULES } from './rules/resize.js';
 import { SHAPE_RULES } from './rules/shape.js';
+import { TENSOR_RULES } from './rules/tensor.js';
 
 export { TIES_TO_FIRST } from './rules/common.js';
 export type { RuleContext, VjpRule } from './rules/common.js';
@@ -16,4 +17,4 @@ export type { RuleContext, VjpRule } from './rules/common.js';
 export const MULTI_OUTPUT: ReadonlySet<string> = new Set(['Split']);
 
 /** Every op's rule, by op type. */
-export const RULES: Readonly<Record<string, VjpRule>> = { ...SHAPE_RULES, ...LINEAR_RULES, ...ACTIVATION_RULES, ...ARITHMETIC_RULES, ...REDUCE_RULES, ...RESIZE_RULES };
+export const RULES: Readonly<Record<string, VjpRule>> = { ...SHAPE_RULES, ...LINEAR_RULES, ...ACTIVATION_RULES, ...ARITHMETIC_RULES, ...REDUCE_RULES, ...RESIZE_RULES, ...TENSOR_RULES };
