@@ -188,7 +188,7 @@ class OnnxGradientModel implements DifferentiableModel {
     const n = x.shape[0]!;
     const compiled = await this.compiled(x, ctx);
     const { outputDims } = compiled;
-    const session = n <= SMALL_RUN_ROWS && this.opts.smallRunSessionOptions ? await this.smallRunSession(compiled, this.opts.smallRunSessionOptions) : compiled.session;
+    const session = (this.base.fixedBatch ? 1 : n) <= SMALL_RUN_ROWS && this.opts.smallRunSessionOptions ? await this.smallRunSession(compiled, this.opts.smallRunSessionOptions) : compiled.session;
     const outShape = [n, ...outputDims.slice(1)];
     const classes = outShape.slice(1).reduce((a, b) => a * b, 1);
     let cot: Float32Array;
@@ -207,19 +207,35 @@ class OnnxGradientModel implements DifferentiableModel {
       cot = (await g.data()) as Float32Array;
       g.dispose();
     }
-    const feeds = await this.base.buildFeeds(x, ctx);
-    feeds[COTANGENT] = new this.ort.Tensor('float32', cot, outShape);
+    // a model exported with a batch fixed at 1 runs its backward one row at a time
+    const runs = this.base.fixedBatch ? n : 1;
+    const rows = n / runs;
+    const per = x.size / n;
     const out = gradName(this.inputNames[0]!);
-    let result: InferenceSession.OnnxValueMapType;
-    try {
-      result = await session.run(feeds, [out]);
-    } catch (e) {
-      throw new BackendError(`ONNX Runtime failed to run the gradient graph of '${this.name}': ${(e as Error).message}`, { model: this.name }, e);
+    const grad = new Float32Array(x.size);
+    const data = runs > 1 ? ((await x.data()) as Float32Array) : undefined;
+    for (let r = 0; r < runs; r++) {
+      const at = Array.from({ length: rows }, (_, k) => r * rows + k);
+      const sub = { rows: at.map((i) => ctx?.rows[i] ?? i), ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) };
+      const xr = data ? tf.tensor(data.subarray(r * per, (r + 1) * per), [1, ...x.shape.slice(1)]) : x;
+      let feeds: Record<string, OrtTensor>;
+      try {
+        feeds = await this.base.buildFeeds(xr, data ? sub : ctx);
+      } finally {
+        if (xr !== x) xr.dispose();
+      }
+      feeds[COTANGENT] = new this.ort.Tensor('float32', cot.subarray(r * rows * classes, (r + 1) * rows * classes), [rows, ...outShape.slice(1)]);
+      let result: InferenceSession.OnnxValueMapType;
+      try {
+        result = await session.run(feeds, [out]);
+      } catch (e) {
+        throw new BackendError(`ONNX Runtime failed to run the gradient graph of '${this.name}': ${(e as Error).message}`, { model: this.name }, e);
+      }
+      const t = result[out] as OrtTensor;
+      grad.set(t.data as Float32Array, r * rows * per);
+      t.dispose?.();
     }
-    const t = result[out] as OrtTensor;
-    const grad = tf.tensor(t.data as Float32Array, x.shape);
-    t.dispose?.();
-    return grad;
+    return tf.tensor(grad, x.shape);
   }
 
   /**
@@ -278,10 +294,35 @@ class OnnxGradientModel implements DifferentiableModel {
       for (const [name, v] of Object.entries(values)) shapes.set(name, (v as OrtTensor).dims);
       shapes.set(input, [1, ...x.shape.slice(1)]);
       for (const init of graphOf(prepared).initializer) shapes.set(init.name ?? '', (init.dims ?? []).map((d) => Number(d)));
-      const vjp = compileVjp(prepared, input, this.base.outputName, shapes, { blockedLayout: this.opts.blockedLayout ?? false });
+      // a second probe with the row twice: the axes whose extent changes follow the batch
+      const batchShapes = this.base.fixedBatch ? undefined : await this.batchProbe(probe, x, ctx, shapes);
+      const vjp = compileVjp(prepared, input, this.base.outputName, shapes, {
+        blockedLayout: this.opts.blockedLayout ?? false,
+        fixedBatch: this.base.fixedBatch,
+        ...(batchShapes ? { batchShapes } : {}),
+      });
       return { graph: encodeModel(vjp), outputDims: shapes.get(this.base.outputName) ?? [1] };
     } finally {
       void probe.release();
+    }
+  }
+
+  /** Every tensor's shape with two rows (both the first row of `x`), or undefined when the graph will not run them. */
+  private async batchProbe(probe: InferenceSession, x: tf.Tensor, ctx: CallContext | undefined, one: ReadonlyMap<string, readonly number[]>): Promise<Map<string, readonly number[]> | undefined> {
+    const row = tf.slice(x, 0, 1);
+    const two = tf.concat([row, row]);
+    row.dispose();
+    try {
+      const r0 = ctx?.rows?.[0] ?? 0;
+      const values = await probe.run(await this.base.buildFeeds(two, { rows: [r0, r0], ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) }));
+      const shapes = new Map<string, readonly number[]>(one);
+      for (const [name, v] of Object.entries(values)) shapes.set(name, (v as OrtTensor).dims);
+      shapes.set(this.inputNames[0]!, [2, ...x.shape.slice(1)]);
+      return shapes;
+    } catch {
+      return undefined;
+    } finally {
+      two.dispose();
     }
   }
 

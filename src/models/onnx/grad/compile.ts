@@ -57,16 +57,29 @@ export function probeModel(model: ModelProto): ModelProto {
   return copy;
 }
 
+/** Options of `compileVjp`. */
+export interface VjpOptions {
+  /** ORT's NCHWc kernels will run the graph (see `RuleContext.blockedLayout`). */
+  readonly blockedLayout?: boolean;
+  /**
+   * Every tensor's shape from a probe with two rows (`shapes` has one): the axes whose extent
+   * differs follow the batch; without it, axis 0 is taken as the batch axis of every tensor.
+   */
+  readonly batchShapes?: ReadonlyMap<string, readonly number[]>;
+  /** The graph always runs one row at a time (input dim 0 fixed at 1): no axis follows the batch. */
+  readonly fixedBatch?: boolean;
+}
+
 /**
  * The VJP graph for d output / d wrt. `wrt` is one tensor (a graph input, or an intermediate tensor)
  * or several: all their cotangents come from ONE backward pass, as graph outputs `gradName(w)` after
  * `output`, in `wrt`'s order (the gradient at an intermediate tensor holds everything upstream of it
  * fixed). With several, a tensor the output does not depend on gets zeros. `shapes` holds every
- * tensor's shape from a probe run (batch 1) and the initializers' dims; `blockedLayout` when ORT's
- * NCHWc kernels will run it (see `RuleContext.blockedLayout`). Throws `capability_missing` naming the
+ * tensor's shape from a probe run (batch 1) and the initializers' dims; see `VjpOptions` for the
+ * rest. Throws `capability_missing` naming the
  * first unsupported op.
  */
-export function compileVjp(model: ModelProto, wrt: string | readonly string[], output: string, shapes: ReadonlyMap<string, readonly number[]>, opts: { readonly blockedLayout?: boolean } = {}): ModelProto {
+export function compileVjp(model: ModelProto, wrt: string | readonly string[], output: string, shapes: ReadonlyMap<string, readonly number[]>, opts: VjpOptions = {}): ModelProto {
   const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
   const g = graphOf(copy);
   const several = typeof wrt !== 'string';
@@ -94,6 +107,12 @@ export function compileVjp(model: ModelProto, wrt: string | readonly string[], o
       return s;
     },
     onPath: (name) => onPath.has(name),
+    batchAxes: (name) => {
+      if (opts.fixedBatch) return [];
+      const [one, two] = [shapes.get(name), opts.batchShapes?.get(name)];
+      if (!one || !two || one.length !== two.length) return [0];
+      return one.flatMap((d, i) => (d !== two[i] ? [i] : []));
+    },
     opset,
     zero,
     blockedLayout: opts.blockedLayout ?? false,

@@ -9,6 +9,12 @@ export interface RuleContext {
   fresh(hint: string): string;
   /** Static shape of a tensor from the probe run (batch = 1). */
   shape(name: string): readonly number[];
+  /**
+   * Axes of the tensor whose extent follows the batch (the rows of one run): rules whose backward
+   * bakes in static extents (slice pads, split sizes, one-hot depths) refuse to cut along them.
+   * From a probe with two rows when the compiler has one, else axis 0.
+   */
+  batchAxes(name: string): readonly number[];
   /** True when the tensor depends on the differentiated input (needs a cotangent). */
   onPath(name: string): boolean;
   /** The model's default-domain opset (13 or newer). */

@@ -46,7 +46,7 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
       const dim = xs[a]!;
       const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
       const [s, e] = [clamp(starts[i]!), clamp(ends[i]!)];
-      if (a === 0 && !(s === 0 && ends[i]! >= 2 ** 31 - 1)) throw unsupported(n, 'a slice of the batch dimension');
+      if (ctx.batchAxes(x!).includes(a) && !(s === 0 && ends[i]! >= 2 ** 31 - 1)) throw unsupported(n, `a slice of the batch dimension (axis ${a})`);
       pads[a] = s;
       pads[a + xs.length] = dim - Math.max(e, s);
     });
@@ -57,7 +57,7 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
     // the cotangents joined back (zeros for outputs nothing reads)
     const rank = ctx.shape(first(n)).length;
     const axis = normAxis(attrInt(n, 'axis', 0), rank);
-    if (axis === 0) throw unsupported(n, 'a split of the batch dimension');
+    if (ctx.batchAxes(first(n)).includes(axis)) throw unsupported(n, `a split of the batch dimension (axis ${axis})`);
     const parts = n.output!.map((o, i) => dys[i] ?? op(ctx, 'ConstantOfShape', [op(ctx, 'Shape', [o])]));
     return [op(ctx, 'Concat', parts, [intAttr('axis', axis)]), undefined];
   },
@@ -74,7 +74,7 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
     if (!axes) throw unsupported(n, 'axes computed at run time');
     const cropped = axes.filter((a, i) => pads[i] !== 0 || pads[i + axes.length] !== 0);
     if (pads.some((v) => v < 0)) throw unsupported(n, 'negative pads (cropping)');
-    if (cropped.includes(0)) throw unsupported(n, 'padding of the batch dimension');
+    if (cropped.some((a) => ctx.batchAxes(x!).includes(a))) throw unsupported(n, 'padding of the batch dimension');
     if (cropped.length === 0) return [dy, undefined, undefined, undefined];
     const begin = cropped.map((a) => pads[axes.indexOf(a)]!);
     const end = cropped.map((a, i) => begin[i]! + xs[a]!);
@@ -86,12 +86,15 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
     const [data, indices] = n.input!;
     const ds = ctx.shape(data!);
     const axis = normAxis(attrInt(n, 'axis', 0), ds.length);
-    if (axis === 0) throw unsupported(n, 'gathering along the batch dimension (differentiate the embedding output instead)');
+    if (ctx.batchAxes(data!).includes(axis)) throw unsupported(n, 'gathering along the batch dimension (differentiate the embedding output instead)');
     const k = ctx.shape(indices!).reduce((a, b) => a * b, 1);
     const post = ds.slice(axis + 1).reduce((a, b) => a * b, 1);
     const flat = op(ctx, 'Reshape', [indices!, ctx.ints([-1])]);
     const oneHot = op(ctx, 'OneHot', [flat, ctx.ints([ds[axis]!]), ctx.constantTensor([2], [0, 1])], [intAttr('axis', 0)]);
-    const routed = op(ctx, 'MatMul', [oneHot, op(ctx, 'Reshape', [dy, ctx.ints([-1, k, post])])]);
+    // dY as [pre, K, post]: the extent that follows the batch (before or after the axis) is left to Reshape
+    const pre = ds.slice(0, axis).reduce((a, b) => a * b, 1);
+    const view = ctx.batchAxes(data!).some((a) => a > axis) ? [pre, k, -1] : [-1, k, post];
+    const routed = op(ctx, 'MatMul', [oneHot, op(ctx, 'Reshape', [dy, ctx.ints(view)])]);
     return [op(ctx, 'Reshape', [routed, op(ctx, 'Shape', [data!])]), undefined];
   },
 
@@ -99,6 +102,7 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
   Concat: (n, dy, ctx) => {
     const rank = ctx.shape(n.output![0]!).length;
     const axis = normAxis(attrInt(n, 'axis', 0), rank);
+    if (ctx.batchAxes(n.output![0]!).includes(axis)) throw unsupported(n, `a concatenation along the batch dimension (axis ${axis})`);
     let start = 0;
     return n.input!.map((t) => {
       const len = ctx.shape(t)[axis]!;
