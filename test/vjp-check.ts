@@ -11,23 +11,25 @@ import type { Objective } from '../src/core/types.js';
 /**
  * Σ c ⊙ f(x) with a fixed random cotangent c (drawn by `randn`): its gradient, from the compiled
  * backward graph, must match the model's own finite differences (max error / largest slope < `tol`).
+ * `inputs`: the model's other inputs (one row per input row); `load`: options of `fromOnnx`.
  */
-export async function checkVjp(randn: (n: number) => number[], model: ModelProto, inputShape: number[], outShape: number[], opts: { x?: number[]; tol?: number; eps?: number } = {}): Promise<void> {
-  const adapter = (await fromOnnx(encodeModel(model))) as DifferentiableModel;
+export async function checkVjp(randn: (n: number) => number[], model: ModelProto, inputShape: number[], outShape: number[], opts: { x?: number[]; tol?: number; eps?: number; inputs?: Record<string, tf.Tensor>; load?: Parameters<typeof fromOnnx>[1] } = {}): Promise<void> {
+  const adapter = (await fromOnnx(encodeModel(model), opts.load ?? {})) as DifferentiableModel;
+  const ctx = opts.inputs ? { rows: Array.from({ length: inputShape[0]! }, (_, i) => i), inputs: opts.inputs } : undefined;
   expect(adapter.capabilities.gradients, (adapter as { gradientsUnavailable?: string }).gradientsUnavailable).toBe(true);
   const size = inputShape.reduce((a, b) => a * b, 1);
   const c = tf.tensor(randn(outShape.reduce((a, b) => a * b, 1)), outShape);
   const objective: Objective = (o) => tf.sum(tf.reshape(tf.mul(o, c), [o.shape[0]!, -1]), 1);
   const x0 = opts.x ?? randn(size);
   const x = tf.tensor(x0, inputShape);
-  const g = await adapter.gradients(x, objective);
+  const g = await adapter.gradients(x, objective, ctx);
   const got = Array.from(await g.data());
   // differences of the float32 model: central, and one-sided where a kink of max or relu lies within
   // ε of x (there the central difference averages two slopes; the analytic value must match one side)
   const eps = opts.eps ?? 1e-2;
   const f = async (v: number[]) => {
     const t = tf.tensor(v, inputShape);
-    const y = await adapter.forward(t);
+    const y = await adapter.forward(t, ctx);
     const s = tf.sum(tf.mul(y, c));
     const r = (await s.data())[0]!;
     tf.dispose([t, y, s]);

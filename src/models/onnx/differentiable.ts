@@ -3,7 +3,11 @@ import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { AttributionError, BackendError, ModelLoadError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
 import type { CallContext, DifferentiableModel, HostTensor, ModelAdapter } from '../model.js';
-import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName, probeModel, unsupportedOps } from './grad/compile.js';
+import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName, pathNodes } from './grad/compile.js';
+import { probeAllShapes } from './grad/probe.js';
+import { RULES } from './grad/rules.js';
+import { RECURRENT_OPS, unrollBlocker, unrollRecurrent } from './rewrite/unroll-rnn.js';
+import { packEntry, sha256Hex, unpackEntry } from './vjp-entry.js';
 import { upgradeOpset } from './rewrite/upgrade.js';
 import { simplifyForGradients } from './rewrite/simplify.js';
 import { graphOf, type ModelProto } from './graph/proto.js';
@@ -122,8 +126,13 @@ async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxA
       if (!(e instanceof AttributionError)) throw e;
       why = e.message;
     }
-    why ??= unsupportedOps(upgraded!, input, base.outputName)
-      .map((u) => `op '${u.op}' (node '${u.node}') has no gradient rule`)
+    // recurrent nodes are unrolled before compiling (rewrite/unroll-rnn.ts) when their attributes allow
+    why ??= pathNodes(upgraded!, input, base.outputName)
+      .nodes.flatMap((n) => {
+        if (RULES[n.opType ?? '']) return [];
+        const blocked = RECURRENT_OPS.has(n.opType ?? '') ? unrollBlocker(n) : 'no gradient rule';
+        return blocked ? [`op '${n.opType}' (node '${n.name}') has ${blocked === 'no gradient rule' ? blocked : `no gradient here: ${blocked}`}`] : [];
+      })
       .join('; ');
   }
   if (why || !upgraded) return { adapter: Object.assign(base, { gradientsUnavailable: why }), proto };
@@ -283,47 +292,32 @@ class OnnxGradientModel implements DifferentiableModel {
   /** The VJP graph (encoded) and the output's dims for a batch of one row. */
   private async compile(x: tf.Tensor, ctx?: CallContext): Promise<{ graph: Uint8Array; outputDims: readonly number[] }> {
     const input = this.inputNames[0]!;
-    const prepared = (this.prepared ??= simplifyForGradients(this.proto).model);
-    const probe = await this.ort.InferenceSession.create(encodeModel(probeModel(prepared)));
-    try {
+    let prepared = (this.prepared ??= simplifyForGradients(this.proto).model);
+    // probe feeds: the first row of x, once or twice (for the batch axes)
+    const feeds = async (rows: 1 | 2) => {
       const row = tf.slice(x, 0, 1);
-      const feeds = await this.base.buildFeeds(row, { rows: [ctx?.rows?.[0] ?? 0], ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) });
-      row.dispose();
-      const values = await probe.run(feeds);
-      const shapes = new Map<string, readonly number[]>();
-      for (const [name, v] of Object.entries(values)) shapes.set(name, (v as OrtTensor).dims);
-      shapes.set(input, [1, ...x.shape.slice(1)]);
-      for (const init of graphOf(prepared).initializer) shapes.set(init.name ?? '', (init.dims ?? []).map((d) => Number(d)));
-      // a second probe with the row twice: the axes whose extent changes follow the batch
-      const batchShapes = this.base.fixedBatch ? undefined : await this.batchProbe(probe, x, ctx, shapes);
-      const vjp = compileVjp(prepared, input, this.base.outputName, shapes, {
-        blockedLayout: this.opts.blockedLayout ?? false,
-        fixedBatch: this.base.fixedBatch,
-        ...(batchShapes ? { batchShapes } : {}),
-      });
-      return { graph: encodeModel(vjp), outputDims: shapes.get(this.base.outputName) ?? [1] };
-    } finally {
-      void probe.release();
+      const batch = rows === 1 ? row : tf.concat([row, row]);
+      try {
+        const r0 = ctx?.rows?.[0] ?? 0;
+        return await this.base.buildFeeds(batch, { rows: new Array<number>(rows).fill(r0), ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) });
+      } finally {
+        tf.dispose([row, batch]);
+      }
+    };
+    const probe = (m: ModelProto) => probeAllShapes((b) => this.ort.InferenceSession.create(b), m, input, x.shape.slice(1), feeds, !this.base.fixedBatch);
+    let probed = await probe(prepared);
+    if (graphOf(prepared).node.some((n) => RECURRENT_OPS.has(n.opType ?? ''))) {
+      // LSTM/GRU/RNN unrolled over this row shape's sequence length, then probed again
+      prepared = unrollRecurrent(prepared, probed.shapes);
+      probed = await probe(prepared);
     }
-  }
-
-  /** Every tensor's shape with two rows (both the first row of `x`), or undefined when the graph will not run them. */
-  private async batchProbe(probe: InferenceSession, x: tf.Tensor, ctx: CallContext | undefined, one: ReadonlyMap<string, readonly number[]>): Promise<Map<string, readonly number[]> | undefined> {
-    const row = tf.slice(x, 0, 1);
-    const two = tf.concat([row, row]);
-    row.dispose();
-    try {
-      const r0 = ctx?.rows?.[0] ?? 0;
-      const values = await probe.run(await this.base.buildFeeds(two, { rows: [r0, r0], ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) }));
-      const shapes = new Map<string, readonly number[]>(one);
-      for (const [name, v] of Object.entries(values)) shapes.set(name, (v as OrtTensor).dims);
-      shapes.set(this.inputNames[0]!, [2, ...x.shape.slice(1)]);
-      return shapes;
-    } catch {
-      return undefined;
-    } finally {
-      two.dispose();
-    }
+    const { shapes, batchShapes } = probed;
+    const vjp = compileVjp(prepared, input, this.base.outputName, shapes, {
+      blockedLayout: this.opts.blockedLayout ?? false,
+      fixedBatch: this.base.fixedBatch,
+      ...(batchShapes ? { batchShapes } : {}),
+    });
+    return { graph: encodeModel(vjp), outputDims: shapes.get(this.base.outputName) ?? [1] };
   }
 
   /**
@@ -397,29 +391,4 @@ function rewire(bytes: Uint8Array, opts: OnnxModelOptions): Uint8Array {
     changed = true;
   }
   return changed ? encodeModel(model) : bytes;
-}
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-/** A stored entry: 4-byte little-endian header length, the JSON header (output dims), the VJP graph. */
-function packEntry(graph: Uint8Array, outputDims: readonly number[]): Uint8Array {
-  const header = new TextEncoder().encode(JSON.stringify({ outputDims }));
-  const out = new Uint8Array(4 + header.length + graph.length);
-  new DataView(out.buffer).setUint32(0, header.length, true);
-  out.set(header, 4);
-  out.set(graph, 4 + header.length);
-  return out;
-}
-
-function unpackEntry(raw: Uint8Array): { graph: Uint8Array; outputDims: readonly number[] } | undefined {
-  if (raw.length < 4) return undefined;
-  const n = new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getUint32(0, true);
-  if (4 + n > raw.length) return undefined;
-  const header: unknown = JSON.parse(new TextDecoder().decode(raw.subarray(4, 4 + n)));
-  const dims = (header as { outputDims?: unknown } | null)?.outputDims;
-  if (!Array.isArray(dims) || dims.length === 0 || !dims.every((d) => Number.isInteger(d) && d >= 0)) return undefined;
-  return { graph: raw.subarray(4 + n), outputDims: dims as number[] };
 }
