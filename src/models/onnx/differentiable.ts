@@ -9,6 +9,7 @@ import { RULES } from './grad/rules.js';
 import { RECURRENT_OPS, unrollBlocker, unrollRecurrent } from './rewrite/unroll-rnn.js';
 import { packEntry, sha256Hex, unpackEntry } from './vjp-entry.js';
 import { upgradeOpset } from './rewrite/upgrade.js';
+import { inlineStaticIfs } from './rewrite/inline-if.js';
 import { simplifyForGradients } from './rewrite/simplify.js';
 import { graphOf, type ModelProto } from './graph/proto.js';
 import { cutAt, withOutputs } from './graph/surgery.js';
@@ -115,13 +116,14 @@ async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxA
     return { adapter: Object.assign(base, { gradientsUnavailable: `the ONNX protobuf could not be decoded (${(e as Error).message})` }) };
   }
   const input = base.inputNames[0]!;
-  // the backward graph is compiled from the opset-13 form (rewrite/upgrade.ts); forward runs the model as is
+  // the backward graph is compiled from the opset-13 form (rewrite/upgrade.ts) with Ifs on constant
+  // conditions inlined (rewrite/inline-if.ts); forward runs the model as is
   let upgraded: ModelProto | undefined;
   let why: string | undefined;
   if (base.inputType !== 'float32') why = `input '${input}' holds ${base.inputType} values (token ids have no gradient: differentiate an embedding output instead)`;
   else {
     try {
-      upgraded = upgradeOpset(proto).model;
+      upgraded = inlineStaticIfs(upgradeOpset(proto).model).model;
     } catch (e) {
       if (!(e instanceof AttributionError)) throw e;
       why = e.message;

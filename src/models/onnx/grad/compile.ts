@@ -24,7 +24,7 @@ export function pathNodes(model: ModelProto, input: string | readonly string[], 
   const toOutput = new Set<string>([output]);
   for (let k = nodes.length - 1; k >= 0; k--) {
     const n = nodes[k]!;
-    if ((n.output ?? []).some((o) => toOutput.has(o))) for (const i of nodeReads(n)) toOutput.add(i);
+    if ((n.output ?? []).some((o) => toOutput.has(o) && !integer.has(o))) for (const i of nodeReads(n)) toOutput.add(i);
   }
   const onPath = new Set([...fromInput].filter((t) => toOutput.has(t)));
   return { nodes: nodes.filter((n) => (n.output ?? []).some((o) => onPath.has(o))), onPath };

@@ -85,20 +85,26 @@ describe('the differentiable path', () => {
     adapter.dispose();
   });
 
-  it('an If whose branch reads the input is on the path and refused by name (not differentiable with no path nodes)', async () => {
-    const branch = (op: string) => ({ name: op, node: [node(op, ['x'], [`${op}_out`])], output: [{ name: `${op}_out`, type: { tensorType: { elemType: 1 } } }] });
-    const m = makeModel({
-      nodes: [{ ...node('If', ['cond'], ['y']), attribute: [{ name: 'then_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch('Relu') }, { name: 'else_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch('Neg') }] }],
-      ...io(['n', 3], ['n', 3]),
-    });
-    m.graph!.initializer!.push({ name: 'cond', dims: [], dataType: onnx.TensorProto.DataType.BOOL, rawData: new Uint8Array([1]) });
+  const branch = (op: string) => ({ name: op, node: [node(op, ['x'], [`${op}_out`])], output: [{ name: `${op}_out`, type: { tensorType: { elemType: 1 } } }] });
+  const ifNode = (cond: string) => ({ ...node('If', [cond], ['y']), attribute: [{ name: 'then_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch('Sigmoid') }, { name: 'else_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch('Neg') }] });
+
+  it('an If on a run-time condition whose branch reads the input is on the path and refused by name (not differentiable with no path nodes)', async () => {
+    const m = makeModel({ nodes: [node('ReduceSum', ['x'], ['s'], [intAttr('keepdims', 0)]), node('Greater', ['s', 'zero'], ['cond']), ifNode('cond')], ...io(['n', 3], ['n', 3]), initializers: [floatTensor('zero', [], [0])] });
     expect(pathNodes(m, 'x', 'y').nodes.map((n) => n.opType)).toEqual(['If']);
     const adapter = await fromOnnx(encodeModel(m));
     expect(adapter.capabilities.gradients).toBe(false);
     expect(adapter.gradientsUnavailable).toMatch(/op 'If'/);
-    const y = await adapter.forward(tf.tensor2d([[-1, 2, 3]]));
-    expect(Array.from(await y.data())).toEqual([0, 2, 3]);
+    const y = await adapter.forward(tf.tensor2d([[-1, 0, 3]]));
+    expect(Array.from(await y.data()).map((v) => Number(v.toFixed(4)))).toEqual([0.2689, 0.5, 0.9526]);
     y.dispose();
     adapter.dispose();
+  });
+
+  it('an If on a constant condition is inlined (the branch it takes) and differentiates', async () => {
+    for (const value of [1, 0]) {
+      const m = makeModel({ nodes: [ifNode('cond')], ...io(['n', 3], ['n', 3]) });
+      m.graph!.initializer!.push({ name: 'cond', dims: [], dataType: onnx.TensorProto.DataType.BOOL, rawData: new Uint8Array([value]) });
+      await checkVjp(m, [2, 3], [2, 3]);
+    }
   });
 });
