@@ -10,7 +10,7 @@ import { checkVjp } from '../../../test/vjp-check.js';
 import { Rng } from '../../core/random.js';
 import { loadModel } from '../../io/load-model.js';
 import { Saliency } from '../../attr/gradient/saliency.js';
-import type { DifferentiableModel } from '../model.js';
+import { isHooked, type DifferentiableModel, type HookedModel, type ModelAdapter } from '../model.js';
 import { placeRows, resolveBatchAxes } from './batch-axes.js';
 import { encodeModel } from './grad/compile.js';
 import { floatTensor, int64Tensor, intAttr, makeModel, node } from './graph/build.js';
@@ -43,6 +43,11 @@ function stateful(batch: number | string) {
     outputs: [{ name: 'y', shape: [batch, 3] }],
     initializers: [floatTensor('w', [4, 3], w), int64Tensor('ax0', [1], [0])],
   });
+}
+
+function hooked(m: ModelAdapter): HookedModel {
+  if (!isHooked(m)) throw new TypeError('an ONNX model has hooks');
+  return m;
 }
 
 describe('batch axes of extra inputs', () => {
@@ -93,6 +98,24 @@ describe('models exported with a batch fixed at 1', () => {
     tf.dispose([x, y, row, y1]);
     model.dispose();
     await checkVjp(randn, fixed, [3, 4], [3, 3]);
+  });
+
+  it('hook activations run row by row too, with extra inputs on their own batch axis', async () => {
+    const model = hooked(await fromOnnx(encodeModel(fixed)));
+    const x = tf.tensor2d(randn(12), [3, 4]);
+    const h = await model.activation(x, 'h');
+    expect(h.shape).toEqual([3, 3]);
+    const h1 = await model.activation(tf.slice(x, 2, 1), 'h');
+    expect(Array.from(await h1.data())).toEqual(Array.from(await h.data()).slice(6, 9));
+    tf.dispose([x, h, h1]);
+    model.dispose();
+    const rnn = hooked(await fromOnnx(encodeModel(stateful(1)), { inputBatchAxes: { state: 1 } }));
+    const xs = tf.tensor2d(randn(8), [2, 4]);
+    const inputs = { state: tf.tensor3d([1, 2, 3, 4, 5, 6, -1, -2, -3, -4, -5, -6], [2, 2, 3]), sr: tf.tensor1d([2, 2]) };
+    const ss = await rnn.activation(xs, 'ss', { rows: [0, 1], inputs });
+    expect(Array.from(await ss.data())).toEqual([10, 14, 18, -10, -14, -18]);
+    tf.dispose([xs, ss, inputs.state, inputs.sr]);
+    rnn.dispose();
   });
 
   it('loadModel keeps inputName and outputName for .onnx files', async () => {

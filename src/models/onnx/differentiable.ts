@@ -190,6 +190,16 @@ class OnnxGradientModel implements DifferentiableModel {
     return this.base.sessionRows;
   }
 
+  /** One row per session run (the model's batch is fixed at 1); see `OnnxForwardAdapter.fixedBatch`. */
+  get fixedBatch(): boolean {
+    return this.base.fixedBatch;
+  }
+
+  /** The other inputs' batch axes (see `OnnxModelOptions.inputBatchAxes`). */
+  get batchAxes(): ReadonlyMap<string, number | null> {
+    return this.base.batchAxes;
+  }
+
   /** Milliseconds spent compiling backward graphs and opening their sessions so far. */
   get compileMs(): number {
     return this.clock.ms;
