@@ -4,8 +4,11 @@
 // directions, GRU's linear_before_reset). The unrolled graph computes the same outputs; the backward
 // compiler then differentiates it like any other graph (backpropagation through time).
 import { AttributionError } from '../../../core/errors.js';
-import { attr, attrInt, int64Tensor, intAttr, intsAttr, node } from '../graph/build.js';
+import { attr, attrInt, freshNames, int64Tensor, intAttr, intsAttr, node } from '../graph/build.js';
 import { graphOf, onnx, type ModelProto, type NodeProto } from '../graph/proto.js';
+
+/** Longest sequence unrolled (each step adds about 20 nodes to the graph). */
+const MAX_STEPS = 2048;
 
 export const RECURRENT_OPS: ReadonlySet<string> = new Set(['LSTM', 'GRU', 'RNN']);
 
@@ -37,8 +40,7 @@ export function unrollRecurrent(model: ModelProto, shapes: ReadonlyMap<string, r
   if (!graphOf(model).node.some((n) => RECURRENT_OPS.has(n.opType ?? '') && !n.domain)) return model;
   const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
   const g = graphOf(copy);
-  let counter = 0;
-  const fresh = (hint: string) => `attrib_rnn_${hint}_${counter++}`;
+  const fresh = freshNames('attrib_rnn', new Set([...g.node.flatMap((n) => [...(n.input ?? []), ...(n.output ?? [])]), ...g.initializer.map((t) => t.name ?? '')]));
   const out: NodeProto[] = [];
   const ints = (values: readonly number[]) => {
     const name = fresh('ints');
@@ -63,6 +65,7 @@ export function unrollRecurrent(model: ModelProto, shapes: ReadonlyMap<string, r
     const xs = shapes.get(x!);
     if (!xs) throw new AttributionError('capability_missing', `The sequence length of ONNX node '${n.name}' is unknown (no shape for '${x}')`, { details: { node: n.name } });
     const steps = xs[0]!;
+    if (steps > MAX_STEPS) throw new AttributionError('capability_missing', `ONNX node '${n.name}' runs ${steps} steps: unrolled for gradients only up to ${MAX_STEPS} (attribute shorter sequences)`, { details: { op: n.opType, node: n.name, steps } });
     const hidden = attrInt(n, 'hidden_size', 0);
     const direction = attr(n, 'direction') ?? 'forward';
     const dirs = direction === 'bidirectional' ? [0, 1] : [0];

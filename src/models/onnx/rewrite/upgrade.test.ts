@@ -45,7 +45,8 @@ describe('opset upgrade to 13', () => {
         node('Unsqueeze', ['s1'], ['u'], [intsAttr('axes', [1])]), // [n, 1, 2, 3]
         node('Squeeze', ['u'], ['q'], [intsAttr('axes', [1])]),
         node('Softmax', ['q'], ['sm']), // axis 1 over the 2-D view [n, 2·3]
-        node('LogSoftmax', ['x'], ['ls'], [intAttr('axis', 2)]), // the last axis
+        node('LogSoftmax', ['x'], ['ls0'], [intAttr('axis', 2)]), // the last axis
+        node('Softmax', ['ls0'], ['ls'], [intAttr('axis', -1)]), // negative: kept as is
         node('ReduceSum', ['ls'], ['rs'], [intsAttr('axes', [2]), intAttr('keepdims', 1)]),
         node('Mul', ['s0', 'rs'], ['p']),
         node('Flatten', ['sm'], ['f1']),

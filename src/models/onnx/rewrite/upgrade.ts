@@ -11,7 +11,7 @@
 // - BatchNormalization: `spatial` (7–8) must be 1 and is dropped; unread training outputs are dropped.
 // Ops not known to keep their meaning between the model's opset and 13 are refused by name.
 import { AttributionError } from '../../../core/errors.js';
-import { attr, attrInt, attrInts, floatTensor, floatValues, int64Tensor, intAttr, node } from '../graph/build.js';
+import { attr, attrInt, attrInts, floatTensor, floatValues, freshNames, int64Tensor, intAttr, node } from '../graph/build.js';
 import { onnx, type AttributeProto, type GraphProto, type ModelProto, type NodeProto } from '../graph/proto.js';
 
 /** The opset the upgrade writes. */
@@ -69,8 +69,8 @@ export function upgradeOpset(model: ModelProto): { model: ModelProto; report: Up
 class Upgrader {
   readonly rewritten = new Set<string>();
   private readonly floatConsts = new Map<string, number[]>();
-  private counter = 0;
   private readonly names = new Set<string>();
+  private readonly fresh = freshNames('attrib_up', this.names);
 
   constructor(
     model: ModelProto,
@@ -115,14 +115,6 @@ class Upgrader {
     if (main) g.initializer = [...(g.initializer ?? []), ...consts.map((t) => onnx.TensorProto.fromObject(t as Record<string, unknown>))];
     else out.unshift(...consts.map((t) => onnx.NodeProto.fromObject({ ...node('Constant', [], [t.name!]), attribute: [{ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t }] })));
     g.node = out;
-  }
-
-  private fresh(hint: string): string {
-    let name: string;
-    do name = `attrib_up_${hint}_${this.counter++}`;
-    while (this.names.has(name));
-    this.names.add(name);
-    return name;
   }
 
   /** The node's opset-13 replacement: the node itself when unchanged, else a list of nodes. */
@@ -183,7 +175,8 @@ class Upgrader {
       case 'Hardmax': {
         // pre-13: y = op over the 2-D view [∏ dims before axis, ∏ dims from axis]
         const axis = attrInt(n, 'axis', 1);
-        if (axis < 0) throw this.refuse(n, 'a negative axis before opset 13 needs the input rank');
+        // the last axis: the 2-D view changes nothing (Flatten takes negative axes from opset 11 on)
+        if (axis === -1) return [{ ...n, attribute: [...without('axis'), intAttr('axis', -1)] }];
         const flat = this.fresh('flat');
         const soft = this.fresh('soft2d');
         const shape = this.fresh('shape');
