@@ -117,3 +117,61 @@ describe('scatters and gathers by index tensors', () => {
     await checkVjp(m, [1, 3, 4], [1, 18]);
   });
 });
+
+describe('less common ops of real exports', () => {
+  it('PRelu (per-channel slope), Abs, Selu, Softsign, Mish, Sin, Cos, Mean, Floor (zero gradient)', async () => {
+    const m = makeModel({
+      nodes: [
+        node('PRelu', ['x'], ['a'], []),
+        node('Abs', ['x'], ['b']),
+        node('Selu', ['x'], ['c']),
+        node('Softsign', ['x'], ['d']),
+        node('Mish', ['x'], ['e']),
+        node('Sin', ['x'], ['f']),
+        node('Cos', ['x'], ['g']),
+        node('Mean', ['x', 'a', 'b'], ['h']),
+        node('Floor', ['x'], ['fl']),
+        node('Add', ['h', 'fl'], ['k']),
+        node('Concat', ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'k'], ['y'], [intAttr('axis', 1)]),
+      ],
+      ...io(['n', 2, 3], ['n', 16, 3]),
+      initializers: [floatTensor('slope', [2, 1], [0.2, -0.3])],
+      opset: 18,
+    });
+    m.graph!.node![0]!.input!.push('slope');
+    await checkVjp(m, [2, 2, 3], [2, 16, 3], { x: [0.3, -1.2, 0.45, 1.7, -0.4, 0.9, -2.1, 0.6, 1.1, -0.7, 0.25, -1.5] });
+  });
+
+  it('InstanceNormalization, Tile, DepthToSpace, SpaceToDepth', async () => {
+    const m = makeModel({
+      nodes: [
+        node('InstanceNormalization', ['x', 'sc', 'bi'], ['in'], [floatAttr('epsilon', 1e-4)]),
+        node('Tile', ['in', 'reps'], ['t']), // [n, 4, 4, 6]
+        node('DepthToSpace', ['t'], ['d2s'], [intAttr('blocksize', 2)]), // [n, 1, 8, 12]
+        node('SpaceToDepth', ['x'], ['s2d'], [intAttr('blocksize', 2)]), // [n, 16, 1, 1]
+        node('Flatten', ['d2s'], ['f1']),
+        node('Flatten', ['s2d'], ['f2']),
+        node('Concat', ['f1', 'f2'], ['y'], [intAttr('axis', 1)]),
+      ],
+      ...io(['n', 4, 2, 2], ['n', 96 + 16]),
+      initializers: [floatTensor('sc', [4], [1.5, -0.5, 0.8, 1.2]), floatTensor('bi', [4], [0.1, 0.2, 0, -0.1]), int64Tensor('reps', [4], [1, 1, 2, 3])],
+    });
+    await checkVjp(m, [2, 4, 2, 2], [2, 112], { tol: 3e-3 });
+  });
+
+  it('ReduceMin (first minimum), ReduceSumSquare, ReduceL2, ReduceLogSumExp (axes as attributes, keepdims 0 and 1)', async () => {
+    const m = makeModel({
+      nodes: [
+        node('ReduceMin', ['x'], ['a'], [intsAttr('axes', [2]), intAttr('keepdims', 0)]),
+        node('ReduceSumSquare', ['x'], ['b'], [intsAttr('axes', [2]), intAttr('keepdims', 0)]),
+        node('ReduceL2', ['x'], ['c'], [intsAttr('axes', [1, 2]), intAttr('keepdims', 1)]),
+        node('ReduceLogSumExp', ['x'], ['d'], [intsAttr('axes', [1]), intAttr('keepdims', 0)]),
+        node('Flatten', ['c'], ['cf']),
+        node('Concat', ['a', 'b', 'cf', 'd'], ['y'], [intAttr('axis', 1)]),
+      ],
+      ...io(['n', 3, 4], ['n', 3 + 3 + 1 + 4]),
+      opset: 13,
+    });
+    await checkVjp(m, [2, 3, 4], [2, 11]);
+  });
+});

@@ -95,3 +95,15 @@ export const mulAll = (ctx: RuleContext, ...xs: string[]): string => xs.slice(1)
 export const sub = (ctx: RuleContext, a: string, b: string): string => op(ctx, 'Sub', [a, b]);
 
 export const normAxis = (axis: number, rank: number): number => (axis < 0 ? axis + rank : axis);
+
+/**
+ * Backward of a normalisation x̂ = (x − μ)·r, r = 1/√(σ² + ε), over `axes` (`count` elements), given
+ * g = dy·γ: dx = r·(g − mean(g) − x̂·mean(g·x̂)). LayerNormalization and InstanceNormalization.
+ */
+export function normalizationBack(ctx: RuleContext, x: string, g: string, axes: readonly number[], count: number, eps: number): string {
+  const mean = (t: string) => mulAll(ctx, op(ctx, 'ReduceSum', [t, ctx.ints(axes)], [intAttr('keepdims', 1)]), ctx.scalar(1 / count));
+  const xc = sub(ctx, x, mean(x));
+  const r = op(ctx, 'Reciprocal', [op(ctx, 'Sqrt', [op(ctx, 'Add', [mean(mulAll(ctx, xc, xc)), ctx.scalar(eps)])])]);
+  const xhat = mulAll(ctx, xc, r);
+  return mulAll(ctx, r, sub(ctx, sub(ctx, g, mean(g)), mulAll(ctx, xhat, mean(mulAll(ctx, g, xhat)))));
+}

@@ -1,6 +1,6 @@
 // VJP rules of linear layers (Gemm, MatMul, Conv, ConvTranspose) and normalisations.
 import { attrInt, attrInts, intsAttr, intAttr, floatAttr, node } from '../../graph/build.js';
-import { attrOrEmpty, mulAll, normAxis, op, sub, sumTo, unsupported, type VjpRule } from './common.js';
+import { attrOrEmpty, mulAll, normalizationBack, normAxis, op, sumTo, unsupported, type VjpRule } from './common.js';
 
 export const LINEAR_RULES: Readonly<Record<string, VjpRule>> = {
   Gemm: (n, dy, ctx) => {
@@ -36,12 +36,19 @@ export const LINEAR_RULES: Readonly<Record<string, VjpRule>> = {
     const eps = (n.attribute ?? []).find((a) => a.name === 'epsilon')?.f ?? 1e-5;
     const axes = xs.map((_, i) => i).filter((i) => i >= axis);
     const count = axes.reduce((acc, a) => acc * xs[a]!, 1);
-    const mean = (t: string) => mulAll(ctx, op(ctx, 'ReduceSum', [t, ctx.ints(axes)], [intAttr('keepdims', 1)]), ctx.scalar(1 / count));
-    const xc = sub(ctx, x!, mean(x!));
-    const r = op(ctx, 'Reciprocal', [op(ctx, 'Sqrt', [op(ctx, 'Add', [mean(mulAll(ctx, xc, xc)), ctx.scalar(eps)])])]);
-    const xhat = mulAll(ctx, xc, r);
-    const g = mulAll(ctx, dy, scale!);
-    return [mulAll(ctx, r, sub(ctx, sub(ctx, g, mean(g)), mulAll(ctx, xhat, mean(mulAll(ctx, g, xhat))))), undefined, undefined];
+    return [normalizationBack(ctx, x!, mulAll(ctx, dy, scale!), axes, count, eps), undefined, undefined];
+  },
+
+  InstanceNormalization: (n, dy, ctx) => {
+    // a normalisation over the spatial axes of each (row, channel), scale per channel
+    const [x, scale, bias] = n.input!;
+    if ([scale, bias].some((t) => t && ctx.onPath(t))) throw unsupported(n, 'gradients with respect to the scale or bias');
+    const xs = ctx.shape(x!);
+    const eps = (n.attribute ?? []).find((a) => a.name === 'epsilon')?.f ?? 1e-5;
+    const axes = xs.map((_, i) => i).filter((i) => i >= 2);
+    const count = axes.reduce((acc, a) => acc * xs[a]!, 1);
+    const gamma = op(ctx, 'Reshape', [scale!, ctx.ints([-1, ...axes.map(() => 1)])]);
+    return [normalizationBack(ctx, x!, mulAll(ctx, dy, gamma), axes, count, eps), undefined, undefined];
   },
 
   ConvTranspose: (n, dy, ctx) => {
