@@ -106,6 +106,27 @@ describe('opset upgrade to 13', () => {
     await sameOutputs(shrink, upgradeOpset(shrink).model, [1, 1, 5, 6]);
   });
 
+  it('upgrades If branches too (their new constants as Constant nodes); the If on a constant condition is then inlined and differentiates', async () => {
+    const branch = (scale: number) => ({
+      name: `b${scale}`,
+      node: [node('Unsqueeze', ['x'], [`u${scale}`], [intsAttr('axes', [1])]), node('Squeeze', [`u${scale}`], [`q${scale}`], [intsAttr('axes', [1])]), node('Mul', [`q${scale}`, `k${scale}`], [`o${scale}`])],
+      initializer: [floatTensor(`k${scale}`, [], [scale])],
+      output: [{ name: `o${scale}`, type: { tensorType: { elemType: 1 } } }],
+    });
+    const m = makeModel({
+      nodes: [{ ...node('If', ['cond'], ['h']), attribute: [{ name: 'then_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch(3) }, { name: 'else_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch(-2) }] }, node('Tanh', ['h'], ['y'])],
+      ...io(['n', 3], ['n', 3]),
+      opset: 11,
+    });
+    m.graph!.initializer!.push({ name: 'cond', dims: [], dataType: onnx.TensorProto.DataType.BOOL, rawData: new Uint8Array([0]) });
+    const { model: up, report } = upgradeOpset(m);
+    expect(report.rewritten).toEqual(expect.arrayContaining(['Squeeze', 'Unsqueeze']));
+    const elseBranch = graphOf(up).node[0]!.attribute!.find((a) => a.name === 'else_branch')!.g!;
+    expect(elseBranch.node!.filter((n) => n.opType === 'Constant').length).toBe(2);
+    await sameOutputs(m, up, [2, 3]);
+    await checkVjp(randn, m, [2, 3], [2, 3]);
+  });
+
   it('refuses what it cannot upgrade, naming the op; the adapter stays forward-only with that reason', async () => {
     const scan = makeModel({ nodes: [node('Relu', ['x'], ['r']), node('Scan', ['r'], ['y'])], ...io(['n', 3], ['n', 3]), opset: 8 });
     expect(() => upgradeOpset(scan)).toThrowError(expect.objectContaining({ code: 'capability_missing', message: expect.stringMatching(/'Scan'.*opset 8 to 13/) }));
