@@ -51,3 +51,23 @@ export async function checkVjp(randn: (n: number) => number[], model: ModelProto
   tf.dispose([c, x, g]);
   adapter.dispose();
 }
+
+/**
+ * Runs `before` and `after` (a rewritten copy) on ONNX Runtime with the same float input `x` and
+ * expects the same output `y` within `tol`; returns it.
+ */
+export async function expectSameOrtOutputs(before: ModelProto, after: ModelProto, x: ArrayLike<number>, shape: readonly number[], tol = 1e-6): Promise<Float32Array> {
+  const { InferenceSession, Tensor } = await import('onnxruntime-node');
+  const feed = new Tensor('float32', Float32Array.from(x), shape);
+  const run = async (m: ModelProto) => {
+    const s = await InferenceSession.create(encodeModel(m));
+    const out = (await s.run({ x: feed }))['y']!;
+    await s.release();
+    return out;
+  };
+  const [a, b] = [await run(before), await run(after)];
+  expect(b.dims).toEqual(a.dims);
+  const [da, db] = [a.data as Float32Array, b.data as Float32Array];
+  expect(Math.max(...Array.from(da, (v, i) => Math.abs(v - db[i]!)))).toBeLessThan(tol);
+  return da;
+}

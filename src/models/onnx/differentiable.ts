@@ -10,6 +10,8 @@ import { RECURRENT_OPS, unrollBlocker, unrollRecurrent } from './rewrite/unroll-
 import { packEntry, sha256Hex, unpackEntry } from './vjp-entry.js';
 import { upgradeOpset } from './rewrite/upgrade.js';
 import { inlineStaticIfs } from './rewrite/inline-if.js';
+import { loopBlocker, unrollStaticLoops } from './rewrite/unroll-loop.js';
+import { graphConstants } from './graph/dataflow.js';
 import { simplifyForGradients } from './rewrite/simplify.js';
 import { graphOf, type ModelProto } from './graph/proto.js';
 import { cutAt, withOutputs } from './graph/surgery.js';
@@ -117,13 +119,13 @@ async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxA
   }
   const input = base.inputNames[0]!;
   // the backward graph is compiled from the opset-13 form (rewrite/upgrade.ts) with Ifs on constant
-  // conditions inlined (rewrite/inline-if.ts); forward runs the model as is
+  // conditions inlined and Loops of constant trip count unrolled (rewrite/); forward runs the model as is
   let upgraded: ModelProto | undefined;
   let why: string | undefined;
   if (base.inputType !== 'float32') why = `input '${input}' holds ${base.inputType} values (token ids have no gradient: differentiate an embedding output instead)`;
   else {
     try {
-      upgraded = inlineStaticIfs(upgradeOpset(proto).model).model;
+      upgraded = unrollStaticLoops(inlineStaticIfs(upgradeOpset(proto).model).model).model;
     } catch (e) {
       if (!(e instanceof AttributionError)) throw e;
       why = e.message;
@@ -132,7 +134,7 @@ async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxA
     why ??= pathNodes(upgraded!, input, base.outputName)
       .nodes.flatMap((n) => {
         if (RULES[n.opType ?? '']) return [];
-        const blocked = RECURRENT_OPS.has(n.opType ?? '') ? unrollBlocker(n) : 'no gradient rule';
+        const blocked = RECURRENT_OPS.has(n.opType ?? '') ? unrollBlocker(n) : n.opType === 'Loop' ? loopBlocker(n, graphConstants(upgraded!)) : 'no gradient rule';
         return blocked ? [`op '${n.opType}' (node '${n.name}') has ${blocked === 'no gradient rule' ? blocked : `no gradient here: ${blocked}`}`] : [];
       })
       .join('; ');

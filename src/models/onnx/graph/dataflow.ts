@@ -44,6 +44,8 @@ export function integerTensors(model: ModelProto): Set<string> {
       else if (op === 'Constant') integer = !isFloatConstant(n);
       else if (op === 'ConstantOfShape') integer = !FLOATS.has(valueAttr(n)?.dataType ?? T.FLOAT);
       else if (op === 'Range') integer = ints.has(inputs[0] ?? '');
+      else if (op === 'Loop') integer = ints.has(inputs[k + 2] ?? ''); // carried values keep their type; scan outputs count as float
+      else if (op === 'If' || op === 'Scan') integer = false;
       else integer = ints.has(inputs[TYPE_FROM[op] ?? 0] ?? '');
       if (integer) ints.add(o);
     });
@@ -81,4 +83,12 @@ function outerReads(g: GraphProto): string[] {
   }
   for (const o of g.output ?? []) if (o.name && !local.has(o.name)) outer.push(o.name);
   return outer;
+}
+
+/** The main graph's constant tensors by name: initializers and Constant nodes' values. */
+export function graphConstants(model: ModelProto): Map<string, TensorProto> {
+  const g = model.graph ?? {};
+  const out = new Map<string, TensorProto>((g.initializer ?? []).map((t) => [t.name ?? '', t]));
+  for (const n of g.node ?? []) if (n.opType === 'Constant' && n.output?.[0]) out.set(n.output[0], valueAttr(n) ?? {});
+  return out;
 }

@@ -4,6 +4,7 @@
 // conditions stay (and are refused by name on the path).
 import { graphOf, onnx, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../graph/proto.js';
 import { node } from '../graph/build.js';
+import { graphConstants } from '../graph/dataflow.js';
 
 /** The truth value of a scalar constant tensor (bool or any integer or float type), if it has one element. */
 function truth(t: TensorProto | undefined): boolean | undefined {
@@ -22,8 +23,7 @@ function truth(t: TensorProto | undefined): boolean | undefined {
  */
 export function inlineStaticIfs(model: ModelProto): { model: ModelProto; inlined: number } {
   const g0 = graphOf(model);
-  const constants = new Map<string, TensorProto>(g0.initializer.map((t) => [t.name ?? '', t]));
-  for (const n of g0.node) if (n.opType === 'Constant' && n.output?.[0]) constants.set(n.output[0], n.attribute?.find((a) => a.name === 'value')?.t ?? {});
+  const constants = graphConstants(model);
   const taken = (n: NodeProto): GraphProto | undefined => {
     if (n.opType !== 'If' || (n.domain ?? '') !== '') return undefined;
     const cond = truth(constants.get(n.input?.[0] ?? ''));

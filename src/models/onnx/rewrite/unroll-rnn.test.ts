@@ -1,11 +1,9 @@
 // Unrolled LSTM/GRU/RNN nodes give ONNX Runtime's own outputs (every output, both directions,
 // peepholes, GRU's two reset forms), and their gradients match finite differences.
-import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../../../test/backend.js';
-import { checkVjp } from '../../../../test/vjp-check.js';
+import { checkVjp, expectSameOrtOutputs } from '../../../../test/vjp-check.js';
 import { Rng } from '../../../core/random.js';
-import { encodeModel } from '../grad/compile.js';
 import { floatTensor, intAttr, intsAttr, makeModel, node } from '../graph/build.js';
 import { graphOf, onnx, type ModelProto } from '../graph/proto.js';
 import { RECURRENT_OPS, unrollBlocker, unrollRecurrent } from './unroll-rnn.js';
@@ -52,16 +50,7 @@ describe('recurrent nodes unrolled', () => {
   it.each(CASES)('%s: the same outputs as ONNX Runtime', async (_, m) => {
     const unrolled = unrollRecurrent(m, new Map([['x', [T, B, I]]]));
     expect(graphOf(unrolled).node.some((n) => RECURRENT_OPS.has(n.opType ?? ''))).toBe(false);
-    const x = new ort.Tensor('float32', Float32Array.from(randn(T * B * I, 1)), [T, B, I]);
-    const run = async (model: ModelProto) => {
-      const s = await ort.InferenceSession.create(encodeModel(model));
-      const out = (await s.run({ x }))['y']!.data as Float32Array;
-      await s.release();
-      return out;
-    };
-    const [a, b] = [await run(m), await run(unrolled)];
-    expect(b.length).toBe(a.length);
-    expect(Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i]!)))).toBeLessThan(1e-5);
+    await expectSameOrtOutputs(m, unrolled, randn(T * B * I, 1), [T, B, I], 1e-5);
   });
 
   it('gradients through time (bidirectional LSTM with peepholes, GRU) against finite differences, batch first', async () => {

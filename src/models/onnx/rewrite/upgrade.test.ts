@@ -1,10 +1,9 @@
 // The opset upgrade: ONNX Runtime gives the same outputs before and after, and the upgraded models
 // differentiate (VJP against finite differences); what cannot be upgraded is refused by name.
-import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../../../test/backend.js';
-import { checkVjp } from '../../../../test/vjp-check.js';
+import { checkVjp, expectSameOrtOutputs } from '../../../../test/vjp-check.js';
 import { Rng } from '../../../core/random.js';
 import { encodeModel } from '../grad/compile.js';
 import { floatAttr, floatTensor, intAttr, intsAttr, makeModel, node } from '../graph/build.js';
@@ -19,21 +18,8 @@ const randn = (n: number, scale = 1) => Array.from({ length: n }, () => rng.norm
 const str = (name: string, value: string) => ({ name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(value) });
 const floats = (name: string, values: number[]) => ({ name, type: onnx.AttributeProto.AttributeType.FLOATS, floats: values });
 
-/** Runs both models on the same input and expects the same output (bitwise up to 1e-6). */
-async function sameOutputs(before: ModelProto, after: ModelProto, shape: number[]): Promise<Float32Array> {
-  const x = new ort.Tensor('float32', Float32Array.from(randn(shape.reduce((a, b) => a * b, 1))), shape);
-  const run = async (m: ModelProto) => {
-    const s = await ort.InferenceSession.create(encodeModel(m));
-    const out = await s.run({ x });
-    await s.release();
-    return out['y']!;
-  };
-  const [a, b] = [await run(before), await run(after)];
-  expect(b.dims).toEqual(a.dims);
-  const [da, db] = [a.data as Float32Array, b.data as Float32Array];
-  expect(Math.max(...Array.from(da, (v, i) => Math.abs(v - db[i]!)))).toBeLessThan(1e-6);
-  return da;
-}
+/** Runs both models on the same random input and expects the same output. */
+const sameOutputs = (before: ModelProto, after: ModelProto, shape: number[]) => expectSameOrtOutputs(before, after, randn(shape.reduce((a, b) => a * b, 1)), shape);
 
 const io = (inShape: (number | string)[], outShape: (number | string)[]) => ({ inputs: [{ name: 'x', shape: inShape }], outputs: [{ name: 'y', shape: outShape }] });
 
