@@ -1,6 +1,6 @@
 // Batching the models people export: a batch fixed at 1 (attrib runs rows one at a time), extra
 // inputs whose batch is on another axis or on none, and loadModel's input/output names for .onnx.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,8 @@ import { loadModel } from '../../io/load-model.js';
 import { Saliency } from '../../attr/gradient/saliency.js';
 import { isHooked, type DifferentiableModel, type HookedModel, type ModelAdapter } from '../model.js';
 import { placeRows, resolveBatchAxes } from './batch-axes.js';
-import { encodeModel } from './grad/compile.js';
+import { decodeModel, encodeModel } from './grad/compile.js';
+import { freeFixedBatch } from './free-batch.js';
 import { floatTensor, int64Tensor, intAttr, makeModel, node } from './graph/build.js';
 import { fromOnnx } from './node.js';
 
@@ -98,6 +99,18 @@ describe('models exported with a batch fixed at 1', () => {
     tf.dispose([x, y, row, y1]);
     model.dispose();
     await checkVjp(randn, fixed, [3, 4], [3, 3]);
+  });
+
+  it('a graph that allows it gets its batch freed (checked on ORT); one that hard-codes the batch keeps rows one at a time', async () => {
+    const free = makeModel({ nodes: [node('MatMul', ['x', 'w'], ['h']), node('Tanh', ['h'], ['y'])], inputs: [{ name: 'x', shape: [1, 4] }], outputs: [{ name: 'y', shape: [1, 3] }], initializers: [floatTensor('w', [4, 3], w)] });
+    const ort = await import('onnxruntime-node');
+    const freed = await freeFixedBatch(encodeModel(free), ort);
+    expect(freed).toBeDefined();
+    expect(decodeModel(freed!).graph!.input![0]!.type!.tensorType!.shape!.dim![0]!.dimParam).toBe('attrib_batch');
+    expect(await freeFixedBatch(encodeModel(fixed), ort)).toBeUndefined(); // Reshape to [1, 3]
+    const unet = new URL('../../../test/fixtures/onnx/unet_fixed1_opset9.onnx', import.meta.url).pathname;
+    expect(await freeFixedBatch(new Uint8Array(readFileSync(unet)), ort)).toBeDefined();
+    await checkVjp(randn, free, [3, 4], [3, 3]);
   });
 
   it('hook activations run row by row too, with extra inputs on their own batch axis', async () => {

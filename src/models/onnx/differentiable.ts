@@ -8,6 +8,7 @@ import { probeAllShapes } from './grad/probe.js';
 import { RULES } from './grad/rules.js';
 import { RECURRENT_OPS, unrollBlocker, unrollRecurrent } from './rewrite/unroll-rnn.js';
 import { packEntry, sha256Hex, unpackEntry } from './vjp-entry.js';
+import { freeFixedBatch } from './free-batch.js';
 import { upgradeOpset } from './rewrite/upgrade.js';
 import { inlineStaticIfs } from './rewrite/inline-if.js';
 import { loopBlocker, unrollStaticLoops } from './rewrite/unroll-loop.js';
@@ -79,7 +80,9 @@ const STORE_FORMAT = 'attrib-vjp-1';
  */
 export async function onnxAdapter(original: Uint8Array, ort: OrtEngine, opts: OnnxAdapterOptions = {}): Promise<ModelAdapter & { readonly gradientsUnavailable?: string }> {
   const clock: CompileClock = opts.clock ?? { ms: 0 };
-  const { adapter: inner, proto } = await onnxAdapterCore(original, ort, { ...opts, clock });
+  // a batch fixed at 1 made free when the graph allows (free-batch.ts); otherwise rows run one at a time
+  const source = (await freeFixedBatch(original, ort, opts.sessionOptions)) ?? original;
+  const { adapter: inner, proto } = await onnxAdapterCore(source, ort, { ...opts, clock });
   if (!proto) return inner;
   // hook points by graph surgery (see hooked.ts): rewired copies share this loader, without hooks of their own
   const session = (p: ModelProto) => ort.InferenceSession.create(encodeModel(p), opts.sessionOptions);
@@ -94,7 +97,7 @@ export async function onnxAdapter(original: Uint8Array, ort: OrtEngine, opts: On
       clock.ms += performance.now() - t0;
     }
   };
-  const variant = async (rw: { inputName?: string; outputName?: string }) => timed(onnxAdapterCore(original, ort, { ...opts, ...rw, clock })).then((v) => v.adapter);
+  const variant = async (rw: { inputName?: string; outputName?: string }) => timed(onnxAdapterCore(source, ort, { ...opts, ...rw, clock })).then((v) => v.adapter);
   return new OnnxHookedModel(inner, proto, shapes, variant, (p) => timed(session(p)), ort as never, clock, opts);
 }
 
