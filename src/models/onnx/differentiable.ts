@@ -1,18 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
-import { AttributionError, BackendError, ModelLoadError } from '../../core/errors.js';
+import { BackendError, ModelLoadError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
 import type { CallContext, DifferentiableModel, HostTensor, ModelAdapter } from '../model.js';
-import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName, pathNodes } from './grad/compile.js';
+import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName } from './grad/compile.js';
 import { probeAllShapes } from './grad/probe.js';
-import { RULES } from './grad/rules.js';
-import { RECURRENT_OPS, unrollBlocker, unrollRecurrent } from './rewrite/unroll-rnn.js';
+import { RECURRENT_OPS, unrollRecurrent } from './rewrite/unroll-rnn.js';
+import { prepareForGradients } from './grad/prepare.js';
 import { packEntry, sha256Hex, unpackEntry } from './vjp-entry.js';
 import { freeFixedBatch } from './free-batch.js';
-import { upgradeOpset } from './rewrite/upgrade.js';
-import { inlineStaticIfs } from './rewrite/inline-if.js';
-import { loopBlocker, unrollStaticLoops } from './rewrite/unroll-loop.js';
-import { graphConstants } from './graph/dataflow.js';
 import { simplifyForGradients } from './rewrite/simplify.js';
 import { graphOf, type ModelProto } from './graph/proto.js';
 import { cutAt, withOutputs } from './graph/surgery.js';
@@ -68,7 +64,7 @@ interface CompiledVjp {
 }
 
 /** Version of the cached-graph format and of the key's recipe. */
-const STORE_FORMAT = 'attrib-vjp-1';
+const STORE_FORMAT = 'attrib-vjp-2';
 
 /**
  * An ONNX model on ONNX Runtime. Forward passes run the model as is. When every op between the
@@ -121,29 +117,9 @@ async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxA
     return { adapter: Object.assign(base, { gradientsUnavailable: `the ONNX protobuf could not be decoded (${(e as Error).message})` }) };
   }
   const input = base.inputNames[0]!;
-  // the backward graph is compiled from the opset-13 form (rewrite/upgrade.ts) with Ifs on constant
-  // conditions inlined and Loops of constant trip count unrolled (rewrite/); forward runs the model as is
-  let upgraded: ModelProto | undefined;
-  let why: string | undefined;
-  if (base.inputType !== 'float32') why = `input '${input}' holds ${base.inputType} values (token ids have no gradient: differentiate an embedding output instead)`;
-  else {
-    try {
-      upgraded = unrollStaticLoops(inlineStaticIfs(upgradeOpset(proto).model).model).model;
-    } catch (e) {
-      if (!(e instanceof AttributionError)) throw e;
-      why = e.message;
-    }
-    // recurrent nodes are unrolled before compiling (rewrite/unroll-rnn.ts) when their attributes allow
-    why ??= pathNodes(upgraded!, input, base.outputName)
-      .nodes.flatMap((n) => {
-        if (RULES[n.opType ?? '']) return [];
-        const blocked = RECURRENT_OPS.has(n.opType ?? '') ? unrollBlocker(n) : n.opType === 'Loop' ? loopBlocker(n, graphConstants(upgraded!)) : 'no gradient rule';
-        return blocked ? [`op '${n.opType}' (node '${n.name}') has ${blocked === 'no gradient rule' ? blocked : `no gradient here: ${blocked}`}`] : [];
-      })
-      .join('; ');
-  }
-  if (why || !upgraded) return { adapter: Object.assign(base, { gradientsUnavailable: why }), proto };
-  return { adapter: new OnnxGradientModel(base, upgraded, bytes, ort, opts), proto };
+  const prepared = base.inputType !== 'float32' ? { why: `input '${input}' holds ${base.inputType} values (token ids have no gradient: differentiate an embedding output instead)` } : prepareForGradients(proto, input, base.outputName);
+  if (!prepared.model) return { adapter: Object.assign(base, { gradientsUnavailable: prepared.why }), proto };
+  return { adapter: new OnnxGradientModel(base, prepared.model, bytes, ort, opts), proto };
 }
 
 /** Backward graphs kept per model (one per distinct input row shape). */
@@ -339,14 +315,15 @@ class OnnxGradientModel implements DifferentiableModel {
 
   /**
    * The store's key: the model's bytes, the attributed input and output, the input's row shape, the
-   * other inputs' row shapes (they shape the probe) and the layout the graph is compiled for.
+   * other inputs' row shapes and batch axes (they shape the probe) and the layout the graph is compiled for.
    */
   private async storeKey(x: tf.Tensor, ctx?: CallContext): Promise<string> {
     this.modelHash ??= sha256Hex(this.bytes);
     const others = Object.entries(ctx?.inputs ?? {})
       .map(([n, t]) => `${n}:${t.shape.slice(1).join('x')}`)
       .sort();
-    const recipe = [STORE_FORMAT, await this.modelHash, this.inputNames[0], this.base.outputName, x.shape.slice(1).join('x'), others.join(','), this.opts.blockedLayout ? 'nchwc' : 'plain'];
+    const axes = [...this.base.batchAxes].map(([n, a]) => `${n}:${a ?? 'none'}`).join(',');
+    const recipe = [STORE_FORMAT, await this.modelHash, this.inputNames[0], this.base.outputName, x.shape.slice(1).join('x'), others.join(','), axes, this.opts.blockedLayout ? 'nchwc' : 'plain'];
     return sha256Hex(new TextEncoder().encode(JSON.stringify(recipe)));
   }
 
