@@ -111,4 +111,5 @@ if __name__ == '__main__':
     export(Attention(), (torch.randn(2, 5, 8),), 'attention_opset11.onnx', 11, True)
     export(Unet(), (torch.randn(1, 1, 8, 8),), 'unet_fixed1_opset9.onnx', 9, False)
     export(Recurrent(), (torch.randn(1, 4, 3), torch.zeros(1, 1, 5), torch.zeros(1, 1, 5)), 'lstm_fixed1_opset11.onnx', 11, False, ('x', 'h0', 'c0'))
+    export(Unet(), (torch.randn(1, 1, 8, 8),), 'unet_opset10.onnx', 10, True)
     print('wrote', sorted(os.listdir(OUT)))

@@ -20,6 +20,7 @@ describe('real PyTorch exports', () => {
     ['mobile_opset11.onnx', [2, 3, 16, 16], [2, 5]],
     ['attention_opset11.onnx', [2, 5, 8], [2, 3]],
     ['unet_fixed1_opset9.onnx', [2, 1, 8, 8], [2, 2]],
+    ['unet_opset10.onnx', [2, 1, 8, 8], [2, 2]],
   ])('%s: gradients of 2 rows against finite differences', async (name, inShape, outShape) => {
     const model = await fromOnnx(fixture(name), { cacheDir: false });
     expect(model.capabilities.gradients, model.gradientsUnavailable).toBe(true);
