@@ -175,3 +175,15 @@ describe('less common ops of real exports', () => {
     await checkVjp(m, [2, 3, 4], [2, 11]);
   });
 });
+
+describe('Pad modes', () => {
+  it.each(['reflect', 'edge', 'wrap'])('%s padding (both sides, two axes) against finite differences', async (mode) => {
+    const m = makeModel({
+      nodes: [node('Pad', ['x', 'pads'], ['y'], [str('mode', mode)])],
+      ...io(['n', 2, 3, 4], ['n', 2, 6, 7]),
+      initializers: [int64Tensor('pads', [8], [0, 0, 2, 1, 0, 0, 1, 2])],
+      opset: mode === 'wrap' ? 19 : 13,
+    });
+    await checkVjp(m, [2, 2, 3, 4], [2, 2, 6, 7]);
+  });
+});

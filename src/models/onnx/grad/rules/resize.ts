@@ -88,7 +88,7 @@ export const RESIZE_RULES: Readonly<Record<string, VjpRule>> = {
 };
 
 /** `t` contracted with the [out, in] matrix `m` (row-major values) along axis `a`: the axis goes from out to in. */
-function alongAxis(ctx: RuleContext, t: string, m: readonly number[], out: number, len: number, a: number, rank: number): string {
+export function alongAxis(ctx: RuleContext, t: string, m: readonly number[], out: number, len: number, a: number, rank: number): string {
   if (a === rank - 2) {
     const mt = Array.from({ length: len * out }, (_, k) => m[(k % out) * len + Math.floor(k / out)]!);
     return op(ctx, 'MatMul', [ctx.constantTensor([len, out], mt), t]);

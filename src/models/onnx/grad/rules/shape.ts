@@ -2,6 +2,7 @@
 import { attrInt, attrInts, intsAttr, intAttr, node } from '../../graph/build.js';
 import type { NodeProto } from '../../graph/proto.js';
 import { attrOrEmpty, first, normAxis, op, unbroadcast, unsupported, type RuleContext, type VjpRule } from './common.js';
+import { alongAxis } from './resize.js';
 
 export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
   Identity: (_n, dy) => [dy],
@@ -63,9 +64,10 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
   },
 
   Pad: (n, dy, ctx) => {
-    // constant padding: the cotangent cropped back to the input
+    // constant padding: the cotangent cropped back to the input; reflect, edge and wrap: each padded
+    // position also sends its cotangent to the element it copies (a one-hot [out, in] map per axis)
     const mode = attrOrEmpty(n, 'mode') || 'constant';
-    if (mode !== 'constant') throw unsupported(n, `mode '${mode}'`);
+    if (!['constant', 'reflect', 'edge', 'wrap'].includes(mode)) throw unsupported(n, `mode '${mode}'`);
     const [x, padsName, , axesName] = n.input!;
     const xs = ctx.shape(x!);
     const pads = padsName ? ctx.constantInts(padsName) : undefined;
@@ -76,6 +78,17 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
     if (pads.some((v) => v < 0)) throw unsupported(n, 'negative pads (cropping)');
     if (cropped.some((a) => ctx.batchAxes(x!).includes(a))) throw unsupported(n, 'padding of the batch dimension');
     if (cropped.length === 0) return [dy, undefined, undefined, undefined];
+    if (mode !== 'constant') {
+      let dx = dy;
+      for (const a of cropped) {
+        const [before, len] = [pads[axes.indexOf(a)]!, xs[a]!];
+        const out = before + len + pads[axes.indexOf(a) + axes.length]!;
+        const m = new Array<number>(out * len).fill(0);
+        for (let j = 0; j < out; j++) m[j * len + sourceIndex(mode, j - before, len)] = 1;
+        dx = alongAxis(ctx, dx, m, out, len, a, xs.length);
+      }
+      return [dx, undefined, undefined, undefined];
+    }
     const begin = cropped.map((a) => pads[axes.indexOf(a)]!);
     const end = cropped.map((a, i) => begin[i]! + xs[a]!);
     return [op(ctx, 'Slice', [dy, ctx.ints(begin), ctx.ints(end), ctx.ints(cropped)]), undefined, undefined, undefined];
@@ -113,6 +126,17 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
     });
   },
 };
+
+/** The input index a padded position copies (ONNX Pad's reflect, edge and wrap modes). */
+function sourceIndex(mode: string, p: number, len: number): number {
+  if (mode === 'edge') return Math.min(Math.max(p, 0), len - 1);
+  if (mode === 'wrap') return ((p % len) + len) % len;
+  // reflect (the edge itself not repeated), folding as often as needed
+  const period = 2 * (len - 1);
+  if (period === 0) return 0;
+  const q = ((p % period) + period) % period;
+  return q < len ? q : period - q;
+}
 
 /** dX = Reshape(dY, Shape(X)): the backward of every pure reshape. */
 function reshapeBack(n: NodeProto, dy: string, ctx: RuleContext): [string] {
