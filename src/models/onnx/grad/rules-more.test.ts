@@ -187,3 +187,26 @@ describe('Pad modes', () => {
     await checkVjp(m, [2, 2, 3, 4], [2, 2, 6, 7]);
   });
 });
+
+describe('strided and reversed slices', () => {
+  it('x[:, ::-1, 1::2] and the YOLO focus pattern x[..., ::2, ::2], x[..., 1::2, ::2] joined by Concat', async () => {
+    const m = makeModel({
+      nodes: [
+        node('Slice', ['x', 'st0', 'en0', 'ax0', 'sp0'], ['a']), // [n, 2, 4, 2] from [n, 2, 4, 4]: axis 1 reversed, axis 3 from 1 by 2
+        node('Slice', ['x', 'st1', 'en1', 'ax1', 'sp1'], ['b']), // [n, 2, 2, 2]
+        node('Slice', ['x', 'st2', 'en2', 'ax1', 'sp1'], ['c']), // [n, 2, 2, 2]
+        node('Concat', ['b', 'c'], ['bc'], [intAttr('axis', 1)]),
+        node('Flatten', ['a'], ['fa']),
+        node('Flatten', ['bc'], ['fb']),
+        node('Concat', ['fa', 'fb'], ['y'], [intAttr('axis', 1)]),
+      ],
+      ...io(['n', 2, 4, 4], ['n', 16 + 16]),
+      initializers: [
+        int64Tensor('st0', [2], [-1, 1]), int64Tensor('en0', [2], [-(2 ** 40), 4]), int64Tensor('ax0', [2], [1, 3]), int64Tensor('sp0', [2], [-1, 2]),
+        int64Tensor('st1', [2], [0, 0]), int64Tensor('en1', [2], [4, 4]), int64Tensor('ax1', [2], [2, 3]), int64Tensor('sp1', [2], [2, 2]),
+        int64Tensor('st2', [2], [1, 0]), int64Tensor('en2', [2], [4, 4]),
+      ],
+    });
+    await checkVjp(m, [2, 2, 4, 4], [2, 32]);
+  });
+});

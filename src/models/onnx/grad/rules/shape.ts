@@ -41,7 +41,19 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
     const starts = ints(startsName, 'starts')!;
     const ends = ints(endsName, 'ends')!;
     const axes = (ints(axesName, 'axes') ?? starts.map((_, i) => i)).map((a) => normAxis(a, xs.length));
-    if ((ints(stepsName, 'steps') ?? []).some((v) => v !== 1)) throw unsupported(n, 'steps other than 1');
+    const steps = ints(stepsName, 'steps') ?? axes.map(() => 1);
+    if (steps.some((v) => v !== 1)) {
+      // strided or reversed: a one-hot [out, in] map per sliced axis (the slice is separable)
+      let dx = dy;
+      axes.forEach((a, i) => {
+        if (ctx.batchAxes(x!).includes(a)) throw unsupported(n, `a strided slice of the batch dimension (axis ${a})`);
+        const picked = slicedIndices(xs[a]!, starts[i]!, ends[i]!, steps[i]!);
+        const m = new Array<number>(picked.length * xs[a]!).fill(0);
+        picked.forEach((src, j) => (m[j * xs[a]! + src] = 1));
+        dx = alongAxis(ctx, dx, m, picked.length, xs[a]!, a, xs.length);
+      });
+      return [dx, undefined, undefined, undefined, undefined];
+    }
     const pads = new Array<number>(2 * xs.length).fill(0);
     axes.forEach((a, i) => {
       const dim = xs[a]!;
@@ -126,6 +138,16 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
     });
   },
 };
+
+/** The input indices an ONNX Slice takes along one axis of extent `dim`, in output order. */
+export function slicedIndices(dim: number, start: number, end: number, step: number): number[] {
+  if (step === 0) return [];
+  const norm = (v: number) => (v < 0 ? v + dim : v);
+  const [s, e] = step > 0 ? [Math.min(Math.max(norm(start), 0), dim), Math.min(Math.max(norm(end), 0), dim)] : [Math.min(Math.max(norm(start), 0), dim - 1), Math.min(Math.max(norm(end), -1), dim - 1)];
+  const out: number[] = [];
+  for (let i = s; step > 0 ? i < e : i > e; i += step) out.push(i);
+  return out;
+}
 
 /** The input index a padded position copies (ONNX Pad's reflect, edge and wrap modes). */
 function sourceIndex(mode: string, p: number, len: number): number {
