@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../../test/backend.js';
 import { removeTempDirs, tempDir } from '../../../test/reference.js';
 import { checkVjp } from '../../../test/vjp-check.js';
+import { expectNoLeak } from '../../../test/leak-check.js';
 import { Rng } from '../../core/random.js';
 import { loadModel } from '../../io/load-model.js';
 import { Saliency } from '../../attr/gradient/saliency.js';
@@ -96,6 +97,14 @@ describe('models exported with a batch fixed at 1', () => {
     const row = tf.slice(x, 1, 1);
     const y1 = await model.forward(row);
     expect(Array.from(await y1.data())).toEqual(Array.from(await y.data()).slice(3, 6));
+    // rows run one at a time leave no tensors behind (forward, function-target and index-target gradients)
+    const diff = model as DifferentiableModel;
+    await expectNoLeak(async () => {
+      const out = await diff.forward(x);
+      const g1 = await diff.gradients(x, (o) => tf.sum(tf.mul(o, o), 1));
+      const g2 = await diff.gradients(x, Object.assign((o: tf.Tensor) => tf.sum(o, 1), { targetIndices: Int32Array.from([0, 2, 1]) }));
+      tf.dispose([out, g1, g2]);
+    });
     tf.dispose([x, y, row, y1]);
     model.dispose();
     await checkVjp(randn, fixed, [3, 4], [3, 3]);
