@@ -210,3 +210,15 @@ describe('strided and reversed slices', () => {
     await checkVjp(m, [2, 2, 4, 4], [2, 32]);
   });
 });
+
+describe('Conv with auto_pad (tf2onnx and Paddle exports)', () => {
+  it.each([['SAME_UPPER', 2], ['SAME_LOWER', 2], ['SAME_UPPER', 1], ['VALID', 2]] as const)('%s, stride %i, an even input against an odd kernel', async (mode, stride) => {
+    const out = mode === 'VALID' ? Math.floor((6 - 3) / stride) + 1 : Math.ceil(6 / stride);
+    const m = makeModel({
+      nodes: [node('Conv', ['x', 'w'], ['y'], [intsAttr('kernel_shape', [3, 3]), intsAttr('strides', [stride, stride]), str('auto_pad', mode)])],
+      ...io(['n', 2, 6, 6], ['n', 3, out, out]),
+      initializers: [floatTensor('w', [3, 2, 3, 3], randn(54, 0.5))],
+    });
+    await checkVjp(m, [1, 2, 6, 6], [1, 3, out, out]);
+  });
+});

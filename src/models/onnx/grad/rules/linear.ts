@@ -68,7 +68,6 @@ export const LINEAR_RULES: Readonly<Record<string, VjpRule>> = {
   Conv: (n, dy, ctx) => {
     const [x, w, b] = n.input!;
     if (ctx.onPath(w!) || (b !== undefined && b !== '' && ctx.onPath(b))) throw unsupported(n, 'gradients with respect to weights');
-    if (String(attrOrEmpty(n, 'auto_pad')) !== '' && String(attrOrEmpty(n, 'auto_pad')) !== 'NOTSET') throw unsupported(n, 'auto_pad');
     const xs = ctx.shape(x!);
     const ys = ctx.shape(n.output![0]!);
     const ws = ctx.shape(w!);
@@ -76,7 +75,7 @@ export const LINEAR_RULES: Readonly<Record<string, VjpRule>> = {
     const k = attrInts(n, 'kernel_shape', ws.slice(2) as number[]);
     const s = attrInts(n, 'strides', new Array(spatial).fill(1));
     const d = attrInts(n, 'dilations', new Array(spatial).fill(1));
-    const p = attrInts(n, 'pads', new Array(2 * spatial).fill(0));
+    const p = autoPads(attrOrEmpty(n, 'auto_pad') || 'NOTSET', xs.slice(2), ys.slice(2), k, s, d) ?? attrInts(n, 'pads', new Array(2 * spatial).fill(0));
     const g = attrInt(n, 'group', 1);
     // output_padding makes ConvTranspose reproduce the input's spatial size exactly
     const outPad = xs.slice(2).map((inD, i) => inD! - (s[i]! * (ys[2 + i]! - 1) + d[i]! * (k[i]! - 1) + 1 - p[i]! - p[i + spatial]!));
@@ -109,3 +108,15 @@ export const LINEAR_RULES: Readonly<Record<string, VjpRule>> = {
     return [mulAll(ctx, dy, perChannel), undefined, undefined, undefined, undefined];
   },
 };
+
+/**
+ * The explicit pads an `auto_pad` Conv used (ONNX: SAME_UPPER puts the odd one at the end,
+ * SAME_LOWER at the start; VALID none), from the static input and output extents; undefined for NOTSET.
+ */
+export function autoPads(mode: string, inDims: readonly number[], outDims: readonly number[], k: readonly number[], s: readonly number[], d: readonly number[]): number[] | undefined {
+  if (mode === 'NOTSET') return undefined;
+  if (mode === 'VALID') return new Array<number>(2 * inDims.length).fill(0);
+  const total = inDims.map((len, i) => Math.max(0, (outDims[i]! - 1) * s[i]! + (k[i]! - 1) * d[i]! + 1 - len));
+  const begin = total.map((t) => (mode === 'SAME_LOWER' ? Math.ceil(t / 2) : Math.floor(t / 2)));
+  return [...begin, ...total.map((t, i) => t - begin[i]!)];
+}
