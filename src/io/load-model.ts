@@ -37,6 +37,12 @@ export interface LoadModelOptions extends ModelFileLimits {
   readonly engine?: Engine;
   /** Folder for compiled backward graphs of ONNX engines, or false: see `OnnxLoadOptions.cacheDir`. */
   readonly cacheDir?: CacheDirOption;
+  /** `.onnx` files: the input to attribute (a graph input, or an intermediate tensor to cut at); see `OnnxModelOptions.inputName`. */
+  readonly inputName?: string;
+  /** `.onnx` files: the output to attribute (a graph output or any intermediate tensor); see `OnnxModelOptions.outputName`. */
+  readonly outputName?: string;
+  /** `.onnx` files: each other input's batch axis, or null for none; see `OnnxModelOptions.inputBatchAxes`. */
+  readonly inputBatchAxes?: Readonly<Record<string, number | null>>;
 }
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2 };
@@ -71,7 +77,13 @@ export async function loadModel(file: string, opts: LoadModelOptions = {}): Prom
   if (target.endsWith('.onnx')) {
     if (engine === 'tfjs') throw new InvalidArgumentError(`Model '${target}' is an ONNX file: it runs on ONNX Runtime (engine onnx or auto), not on TF.js`, { arg: 'engine', file: target });
     const { fromOnnx } = await import('../models/onnx/node.js');
-    return fromOnnx(target, { ...(opts.name === undefined ? {} : { name: opts.name }), ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }) });
+    return fromOnnx(target, {
+      ...(opts.name === undefined ? {} : { name: opts.name }),
+      ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
+      ...(opts.inputName === undefined ? {} : { inputName: opts.inputName }),
+      ...(opts.outputName === undefined ? {} : { outputName: opts.outputName }),
+      ...(opts.inputBatchAxes === undefined ? {} : { inputBatchAxes: opts.inputBatchAxes }),
+    });
   }
   const model = await loadTfjsModel(target, opts);
   if (engine === 'tfjs') return model;

@@ -3,7 +3,12 @@ import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { BackendError, ModelLoadError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
 import type { CallContext, DifferentiableModel, HostTensor, ModelAdapter } from '../model.js';
-import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName, opsetBlocker, probeModel, unsupportedOps } from './grad/compile.js';
+import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName } from './grad/compile.js';
+import { probeAllShapes } from './grad/probe.js';
+import { RECURRENT_OPS, unrollRecurrent } from './rewrite/unroll-rnn.js';
+import { prepareForGradients } from './grad/prepare.js';
+import { packEntry, sha256Hex, unpackEntry } from './vjp-entry.js';
+import { freeFixedBatch } from './free-batch.js';
 import { simplifyForGradients } from './rewrite/simplify.js';
 import { graphOf, type ModelProto } from './graph/proto.js';
 import { cutAt, withOutputs } from './graph/surgery.js';
@@ -59,7 +64,7 @@ interface CompiledVjp {
 }
 
 /** Version of the cached-graph format and of the key's recipe. */
-const STORE_FORMAT = 'attrib-vjp-1';
+const STORE_FORMAT = 'attrib-vjp-2';
 
 /**
  * An ONNX model on ONNX Runtime. Forward passes run the model as is. When every op between the
@@ -71,7 +76,9 @@ const STORE_FORMAT = 'attrib-vjp-1';
  */
 export async function onnxAdapter(original: Uint8Array, ort: OrtEngine, opts: OnnxAdapterOptions = {}): Promise<ModelAdapter & { readonly gradientsUnavailable?: string }> {
   const clock: CompileClock = opts.clock ?? { ms: 0 };
-  const { adapter: inner, proto } = await onnxAdapterCore(original, ort, { ...opts, clock });
+  // a batch fixed at 1 made free when the graph allows (free-batch.ts); otherwise rows run one at a time
+  const source = (await freeFixedBatch(original, ort, opts.sessionOptions)) ?? original;
+  const { adapter: inner, proto } = await onnxAdapterCore(source, ort, { ...opts, clock });
   if (!proto) return inner;
   // hook points by graph surgery (see hooked.ts): rewired copies share this loader, without hooks of their own
   const session = (p: ModelProto) => ort.InferenceSession.create(encodeModel(p), opts.sessionOptions);
@@ -86,7 +93,7 @@ export async function onnxAdapter(original: Uint8Array, ort: OrtEngine, opts: On
       clock.ms += performance.now() - t0;
     }
   };
-  const variant = async (rw: { inputName?: string; outputName?: string }) => timed(onnxAdapterCore(original, ort, { ...opts, ...rw, clock })).then((v) => v.adapter);
+  const variant = async (rw: { inputName?: string; outputName?: string }) => timed(onnxAdapterCore(source, ort, { ...opts, ...rw, clock })).then((v) => v.adapter);
   return new OnnxHookedModel(inner, proto, shapes, variant, (p) => timed(session(p)), ort as never, clock, opts);
 }
 
@@ -110,15 +117,9 @@ async function onnxAdapterCore(original: Uint8Array, ort: OrtEngine, opts: OnnxA
     return { adapter: Object.assign(base, { gradientsUnavailable: `the ONNX protobuf could not be decoded (${(e as Error).message})` }) };
   }
   const input = base.inputNames[0]!;
-  const why =
-    base.inputType !== 'float32'
-      ? `input '${input}' holds ${base.inputType} values (token ids have no gradient: differentiate an embedding output instead)`
-      : (opsetBlocker(proto) ??
-        unsupportedOps(proto, input, base.outputName)
-          .map((u) => `op '${u.op}' (node '${u.node}') has no gradient rule`)
-          .join('; '));
-  if (why) return { adapter: Object.assign(base, { gradientsUnavailable: why }), proto };
-  return { adapter: new OnnxGradientModel(base, proto, bytes, ort, opts), proto };
+  const prepared = base.inputType !== 'float32' ? { why: `input '${input}' holds ${base.inputType} values (token ids have no gradient: differentiate an embedding output instead)` } : prepareForGradients(proto, input, base.outputName);
+  if (!prepared.model) return { adapter: Object.assign(base, { gradientsUnavailable: prepared.why }), proto };
+  return { adapter: new OnnxGradientModel(base, prepared.model, bytes, ort, opts), proto };
 }
 
 /** Backward graphs kept per model (one per distinct input row shape). */
@@ -170,6 +171,16 @@ class OnnxGradientModel implements DifferentiableModel {
     return this.base.sessionRows;
   }
 
+  /** One row per session run (the model's batch is fixed at 1); see `OnnxForwardAdapter.fixedBatch`. */
+  get fixedBatch(): boolean {
+    return this.base.fixedBatch;
+  }
+
+  /** The other inputs' batch axes (see `OnnxModelOptions.inputBatchAxes`). */
+  get batchAxes(): ReadonlyMap<string, number | null> {
+    return this.base.batchAxes;
+  }
+
   /** Milliseconds spent compiling backward graphs and opening their sessions so far. */
   get compileMs(): number {
     return this.clock.ms;
@@ -179,7 +190,7 @@ class OnnxGradientModel implements DifferentiableModel {
     const n = x.shape[0]!;
     const compiled = await this.compiled(x, ctx);
     const { outputDims } = compiled;
-    const session = n <= SMALL_RUN_ROWS && this.opts.smallRunSessionOptions ? await this.smallRunSession(compiled, this.opts.smallRunSessionOptions) : compiled.session;
+    const session = (this.base.fixedBatch ? 1 : n) <= SMALL_RUN_ROWS && this.opts.smallRunSessionOptions ? await this.smallRunSession(compiled, this.opts.smallRunSessionOptions) : compiled.session;
     const outShape = [n, ...outputDims.slice(1)];
     const classes = outShape.slice(1).reduce((a, b) => a * b, 1);
     let cot: Float32Array;
@@ -198,19 +209,35 @@ class OnnxGradientModel implements DifferentiableModel {
       cot = (await g.data()) as Float32Array;
       g.dispose();
     }
-    const feeds = await this.base.buildFeeds(x, ctx);
-    feeds[COTANGENT] = new this.ort.Tensor('float32', cot, outShape);
+    // a model exported with a batch fixed at 1 runs its backward one row at a time
+    const runs = this.base.fixedBatch ? n : 1;
+    const rows = n / runs;
+    const per = x.size / n;
     const out = gradName(this.inputNames[0]!);
-    let result: InferenceSession.OnnxValueMapType;
-    try {
-      result = await session.run(feeds, [out]);
-    } catch (e) {
-      throw new BackendError(`ONNX Runtime failed to run the gradient graph of '${this.name}': ${(e as Error).message}`, { model: this.name }, e);
+    const grad = new Float32Array(x.size);
+    const data = runs > 1 ? ((await x.data()) as Float32Array) : undefined;
+    for (let r = 0; r < runs; r++) {
+      const at = Array.from({ length: rows }, (_, k) => r * rows + k);
+      const sub = { rows: at.map((i) => ctx?.rows[i] ?? i), ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) };
+      const xr = data ? tf.tensor(data.subarray(r * per, (r + 1) * per), [1, ...x.shape.slice(1)]) : x;
+      let feeds: Record<string, OrtTensor>;
+      try {
+        feeds = await this.base.buildFeeds(xr, data ? sub : ctx);
+      } finally {
+        if (xr !== x) xr.dispose();
+      }
+      feeds[COTANGENT] = new this.ort.Tensor('float32', cot.subarray(r * rows * classes, (r + 1) * rows * classes), [rows, ...outShape.slice(1)]);
+      let result: InferenceSession.OnnxValueMapType;
+      try {
+        result = await session.run(feeds, [out]);
+      } catch (e) {
+        throw new BackendError(`ONNX Runtime failed to run the gradient graph of '${this.name}': ${(e as Error).message}`, { model: this.name }, e);
+      }
+      const t = result[out] as OrtTensor;
+      grad.set(t.data as Float32Array, r * rows * per);
+      t.dispose?.();
     }
-    const t = result[out] as OrtTensor;
-    const grad = tf.tensor(t.data as Float32Array, x.shape);
-    t.dispose?.();
-    return grad;
+    return tf.tensor(grad, x.shape);
   }
 
   /**
@@ -258,34 +285,45 @@ class OnnxGradientModel implements DifferentiableModel {
   /** The VJP graph (encoded) and the output's dims for a batch of one row. */
   private async compile(x: tf.Tensor, ctx?: CallContext): Promise<{ graph: Uint8Array; outputDims: readonly number[] }> {
     const input = this.inputNames[0]!;
-    const prepared = (this.prepared ??= simplifyForGradients(this.proto).model);
-    const probe = await this.ort.InferenceSession.create(encodeModel(probeModel(prepared)));
-    try {
+    let prepared = (this.prepared ??= simplifyForGradients(this.proto).model);
+    // probe feeds: the first row of x, once or twice (for the batch axes)
+    const feeds = async (rows: 1 | 2) => {
       const row = tf.slice(x, 0, 1);
-      const feeds = await this.base.buildFeeds(row, { rows: [ctx?.rows?.[0] ?? 0], ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) });
-      row.dispose();
-      const values = await probe.run(feeds);
-      const shapes = new Map<string, readonly number[]>();
-      for (const [name, v] of Object.entries(values)) shapes.set(name, (v as OrtTensor).dims);
-      shapes.set(input, [1, ...x.shape.slice(1)]);
-      for (const init of graphOf(prepared).initializer) shapes.set(init.name ?? '', (init.dims ?? []).map((d) => Number(d)));
-      const vjp = compileVjp(prepared, input, this.base.outputName, shapes, { blockedLayout: this.opts.blockedLayout ?? false });
-      return { graph: encodeModel(vjp), outputDims: shapes.get(this.base.outputName) ?? [1] };
-    } finally {
-      void probe.release();
+      const batch = rows === 1 ? row : tf.concat([row, row]);
+      try {
+        const r0 = ctx?.rows?.[0] ?? 0;
+        return await this.base.buildFeeds(batch, { rows: new Array<number>(rows).fill(r0), ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) });
+      } finally {
+        tf.dispose([row, batch]);
+      }
+    };
+    const probe = (m: ModelProto) => probeAllShapes((b) => this.ort.InferenceSession.create(b), m, input, x.shape.slice(1), feeds, !this.base.fixedBatch);
+    let probed = await probe(prepared);
+    if (graphOf(prepared).node.some((n) => RECURRENT_OPS.has(n.opType ?? ''))) {
+      // LSTM/GRU/RNN unrolled over this row shape's sequence length, then probed again
+      prepared = unrollRecurrent(prepared, probed.shapes);
+      probed = await probe(prepared);
     }
+    const { shapes, batchShapes } = probed;
+    const vjp = compileVjp(prepared, input, this.base.outputName, shapes, {
+      blockedLayout: this.opts.blockedLayout ?? false,
+      fixedBatch: this.base.fixedBatch,
+      ...(batchShapes ? { batchShapes } : {}),
+    });
+    return { graph: encodeModel(vjp), outputDims: shapes.get(this.base.outputName) ?? [1] };
   }
 
   /**
    * The store's key: the model's bytes, the attributed input and output, the input's row shape, the
-   * other inputs' row shapes (they shape the probe) and the layout the graph is compiled for.
+   * other inputs' row shapes and batch axes (they shape the probe) and the layout the graph is compiled for.
    */
   private async storeKey(x: tf.Tensor, ctx?: CallContext): Promise<string> {
     this.modelHash ??= sha256Hex(this.bytes);
     const others = Object.entries(ctx?.inputs ?? {})
       .map(([n, t]) => `${n}:${t.shape.slice(1).join('x')}`)
       .sort();
-    const recipe = [STORE_FORMAT, await this.modelHash, this.inputNames[0], this.base.outputName, x.shape.slice(1).join('x'), others.join(','), this.opts.blockedLayout ? 'nchwc' : 'plain'];
+    const axes = [...this.base.batchAxes].map(([n, a]) => `${n}:${a ?? 'none'}`).join(',');
+    const recipe = [STORE_FORMAT, await this.modelHash, this.inputNames[0], this.base.outputName, x.shape.slice(1).join('x'), others.join(','), axes, this.opts.blockedLayout ? 'nchwc' : 'plain'];
     return sha256Hex(new TextEncoder().encode(JSON.stringify(recipe)));
   }
 
@@ -347,29 +385,4 @@ function rewire(bytes: Uint8Array, opts: OnnxModelOptions): Uint8Array {
     changed = true;
   }
   return changed ? encodeModel(model) : bytes;
-}
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-/** A stored entry: 4-byte little-endian header length, the JSON header (output dims), the VJP graph. */
-function packEntry(graph: Uint8Array, outputDims: readonly number[]): Uint8Array {
-  const header = new TextEncoder().encode(JSON.stringify({ outputDims }));
-  const out = new Uint8Array(4 + header.length + graph.length);
-  new DataView(out.buffer).setUint32(0, header.length, true);
-  out.set(header, 4);
-  out.set(graph, 4 + header.length);
-  return out;
-}
-
-function unpackEntry(raw: Uint8Array): { graph: Uint8Array; outputDims: readonly number[] } | undefined {
-  if (raw.length < 4) return undefined;
-  const n = new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getUint32(0, true);
-  if (4 + n > raw.length) return undefined;
-  const header: unknown = JSON.parse(new TextDecoder().decode(raw.subarray(4, 4 + n)));
-  const dims = (header as { outputDims?: unknown } | null)?.outputDims;
-  if (!Array.isArray(dims) || dims.length === 0 || !dims.every((d) => Number.isInteger(d) && d >= 0)) return undefined;
-  return { graph: raw.subarray(4 + n), outputDims: dims as number[] };
 }

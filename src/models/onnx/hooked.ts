@@ -16,6 +16,7 @@ import {
 } from '../model.js';
 import { ActivationCache } from '../activation-cache.js';
 import { graphOf, type ModelProto } from './graph/proto.js';
+import { placeRows } from './batch-axes.js';
 import { cutAt, withOutputs } from './graph/surgery.js';
 
 /** Creates adapters for rewired copies of the model (the `fromOnnx` options `inputName` / `outputName`). */
@@ -251,6 +252,8 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
     const session = await s;
     const ort = this.ort;
     const n = Object.values(feeds)[0]!.shape[0]!;
+    const layout = this.inner as { readonly fixedBatch?: boolean; readonly batchAxes?: ReadonlyMap<string, number | null> };
+    if (layout.fixedBatch && n > 1) return this.runRows(key, build, feeds, outputs, n, ctx);
     const others = session.inputNames.filter((name) => !(name in feeds));
     const extra = others.length > 0 ? await gatherInputs(ctx ?? { rows: Array.from({ length: n }, (_, i) => i) }, others, this.name) : {};
     const ortFeeds: Record<string, OrtTensor> = {};
@@ -258,9 +261,9 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
       for (const [name, t] of Object.entries({ ...feeds, ...extra })) {
         if (!session.inputNames.includes(name)) continue;
         const meta = ((session as unknown as { inputMetadata?: readonly { name: string; type?: string }[] }).inputMetadata ?? []).find((m) => m.name === name);
-        const d = await t.data();
-        ortFeeds[name] =
-          meta?.type === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(d, (v) => BigInt(Math.round(v))), t.shape) : new ort.Tensor('float32', Float32Array.from(d), t.shape);
+        // extra inputs go on their own batch axis (see OnnxModelOptions.inputBatchAxes)
+        const { data: d, shape } = name in extra ? placeRows(Float32Array.from(await t.data()), t.shape, layout.batchAxes?.get(name) ?? 0, name) : { data: Float32Array.from(await t.data()), shape: t.shape };
+        ortFeeds[name] = meta?.type === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(d, (v) => BigInt(Math.round(v))), shape) : new ort.Tensor('float32', d, shape);
       }
     } finally {
       tf.dispose(Object.values(extra));
@@ -276,6 +279,31 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
       const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>);
       return tf.tensor(data, [...t.dims]);
     });
+  }
+
+  /**
+   * `runRaw` one row at a time, for a model exported with a batch fixed at 1: the outputs are joined
+   * along axis 0, so each must keep one row there (`capability_missing` naming the tensor otherwise).
+   */
+  private async runRows(key: string, build: () => ModelProto, feeds: Record<string, tf.Tensor>, outputs: string[], n: number, ctx?: CallContext): Promise<tf.Tensor[]> {
+    const parts: tf.Tensor[][] = [];
+    try {
+      for (let r = 0; r < n; r++) {
+        const row = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, tf.slice(t, r, 1)]));
+        try {
+          parts.push(await this.runRaw(key, build, row, outputs, { rows: [ctx?.rows[r] ?? r], ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) }));
+        } finally {
+          tf.dispose(Object.values(row));
+        }
+        const wide = outputs.find((_, i) => parts[r]![i]!.shape[0] !== 1);
+        if (wide !== undefined) {
+          throw new CapabilityError(`Tensor '${wide}' of model '${this.name}' (batch fixed at 1) does not keep the row on axis 0, so rows run one at a time cannot be joined: attribute one row per call`, { model: this.name, tensor: wide });
+        }
+      }
+      return outputs.map((_, i) => tf.concat(parts.map((p) => p[i]!)));
+    } finally {
+      tf.dispose(parts.flat());
+    }
   }
 
   private outputName(): string {

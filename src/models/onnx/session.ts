@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { BackendError, ModelLoadError } from '../../core/errors.js';
 import { gatherInputs, type CallContext, type HostTensor, type ModelAdapter } from '../model.js';
+import { placeRows, resolveBatchAxes } from './batch-axes.js';
 
 /** The parts of an onnxruntime module (node or web) the adapter needs. */
 export interface OrtModule {
@@ -40,6 +41,15 @@ export interface OnnxModelOptions {
    * run the graph (a model with several inputs): the exporter keeps TF.js's layouts, so TF.js's shapes hold.
    */
   readonly layerShapes?: ReadonlyMap<string, readonly (number | null)[]>;
+  /**
+   * The batch axis of each other input in the model's layout: an axis (recurrent state
+   * `[layers, batch, hidden]` → 1), or `null` for an input without one (a scalar sample rate,
+   * shared by every row, so every row must hold the same value). Extra inputs are always passed
+   * with one row per input row on axis 0 (`inputs: { state: [rows, layers, hidden] }`); the adapter
+   * moves that axis. Default per input: the axis whose symbolic dim has the attributed input's batch
+   * name, else none for a scalar input, else 0.
+   */
+  readonly inputBatchAxes?: Readonly<Record<string, number | null>>;
   /** The Embedding layer the (token-id) input feeds, for exported text models: layer methods default to it. */
   readonly embeddingOfInput?: string;
   /** Rows of that Embedding layer's table (the largest token id + 1), when known. */
@@ -63,6 +73,13 @@ export interface OnnxForwardAdapter extends ModelAdapter {
   buildFeeds(x: tf.Tensor, ctx?: CallContext): Promise<Record<string, OrtTensor>>;
   /** Rows per session run for host batches, once chosen (see `OnnxModelOptions.sessionRows`). */
   readonly sessionRows: number | undefined;
+  /**
+   * The model was exported with its input's batch fixed at 1: every session run takes one row
+   * (the adapter splits batches itself and reports the batch as dynamic in `inputShape`).
+   */
+  readonly fixedBatch: boolean;
+  /** Every other input's batch axis in the model's layout, null for none (see `inputBatchAxes`). */
+  readonly batchAxes: ReadonlyMap<string, number | null>;
 }
 
 /**
@@ -85,9 +102,13 @@ export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts:
   const metaOf = (n: string) => ((session as unknown as { inputMetadata?: readonly InputMeta[] }).inputMetadata ?? []).find((m) => m.name === n);
   const meta = metaOf(inputName);
   const inputType = opts.inputType ?? (meta?.type === 'int64' ? 'int64' : meta?.type === 'int32' ? 'int32' : 'float32');
-  const inputShape = opts.inputShape ?? (meta?.shape ? meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : null)) : [null]);
+  const declared = opts.inputShape ?? (meta?.shape ? meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : null)) : [null]);
+  // a batch fixed at 1 (common in exports): attrib runs one row at a time, so the batch is free
+  const fixedBatch = declared.length > 1 && declared[0] === 1;
+  const inputShape = fixedBatch ? [null, ...declared.slice(1)] : declared;
   const name = opts.name ?? 'onnx-model';
   const others = session.inputNames.filter((n) => n !== inputName);
+  const batchAxes = resolveBatchAxes(opts.inputBatchAxes, meta?.shape, others.map((n) => ({ name: n, shape: metaOf(n)?.shape })), 'fromOnnx');
   const toOrt = (t: Float32Array | Int32Array | Uint8Array, dims: readonly number[], type: string | undefined): OrtTensor => {
     if (type === 'int64') return new ort.Tensor('int64', BigInt64Array.from(t, (v) => BigInt(Math.round(v))), dims);
     if (type === 'int32') return new ort.Tensor('int32', Int32Array.from(t, (v) => Math.round(v)), dims);
@@ -102,8 +123,12 @@ export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts:
     if (others.length > 0) {
       const gathered = await gatherInputs(ctx, others, name);
       for (const [n, t] of Object.entries(gathered)) {
-        feeds[n] = toOrt((await t.data()) as Float32Array, t.shape, metaOf(n)?.type);
-        t.dispose();
+        try {
+          const placed = placeRows((await t.data()) as Float32Array | Int32Array, t.shape, batchAxes.get(n) ?? 0, n);
+          feeds[n] = toOrt(placed.data, placed.shape, metaOf(n)?.type);
+        } finally {
+          t.dispose();
+        }
       }
     }
     return feeds;
@@ -121,7 +146,7 @@ export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts:
     out.dispose?.();
     return { data, shape };
   };
-  const tuning = opts.sessionRows;
+  const tuning = fixedBatch ? 1 : opts.sessionRows;
   let chosen: number | undefined = typeof tuning === 'number' ? tuning : undefined;
   if (typeof tuning === 'number' && (!Number.isInteger(tuning) || tuning < 1)) {
     throw new ModelLoadError(`Option 'sessionRows' passed to 'fromOnnx' must be a positive integer or 'auto', got ${tuning}`, { arg: 'sessionRows' });
@@ -146,8 +171,28 @@ export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts:
     }
     return best;
   };
+  const forwardHost = async (data: Float32Array, shape: readonly number[], ctx?: CallContext): Promise<HostTensor> => {
+    const rows = shape[0]!;
+    if (chosen === undefined && tuning === 'auto' && rows >= 64) chosen = await tune(data, shape, ctx);
+    const size = chosen ?? rows;
+    if (rows <= size) return runHost(await buildHostFeeds(data, shape, ctx));
+    const per = data.length / rows;
+    const parts: HostTensor[] = [];
+    for (let s = 0; s < rows; s += size) {
+      const e = Math.min(rows, s + size);
+      const sub = { rows: Array.from({ length: e - s }, (_, k) => ctx?.rows[s + k] ?? s + k), ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) };
+      parts.push(await runHost(await buildHostFeeds(data.subarray(s * per, e * per), [e - s, ...shape.slice(1)], sub)));
+    }
+    const outPer = parts[0]!.data.length / Math.min(rows, size);
+    const out = new Float32Array(rows * outPer);
+    let at = 0;
+    for (const part of parts) (out.set(part.data, at), (at += part.data.length));
+    return { data: out, shape: [rows, ...parts[0]!.shape.slice(1)] };
+  };
   return {
     buildFeeds,
+    fixedBatch,
+    batchAxes,
     inputType,
     outputName,
     name,
@@ -156,27 +201,10 @@ export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts:
     ...(outputShape ? { outputShape } : {}),
     capabilities: { gradients: false, hooks: false },
     async forward(x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor> {
-      const out = await runHost(await buildFeeds(x, ctx));
+      const out = fixedBatch && x.shape[0]! > 1 ? await forwardHost((await x.data()) as Float32Array, x.shape, ctx) : await runHost(await buildFeeds(x, ctx));
       return tf.tensor(out.data, [...out.shape]);
     },
-    async forwardHost(data: Float32Array, shape: readonly number[], ctx?: CallContext): Promise<HostTensor> {
-      const rows = shape[0]!;
-      if (chosen === undefined && tuning === 'auto' && rows >= 64) chosen = await tune(data, shape, ctx);
-      const size = chosen ?? rows;
-      if (rows <= size) return runHost(await buildHostFeeds(data, shape, ctx));
-      const per = data.length / rows;
-      const parts: HostTensor[] = [];
-      for (let s = 0; s < rows; s += size) {
-        const e = Math.min(rows, s + size);
-        const sub = ctx ? { ...ctx, rows: Array.from({ length: e - s }, (_, k) => ctx.rows[s + k]!) } : undefined;
-        parts.push(await runHost(await buildHostFeeds(data.subarray(s * per, e * per), [e - s, ...shape.slice(1)], sub)));
-      }
-      const outPer = parts[0]!.data.length / Math.min(rows, size);
-      const out = new Float32Array(rows * outPer);
-      let at = 0;
-      for (const part of parts) (out.set(part.data, at), (at += part.data.length));
-      return { data: out, shape: [rows, ...parts[0]!.shape.slice(1)] };
-    },
+    forwardHost,
     /** Rows per session run chosen by the tuner (undefined until a batch of ≥ 64 rows arrives). */
     get sessionRows(): number | undefined {
       return chosen;

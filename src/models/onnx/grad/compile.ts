@@ -2,22 +2,29 @@
 // runs: inputs = the model's inputs + `cotangent` (for the output), outputs = the output and the
 // vector–Jacobian product with respect to one input.
 import { AttributionError } from '../../../core/errors.js';
-import { floatTensor, int64Tensor, int64Values, node } from '../graph/build.js';
-import { graphOf, onnx, type ModelProto, type Node, type NodeProto } from '../graph/proto.js';
+import { floatTensor, floatValues, int64Tensor, int64Values, node } from '../graph/build.js';
+import { integerTensors, nodeReads } from '../graph/dataflow.js';
+import { graphOf, onnx, type ModelProto, type Node, type NodeProto, type TensorProto } from '../graph/proto.js';
 import { MULTI_OUTPUT, RULES, type RuleContext } from './rules.js';
 
 export const COTANGENT = 'attrib_cotangent';
 export const gradName = (input: string): string => `attrib_grad_${input}`;
 
-/** Nodes that lie on a path from `input` (or any of several tensors) to `output`, in graph (topological) order. */
+/**
+ * Nodes that lie on a path from `input` (or any of several tensors) to `output`, in graph
+ * (topological) order. Only float tensors carry the path: integer and boolean tensors (shape
+ * arithmetic such as Shape → Gather → Concat → Reshape's shape, indices, masks) have no gradient.
+ * A node whose subgraph reads a path tensor (an If branch reading the input) is on the path.
+ */
 export function pathNodes(model: ModelProto, input: string | readonly string[], output: string): { nodes: NodeProto[]; onPath: Set<string> } {
   const nodes = model.graph?.node ?? [];
+  const integer = integerTensors(model);
   const fromInput = new Set<string>(typeof input === 'string' ? [input] : input);
-  for (const n of nodes) if ((n.input ?? []).some((i) => fromInput.has(i))) for (const o of n.output ?? []) fromInput.add(o);
+  for (const n of nodes) if (nodeReads(n).some((i) => fromInput.has(i))) for (const o of n.output ?? []) if (o && !integer.has(o)) fromInput.add(o);
   const toOutput = new Set<string>([output]);
   for (let k = nodes.length - 1; k >= 0; k--) {
     const n = nodes[k]!;
-    if ((n.output ?? []).some((o) => toOutput.has(o))) for (const i of n.input ?? []) toOutput.add(i);
+    if ((n.output ?? []).some((o) => toOutput.has(o) && !integer.has(o))) for (const i of nodeReads(n)) toOutput.add(i);
   }
   const onPath = new Set([...fromInput].filter((t) => toOutput.has(t)));
   return { nodes: nodes.filter((n) => (n.output ?? []).some((o) => onPath.has(o))), onPath };
@@ -32,10 +39,13 @@ export function unsupportedOps(model: ModelProto, input: string | readonly strin
 
 const defaultOpset = (model: ModelProto): number => Number(model.opsetImport?.find((o) => (o.domain ?? '') === '')?.version ?? 0);
 
-/** Why the model's opset rules gradients out (the rules emit opset-13 forms), or undefined. */
+/**
+ * Why the model's opset rules gradients out (the rules read and emit opset-13 forms), or undefined.
+ * `upgradeOpset` (rewrite/upgrade.ts) converts opsets 7–12 first; the ONNX adapter does so.
+ */
 export function opsetBlocker(model: ModelProto): string | undefined {
   const opset = defaultOpset(model);
-  return opset < 13 ? `ONNX opset ${opset}: gradients need opset 13 or newer (re-export the model with opset_version >= 13)` : undefined;
+  return opset < 13 ? `ONNX opset ${opset}: the backward compiler reads opset 13 or newer (convert the model with upgradeOpset first, or re-export it with opset_version >= 13)` : undefined;
 }
 
 /** A copy of the model whose outputs are every tensor its nodes produce (to read shapes by running it). */
@@ -47,16 +57,29 @@ export function probeModel(model: ModelProto): ModelProto {
   return copy;
 }
 
+/** Options of `compileVjp`. */
+export interface VjpOptions {
+  /** ORT's NCHWc kernels will run the graph (see `RuleContext.blockedLayout`). */
+  readonly blockedLayout?: boolean;
+  /**
+   * Every tensor's shape from a probe with two rows (`shapes` has one): the axes whose extent
+   * differs follow the batch; without it, axis 0 is taken as the batch axis of every tensor.
+   */
+  readonly batchShapes?: ReadonlyMap<string, readonly number[]>;
+  /** The graph always runs one row at a time (input dim 0 fixed at 1): no axis follows the batch. */
+  readonly fixedBatch?: boolean;
+}
+
 /**
  * The VJP graph for d output / d wrt. `wrt` is one tensor (a graph input, or an intermediate tensor)
  * or several: all their cotangents come from ONE backward pass, as graph outputs `gradName(w)` after
  * `output`, in `wrt`'s order (the gradient at an intermediate tensor holds everything upstream of it
  * fixed). With several, a tensor the output does not depend on gets zeros. `shapes` holds every
- * tensor's shape from a probe run (batch 1) and the initializers' dims; `blockedLayout` when ORT's
- * NCHWc kernels will run it (see `RuleContext.blockedLayout`). Throws `capability_missing` naming the
+ * tensor's shape from a probe run (batch 1) and the initializers' dims; see `VjpOptions` for the
+ * rest. Throws `capability_missing` naming the
  * first unsupported op.
  */
-export function compileVjp(model: ModelProto, wrt: string | readonly string[], output: string, shapes: ReadonlyMap<string, readonly number[]>, opts: { readonly blockedLayout?: boolean } = {}): ModelProto {
+export function compileVjp(model: ModelProto, wrt: string | readonly string[], output: string, shapes: ReadonlyMap<string, readonly number[]>, opts: VjpOptions = {}): ModelProto {
   const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
   const g = graphOf(copy);
   const several = typeof wrt !== 'string';
@@ -84,6 +107,12 @@ export function compileVjp(model: ModelProto, wrt: string | readonly string[], o
       return s;
     },
     onPath: (name) => onPath.has(name),
+    batchAxes: (name) => {
+      if (opts.fixedBatch) return [];
+      const [one, two] = [shapes.get(name), opts.batchShapes?.get(name)];
+      if (!one || !two || one.length !== two.length) return [0];
+      return one.flatMap((d, i) => (d !== two[i] ? [i] : []));
+    },
     opset,
     zero,
     blockedLayout: opts.blockedLayout ?? false,
@@ -108,6 +137,7 @@ export function compileVjp(model: ModelProto, wrt: string | readonly string[], o
       return name;
     },
     constantInts: (name) => readInts(copy, name),
+    constantFloats: (name) => readFloats(copy, name),
     requireOpset: (version) => {
       const imp = copy.opsetImport.find((o) => (o.domain ?? '') === '');
       if (imp && Number(imp.version) < version) imp.version = version;
@@ -168,11 +198,19 @@ function op0(emitted: NodeProto[], type: string, input: string, ctx: RuleContext
 export const encodeModel = (m: ModelProto): Uint8Array => onnx.ModelProto.encode(m).finish();
 export const decodeModel = (bytes: Uint8Array): ModelProto => onnx.ModelProto.decode(bytes);
 
-/** Values of an int64 initializer (or Constant node output) named `name`, if the graph has one. */
-function readInts(model: ModelProto, name: string): number[] | undefined {
+/** The initializer or Constant-node tensor named `name`, if the graph has one. */
+function constantTensorOf(model: ModelProto, name: string): TensorProto | undefined {
   const g = graphOf(model);
   const init = g.initializer.find((t) => t.name === name);
-  if (init) return int64Values(init);
+  if (init) return init;
   const c = g.node.find((n) => n.opType === 'Constant' && n.output?.[0] === name);
-  return int64Values(c?.attribute?.find((a) => a.name === 'value')?.t ?? undefined);
+  return c?.attribute?.find((a) => a.name === 'value')?.t ?? undefined;
+}
+
+/** Values of an int64 initializer (or Constant node output) named `name`, if the graph has one. */
+const readInts = (model: ModelProto, name: string): number[] | undefined => int64Values(constantTensorOf(model, name));
+/** Values of a float initializer (or Constant node output) named `name`, if the graph has one. */
+function readFloats(model: ModelProto, name: string): number[] | undefined {
+  const v = floatValues(constantTensorOf(model, name));
+  return v ? Array.from(v) : undefined;
 }

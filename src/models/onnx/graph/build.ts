@@ -44,6 +44,18 @@ export function floatAttr(name: string, value: number): AttributeProto {
   return { name, type: AT.FLOAT, f: value };
 }
 
+/** Fresh tensor names `prefix_hint_k` that avoid every name in `taken` (each name given is added to it). */
+export function freshNames(prefix: string, taken: Set<string>): (hint: string) => string {
+  let counter = 0;
+  return (hint) => {
+    let name: string;
+    do name = `${prefix}_${hint}_${counter++}`;
+    while (taken.has(name));
+    taken.add(name);
+    return name;
+  };
+}
+
 export function node(opType: string, inputs: string[], outputs: string[], attributes: AttributeProto[] = [], name?: string): NodeProto {
   return { opType, input: inputs, output: outputs, attribute: attributes, name: name ?? outputs[0] ?? opType, domain: '' };
 }

@@ -15,7 +15,7 @@
 //   backward then routes the cotangent with a few pooled-size elementwise ops instead of
 //   MaxPool's slow arg-max Indices + MaxUnpool, and its input gradient is one stride-2
 //   ConvTranspose over a quarter of the positions instead of a full-size one.
-import { attr, attrInt, attrInts, floatTensor, floatValues, int64Values, intAttr, intsAttr, node, permute } from '../graph/build.js';
+import { attr, attrInt, attrInts, floatTensor, floatValues, freshNames, int64Values, intAttr, intsAttr, node, permute } from '../graph/build.js';
 import { graphOf, onnx, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from '../graph/proto.js';
 import { TIES_TO_FIRST } from '../grad/rules.js';
 
@@ -61,7 +61,7 @@ class Rewriter {
   private readonly names = new Set<string>();
   private producer = new Map<string, NodeProto>();
   private uses = new Map<string, number>();
-  private counter = 0;
+  private readonly fresh = freshNames('attrib_simplify', this.names);
 
   constructor(private readonly model: ModelProto) {
     const g = graphOf(model);
@@ -94,14 +94,6 @@ class Rewriter {
     const declared = new Set(g.input.map((i) => i.name ?? ''));
     const keep = g.initializer.filter((t) => used.has(t.name ?? '') || declared.has(t.name ?? ''));
     g.initializer.splice(0, g.initializer.length, ...keep);
-  }
-
-  private fresh(hint: string): string {
-    let name: string;
-    do name = `attrib_simplify_${hint}_${this.counter++}`;
-    while (this.names.has(name));
-    this.names.add(name);
-    return name;
   }
 
   private removeDead(): void {

@@ -1,5 +1,6 @@
 // VJP rules of elementwise activations and unary maths.
 import { attrInt, intAttr, floatAttr, node } from '../../graph/build.js';
+import type { NodeProto } from '../../graph/proto.js';
 import { attrOrEmpty, first, mulAll, normAxis, op, sub, type RuleContext, type VjpRule } from './common.js';
 
 export const ACTIVATION_RULES: Readonly<Record<string, VjpRule>> = {
@@ -58,6 +59,20 @@ export const ACTIVATION_RULES: Readonly<Record<string, VjpRule>> = {
     const pos = op(ctx, 'Greater', [first(n), ctx.zero]);
     return [op(ctx, 'Where', [pos, dy, mulAll(ctx, dy, op(ctx, 'Add', [n.output![0]!, ctx.scalar(alpha)]))])];
   },
+  HardSigmoid: (n, dy, ctx) => {
+    // y = max(0, min(1, αx + β)): slope α strictly inside (0, 1), 0 on the flat parts (PyTorch)
+    const alpha = floatOf(n, 'alpha', 0.2);
+    const z = op(ctx, 'Add', [mulAll(ctx, first(n), ctx.scalar(alpha)), ctx.scalar(floatOf(n, 'beta', 0.5))]);
+    const inside = op(ctx, 'And', [op(ctx, 'Greater', [z, ctx.zero]), op(ctx, 'Less', [z, ctx.scalar(1)])]);
+    return [op(ctx, 'Where', [inside, mulAll(ctx, dy, ctx.scalar(alpha)), ctx.zero])];
+  },
+  HardSwish: (n, dy, ctx) => {
+    // y = x · max(0, min(1, x/6 + 1/2)): y' = 0 below −3, x/3 + 1/2 up to 3, 1 above (PyTorch)
+    const x = first(n);
+    const mid = op(ctx, 'Add', [mulAll(ctx, x, ctx.scalar(1 / 3)), ctx.scalar(0.5)]);
+    const slope = op(ctx, 'Where', [op(ctx, 'Less', [x, ctx.scalar(-3)]), ctx.zero, op(ctx, 'Where', [op(ctx, 'LessOrEqual', [x, ctx.scalar(3)]), mid, ctx.scalar(1)])]);
+    return [mulAll(ctx, dy, slope)];
+  },
   Softplus: (n, dy, ctx) => [mulAll(ctx, dy, op(ctx, 'Sigmoid', [first(n)]))],
   Clip: (n, dy, ctx) => {
     // gradient 1 where min ≤ x ≤ max (PyTorch's clamp), 0 elsewhere
@@ -85,6 +100,8 @@ export const ACTIVATION_RULES: Readonly<Record<string, VjpRule>> = {
     return [sub(ctx, dy, mulAll(ctx, op(ctx, 'Exp', [y]), s))];
   },
 };
+
+const floatOf = (n: NodeProto, name: string, dflt: number): number => (n.attribute ?? []).find((a) => a.name === name)?.f ?? dflt;
 
 /**
  * The ReLU backward dy ⊙ [y > 0] in ops that keep ORT's blocked layout: mask = tanh(10³⁸ · y), the

@@ -9,6 +9,12 @@ export interface RuleContext {
   fresh(hint: string): string;
   /** Static shape of a tensor from the probe run (batch = 1). */
   shape(name: string): readonly number[];
+  /**
+   * Axes of the tensor whose extent follows the batch (the rows of one run): rules whose backward
+   * bakes in static extents (slice pads, split sizes, one-hot depths) refuse to cut along them.
+   * From a probe with two rows when the compiler has one, else axis 0.
+   */
+  batchAxes(name: string): readonly number[];
   /** True when the tensor depends on the differentiated input (needs a cotangent). */
   onPath(name: string): boolean;
   /** The model's default-domain opset (13 or newer). */
@@ -23,6 +29,8 @@ export interface RuleContext {
   constantTensor(dims: readonly number[], values: readonly number[]): string;
   /** The values of an int64 initializer or Constant node, when the graph has them. */
   constantInts(name: string): number[] | undefined;
+  /** The values of a float initializer or Constant node, when the graph has them. */
+  constantFloats(name: string): number[] | undefined;
   /** Raises the backward graph's opset (e.g. 16 for ScatterElements with add-reduction). */
   requireOpset(version: number): void;
   /**
@@ -87,3 +95,15 @@ export const mulAll = (ctx: RuleContext, ...xs: string[]): string => xs.slice(1)
 export const sub = (ctx: RuleContext, a: string, b: string): string => op(ctx, 'Sub', [a, b]);
 
 export const normAxis = (axis: number, rank: number): number => (axis < 0 ? axis + rank : axis);
+
+/**
+ * Backward of a normalisation x̂ = (x − μ)·r, r = 1/√(σ² + ε), over `axes` (`count` elements), given
+ * g = dy·γ: dx = r·(g − mean(g) − x̂·mean(g·x̂)). LayerNormalization and InstanceNormalization.
+ */
+export function normalizationBack(ctx: RuleContext, x: string, g: string, axes: readonly number[], count: number, eps: number): string {
+  const mean = (t: string) => mulAll(ctx, op(ctx, 'ReduceSum', [t, ctx.ints(axes)], [intAttr('keepdims', 1)]), ctx.scalar(1 / count));
+  const xc = sub(ctx, x, mean(x));
+  const r = op(ctx, 'Reciprocal', [op(ctx, 'Sqrt', [op(ctx, 'Add', [mean(mulAll(ctx, xc, xc)), ctx.scalar(eps)])])]);
+  const xhat = mulAll(ctx, xc, r);
+  return mulAll(ctx, r, sub(ctx, sub(ctx, g, mean(g)), mulAll(ctx, xhat, mean(mulAll(ctx, g, xhat)))));
+}

@@ -1,6 +1,6 @@
 // VJP rules of linear layers (Gemm, MatMul, Conv, ConvTranspose) and normalisations.
 import { attrInt, attrInts, intsAttr, intAttr, floatAttr, node } from '../../graph/build.js';
-import { attrOrEmpty, mulAll, normAxis, op, sub, sumTo, unsupported, type VjpRule } from './common.js';
+import { attrOrEmpty, mulAll, normalizationBack, normAxis, op, sumTo, unsupported, type VjpRule } from './common.js';
 
 export const LINEAR_RULES: Readonly<Record<string, VjpRule>> = {
   Gemm: (n, dy, ctx) => {
@@ -36,12 +36,19 @@ export const LINEAR_RULES: Readonly<Record<string, VjpRule>> = {
     const eps = (n.attribute ?? []).find((a) => a.name === 'epsilon')?.f ?? 1e-5;
     const axes = xs.map((_, i) => i).filter((i) => i >= axis);
     const count = axes.reduce((acc, a) => acc * xs[a]!, 1);
-    const mean = (t: string) => mulAll(ctx, op(ctx, 'ReduceSum', [t, ctx.ints(axes)], [intAttr('keepdims', 1)]), ctx.scalar(1 / count));
-    const xc = sub(ctx, x!, mean(x!));
-    const r = op(ctx, 'Reciprocal', [op(ctx, 'Sqrt', [op(ctx, 'Add', [mean(mulAll(ctx, xc, xc)), ctx.scalar(eps)])])]);
-    const xhat = mulAll(ctx, xc, r);
-    const g = mulAll(ctx, dy, scale!);
-    return [mulAll(ctx, r, sub(ctx, sub(ctx, g, mean(g)), mulAll(ctx, xhat, mean(mulAll(ctx, g, xhat))))), undefined, undefined];
+    return [normalizationBack(ctx, x!, mulAll(ctx, dy, scale!), axes, count, eps), undefined, undefined];
+  },
+
+  InstanceNormalization: (n, dy, ctx) => {
+    // a normalisation over the spatial axes of each (row, channel), scale per channel
+    const [x, scale, bias] = n.input!;
+    if ([scale, bias].some((t) => t && ctx.onPath(t))) throw unsupported(n, 'gradients with respect to the scale or bias');
+    const xs = ctx.shape(x!);
+    const eps = (n.attribute ?? []).find((a) => a.name === 'epsilon')?.f ?? 1e-5;
+    const axes = xs.map((_, i) => i).filter((i) => i >= 2);
+    const count = axes.reduce((acc, a) => acc * xs[a]!, 1);
+    const gamma = op(ctx, 'Reshape', [scale!, ctx.ints([-1, ...axes.map(() => 1)])]);
+    return [normalizationBack(ctx, x!, mulAll(ctx, dy, gamma), axes, count, eps), undefined, undefined];
   },
 
   ConvTranspose: (n, dy, ctx) => {
@@ -61,7 +68,6 @@ export const LINEAR_RULES: Readonly<Record<string, VjpRule>> = {
   Conv: (n, dy, ctx) => {
     const [x, w, b] = n.input!;
     if (ctx.onPath(w!) || (b !== undefined && b !== '' && ctx.onPath(b))) throw unsupported(n, 'gradients with respect to weights');
-    if (String(attrOrEmpty(n, 'auto_pad')) !== '' && String(attrOrEmpty(n, 'auto_pad')) !== 'NOTSET') throw unsupported(n, 'auto_pad');
     const xs = ctx.shape(x!);
     const ys = ctx.shape(n.output![0]!);
     const ws = ctx.shape(w!);
@@ -69,7 +75,7 @@ export const LINEAR_RULES: Readonly<Record<string, VjpRule>> = {
     const k = attrInts(n, 'kernel_shape', ws.slice(2) as number[]);
     const s = attrInts(n, 'strides', new Array(spatial).fill(1));
     const d = attrInts(n, 'dilations', new Array(spatial).fill(1));
-    const p = attrInts(n, 'pads', new Array(2 * spatial).fill(0));
+    const p = autoPads(attrOrEmpty(n, 'auto_pad') || 'NOTSET', xs.slice(2), ys.slice(2), k, s, d) ?? attrInts(n, 'pads', new Array(2 * spatial).fill(0));
     const g = attrInt(n, 'group', 1);
     // output_padding makes ConvTranspose reproduce the input's spatial size exactly
     const outPad = xs.slice(2).map((inD, i) => inD! - (s[i]! * (ys[2 + i]! - 1) + d[i]! * (k[i]! - 1) + 1 - p[i]! - p[i + spatial]!));
@@ -102,3 +108,15 @@ export const LINEAR_RULES: Readonly<Record<string, VjpRule>> = {
     return [mulAll(ctx, dy, perChannel), undefined, undefined, undefined, undefined];
   },
 };
+
+/**
+ * The explicit pads an `auto_pad` Conv used (ONNX: SAME_UPPER puts the odd one at the end,
+ * SAME_LOWER at the start; VALID none), from the static input and output extents; undefined for NOTSET.
+ */
+export function autoPads(mode: string, inDims: readonly number[], outDims: readonly number[], k: readonly number[], s: readonly number[], d: readonly number[]): number[] | undefined {
+  if (mode === 'NOTSET') return undefined;
+  if (mode === 'VALID') return new Array<number>(2 * inDims.length).fill(0);
+  const total = inDims.map((len, i) => Math.max(0, (outDims[i]! - 1) * s[i]! + (k[i]! - 1) * d[i]! + 1 - len));
+  const begin = total.map((t) => (mode === 'SAME_LOWER' ? Math.ceil(t / 2) : Math.floor(t / 2)));
+  return [...begin, ...total.map((t, i) => t - begin[i]!)];
+}

@@ -77,11 +77,10 @@ export const REDUCE_RULES: Readonly<Record<string, VjpRule>> = {
   },
 };
 
-/** Backward of ReduceSum/ReduceMean: dy broadcast back over the reduced axes (÷ count for the mean). */
-function reduceBack(n: NodeProto, dy: string, ctx: RuleContext, axesInput: string | undefined, mean: boolean): (string | undefined)[] {
-  const x = first(n);
-  const xs = ctx.shape(x);
-  const keep = attrInt(n, 'keepdims', 1) === 1;
+/** The reduced axes of a Reduce* node (attribute or constant input; all when none), normalised. */
+export function reducedAxes(n: NodeProto, ctx: RuleContext): number[] {
+  const xs = ctx.shape(first(n));
+  const axesInput = n.input![1];
   let axes = attrInts(n, 'axes', []);
   if (axesInput) {
     const known = ctx.constantInts(axesInput);
@@ -89,8 +88,18 @@ function reduceBack(n: NodeProto, dy: string, ctx: RuleContext, axesInput: strin
     axes = known;
   }
   if (axes.length === 0) axes = xs.map((_, i) => i);
-  axes = axes.map((a) => normAxis(a, xs.length));
-  const shaped = keep ? dy : op(ctx, 'Unsqueeze', [dy, ctx.ints(axes)]);
+  return axes.map((a) => normAxis(a, xs.length));
+}
+
+/** A reduction's output (or its cotangent) with the reduced axes back as size 1 (as with keepdims = 1). */
+export const unreduce = (n: NodeProto, ctx: RuleContext, t: string, axes: readonly number[]): string => (attrInt(n, 'keepdims', 1) === 1 ? t : op(ctx, 'Unsqueeze', [t, ctx.ints(axes)]));
+
+/** Backward of ReduceSum/ReduceMean: dy broadcast back over the reduced axes (÷ count for the mean). */
+function reduceBack(n: NodeProto, dy: string, ctx: RuleContext, axesInput: string | undefined, mean: boolean): (string | undefined)[] {
+  const x = first(n);
+  const xs = ctx.shape(x);
+  const axes = reducedAxes(n, ctx);
+  const shaped = unreduce(n, ctx, dy, axes);
   const count = axes.reduce((acc, a) => acc * xs[a]!, 1);
   const scaled = mean ? mulAll(ctx, shaped, ctx.scalar(1 / count)) : shaped;
   const dx = op(ctx, 'Expand', [scaled, op(ctx, 'Shape', [x])]);
@@ -98,7 +107,7 @@ function reduceBack(n: NodeProto, dy: string, ctx: RuleContext, axesInput: strin
 }
 
 /** A float 0/1 mask of the first maximum of `x` along `axis` (ArgMax with select_last_index = 0, then OneHot). */
-function firstMaxMask(ctx: RuleContext, x: string, axis: number, depth: number): string {
+export function firstMaxMask(ctx: RuleContext, x: string, axis: number, depth: number): string {
   const idx = op(ctx, 'ArgMax', [x], [intAttr('axis', axis), intAttr('keepdims', 0), intAttr('select_last_index', 0)]);
   const values = ctx.constantTensor([2], [0, 1]);
   return op(ctx, 'OneHot', [idx, ctx.ints([depth]), values], [intAttr('axis', axis)]);

@@ -2,6 +2,7 @@
 import { attrInt, attrInts, intsAttr, intAttr, node } from '../../graph/build.js';
 import type { NodeProto } from '../../graph/proto.js';
 import { attrOrEmpty, first, normAxis, op, unbroadcast, unsupported, type RuleContext, type VjpRule } from './common.js';
+import { alongAxis } from './resize.js';
 
 export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
   Identity: (_n, dy) => [dy],
@@ -40,13 +41,25 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
     const starts = ints(startsName, 'starts')!;
     const ends = ints(endsName, 'ends')!;
     const axes = (ints(axesName, 'axes') ?? starts.map((_, i) => i)).map((a) => normAxis(a, xs.length));
-    if ((ints(stepsName, 'steps') ?? []).some((v) => v !== 1)) throw unsupported(n, 'steps other than 1');
+    const steps = ints(stepsName, 'steps') ?? axes.map(() => 1);
+    if (steps.some((v) => v !== 1)) {
+      // strided or reversed: a one-hot [out, in] map per sliced axis (the slice is separable)
+      let dx = dy;
+      axes.forEach((a, i) => {
+        if (ctx.batchAxes(x!).includes(a)) throw unsupported(n, `a strided slice of the batch dimension (axis ${a})`);
+        const picked = slicedIndices(xs[a]!, starts[i]!, ends[i]!, steps[i]!);
+        const m = new Array<number>(picked.length * xs[a]!).fill(0);
+        picked.forEach((src, j) => (m[j * xs[a]! + src] = 1));
+        dx = alongAxis(ctx, dx, m, picked.length, xs[a]!, a, xs.length);
+      });
+      return [dx, undefined, undefined, undefined, undefined];
+    }
     const pads = new Array<number>(2 * xs.length).fill(0);
     axes.forEach((a, i) => {
       const dim = xs[a]!;
       const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
       const [s, e] = [clamp(starts[i]!), clamp(ends[i]!)];
-      if (a === 0 && !(s === 0 && ends[i]! >= 2 ** 31 - 1)) throw unsupported(n, 'a slice of the batch dimension');
+      if (ctx.batchAxes(x!).includes(a) && !(s === 0 && ends[i]! >= 2 ** 31 - 1)) throw unsupported(n, `a slice of the batch dimension (axis ${a})`);
       pads[a] = s;
       pads[a + xs.length] = dim - Math.max(e, s);
     });
@@ -57,15 +70,16 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
     // the cotangents joined back (zeros for outputs nothing reads)
     const rank = ctx.shape(first(n)).length;
     const axis = normAxis(attrInt(n, 'axis', 0), rank);
-    if (axis === 0) throw unsupported(n, 'a split of the batch dimension');
+    if (ctx.batchAxes(first(n)).includes(axis)) throw unsupported(n, `a split of the batch dimension (axis ${axis})`);
     const parts = n.output!.map((o, i) => dys[i] ?? op(ctx, 'ConstantOfShape', [op(ctx, 'Shape', [o])]));
     return [op(ctx, 'Concat', parts, [intAttr('axis', axis)]), undefined];
   },
 
   Pad: (n, dy, ctx) => {
-    // constant padding: the cotangent cropped back to the input
+    // constant padding: the cotangent cropped back to the input; reflect, edge and wrap: each padded
+    // position also sends its cotangent to the element it copies (a one-hot [out, in] map per axis)
     const mode = attrOrEmpty(n, 'mode') || 'constant';
-    if (mode !== 'constant') throw unsupported(n, `mode '${mode}'`);
+    if (!['constant', 'reflect', 'edge', 'wrap'].includes(mode)) throw unsupported(n, `mode '${mode}'`);
     const [x, padsName, , axesName] = n.input!;
     const xs = ctx.shape(x!);
     const pads = padsName ? ctx.constantInts(padsName) : undefined;
@@ -74,8 +88,19 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
     if (!axes) throw unsupported(n, 'axes computed at run time');
     const cropped = axes.filter((a, i) => pads[i] !== 0 || pads[i + axes.length] !== 0);
     if (pads.some((v) => v < 0)) throw unsupported(n, 'negative pads (cropping)');
-    if (cropped.includes(0)) throw unsupported(n, 'padding of the batch dimension');
+    if (cropped.some((a) => ctx.batchAxes(x!).includes(a))) throw unsupported(n, 'padding of the batch dimension');
     if (cropped.length === 0) return [dy, undefined, undefined, undefined];
+    if (mode !== 'constant') {
+      let dx = dy;
+      for (const a of cropped) {
+        const [before, len] = [pads[axes.indexOf(a)]!, xs[a]!];
+        const out = before + len + pads[axes.indexOf(a) + axes.length]!;
+        const m = new Array<number>(out * len).fill(0);
+        for (let j = 0; j < out; j++) m[j * len + sourceIndex(mode, j - before, len)] = 1;
+        dx = alongAxis(ctx, dx, m, out, len, a, xs.length);
+      }
+      return [dx, undefined, undefined, undefined];
+    }
     const begin = cropped.map((a) => pads[axes.indexOf(a)]!);
     const end = cropped.map((a, i) => begin[i]! + xs[a]!);
     return [op(ctx, 'Slice', [dy, ctx.ints(begin), ctx.ints(end), ctx.ints(cropped)]), undefined, undefined, undefined];
@@ -86,12 +111,15 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
     const [data, indices] = n.input!;
     const ds = ctx.shape(data!);
     const axis = normAxis(attrInt(n, 'axis', 0), ds.length);
-    if (axis === 0) throw unsupported(n, 'gathering along the batch dimension (differentiate the embedding output instead)');
+    if (ctx.batchAxes(data!).includes(axis)) throw unsupported(n, 'gathering along the batch dimension (differentiate the embedding output instead)');
     const k = ctx.shape(indices!).reduce((a, b) => a * b, 1);
     const post = ds.slice(axis + 1).reduce((a, b) => a * b, 1);
     const flat = op(ctx, 'Reshape', [indices!, ctx.ints([-1])]);
     const oneHot = op(ctx, 'OneHot', [flat, ctx.ints([ds[axis]!]), ctx.constantTensor([2], [0, 1])], [intAttr('axis', 0)]);
-    const routed = op(ctx, 'MatMul', [oneHot, op(ctx, 'Reshape', [dy, ctx.ints([-1, k, post])])]);
+    // dY as [pre, K, post]: the extent that follows the batch (before or after the axis) is left to Reshape
+    const pre = ds.slice(0, axis).reduce((a, b) => a * b, 1);
+    const view = ctx.batchAxes(data!).some((a) => a > axis) ? [pre, k, -1] : [-1, k, post];
+    const routed = op(ctx, 'MatMul', [oneHot, op(ctx, 'Reshape', [dy, ctx.ints(view)])]);
     return [op(ctx, 'Reshape', [routed, op(ctx, 'Shape', [data!])]), undefined];
   },
 
@@ -99,6 +127,7 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
   Concat: (n, dy, ctx) => {
     const rank = ctx.shape(n.output![0]!).length;
     const axis = normAxis(attrInt(n, 'axis', 0), rank);
+    if (ctx.batchAxes(n.output![0]!).includes(axis)) throw unsupported(n, `a concatenation along the batch dimension (axis ${axis})`);
     let start = 0;
     return n.input!.map((t) => {
       const len = ctx.shape(t)[axis]!;
@@ -109,6 +138,27 @@ export const SHAPE_RULES: Readonly<Record<string, VjpRule>> = {
     });
   },
 };
+
+/** The input indices an ONNX Slice takes along one axis of extent `dim`, in output order. */
+export function slicedIndices(dim: number, start: number, end: number, step: number): number[] {
+  if (step === 0) return [];
+  const norm = (v: number) => (v < 0 ? v + dim : v);
+  const [s, e] = step > 0 ? [Math.min(Math.max(norm(start), 0), dim), Math.min(Math.max(norm(end), 0), dim)] : [Math.min(Math.max(norm(start), 0), dim - 1), Math.min(Math.max(norm(end), -1), dim - 1)];
+  const out: number[] = [];
+  for (let i = s; step > 0 ? i < e : i > e; i += step) out.push(i);
+  return out;
+}
+
+/** The input index a padded position copies (ONNX Pad's reflect, edge and wrap modes). */
+function sourceIndex(mode: string, p: number, len: number): number {
+  if (mode === 'edge') return Math.min(Math.max(p, 0), len - 1);
+  if (mode === 'wrap') return ((p % len) + len) % len;
+  // reflect (the edge itself not repeated), folding as often as needed
+  const period = 2 * (len - 1);
+  if (period === 0) return 0;
+  const q = ((p % period) + period) % period;
+  return q < len ? q : period - q;
+}
 
 /** dX = Reshape(dY, Shape(X)): the backward of every pure reshape. */
 function reshapeBack(n: NodeProto, dy: string, ctx: RuleContext): [string] {
