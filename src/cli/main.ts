@@ -10,6 +10,8 @@ import { demoCommand, DEMO_FLAGS } from './commands/demo.js';
 import { evaluateCommand, EVALUATE_FLAGS } from './commands/evaluate.js';
 import { benchmarkCommand, BENCHMARK_FLAGS } from './commands/benchmark.js';
 import { findMethod } from '../methods.js';
+import { runCommand, RUN_FLAGS } from './commands/run.js';
+import { resultsCommand, RESULTS_FLAGS } from './commands/results.js';
 
 const USAGE = `attrib: explain what a model did, by attribution
 
@@ -25,6 +27,10 @@ usage:
   attrib demo [--out DIR] [--quick] explain the bundled models with every method; writes report.html
   attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]
                                    ground-truth benchmark: leaderboard.md/.json and charts
+  attrib run --model M --inputs DIR|GLOB|FILE --method ID [method options] [--metrics a,b] --out STORE [--resume]
+                                   one method over a dataset into a results store; resumable (docs/jobs.md)
+  attrib results STORE [--query SQL] [--format table|json|csv|parquet] [--export DIR]
+                                   a store's report, queries and exports
 
 explain options:
 ${EXPLAIN_FLAGS.map((f) => `  --${f.name.padEnd(16)} ${f.help}${f.default !== undefined ? ` (default ${String(f.default)})` : ''}`).join('\n')}
@@ -36,6 +42,8 @@ const COMMANDS: Record<string, { readonly summary: string; readonly usage: strin
   evaluate: { summary: 'score attribution methods with faithfulness metrics (random is the control)', usage: 'attrib evaluate --model M --input X [--methods a,b] [--metrics m,n] [options]', flags: EVALUATE_FLAGS },
   methods: { summary: 'the methods: a table, or one method in detail', usage: 'attrib methods [ID] [--json]', flags: METHODS_FLAGS },
   demo: { summary: 'explain the bundled models with every method; writes report.html', usage: 'attrib demo [--out DIR] [--quick]', flags: DEMO_FLAGS },
+  run: { summary: 'one method over a whole dataset into a results store; killed and run again, it finishes the rest', usage: 'attrib run --model M --inputs DIR|GLOB|FILE --method ID [method options] [--metrics a,b] --out STORE [--resume]', flags: RUN_FLAGS },
+  results: { summary: "a results store's report (metric distributions, worst inputs), SQL queries and exports", usage: 'attrib results STORE [--query SQL] [--format table|json|csv|parquet] [--export DIR]', flags: RESULTS_FLAGS },
   benchmark: { summary: 'the ground-truth benchmark: leaderboard.md/.json and charts', usage: 'attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]', flags: BENCHMARK_FLAGS },
 };
 
@@ -79,6 +87,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${methodsCommand(parseMethodsFlags(raw), positionals[0])}\n`);
       return 0;
     }
+    if (command === 'results') {
+      if (positionals.length > 1) throw new InvalidArgumentError(`'attrib results' takes one store, got ${positionals.join(' ')}`, { arg: 'store' });
+      const r = await resultsCommand(raw, positionals[0]);
+      process.stdout.write(typeof r.stdout === 'string' ? `${r.stdout}\n` : r.stdout);
+      return 0;
+    }
     if (positionals.length > 0) throw new InvalidArgumentError(`Unexpected argument '${positionals[0]}'; options take the form --name value`, { arg: positionals[0] });
     switch (command) {
       case 'explain': {
@@ -93,6 +107,12 @@ export async function main(argv: readonly string[]): Promise<number> {
         const r = await evaluateCommand(raw, ac.signal);
         process.stdout.write(`${r.stdout}\n`);
         if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        return 0;
+      }
+      case 'run': {
+        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, raw.get('quiet') === true);
+        const { summary: s, store } = await runCommand(raw, ac.signal);
+        if (raw.get('quiet') !== true) process.stderr.write(`attrib: ${store}: ${s.total} rows, ${s.resumed} already stored, ${s.computed} computed${s.failed ? `, ${s.failed} failed (attrib results ${store})` : ''}, ${(s.elapsedMs / 1000).toFixed(1)} s\n`);
         return 0;
       }
       case 'benchmark': {
@@ -113,7 +133,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return command === undefined ? 2 : 0;
       default:
-        throw new InvalidArgumentError(`Unknown command '${command}'; commands: explain, evaluate, methods, demo, benchmark (attrib help)`, { command });
+        throw new InvalidArgumentError(`Unknown command '${command}'; commands: explain, evaluate, methods, demo, benchmark, run, results (attrib help)`, { command });
     }
   } catch (e) {
     const msg = isAttributionError(e) ? `attrib: ${e.code}: ${e.message}` : `attrib: internal error: ${(e as Error)?.stack ?? String(e)}`;
