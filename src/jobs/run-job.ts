@@ -70,6 +70,8 @@ export async function runJob(job: Job): Promise<JobSummary> {
   let anyOk = Number((await job.store.query("SELECT count(*) AS n FROM results WHERE status = 'ok'")).rows[0]?.['n'] ?? 0) > 0;
   let computed = 0;
   let failed = 0;
+  // the shape every input must have: the model's, else (a model that does not declare it) the first input's
+  const rowShape = job.model.inputShape.length > 1 ? job.model.inputShape : await job.reader.read(items[0]!.item).then((t) => t.shape, () => undefined);
   const report = () => job.onProgress?.({ phase: 'run', done: resumed + computed, total: items.length });
   for (const w of items) {
     if (done.has(w.key)) continue;
@@ -78,7 +80,7 @@ export async function runJob(job: Job): Promise<JobSummary> {
     let row: ResultRow;
     try {
       const data = await job.reader.read(w.item);
-      row = await attributeItem(job, data, w, start);
+      row = await attributeItem(job, data, w, start, rowShape);
       anyOk = true;
     } catch (e) {
       if (!isAttributionError(e) || e.code === 'aborted' || e.code === 'backend_failure' || !anyOk) throw e;
@@ -92,9 +94,8 @@ export async function runJob(job: Job): Promise<JobSummary> {
   return { total: items.length, resumed, computed, failed, elapsedMs: performance.now() - t0 };
 }
 
-async function attributeItem(job: Job, data: TensorData, w: { key: string; item: DatasetItem; seq: number; target: number | 'auto' }, start: number): Promise<ResultRow> {
-  const want = job.model.inputShape;
-  if (want.length > 1 && (data.shape.length !== want.length || want.some((d, i) => d !== null && d !== data.shape[i]))) {
+async function attributeItem(job: Job, data: TensorData, w: { key: string; item: DatasetItem; seq: number; target: number | 'auto' }, start: number, want: readonly (number | null)[] | undefined): Promise<ResultRow> {
+  if (want && (data.shape.length !== want.length || want.some((d, i) => d !== null && d !== data.shape[i]))) {
     throw new ShapeMismatchError(`Input '${w.item.id}' has shape [${data.shape.slice(1).join(', ')}] but the model takes rows of [${want.slice(1).map((d) => d ?? '*').join(', ')}]`, { id: w.item.id, expected: want, actual: data.shape });
   }
   const x = tf.tensor(data.dtype === 'int32' ? Float32Array.from(data.data) : data.data, [...data.shape], 'float32');

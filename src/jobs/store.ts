@@ -156,7 +156,17 @@ export class ResultStore {
   async query(sql: string): Promise<{ columns: string[]; rows: Record<string, Json>[] }> {
     try {
       const r = await this.conn.runAndReadAll(sql);
-      return { columns: r.columnNames(), rows: r.getRowObjectsJson() as Record<string, Json>[] };
+      const columns = r.columnNames();
+      // 64-bit and larger integers (counts …) come as strings: numbers when they fit a double exactly
+      const wide = columns.filter((_, i) => /INT$/.test(String(r.columnType(i))) && /^(BIG|HUGE|UBIG|UHUGE)/.test(String(r.columnType(i))));
+      const rows = r.getRowObjectsJson() as Record<string, Json>[];
+      for (const row of rows) {
+        for (const c of wide) {
+          const v = row[c];
+          if (typeof v === 'string' && Number.isSafeInteger(Number(v))) row[c] = Number(v);
+        }
+      }
+      return { columns, rows };
     } catch (e) {
       throw new InvalidArgumentError(`Query failed: ${String((e as Error)?.message ?? e).split('\n')[0]} (the table is 'results'; see attrib results --help)`, { arg: 'query', sql }, e);
     }
