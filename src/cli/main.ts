@@ -110,7 +110,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case 'run': {
-        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, raw.get('quiet') === true);
+        // the backend is set up by the command: with --resume it comes from the store
         const { summary: s, store } = await runCommand(raw, ac.signal);
         if (raw.get('quiet') !== true) process.stderr.write(`attrib: ${store}: ${s.total} rows, ${s.resumed} already stored, ${s.computed} computed${s.failed ? `, ${s.failed} failed (attrib results ${store})` : ''}, ${(s.elapsedMs / 1000).toFixed(1)} s\n`);
         return 0;

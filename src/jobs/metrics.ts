@@ -43,13 +43,13 @@ export interface MetricContext {
 /**
  * One metric of one input (`x` is `[1, …]`, `attribution` its attribution for `ctx.target`):
  * AUC of the deletion/insertion/ROAD curve, infidelity, µ-fidelity, sparseness (Gini) or complexity
- * (entropy), as `attrib evaluate` computes them.
+ * (entropy), as `attrib evaluate` computes them, in fixed chunks (reproducible to the last bit).
  *
  * Cost: deletion/insertion `steps + 1` forward rows, ROAD about as many, infidelity `samples`,
  * µ-fidelity `max(samples, 32)`; sparseness and complexity none.
  */
 export async function scoreMetric(metric: JobMetric, model: ModelAdapter, x: tf.Tensor, attribution: tf.Tensor, ctx: MetricContext): Promise<number> {
-  const common = { target: ctx.target, seed: ctx.seed, batchSize: ctx.batchSize, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.baselines !== undefined ? { baselines: ctx.baselines } : {}) };
+  const common = { target: ctx.target, seed: ctx.seed, batchSize: ctx.batchSize, fixedChunks: true, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.baselines !== undefined ? { baselines: ctx.baselines } : {}) };
   const mask = ctx.featureMask ? { featureMask: ctx.featureMask } : {};
   let perRow: ArrayLike<number>;
   switch (metric) {

@@ -101,7 +101,8 @@ async function attributeItem(job: Job, data: TensorData, w: { key: string; item:
   const x = tf.tensor(data.dtype === 'int32' ? Float32Array.from(data.data) : data.data, [...data.shape], 'float32');
   try {
     const extra = job.optionsFor ? await job.optionsFor(x, w.item) : {};
-    const opts = { ...job.options, ...extra, target: w.target, ...(job.signal ? { signal: job.signal } : {}) };
+    // fixed chunks: batches (so sums, to the last bit) do not depend on the machine's load
+    const opts = { ...job.options, ...extra, target: w.target, fixedChunks: true, ...(job.signal ? { signal: job.signal } : {}) };
     const attr = await job.method.attribute(x, opts);
     try {
       const target = w.target === 'auto' ? (attr.diagnostics.targets?.[0] ?? null) : w.target;

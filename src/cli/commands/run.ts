@@ -12,7 +12,7 @@ import { runJob, type JobSummary } from '../../jobs/run-job.js';
 import { digest, modelDigest, type JobSettings, type Json } from '../../jobs/settings.js';
 import { ResultStore } from '../../jobs/store.js';
 import { kebab, parseFlags, type FlagSpec, type FlagValue } from '../args.js';
-import { engineFor } from '../backend.js';
+import { engineFor, setupBackend } from '../backend.js';
 import { checkFeatureMaskSpec, featureMaskForInput, imageOptions, parseBaseline, readFeatureMask, readInput } from '../inputs.js';
 import { ProgressBar } from '../progress.js';
 import { EXPLAIN_FLAGS, methodFlags } from './explain.js';
@@ -36,7 +36,8 @@ const NOT_SETTINGS = new Set(['out', 'resume', 'quiet', 'model', 'inputs', 'meth
 
 /**
  * `attrib run`: one method over a whole dataset into a results store; killed and run again (or with
- * `--resume`), it computes only what the store lacks.
+ * `--resume`), it computes only what the store lacks. Sets up the TF.js backend (`--backend`, the
+ * store's own with `--resume`).
  */
 export async function runCommand(raw: Map<string, string | true>, signal: AbortSignal): Promise<{ summary: JobSummary; store: string }> {
   const out = raw.get('out');
@@ -62,6 +63,7 @@ export async function runCommand(raw: Map<string, string | true>, signal: AbortS
   const maskSpec = mask ? flags.get(kebab(mask.name)) : undefined;
   if (typeof maskSpec === 'string') checkFeatureMaskSpec(maskSpec);
   if (flags.has('layer') && descriptor.layer === undefined) throw new InvalidArgumentError(`Method '${descriptor.id}' takes no --layer`, { arg: 'layer', method: descriptor.id });
+  await setupBackend(String(flags.get('backend')), flags.get('quiet') === true);
   const model = await loadModel(modelPath, engineFor(flags.get('engine'), [descriptor, ...(inner ? [inner] : [])]));
   let baseline: Awaited<ReturnType<typeof parseBaseline>>;
   try {
