@@ -1,21 +1,20 @@
 // attrib run / attrib results as a user runs them: separate processes, killed with SIGKILL mid-job.
-import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { useBackend } from '../../../test/backend.js';
 import { attrib } from '../../../test/run-cli.js';
+import { runAndKill, storeContents, storedTensors } from '../../../test/kill-run.js';
 import { ROOT, removeTempDirs, tempDir } from '../../../test/reference.js';
 import { Rng } from '../../core/random.js';
 import { encodeNpy } from '../../io/npy.js';
-import { ResultStore, TENSOR_DIR } from '../../jobs/store.js';
+import { TENSOR_DIR } from '../../jobs/store.js';
 import { main } from '../main.js';
 import { resultsCommand } from './results.js';
 import { runCommand } from './run.js';
 
 /** Inputs of the kill test (the 2,000-input acceptance run is bench/jobs-kill.ts). */
 const N = 200;
-const BIN = path.join(ROOT, 'bin', 'attrib.js');
 const MODEL = path.join(ROOT, 'models', 'demo-tabular');
 
 let dir: string;
@@ -31,48 +30,6 @@ afterAll(removeTempDirs);
 
 const job = (out: string) => ['run', '--model', MODEL, '--inputs', inputs, '--method', 'integrated-gradients', '--steps', '16', '--metrics', 'sparseness,deletion', '--metric-steps', '5', '--out', out, '--quiet'];
 
-/**
- * Starts `attrib ARGS…` and SIGKILLs it once its store holds `atRows` tensors (or lets it finish).
- * Just before the kill, the store is opened for reading here: refused, since the job holds it.
- */
-function runAndKill(args: string[], store: string, atRows: number): Promise<{ killed: boolean; code: number | null; locked: unknown }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: 'ignore' });
-    let killed = false;
-    let busy = false;
-    let locked: unknown;
-    const poll = setInterval(() => {
-      if (busy || killed) return;
-      busy = true;
-      fs.readdir(path.join(store, TENSOR_DIR))
-        .then(async (files) => {
-          if (files.filter((f) => f.endsWith('.npy')).length < atRows) return;
-          locked = await ResultStore.read(store).then((s) => s.close(), (e: unknown) => e);
-          killed = child.kill('SIGKILL');
-        })
-        .catch(() => undefined)
-        .finally(() => (busy = false));
-    }, 3);
-    child.on('exit', (code) => {
-      clearInterval(poll);
-      resolve({ killed, code, locked });
-    });
-  });
-}
-
-/** Every column of every row but the timing ones, and the tensor bytes, in item order. */
-async function contents(store: string): Promise<{ rows: unknown[]; tensors: string[] }> {
-  const s = await ResultStore.read(store);
-  try {
-    const { rows } = await s.query('SELECT * EXCLUDE (elapsed_ms, finished_at) FROM results ORDER BY item');
-    const tensors: string[] = [];
-    for (const r of rows) tensors.push(Buffer.from(await fs.readFile(path.join(store, String(r['tensor'])))).toString('base64'));
-    return { rows, tensors };
-  } finally {
-    s.close();
-  }
-}
-
 describe('attrib run', () => {
   it(`killed with SIGKILL 3 times at random points and resumed: exactly ${N} results, identical to an uninterrupted run`, async () => {
     const ref = path.join(dir, 'ref');
@@ -82,7 +39,7 @@ describe('attrib run', () => {
     let kills = 0;
     for (let k = 0; k < 3; k++) {
       // a random point after what is stored, leaving work for the next run
-      const stored = (await fs.readdir(path.join(killedStore, TENSOR_DIR)).catch(() => [])).length;
+      const stored = await storedTensors(killedStore);
       const at = Math.min(N - 10 * (3 - k), stored + 1 + Math.floor(rng.next() * (N / 4)));
       const r = await runAndKill(job(killedStore), killedStore, at);
       if (r.killed) kills++;
@@ -96,7 +53,7 @@ describe('attrib run', () => {
     expect(last.code).toBe(0);
     expect(last.stderr).toMatch(new RegExp(`${N} rows, \\d+ already stored, \\d+ computed`));
     expect((await reference).code).toBe(0);
-    const [a, b] = await Promise.all([contents(ref), contents(killedStore)]);
+    const [a, b] = await Promise.all([storeContents(ref), storeContents(killedStore)]);
     expect(b.rows).toHaveLength(N);
     expect(new Set(b.rows.map((r) => (r as { item: string }).item)).size).toBe(N);
     expect(b.rows).toEqual(a.rows);
