@@ -8,8 +8,8 @@ export type { ImageData01 } from './io/image.js';
 // dataset jobs: resumable runs over a dataset into a queryable results store (docs/jobs.md)
 export { listDataset, DatasetReader, MAX_DATASET_FILE_BYTES, MAX_DATASET_ITEMS } from './jobs/dataset.js';
 export type { Dataset, DatasetItem, ImageReader } from './jobs/dataset.js';
-export { runJob, workItems, topFeatures } from './jobs/run-job.js';
-export type { Job, JobSummary } from './jobs/run-job.js';
+export { runJob, workItems, topFeatures, computeItem } from './jobs/run-job.js';
+export type { Job, LocalJob, JobSummary, WorkItem } from './jobs/run-job.js';
 export { ResultStore, metricColumn } from './jobs/store.js';
 export type { ResultRow } from './jobs/store.js';
 export { JobSettingsError, modelDigest } from './jobs/settings.js';

@@ -12,6 +12,7 @@ import { benchmarkCommand, BENCHMARK_FLAGS } from './commands/benchmark.js';
 import { findMethod } from '../methods.js';
 import { runCommand, RUN_FLAGS } from './commands/run.js';
 import { resultsCommand, RESULTS_FLAGS } from './commands/results.js';
+import { workerCommand, WORKER_FLAGS } from './commands/worker.js';
 
 const USAGE = `attrib: explain what a model did, by attribution
 
@@ -31,6 +32,7 @@ usage:
                                    one method over a dataset into a results store; resumable (docs/jobs.md)
   attrib results STORE [--query SQL] [--format table|json|csv|parquet] [--export DIR]
                                    a store's report, queries and exports
+  attrib worker --queue redis://HOST:PORT   computes the items of 'attrib run --queue' jobs
 
 explain options:
 ${EXPLAIN_FLAGS.map((f) => `  --${f.name.padEnd(16)} ${f.help}${f.default !== undefined ? ` (default ${String(f.default)})` : ''}`).join('\n')}
@@ -44,6 +46,7 @@ const COMMANDS: Record<string, { readonly summary: string; readonly usage: strin
   demo: { summary: 'explain the bundled models with every method; writes report.html', usage: 'attrib demo [--out DIR] [--quick]', flags: DEMO_FLAGS },
   run: { summary: 'one method over a whole dataset into a results store; killed and run again, it finishes the rest', usage: 'attrib run --model M --inputs DIR|GLOB|FILE --method ID [method options] [--metrics a,b] --out STORE [--resume]', flags: RUN_FLAGS },
   results: { summary: "a results store's report (metric distributions, worst inputs), SQL queries and exports", usage: 'attrib results STORE [--query SQL] [--format table|json|csv|parquet] [--export DIR]', flags: RESULTS_FLAGS },
+  worker: { summary: "computes queued items of 'attrib run --queue redis://…' jobs until interrupted", usage: 'attrib worker --queue redis://HOST:PORT [--concurrency N]', flags: WORKER_FLAGS },
   benchmark: { summary: 'the ground-truth benchmark: leaderboard.md/.json and charts', usage: 'attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]', flags: BENCHMARK_FLAGS },
 };
 
@@ -111,8 +114,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       case 'run': {
         // the backend is set up by the command: with --resume it comes from the store
-        const { summary: s, store } = await runCommand(raw, ac.signal);
-        if (raw.get('quiet') !== true) process.stderr.write(`attrib: ${store}: ${s.total} rows, ${s.resumed} already stored, ${s.computed} computed${s.failed ? `, ${s.failed} failed (attrib results ${store})` : ''}, ${(s.elapsedMs / 1000).toFixed(1)} s\n`);
+        const { summary: s, store, stdout } = await runCommand(raw, ac.signal);
+        if (stdout !== undefined) process.stdout.write(`${stdout}\n`);
+        if (s && raw.get('quiet') !== true) process.stderr.write(`attrib: ${store}: ${s.total} rows, ${s.resumed} already stored, ${s.computed} computed${s.failed ? `, ${s.failed} failed (attrib results ${store})` : ''}, ${(s.elapsedMs / 1000).toFixed(1)} s\n`);
+        return 0;
+      }
+      case 'worker': {
+        await workerCommand(raw, ac.signal);
         return 0;
       }
       case 'benchmark': {
@@ -133,7 +141,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return command === undefined ? 2 : 0;
       default:
-        throw new InvalidArgumentError(`Unknown command '${command}'; commands: explain, evaluate, methods, demo, benchmark, run, results (attrib help)`, { command });
+        throw new InvalidArgumentError(`Unknown command '${command}'; commands: explain, evaluate, methods, demo, benchmark, run, results, worker (attrib help)`, { command });
     }
   } catch (e) {
     const msg = isAttributionError(e) ? `attrib: ${e.code}: ${e.message}` : `attrib: internal error: ${(e as Error)?.stack ?? String(e)}`;

@@ -10,7 +10,7 @@ import { findMethod } from '../methods.js';
 import { sparseness } from '../metrics/complexity.js';
 import { deletionCurve } from '../metrics/deletion.js';
 import { DatasetReader, listDataset } from './dataset.js';
-import { runJob, topFeatures, workItems, type Job } from './run-job.js';
+import { runJob, topFeatures, workItems, type LocalJob } from './run-job.js';
 import type { JobSettings } from './settings.js';
 import { ResultStore } from './store.js';
 
@@ -46,7 +46,7 @@ const settings = (extra: Partial<JobSettings> = {}): JobSettings => ({
   ...extra,
 });
 
-async function job(store: ResultStore, over: Partial<Job> = {}): Promise<Job> {
+async function job(store: ResultStore, over: Partial<LocalJob> = {}): Promise<LocalJob> {
   const model = linear2(W);
   const dataset = await listDataset(path.join(dir, 'x.json'), 2);
   return {
@@ -54,7 +54,7 @@ async function job(store: ResultStore, over: Partial<Job> = {}): Promise<Job> {
     dataset,
     reader: new DatasetReader(),
     method: findMethod('integrated-gradients').create(model, { options: { steps: 16 } }),
-    options: { steps: 16 } as Job['options'],
+    options: { steps: 16 } as LocalJob['options'],
     targets: ['auto'],
     metrics: ['sparseness', 'deletion'],
     metricOptions: { steps: 4, samples: 4, seed: 0 },

@@ -26,10 +26,22 @@ export interface Job {
   readonly targets: readonly (number | 'auto')[];
   readonly metrics: readonly JobMetric[];
   readonly metricOptions: Pick<MetricContext, 'steps' | 'samples' | 'seed'>;
-  readonly store: ResultStore;
   readonly signal?: AbortSignal;
+}
+
+/** A job run locally into a store. */
+export interface LocalJob extends Job {
+  readonly store: ResultStore;
   /** Called after every stored item: `done` counts the items finished before this run too. */
   readonly onProgress?: (p: Progress) => void;
+}
+
+/** One work item: an input and a target (as asked), with its key in the store. */
+export interface WorkItem {
+  readonly key: string;
+  readonly item: DatasetItem;
+  readonly seq: number;
+  readonly target: number | 'auto';
 }
 
 /** What a run did. */
@@ -45,7 +57,7 @@ export interface JobSummary {
 }
 
 /** The work items of a job, in order: one per (input, target). */
-export function workItems(dataset: Dataset, targets: readonly (number | 'auto')[]): { key: string; item: DatasetItem; seq: number; target: number | 'auto' }[] {
+export function workItems(dataset: Dataset, targets: readonly (number | 'auto')[]): WorkItem[] {
   return dataset.items.flatMap((item, seq) => (item.target !== undefined ? [item.target] : targets).map((target) => ({ key: `${item.id}@${target}`, item, seq, target })));
 }
 
@@ -62,7 +74,7 @@ export function workItems(dataset: Dataset, targets: readonly (number | 'auto')[
  * Cost: per item the method's cost for one row, one forward row for the score, and the metrics' costs.
  * @throws {AbortedError} `aborted` when `signal` aborts (the items stored so far stay).
  */
-export async function runJob(job: Job): Promise<JobSummary> {
+export async function runJob(job: LocalJob): Promise<JobSummary> {
   const t0 = performance.now();
   const items = workItems(job.dataset, job.targets);
   const done = await job.store.doneItems();
@@ -70,31 +82,43 @@ export async function runJob(job: Job): Promise<JobSummary> {
   let anyOk = Number((await job.store.query("SELECT count(*) AS n FROM results WHERE status = 'ok'")).rows[0]?.['n'] ?? 0) > 0;
   let computed = 0;
   let failed = 0;
-  // the shape every input must have: the model's, else (a model that does not declare it) the first input's
-  const rowShape = job.model.inputShape.length > 1 ? job.model.inputShape : await job.reader.read(items[0]!.item).then((t) => t.shape, () => undefined);
-  const report = () => job.onProgress?.({ phase: 'run', done: resumed + computed, total: items.length });
+  const rowShape = await expectedRowShape(job);
   for (const w of items) {
     if (done.has(w.key)) continue;
     if (job.signal?.aborted) throw new AbortedError('runJob', job.signal.reason);
-    const start = performance.now();
-    let row: ResultRow;
-    try {
-      const data = await job.reader.read(w.item);
-      row = await attributeItem(job, data, w, start, rowShape);
-      anyOk = true;
-    } catch (e) {
-      if (!isAttributionError(e) || e.code === 'aborted' || e.code === 'backend_failure' || !anyOk) throw e;
-      row = errorRow(job, w, e, start);
-      failed++;
-    }
+    const row = await computeItem(job, w, rowShape, !anyOk);
+    if (row.status === 'ok') anyOk = true;
+    else failed++;
     await job.store.put(row);
     computed++;
-    report();
+    job.onProgress?.({ phase: 'run', done: resumed + computed, total: items.length });
   }
   return { total: items.length, resumed, computed, failed, elapsedMs: performance.now() - t0 };
 }
 
-async function attributeItem(job: Job, data: TensorData, w: { key: string; item: DatasetItem; seq: number; target: number | 'auto' }, start: number, want: readonly (number | null)[] | undefined): Promise<ResultRow> {
+/** The shape every input of a job must have: the model's, else (a model that does not declare it) the first input's. */
+export async function expectedRowShape(job: Job): Promise<readonly (number | null)[] | undefined> {
+  if (job.model.inputShape.length > 1) return job.model.inputShape;
+  const first = job.dataset.items[0];
+  return first ? job.reader.read(first).then((t) => t.shape, () => undefined) : undefined;
+}
+
+/**
+ * One work item's result: attribution, metrics, score and top features, or, for a typed error of
+ * the input (not `aborted` or `backend_failure`), a row with `status = 'error'`; with `strict`, every
+ * error is thrown.
+ */
+export async function computeItem(job: Job, w: WorkItem, rowShape: readonly (number | null)[] | undefined, strict = false): Promise<ResultRow> {
+  const start = performance.now();
+  try {
+    return await attributeItem(job, await job.reader.read(w.item), w, start, rowShape);
+  } catch (e) {
+    if (!isAttributionError(e) || e.code === 'aborted' || e.code === 'backend_failure' || strict) throw e;
+    return errorRow(job, w, e, start);
+  }
+}
+
+async function attributeItem(job: Job, data: TensorData, w: WorkItem, start: number, want: readonly (number | null)[] | undefined): Promise<ResultRow> {
   if (want && (data.shape.length !== want.length || want.some((d, i) => d !== null && d !== data.shape[i]))) {
     throw new ShapeMismatchError(`Input '${w.item.id}' has shape [${data.shape.slice(1).join(', ')}] but the model takes rows of [${want.slice(1).map((d) => d ?? '*').join(', ')}]`, { id: w.item.id, expected: want, actual: data.shape });
   }
@@ -145,7 +169,7 @@ async function attributeItem(job: Job, data: TensorData, w: { key: string; item:
   }
 }
 
-function errorRow(job: Job, w: { key: string; item: DatasetItem; seq: number; target: number | 'auto' }, e: AttributionError, start: number): ResultRow {
+function errorRow(job: Job, w: WorkItem, e: AttributionError, start: number): ResultRow {
   return {
     item: w.key,
     inputId: w.item.id,

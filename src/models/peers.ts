@@ -10,6 +10,7 @@ export const OPTIONAL_PEERS = {
   '@tensorflow/tfjs-backend-wasm': "the TF.js 'wasm' backend",
   '@tensorflow/tfjs-backend-cpu': "the TF.js 'cpu' backend",
   '@duckdb/node-api': 'the results store of dataset jobs (attrib run, attrib results)',
+  bullmq: 'queued dataset jobs on Redis (attrib run --queue, attrib worker)',
 } as const;
 
 export type OptionalPeer = keyof typeof OPTIONAL_PEERS;
