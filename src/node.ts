@@ -20,3 +20,5 @@ export { storeReport, renderStoreReport } from './jobs/report.js';
 export type { StoreReport, MetricSummary } from './jobs/report.js';
 export { exportStore } from './jobs/export.js';
 export type { ExportEntry } from './jobs/export.js';
+export { runQueued, runWorker, queueStatus, connectionOf, rowToJson, rowFromJson, QUEUE_NAME } from './jobs/queue.js';
+export type { QueuedItem } from './jobs/queue.js';
