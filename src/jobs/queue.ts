@@ -108,7 +108,9 @@ export async function runQueued(job: LocalJob, url: string, argv: QueuedItem['ar
     await writing;
     return { total: items.length, resumed, computed, failed, elapsedMs: performance.now() - t0 };
   } finally {
+    // no new results, then the ones being written, before the caller closes the store
     await events.close();
+    await writing.catch(() => undefined);
     await queue.close();
   }
 }

@@ -87,6 +87,27 @@ describe('attrib run --queue and attrib worker', () => {
       const status = await runCommand(new Map<string, string | true>([['queue', url], ['status', true]]), new AbortController().signal);
       expect(status.stdout).toContain(`${path.resolve(queued)}: integrated-gradients, ${N}/${N} rows stored (100%)`);
       expect(status.stdout).toMatch(/0 waiting, 0 active, 0 delayed, \d+ completed, 0 failed/);
+
+      // a coordinator stopped mid-job (other settings: a new job) and started again: the rows the
+      // worker finished meanwhile are collected, nothing is queued twice, nothing is lost
+      const again = path.join(dir, 'again');
+      const ac = new AbortController();
+      const seen = b.keys.length;
+      const first = runCommand(flags(again, [['queue', url], ['metrics', 'complexity']]), ac.signal);
+      await new Promise<void>((resolve) => {
+        const t = setInterval(() => {
+          if (b.keys.length >= seen + 10) {
+            clearInterval(t);
+            ac.abort();
+            resolve();
+          }
+        }, 5);
+      });
+      await expect(first).rejects.toMatchObject({ code: 'aborted' });
+      const resumed = await runCommand(flags(again, [['queue', url], ['metrics', 'complexity']]), new AbortController().signal);
+      expect(resumed.summary!.resumed + resumed.summary!.computed).toBe(N);
+      const rows = (await storeContents(again)).rows;
+      expect(new Set(rows.map((row) => row['item'])).size).toBe(N);
     } finally {
       a.child.kill('SIGKILL');
       b.child.kill('SIGKILL');
