@@ -1,5 +1,5 @@
 import type { ConnectionOptions, Job as BullJob, Queue, QueueEvents, Worker } from 'bullmq';
-import { AbortedError, InvalidArgumentError } from '../core/errors.js';
+import { AbortedError, BackendError, InvalidArgumentError, type AttributionError } from '../core/errors.js';
 import { importPeer, type PeerImporter } from '../models/peers.js';
 import { computeItem, expectedRowShape, workItems, type Job, type JobSummary, type LocalJob, type WorkItem } from './run-job.js';
 import { canonicalJson, digest, type Json } from './settings.js';
@@ -8,6 +8,10 @@ import type { ResultRow } from './store.js';
 /** The BullMQ queue every `attrib run --queue` and `attrib worker` uses, and the Redis hash of job progress. */
 export const QUEUE_NAME = 'attrib-items';
 const PROGRESS_KEY = 'attrib:jobs';
+/** Attempts of an item that fails with an error other than a typed error of its input. */
+const ATTEMPTS = 3;
+/** How often a coordinator looks at its items in Redis, for results or failures whose event it missed. */
+const SWEEP_MS = 3000;
 
 /** What a queued item carries: the job's flags (a worker rebuilds the job from them) and the item's key. */
 export interface QueuedItem {
@@ -53,6 +57,8 @@ const jobIdOf = (job: string, key: string): string => digest(`${job}\n${key}`).s
  * an item whose worker died is retried by BullMQ once its lock expires. Progress is also published
  * in Redis for `attrib run --status`.
  * @throws {AbortedError} `aborted` when `signal` aborts (stored results stay; queued items stay queued).
+ * @throws {BackendError} `backend_failure` when an item failed on every attempt (e.g. a worker cannot
+ *   read the model); started again, the job retries it.
  */
 export async function runQueued(job: LocalJob, url: string, argv: QueuedItem['argv'], storeName: string, importer?: PeerImporter): Promise<JobSummary> {
   const t0 = performance.now();
@@ -86,23 +92,44 @@ export async function runQueued(job: LocalJob, url: string, argv: QueuedItem['ar
     events.on('completed', ({ jobId, returnvalue }) => store(jobId, typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue));
     // results of items computed while no coordinator listened
     const pending = items.filter((w) => !done.has(w.key));
-    const sweep = async (): Promise<void> => {
+    // an item that failed on every attempt stops the job (a fresh start retries it)
+    let fatal: AttributionError | undefined;
+    const failedFor = (w: WorkItem, reason: string): AttributionError =>
+      new BackendError(`Item '${w.key}' failed on the workers ${ATTEMPTS} times: ${reason}; fix the cause and run the job again (it retries failed items)`, { item: w.key, reason });
+    events.on('failed', ({ jobId, failedReason }) => {
+      const w = byJobId.get(jobId);
+      if (!w || done.has(w.key)) return;
+      void queue.getJob(jobId).then(async (bj) => {
+        if (bj && (await bj.getState()) === 'failed') fatal ??= failedFor(w, failedReason);
+      });
+    });
+    const sweep = async (retryFailed: boolean): Promise<void> => {
       for (const w of items) {
         if (done.has(w.key)) continue;
         const jid = jobIdOf(id, w.key);
         const bj: BullJob | undefined = await queue.getJob(jid);
-        if (bj && (await bj.getState()) === 'completed') store(jid, bj.returnvalue);
+        const state = bj ? await bj.getState() : undefined;
+        if (state === 'completed') store(jid, bj!.returnvalue);
+        else if (state === 'failed') {
+          if (retryFailed) await bj!.retry();
+          else fatal ??= failedFor(w, bj!.failedReason);
+        }
       }
     };
-    await sweep();
+    await sweep(true);
     await queue.addBulk(
-      pending.filter((w) => !done.has(w.key)).map((w) => ({ name: 'item', data: { job: id, argv, key: w.key } satisfies QueuedItem, opts: { jobId: jobIdOf(id, w.key), attempts: 3, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: false } })),
+      pending.filter((w) => !done.has(w.key)).map((w) => ({ name: 'item', data: { job: id, argv, key: w.key } satisfies QueuedItem, opts: { jobId: jobIdOf(id, w.key), attempts: ATTEMPTS, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: false } })),
     );
     // until every item is stored: events, and a sweep every few seconds for any event missed
+    let swept = performance.now();
     while (done.size < items.length || computed + resumed < items.length) {
       if (job.signal?.aborted) throw new AbortedError('runQueued', job.signal.reason);
       await new Promise((r) => setTimeout(r, 250));
-      if (done.size < items.length && Math.floor((performance.now() - t0) / 250) % 12 === 0) await sweep();
+      if (done.size < items.length && performance.now() - swept > SWEEP_MS) {
+        await sweep(false);
+        swept = performance.now();
+      }
+      if (fatal) throw fatal;
       await writing;
     }
     await writing;

@@ -48,8 +48,8 @@ afterAll(() => {
 });
 
 /** `attrib worker` as a separate process; `keys` collects the items it reports done. */
-function worker(): { child: ChildProcess; keys: string[] } {
-  const child = spawn(process.execPath, [BIN, 'worker', '--queue', url, '--lock-duration', '2000'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+function worker(cwd = ROOT): { child: ChildProcess; keys: string[] } {
+  const child = spawn(process.execPath, [BIN, 'worker', '--queue', url, '--lock-duration', '2000'], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   const keys: string[] = [];
   child.stderr!.on('data', (d: Buffer) => keys.push(...[...d.toString().matchAll(/^attrib worker: (\S+)$/gm)].map((m) => m[1]!)));
   return { child, keys };
@@ -108,6 +108,17 @@ describe('attrib run --queue and attrib worker', () => {
       expect(resumed.summary!.resumed + resumed.summary!.computed).toBe(N);
       const rows = (await storeContents(again)).rows;
       expect(new Set(rows.map((row) => row['item'])).size).toBe(N);
+
+      // a worker that cannot see the model (another working folder, a relative --model): each item
+      // fails its 3 attempts and the coordinator stops with a typed error naming the item
+      b.child.kill('SIGKILL');
+      const c = worker(dir);
+      try {
+        const lost = runCommand(new Map<string, string | true>([...flags(path.join(dir, 'lost')), ['model', path.relative(ROOT, MODEL)], ['queue', url]]), new AbortController().signal);
+        await expect(lost).rejects.toMatchObject({ code: 'backend_failure', details: { item: expect.stringMatching(/^x\.npy#\d+@auto$/) } });
+      } finally {
+        c.child.kill('SIGKILL');
+      }
     } finally {
       a.child.kill('SIGKILL');
       b.child.kill('SIGKILL');
