@@ -99,9 +99,13 @@ export async function runQueued(job: LocalJob, url: string, argv: QueuedItem['ar
     events.on('failed', ({ jobId, failedReason }) => {
       const w = byJobId.get(jobId);
       if (!w || done.has(w.key)) return;
-      void queue.getJob(jobId).then(async (bj) => {
-        if (bj && (await bj.getState()) === 'failed') fatal ??= failedFor(w, failedReason);
-      });
+      // (the sweep finds it too; this only makes it sooner, and may run after the queue closed)
+      queue
+        .getJob(jobId)
+        .then(async (bj) => {
+          if (bj && (await bj.getState()) === 'failed') fatal ??= failedFor(w, failedReason);
+        })
+        .catch(() => undefined);
     });
     const sweep = async (retryFailed: boolean): Promise<void> => {
       for (const w of items) {
