@@ -1,8 +1,9 @@
 // npm run bench:queue — issue 19's scale-out figure: the same job on 1 and on 2 `attrib worker`s of
 // one redis-server (Debian's, started here on a free loopback port). QUEUE_N inputs (default 200) of
 // the image demo model, integrated gradients (QUEUE_STEPS, default 50 steps). Each worker is warmed
-// up on a small job first (start-up and model load are not timed); then the job's time is read from
-// the coordinator's summary line. Prints seconds per setting and the speed-up. Meaningful only on an otherwise idle
+// up on a small job first (start-up, TF.js and ONNX Runtime initialisation are not timed); then the
+// job's time is read from the coordinator's summary line. Each timed run still includes one worker
+// loading the job (model, dataset listing, backward-graph compile). Prints seconds per setting and the speed-up. Meaningful only on an otherwise idle
 // machine; ONNX Runtime and TF.js pick their own thread counts (the issue asks for 1 per worker:
 // not configurable from the CLI yet), so on 2 cores expect less than the ideal 2×.
 import { spawn, type ChildProcess } from 'node:child_process';

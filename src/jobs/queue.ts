@@ -64,7 +64,8 @@ export async function runQueued(job: LocalJob, url: string, argv: QueuedItem['ar
   const t0 = performance.now();
   const bull = (await importPeer('bullmq', importer)) as Bull;
   const connection = connectionOf(url);
-  const id = digest(canonicalJson(job.store.settings)).slice(0, 16);
+  // items belong to this store (a store of the same settings elsewhere gets its own)
+  const id = digest(`${job.store.id}\n${canonicalJson(job.store.settings)}`).slice(0, 16);
   const items = workItems(job.dataset, job.targets);
   const byJobId = new Map(items.map((w) => [jobIdOf(id, w.key), w]));
   const done = await job.store.doneItems();

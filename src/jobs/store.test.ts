@@ -53,6 +53,8 @@ describe('ResultStore', () => {
     const s = await ResultStore.open(path.join(dir, 'store'), SETTINGS);
     try {
       expect(s.settings).toEqual(SETTINGS);
+      expect(s.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      expect((await ResultStore.open(path.join(dir, 'other'), SETTINGS).then((o) => (o.close(), o.id)))).not.toBe(s.id);
       expect([...(await s.doneItems())].sort()).toEqual(['in/0@auto', 'in/1@auto', 'in/2@auto', 'in/3@auto']);
       await expect(s.put(row(1))).rejects.toThrow();
       expect((await s.query('SELECT count(*) AS n FROM results')).rows[0]!['n']).toBe(4);

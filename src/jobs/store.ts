@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -61,6 +62,8 @@ export class ResultStore {
   private constructor(
     readonly dir: string,
     readonly settings: JobSettings,
+    /** A random id given to the store when it was created (queued items of this store carry it). */
+    readonly id: string,
     private readonly db: DuckDBInstance,
     private readonly conn: DuckDBConnection,
   ) {}
@@ -94,10 +97,10 @@ export class ResultStore {
       if (!s) throw new InvalidArgumentError(`'${dir}' holds no job settings; start the job again with a new --out`, { arg: 'out', value: dir, reason: 'not_a_store' });
       if (!stored) {
         await conn.run(createResultsSql(s.metrics));
-        await conn.run('INSERT INTO meta VALUES ($1, $2)', ['settings', canonicalJson(s)]);
+        await conn.run('INSERT INTO meta VALUES ($1, $2), ($3, $4)', ['settings', canonicalJson(s), 'id', randomUUID()]);
       }
       await conn.run('COMMIT');
-      return new ResultStore(dir, s, db, conn);
+      return new ResultStore(dir, s, await readId(conn), db, conn);
     } catch (e) {
       conn.closeSync();
       db.closeSync();
@@ -115,7 +118,7 @@ export class ResultStore {
       db.closeSync();
       throw new FileFormatError(`Store '${dir}' holds no job settings (it was never started)`, { store: dir });
     }
-    return new ResultStore(dir, s, db, conn);
+    return new ResultStore(dir, s, await readId(conn), db, conn);
   }
 
   /** Keys of the items already stored (finished, or failed with a typed error). */
@@ -213,6 +216,11 @@ function createResultsSql(metrics: readonly string[]): string {
     target INTEGER, score DOUBLE, status VARCHAR NOT NULL, error VARCHAR,
     ${metrics.map((m) => `"${metricColumn(m)}" DOUBLE, `).join('')}top_features INTEGER[], top_values DOUBLE[],
     elapsed_ms DOUBLE NOT NULL, tensor VARCHAR, shape INTEGER[], finished_at TIMESTAMP NOT NULL)`;
+}
+
+async function readId(conn: DuckDBConnection): Promise<string> {
+  const r = await conn.runAndReadAll("SELECT value FROM meta WHERE key = 'id'");
+  return String(r.getRows()[0]?.[0] ?? '');
 }
 
 async function readSettings(conn: DuckDBConnection): Promise<JobSettings | undefined> {
