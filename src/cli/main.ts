@@ -14,6 +14,9 @@ import { componentsCommand, COMPONENTS_FLAGS } from './commands/components.js';
 import { studioCommand, STUDIO_FLAGS } from './commands/studio.js';
 import { dataCommand, DATA_FLAGS } from './commands/data.js';
 import { findMethod } from '../methods.js';
+import { runCommand, RUN_FLAGS } from './commands/run.js';
+import { resultsCommand, RESULTS_FLAGS } from './commands/results.js';
+import { workerCommand, WORKER_FLAGS } from './commands/worker.js';
 
 const USAGE = `attrib: explain what a model did, by attribution
 
@@ -44,6 +47,11 @@ usage:
                                    scores of a transformer's heads and MLPs (Hugging Face folder)
   attrib studio [--models DIR] [--port N] [--host H] [--open]
                                    local web app: run methods on a model, compare heatmaps
+  attrib run --model M --inputs DIR|GLOB|FILE --method ID [method options] [--metrics a,b] --out STORE [--resume]
+                                   one method over a dataset into a results store; resumable (docs/jobs.md)
+  attrib results STORE [--query SQL] [--format table|json|csv|parquet] [--export DIR]
+                                   a store's report, queries and exports
+  attrib worker --queue redis://HOST:PORT   computes the items of 'attrib run --queue' jobs
 
 explain options:
 ${EXPLAIN_FLAGS.map((f) => `  --${f.name.padEnd(16)} ${f.help}${f.default !== undefined ? ` (default ${String(f.default)})` : ''}`).join('\n')}
@@ -56,6 +64,9 @@ const COMMANDS: Record<string, { readonly summary: string; readonly usage: strin
   methods: { summary: 'the methods: a table, or one method in detail', usage: 'attrib methods [ID] [--json]', flags: METHODS_FLAGS },
   demo: { summary: 'explain the bundled models with every method; writes report.html', usage: 'attrib demo [--out DIR] [--quick]', flags: DEMO_FLAGS },
   data: { summary: 'training-data attribution: which training examples raise or lower each test loss', usage: 'attrib data --model M.onnx --train-x X --train-y Y --test-x X --test-y Y [--method ID] [options] --out scores.npy|DIR', flags: DATA_FLAGS },
+  run: { summary: 'one method over a whole dataset into a results store; killed and run again, it finishes the rest', usage: 'attrib run --model M --inputs DIR|GLOB|FILE --method ID [method options] [--metrics a,b] --out STORE [--resume]', flags: RUN_FLAGS },
+  results: { summary: "a results store's report (metric distributions, worst inputs), SQL queries and exports", usage: 'attrib results STORE [--query SQL] [--format table|json|csv|parquet] [--export DIR]', flags: RESULTS_FLAGS },
+  worker: { summary: "computes queued items of 'attrib run --queue redis://…' jobs until interrupted", usage: 'attrib worker --queue redis://HOST:PORT [--concurrency N]', flags: WORKER_FLAGS },
   benchmark: { summary: 'the ground-truth benchmark: leaderboard.md/.json and charts', usage: 'attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]', flags: BENCHMARK_FLAGS },
   context: { summary: 'which sources of a context an LLM answer relied on, scored by a server', usage: 'attrib context --endpoint URL --api API --context FILE --query TEXT [--method ID] [--out F]', flags: CONTEXT_FLAGS },
   components: { summary: "scores of a transformer's heads and MLPs (activation patching, AtP, AtP*, DLA, logit lens)", usage: 'attrib components --model DIR --tokens IDS [--corrupt-tokens IDS] --answer ID --wrong ID --method M [--nodes z,q,k,v,mlp] [--per-position] [--out FILE.json|DIR]', flags: COMPONENTS_FLAGS },
@@ -102,6 +113,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${methodsCommand(parseMethodsFlags(raw), positionals[0])}\n`);
       return 0;
     }
+    if (command === 'results') {
+      if (positionals.length > 1) throw new InvalidArgumentError(`'attrib results' takes one store, got ${positionals.join(' ')}`, { arg: 'store' });
+      const r = await resultsCommand(raw, positionals[0]);
+      process.stdout.write(typeof r.stdout === 'string' ? `${r.stdout}\n` : r.stdout);
+      return 0;
+    }
     if (positionals.length > 0) throw new InvalidArgumentError(`Unexpected argument '${positionals[0]}'; options take the form --name value`, { arg: positionals[0] });
     switch (command) {
       case 'explain': {
@@ -116,6 +133,17 @@ export async function main(argv: readonly string[]): Promise<number> {
         const r = await evaluateCommand(raw, ac.signal);
         process.stdout.write(`${r.stdout}\n`);
         if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        return 0;
+      }
+      case 'run': {
+        // the backend is set up by the command: with --resume it comes from the store
+        const { summary: s, store, stdout } = await runCommand(raw, ac.signal);
+        if (stdout !== undefined) process.stdout.write(`${stdout}\n`);
+        if (s && raw.get('quiet') !== true) process.stderr.write(`attrib: ${store}: ${s.total} rows, ${s.resumed} already stored, ${s.computed} computed${s.failed ? `, ${s.failed} failed (attrib results ${store})` : ''}, ${(s.elapsedMs / 1000).toFixed(1)} s\n`);
+        return 0;
+      }
+      case 'worker': {
+        await workerCommand(raw, ac.signal);
         return 0;
       }
       case 'benchmark': {

@@ -136,9 +136,11 @@ export class Budget implements Pacer {
   /**
    * Rows the next model call may take: `size` at most, and no more than about {@link CHUNK_TARGET_MS}
    * of wall time at the measured time per row ({@link FIRST_CHUNK_ROWS} before any is measured), so
-   * that a batch of thousands of rows does not hold off an abort for seconds.
+   * that a batch of thousands of rows does not hold off an abort for seconds. With
+   * `RunControl.fixedChunks`, `size` (the batch size) always.
    */
   nextChunk(size: number): number {
+    if (this.control.fixedChunks) return size;
     this.measure(performance.now());
     if (this.msPerRow === undefined) return Math.min(size, FIRST_CHUNK_ROWS);
     return Math.max(1, Math.min(size, Math.floor(CHUNK_TARGET_MS / Math.max(this.msPerRow, 1e-6))));

@@ -36,6 +36,13 @@ export interface RunControl {
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: Progress) => void;
   readonly seed?: number;
+  /**
+   * Size model calls by `batchSize` alone, never by measured wall time. By default calls are cut to
+   * about `CHUNK_TARGET_MS` each (so that an abort is prompt), which makes the batches, and so the
+   * last bits of summed results, depend on the machine's load; with `fixedChunks` the same call gives
+   * bit-identical results from run to run (dataset jobs set it). Default false.
+   */
+  readonly fixedChunks?: boolean;
 }
 
 export interface AttributeOptions extends RunControl {

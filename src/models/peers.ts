@@ -9,6 +9,8 @@ export const OPTIONAL_PEERS = {
   '@tensorflow/tfjs-converter': 'TF.js graph models (model.json in graph-model format)',
   '@tensorflow/tfjs-backend-wasm': "the TF.js 'wasm' backend",
   '@tensorflow/tfjs-backend-cpu': "the TF.js 'cpu' backend",
+  '@duckdb/node-api': 'the results store of dataset jobs (attrib run, attrib results)',
+  bullmq: 'queued dataset jobs on Redis (attrib run --queue, attrib worker)',
 } as const;
 
 export type OptionalPeer = keyof typeof OPTIONAL_PEERS;
