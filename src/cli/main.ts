@@ -22,36 +22,40 @@ const USAGE = `attrib: explain what a model did, by attribution
 
 usage:
   attrib explain --model M --input X --method ID [--target N|N,N,…|auto] [--baseline zeros|N|FILE]
-                 [method options] [--out FILE.json|DIR] [--backend wasm|cpu] [--engine tfjs|onnx|auto]
-                 [--batch-size N] [--max-evaluations N] [--quiet]
-  attrib evaluate --model M --input X [--target T] --methods a,b,c --metrics deletion,insertion,infidelity,…
-                 [--relevant FILE] [--out FILE.json]   score methods (random is the control)
+                 [method options] [--out FILE.json|DIR] [--backend wasm|cpu]
+                 [--engine tfjs|onnx|auto] [--batch-size N] [--max-evaluations N] [--quiet]
+  attrib evaluate --model M --input X [--target T] --methods a,b,c
+                 --metrics deletion,insertion,infidelity,… [--relevant FILE] [--out FILE.json]
+                                   score methods (random is the control)
   attrib methods [ID] [--json]     list methods and costs; one method's options and defaults
-  attrib data --model M.onnx --train-x X --train-y Y --test-x X --test-y Y --method influence|trak|tracin|grad-dot|grad-cos|magic
-                 [--loss cross-entropy|mse] [--l2 λ] [--hessian exact|cg|lissa|kfac|ekfac] [--projection-dim K] [--checkpoints a,b]
-                 [--seed N] --out scores.npy|DIR   training-data attribution (docs/data-attribution.md)
-  attrib COMMAND --help            a command's options, defaults and allowed values
-  attrib --version
-  attrib demo [--out DIR] [--quick] explain the bundled models with every method; writes report.html
-  attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]
-                                   ground-truth benchmark: leaderboard.md/.json and charts
+  attrib components --model DIR --tokens 5,9,2,… [--corrupt-tokens 5,9,3,…] --answer ID --wrong ID
+                 --method activation-patching|atp|atp-star|direct-logit-attribution|logit-lens
+                 [--nodes z,q,k,v,mlp] [--per-position] [--out FILE.json|DIR]
+                                   scores of a transformer's heads and MLPs (Hugging Face folder)
+  attrib data --model M.onnx --train-x X --train-y Y --test-x X --test-y Y
+                 --method influence|trak|tracin|grad-dot|grad-cos|magic [--loss cross-entropy|mse]
+                 [--l2 λ] [--hessian exact|cg|lissa|kfac|ekfac] [--projection-dim K]
+                 [--checkpoints a,b] [--seed N] --out scores.npy|DIR
+                                   training-data attribution (docs/data-attribution.md)
   attrib context --endpoint URL --api completions|vllm|llama.cpp [--llm NAME] --context FILE
                  --query TEXT [--response TEXT] [--template FILE]
                  [--sources sentences|lines|paragraphs]
                  --method context-cite|leave-one-out|kernel-shap|attribot [--ablations 64]
                  [--seed N] [--concurrency 8] --out FILE.json|DIR
                                    which context sources an LLM answer relied on (server log-probs)
-  attrib components --model DIR --tokens 5,9,2,… [--corrupt-tokens 5,9,3,…] --answer ID --wrong ID
-                 --method activation-patching|atp|atp-star|direct-logit-attribution|logit-lens
-                 [--nodes z,q,k,v,mlp] [--per-position] [--out FILE.json|DIR]
-                                   scores of a transformer's heads and MLPs (Hugging Face folder)
-  attrib studio [--models DIR] [--port N] [--host H] [--open]
-                                   local web app: run methods on a model, compare heatmaps
-  attrib run --model M --inputs DIR|GLOB|FILE --method ID [method options] [--metrics a,b] --out STORE [--resume]
-                                   one method over a dataset into a results store; resumable (docs/jobs.md)
+  attrib run --model M --inputs DIR|GLOB|FILE --method ID [method options] [--metrics a,b]
+                 --out STORE [--resume] [--queue redis://HOST:PORT] [--status]
+                                   one method over a dataset into a results store (docs/jobs.md)
   attrib results STORE [--query SQL] [--format table|json|csv|parquet] [--export DIR]
                                    a store's report, queries and exports
   attrib worker --queue redis://HOST:PORT   computes the items of 'attrib run --queue' jobs
+  attrib studio [--models DIR] [--port N] [--host H] [--open]
+                                   local web app: run methods on a model, compare heatmaps
+  attrib demo [--out DIR] [--quick] explain the bundled models with every method; writes report.html
+  attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]
+                                   ground-truth benchmark: leaderboard.md/.json and charts
+  attrib COMMAND --help            a command's options, defaults and allowed values
+  attrib --version
 
 explain options:
 ${EXPLAIN_FLAGS.map((f) => `  --${f.name.padEnd(16)} ${f.help}${f.default !== undefined ? ` (default ${String(f.default)})` : ''}`).join('\n')}
