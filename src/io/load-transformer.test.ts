@@ -1,6 +1,7 @@
 // Loading Hugging Face folders: bad input (each a typed error naming the field), and the Qwen2 /
 // Mistral variants (biases, tied embeddings, sliding window) checked by invariants on random weights.
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -77,6 +78,16 @@ describe('loadTransformer: bad input', () => {
     await expect(loadTransformer(variant((c) => ({ ...c, n_head: 0 })))).rejects.toMatchObject({ code: 'invalid_model', details: { field: 'n_head' } });
     await expect(loadTransformer(tempDir())).rejects.toMatchObject({ code: 'invalid_file', details: { field: 'config.json' } });
   });
+
+  // stat reports a device or pipe as empty: a config.json that is a FIFO (or → /dev/zero) must be refused, not read without end
+  it.skipIf(process.platform === 'win32')('a config.json that is not a regular file (a FIFO, a symlink to /dev/zero) is refused without reading it', async () => {
+    const fifo = tempDir();
+    execFileSync('mkfifo', [path.join(fifo, 'config.json')]);
+    await expect(loadTransformer(fifo)).rejects.toMatchObject({ code: 'invalid_file', details: { source: path.join(fifo, 'config.json') } });
+    const zero = tempDir();
+    symlinkSync('/dev/zero', path.join(zero, 'config.json'));
+    await expect(loadTransformer(zero)).rejects.toMatchObject({ code: 'invalid_file', details: { source: path.join(zero, 'config.json') } });
+  }, 5000);
 
   it('safetensors with a lying header, a missing tensor, a tensor of the wrong shape', async () => {
     const real = SafetensorsFile.parse(new Uint8Array(readFileSync(path.join(GPT2, 'model.safetensors'))));
