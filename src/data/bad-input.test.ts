@@ -92,6 +92,17 @@ describe('training-data attribution: bad input and what cannot be differentiated
     expect(err).toMatchObject({ code: 'invalid_argument', details: { arg: 'hessian', parameters: 9000 } });
   });
 
+  it('an initializer whose data disagrees with its dims (or whose dims are absurd) is refused as invalid_model, not read past or allocated', async () => {
+    const gemm = (dims: number[], values: number[]) =>
+      makeModel({ nodes: [node('Gemm', ['x', 'W'], ['y'], [intAttr('transB', 1)])], inputs: [{ name: 'x', shape: ['n', 4] }], outputs: [{ name: 'y', shape: ['n', 3] }], initializers: [floatTensor('W', dims, values)] });
+    // more values than [3, 4] holds: they spilled into θ past W's slot (a RangeError)
+    expect(await codeOf(OnnxTrainingModel.load(gemm([3, 4], new Array(20).fill(0.1))))).toBe('invalid_model');
+    // fewer: the rest of W silently read as zeros
+    expect(await codeOf(OnnxTrainingModel.load(gemm([3, 4], new Array(5).fill(0.1))))).toBe('invalid_model');
+    // dims of 10¹² parameters with no data: θ must not be allocated from them
+    expect(await codeOf(OnnxTrainingModel.load(gemm([1_000_000, 1_000_000], [0.1])))).toBe('invalid_model');
+  });
+
   it('progress: events count gradient rows up to the total', async () => {
     using model = await OnnxTrainingModel.load(dataModel('lr'));
     const events: { phase: string; done: number; total: number }[] = [];
