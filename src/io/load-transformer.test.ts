@@ -117,6 +117,13 @@ describe('loadTransformer: bad input', () => {
     } finally {
       model.dispose();
     }
+    // LLaMA family: max_position_embeddings bounds the sequence too (the causal mask and rotary tables are T × T and T × d_head constants)
+    const llama = await loadTransformer(path.join(ROOT, 'test', 'fixtures', 'transformers', 'models', 'llama_induction'));
+    try {
+      await expect(llama.run(new Array(65).fill(1))).rejects.toMatchObject({ code: 'invalid_argument', details: { field: 'max_position_embeddings', seqLen: 65, maxPositions: 64 } });
+    } finally {
+      llama.dispose();
+    }
     const small = await loadTransformer(GPT2, { maxCacheBytes: 1000 });
     await expect(small.runWithCache([1, 2, 3])).rejects.toMatchObject({ code: 'budget_exceeded' });
     small.dispose();
