@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { removeTempDirs, ROOT, tempDir } from '../../test/reference.js';
 import { Rng } from '../core/random.js';
 import { parseTransformerConfig } from '../models/transformer/config.js';
@@ -65,6 +65,39 @@ describe('loadTransformer: sharded and BF16 weights', () => {
     expect(num / den).toBeLessThan(0.05);
     sharded.dispose();
     full.dispose();
+  });
+});
+
+describe('HookedTransformer: resources', () => {
+  // each sequence length builds a graph holding a copy of every weight, and its sessions hold another:
+  // kept for every length ever seen, memory grew with each new length
+  it('keeps the graphs and sessions of a few sequence lengths only, releasing the others (and rebuilding them on demand)', async () => {
+    const create = ort.InferenceSession.create.bind(ort.InferenceSession);
+    let open = 0;
+    const spy = vi.spyOn(ort.InferenceSession, 'create').mockImplementation(async (...args: Parameters<typeof create>) => {
+      const session = await create(...args);
+      open++;
+      const release = session.release.bind(session);
+      session.release = async () => {
+        open--;
+        return release();
+      };
+      return session;
+    });
+    try {
+      const model = await loadTransformer(GPT2);
+      const first = await model.run([1, 2]);
+      for (let t = 3; t <= 12; t++) await model.run(Array.from({ length: t }, (_, i) => (i * 7) % 96));
+      await new Promise((r) => setTimeout(r, 50)); // releases are not awaited by the model
+      expect(open).toBeLessThanOrEqual(4);
+      const again = await model.run([1, 2]);
+      expect(Array.from(again.data)).toEqual(Array.from(first.data));
+      model.dispose();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(open).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 
