@@ -154,6 +154,10 @@ describe('loadTransformer: bad input', () => {
     const llama = await loadTransformer(path.join(ROOT, 'test', 'fixtures', 'transformers', 'models', 'llama_induction'));
     try {
       await expect(llama.run(new Array(65).fill(1))).rejects.toMatchObject({ code: 'invalid_argument', details: { field: 'max_position_embeddings', seqLen: 65, maxPositions: 64 } });
+      // hookShape builds the graph of its length: the same bound, before the T × T mask is made
+      expect(() => llama.hookShape('blocks.0.hook_mlp_out', 1e6)).toThrow(expect.objectContaining({ code: 'invalid_argument', details: expect.objectContaining({ arg: 'seqLen' }) }));
+      expect(() => llama.hookShape('blocks.0.hook_mlp_out', 0)).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
+      expect(llama.hookShape('blocks.0.hook_mlp_out', 64)).toEqual([64, 64]);
     } finally {
       llama.dispose();
     }

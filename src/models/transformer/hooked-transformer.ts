@@ -118,8 +118,11 @@ export class HookedTransformer implements Disposable {
     return [...(built.done ? this.graph(1) : built.value).hooks.keys()];
   }
 
-  /** A hook's shape for sequences of `seqLen` tokens, without the batch. Throws `unknown_hook`. */
+  /** A hook's shape for sequences of `seqLen` tokens, without the batch. Throws `unknown_hook`, and `invalid_argument` for a length outside [1, max positions]. */
   hookShape(name: string, seqLen: number): readonly number[] {
+    if (!Number.isInteger(seqLen) || seqLen < 1 || seqLen > this.config.maxPositions) {
+      throw new InvalidArgumentError(`Argument 'seqLen' passed to 'HookedTransformer.hookShape' must be an integer in [1, ${this.config.maxPositions}] (the model's positions), got ${seqLen}`, { arg: 'seqLen', fn: 'hookShape', value: seqLen, maxPositions: this.config.maxPositions });
+    }
     const s = this.graph(seqLen).hooks.get(name);
     if (!s) throw this.unknown(name, 'hookShape');
     return s;
