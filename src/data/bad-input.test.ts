@@ -36,6 +36,14 @@ describe('training-data attribution: bad input and what cannot be differentiated
     expect(await codeOf(new GradientSimilarity(model).attribute(train, wrongRow))).toBe('shape_mismatch');
   });
 
+  it('NaN or infinite inputs (or MSE targets) are refused naming the example, not turned into NaN scores', async () => {
+    using model = await OnnxTrainingModel.load(dataModel('lr'));
+    const x = Float32Array.from(test.x.data);
+    x[3 * 13 + 2] = Number.NaN;
+    const err = await new GradientSimilarity(model).attribute(train, { x: { shape: test.x.shape, data: x }, y: test.y }).catch((e: { code: string; details: Record<string, unknown> }) => e);
+    expect(err).toMatchObject({ code: 'invalid_argument', details: { arg: 'test.x', index: 3 } });
+  });
+
   it('labels out of range for the logits: invalid_argument naming the example', async () => {
     using model = await OnnxTrainingModel.load(dataModel('lr'));
     const y = test.y.data.slice();
