@@ -227,6 +227,25 @@ describe('Qwen2 and Mistral', () => {
     model.dispose();
   });
 
+  it('Qwen2 with use_sliding_window: the window applies from layer max_window_layers on, the layers below attend in full (as Hugging Face)', async () => {
+    const model = HookedTransformer.create(parseTransformerConfig({ ...base, model_type: 'qwen2', use_sliding_window: true, sliding_window: 2, max_window_layers: 1 }), randomLlamaWeights(dims, true, false), ort);
+    const T = 6;
+    const { cache } = await model.runWithCache([1, 2, 3, 4, 5, 6], ['blocks.0.attn.hook_pattern', 'blocks.1.attn.hook_pattern']);
+    for (const [layer, window] of [[0, Infinity], [1, 2]] as const) {
+      const pat = cache.get(`blocks.${layer}.attn.hook_pattern`)!.data;
+      for (let h = 0; h < 4; h++) {
+        for (let q = 0; q < T; q++) {
+          for (let k = 0; k < T; k++) {
+            const v = pat[(h * T + q) * T + k]!;
+            if (k > q || q - k >= window) expect(v, `layer ${layer} q ${q} k ${k}`).toBe(0);
+            else expect(v, `layer ${layer} q ${q} k ${k}`).toBeGreaterThan(0);
+          }
+        }
+      }
+    }
+    model.dispose();
+  });
+
   it('Mistral: keys outside the sliding window get no attention; untied lm_head is required', async () => {
     const model = HookedTransformer.create(parseTransformerConfig({ ...base, model_type: 'mistral', sliding_window: 2 }), randomLlamaWeights(dims, false, true), ort);
     const { cache } = await model.runWithCache([1, 2, 3, 4, 5, 6], ['blocks.0.attn.hook_pattern']);
