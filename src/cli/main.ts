@@ -166,7 +166,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       case 'components': {
         await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, raw.get('quiet') === true);
-        const r = await componentsCommand(raw);
+        const r = await componentsCommand(raw, ac.signal);
         process.stdout.write(`${r.stdout}\n`);
         if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
         return 0;

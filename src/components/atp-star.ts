@@ -1,6 +1,7 @@
 // AtP* (Kramár et al. 2024): attribution patching with the QK fix and GradDrop.
 import { Budget } from '../core/budget.js';
 import { InvalidArgumentError } from '../core/errors.js';
+import { windowAt } from '../models/transformer/config.js';
 import type { HookedTransformer, HookValues, MaskedPatch } from '../models/transformer/hooked-transformer.js';
 import { NodeAttribution } from './node-attribution.js';
 import { checkComponentOptions, ENGINE, componentNodes, forEachElement, metricCotangent, metricOf, type ComponentNode, type ComponentOptions, type NodeScore } from './nodes.js';
@@ -91,8 +92,9 @@ function atp(model: HookedTransformer, n: ComponentNode, clean: HookValues, corr
 
 /** Σ (A' − A) · ∂M/∂A over the query heads the node feeds, A' recomputed with the node's corrupt q or k. */
 function qkFix(model: HookedTransformer, n: ComponentNode, kind: 'q' | 'k', clean: HookValues, corrupt: HookValues, grads: HookValues, qHook: string, kHook: string, T: number): number {
-  const { nHeads: H, nKvHeads: Hkv, dHead: dh, slidingWindow } = model.config;
+  const { nHeads: H, nKvHeads: Hkv, dHead: dh } = model.config;
   const l = n.layer!;
+  const slidingWindow = windowAt(model.config, l);
   const pattern = clean.get(`blocks.${l}.attn.hook_pattern`)!.data; // [1, H, T, T]
   const dA = grads.get(`blocks.${l}.attn.hook_pattern`)!.data;
   const q = clean.get(qHook)!.data; // [1, T, H, dh]

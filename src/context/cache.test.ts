@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeTempDirs, tempDir } from '../../test/reference.js';
@@ -46,5 +46,15 @@ describe('ScoreCache', () => {
     const blocked = path.join(tempDir(), 'file');
     writeFileSync(blocked, 'x');
     await expect(new ScoreCache(path.join(blocked, 'sub')).set(key, toks)).resolves.toBeUndefined();
+  });
+
+  // a folder someone else owns is theirs to write to, whatever its mode: its entries could be planted
+  it.skipIf(process.getuid?.() !== 0)('does not read a folder another user owns (entries planted there are not trusted)', async () => {
+    const theirs = path.join(tempDir(), 'theirs');
+    mkdirSync(theirs, { mode: 0o755 });
+    writeFileSync(path.join(theirs, `${ScoreCache.keyOf(key)}.json`), JSON.stringify({ key: ScoreCache.keyOf(key), tokens: [[0, 1, -99]] }), { mode: 0o644 });
+    chownSync(path.join(theirs, `${ScoreCache.keyOf(key)}.json`), 65534, 65534);
+    chownSync(theirs, 65534, 65534);
+    expect(await new ScoreCache(theirs).get(key)).toBeUndefined();
   });
 });

@@ -11,7 +11,7 @@ const MAX_ENTRY_BYTES = 32 * 1024 * 1024;
  * An on-disk cache of scored responses, one JSON file per (api, endpoint, model, prompt, response),
  * named by the SHA-256 of that key, in a private folder (mode 0700, files 0600). Writes are atomic
  * (a temporary file renamed into place), so concurrent runs never read half an entry; a corrupt or
- * foreign entry, a symlink, or a folder others can write to is ignored (a miss), never trusted. A
+ * foreign entry, a symlink, or a folder another user owns or others can write to is ignored (a miss), never trusted. A
  * failed write is skipped: the cache never fails a run. No API key is part of the key or the entry.
  */
 export class ScoreCache implements ScoreStore {
@@ -57,11 +57,12 @@ export class ScoreCache implements ScoreStore {
     }
   }
 
-  /** Creates the folder (0700) once; false when it cannot be made or others may write to it. */
+  /** Creates the folder (0700) once; false when it cannot be made, is another user's, or others may write to it. */
   private usable(): Promise<boolean> {
     this.ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 })
       .then(() => lstat(this.dir))
-      .then((st) => st.isDirectory() && (st.mode & 0o022) === 0)
+      // ours (another user's folder is theirs to plant entries in, whatever its mode) and not writable by others
+      .then((st) => st.isDirectory() && (st.mode & 0o022) === 0 && (process.getuid === undefined || st.uid === process.getuid()))
       .catch(() => false);
     return this.ready;
   }

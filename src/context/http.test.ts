@@ -143,6 +143,30 @@ describe('HttpClient', () => {
     }
   });
 
+  it('an endpoint with a query string (?api-version=…, ?key=…) keeps it after the path, and errors do not show its values', async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      req.resume();
+      req.on('end', () => {
+        res.statusCode = req.url?.startsWith('/v1/completions?') ? 200 : 404;
+        res.end(res.statusCode === 200 ? '{"ok":1}' : '{"error":{"message":"no such route"}}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      expect(await new HttpClient(`${base}/v1/?api-version=2024-02&key=sk-query-789`).post('/completions', {})).toEqual({ ok: 1 });
+      expect(seen[0]).toBe('/v1/completions?api-version=2024-02&key=sk-query-789');
+      const e = await new HttpClient(`${base}/v2?key=sk-query-789`).post('/completions', {}).catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: 'invalid_argument', details: { status: 404 } });
+      expect(`${String((e as Error).message)} ${JSON.stringify((e as { details: unknown }).details)}`).not.toContain('sk-query-789');
+      expect(new HttpClient(`${base}/v1?api-version=1&key=sk-query-789`).shown).toBe(`${base}/v1?api-version=…&key=…`);
+    } finally {
+      await new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r())));
+    }
+  });
+
   it('an unreachable endpoint is invalid_argument naming it; a bad URL too', async () => {
     const s = await raw((_, res) => res.end('{}'));
     const url = s.url;

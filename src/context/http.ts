@@ -43,6 +43,9 @@ export class HttpClient {
   /** The request budget, when there is one. */
   readonly maxRequests: number | undefined;
 
+  /** The endpoint as messages and result files show it: a query's values (a gateway's key, maybe) masked. */
+  readonly shown: string;
+
   constructor(readonly endpoint: string, private readonly opts: HttpOptions = {}) {
     const fn = 'HttpClient';
     let url: URL;
@@ -58,6 +61,7 @@ export class HttpClient {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new InvalidArgumentError(`Argument 'endpoint' passed to '${fn}' must use http or https, got ${url.protocol}`, { arg: 'endpoint', fn });
     }
+    this.shown = shownUrl(url);
     this.concurrency = opts.concurrency ?? 8;
     this.maxRequests = opts.maxRequests;
     if (!Number.isSafeInteger(this.concurrency) || this.concurrency < 1) {
@@ -76,7 +80,11 @@ export class HttpClient {
   }
 
   private async send(path: string, body: unknown): Promise<unknown> {
-    const url = this.endpoint.replace(/\/+$/, '') + path;
+    // the path goes after the endpoint's path, before its query (?api-version=…); messages show the
+    // query's names only, since a gateway may take its key there
+    const target = new URL(this.endpoint);
+    target.pathname = target.pathname.replace(/\/+$/, '') + path;
+    const url = shownUrl(target);
     const attempts = this.opts.attempts ?? 4;
     const timeoutMs = this.opts.timeoutMs ?? 120_000;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -84,14 +92,14 @@ export class HttpClient {
     for (let attempt = 1; ; attempt++) {
       this.checkSignal();
       if (this.opts.maxRequests !== undefined && this.requests >= this.opts.maxRequests) {
-        throw new BudgetExceededError(`The run needs more than its budget of ${this.opts.maxRequests} requests to ${this.endpoint}; raise maxRequests (--max-requests) or lower the ablations`, { maxRequests: this.opts.maxRequests });
+        throw new BudgetExceededError(`The run needs more than its budget of ${this.opts.maxRequests} requests to ${this.shown}; raise maxRequests (--max-requests) or lower the ablations`, { maxRequests: this.opts.maxRequests });
       }
       this.requests++;
       const timeout = AbortSignal.timeout(timeoutMs);
       const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, timeout]) : timeout;
       let res: Response;
       try {
-        res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body), signal });
+        res = await fetch(target, { method: 'POST', headers, body: JSON.stringify(body), signal });
       } catch (e) {
         this.checkSignal();
         if (timeout.aborted) {
@@ -241,4 +249,16 @@ export function serverMessage(text: string): string {
   }
   msg = msg.replace(/\s+/g, ' ').trim();
   return msg.length > 200 ? `${msg.slice(0, 199)}…` : msg || 'no message';
+}
+
+/** `url` with its query's values masked (`?api-version=…&key=…`): what messages and result files show. */
+export function shownUrl(url: URL | string): string {
+  let u: URL;
+  try {
+    u = new URL(String(url));
+  } catch {
+    return String(url).replace(/\?.*$/, '?…');
+  }
+  if (u.search === '') return u.toString();
+  return `${u.origin}${u.pathname}?${[...u.searchParams.keys()].map((k) => `${k}=…`).join('&')}`;
 }

@@ -36,6 +36,14 @@ describe('training-data attribution: bad input and what cannot be differentiated
     expect(await codeOf(new GradientSimilarity(model).attribute(train, wrongRow))).toBe('shape_mismatch');
   });
 
+  it('NaN or infinite inputs (or MSE targets) are refused naming the example, not turned into NaN scores', async () => {
+    using model = await OnnxTrainingModel.load(dataModel('lr'));
+    const x = Float32Array.from(test.x.data);
+    x[3 * 13 + 2] = Number.NaN;
+    const err = await new GradientSimilarity(model).attribute(train, { x: { shape: test.x.shape, data: x }, y: test.y }).catch((e: { code: string; details: Record<string, unknown> }) => e);
+    expect(err).toMatchObject({ code: 'invalid_argument', details: { arg: 'test.x', index: 3 } });
+  });
+
   it('labels out of range for the logits: invalid_argument naming the example', async () => {
     using model = await OnnxTrainingModel.load(dataModel('lr'));
     const y = test.y.data.slice();
@@ -90,6 +98,17 @@ describe('training-data attribution: bad input and what cannot be differentiated
     const set = { x: { shape: [2, 100], data: new Float32Array(200) }, y: { shape: [2], data: new Int32Array([0, 1]) } };
     const err = await new InfluenceFunctions(big, { l2: 0.1 }).attribute(set, set).catch((e: { code: string; details: Record<string, unknown> }) => e);
     expect(err).toMatchObject({ code: 'invalid_argument', details: { arg: 'hessian', parameters: 9000 } });
+  });
+
+  it('an initializer whose data disagrees with its dims (or whose dims are absurd) is refused as invalid_model, not read past or allocated', async () => {
+    const gemm = (dims: number[], values: number[]) =>
+      makeModel({ nodes: [node('Gemm', ['x', 'W'], ['y'], [intAttr('transB', 1)])], inputs: [{ name: 'x', shape: ['n', 4] }], outputs: [{ name: 'y', shape: ['n', 3] }], initializers: [floatTensor('W', dims, values)] });
+    // more values than [3, 4] holds: they spilled into θ past W's slot (a RangeError)
+    expect(await codeOf(OnnxTrainingModel.load(gemm([3, 4], new Array(20).fill(0.1))))).toBe('invalid_model');
+    // fewer: the rest of W silently read as zeros
+    expect(await codeOf(OnnxTrainingModel.load(gemm([3, 4], new Array(5).fill(0.1))))).toBe('invalid_model');
+    // dims of 10¹² parameters with no data: θ must not be allocated from them
+    expect(await codeOf(OnnxTrainingModel.load(gemm([1_000_000, 1_000_000], [0.1])))).toBe('invalid_model');
   });
 
   it('progress: events count gradient rows up to the total', async () => {

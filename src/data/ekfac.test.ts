@@ -1,6 +1,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import { describe, expect, it } from 'vitest';
 import { dataModel, wine, wineLds, wineLoo } from '../../test/data-reference.js';
+import { floatTensor, intAttr, makeModel, node } from '../models/onnx/graph/build.js';
 import { InfluenceFunctions } from './influence.js';
 import { OnnxTrainingModel } from './onnx/training-model.js';
 
@@ -32,5 +33,18 @@ describe('influence with K-FAC / EK-FAC Hessians', () => {
     console.log(JSON.stringify(figures));
     expect(figures['lr-loo-ekfac']!).toBeGreaterThan(0.8);
     expect(figures['mlp-lds-ekfac']!).toBeGreaterThan(0.5);
+  });
+});
+
+describe('K-FAC factor sizes', () => {
+  // A is in × in per layer: a layer with 70 000 inputs asked for a 39 GB array (a RangeError, not a typed error)
+  it('refuses factors over the host allocation cap before allocating them', async () => {
+    const d = 70_000;
+    using model = await OnnxTrainingModel.load(
+      makeModel({ nodes: [node('Gemm', ['x', 'W'], ['y'], [intAttr('transB', 1)])], inputs: [{ name: 'x', shape: ['n', d] }], outputs: [{ name: 'y', shape: ['n', 2] }], initializers: [floatTensor('W', [2, d], new Array(2 * d).fill(0.001))] }),
+    );
+    const set = { x: { shape: [2, d], data: new Float32Array(2 * d) }, y: { shape: [2], data: new Int32Array([0, 1]) } };
+    const err = await new InfluenceFunctions(model, { l2: 0.1, hessian: 'kfac' }).attribute(set, set).catch((e: { code?: string }) => e);
+    expect(err).toMatchObject({ code: 'invalid_argument' });
   });
 });

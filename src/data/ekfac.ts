@@ -1,5 +1,6 @@
 // K-FAC and EK-FAC approximations of the Gauss–Newton Hessian of the training objective, layer by
 // layer, and their inverse–vector products (George et al. 2018; Grosse et al. 2023, Kronfluence).
+import { assertHostAllocation } from '../core/assert.js';
 import type { Budget } from '../core/budget.js';
 import { CapabilityError, InvalidArgumentError } from '../core/errors.js';
 import { symmetricEigen } from './internal/dense.js';
@@ -81,6 +82,8 @@ export async function kroneckerHessian(model: OnnxTrainingModel, train: Examples
     const inn = l.outFirst ? l.weightDims[1] : l.weightDims[0];
     return { inn, inDim: inn + (l.biasSize > 0 ? 1 : 0), outDim: l.units };
   });
+  // the factors (in² + out² per layer, and their eigenvectors) are refused before any is allocated
+  assertHostAllocation(dims.reduce((a, d) => a + d.inDim * d.inDim + d.outDim * d.outDim, 0), 'hessian', 'kroneckerHessian');
   /** Calls `each(layer k, row i, positions' inputs, per-cotangent output cotangents, weights)` over the set. */
   const sweep = async (phase: string, each: (k: number, a: Float64Array[], g: Float64Array[][], w: number[]) => void): Promise<void> => {
     for (let start = 0; start < n; start += rows) {

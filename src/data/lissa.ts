@@ -59,7 +59,8 @@ export async function lissaSolver(model: OnnxTrainingModel, train: Examples, los
     let v: Float64Array = Float64Array.from({ length: model.parameterCount }, () => rng.normal());
     let top = 0;
     for (let it = 0; it < 20; it++) {
-      const hv = await full(v.map((x) => x / norm(v)));
+      const nv = norm(v); // once: inside the map it made each step p² work
+      const hv = await full(v.map((x) => x / nv));
       top = norm(hv);
       v = hv;
     }

@@ -24,7 +24,7 @@ export interface OutputGrad {
  * Checks that `set` pairs n inputs of the model's row shape with n targets valid for `loss`: class
  * ids in [0, units) for cross-entropy, `[n, units]` values for MSE.
  * @throws {ShapeMismatchError} when X and Y differ in length or a row has the wrong shape.
- * @throws {InvalidArgumentError} when a class id is not an integer in range.
+ * @throws {InvalidArgumentError} when a class id is not an integer in range, or an input (or MSE target) is NaN or infinite.
  */
 export function checkExamples(set: Examples, rowShape: readonly number[], units: number, loss: LossName, arg: string, fn: string): number {
   const n = set.x.shape[0] ?? 0;
@@ -36,6 +36,16 @@ export function checkExamples(set: Examples, rowShape: readonly number[], units:
     throw new ShapeMismatchError(`Arguments '${arg}.x' and '${arg}.y' passed to '${fn}' must have the same number of examples, got ${n} inputs and ${set.y.shape[0] ?? 0} targets`, { arg: `${arg}.y`, fn, inputs: n, targets: set.y.shape[0] });
   }
   if (n < 1) throw new InvalidArgumentError(`Argument '${arg}' passed to '${fn}' must hold at least one example`, { arg, fn });
+  const finite = (data: ArrayLike<number>, which: string) => {
+    const per = data.length / n;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i]!)) {
+        const index = Math.floor(i / per);
+        throw new InvalidArgumentError(`Argument '${arg}.${which}' passed to '${fn}' must hold finite numbers; example ${index} has ${data[i]}`, { arg: `${arg}.${which}`, fn, index, value: data[i] });
+      }
+    }
+  };
+  finite(set.x.data, 'x'); // a NaN would run through every gradient into NaN scores
   if (loss === 'cross-entropy') {
     if (set.y.data.length !== n) throw new ShapeMismatchError(`Argument '${arg}.y' passed to '${fn}' must hold one class id per example ([${n}]) for the cross-entropy loss, got shape [${set.y.shape.join(', ')}]`, { arg: `${arg}.y`, fn });
     for (let i = 0; i < n; i++) {
@@ -46,7 +56,7 @@ export function checkExamples(set: Examples, rowShape: readonly number[], units:
     }
   } else if (set.y.data.length !== n * units) {
     throw new ShapeMismatchError(`Argument '${arg}.y' passed to '${fn}' must hold ${units} target value(s) per example for the MSE loss, got shape [${set.y.shape.join(', ')}]`, { arg: `${arg}.y`, fn });
-  }
+  } else finite(set.y.data, 'y');
   return n;
 }
 

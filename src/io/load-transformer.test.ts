@@ -1,9 +1,10 @@
 // Loading Hugging Face folders: bad input (each a typed error naming the field), and the Qwen2 /
 // Mistral variants (biases, tied embeddings, sliding window) checked by invariants on random weights.
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { removeTempDirs, ROOT, tempDir } from '../../test/reference.js';
 import { Rng } from '../core/random.js';
 import { parseTransformerConfig } from '../models/transformer/config.js';
@@ -67,6 +68,39 @@ describe('loadTransformer: sharded and BF16 weights', () => {
   });
 });
 
+describe('HookedTransformer: resources', () => {
+  // each sequence length builds a graph holding a copy of every weight, and its sessions hold another:
+  // kept for every length ever seen, memory grew with each new length
+  it('keeps the graphs and sessions of a few sequence lengths only, releasing the others (and rebuilding them on demand)', async () => {
+    const create = ort.InferenceSession.create.bind(ort.InferenceSession);
+    let open = 0;
+    const spy = vi.spyOn(ort.InferenceSession, 'create').mockImplementation(async (...args: Parameters<typeof create>) => {
+      const session = await create(...args);
+      open++;
+      const release = session.release.bind(session);
+      session.release = async () => {
+        open--;
+        return release();
+      };
+      return session;
+    });
+    try {
+      const model = await loadTransformer(GPT2);
+      const first = await model.run([1, 2]);
+      for (let t = 3; t <= 12; t++) await model.run(Array.from({ length: t }, (_, i) => (i * 7) % 96));
+      await new Promise((r) => setTimeout(r, 50)); // releases are not awaited by the model
+      expect(open).toBeLessThanOrEqual(4);
+      const again = await model.run([1, 2]);
+      expect(Array.from(again.data)).toEqual(Array.from(first.data));
+      model.dispose();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(open).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
 describe('loadTransformer: bad input', () => {
   it('an unknown model_type lists the supported ones', async () => {
     await expect(loadTransformer(variant((c) => ({ ...c, model_type: 'bert' })))).rejects.toMatchObject({
@@ -77,6 +111,16 @@ describe('loadTransformer: bad input', () => {
     await expect(loadTransformer(variant((c) => ({ ...c, n_head: 0 })))).rejects.toMatchObject({ code: 'invalid_model', details: { field: 'n_head' } });
     await expect(loadTransformer(tempDir())).rejects.toMatchObject({ code: 'invalid_file', details: { field: 'config.json' } });
   });
+
+  // stat reports a device or pipe as empty: a config.json that is a FIFO (or → /dev/zero) must be refused, not read without end
+  it.skipIf(process.platform === 'win32')('a config.json that is not a regular file (a FIFO, a symlink to /dev/zero) is refused without reading it', async () => {
+    const fifo = tempDir();
+    execFileSync('mkfifo', [path.join(fifo, 'config.json')]);
+    await expect(loadTransformer(fifo)).rejects.toMatchObject({ code: 'invalid_file', details: { source: path.join(fifo, 'config.json') } });
+    const zero = tempDir();
+    symlinkSync('/dev/zero', path.join(zero, 'config.json'));
+    await expect(loadTransformer(zero)).rejects.toMatchObject({ code: 'invalid_file', details: { source: path.join(zero, 'config.json') } });
+  }, 5000);
 
   it('safetensors with a lying header, a missing tensor, a tensor of the wrong shape', async () => {
     const real = SafetensorsFile.parse(new Uint8Array(readFileSync(path.join(GPT2, 'model.safetensors'))));
@@ -105,6 +149,17 @@ describe('loadTransformer: bad input', () => {
       await expect(model.gradients([1, 2], ['hook_embed'], new Float32Array(5))).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'cotangent' } });
     } finally {
       model.dispose();
+    }
+    // LLaMA family: max_position_embeddings bounds the sequence too (the causal mask and rotary tables are T × T and T × d_head constants)
+    const llama = await loadTransformer(path.join(ROOT, 'test', 'fixtures', 'transformers', 'models', 'llama_induction'));
+    try {
+      await expect(llama.run(new Array(65).fill(1))).rejects.toMatchObject({ code: 'invalid_argument', details: { field: 'max_position_embeddings', seqLen: 65, maxPositions: 64 } });
+      // hookShape builds the graph of its length: the same bound, before the T × T mask is made
+      expect(() => llama.hookShape('blocks.0.hook_mlp_out', 1e6)).toThrow(expect.objectContaining({ code: 'invalid_argument', details: expect.objectContaining({ arg: 'seqLen' }) }));
+      expect(() => llama.hookShape('blocks.0.hook_mlp_out', 0)).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
+      expect(llama.hookShape('blocks.0.hook_mlp_out', 64)).toEqual([64, 64]);
+    } finally {
+      llama.dispose();
     }
     const small = await loadTransformer(GPT2, { maxCacheBytes: 1000 });
     await expect(small.runWithCache([1, 2, 3])).rejects.toMatchObject({ code: 'budget_exceeded' });
@@ -169,6 +224,25 @@ describe('Qwen2 and Mistral', () => {
       }
     }
     expect(lerr).toBeLessThan(1e-5);
+    model.dispose();
+  });
+
+  it('Qwen2 with use_sliding_window: the window applies from layer max_window_layers on, the layers below attend in full (as Hugging Face)', async () => {
+    const model = HookedTransformer.create(parseTransformerConfig({ ...base, model_type: 'qwen2', use_sliding_window: true, sliding_window: 2, max_window_layers: 1 }), randomLlamaWeights(dims, true, false), ort);
+    const T = 6;
+    const { cache } = await model.runWithCache([1, 2, 3, 4, 5, 6], ['blocks.0.attn.hook_pattern', 'blocks.1.attn.hook_pattern']);
+    for (const [layer, window] of [[0, Infinity], [1, 2]] as const) {
+      const pat = cache.get(`blocks.${layer}.attn.hook_pattern`)!.data;
+      for (let h = 0; h < 4; h++) {
+        for (let q = 0; q < T; q++) {
+          for (let k = 0; k < T; k++) {
+            const v = pat[(h * T + q) * T + k]!;
+            if (k > q || q - k >= window) expect(v, `layer ${layer} q ${q} k ${k}`).toBe(0);
+            else expect(v, `layer ${layer} q ${q} k ${k}`).toBeGreaterThan(0);
+          }
+        }
+      }
+    }
     model.dispose();
   });
 

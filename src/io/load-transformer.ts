@@ -6,6 +6,7 @@ import { FileFormatError } from '../core/errors.js';
 import { importPeer } from '../models/peers.js';
 import { parseTransformerConfig } from '../models/transformer/config.js';
 import { HookedTransformer, type HookedTransformerOptions } from '../models/transformer/hooked-transformer.js';
+import { readCappedFile } from './read-capped.js';
 import { readSafetensorsFolder } from './safetensors-folder.js';
 import type { SafetensorsLimits } from './safetensors.js';
 
@@ -27,15 +28,13 @@ export interface LoadTransformerOptions extends HookedTransformerOptions {
  */
 export async function loadTransformer(dir: string, opts: LoadTransformerOptions = {}): Promise<HookedTransformer> {
   const configPath = path.join(dir, 'config.json');
-  let text: string;
   try {
-    const stat = await fs.stat(configPath);
-    if (stat.size > MAX_CONFIG_BYTES) throw new FileFormatError(`${configPath} is ${stat.size} bytes; at most ${MAX_CONFIG_BYTES} are read`, { source: configPath, size: stat.size });
-    text = await fs.readFile(configPath, 'utf8');
+    await fs.stat(configPath);
   } catch (e) {
-    if (e instanceof FileFormatError) throw e;
     throw new FileFormatError(`Cannot read '${configPath}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; a model folder needs config.json`, { source: configPath, field: 'config.json' }, e);
   }
+  // a regular file of at most 1 MiB (not a device or pipe that stat reports as empty)
+  const text = new TextDecoder().decode(await readCappedFile(configPath, MAX_CONFIG_BYTES));
   let json: unknown;
   try {
     json = JSON.parse(text);

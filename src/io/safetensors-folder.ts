@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { FileFormatError } from '../core/errors.js';
 import type { WeightStore, WeightTensor } from '../models/transformer/weights.js';
+import { readCappedFile as readCapped } from './read-capped.js';
 import { DEFAULT_SAFETENSORS_LIMITS, SafetensorsFile, type SafetensorsLimits } from './safetensors.js';
 
 const SINGLE = 'model.safetensors';
@@ -79,16 +80,4 @@ async function exists(p: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** The file's bytes, refusing (from its size, before reading) one larger than `cap` bytes. */
-async function readCapped(p: string, cap: number): Promise<Uint8Array> {
-  let size: number;
-  try {
-    size = (await fs.stat(p)).size;
-  } catch (e) {
-    throw new FileFormatError(`Cannot read '${p}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { source: p }, e);
-  }
-  if (size > cap) throw new FileFormatError(`'${p}' is ${size} bytes; at most ${cap} bytes are read (maxTotalBytes)`, { source: p, size, cap });
-  return new Uint8Array(await fs.readFile(p));
 }

@@ -1,5 +1,6 @@
 // The safetensors reader against honest files (F32, F16, BF16, shards) and lying ones.
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeTempDirs, tempDir } from '../../test/reference.js';
@@ -120,4 +121,15 @@ describe('readSafetensorsFolder', () => {
     await expect(readSafetensorsFolder(dir, { maxTotalBytes: 2, maxHeaderBytes: 8 })).rejects.toMatchObject({ code: 'invalid_file', details: { cap: 18 } });
     await expect(readSafetensorsFolder(tempDir())).rejects.toMatchObject({ code: 'invalid_file', details: { field: 'weights' } });
   });
+
+  // a shard (or model.safetensors) that is a device or a pipe reports size 0: reading it "whole" never ends
+  it.skipIf(process.platform === 'win32')('refuses a shard that is not a regular file (a symlink to /dev/zero, a FIFO), without reading it', async () => {
+    const dir = tempDir();
+    symlinkSync('/dev/zero', path.join(dir, 's1.safetensors'));
+    execFileSync('mkfifo', [path.join(dir, 's2.safetensors')]);
+    writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: 's1.safetensors' } }));
+    await expect(readSafetensorsFolder(dir)).rejects.toMatchObject({ code: 'invalid_file', details: { source: path.join(dir, 's1.safetensors') } });
+    writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: 's2.safetensors' } }));
+    await expect(readSafetensorsFolder(dir)).rejects.toMatchObject({ code: 'invalid_file', details: { source: path.join(dir, 's2.safetensors') } });
+  }, 5000);
 });

@@ -38,6 +38,14 @@ describe('attrib components', () => {
     expect(readFileSync(path.join(dir, 'report.html'), 'utf8')).toMatch(/hook_z: layer × head/);
   });
 
+  it('honours the abort signal (Ctrl-C): rejects with aborted and writes nothing', async () => {
+    const c = ref.cases[0]!;
+    const file = path.join(tempDir(), 'aborted.json');
+    const args = ['--model', MODEL, '--tokens', c.tokens.join(','), '--corrupt-tokens', c.corrupt_tokens.join(','), '--answer', String(c.answer), '--wrong', String(c.wrong), '--method', 'activation-patching', '--quiet', '--out', file];
+    await expect(componentsCommand(tokenize(args).raw, AbortSignal.abort())).rejects.toMatchObject({ code: 'aborted' });
+    expect(existsSync(file)).toBe(false);
+  });
+
   it('bad input is one line on stderr and exit 2', async () => {
     const c = ref.cases[0]!;
     const base = ['components', '--model', MODEL, '--answer', String(c.answer), '--wrong', String(c.wrong)];

@@ -6,6 +6,7 @@ import { componentReportHtml } from '../../components/report.js';
 import { loadTransformer } from '../../io/load-transformer.js';
 import { parseFlags, type FlagSpec } from '../args.js';
 import { checkOut, writeAtomically, writeFileAtomically } from '../outputs.js';
+import { ProgressBar } from '../progress.js';
 
 /** Flags of `attrib components`. */
 export const COMPONENTS_FLAGS: readonly FlagSpec[] = [
@@ -27,7 +28,7 @@ export const COMPONENTS_FLAGS: readonly FlagSpec[] = [
  * `attrib components --model DIR --tokens … [--corrupt-tokens …] --answer ID --wrong ID --method M
  * [--nodes z,q,k,v,mlp] [--per-position] --out FILE.json|DIR`: scores of a transformer's components.
  */
-export async function componentsCommand(raw: Map<string, string | true>): Promise<{ stdout: string; files: string[] }> {
+export async function componentsCommand(raw: Map<string, string | true>, signal?: AbortSignal): Promise<{ stdout: string; files: string[] }> {
   const flags = parseFlags(raw, COMPONENTS_FLAGS, 'components');
   const need = (name: string) => {
     const v = flags.get(name);
@@ -46,8 +47,11 @@ export async function componentsCommand(raw: Map<string, string | true>): Promis
   const out = flags.get('out') as string | undefined;
   const target = out === undefined ? undefined : await checkOut(out);
   const model = await loadTransformer(modelDir);
+  const bar = new ProgressBar(`components ${method}`, flags.get('quiet') !== true);
   try {
     const result = await COMPONENT_METHODS[method](model, {
+      ...(signal ? { signal } : {}),
+      onProgress: bar.update,
       tokens,
       ...(corrupt ? { corruptTokens: corrupt } : {}),
       answer,
@@ -55,7 +59,7 @@ export async function componentsCommand(raw: Map<string, string | true>): Promis
       nodes: nodes as NodeKind[],
       perPosition: flags.get('per-position') === true,
       batchSize: (flags.get('batch-size') as number | undefined) ?? 64,
-    });
+    }).finally(() => bar.done());
     try {
       const json = JSON.stringify(result.toJSON(), null, 2);
       const top = [...result.nodes].sort((a, b) => Math.abs(b.score) - Math.abs(a.score)).slice(0, 10);

@@ -7,6 +7,7 @@ import { ScoreCache } from '../../context/cache.js';
 import { connect } from '../../context/connect.js';
 import { API_NAMES, type ApiName } from '../../context/scorers/tokens.js';
 import { MAX_CONTEXT_CHARS, MAX_SOURCES, SOURCE_UNITS, type SourceUnit } from '../../context/sources.js';
+import { shownUrl } from '../../context/http.js';
 import { resolveCacheDir } from '../../models/onnx/compile-cache.js';
 import { contextHtml } from '../../viz/context-spans.js';
 import { renderReport } from '../../viz/report.js';
@@ -145,7 +146,7 @@ export async function contextJson(run: ContextRun, settings: { readonly api: str
   return {
     method: run.attribution.method,
     api: settings.api,
-    endpoint: settings.endpoint,
+    endpoint: shownUrl(settings.endpoint), // a key in its query is not written
     ...(settings.llm === undefined ? {} : { llm: settings.llm }),
     sources,
     response: run.response,

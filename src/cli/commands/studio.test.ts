@@ -27,6 +27,8 @@ describe('attrib studio', () => {
     await expect(run([['engine', 'gpu']])).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'engine' } });
     await expect(run([['bogus', '1']])).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'bogus' } });
     await expect(run([['models', path.join(ROOT, 'no-such-folder')], ['port', '0']])).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'models' } });
+    // a file is no models folder (it served an empty studio)
+    await expect(run([['models', path.join(ROOT, 'README.md')], ['port', '0']])).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'models' } });
   });
 
   it('warns when --host leaves loopback, and only then', () => {

@@ -128,6 +128,11 @@ export class ModelStore {
   private async modelFile(id: string): Promise<string> {
     const file = await this.resolve(id, 'model');
     if (!(await this.list()).some((m) => m.id === id)) throw notFound(`No model '${id}' in the studio's models folder`, { model: id });
+    // a model folder's model.json / model.onnx (what loadModel reads) must not link out of the folder either
+    if ((await fs.stat(file)).isDirectory()) {
+      const names = await fs.readdir(file);
+      for (const n of ['model.json', 'model.onnx']) if (names.includes(n)) await this.resolve(`${id}/${n}`, 'model');
+    }
     return file;
   }
 

@@ -134,12 +134,19 @@ describe('the models folder', () => {
     await fs.symlink(path.join(ROOT, 'models', 'demo-image'), path.join(dir, 'escape'));
     await fs.copyFile(path.join(ROOT, 'models', 'demo-tabular', 'model.json'), path.join(dir, 'inside', 'model.json'));
     await fs.symlink(path.join(ROOT, 'package.json'), path.join(dir, 'inside', 'sample-0.json'));
+    // a model folder inside whose model.json (or model.onnx) links out of --models
+    await fs.mkdir(path.join(dir, 'linked'));
+    await fs.symlink(path.join(ROOT, 'models', 'demo-tabular', 'model.json'), path.join(dir, 'linked', 'model.json'));
+    await fs.mkdir(path.join(dir, 'linked-onnx'));
+    await fs.symlink(path.join(ROOT, 'package.json'), path.join(dir, 'linked-onnx', 'model.onnx'));
     const s = await startStudio({ models: dir });
     try {
       const get = (url: string) => call(s, 'GET', url, { 'x-attrib-token': s.token });
       expect((await get('/api/models/escape')).status).toBe(404);
       expect((await get('/api/models/escape/samples/sample-0.png')).status).toBe(404);
       expect((await get('/api/models/inside/samples/sample-0.json')).status).toBe(404);
+      expect((await get('/api/models/linked')).status).toBe(404);
+      expect((await get('/api/models/linked-onnx')).status).toBe(404);
     } finally {
       await s.close();
     }

@@ -1,4 +1,5 @@
 // Starts the studio: the Hono app on a Node HTTP server, bound to loopback unless told otherwise.
+import { promises as fs } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { InvalidArgumentError } from '../../core/errors.js';
@@ -42,9 +43,15 @@ export const DEFAULT_MAX_UPLOAD = 16 * 2 ** 20;
  * @throws {InvalidArgumentError} `invalid_argument` when the port is taken or the address cannot be bound.
  */
 export async function startStudio(o: StartOptions): Promise<Studio> {
+  const notFolder = (e?: unknown) => new InvalidArgumentError(`Option '--models' must be a readable folder, got '${o.models}'`, { arg: 'models' }, e);
+  // a file (or anything else) is refused here: the store's listing skips what it cannot read
+  const st = await fs.stat(o.models).catch((e: unknown) => {
+    throw notFolder(e);
+  });
+  if (!st.isDirectory()) throw notFolder();
   const store = new ModelStore(o.models);
   await store.list().catch((e: unknown) => {
-    throw new InvalidArgumentError(`Option '--models' must be a readable folder, got '${o.models}'`, { arg: 'models' }, e);
+    throw notFolder(e);
   });
   const token = o.token ?? newToken();
   let binding: Binding | undefined;

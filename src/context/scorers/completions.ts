@@ -26,7 +26,7 @@ export class CompletionsApi extends OpenAiStyleApi {
       this.maxTokens = 1; // the server refuses max_tokens 0: generate one token and drop it
       reply = await this.client.post('/completions', body());
     }
-    return echoedTokens(reply, text, prompt.length, this.client.endpoint);
+    return echoedTokens(reply, text, prompt.length, this.client.shown);
   }
 
 }

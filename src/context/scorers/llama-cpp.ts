@@ -21,7 +21,7 @@ export class LlamaCppApi implements LogProbApi {
   constructor(readonly client: HttpClient, readonly model: string | undefined) {}
 
   async responseTokens(prompt: string, response: string): Promise<TokenScore[]> {
-    const url = this.client.endpoint;
+    const url = this.client.shown;
     const text = prompt + response;
     const reply = await this.client.post('/tokenize', { content: text, add_special: true, with_pieces: true });
     const toks = arrayField(reply, 'tokens');
@@ -67,7 +67,7 @@ export class LlamaCppApi implements LogProbApi {
   async generate(prompt: string, maxTokens: number): Promise<string> {
     const reply = await this.client.post('/completion', { prompt, n_predict: maxTokens, temperature: 0, cache_prompt: true });
     const content = (reply as { content?: unknown } | null)?.content;
-    if (typeof content !== 'string') throw new CapabilityError(`${this.client.endpoint}/completion answered without 'content'; is it llama.cpp's server?`, { url: this.client.endpoint });
+    if (typeof content !== 'string') throw new CapabilityError(`${this.client.shown}/completion answered without 'content'; is it llama.cpp's server?`, { url: this.client.shown });
     return content;
   }
 }

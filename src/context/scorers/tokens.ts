@@ -111,7 +111,7 @@ export abstract class OpenAiStyleApi implements LogProbApi {
 
   async generate(prompt: string, maxTokens: number): Promise<string> {
     const reply = await this.client.post('/completions', this.body({ prompt, max_tokens: maxTokens, temperature: 0 }));
-    return choiceText(reply, this.client.endpoint);
+    return choiceText(reply, this.client.shown);
   }
 
   /** A request body with `model` when set. */

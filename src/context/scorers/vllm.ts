@@ -16,7 +16,7 @@ export class VllmApi extends OpenAiStyleApi {
   async responseTokens(prompt: string, response: string): Promise<TokenScore[]> {
     const text = prompt + response;
     const reply = await this.client.post('/completions', this.body({ prompt: text, max_tokens: 1, temperature: 0, prompt_logprobs: 0 }));
-    return promptLogprobTokens(reply, text, prompt.length, this.client.endpoint);
+    return promptLogprobTokens(reply, text, prompt.length, this.client.shown);
   }
 
 }

@@ -4,7 +4,7 @@ import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { BackendError, CapabilityError, InvalidArgumentError, ModelLoadError } from '../../core/errors.js';
 import { COTANGENT, compileVjp, encodeModel, gradName, probeModel } from '../../models/onnx/grad/compile.js';
 import { attrInt, floatValues } from '../../models/onnx/graph/build.js';
-import { graphOf, onnx, type ModelProto } from '../../models/onnx/graph/proto.js';
+import { graphOf, onnx, type ModelProto, type TensorProto } from '../../models/onnx/graph/proto.js';
 import { withOutputs } from '../../models/onnx/graph/surgery.js';
 import { importPeer } from '../../models/peers.js';
 import { denseLayers, type DenseLayer, type ParameterInfo } from './dense-layers.js';
@@ -115,10 +115,12 @@ export class OnnxTrainingModel implements Disposable {
     // the parameters become graph inputs, so that every run can take its own θ
     const open = onnx.ModelProto.decode(onnx.ModelProto.encode(proto).finish());
     const og = graphOf(open);
+    // the file is untrusted: each parameter's data must be what its dims declare, before θ is allocated from them
+    for (const p of parameters) checkInitializer(og.initializer.find((t) => t.name === p.name), p);
     const theta = new Float64Array(parameters.reduce((a, p) => a + p.size, 0));
     for (const p of parameters) {
       const at = og.initializer.findIndex((t) => t.name === p.name);
-      theta.set(floatValues(og.initializer[at]) ?? new Float32Array(p.size), p.offset);
+      theta.set(floatValues(og.initializer[at])!, p.offset);
       og.initializer.splice(at, 1);
       og.input.push(onnx.ValueInfoProto.fromObject({ name: p.name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: p.dims.map((d) => ({ dimValue: d })) } } } }));
     }
@@ -148,7 +150,13 @@ export class OnnxTrainingModel implements Disposable {
     const outputRowShape = (shapes.get(outputName) ?? [1, 1]).slice(1);
     const vjp = compileVjp(open, layers.map((l) => l.output), outputName, shapes);
     const forward = await create(toFloat64(withOutputs(open, [outputName, ...activations])), 'forward graph');
-    const backward = await create(toFloat64(vjp), 'backward graph');
+    let backward: InferenceSession;
+    try {
+      backward = await create(toFloat64(vjp), 'backward graph');
+    } catch (e) {
+      void forward.release(); // not left open when the backward graph cannot run
+      throw e;
+    }
     return new OnnxTrainingModel(ort, forward, backward, layers, parameters, theta, input.name ?? '', outputName, rowShape, outputRowShape, activations);
   }
 
@@ -245,5 +253,22 @@ function accumulateLayer(l: DenseLayer, x: Float64Array, dy: Float64Array, rows:
         for (let o = 0; o < out; o++) grads[b + (l.biasSize === 1 ? 0 : o)]! += l.beta * dy[yo + o]!;
       }
     }
+  }
+}
+
+/**
+ * Refuses a parameter initializer whose dims are not non-negative integers or whose data (raw bytes
+ * or float_data) does not hold exactly the values its dims declare (external data included).
+ * @throws {ModelLoadError} `invalid_model` naming the tensor.
+ */
+function checkInitializer(t: TensorProto | undefined, p: ParameterInfo): void {
+  const dims = `[${p.dims.join(', ')}]`;
+  if (!t || !p.dims.every((d) => Number.isSafeInteger(d) && d >= 0) || !Number.isSafeInteger(p.size)) {
+    throw new ModelLoadError(`ONNX initializer '${p.name}' has dims ${dims}; they must be non-negative integers`, { tensor: p.name, dims: p.dims });
+  }
+  const raw = t.rawData?.length ?? 0;
+  const held = raw > 0 ? raw / 4 : (t.floatData?.length ?? 0);
+  if (held !== p.size) {
+    throw new ModelLoadError(`ONNX initializer '${p.name}' has dims ${dims} (${p.size} values) but its data holds ${held}${t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL ? ' (external data files are not read)' : ''}; the model file is corrupt`, { tensor: p.name, dims: p.dims, expected: p.size, actual: held });
   }
 }

@@ -27,6 +27,8 @@ export interface TransformerConfig {
   readonly ropeTheta: number;
   /** Keys further back than this many positions are masked (Mistral's sliding window), when set. */
   readonly slidingWindow?: number;
+  /** The first layer the sliding window applies to (Qwen2's `max_window_layers`: layers below attend in full); 0 when absent. */
+  readonly slidingWindowFrom?: number;
   /** q/k/v projections have biases (Qwen2, or `attention_bias`). */
   readonly qkvBias: boolean;
   /** The unembedding is the token embedding's transpose (when the weights have no `lm_head.weight`). */
@@ -62,6 +64,11 @@ export function parseTransformerConfig(json: unknown, source = 'config.json'): T
   const num = (field: string, fallback: number): number => {
     const v = json[field] ?? fallback;
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ModelLoadError(`${source}: field '${field}' must be a positive number, got ${JSON.stringify(v)}`, { source, field, value: v });
+    return v;
+  };
+  const count = (field: string, fallback: number): number => {
+    const v = json[field] ?? fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 24) throw new ModelLoadError(`${source}: field '${field}' must be a non-negative integer, got ${JSON.stringify(v)}`, { source, field, value: v });
     return v;
   };
   const bool = (field: string, fallback: boolean): boolean => {
@@ -120,8 +127,13 @@ export function parseTransformerConfig(json: unknown, source = 'config.json'): T
     normEps: num('rms_norm_eps', 1e-6),
     activation: 'silu',
     ropeTheta: num('rope_theta', 10000),
-    ...(window == null ? {} : { slidingWindow: int('sliding_window') }),
+    ...(window == null ? {} : { slidingWindow: int('sliding_window'), slidingWindowFrom: type === 'qwen2' ? count('max_window_layers', 28) : 0 }),
     qkvBias: type === 'qwen2' || bool('attention_bias', false),
     tiedEmbeddings: bool('tie_word_embeddings', type === 'qwen2'),
   };
+}
+
+/** The sliding window of `layer` (keys this many positions back or further are masked), or undefined when it attends in full. */
+export function windowAt(config: TransformerConfig, layer: number): number | undefined {
+  return config.slidingWindow !== undefined && layer >= (config.slidingWindowFrom ?? 0) ? config.slidingWindow : undefined;
 }

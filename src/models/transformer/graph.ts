@@ -3,7 +3,7 @@
 // so a hook can be read, replaced or differentiated at by name).
 import { floatTensor, int64Tensor, intAttr, intsAttr, makeModel, node } from '../onnx/graph/build.js';
 import type { ModelProto, NodeProto, TensorProto } from '../onnx/graph/proto.js';
-import type { TransformerConfig } from './config.js';
+import { windowAt, type TransformerConfig } from './config.js';
 import { hook, type TransformerHookName } from './hook-names.js';
 import type { NormParams, Param, TransformerParams } from './layout.js';
 
@@ -87,10 +87,18 @@ export function buildTransformerGraph(config: TransformerConfig, params: Transfo
     return g.hook(hook.norm(layer, which, 'normalized'), p.b ? g.op('Add', [scaled, g.param(`${name}.b`, p.b)]) : scaled, [T, d]);
   };
 
-  // causal (and sliding-window) mask, added to the scores: 0 where key ≤ query, −∞ elsewhere
-  const mask = new Float32Array(T * T);
-  for (let q = 0; q < T; q++) for (let k = 0; k < T; k++) mask[q * T + k] = k > q || (config.slidingWindow !== undefined && q - k >= config.slidingWindow) ? -Infinity : 0;
-  const maskName = g.constant([T, T], mask);
+  // causal (and sliding-window) masks, added to the scores: 0 where key ≤ query, −∞ elsewhere; one per
+  // window a layer has (Qwen2's layers below max_window_layers attend in full)
+  const masks = new Map<number | undefined, string>();
+  const maskOf = (window: number | undefined): string => {
+    let name = masks.get(window);
+    if (name === undefined) {
+      const mask = new Float32Array(T * T);
+      for (let q = 0; q < T; q++) for (let k = 0; k < T; k++) mask[q * T + k] = k > q || (window !== undefined && q - k >= window) ? -Infinity : 0;
+      masks.set(window, (name = g.constant([T, T], mask)));
+    }
+    return name;
+  };
   const rotary = family === 'llama' ? rotaryTables(g, T, dh, config.ropeTheta) : undefined;
   const group = h / hkv;
 
@@ -119,7 +127,7 @@ export function buildTransformerGraph(config: TransformerConfig, params: Transfo
     const qt = g.op('Transpose', [qr], [intsAttr('perm', [0, 2, 1, 3])]); // [b, H, T, dh]
     const kt = g.op('Transpose', [kr], [intsAttr('perm', [0, 2, 3, 1])]); // [b, H, dh, T]
     const raw = g.op('Mul', [g.op('MatMul', [qt, kt]), g.scalar(1 / Math.sqrt(dh))]);
-    const scores = g.hook(hook.attn(l, 'attn_scores'), g.op('Add', [raw, maskName]), [h, T, T]);
+    const scores = g.hook(hook.attn(l, 'attn_scores'), g.op('Add', [raw, maskOf(windowAt(config, l))]), [h, T, T]);
     const pattern = g.hook(hook.attn(l, 'pattern'), g.op('Softmax', [scores], [intAttr('axis', -1)]), [h, T, T]);
     const vt = g.op('Transpose', [vr], [intsAttr('perm', [0, 2, 1, 3])]);
     const z = g.hook(hook.attn(l, 'z'), g.op('Transpose', [g.op('MatMul', [pattern, vt])], [intsAttr('perm', [0, 2, 1, 3])]), [T, h, dh]);

@@ -17,6 +17,9 @@ import type { WeightStore } from './weights.js';
 /** The parts of onnxruntime (node or web) the model uses. */
 export type OrtRuntime = Pick<typeof Ort, 'InferenceSession' | 'Tensor'>;
 
+/** Sequence lengths whose graph and sessions are kept at once. */
+const KEEP_LENGTHS = 4;
+
 export interface HookedTransformerOptions {
   readonly name?: string;
   /** ONNX Runtime session options (threads, optimisation level). */
@@ -74,7 +77,8 @@ interface Variant {
  * caller owns: no TF.js tensors, nothing to dispose but the model's sessions.
  *
  * Graphs are built per sequence length, and sessions are compiled per (sequence length, patched hooks,
- * returned hooks, differentiated hooks) and kept in this object until `dispose()`.
+ * returned hooks, differentiated hooks) and kept in this object for the four most recently used
+ * lengths (older ones are released, and rebuilt if asked again) until `dispose()`.
  *
  * Cost: one session run per call (forward, or forward + backward for `gradients`); each new variant
  * costs one graph build and session creation (and, for gradients, one probe run and a compile).
@@ -84,6 +88,8 @@ export class HookedTransformer implements Disposable {
   private readonly graphs = new Map<number, TransformerGraph>();
   private readonly shapes = new Map<number, Map<string, readonly number[]>>();
   private readonly variants = new Map<string, Promise<Variant>>();
+  /** Calls in flight per sequence length (their graph and sessions are not evicted). */
+  private readonly running = new Map<number, number>();
   private readonly maxCacheBytes: number;
   private disposed = false;
 
@@ -112,8 +118,11 @@ export class HookedTransformer implements Disposable {
     return [...(built.done ? this.graph(1) : built.value).hooks.keys()];
   }
 
-  /** A hook's shape for sequences of `seqLen` tokens, without the batch. Throws `unknown_hook`. */
+  /** A hook's shape for sequences of `seqLen` tokens, without the batch. Throws `unknown_hook`, and `invalid_argument` for a length outside [1, max positions]. */
   hookShape(name: string, seqLen: number): readonly number[] {
+    if (!Number.isInteger(seqLen) || seqLen < 1 || seqLen > this.config.maxPositions) {
+      throw new InvalidArgumentError(`Argument 'seqLen' passed to 'HookedTransformer.hookShape' must be an integer in [1, ${this.config.maxPositions}] (the model's positions), got ${seqLen}`, { arg: 'seqLen', fn: 'hookShape', value: seqLen, maxPositions: this.config.maxPositions });
+    }
     const s = this.graph(seqLen).hooks.get(name);
     if (!s) throw this.unknown(name, 'hookShape');
     return s;
@@ -164,8 +173,34 @@ export class HookedTransformer implements Disposable {
 
   private graph(seqLen: number): TransformerGraph {
     let g = this.graphs.get(seqLen);
-    if (!g) (g = buildTransformerGraph(this.config, this.params, seqLen)), this.graphs.set(seqLen, g);
+    if (g) {
+      this.graphs.delete(seqLen); // most recently used last
+    } else {
+      g = buildTransformerGraph(this.config, this.params, seqLen);
+      this.evictLengths();
+    }
+    this.graphs.set(seqLen, g);
     return g;
+  }
+
+  /**
+   * Each sequence length's graph holds a copy of every weight, and its sessions another: beyond
+   * KEEP_LENGTHS lengths, the least recently used one not running is dropped with its sessions
+   * (rebuilt if asked again).
+   */
+  private evictLengths(): void {
+    for (const old of this.graphs.keys()) {
+      if (this.graphs.size < KEEP_LENGTHS) return;
+      if ((this.running.get(old) ?? 0) > 0) continue;
+      this.graphs.delete(old);
+      this.shapes.delete(old);
+      const prefix = `[${old},`;
+      for (const [key, v] of this.variants) {
+        if (!key.startsWith(prefix)) continue;
+        this.variants.delete(key);
+        void v.then((x) => x.session.release()).catch(() => undefined);
+      }
+    }
   }
 
   private unknown(name: string, fn: string): UnknownHookError {
@@ -174,6 +209,17 @@ export class HookedTransformer implements Disposable {
   }
 
   private async execute(t: TokenBatch, req: RunOptions & { keep: readonly string[]; grads: readonly string[]; cotangent?: Float32Array }): Promise<HookGradientRun> {
+    this.running.set(t.seqLen, (this.running.get(t.seqLen) ?? 0) + 1);
+    try {
+      return await this.executeNow(t, req);
+    } finally {
+      const n = (this.running.get(t.seqLen) ?? 1) - 1;
+      if (n > 0) this.running.set(t.seqLen, n);
+      else this.running.delete(t.seqLen);
+    }
+  }
+
+  private async executeNow(t: TokenBatch, req: RunOptions & { keep: readonly string[]; grads: readonly string[]; cotangent?: Float32Array }): Promise<HookGradientRun> {
     if (this.disposed) throw new InvalidArgumentError(`Model '${this.name}' was disposed`, { model: this.name });
     const hooks = this.graph(t.seqLen).hooks;
     const fn = req.grads.length > 0 ? 'gradients' : 'runWithCache';
