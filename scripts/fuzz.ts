@@ -16,6 +16,8 @@ const scale = Number(arg('scale') ?? 1);
 const only = arg('only')?.split(',');
 
 await tf.setBackend('cpu');
+// ONNX Runtime logs a warning for many mutants it then loads or refuses: keep the table readable
+(await import('onnxruntime-node')).env.logLevel = 'fatal';
 
 // watchdog: a case that never returns (a synchronous endless loop) cannot be timed out in-process,
 // so a worker thread watches a heartbeat and ends the run naming the case after WATCHDOG_MS
