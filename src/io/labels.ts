@@ -2,6 +2,7 @@
  * Names for a model's outputs (class labels) and for tabular input features, read from text.
  * Pure parsing: the caller reads the file.
  */
+import { preview } from '../core/preview.js';
 import { FileFormatError, InvalidArgumentError } from '../core/errors.js';
 
 /** Class labels by output index (sparse when given as a JSON object). */
@@ -24,7 +25,7 @@ export function parseLabels(text: string, source: string): ClassLabels {
   } else if (typeof json === 'object' && json !== null) {
     for (const [k, v] of Object.entries(json as Record<string, unknown>)) {
       const i = Number(k);
-      if (!Number.isInteger(i) || i < 0 || String(i) !== k.trim()) throw new FileFormatError(`Labels ${source}: key ${JSON.stringify(k)} is not an output index (0, 1, 2, …)`, { source, key: k });
+      if (!Number.isInteger(i) || i < 0 || String(i) !== k.trim()) throw new FileFormatError(`Labels ${source}: key ${preview(k)} is not an output index (0, 1, 2, …)`, { source, key: k });
       // ImageNet's class index JSON maps an index to [wnid, name]: keep the name
       const label = Array.isArray(v) && v.length === 2 && typeof v[1] === 'string' ? v[1] : v;
       out.set(i, asName(label, `${source} key ${k}`));
@@ -89,5 +90,5 @@ function lines(text: string, source: string): string[] {
 function asName(v: unknown, where: string): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  throw new FileFormatError(`${where} must be a string, got ${JSON.stringify(v)}`, { where });
+  throw new FileFormatError(`${where} must be a string, got ${preview(v)}`, { where });
 }

@@ -134,6 +134,8 @@ async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: 
   return onnxModel;
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 async function firstExisting(paths: string[]): Promise<string | undefined> {
   for (const p of paths) {
     if (await fs.stat(p).then(() => true, () => false)) return p;
@@ -155,9 +157,10 @@ export async function readModelArtifacts(file: string, limits: ModelFileLimits =
   } catch (e) {
     throw new ModelLoadError(`'${file}' is not valid JSON: ${(e as Error).message}`, { file }, e);
   }
-  if (!json || typeof json !== 'object' || !('modelTopology' in json)) {
+  if (!isObject(json) || !('modelTopology' in json)) {
     throw new ModelLoadError(`'${file}' is not a TF.js model.json (no "modelTopology")`, { file });
   }
+  if (!isObject(json.modelTopology)) throw new ModelLoadError(`'${file}': "modelTopology" must be an object`, { file });
   const mj = json as { modelTopology: object; weightsManifest?: unknown; format?: string; generatedBy?: string; convertedBy?: string };
   const manifest = mj.weightsManifest ?? [];
   if (!Array.isArray(manifest)) throw new ModelLoadError(`'${file}': "weightsManifest" must be an array`, { file });
@@ -166,14 +169,15 @@ export async function readModelArtifacts(file: string, limits: ModelFileLimits =
   const buffers: Uint8Array[] = [];
   let total = 0;
   for (const [gi, group] of manifest.entries()) {
-    const g = group as { paths?: unknown; weights?: unknown };
+    const g: { paths?: unknown; weights?: unknown } = isObject(group) ? group : {};
     if (!Array.isArray(g.paths) || !Array.isArray(g.weights)) throw new ModelLoadError(`'${file}': weightsManifest[${gi}] needs "paths" and "weights" arrays`, { file });
     let expected = 0;
     for (const w of g.weights as WeightSpec[]) {
       if (!w || typeof w.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d) => Number.isInteger(d) && d >= 0)) {
         throw new ModelLoadError(`'${file}': weightsManifest[${gi}] has a malformed weight entry`, { file });
       }
-      const bytes = DTYPE_BYTES[w.quantization?.dtype ?? w.dtype];
+      const dtype = w.quantization?.dtype ?? w.dtype;
+      const bytes = Object.hasOwn(DTYPE_BYTES, dtype) ? DTYPE_BYTES[dtype] : undefined;
       if (!bytes) throw new ModelLoadError(`'${file}': weight '${w.name}' has unsupported dtype '${w.quantization?.dtype ?? w.dtype}'`, { file, weight: w.name });
       expected += w.shape.reduce((a, b) => a * b, 1) * bytes;
       specs.push(w);
@@ -229,7 +233,19 @@ async function loadTfjsModel(file: string, opts: LoadModelOptions): Promise<Mode
   const artifacts = await readModelArtifacts(file, opts);
   const topo = artifacts.modelTopology as Record<string, unknown>;
   const isGraph = artifacts.format === 'graph-model' || 'node' in topo;
-  const handler: tf.io.IOHandler = { load: async () => artifacts };
+  // variables that tfjs-layers made for a model it then failed to build are released (see below)
+  let before: ReadonlySet<string> | undefined;
+  const handler: tf.io.IOHandler = {
+    load: async () => {
+      before = new Set(Object.keys(tf.engine().registeredVariables));
+      return artifacts;
+    },
+  };
+  // one build at a time, so that the variables released on failure are this build's own
+  const turn = building;
+  let done = (): void => undefined;
+  building = new Promise<void>((resolve) => (done = resolve));
+  await turn;
   try {
     await tf.ready(); // waits for the backend in force (never chooses one)
     if (isGraph) {
@@ -238,7 +254,22 @@ async function loadTfjsModel(file: string, opts: LoadModelOptions): Promise<Mode
     }
     return fromLayersModel(await tfl.loadLayersModel(handler), { name: opts.name ?? file });
   } catch (e) {
+    if (before) releaseNewVariables(before);
     if (e instanceof AttributionError) throw e;
     throw new ModelLoadError(`Cannot build the TF.js model in '${file}': ${(e as Error).message.split('\n')[0]}`, { file }, e);
+  } finally {
+    done();
   }
+}
+
+/** The TF.js model build in progress (builds are serialized: see `loadTfjsModel`). */
+let building: Promise<void> = Promise.resolve();
+
+/**
+ * Disposes the variables registered since `before`: those of the layers tfjs-layers built before a
+ * malformed layer config (or a weight that fits no layer) stopped it; it does not release them itself.
+ */
+function releaseNewVariables(before: ReadonlySet<string>): void {
+  const vars = tf.engine().registeredVariables;
+  for (const name of Object.keys(vars)) if (!before.has(name)) vars[name]!.dispose();
 }

@@ -1,3 +1,4 @@
+import { preview } from '../core/preview.js';
 import { FileFormatError } from '../core/errors.js';
 import { MAX_ELEMENTS, type TensorData } from './tensor-json.js';
 
@@ -28,7 +29,7 @@ export function parseNpy(bytes: Uint8Array, source = '.npy file'): TensorData {
   const descr = /'descr'\s*:\s*'([<>|=]?)([a-z])(\d+)'/.exec(header);
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
   const shapeM = /'shape'\s*:\s*\(([\d\s,]*)\)/.exec(header);
-  if (!descr || !fortran || !shapeM) throw new FileFormatError(`${source}: cannot read the header ${JSON.stringify(header.trim())}`, { source });
+  if (!descr || !fortran || !shapeM) throw new FileFormatError(`${source}: cannot read the header ${preview(header.trim())}`, { source });
   if (fortran[1] === 'True') throw new FileFormatError(`${source}: Fortran-order arrays are not supported; save with np.ascontiguousarray`, { source });
   const shape = shapeM[1]!
     .split(',')

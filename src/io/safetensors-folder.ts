@@ -1,5 +1,6 @@
 // The weights of a Hugging Face model folder: `model.safetensors`, or the shards listed by
 // `model.safetensors.index.json` (`weight_map`: tensor → shard file), read defensively.
+import { preview } from '../core/preview.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { FileFormatError } from '../core/errors.js';
@@ -42,7 +43,7 @@ export async function readSafetensorsFolder(dir: string, limits: SafetensorsLimi
   const byShard = new Map<string, string[]>();
   for (const [tensor, shard] of Object.entries(map)) {
     if (typeof shard !== 'string' || !/^[\w.-]+\.safetensors$/.test(shard) || shard.startsWith('.')) {
-      throw new FileFormatError(`${indexPath}: weight_map['${tensor}'] must be a .safetensors file name in the folder, got ${JSON.stringify(shard)}`, { source: indexPath, field: 'weight_map', tensor });
+      throw new FileFormatError(`${indexPath}: weight_map['${tensor}'] must be a .safetensors file name in the folder, got ${preview(shard)}`, { source: indexPath, field: 'weight_map', tensor });
     }
     byShard.set(shard, [...(byShard.get(shard) ?? []), tensor]);
   }

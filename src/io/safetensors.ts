@@ -1,5 +1,6 @@
 // A defensive reader of safetensors bytes (Hugging Face's weight format): the file is untrusted, so
 // every length, offset, dtype and shape is checked before any tensor is decoded.
+import { preview } from '../core/preview.js';
 import { FileFormatError } from '../core/errors.js';
 import type { WeightStore, WeightTensor } from '../models/transformer/weights.js';
 
@@ -127,14 +128,14 @@ function readEntry(name: string, raw: unknown, dataLen: number, fail: Fail): Saf
   if (!isRecord(raw)) throw fail(`tensor '${name}' must be an object with dtype, shape and data_offsets`, { tensor: name });
   const { dtype, shape, data_offsets: offsets } = raw;
   if (typeof dtype !== 'string' || !Object.hasOwn(ITEM_SIZE, dtype)) {
-    throw fail(`tensor '${name}' has dtype ${JSON.stringify(dtype)}, which is not a safetensors dtype (${Object.keys(ITEM_SIZE).join(', ')})`, { tensor: name, field: 'dtype', dtype });
+    throw fail(`tensor '${name}' has dtype ${preview(dtype)}, which is not a safetensors dtype (${Object.keys(ITEM_SIZE).join(', ')})`, { tensor: name, field: 'dtype', dtype });
   }
   const dt = dtype;
   if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-    throw fail(`tensor '${name}' has shape ${JSON.stringify(shape)}; it must be a list of at most ${MAX_RANK} non-negative integers`, { tensor: name, field: 'shape' });
+    throw fail(`tensor '${name}' has shape ${preview(shape)}; it must be a list of at most ${MAX_RANK} non-negative integers`, { tensor: name, field: 'shape' });
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-    throw fail(`tensor '${name}' has data_offsets ${JSON.stringify(offsets)}; it must be [begin, end] with non-negative integers`, { tensor: name, field: 'data_offsets' });
+    throw fail(`tensor '${name}' has data_offsets ${preview(offsets)}; it must be [begin, end] with non-negative integers`, { tensor: name, field: 'data_offsets' });
   }
   const [begin, end] = offsets as [number, number];
   if (end < begin || end > dataLen) {

@@ -1,3 +1,4 @@
+import { preview } from '../core/preview.js';
 import { FileFormatError } from '../core/errors.js';
 
 /** A tensor as plain data: the interchange form of the `.json` and `.npy` readers. */
@@ -68,7 +69,7 @@ function build(shape: readonly number[], flat: unknown[], dtype: 'float32' | 'in
     const x = flat[i];
     if (typeof x !== 'number' || !Number.isFinite(x)) {
       // JSON.parse reads 1e999 as Infinity; JSON.stringify would print it as null
-      const shown = typeof x === 'number' ? `${String(x)}${Number.isNaN(x) ? '' : ' (beyond float64, e.g. 1e999)'}` : JSON.stringify(x);
+      const shown = typeof x === 'number' ? `${String(x)}${Number.isNaN(x) ? '' : ' (beyond float64, e.g. 1e999)'}` : preview(x);
       throw new FileFormatError(`${source}: value at flat index ${i} is ${shown}, not a finite number`, { source, index: i, value: typeof x === 'number' ? String(x) : x });
     }
     if (dtype !== 'int32' && Math.abs(x) > 3.4028234663852886e38) {

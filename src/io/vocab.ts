@@ -1,3 +1,4 @@
+import { preview } from '../core/preview.js';
 import { FileFormatError, InvalidArgumentError } from '../core/errors.js';
 
 /** A token vocabulary: id ↔ token, with the padding and unknown-token ids. */
@@ -40,9 +41,9 @@ export function parseVocabulary(text: string, source: string): Vocabulary {
     if (entries.length > MAX_VOCABULARY) throw new FileFormatError(`Vocabulary ${source} has ${entries.length} tokens; at most ${MAX_VOCABULARY} are read`, { source });
     for (const [token, id] of entries) {
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= MAX_VOCABULARY) {
-        throw new FileFormatError(`Vocabulary ${source}: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}; ids must be integers in [0, ${MAX_VOCABULARY})`, { source, token });
+        throw new FileFormatError(`Vocabulary ${source}: token ${preview(token)} has id ${preview(id)}; ids must be integers in [0, ${MAX_VOCABULARY})`, { source, token });
       }
-      if (byId[id] !== undefined) throw new FileFormatError(`Vocabulary ${source}: tokens ${JSON.stringify(byId[id])} and ${JSON.stringify(token)} share id ${id}`, { source, id });
+      if (byId[id] !== undefined) throw new FileFormatError(`Vocabulary ${source}: tokens ${preview(byId[id])} and ${preview(token)} share id ${id}`, { source, id });
       byId[id] = token;
       ids.set(token, id);
     }
@@ -84,7 +85,7 @@ export function tokenize(text: string, vocab: Vocabulary, length: number, source
     const key = vocab.lowercase ? word.toLowerCase() : word;
     const id = vocab.ids.get(key) ?? vocab.unk;
     if (id === undefined) {
-      throw new InvalidArgumentError(`Word ${JSON.stringify(word)} of ${source} is not in the vocabulary, which has no unknown-word token ([UNK], <unk> or UNK)`, { arg: 'input', word });
+      throw new InvalidArgumentError(`Word ${preview(word)} of ${source} is not in the vocabulary, which has no unknown-word token ([UNK], <unk> or UNK)`, { arg: 'input', word });
     }
     ids.push(id);
     labels.push(word);

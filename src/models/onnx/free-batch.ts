@@ -18,6 +18,7 @@ export async function freeFixedBatch(bytes: Uint8Array, ort: OrtModule & { reado
   } catch {
     return undefined;
   }
+  if (!model.graph) return undefined; // ORT refuses the model when it opens it
   const g = graphOf(model);
   const inits = new Set(g.initializer.map((t) => t.name));
   const inputs = g.input.filter((i) => !inits.has(i.name));
