@@ -221,6 +221,16 @@ export type { ComponentMethodId } from './components/component-methods.js';
 export { componentReportHtml } from './components/report.js';
 export { hook as transformerHook } from './models/transformer/hook-names.js';
 export type { TransformerHookName } from './models/transformer/hook-names.js';
+// per-token attribution of generated text, tokenizers (docs/transformers.md)
+export { TextTokenizer } from './models/transformer/tokenizer.js';
+export { attributeResponse, segmentLogProbModel, LLM_PERTURBATION_METHODS } from './attr/llm/llm-attribution.js';
+export type { TextAttribution, TextAttributionInput, LlmPerturbationMethod, LlmPerturbationOptions } from './attr/llm/llm-attribution.js';
+export { embeddingIntegratedGradients } from './attr/llm/embedding-ig.js';
+export type { EmbeddingIgOptions } from './attr/llm/embedding-ig.js';
+export { explainResponse, textAttributionJson, LLM_METHODS } from './attr/llm/explain-response.js';
+export type { ExplainResponseOptions, ExplainedResponse, LlmMethod } from './attr/llm/explain-response.js';
+export { responseLogProbs, generateGreedy } from './attr/llm/response-logprob.js';
+export type { GenerateOptions } from './attr/llm/response-logprob.js';
 // training-data attribution (docs/data-attribution.md)
 export { OnnxTrainingModel } from './data/onnx/training-model.js';
 export type { TrainingModelOptions, OrtDoubleEngine } from './data/onnx/training-model.js';

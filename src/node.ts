@@ -8,6 +8,7 @@ export type { ImageData01 } from './io/image.js';
 export { ScoreCache } from './context/cache.js';
 export { loadTransformer } from './io/load-transformer.js';
 export type { LoadTransformerOptions } from './io/load-transformer.js';
+export { loadTokenizer } from './io/load-tokenizer.js';
 export { readSafetensorsFolder } from './io/safetensors-folder.js';
 // dataset jobs: resumable runs over a dataset into a queryable results store (docs/jobs.md)
 export { listDataset, DatasetReader, MAX_DATASET_FILE_BYTES, MAX_DATASET_ITEMS } from './jobs/dataset.js';

@@ -25,6 +25,8 @@ export interface RefCase {
   readonly corrupt_tokens: number[];
   readonly answer: number;
   readonly wrong: number;
+  /** Kind A: the position of the answer's earlier copy; kind B: of the induction match token. */
+  readonly changed_position: number;
   readonly metric: { readonly clean: number; readonly corrupt: number };
   readonly methods: Record<string, { readonly nodes: RefNode[]; readonly unembed_bias_term?: number; readonly final_norm_scale?: number }>;
 }

@@ -11,6 +11,7 @@ import { evaluateCommand, EVALUATE_FLAGS } from './commands/evaluate.js';
 import { benchmarkCommand, BENCHMARK_FLAGS } from './commands/benchmark.js';
 import { contextCommand, CONTEXT_FLAGS } from './commands/context.js';
 import { componentsCommand, COMPONENTS_FLAGS } from './commands/components.js';
+import { llmCommand, LLM_FLAGS } from './commands/llm.js';
 import { studioCommand, STUDIO_FLAGS } from './commands/studio.js';
 import { dataCommand, DATA_FLAGS } from './commands/data.js';
 import { findMethod } from '../methods.js';
@@ -31,7 +32,12 @@ usage:
   attrib components --model DIR --tokens 5,9,2,… [--corrupt-tokens 5,9,3,…] --answer ID --wrong ID
                  --method activation-patching|atp|atp-star|direct-logit-attribution|logit-lens
                  [--nodes z,q,k,v,mlp] [--per-position] [--out FILE.json|DIR]
+                 (or --text/--corrupt-text/--answer-text/--wrong-text with the folder's tokenizer)
                                    scores of a transformer's heads and MLPs (Hugging Face folder)
+  attrib llm --model DIR (--text T | --tokens IDS) [--response R | --response-tokens IDS]
+                 [--method feature-ablation|shapley-value-sampling|kernel-shap|lime|
+                           layer-integrated-gradients] [--segments 0,0,1,…] [--per-token]
+                 [--out FILE.json] a response's log-prob attributed to prompt tokens (greedy if none)
   attrib data --model M.onnx --train-x X --train-y Y --test-x X --test-y Y
                  --method influence|trak|tracin|grad-dot|grad-cos|magic [--loss cross-entropy|mse]
                  [--l2 λ] [--hessian exact|cg|lissa|kfac|ekfac] [--projection-dim K]
@@ -74,6 +80,7 @@ const COMMANDS: Record<string, { readonly summary: string; readonly usage: strin
   benchmark: { summary: 'the ground-truth benchmark: leaderboard.md/.json and charts', usage: 'attrib benchmark [--size small|full] [--tasks a,b] [--out DIR]', flags: BENCHMARK_FLAGS },
   context: { summary: 'which sources of a context an LLM answer relied on, scored by a server', usage: 'attrib context --endpoint URL --api API --context FILE --query TEXT [--method ID] [--out F]', flags: CONTEXT_FLAGS },
   components: { summary: "scores of a transformer's heads and MLPs (activation patching, AtP, AtP*, DLA, logit lens)", usage: 'attrib components --model DIR --tokens IDS [--corrupt-tokens IDS] --answer ID --wrong ID --method M [--nodes z,q,k,v,mlp] [--per-position] [--out FILE.json|DIR]', flags: COMPONENTS_FLAGS },
+  llm: { summary: "a response's log-probability attributed to prompt tokens or segments (greedy generation without one)", usage: 'attrib llm --model DIR (--text T | --tokens IDS) [--response R | --response-tokens IDS] [--method M] [--segments IDS] [--per-token] [--out FILE.json]', flags: LLM_FLAGS },
   studio: { summary: 'a local web app: pick a model and an input, run methods, compare heatmaps', usage: 'attrib studio [--models DIR] [--port N] [--host H] [--open]', flags: STUDIO_FLAGS },
 };
 
@@ -167,6 +174,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'components': {
         await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, raw.get('quiet') === true);
         const r = await componentsCommand(raw, ac.signal);
+        process.stdout.write(`${r.stdout}\n`);
+        if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        return 0;
+      }
+      case 'llm': {
+        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : 'cpu', true);
+        const r = await llmCommand(raw, ac.signal);
         process.stdout.write(`${r.stdout}\n`);
         if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
         return 0;

@@ -20,7 +20,7 @@ export interface LoadTransformerOptions extends HookedTransformerOptions {
 /**
  * Loads folder `dir` (`config.json`, `model.safetensors` or sharded `model-…-of-….safetensors` with
  * `model.safetensors.index.json`) as a `HookedTransformer` running on onnxruntime-node. Token ids are
- * what the model takes (a `tokenizer.json` in the folder is not read).
+ * what the model takes (`loadTokenizer(dir)` reads the folder's `tokenizer.json` for text).
  * @throws {ModelLoadError} `invalid_model` for an unsupported `model_type` (the message lists the
  *   supported ones), a bad config field, or a weight of the wrong shape.
  * @throws {FileFormatError} `invalid_file` for a missing or oversized config, a lying safetensors header

@@ -7,6 +7,7 @@ import { loadTransformer } from '../../io/load-transformer.js';
 import { parseFlags, type FlagSpec } from '../args.js';
 import { checkOut, writeAtomically, writeFileAtomically } from '../outputs.js';
 import { ProgressBar } from '../progress.js';
+import { idOrText, idsOrText, lazyTokenizer } from '../text-input.js';
 
 /** Flags of `attrib components`. */
 export const COMPONENTS_FLAGS: readonly FlagSpec[] = [
@@ -15,6 +16,10 @@ export const COMPONENTS_FLAGS: readonly FlagSpec[] = [
   { name: 'corrupt-tokens', type: 'int-list', help: 'corrupt token ids, same length (activation-patching, atp, atp-star)', min: 0 },
   { name: 'answer', type: 'int', help: 'token id of the answer: M = logits[last, answer] − logits[last, wrong]', min: 0 },
   { name: 'wrong', type: 'int', help: 'token id of the wrong answer', min: 0 },
+  { name: 'text', type: 'string', help: 'clean text instead of --tokens (encoded with the folder\'s tokenizer.json)' },
+  { name: 'corrupt-text', type: 'string', help: 'corrupt text instead of --corrupt-tokens' },
+  { name: 'answer-text', type: 'string', help: 'the answer as text (must be one token) instead of --answer' },
+  { name: 'wrong-text', type: 'string', help: 'the wrong answer as text (one token) instead of --wrong' },
   { name: 'method', type: 'string', help: 'component method', values: COMPONENT_METHOD_IDS },
   { name: 'nodes', type: 'string', help: `node kinds, comma-separated: ${NODE_KINDS.join(',')}`, default: NODE_KINDS.join(',') },
   { name: 'per-position', type: 'bool', help: 'one node per position instead of one over all positions' },
@@ -37,11 +42,16 @@ export async function componentsCommand(raw: Map<string, string | true>, signal?
   };
   const method = need('method') as ComponentMethodId;
   const modelDir = need('model') as string;
-  const tokens = need('tokens') as number[];
-  const answer = need('answer') as number;
-  const wrong = need('wrong') as number;
-  const corrupt = flags.get('corrupt-tokens') as number[] | undefined;
-  if (NEEDS_CORRUPT.has(method) && !corrupt) throw new InvalidArgumentError(`'attrib components --method ${method}' needs --corrupt-tokens`, { arg: 'corrupt-tokens' });
+  const tk = lazyTokenizer(modelDir);
+  const needed = <T>(v: T | undefined, name: string, alt: string): T => {
+    if (v === undefined) throw new InvalidArgumentError(`'attrib components' needs --${name} (or --${alt})`, { arg: name });
+    return v;
+  };
+  const tokens = needed(await idsOrText(flags, { ids: 'tokens', text: 'text' }, tk, 'components'), 'tokens', 'text');
+  const answer = needed(await idOrText(flags, { ids: 'answer', text: 'answer-text' }, tk, 'components'), 'answer', 'answer-text');
+  const wrong = needed(await idOrText(flags, { ids: 'wrong', text: 'wrong-text' }, tk, 'components'), 'wrong', 'wrong-text');
+  const corrupt = await idsOrText(flags, { ids: 'corrupt-tokens', text: 'corrupt-text' }, tk, 'components');
+  if (NEEDS_CORRUPT.has(method) && !corrupt) throw new InvalidArgumentError(`'attrib components --method ${method}' needs --corrupt-tokens (or --corrupt-text)`, { arg: 'corrupt-tokens' });
   const nodes = ((flags.get('nodes') as string | undefined) ?? NODE_KINDS.join(',')).split(',').map((s) => s.trim());
   for (const n of nodes) if (!(NODE_KINDS as readonly string[]).includes(n)) throw new InvalidArgumentError(`Option '--nodes' may hold ${NODE_KINDS.join(', ')}; got '${n}'`, { arg: 'nodes', value: n });
   const out = flags.get('out') as string | undefined;
