@@ -2,6 +2,8 @@
 // beside this file (dist/cli/studio/app.js), or, when running from the sources, one esbuild makes
 // from app/main.ts on first request.
 import { promises as fs } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CapabilityError } from '../../core/errors.js';
 import { STUDIO_CSS } from './app/style.js';
@@ -24,29 +26,56 @@ export const STUDIO_HTML = `<!doctype html>
 
 /** The entry of the app's bundle (a .ts file when running from the sources). */
 export const APP_ENTRY = fileURLToPath(new URL('./app/main.ts', import.meta.url));
+/** The entry of the in-browser engine's bundle (`/local.js`, loaded when "run in browser" is first used). */
+export const LOCAL_ENTRY = fileURLToPath(new URL('./app/local.ts', import.meta.url));
 const BUILT = new URL('./app.js', import.meta.url);
+const BUILT_LOCAL = new URL('./local.js', import.meta.url);
 
 /**
  * Bundles the app with esbuild (a development dependency: present when running from the sources
  * and at build time).
  * @throws {CapabilityError} `capability_missing` when esbuild is not installed.
  */
-export async function bundleApp(minify = false): Promise<string> {
+export async function bundleApp(minify = false, entry = APP_ENTRY): Promise<string> {
   let esbuild: typeof import('esbuild');
   try {
     esbuild = await import('esbuild');
   } catch (e) {
-    throw new CapabilityError(`The studio's script is not built (no ${fileURLToPath(BUILT)}) and esbuild is not installed to build it: run 'npm run build'`, { package: 'esbuild' }, e);
+    throw new CapabilityError(`The studio's script is not built (no ${fileURLToPath(entry === APP_ENTRY ? BUILT : BUILT_LOCAL)}) and esbuild is not installed to build it: run 'npm run build'`, { package: 'esbuild' }, e);
   }
-  const out = await esbuild.build({ entryPoints: [APP_ENTRY], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent', minify });
+  const out = await esbuild.build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent', minify, define: { 'process.env.NODE_ENV': '"production"' } });
   return out.outputFiles[0]!.text;
 }
 
-/** The page's assets, read or built once. */
-export function studioAssets(): () => Promise<{ html: string; js: string; css: string }> {
+/** The page's assets, read or built once; `local()` is the in-browser engine's bundle, built on first use. */
+export function studioAssets(): StudioAssets {
   let js: Promise<string> | undefined;
-  return async () => {
+  let local: Promise<string> | undefined;
+  const get = async () => {
     js ??= fs.readFile(BUILT, 'utf8').catch(() => bundleApp());
     return { html: STUDIO_HTML, js: await js, css: STUDIO_CSS };
   };
+  return Object.assign(get, {
+    local: () => (local ??= fs.readFile(BUILT_LOCAL, 'utf8').catch(() => bundleApp(false, LOCAL_ENTRY))),
+    wasm: readWasm,
+  });
+}
+
+/** The page's HTML, script and style sheet; the in-browser engine's script; its wasm binaries. */
+export type StudioAssets = (() => Promise<{ html: string; js: string; css: string }>) & {
+  readonly local: () => Promise<string>;
+  readonly wasm: (name: string) => Promise<Uint8Array | undefined>;
+};
+
+/** The TF.js wasm binaries the in-browser engine may ask for (plain, SIMD, threaded SIMD). */
+export const WASM_FILES: readonly string[] = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'];
+
+/** One of WASM_FILES, read from the installed @tensorflow/tfjs-backend-wasm (never from the network); undefined for any other name. */
+async function readWasm(name: string): Promise<Uint8Array | undefined> {
+  if (!WASM_FILES.includes(name)) return undefined;
+  const main = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
+  // main is dist/tf-backend-wasm.node.js or dist/index.js: the binaries sit in dist/
+  let dir = path.dirname(main);
+  while (path.basename(dir) !== 'dist' && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return fs.readFile(path.join(dir, name)).catch(() => undefined);
 }

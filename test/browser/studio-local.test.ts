@@ -1,0 +1,90 @@
+// attrib studio's "run in browser" in Debian's Chromium (playwright-core): IG on the demo image model
+// computed in the page (the library on TF.js wasm, the model fetched from the studio's token-checked
+// routes), compared with the server's result for the same input, and the time to the first heatmap.
+// Screenshots go to test-artifacts/studio/.
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './chromium.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { useBackend } from '../backend.js';
+import { ROOT } from '../reference.js';
+import { startStudio, type Studio } from '../../src/cli/studio/server.js';
+
+const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'studio');
+
+let studio: Studio;
+let browser: Browser;
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await useBackend('cpu');
+  studio = await startStudio({ models: path.join(ROOT, 'models') });
+  browser = await launchChromium();
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await studio?.close();
+});
+
+it('runs IG in the page with the same values as the server and draws it on the shared colour scale', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
+  const wasm: string[] = [];
+  page.on('request', (r) => (r.url().endsWith('.wasm') ? wasm.push(r.url()) : undefined));
+  await page.goto(studio.url);
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 20_000 });
+  await page.locator('#m-integrated-gradients').check();
+  await page.locator('#o-integrated-gradients-steps').fill('32');
+
+  // on the server first: the reference values
+  await page.locator('#run').click();
+  const serverCard = page.locator('.card.done[data-method="integrated-gradients"]:not([data-engine])');
+  await serverCard.locator('img.heatmap').waitFor({ timeout: 15_000 });
+  const jobId = await serverCard.getAttribute('data-job');
+  const status = (await (await fetch(`${studio.origin}/api/jobs/${jobId}`, { headers: { 'x-attrib-token': studio.token } })).json()) as { result: { shape: number[]; data: number[] }; image: { scales: number[] } };
+
+  // then in the page
+  await page.locator('#in-browser').check();
+  const t0 = Date.now();
+  await page.locator('#run').click();
+  const localCard = page.locator('.card[data-engine="browser"][data-method="integrated-gradients"]');
+  await localCard.locator('canvas.heatmap').waitFor({ timeout: 25_000 });
+  const firstHeatmapMs = Date.now() - t0;
+  // the first run includes loading /local.js, the wasm binary and the model; a second run is the warm figure
+  await page.locator('#run').click();
+  await page.locator('.card[data-engine="browser"] canvas.heatmap').nth(1).waitFor({ timeout: 15_000 });
+  const warmMs = Date.now() - t0 - firstHeatmapMs;
+  console.log(`studio in the browser: first heatmap (IG-32, demo image, TF.js wasm) ${firstHeatmapMs} ms after "Explain" (cold: bundle, wasm and model loaded); next one ${warmMs} ms`);
+  expect(firstHeatmapMs).toBeLessThan(20_000);
+  expect(await localCard.first().locator('dl').textContent()).toContain('browser');
+  expect(await localCard.first().locator('dl').textContent()).toContain('completeness gap');
+
+  // the values: exported from the page's card, compared with the server's
+  const [download] = await Promise.all([page.waitForEvent('download'), localCard.first().locator('a[download]').click()]);
+  const local = JSON.parse(readFileSync(await download.path(), 'utf8')) as { shape: number[]; data: number[]; engine: string };
+  expect(local.engine).toBe('browser');
+  expect(local.shape).toEqual(status.result.shape);
+  let diff = 0;
+  let big = 0;
+  for (let i = 0; i < local.data.length; i++) (diff = Math.max(diff, Math.abs(local.data[i]! - status.result.data[i]!))), (big = Math.max(big, Math.abs(status.result.data[i]!)));
+  console.log(`studio in the browser: max |browser − server| / max |server| = ${(diff / big).toExponential(2)}`);
+  expect(big).toBeGreaterThan(0);
+  expect(diff / big).toBeLessThan(1e-4);
+
+  // one colour scale over the server's and the page's cards: the largest robust scale of the three
+  const serverSrc = await serverCard.locator('img.heatmap').getAttribute('src');
+  const serverScale = Number(new URL(serverSrc!, studio.origin).searchParams.get('scale'));
+  const localScale = Number(await localCard.first().locator('canvas.heatmap').getAttribute('data-scale'));
+  expect(localScale).toBeCloseTo(serverScale, 12);
+  expect(serverScale).toBeGreaterThanOrEqual(status.image.scales[0]! * (1 - 1e-6));
+  // the wasm binaries came from the studio itself
+  expect(wasm.length).toBeGreaterThan(0);
+  expect(wasm.every((u) => u.startsWith(`${studio.origin}/wasm/`))).toBe(true);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'in-browser.png'), fullPage: true });
+  expect(errors).toEqual([]);
+  await page.close();
+}, 30_000);
