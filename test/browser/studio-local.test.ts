@@ -48,18 +48,27 @@ it('runs IG in the page with the same values as the server and draws it on the s
   const status = (await (await fetch(`${studio.origin}/api/jobs/${jobId}`, { headers: { 'x-attrib-token': studio.token } })).json()) as { result: { shape: number[]; data: number[] }; image: { scales: number[] } };
 
   // then in the page
+  // checking the box loads the engine (/local.js), the wasm backend and the model
+  const tp = Date.now();
   await page.locator('#in-browser').check();
+  await page.waitForSelector('#in-browser[data-ready="demo-image"]', { timeout: 20_000 });
+  const prepareMs = Date.now() - tp;
   const t0 = Date.now();
   await page.locator('#run').click();
   const localCard = page.locator('.card[data-engine="browser"][data-method="integrated-gradients"]');
-  await localCard.locator('canvas.heatmap').waitFor({ timeout: 25_000 });
+  await localCard.locator('canvas.heatmap').waitFor({ timeout: 15_000 });
   const firstHeatmapMs = Date.now() - t0;
-  // the first run includes loading /local.js, the wasm binary and the model; a second run is the warm figure
+  // a string, so that vitest does not rewrite the page's import()
+  const live = () => page.evaluate<number>("import('/local.js').then((m) => m.liveTensors())");
+  const tensors = await live();
   await page.locator('#run').click();
   await page.locator('.card[data-engine="browser"] canvas.heatmap').nth(1).waitFor({ timeout: 15_000 });
-  const warmMs = Date.now() - t0 - firstHeatmapMs;
-  console.log(`studio in the browser: first heatmap (IG-32, demo image, TF.js wasm) ${firstHeatmapMs} ms after "Explain" (cold: bundle, wasm and model loaded); next one ${warmMs} ms`);
-  expect(firstHeatmapMs).toBeLessThan(20_000);
+  const secondMs = Date.now() - t0 - firstHeatmapMs;
+  console.log(`studio in the browser: engine + wasm + model ready ${prepareMs} ms after checking the box; first heatmap (IG-32, demo image, TF.js wasm) ${firstHeatmapMs} ms after "Explain"; the next one ${secondMs} ms`);
+  // the acceptance is 2 s on an idle machine; the bound leaves room for a CI run sharing its 2 cores
+  expect(firstHeatmapMs).toBeLessThan(5000);
+  // a job leaves the page's TF.js as it found it
+  expect(await live()).toBe(tensors);
   expect(await localCard.first().locator('dl').textContent()).toContain('browser');
   expect(await localCard.first().locator('dl').textContent()).toContain('completeness gap');
 

@@ -66,6 +66,19 @@ function model(id: string, token: string): Promise<ModelAdapter> {
   return loaded.model;
 }
 
+/**
+ * Starts the wasm backend and loads model `id` ahead of the first job (the app calls it when
+ * "run in browser" is checked, so the first heatmap waits only for its computation).
+ * @throws {AttributionError} `capability_missing` when wasm cannot start; `model_load` for a model TF.js cannot read.
+ */
+export async function prepare(id: string, token: string): Promise<void> {
+  await ready();
+  await model(id, token);
+}
+
+/** Tensors alive in the page's TF.js (a job leaves it as it found it; the loaded model's weights stay). */
+export const liveTensors = (): number => tf.memory().numTensors;
+
 /** Decodes a PNG or JPEG in the page (exact bytes: no colour conversion, no premultiplied alpha) as the CLI's decodeImage: RGB floats in [0, 1]. */
 async function decode(bytes: Uint8Array, channels: 1 | 3): Promise<ImageData01> {
   const bitmap = await createImageBitmap(new Blob([new Uint8Array(bytes)]), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });

@@ -125,7 +125,19 @@ async function start(): Promise<void> {
       modelNote.textContent = message(e);
     }
   };
-  modelSel.addEventListener('change', () => void loadModel());
+  modelSel.addEventListener('change', () => void loadModel().then(warm));
+  // "run in browser": load the engine, the wasm backend and the model now, not on the first click
+  const warm = async () => {
+    if (!inBrowser.checked) return;
+    delete inBrowser.dataset['ready'];
+    try {
+      await (await loadLocal()).prepare(modelId, TOKEN);
+      inBrowser.dataset['ready'] = modelId;
+    } catch (e) {
+      runError.textContent = `run in browser: ${message(e)}`;
+    }
+  };
+  inBrowser.addEventListener('change', () => void warm());
 
   useText.addEventListener('click', () => {
     const text = textArea.value.trim();
