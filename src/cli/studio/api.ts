@@ -69,11 +69,14 @@ export function studioApp(o: StudioOptions): { readonly app: Hono; close(): Prom
   app.get('/', async (c) => c.html((await o.assets()).html));
   app.get('/app.js', async (c) => c.body((await o.assets()).js, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
   app.get('/local.js', async (c) => c.body(await o.assets.local(), 200, { 'content-type': 'text/javascript; charset=utf-8' }));
-  app.get('/wasm/:name', async (c) => {
-    const bytes = await o.assets.wasm(c.req.param('name'));
-    if (!bytes) throw notFound(`No wasm binary '${c.req.param('name')}'`);
-    return c.body(own(bytes), 200, { 'content-type': 'application/wasm' });
-  });
+  for (const folder of ['wasm', 'ort'] as const) {
+    app.get(`/${folder}/:name`, async (c) => {
+      const name = c.req.param('name');
+      const bytes = await o.assets.engineFile(folder, name);
+      if (!bytes) throw notFound(`No engine file '${folder}/${name}'`);
+      return c.body(own(bytes), 200, { 'content-type': name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript; charset=utf-8' });
+    });
+  }
   app.get('/favicon.ico', (c) => c.body(null, 204));
   app.get('/app.css', async (c) => c.body((await o.assets()).css, 200, { 'content-type': 'text/css; charset=utf-8' }));
 

@@ -57,25 +57,28 @@ export function studioAssets(): StudioAssets {
   };
   return Object.assign(get, {
     local: () => (local ??= fs.readFile(BUILT_LOCAL, 'utf8').catch(() => bundleApp(false, LOCAL_ENTRY))),
-    wasm: readWasm,
+    engineFile: readEngineFile,
   });
 }
 
 /** The page's HTML, script and style sheet; the in-browser engine's script; its wasm binaries. */
 export type StudioAssets = (() => Promise<{ html: string; js: string; css: string }>) & {
   readonly local: () => Promise<string>;
-  readonly wasm: (name: string) => Promise<Uint8Array | undefined>;
+  readonly engineFile: (folder: 'wasm' | 'ort', name: string) => Promise<Uint8Array | undefined>;
 };
 
-/** The TF.js wasm binaries the in-browser engine may ask for (plain, SIMD, threaded SIMD). */
-export const WASM_FILES: readonly string[] = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'];
+/** The files the in-browser engine may ask for, by URL folder: TF.js's wasm binaries (plain, SIMD, threaded SIMD) and onnxruntime-web's wasm with its loader (plain, and the JSEP build its default entry uses). */
+export const ENGINE_FILES: Readonly<Record<'wasm' | 'ort', { readonly pkg: string; readonly names: readonly string[] }>> = {
+  wasm: { pkg: '@tensorflow/tfjs-backend-wasm', names: ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'] },
+  ort: { pkg: 'onnxruntime-web', names: ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.jsep.wasm', 'ort-wasm-simd-threaded.jsep.mjs'] },
+};
 
-/** One of WASM_FILES, read from the installed @tensorflow/tfjs-backend-wasm (never from the network); undefined for any other name. */
-async function readWasm(name: string): Promise<Uint8Array | undefined> {
-  if (!WASM_FILES.includes(name)) return undefined;
-  const main = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
-  // main is dist/tf-backend-wasm.node.js or dist/index.js: the binaries sit in dist/
-  let dir = path.dirname(main);
+/** One of ENGINE_FILES, read from the installed package's dist/ (never from the network); undefined for any other name. */
+async function readEngineFile(folder: 'wasm' | 'ort', name: string): Promise<Uint8Array | undefined> {
+  const { pkg, names } = ENGINE_FILES[folder];
+  if (!names.includes(name)) return undefined;
+  // the package's main file sits in (or under) dist/, beside the binaries
+  let dir = path.dirname(createRequire(import.meta.url).resolve(pkg));
   while (path.basename(dir) !== 'dist' && path.dirname(dir) !== dir) dir = path.dirname(dir);
   return fs.readFile(path.join(dir, name)).catch(() => undefined);
 }

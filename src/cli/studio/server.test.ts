@@ -173,12 +173,15 @@ describe('files for the in-browser engine', () => {
     }
   });
 
-  it('serves the TF.js wasm binaries from the installed package, and no other name', async () => {
+  it('serves the TF.js and onnxruntime-web wasm files from the installed packages, and no other name', async () => {
     const wasm = await call(studio, 'GET', '/wasm/tfjs-backend-wasm-simd.wasm');
     expect(wasm.status).toBe(200);
     expect(wasm.headers['content-type']).toBe('application/wasm');
     expect([...wasm.body.subarray(0, 4)]).toEqual([0, 0x61, 0x73, 0x6d]); // "\0asm"
-    for (const url of ['/wasm/..%2F..%2Fpackage.json', '/wasm/other.wasm', '/wasm/tf-backend-wasm.node.js']) expect((await call(studio, 'GET', url)).status, url).toBe(404);
+    const loader = await call(studio, 'GET', '/ort/ort-wasm-simd-threaded.jsep.mjs');
+    expect(loader.status).toBe(200);
+    expect(loader.headers['content-type']).toContain('text/javascript');
+    for (const url of ['/wasm/..%2F..%2Fpackage.json', '/wasm/other.wasm', '/wasm/tf-backend-wasm.node.js', '/ort/ort.node.min.js', '/ort/..%2Fpackage.json', '/ort/ort-wasm-simd-threaded.wasm.map']) expect((await call(studio, 'GET', url)).status, url).toBe(404);
   });
 });
 

@@ -1,11 +1,13 @@
 // The studio's in-browser engine (a bundle of its own, /local.js, loaded when "run in browser" is first
-// used): the library itself on TF.js's wasm backend, the model's files fetched from the studio's
+// used): the library itself on TF.js's wasm backend (TF.js models) or onnxruntime-web's wasm (ONNX
+// models, differentiated by the library's backward graphs), the model's files fetched from the studio's
 // token-checked model routes, the input decoded and preprocessed as the CLI does. No attribution is
 // computed on the server.
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { CapabilityError, InvalidArgumentError } from '../../../core/errors.js';
+import * as ort from 'onnxruntime-web';
+import { CapabilityError, InvalidArgumentError, ModelLoadError } from '../../../core/errors.js';
 import type { Progress, Target } from '../../../core/types.js';
 import type { CatalogueOptions } from '../../../core/method.js';
 import { gridMask } from '../../../attr/masks.js';
@@ -13,6 +15,7 @@ import { preprocessImage } from '../../../io/preprocess.js';
 import type { ImageData01 } from '../../../io/image.js';
 import { parseTensorJson } from '../../../io/tensor-json.js';
 import { fromLayersModel } from '../../../models/tfjs/layers-model.js';
+import { fromOnnx } from '../../../models/onnx/web.js';
 import type { ModelAdapter } from '../../../models/model.js';
 import { findMethod } from '../../../methods.js';
 import { mapScale, reduceChannels } from '../../../viz/heatmap.js';
@@ -20,6 +23,8 @@ import { mapScale, reduceChannels } from '../../../viz/heatmap.js';
 /** A job run in the page: the same fields the app sends to `POST /api/jobs`, and the input's bytes. */
 export interface LocalJob {
   readonly model: string;
+  /** The model's format, as `GET /api/models` lists it. */
+  readonly format: ModelFormat;
   readonly method: string;
   readonly options: Readonly<Record<string, string>>;
   readonly target: string;
@@ -36,14 +41,22 @@ export interface LocalOutcome {
   readonly image?: { readonly height: number; readonly width: number; readonly maps: readonly Float32Array[]; readonly scales: readonly number[]; readonly images: readonly ImageData01[] };
 }
 
+/** A model folder's format: TF.js `model.json`, or ONNX (`model.onnx`, or an `.onnx` file). */
+export type ModelFormat = 'tfjs' | 'onnx';
+
 const IMAGE = /\.(png|jpe?g)$/i;
 /** Models kept loaded in the page (by id); one at a time is enough for the studio. */
 let loaded: { id: string; model: Promise<ModelAdapter> } | undefined;
 let backend: Promise<void> | undefined;
 
-/** TF.js on its wasm backend, the binaries served by the studio itself (`/wasm/`), never from the network. */
+/**
+ * TF.js on its wasm backend, the binaries served by the studio itself (`/wasm/`), and onnxruntime-web
+ * on one thread with its files from `/ort/`: never from the network.
+ */
 function ready(): Promise<void> {
   backend ??= (async () => {
+    ort.env.wasm.wasmPaths = '/ort/';
+    ort.env.wasm.numThreads = 1;
     setWasmPaths('/wasm/');
     if (!(await tf.setBackend('wasm'))) throw new CapabilityError('TF.js could not start its wasm backend in this browser (WebAssembly refused?); run the job on the server instead', { backend: 'wasm' });
     await tf.ready();
@@ -51,15 +64,22 @@ function ready(): Promise<void> {
   return backend;
 }
 
-/** Loads a TF.js layers model through `/api/models/:id/files/` with the session token (weights too). */
-function model(id: string, token: string): Promise<ModelAdapter> {
+/** Loads a TF.js layers model or an ONNX model through `/api/models/:id/files/` with the session token (weights too). */
+function model(id: string, format: ModelFormat, token: string): Promise<ModelAdapter> {
   if (loaded?.id === id) return loaded.model;
   const previous = loaded;
   loaded = {
     id,
     model: (async () => {
       if (previous) (await previous.model.catch(() => undefined))?.dispose();
-      const url = `/api/models/${encodeURIComponent(id)}/files/model.json`;
+      const files = `/api/models/${encodeURIComponent(id)}/files/`;
+      if (format === 'onnx') {
+        const name = /\.onnx$/i.test(id) ? id.slice(id.lastIndexOf('/') + 1) : 'model.onnx';
+        const res = await fetch(files + encodeURIComponent(name), { headers: { 'x-attrib-token': token } });
+        if (!res.ok) throw new ModelLoadError(`Model '${id}' could not be fetched from the studio (HTTP ${res.status})`, { model: id, status: res.status });
+        return fromOnnx(new Uint8Array(await res.arrayBuffer()), { name: id });
+      }
+      const url = `${files}model.json`;
       return fromLayersModel(await tfl.loadLayersModel(tf.io.http(url, { requestInit: { headers: { 'x-attrib-token': token } } })));
     })(),
   };
@@ -71,9 +91,9 @@ function model(id: string, token: string): Promise<ModelAdapter> {
  * "run in browser" is checked, so the first heatmap waits only for its computation).
  * @throws {AttributionError} `capability_missing` when wasm cannot start; `model_load` for a model TF.js cannot read.
  */
-export async function prepare(id: string, token: string): Promise<void> {
+export async function prepare(id: string, format: ModelFormat, token: string): Promise<void> {
   await ready();
-  await model(id, token);
+  await model(id, format, token);
 }
 
 /** Tensors alive in the page's TF.js (a job leaves it as it found it; the loaded model's weights stay). */
@@ -165,7 +185,7 @@ function parseBaseline(s: string): number | undefined {
  */
 export async function runLocal(job: LocalJob, token: string, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<LocalOutcome> {
   await ready();
-  const m = await model(job.model, token);
+  const m = await model(job.model, job.format, token);
   const { x, images } = await input(job, m.inputShape);
   try {
     const { options, inner } = typedOptions(job, x.shape.slice(1));
@@ -177,7 +197,7 @@ export async function runLocal(job: LocalJob, token: string, signal: AbortSignal
       const data = (await attr.values.data()) as Float32Array;
       const shape = attr.values.shape;
       const d = attr.diagnostics;
-      const diagnostics = { evaluations: d.evaluations, elapsedMs: d.elapsedMs, engine: `tfjs-${tf.getBackend()} (browser)`, ...(d.convergenceDelta ? { convergenceDelta: Array.from(d.convergenceDelta) } : {}) };
+      const diagnostics = { evaluations: d.evaluations, elapsedMs: d.elapsedMs, engine: job.format === 'onnx' ? 'onnxruntime-web wasm (browser)' : `tfjs-${tf.getBackend()} (browser)`, ...(d.convergenceDelta ? { convergenceDelta: Array.from(d.convergenceDelta) } : {}) };
       const geometry = shape.length === 4 && (shape[3] === 1 || shape[3] === 3) ? { rows: shape[0]!, height: shape[1]!, width: shape[2]!, channels: shape[3]! } : undefined;
       const maps = geometry ? Array.from({ length: geometry.rows }, (_, i) => reduceChannels(data.subarray(i * geometry.height * geometry.width * geometry.channels, (i + 1) * geometry.height * geometry.width * geometry.channels), geometry.height, geometry.width, geometry.channels, 'sum')) : [];
       const image = geometry && images ? { height: geometry.height, width: geometry.width, maps, scales: maps.map((p) => mapScale(p)), images } : undefined;

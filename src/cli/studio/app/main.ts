@@ -6,6 +6,7 @@ import { Results, type JobStatus } from './results.js';
 
 interface ModelEntry {
   readonly id: string;
+  readonly format: 'tfjs' | 'onnx';
   readonly samples: readonly string[];
 }
 interface ModelInfo {
@@ -94,6 +95,7 @@ async function start(): Promise<void> {
   /** The files uploaded in this page, by upload id (the in-browser engine reads them here). */
   const uploaded = new Map<string, File>();
   let modelId = '';
+  const formatOf = (id: string) => models.find((m) => m.id === id)?.format ?? 'tfjs';
   modelSel.append(...models.map((m) => h('option', { value: m.id }, m.id)));
 
   const choose = (ref: InputRef, button?: HTMLElement) => {
@@ -131,7 +133,7 @@ async function start(): Promise<void> {
     if (!inBrowser.checked) return;
     delete inBrowser.dataset['ready'];
     try {
-      await (await loadLocal()).prepare(modelId, TOKEN);
+      await (await loadLocal()).prepare(modelId, formatOf(modelId), TOKEN);
       inBrowser.dataset['ready'] = modelId;
     } catch (e) {
       runError.textContent = `run in browser: ${message(e)}`;
@@ -178,7 +180,7 @@ async function start(): Promise<void> {
         void results.runInPage(c.method, title, async (signal, onProgress) => {
           if (c.layer || metrics.checked) throw new ApiError(400, 'invalid_argument', 'Layer methods and deletion/insertion curves run on the server only; uncheck "run in browser"');
           const [local, bytes] = await Promise.all([loadLocal(), inputBytes(modelId, ref, uploaded)]);
-          return local.runLocal({ model: modelId, method: c.method, options: c.options, target: target.value.trim() || 'auto', baseline: baseline.value.trim() || 'zeros', input: bytes }, TOKEN, signal, onProgress);
+          return local.runLocal({ model: modelId, format: formatOf(modelId), method: c.method, options: c.options, target: target.value.trim() || 'auto', baseline: baseline.value.trim() || 'zeros', input: bytes }, TOKEN, signal, onProgress);
         });
       }
       return;
