@@ -103,6 +103,12 @@ it('runs IG in the page with the same values as the server and draws it on the s
   expect(wasm.length).toBeGreaterThan(0);
   expect(wasm.every((u) => u.startsWith(`${studio.origin}/wasm/`))).toBe(true);
   await page.screenshot({ path: path.join(ARTIFACTS, 'in-browser.png'), fullPage: true });
+  // what runs on the server only is refused on the card, with the code and what to do
+  await page.locator('#baseline').fill('blur:2');
+  await page.locator('#run').click();
+  const refused = page.locator('.card.failed[data-engine="browser"] p.error');
+  await refused.waitFor({ timeout: 10_000 });
+  expect(await refused.textContent()).toMatch(/^invalid_argument: Baseline 'blur:2' runs on the server only/);
   expect(errors).toEqual([]);
   await page.close();
 }, 30_000);

@@ -47,16 +47,18 @@ export async function bundleApp(minify = false, entry = APP_ENTRY): Promise<stri
   return out.outputFiles[0]!.text;
 }
 
+let localBundle: Promise<string> | undefined;
+
 /** The page's assets, read or built once; `local()` is the in-browser engine's bundle, built on first use. */
 export function studioAssets(): StudioAssets {
   let js: Promise<string> | undefined;
-  let local: Promise<string> | undefined;
   const get = async () => {
     js ??= fs.readFile(BUILT, 'utf8').catch(() => bundleApp());
     return { html: STUDIO_HTML, js: await js, css: STUDIO_CSS };
   };
   return Object.assign(get, {
-    local: () => (local ??= fs.readFile(BUILT_LOCAL, 'utf8').catch(() => bundleApp(false, LOCAL_ENTRY))),
+    // read or built once per process: the engine bundle is large (TF.js, onnxruntime-web) and the same for every studio
+    local: () => (localBundle ??= fs.readFile(BUILT_LOCAL, 'utf8').catch(() => bundleApp(false, LOCAL_ENTRY))),
     engineFile: readEngineFile,
   });
 }

@@ -83,7 +83,10 @@ function model(id: string, format: ModelFormat, token: string): Promise<ModelAda
       return fromLayersModel(await tfl.loadLayersModel(tf.io.http(url, { requestInit: { headers: { 'x-attrib-token': token } } })));
     })(),
   };
-  return loaded.model;
+  const mine = loaded;
+  // a failed load is not kept: the next job tries again
+  mine.model.catch(() => (loaded === mine ? (loaded = undefined) : undefined));
+  return mine.model;
 }
 
 /**
