@@ -79,8 +79,14 @@ export const ENGINE_FILES: Readonly<Record<'wasm' | 'ort', { readonly pkg: strin
 async function readEngineFile(folder: 'wasm' | 'ort', name: string): Promise<Uint8Array | undefined> {
   const { pkg, names } = ENGINE_FILES[folder];
   if (!names.includes(name)) return undefined;
+  let main: string;
+  try {
+    main = createRequire(import.meta.url).resolve(pkg);
+  } catch {
+    return undefined; // not installed (an optional peer): the page says the engine could not start
+  }
   // the package's main file sits in (or under) dist/, beside the binaries
-  let dir = path.dirname(createRequire(import.meta.url).resolve(pkg));
+  let dir = path.dirname(main);
   while (path.basename(dir) !== 'dist' && path.dirname(dir) !== dir) dir = path.dirname(dir);
   return fs.readFile(path.join(dir, name)).catch(() => undefined);
 }
