@@ -3,10 +3,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleApp } from '../src/cli/studio/assets.js';
+import { bundleApp, LOCAL_ENTRY } from '../src/cli/studio/assets.js';
 
 const out = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli', 'studio', 'app.js');
 mkdirSync(path.dirname(out), { recursive: true });
 const js = await bundleApp(true);
 writeFileSync(out, js);
 process.stdout.write(`studio app: ${out} (${js.length} bytes)\n`);
+const local = await bundleApp(true, LOCAL_ENTRY);
+writeFileSync(path.join(path.dirname(out), 'local.js'), local);
+process.stdout.write(`studio in-browser engine: ${path.join(path.dirname(out), 'local.js')} (${local.length} bytes)\n`);

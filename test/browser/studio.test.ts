@@ -1,31 +1,12 @@
 // attrib studio in Debian's Chromium (playwright-core): the app served by the real server, run as a
 // person would: IG and KernelSHAP on the demo image model side by side, a long job cancelled, a bad
 // upload refused, a table model's bars, a typed text's tokens. Screenshots go to test-artifacts/studio/ (ignored by git).
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './chromium.js';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { useBackend } from '../backend.js';
-import { ROOT } from '../reference.js';
-import { startStudio, type Studio } from '../../src/cli/studio/server.js';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { ARTIFACTS, studioPage, useStudio } from './studio-harness.js';
 
-const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'studio');
-
-let studio: Studio;
-let browser: Browser;
-
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await useBackend('cpu');
-  studio = await startStudio({ models: path.join(ROOT, 'models') });
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await studio?.close();
-});
+const ctx = useStudio();
 
 const card = (page: Page, method: string) => page.locator(`.card[data-method="${method}"]`).first();
 const heatmapShown = (page: Page, method: string) =>
@@ -35,10 +16,8 @@ const heatmapShown = (page: Page, method: string) =>
   }, method);
 
 it('runs IG and KernelSHAP side by side, cancels a long job, and shows why an upload is refused', async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
+  const studio = ctx.studio();
+  const { page, errors } = await studioPage(ctx.browser());
   // without the token the page loads but the API refuses it, and the page says why
   await page.goto(`${studio.origin}/`);
   await page.waitForSelector('body[data-ready="error"]', { timeout: 20_000 });

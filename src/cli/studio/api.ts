@@ -15,6 +15,7 @@ import { jobStatus, JobQueue } from './jobs.js';
 import { modelInfo, notFound, StudioRequestError, type ModelStore } from './models.js';
 import { parseJobRequest, runJob, type InputRef } from './run.js';
 import { guard, securityHeaders, type Binding } from './security.js';
+import type { StudioAssets } from './assets.js';
 
 /** Settings of one studio server. */
 export interface StudioOptions {
@@ -27,13 +28,15 @@ export interface StudioOptions {
   /** `--engine` of model.json models: auto, onnx or tfjs. */
   readonly engine: string;
   /** The page, its script and its style sheet. */
-  readonly assets: () => Promise<{ readonly html: string; readonly js: string; readonly css: string }>;
+  readonly assets: StudioAssets;
   /** Where the server listens, once bound (Host and Origin checks). */
   readonly binding: () => Binding | undefined;
   readonly log?: (line: string) => void;
 }
 
 const INPUT_TYPES = new Set(['.png', '.jpg', '.jpeg', '.json', '.npy']);
+/** Largest model file the page may fetch for the in-browser engine. */
+const MAX_MODEL_FILE = 512 * 2 ** 20;
 /** Uploads kept at once (the oldest is dropped beyond this). */
 const KEEP_UPLOADS = 32;
 /** Bytes of uploads kept at once (the newest upload is always kept). */
@@ -65,6 +68,15 @@ export function studioApp(o: StudioOptions): { readonly app: Hono; close(): Prom
 
   app.get('/', async (c) => c.html((await o.assets()).html));
   app.get('/app.js', async (c) => c.body((await o.assets()).js, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
+  app.get('/local.js', async (c) => c.body(await o.assets.local(), 200, { 'content-type': 'text/javascript; charset=utf-8' }));
+  for (const folder of ['wasm', 'ort'] as const) {
+    app.get(`/${folder}/:name`, async (c) => {
+      const name = c.req.param('name');
+      const bytes = await o.assets.engineFile(folder, name);
+      if (!bytes) throw notFound(`No engine file '${folder}/${name}'`);
+      return c.body(own(bytes), 200, { 'content-type': name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript; charset=utf-8' });
+    });
+  }
   app.get('/favicon.ico', (c) => c.body(null, 204));
   app.get('/app.css', async (c) => c.body((await o.assets()).css, 200, { 'content-type': 'text/css; charset=utf-8' }));
 
@@ -87,6 +99,11 @@ export function studioApp(o: StudioOptions): { readonly app: Hono; close(): Prom
     const ext = path.extname(name).toLowerCase();
     const type = ext === '.png' ? 'image/png' : ext === '.json' ? 'application/json' : ext === '.npy' ? 'application/octet-stream' : 'image/jpeg';
     return c.body(own(bytes), 200, { 'content-type': type });
+  });
+  app.get('/api/models/:id/files/:name', async (c) => {
+    const name = c.req.param('name');
+    const bytes = await o.store.modelFileBytes(c.req.param('id'), name, MAX_MODEL_FILE);
+    return c.body(own(bytes), 200, { 'content-type': name.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
   });
   app.post(
     '/api/models/:id/inputs',

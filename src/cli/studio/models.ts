@@ -37,6 +37,8 @@ export interface ModelEntry {
 /** Sample inputs beside a model: `sample-*` / `sample_*` and `inputs.*` images and tensor files. */
 const SAMPLE = /^(?:sample[-_][\w.-]*|inputs)\.(?:png|jpe?g|json|npy)$/i;
 const MAX_MODELS = 500;
+/** The files of a model folder the page may fetch (the in-browser engine): the topology, weight shards, an ONNX graph. */
+const MODEL_FILE = /^(?:model\.json|model\.onnx|[\w.-]{1,200}\.bin)$/;
 const MAX_SAMPLES = 50;
 /** Models kept loaded at once; the least recently used one is released beyond this. */
 const KEEP_LOADED = 4;
@@ -125,6 +127,22 @@ export class ModelStore {
   }
 
   /** The path of a listed model (any other file in the folder is no model id). */
+  /**
+   * A file of model `id` for the in-browser engine: `model.json`, a weights shard (`*.bin`) or
+   * `model.onnx` in the model's folder, or the `.onnx` file that is the model (by its own name).
+   * @throws {StudioRequestError} 404 for any other name, a file outside the folder, or one over `maxBytes`.
+   */
+  async modelFileBytes(id: string, name: string, maxBytes: number): Promise<Uint8Array> {
+    const file = await this.modelFile(id);
+    const dir = (await fs.stat(file)).isDirectory();
+    const ok = dir ? MODEL_FILE.test(name) : name === path.basename(file);
+    if (!ok) throw notFound(`Model '${id}' has no file '${name}' the page may load (model.json, *.bin, model.onnx)`, { model: id, file: name });
+    const real = dir ? await this.resolve(`${id}/${name}`, 'model file') : file;
+    const st = await fs.stat(real);
+    if (!st.isFile() || st.size > maxBytes) throw notFound(`File '${name}' of model '${id}' is not a file of at most ${maxBytes} bytes`, { model: id, file: name });
+    return new Uint8Array(await fs.readFile(real));
+  }
+
   private async modelFile(id: string): Promise<string> {
     const file = await this.resolve(id, 'model');
     if (!(await this.list()).some((m) => m.id === id)) throw notFound(`No model '${id}' in the studio's models folder`, { model: id });

@@ -15,11 +15,12 @@ export const TOKEN_HEADER = 'x-attrib-token';
 /**
  * Content-Security-Policy of every response: scripts, styles, images and API calls from the studio
  * itself only (images also from blob: URLs, the previews of files the user picked); no frames, no
- * plugins, no form posts elsewhere.
+ * plugins, no form posts elsewhere. `'wasm-unsafe-eval'` lets the in-browser engine compile TF.js's
+ * WebAssembly (served by the studio from /wasm/); it allows no JavaScript eval.
  */
 export const CSP = [
   "default-src 'none'",
-  "script-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
   "style-src 'self'",
   "img-src 'self' blob:",
   "connect-src 'self'",

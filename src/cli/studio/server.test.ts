@@ -93,7 +93,9 @@ describe('binding and guards', () => {
   it('sends a CSP and the other security headers on every response', async () => {
     for (const r of [await call(studio, 'GET', '/'), await api('GET', '/api/models'), await call(studio, 'GET', '/api/models')]) {
       expect(r.headers['content-security-policy']).toContain("default-src 'none'");
-      expect(r.headers['content-security-policy']).toContain("script-src 'self'");
+      // scripts from the studio only; WebAssembly compiled by the in-browser engine, no JavaScript eval
+      expect(r.headers['content-security-policy']).toContain("script-src 'self' 'wasm-unsafe-eval';");
+      expect(r.headers['content-security-policy']).not.toContain("'unsafe-eval'");
       expect(r.headers['content-security-policy']).toContain("frame-ancestors 'none'");
       expect(r.headers['x-content-type-options']).toBe('nosniff');
       expect(r.headers['x-frame-options']).toBe('DENY');
@@ -150,6 +152,43 @@ describe('the models folder', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe('files for the in-browser engine', () => {
+  it('serves the model files with the token only, and nothing else of the folder (403, 404)', async () => {
+    const mj = await api('GET', '/api/models/demo-image/files/model.json');
+    expect(mj.status).toBe(200);
+    expect(mj.body.equals(readFileSync(path.join(ROOT, 'models', 'demo-image', 'model.json')))).toBe(true);
+    expect((await api('GET', '/api/models/demo-image/files/weights.bin')).body.equals(readFileSync(path.join(ROOT, 'models', 'demo-image', 'weights.bin')))).toBe(true);
+    expect((await call(studio, 'GET', '/api/models/demo-image/files/model.json')).status).toBe(403);
+    expect((await api('GET', '/api/models/demo-image/files/model.json', undefined, { origin: 'http://evil.example' })).status).toBe(403);
+    for (const url of ['/api/models/demo-image/files/labels.json', '/api/models/demo-image/files/..%2F..%2Fpackage.json', '/api/models/demo-image/files/%2Fetc%2Fpasswd', '/api/models/nope/files/model.json', '/api/models/demo-image/files/nope.bin']) {
+      expect((await api('GET', url)).status, url).toBe(404);
+    }
+    // a weights file that is a symlink out of the folder
+    const dir = tempDir('attrib-studio-');
+    await fs.mkdir(path.join(dir, 'inside'));
+    await fs.copyFile(path.join(ROOT, 'models', 'demo-tabular', 'model.json'), path.join(dir, 'inside', 'model.json'));
+    await fs.symlink(path.join(ROOT, 'package.json'), path.join(dir, 'inside', 'weights.bin'));
+    const s = await startStudio({ models: dir });
+    try {
+      expect((await call(s, 'GET', '/api/models/inside/files/weights.bin', { 'x-attrib-token': s.token })).status).toBe(404);
+      expect((await call(s, 'GET', '/api/models/inside/files/model.json', { 'x-attrib-token': s.token })).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('serves the TF.js and onnxruntime-web wasm files from the installed packages, and no other name', async () => {
+    const wasm = await call(studio, 'GET', '/wasm/tfjs-backend-wasm-simd.wasm');
+    expect(wasm.status).toBe(200);
+    expect(wasm.headers['content-type']).toBe('application/wasm');
+    expect([...wasm.body.subarray(0, 4)]).toEqual([0, 0x61, 0x73, 0x6d]); // "\0asm"
+    const loader = await call(studio, 'GET', '/ort/ort-wasm-simd-threaded.jsep.mjs');
+    expect(loader.status).toBe(200);
+    expect(loader.headers['content-type']).toContain('text/javascript');
+    for (const url of ['/wasm/..%2F..%2Fpackage.json', '/wasm/other.wasm', '/wasm/tf-backend-wasm.node.js', '/ort/ort.node.min.js', '/ort/..%2Fpackage.json', '/ort/ort-wasm-simd-threaded.wasm.map']) expect((await call(studio, 'GET', url)).status, url).toBe(404);
   });
 });
 

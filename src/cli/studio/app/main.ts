@@ -1,11 +1,12 @@
 // attrib studio, in the browser: pick a model and an input, check methods, run them on the server,
 // compare the heatmaps side by side.
-import { ApiError, get, h, post, upload, withToken } from './client.js';
+import { ApiError, get, h, post, TOKEN, upload, withToken } from './client.js';
 import { methodPicker, type MethodInfo } from './forms.js';
 import { Results, type JobStatus } from './results.js';
 
 interface ModelEntry {
   readonly id: string;
+  readonly format: 'tfjs' | 'onnx';
   readonly samples: readonly string[];
 }
 interface ModelInfo {
@@ -34,6 +35,7 @@ async function start(): Promise<void> {
   const target = h('input', { type: 'text', id: 'target', value: 'auto', title: 'output index, one per row (comma-separated), or auto' });
   const baseline = h('input', { type: 'text', id: 'baseline', value: 'zeros', title: 'zeros, a number, blur:σ or noise:σ' });
   const metrics = h('input', { type: 'checkbox', id: 'metrics' });
+  const inBrowser = h('input', { type: 'checkbox', id: 'in-browser', title: 'compute in this page with TF.js (wasm); the server only sends the model files' });
   const methodsBox = h('div', { id: 'methods' });
   const run = h('button', { class: 'primary', id: 'run', type: 'button' }, 'Explain');
   const runError = h('p', { class: 'error', id: 'run-error', role: 'alert' });
@@ -70,6 +72,7 @@ async function start(): Promise<void> {
         h('label', {}, 'Methods'),
         methodsBox,
         h('label', {}, metrics, ' deletion / insertion curves'),
+        h('label', {}, inBrowser, ' run in browser'),
         run,
         runError,
       ),
@@ -89,7 +92,10 @@ async function start(): Promise<void> {
   }
   let picker: { read(): ReturnType<ReturnType<typeof methodPicker>['read']> } = { read: () => [] };
   let input: InputRef | undefined;
+  /** The files uploaded in this page, by upload id (the in-browser engine reads them here). */
+  const uploaded = new Map<string, File>();
   let modelId = '';
+  const formatOf = (id: string) => models.find((m) => m.id === id)?.format ?? 'tfjs';
   modelSel.append(...models.map((m) => h('option', { value: m.id }, m.id)));
 
   const choose = (ref: InputRef, button?: HTMLElement) => {
@@ -121,7 +127,19 @@ async function start(): Promise<void> {
       modelNote.textContent = message(e);
     }
   };
-  modelSel.addEventListener('change', () => void loadModel());
+  modelSel.addEventListener('change', () => void loadModel().then(warm));
+  // "run in browser": load the engine, the wasm backend and the model now, not on the first click
+  const warm = async () => {
+    if (!inBrowser.checked) return;
+    delete inBrowser.dataset['ready'];
+    try {
+      await (await loadLocal()).prepare(modelId, formatOf(modelId), TOKEN);
+      inBrowser.dataset['ready'] = modelId;
+    } catch (e) {
+      runError.textContent = `run in browser: ${message(e)}`;
+    }
+  };
+  inBrowser.addEventListener('change', () => void warm());
 
   useText.addEventListener('click', () => {
     const text = textArea.value.trim();
@@ -138,6 +156,7 @@ async function start(): Promise<void> {
     if (!file) return;
     try {
       const r = await upload<{ id: string; name: string }>(`/api/models/${enc(modelId)}/inputs?name=${enc(file.name)}`, file);
+      uploaded.set(r.id, file);
       const b = h('button', { type: 'button', 'data-upload': r.id, title: r.name }, IMAGE.test(file.name) ? h('img', { alt: r.name, src: URL.createObjectURL(file) }) : h('span', { class: 'file' }, r.name));
       b.addEventListener('click', () => choose({ upload: r.id }, b));
       samples.append(b);
@@ -154,6 +173,18 @@ async function start(): Promise<void> {
     const chosen = picker.read();
     if (!input) return void (runError.textContent = 'Choose or upload an input first.');
     if (chosen.length === 0) return void (runError.textContent = 'Check at least one method.');
+    if (inBrowser.checked) {
+      const ref = input;
+      for (const c of chosen) {
+        const title = `${methods.find((m) => m.id === c.method)?.title ?? c.method}`;
+        void results.runInPage(c.method, title, async (signal, onProgress) => {
+          if (c.layer || metrics.checked) throw new ApiError(400, 'invalid_argument', 'Layer methods and deletion/insertion curves run on the server only; uncheck "run in browser"');
+          const [local, bytes] = await Promise.all([loadLocal(), inputBytes(modelId, ref, uploaded)]);
+          return local.runLocal({ model: modelId, format: formatOf(modelId), method: c.method, options: c.options, target: target.value.trim() || 'auto', baseline: baseline.value.trim() || 'zeros', input: bytes }, TOKEN, signal, onProgress);
+        });
+      }
+      return;
+    }
     for (const c of chosen) {
       try {
         const job = await post<JobStatus>('/api/jobs', { model: modelId, input, method: c.method, options: c.options, target: target.value.trim() || 'auto', baseline: baseline.value.trim() || 'zeros', metrics: metrics.checked, ...(c.layer ? { layer: c.layer } : {}) });
@@ -167,6 +198,24 @@ async function start(): Promise<void> {
   if (models.length === 0) modelNote.textContent = 'No models in the folder (model.json or .onnx files).';
   else await loadModel();
   document.body.dataset['ready'] = '1';
+}
+
+/** The in-browser engine (/local.js, a bundle of its own: TF.js and the library), loaded on first use. */
+let localEngine: Promise<typeof import('./local.js')> | undefined;
+const LOCAL_URL = '/local.js';
+const loadLocal = (): Promise<typeof import('./local.js')> => (localEngine ??= import(LOCAL_URL) as Promise<typeof import('./local.js')>);
+
+/** The bytes of an input for the in-browser engine: a sample from the studio, or a file uploaded in this page. */
+async function inputBytes(model: string, ref: InputRef, uploaded: ReadonlyMap<string, File>): Promise<{ name: string; bytes: Uint8Array }> {
+  if ('text' in ref) throw new ApiError(400, 'invalid_argument', 'Typed texts run on the server only; uncheck "run in browser"');
+  if ('upload' in ref) {
+    const file = uploaded.get(ref.upload);
+    if (!file) throw new ApiError(404, 'not_found', 'The uploaded file is gone; upload it again');
+    return { name: file.name, bytes: new Uint8Array(await file.arrayBuffer()) };
+  }
+  const res = await fetch(withToken(`/api/models/${enc(model)}/samples/${enc(ref.sample)}`));
+  if (!res.ok) throw new ApiError(res.status, 'not_found', `Sample '${ref.sample}' could not be fetched (${res.status})`);
+  return { name: ref.sample, bytes: new Uint8Array(await res.arrayBuffer()) };
 }
 
 const message = (e: unknown): string => (e instanceof ApiError ? e.message : String(e));

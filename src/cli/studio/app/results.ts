@@ -1,7 +1,9 @@
 // Result cards: one per job, with its state and progress, a cancel button, the heatmap (on the
 // shared colour scale when asked), facts from the diagnostics, deletion/insertion and exports.
 import { colorOf } from '../../../viz/colormap.js';
+import { heatmapRgba, normalizeMap, overlayRgba, resizeMapNearest, upscaleRgba } from '../../../viz/heatmap.js';
 import { get, h, post, withToken } from './client.js';
+import type { LocalOutcome } from './local.js';
 
 /** A job as `GET /api/jobs/:id` returns it. */
 export interface JobStatus {
@@ -31,6 +33,9 @@ const FINAL = new Set(['done', 'failed', 'cancelled']);
 /** The results area: cards for jobs, a row, a view (heatmap or overlay) and one colour scale for all. */
 export class Results {
   private readonly cards = new Map<string, { status: JobStatus; el: HTMLElement; cancel: HTMLButtonElement }>();
+  /** Jobs run in the page: their maps and images, drawn here with the server's heatmap code. */
+  private readonly local = new Map<string, { outcome: LocalOutcome; json: string }>();
+  private localCount = 0;
   private row = 0;
   private view: 'overlay' | 'heatmap' = 'overlay';
   private shared = true;
@@ -65,8 +70,43 @@ export class Results {
     }
   }
 
+  /**
+   * Adds the card of a job run in the page (`task`, the in-browser engine) and shows its progress,
+   * its cancel button and then its result, on the same colour scale as the server's cards.
+   */
+  async runInPage(method: string, title: string, task: (signal: AbortSignal, onProgress: (p: { phase: string; done: number; total: number }) => void) => Promise<LocalOutcome>): Promise<void> {
+    const id = `local-${++this.localCount}`;
+    const abort = new AbortController();
+    const el = h('div', { class: 'card', 'data-method': method, 'data-job': id, 'data-engine': 'browser' });
+    el.dataset['title'] = `${title} (in the browser)`;
+    const cancel = h('button', { class: 'cancel', type: 'button' }, 'Cancel');
+    cancel.addEventListener('click', () => abort.abort());
+    this.root.prepend(el);
+    const card: { status: JobStatus; el: HTMLElement; cancel: HTMLButtonElement } = { status: { id, method, state: 'running' }, el, cancel };
+    this.cards.set(id, card);
+    this.render(card);
+    const t0 = performance.now();
+    let shown = 0;
+    try {
+      const outcome = await task(abort.signal, (p) => {
+        card.status = { ...card.status, progress: p };
+        // repaint at most every 100 ms
+        if (performance.now() - shown > 100) (shown = performance.now()), this.render(card);
+      });
+      const result = { shape: outcome.shape, data: Array.from(outcome.data), ...(outcome.target ? { target: outcome.target } : {}), diagnostics: outcome.diagnostics };
+      this.local.set(id, { outcome, json: JSON.stringify({ method, engine: 'browser', ...result }) });
+      card.status = { id, method, state: 'done', wallMs: Math.round(performance.now() - t0), result, ...(outcome.image ? { image: { rows: outcome.image.maps.length, scales: outcome.image.scales, overlay: true } } : {}) };
+      if (this.cards.get(id) === card) this.refreshAll();
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      card.status = err.code === 'aborted' ? { id, method, state: 'cancelled' } : { id, method, state: 'failed', error: { code: err.code ?? 'error', message: err.message ?? String(e) } };
+      this.render(card);
+    }
+  }
+
   /** Removes every card (another model: its scales are not comparable). */
   clear(): void {
+    this.local.clear();
     this.cards.clear();
     this.root.replaceChildren();
     this.scaleLabel.textContent = '';
@@ -99,12 +139,15 @@ export class Results {
     if (s.state === 'done' && s.result) {
       const row = Math.min(this.row, (s.image?.rows ?? 1) - 1);
       const params = { row, ...(scale ? { scale } : {}), view: s.image?.overlay ? this.view : 'heatmap' };
-      if (s.image) parts.push(h('img', { class: 'heatmap', alt: `${s.method} heatmap`, src: withToken(`/api/jobs/${s.id}/heatmap.png`, params) }));
+      const local = this.local.get(s.id);
+      if (local?.outcome.image) parts.push(drawLocal(local.outcome.image, row, scale ?? local.outcome.image.scales[row]!, this.view));
+      else if (s.image) parts.push(h('img', { class: 'heatmap', alt: `${s.method} heatmap`, src: withToken(`/api/jobs/${s.id}/heatmap.png`, params) }));
       else if (s.result.tokens) parts.push(tokensView(s, row, scale ?? ownScale(s, row) ?? 1));
       else parts.push(barsView(s, row, scale ?? ownScale(s, row) ?? 1));
       parts.push(facts(s, row));
       if (s.metrics) parts.push(h('img', { class: 'curves', alt: 'deletion and insertion curves', src: withToken(`/api/jobs/${s.id}/curves.svg`, { row }) }));
-      parts.push(
+      if (local) parts.push(h('div', { class: 'actions' }, h('a', { href: URL.createObjectURL(new Blob([local.json], { type: 'application/json' })), download: `${s.method}.json` }, 'Export JSON')));
+      else parts.push(
         h(
           'div',
           { class: 'actions' },
@@ -116,6 +159,21 @@ export class Results {
     }
     el.replaceChildren(...parts.filter((p): p is Node => p !== undefined));
   }
+}
+
+/**
+ * A map computed in the page, drawn as the server draws its PNGs (`heatmapPng`, `overlayPng`: the
+ * same normalisation, colour map, overlay and enlargement to about 256 px), on a canvas.
+ */
+function drawLocal(img: NonNullable<LocalOutcome['image']>, row: number, scale: number, view: 'overlay' | 'heatmap'): HTMLCanvasElement {
+  const norm = normalizeMap(img.maps[row]!, 99.5, scale);
+  const picture = img.images[row];
+  const [W, H] = view === 'overlay' && picture ? [picture.width, picture.height] : [img.width, img.height];
+  const rgba = view === 'overlay' && picture ? overlayRgba(picture.data, picture.channels, W === img.width && H === img.height ? norm : resizeMapNearest(norm, img.height, img.width, H, W), 'diverging') : heatmapRgba(norm, 'diverging');
+  const f = Math.max(1, Math.floor(256 / Math.max(H, W)));
+  const canvas = h('canvas', { class: 'heatmap', width: String(W * f), height: String(H * f), 'data-scale': String(scale) });
+  canvas.getContext('2d')?.putImageData(new ImageData(new Uint8ClampedArray(upscaleRgba(rgba, W, H, f)), W * f, H * f), 0, 0);
+  return canvas;
 }
 
 /** A card's own scale for `row`: its image map's robust scale, or the largest |value| of its row. */
