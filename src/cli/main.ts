@@ -37,7 +37,7 @@ usage:
   attrib llm --model DIR (--text T | --tokens IDS) [--response R | --response-tokens IDS]
                  [--method feature-ablation|shapley-value-sampling|kernel-shap|lime|
                            layer-integrated-gradients] [--segments 0,0,1,…] [--per-token]
-                 [--out FILE.json] a response's log-prob attributed to prompt tokens (greedy if none)
+                 [--out FILE.json] a response's log-prob attributed to prompt tokens
   attrib data --model M.onnx --train-x X --train-y Y --test-x X --test-y Y
                  --method influence|trak|tracin|grad-dot|grad-cos|magic [--loss cross-entropy|mse]
                  [--l2 λ] [--hessian exact|cg|lissa|kfac|ekfac] [--projection-dim K]
