@@ -6,7 +6,10 @@ distractors), a query "Where does <name> live?", the answer " <city>." taken fro
 sentence. Prompts use attrib's default context template:
     Context: {context}\\n\\nQuery: {query}\\n\\nAnswer: {answer}
 Tokens: word level (HF tokenizers' Whitespace pre-tokenizer, \\w+|[^\\w\\s]+, and a WordLevel vocab).
-Model: GPT-2 math (LayerNorm, learned positions, gelu_new, tied unembedding) with HF GPT-2 weight
+Training rows ask up to three questions about their context one after another (loss on the answers
+only; more answers per row), AdamW with a one-cycle schedule up to 1e-2, batch 16; the held-out greedy
+accuracy is printed and the model saved every 500 steps.
+Model: GPT-2 math (2 layers, 4 heads, d_model 64, 96 positions; LayerNorm, learned positions, gelu_new, tied unembedding) with HF GPT-2 weight
 names and Conv1D layouts, saved as config.json + model.safetensors (float32) + tokenizer.json.
 
 Run: /usr/bin/python3 scripts/train-fact-lookup.py OUT_DIR [STEPS]   (Debian's python3-torch, CPU)
@@ -28,7 +31,7 @@ FOODS = ["tea", "coffee", "bread", "cheese", "apples", "rice", "soup", "fish"]
 WORDS = ["[UNK]", "[PAD]", "Context", "Query", "Answer", "Where", "does", "live", "lives", "in", "likes", ":", ".", "?"]
 VOCAB = {w: i for i, w in enumerate(WORDS + NAMES + CITIES + FOODS)}
 PRE = re.compile(r"\w+|[^\w\s]+")
-N_POS = 64
+N_POS = 96
 
 
 def example(rng):
@@ -111,14 +114,23 @@ def save_safetensors(path, tensors):
 
 
 def batch(rng, n):
-    rows = []
+    """Each training row asks up to 3 questions about its context, one after another (more answers per
+    row); the loss is on the answers only. Evaluation prompts ask one."""
+    seqs, masks = [], []
     for _ in range(n):
-        prompt, answer, _, _ = example(rng)
-        rows.append((encode(prompt), encode(answer)))
-    L = max(len(p) + len(a) for p, a in rows)
-    seqs = [p + a + [1] * (L - len(p) - len(a)) for p, a in rows]
-    masks = [[0] * (len(p) - 1) + [1] * len(a) + [0] * (L - len(p) - len(a) + 1) for p, a in rows]
-    return torch.tensor(seqs), torch.tensor(masks, dtype=torch.float32)
+        prompt, answer, _, sents = example(rng)
+        ids, mask = encode(prompt) + encode(answer), None
+        mask = [0] * (len(encode(prompt)) - 1) + [1] * len(encode(answer))
+        facts = [s for s in sents if " lives in " in s]
+        for s in rng.sample(facts, min(2, len(facts))):
+            name, city = s.split(" ")[0], s.split(" ")[3].rstrip(".")
+            q, a = encode(f"\n\nQuery: Where does {name} live?\n\nAnswer: "), encode(f"{city}.")
+            ids += q + a
+            mask += [0] * len(q) + [1] * len(a)
+        seqs.append(ids)
+        masks.append(mask + [0])
+    L = max(len(s) for s in seqs)
+    return torch.tensor([s + [1] * (L - len(s)) for s in seqs]), torch.tensor([m + [0] * (L - len(m) + 1) for m in masks][:], dtype=torch.float32)[:, : L]
 
 
 def main(out):
@@ -127,11 +139,11 @@ def main(out):
     rng = random.Random(0)
     d, h, n = 64, 4, 2
     model = GPT2(len(VOCAB), d, h, n)
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-3, weight_decay=0.01)
-    steps = int(sys.argv[2]) if len(sys.argv) > 2 else 1200
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=5e-3, total_steps=steps, pct_start=0.1)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.01)
+    steps = int(sys.argv[2]) if len(sys.argv) > 2 else 4000
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=steps, pct_start=0.1)
     for step in range(steps):
-        ids, mask = batch(rng, 32)
+        ids, mask = batch(rng, 16)
         logits = model(ids[:, :-1])
         loss = (F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none") * mask[:, :-1].reshape(-1)).sum() / mask.sum()
         opt.zero_grad()
@@ -140,6 +152,12 @@ def main(out):
         sched.step()
         if step % 100 == 0 or step == steps - 1:
             print(f"step {step} loss {loss.item():.4f}", flush=True)
+        if step % 500 == 499:
+            evaluate_and_save(model, out, d, h, n)
+    evaluate_and_save(model, out, d, h, n)
+
+
+def evaluate_and_save(model, out, d, h, n):
     # held-out accuracy (greedy city)
     test = random.Random(12345)
     ok = 0
@@ -148,7 +166,7 @@ def main(out):
             prompt, answer, _, _ = example(test)
             p = encode(prompt)
             ok += int(model(torch.tensor([p]))[0, -1].argmax().item() == encode(answer)[0])
-    print(f"held-out greedy accuracy {ok / 200:.3f}")
+    print(f"held-out greedy accuracy {ok / 200:.3f}", flush=True)
     save_safetensors(f"{out}/model.safetensors", model.hf_state())
     config = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "activation_function": "gelu_new", "n_layer": n,
               "n_head": h, "n_embd": d, "n_inner": None, "vocab_size": len(VOCAB), "n_positions": N_POS, "n_ctx": N_POS,
@@ -161,6 +179,7 @@ def main(out):
            "model": {"type": "WordLevel", "vocab": VOCAB, "unk_token": "[UNK]"}}
     with open(f"{out}/tokenizer.json", "w") as f:
         json.dump(tok, f, indent=1)
+
 
 
 def heldout(path, count=100, seed=2024):

@@ -123,7 +123,7 @@ export class LocalLmApi implements LogProbApi {
       ids.push(best), out.push(best);
       if (/[.!?]$/.test(this.tokenizer.decode([best]))) break;
     }
-    return out.length === 0 ? '' : ` ${this.tokenizer.decode(out)}`;
+    return out.length === 0 ? '' : `${/\s$/.test(prompt) ? '' : ' '}${this.tokenizer.decode(out)}`;
   }
 
   private maxLength(): number {
