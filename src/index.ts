@@ -192,6 +192,11 @@ export { API_NAMES } from './context/scorers/tokens.js';
 export type { LogProbApi, TokenScore, ApiName } from './context/scorers/tokens.js';
 export { ablationLds, topKDrop } from './context/evaluate.js';
 export type { TopKDrop } from './context/evaluate.js';
+export { LocalLmApi } from './context/scorers/local.js';
+export type { LocalLanguageModel, LocalLmOptions, OffsetTokenizer } from './context/scorers/local.js';
+export type { ScoringClient } from './context/scorers/tokens.js';
+export { WordLevelTokenizer } from './models/transformer/word-level-tokenizer.js';
+export type { OffsetToken } from './models/transformer/word-level-tokenizer.js';
 export { contextHtml } from './viz/context-spans.js';
 export type { ScoredSpan } from './viz/context-spans.js';
 // transformers and their components (docs/transformers.md)

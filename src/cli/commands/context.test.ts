@@ -93,7 +93,7 @@ describe('attrib context', () => {
   });
 
   it.each([
-    ['--model refused for now', ['--model', 'some/dir', '--method', 'leave-one-out'], /capability_missing: Option '--model DIR'/],
+    ['--model beside --endpoint', ['--model', 'some/dir', '--method', 'leave-one-out'], /invalid_argument: Options '--model' and '--endpoint'/],
     ['a missing context file', ['--method', 'leave-one-out', '--context', '/nonexistent/ctx.txt'], /invalid_argument: Option '--context'/],
     ['an unknown method', ['--method', 'lime'], /invalid_argument: Option '--method'/],
     ['a bad response span', ['--response', RESPONSE, '--method', 'leave-one-out', '--response-span', 'Bob'], /invalid_argument: .*responseSpan/],

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { CapabilityError, FileFormatError, InvalidArgumentError } from '../../core/errors.js';
+import { FileFormatError, InvalidArgumentError } from '../../core/errors.js';
 import type { SourceSpan } from '../../core/result.js';
 import { attributeContext, CONTEXT_METHODS, type ContextMethodId, type ContextRun } from '../../context/attribute-context.js';
 import { ScoreCache } from '../../context/cache.js';
@@ -15,12 +15,13 @@ import { escapeHtml } from '../../viz/token-spans.js';
 import { parseFlags, type FlagSpec } from '../args.js';
 import { checkOut, writeAtomically, writeFileAtomically } from '../outputs.js';
 import { ProgressBar } from '../progress.js';
+import { openLocalScorer } from './context-local.js';
 
 /** Flags of `attrib context`. */
 export const CONTEXT_FLAGS: readonly FlagSpec[] = [
   { name: 'endpoint', type: 'string', help: 'server base URL: http://HOST:8000/v1 (OpenAI-style, vLLM) or http://HOST:8080 (llama.cpp)' },
   { name: 'api', type: 'string', values: API_NAMES, help: 'protocol: completions (echo + logprobs), vllm (prompt_logprobs), llama.cpp (/completion, one request per response token)' },
-  { name: 'model', type: 'string', help: 'a local language model folder (not available yet: use --endpoint)' },
+  { name: 'model', type: 'string', help: 'a local language model folder (config.json, model.safetensors, a WordLevel tokenizer.json) instead of --endpoint; --concurrency is then the prompts per forward run (default 32)' },
   { name: 'llm', type: 'string', help: "sent as the request's 'model'" },
   { name: 'context', type: 'string', help: 'the context: a UTF-8 text file' },
   { name: 'query', type: 'string', help: 'the question asked about the context' },
@@ -55,16 +56,17 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 export async function contextCommand(raw: Map<string, string | true>, signal?: AbortSignal): Promise<{ stdout?: string; files: string[] }> {
   const flags = parseFlags(raw, CONTEXT_FLAGS, 'context');
   const get = (name: string) => flags.get(name) ?? CONTEXT_FLAGS.find((f) => f.name === name)?.default;
-  if (flags.has('model')) {
-    throw new CapabilityError("Option '--model DIR' (a local language model) is not available yet: it needs the project's transformer models; score with a server instead (--endpoint URL --api completions|vllm|llama.cpp)", { arg: 'model' });
+  const modelDir = str(flags.get('model'));
+  if (modelDir !== undefined && (flags.has('endpoint') || flags.has('api'))) {
+    throw new InvalidArgumentError("Options '--model' and '--endpoint'/'--api' of 'attrib context' exclude each other; give a local model folder or a server", { arg: 'model' });
   }
   const need = (name: string): string => {
     const v = str(flags.get(name));
     if (v === undefined) throw new InvalidArgumentError(`'attrib context' needs --${name} (attrib context --help)`, { arg: name });
     return v;
   };
-  const endpoint = need('endpoint');
-  const api = need('api') as ApiName;
+  const endpoint = modelDir ?? need('endpoint');
+  const api = modelDir !== undefined ? 'local' : (need('api') as ApiName);
   const context = await readText(need('context'), 'context', MAX_CONTEXT_CHARS * 4);
   const query = need('query');
   const templateFile = str(flags.get('template'));
@@ -75,12 +77,13 @@ export async function contextCommand(raw: Map<string, string | true>, signal?: A
   const out = str(flags.get('out'));
   const target = out === undefined ? undefined : await checkOut(out);
   const cacheFlag = str(flags.get('cache'));
-  const cacheDir = cacheFlag === 'off' ? undefined : cacheFlag !== undefined ? path.resolve(cacheFlag) : resolveCacheDir(undefined);
+  const cacheDir = cacheFlag === 'off' || modelDir !== undefined ? undefined : cacheFlag !== undefined ? path.resolve(cacheFlag) : resolveCacheDir(undefined);
   const keyEnv = get('api-key-env') as string;
   const apiKey = process.env[keyEnv];
   const maxRequests = flags.get('max-requests') as number | undefined;
-  const scorer = connect({
-    api,
+  const local = modelDir === undefined ? undefined : await openLocalScorer(modelDir, (flags.get('concurrency') as number | undefined) ?? 32, maxRequests);
+  const scorer = local?.scorer ?? connect({
+    api: api as ApiName,
     endpoint,
     ...(str(flags.get('llm')) ? { model: str(flags.get('llm'))! } : {}),
     concurrency: get('concurrency') as number,
@@ -95,25 +98,30 @@ export async function contextCommand(raw: Map<string, string | true>, signal?: A
   const responseSpan = str(flags.get('response-span'));
   const replacement = str(flags.get('replace'));
   const topK = flags.get('top-k') as number[] | undefined;
-  const run = await attributeContext(scorer, {
-    context,
-    query,
-    ...(response === undefined ? {} : { response }),
-    ...(template === undefined ? {} : { template }),
-    sources,
-    method: get('method') as ContextMethodId,
-    ablations: get('ablations') as number,
-    keepGroups: get('keep-groups') as number,
-    seed: get('seed') as number,
-    ...(responseSpan === undefined ? {} : { responseSpan }),
-    ...(replacement === undefined ? {} : { replacement }),
-    ...(cacheDir === undefined ? {} : { cache: new ScoreCache(path.join(cacheDir, 'context')) }),
-    maxNewTokens: get('max-new-tokens') as number,
-    ldsAblations: get('lds') as number,
-    ...(topK ? { topK } : {}),
-    ...(signal ? { signal } : {}),
-    onProgress: bar.update,
-  });
+  let run: ContextRun;
+  try {
+    run = await attributeContext(scorer, {
+      context,
+      query,
+      ...(response === undefined ? {} : { response }),
+      ...(template === undefined ? {} : { template }),
+      sources,
+      method: get('method') as ContextMethodId,
+      ablations: get('ablations') as number,
+      keepGroups: get('keep-groups') as number,
+      seed: get('seed') as number,
+      ...(responseSpan === undefined ? {} : { responseSpan }),
+      ...(replacement === undefined ? {} : { replacement }),
+      ...(cacheDir === undefined ? {} : { cache: new ScoreCache(path.join(cacheDir, 'context')) }),
+      maxNewTokens: get('max-new-tokens') as number,
+      ldsAblations: get('lds') as number,
+      ...(topK ? { topK } : {}),
+      ...(signal ? { signal } : {}),
+      onProgress: bar.update,
+    });
+  } finally {
+    local?.dispose();
+  }
   try {
     const json = await contextJson(run, { api, endpoint, llm: str(flags.get('llm')) });
     const text = JSON.stringify(json, null, 2);

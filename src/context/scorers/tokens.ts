@@ -11,13 +11,21 @@ export interface TokenScore {
 /** The protocols spoken to servers. */
 export type ApiName = 'completions' | 'vllm' | 'llama.cpp';
 
+/** What a run reads of the scorer's transport: requests sent (forward runs, for a local model), the budget, concurrency. */
+export interface ScoringClient {
+  readonly endpoint: string;
+  readonly requests: number;
+  readonly concurrency: number;
+  readonly maxRequests: number | undefined;
+}
+
 /** The values of `--api`. */
 export const API_NAMES: readonly ApiName[] = ['completions', 'vllm', 'llama.cpp'];
 
 /** A server protocol that scores a fixed response after a prompt, token by token, and generates. */
 export interface LogProbApi {
-  readonly api: ApiName;
-  readonly client: HttpClient;
+  readonly api: ApiName | 'local';
+  readonly client: ScoringClient;
   /** The request's `model` field, when set. */
   readonly model: string | undefined;
   /**
