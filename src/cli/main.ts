@@ -131,26 +131,31 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     if (positionals.length > 0) throw new InvalidArgumentError(`Unexpected argument '${positionals[0]}'; options take the form --name value`, { arg: positionals[0] });
+    const backend = typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined; // --backend, when given
+    const quiet = raw.get('quiet') === true;
+    const wrote = (files: readonly string[]) => {
+      if (files.length > 0 && !quiet) process.stderr.write(`attrib: wrote ${files.join(', ')}\n`);
+    };
     switch (command) {
       case 'explain': {
-        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, raw.get('quiet') === true);
+        await setupBackend(backend, quiet);
         const r = await explainCommand(raw, ac.signal);
         if (r.stdout) process.stdout.write(`${r.stdout}\n`);
-        if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        wrote(r.files);
         return 0;
       }
       case 'evaluate': {
-        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, raw.get('quiet') === true);
+        await setupBackend(backend, quiet);
         const r = await evaluateCommand(raw, ac.signal);
         process.stdout.write(`${r.stdout}\n`);
-        if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        wrote(r.files);
         return 0;
       }
       case 'run': {
         // the backend is set up by the command: with --resume it comes from the store
         const { summary: s, store, stdout } = await runCommand(raw, ac.signal);
         if (stdout !== undefined) process.stdout.write(`${stdout}\n`);
-        if (s && raw.get('quiet') !== true) process.stderr.write(`attrib: ${store}: ${s.total} rows, ${s.resumed} already stored, ${s.computed} computed${s.failed ? `, ${s.failed} failed (attrib results ${store})` : ''}, ${(s.elapsedMs / 1000).toFixed(1)} s\n`);
+        if (s && !quiet) process.stderr.write(`attrib: ${store}: ${s.total} rows, ${s.resumed} already stored, ${s.computed} computed${s.failed ? `, ${s.failed} failed (attrib results ${store})` : ''}, ${(s.elapsedMs / 1000).toFixed(1)} s\n`);
         return 0;
       }
       case 'worker': {
@@ -158,48 +163,48 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case 'benchmark': {
-        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, raw.get('quiet') === true);
+        await setupBackend(backend, quiet);
         const r = await benchmarkCommand(raw, ac.signal);
         process.stdout.write(r.stdout);
-        if (raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        if (!quiet) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
         return 0;
       }
       case 'context': {
         await setupBackend('cpu', true); // one [1, sources] tensor: the cpu backend is enough
         const r = await contextCommand(raw, ac.signal);
         if (r.stdout) process.stdout.write(`${r.stdout}\n`);
-        if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        wrote(r.files);
         return 0;
       }
       case 'components': {
-        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, raw.get('quiet') === true);
+        await setupBackend(backend, quiet);
         const r = await componentsCommand(raw, ac.signal);
         process.stdout.write(`${r.stdout}\n`);
-        if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        wrote(r.files);
         return 0;
       }
       case 'llm': {
-        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : 'cpu', true);
+        await setupBackend(backend ?? 'cpu', true);
         const r = await llmCommand(raw, ac.signal);
         process.stdout.write(`${r.stdout}\n`);
-        if (r.files.length > 0 && raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        wrote(r.files);
         return 0;
       }
       case 'studio': {
-        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, false);
+        await setupBackend(backend, false);
         await studioCommand(raw, ac.signal);
         return 0;
       }
       case 'data': {
-        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, raw.get('quiet') === true);
+        await setupBackend(backend, quiet);
         raw.delete('backend');
         const r = await dataCommand(raw, ac.signal);
         process.stdout.write(`${r.stdout}\n`);
-        if (raw.get('quiet') !== true) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
+        if (!quiet) process.stderr.write(`attrib: wrote ${r.files.join(', ')}\n`);
         return 0;
       }
       case 'demo': {
-        await setupBackend(typeof raw.get('backend') === 'string' ? (raw.get('backend') as string) : undefined, false);
+        await setupBackend(backend, false);
         return await demoCommand(raw, ac.signal);
       }
       case undefined:
