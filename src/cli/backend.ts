@@ -62,14 +62,15 @@ export async function setupBackend(name: string | undefined, quiet: boolean, imp
 
 /**
  * The engine flag checked against the method: modified back-propagation (rules) runs on TF.js only,
- * so `auto` keeps TF.js for it and `onnx` is refused.
+ * so `auto` keeps TF.js for it and `onnx` is refused. `threads` (the `--threads` flag, already
+ * range-checked by its spec) goes along to `loadModel`.
  */
-export function engineFor(flag: FlagValue | undefined, methods: readonly MethodDescriptor[]): { engine: Engine } {
+export function engineFor(flag: FlagValue | undefined, methods: readonly MethodDescriptor[], threads?: FlagValue): { engine: Engine; threads?: number } {
   const engine = (flag ?? 'auto') as Engine;
   if (!ENGINES.includes(engine)) throw new InvalidArgumentError(`Option '--engine' must be one of ${ENGINES.join(', ')}, got '${String(flag)}'`, { arg: 'engine', value: flag });
   const withRules = methods.find((d) => d.rules);
   if (withRules && engine === 'onnx') {
     throw new InvalidArgumentError(`Method '${withRules.id}' swaps activations during back-propagation, which runs on TF.js only: use --engine tfjs or auto`, { arg: 'engine', method: withRules.id });
   }
-  return { engine: withRules && engine === 'auto' ? 'tfjs' : engine };
+  return { engine: withRules && engine === 'auto' ? 'tfjs' : engine, ...(typeof threads === 'number' ? { threads } : {}) };
 }

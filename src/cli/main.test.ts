@@ -108,6 +108,7 @@ const EXPLAIN_CASES: readonly Case[] = [
   ['lime --samples 1e12', () => ['--model', TABULAR, '--input', exampleFile('tabular_mlp'), '--method', 'lime', '--samples', '1e12'], 'invalid_argument'],
   ['kernel-shap --samples -4', () => ['--model', TABULAR, '--input', exampleFile('tabular_mlp'), '--method', 'kernel-shap', '--samples', '-4'], 'invalid_argument'],
   ['--batch-size 0', () => ['--model', TABULAR, '--input', exampleFile('tabular_mlp'), '--batch-size', '0'], 'invalid_argument'],
+  ['--threads 0', () => ['--model', TABULAR, '--input', exampleFile('tabular_mlp'), '--threads', '0'], 'invalid_argument'],
   ['--max-evaluations -3', () => ['--model', TABULAR, '--input', exampleFile('tabular_mlp'), '--max-evaluations', '-3'], 'invalid_argument'],
   ['--rule simpson', () => ['--model', TABULAR, '--input', exampleFile('tabular_mlp'), '--rule', 'simpson'], 'invalid_argument'],
   ['a 20000×20000 PNG', () => ['--model', IMAGE_ONNX, '--input', hugePng(20000, 20000), '--method', 'saliency'], 'invalid_file'],

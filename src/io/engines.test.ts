@@ -57,6 +57,21 @@ describe('engine auto (the default)', () => {
     slow.dispose();
   });
 
+  it('threads: ONNX Runtime on one thread gives the same attributions; a bad count is refused before loading', async () => {
+    const file = referencePath('image_cnn', 'model.json');
+    const x = examples('image_cnn');
+    const ref = reference('image_cnn');
+    const one = (await loadModel(file, { cacheDir: false, threads: 1 })) as DifferentiableModel;
+    expect(one.engine).toBe('onnx');
+    const r = await new IntegratedGradients(one).attribute(x, { target: ref.targets, steps: 50, rule: 'gauss-legendre' });
+    expect(await relError(r.values, ref.methods['integrated_gradients_gausslegendre']!.attributions)).toBeLessThan(1e-4);
+    r.dispose();
+    x.dispose();
+    one.dispose();
+    for (const threads of [0, 1.5, 1000]) await expect(loadModel(file, { threads })).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'threads' } });
+    expect(engineFor('auto', [findMethod('saliency')], 2)).toEqual({ engine: 'auto', threads: 2 });
+  });
+
   it('the CLI default is auto, and TF.js for the rules methods (guided backprop, DeepLIFT, LRP)', () => {
     expect(engineFor(undefined, [findMethod('saliency')])).toEqual({ engine: 'auto' });
     expect(engineFor(undefined, [findMethod('deeplift')])).toEqual({ engine: 'tfjs' });

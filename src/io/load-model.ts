@@ -43,6 +43,12 @@ export interface LoadModelOptions extends ModelFileLimits {
   readonly outputName?: string;
   /** `.onnx` files: each other input's batch axis, or null for none; see `OnnxModelOptions.inputBatchAxes`. */
   readonly inputBatchAxes?: Readonly<Record<string, number | null>>;
+  /**
+   * Threads ONNX Runtime may use inside one operator (`intraOpNumThreads`), for models that run on
+   * it. Default: ORT's own choice (one per core), with small gradient runs on one thread. Set 1 when
+   * several processes share the cores (one `attrib worker` per core). TF.js in Node runs one thread.
+   */
+  readonly threads?: number;
 }
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2 };
@@ -73,6 +79,9 @@ export async function loadModel(file: string, opts: LoadModelOptions = {}): Prom
     target = found;
   }
   const engine = opts.engine ?? 'auto';
+  if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1 && opts.threads <= 256)) {
+    throw new InvalidArgumentError(`Option 'threads' passed to 'loadModel' must be an integer from 1 to 256, got ${String(opts.threads)}`, { arg: 'threads', value: opts.threads });
+  }
   if (!ENGINES.includes(engine)) throw new InvalidArgumentError(`Option 'engine' passed to 'loadModel' must be one of ${ENGINES.join(', ')}, got '${String(engine)}'`, { arg: 'engine', value: engine });
   if (target.endsWith('.onnx')) {
     if (engine === 'tfjs') throw new InvalidArgumentError(`Model '${target}' is an ONNX file: it runs on ONNX Runtime (engine onnx or auto), not on TF.js`, { arg: 'engine', file: target });
@@ -83,6 +92,7 @@ export async function loadModel(file: string, opts: LoadModelOptions = {}): Prom
       ...(opts.inputName === undefined ? {} : { inputName: opts.inputName }),
       ...(opts.outputName === undefined ? {} : { outputName: opts.outputName }),
       ...(opts.inputBatchAxes === undefined ? {} : { inputBatchAxes: opts.inputBatchAxes }),
+      ...(opts.threads === undefined ? {} : { intraOpNumThreads: opts.threads }),
     });
   }
   const model = await loadTfjsModel(target, opts);
@@ -120,6 +130,7 @@ async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: 
       ...(model.embeddingOfInput === undefined ? {} : { embeddingOfInput: model.embeddingOfInput }),
       ...(model.embeddingRows === undefined ? {} : { embeddingRows: model.embeddingRows }),
       ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
+      ...(opts.threads === undefined ? {} : { intraOpNumThreads: opts.threads }),
     });
   } catch (e) {
     if (engine === 'auto' && e instanceof AttributionError) return model;

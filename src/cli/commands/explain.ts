@@ -28,6 +28,7 @@ export const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'out', type: 'string', help: 'FILE.json, or a directory for JSON + .npy + PNG + report.html' },
   { name: 'backend', type: 'string', help: 'TF.js backend: wasm or cpu', default: 'wasm' },
   { name: 'engine', type: 'string', help: 'runtime of a model.json: auto (ONNX Runtime when onnxruntime-node is installed and the model exports, else TF.js), onnx or tfjs', default: 'auto' },
+  { name: 'threads', type: 'int', help: 'threads ONNX Runtime may use inside one operator (default: its own choice; TF.js runs one)', min: 1, max: 256 },
   { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128, min: 1, max: MAX_ROWS_PER_CALL },
   { name: 'max-evaluations', type: 'int', help: 'budget in model rows', min: 1 },
   { name: 'max-pixels', type: 'int', help: 'largest image input decoded, in pixels (read from the header first)', default: MAX_IMAGE_PIXELS, min: 1 },
@@ -81,7 +82,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
   const names = await readNames(flags);
   const imageOpts = imageOptions(flags);
   // the wrapped method counts too (noise-tunnel around guided backprop needs TF.js)
-  const engine = engineFor(flags.get('engine'), [descriptor, ...(inner ? [inner] : [])]);
+  const engine = engineFor(flags.get('engine'), [descriptor, ...(inner ? [inner] : [])], flags.get('threads'));
   const model = await loadModel(modelPath, engine);
   let input: LoadedInput & { vocab?: Vocabulary };
   try {

@@ -20,7 +20,7 @@ import { ProgressBar } from '../progress.js';
 import { EXPLAIN_FLAGS, methodFlags } from './explain.js';
 
 /** Flags `attrib run` shares with `attrib explain`. */
-const SHARED = new Set(['model', 'method', 'layer', 'baseline', 'backend', 'engine', 'batch-size', 'max-evaluations', 'max-pixels', 'quiet', 'normalize', 'layout', 'resize']);
+const SHARED = new Set(['model', 'method', 'layer', 'baseline', 'backend', 'engine', 'threads', 'batch-size', 'max-evaluations', 'max-pixels', 'quiet', 'normalize', 'layout', 'resize']);
 
 export const RUN_FLAGS: readonly FlagSpec[] = [
   { name: 'inputs', type: 'string', help: 'the dataset: a folder (.npy/.json/.jsonl/.png/.jpg files, recursively), a glob (quote it), or one .npy, .json or .jsonl file' },
@@ -38,7 +38,7 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
 /** Flags of the command, not of the job (the store, resuming, the queue). */
 const NOT_JOB = new Set(['out', 'resume', 'queue', 'status']);
 /** Flags that do not change the results, or have their own field in the settings. */
-const NOT_SETTINGS = new Set([...NOT_JOB, 'quiet', 'model', 'inputs', 'method', 'target', 'metrics']);
+const NOT_SETTINGS = new Set([...NOT_JOB, 'quiet', 'threads', 'model', 'inputs', 'method', 'target', 'metrics']);
 
 /** A job ready to run: the model loaded, the dataset listed, the method configured; `dispose()` frees them. */
 export interface PreparedRun {
@@ -81,7 +81,7 @@ export async function prepareRun(raw: ReadonlyMap<string, string | true>, signal
   if (flags.has('layer') && descriptor.layer === undefined) throw new InvalidArgumentError(`Method '${descriptor.id}' takes no --layer`, { arg: 'layer', method: descriptor.id });
   const quiet = flags.get('quiet') === true;
   await setupBackend(String(flags.get('backend')), quiet);
-  const model = await loadModel(modelPath, engineFor(flags.get('engine'), [descriptor, ...(inner ? [inner] : [])]));
+  const model = await loadModel(modelPath, engineFor(flags.get('engine'), [descriptor, ...(inner ? [inner] : [])], flags.get('threads')));
   let baseline: Awaited<ReturnType<typeof parseBaseline>>;
   const dispose = () => {
     if (baseline instanceof tf.Tensor) baseline.dispose();

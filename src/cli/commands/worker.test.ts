@@ -48,8 +48,8 @@ afterAll(() => {
 });
 
 /** `attrib worker` as a separate process; `keys` collects the items it reports done. */
-function worker(cwd = ROOT): { child: ChildProcess; keys: string[] } {
-  const child = spawn(process.execPath, [BIN, 'worker', '--queue', url, '--lock-duration', '2000'], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+function worker(cwd = ROOT, ...extra: string[]): { child: ChildProcess; keys: string[] } {
+  const child = spawn(process.execPath, [BIN, 'worker', '--queue', url, '--lock-duration', '2000', ...extra], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   const keys: string[] = [];
   child.stderr!.on('data', (d: Buffer) => keys.push(...[...d.toString().matchAll(/^attrib worker: (\S+)$/gm)].map((m) => m[1]!)));
   return { child, keys };
@@ -61,7 +61,7 @@ const flags = (out: string, extra: [string, string | true][] = []) =>
 describe('attrib run --queue and attrib worker', () => {
   it('two workers, one killed with SIGKILL mid-job: every item stored once, identical to a local run; --status shows it', async () => {
     const a = worker();
-    const b = worker();
+    const b = worker(ROOT, '--threads', '1'); // one ONNX Runtime thread: the same numbers
     try {
       const queued = path.join(dir, 'queued');
       const coordinator = runCommand(flags(queued, [['queue', url]]), new AbortController().signal);
