@@ -82,6 +82,12 @@ export interface DifferentiableModel extends ModelAdapter {
    * The caller owns the returned tensor.
    */
   gradients(x: tf.Tensor, objective: Objective, ctx?: CallContext): Promise<tf.Tensor>;
+  /**
+   * Optional `gradients` on host arrays (row-major batch in, row-major gradient of the same shape
+   * out), for engines outside TF.js (ONNX Runtime): gradient methods that build their points on the
+   * host skip the TF.js round trips (upload of the points, download of the gradients) when it exists.
+   */
+  gradientsHost?(data: Float32Array, shape: readonly number[], objective: Objective, ctx?: CallContext): Promise<HostTensor>;
 }
 
 export const isDifferentiable = (m: ModelAdapter): m is DifferentiableModel => m.capabilities.gradients;

@@ -89,7 +89,7 @@ export class GradientShap implements Attributor<GradientShapOptions> {
             pts[o + q] = bd[bo + q]! + a * d;
           }
         }
-        return { points: tf.tensor(pts, [e - s, ...rowShape]), factor: tf.tensor(fac, [e - s, ...rowShape]) };
+        return { points: pts, factor: fac };
       };
       const values = keep(await weightedGradientSum(model, rowShape, n, { count, rowOf, weight, build }, target, run, batchSize, fn));
       const fx = await evaluateObjective(model, x, target, run, batchSize, fn);

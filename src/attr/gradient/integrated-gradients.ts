@@ -78,7 +78,7 @@ export class IntegratedGradients implements Attributor<IntegratedGradientsOption
           const po = (j - s) * e;
           for (let q = 0; q < e; q++) pts[po + q] = bd[o + q]! + a * dd[o + q]!;
         }
-        return { points: tf.tensor(pts, [end - s, ...rowShape]) };
+        return { points: pts };
       };
       const sum = keep(await weightedGradientSum(model, rowShape, n, { count, rowOf, weight, build }, target, run, batchSize, fn));
       const values = keep(tf.tidy(() => tf.mul(sum, diff)));

@@ -39,16 +39,18 @@ export interface WeightedGradientJobs {
   /** Weight of each point's gradient in its row's sum. */
   readonly weight: Float32Array;
   /**
-   * Builds the points [start, end) as one tensor [end − start, ...features], and optionally a per-point
-   * factor applied elementwise to each gradient before weighting. The callee owns both.
+   * Builds the points [start, end) on the host, row-major [end − start, ...features], and optionally
+   * a per-point factor (same layout) applied elementwise to each gradient before weighting.
    */
-  readonly build: (start: number, end: number) => { readonly points: tf.Tensor; readonly factor?: tf.Tensor };
+  readonly build: (start: number, end: number) => { readonly points: Float32Array; readonly factor?: Float32Array };
 }
 
 /**
  * acc[row] = Σ_{points j of row} weight_j · factor_j ⊙ ∇F_t(point_j), in chunks of `batchSize` points:
  * the gradient kernel of Saliency, IG, GradientSHAP and Expected Gradients. Returns [rows, ...features];
- * the caller owns it. The per-row reduction is a matrix product (weights [rows, chunk] × grads [chunk, E]).
+ * the caller owns it. Models with host gradients (ONNX Runtime) take the points as they are built and
+ * the sum runs on the host, each gradient added to its own row only (float64 accumulators); on TF.js
+ * the per-row reduction is a matrix product (weights [rows, chunk] × grads [chunk, E]) on the device.
  */
 export async function weightedGradientSum(
   model: DifferentiableModel,
@@ -60,30 +62,28 @@ export async function weightedGradientSum(
   batchSize: number,
   fn: string,
 ): Promise<tf.Tensor> {
+  if (model.gradientsHost) return hostWeightedGradientSum(model.gradientsHost.bind(model), rowShape, rows, jobs, target, run, batchSize, fn);
   const e = rowShape.reduce((a, b) => a * b, 1);
   let acc = tf.zeros([rows, e]);
   try {
     for (const [s, end] of chunks(jobs.count, batchSize, run)) {
       await run.checkpoint(end - s);
-      const { points, factor: f } = jobs.build(s, end);
+      const built = jobs.build(s, end);
       const ids = jobs.rowOf.subarray(s, end);
+      const points = tf.tensor(built.points, [end - s, ...rowShape]);
       let g: tf.Tensor;
       try {
         g = await model.gradients(points, objectiveFor(target, ids, fn), { rows: ids });
-      } catch (err) {
-        f?.dispose();
-        throw err;
       } finally {
         points.dispose();
       }
       const w = new Float32Array(rows * (end - s));
       for (let j = s; j < end; j++) w[jobs.rowOf[j]! * (end - s) + (j - s)] = jobs.weight[j]!;
       const next = tf.tidy(() => {
-        const gf = f ? tf.mul(g, f) : g;
+        const gf = built.factor ? tf.mul(g, tf.tensor(built.factor, g.shape)) : g;
         return tf.add(acc, tf.matMul(tf.tensor2d(w, [rows, end - s]), tf.reshape(gf, [end - s, e])));
       });
       g.dispose();
-      f?.dispose();
       acc.dispose();
       acc = next;
     }
@@ -94,6 +94,36 @@ export async function weightedGradientSum(
     acc.dispose();
     throw err;
   }
+}
+
+/** `weightedGradientSum` on host gradients: no tensor is made until the result. */
+async function hostWeightedGradientSum(
+  gradientsHost: NonNullable<DifferentiableModel['gradientsHost']>,
+  rowShape: readonly number[],
+  rows: number,
+  jobs: WeightedGradientJobs,
+  target: ResolvedTarget,
+  run: Budget,
+  batchSize: number,
+  fn: string,
+): Promise<tf.Tensor> {
+  const e = rowShape.reduce((a, b) => a * b, 1);
+  const acc = new Float64Array(rows * e);
+  for (const [s, end] of chunks(jobs.count, batchSize, run)) {
+    await run.checkpoint(end - s);
+    const { points, factor } = jobs.build(s, end);
+    const ids = jobs.rowOf.subarray(s, end);
+    const g = (await gradientsHost(points, [end - s, ...rowShape], objectiveFor(target, ids, fn), { rows: ids })).data;
+    for (let j = s; j < end; j++) {
+      const w = jobs.weight[j]!;
+      if (w === 0) continue;
+      const o = jobs.rowOf[j]! * e;
+      const p = (j - s) * e;
+      if (factor) for (let q = 0; q < e; q++) acc[o + q]! += w * factor[p + q]! * g[p + q]!;
+      else for (let q = 0; q < e; q++) acc[o + q]! += w * g[p + q]!;
+    }
+  }
+  return tf.tensor(Float32Array.from(acc), [rows, ...rowShape]);
 }
 
 /** Per-row sums of a [rows, ...] tensor, downloaded. */

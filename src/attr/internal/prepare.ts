@@ -69,7 +69,8 @@ export function bindInputs<M extends ModelAdapter>(model: M, inputs: AttributeOp
       });
     }
   }
-  const withInputs = (x: tf.Tensor, ctx?: CallContext): CallContext => ({ rows: ctx?.rows ?? Array.from({ length: x.shape[0]! }, (_, i) => i), inputs });
+  const hostInputs = (shape: readonly number[], ctx?: CallContext): CallContext => ({ rows: ctx?.rows ?? Array.from({ length: shape[0]! }, (_, i) => i), inputs });
+  const withInputs = (x: tf.Tensor, ctx?: CallContext): CallContext => hostInputs(x.shape, ctx);
   const bound: ModelAdapter = {
     name: model.name,
     inputShape: model.inputShape,
@@ -78,12 +79,17 @@ export function bindInputs<M extends ModelAdapter>(model: M, inputs: AttributeOp
     capabilities: model.capabilities,
     forward: (x, ctx) => model.forward(x, withInputs(x, ctx)),
     ...(model.forwardHost
-      ? { forwardHost: (data: Float32Array, shape: readonly number[], ctx?: CallContext) => model.forwardHost!(data, shape, { rows: ctx?.rows ?? Array.from({ length: shape[0]! }, (_, i) => i), inputs: inputs! }) }
+      ? { forwardHost: (data: Float32Array, shape: readonly number[], ctx?: CallContext) => model.forwardHost!(data, shape, hostInputs(shape, ctx)) }
       : {}),
     dispose: () => undefined,
   };
   if (isDifferentiable(model)) {
-    return { ...bound, capabilities: model.capabilities, gradients: (x: tf.Tensor, o: Objective, ctx?: CallContext) => model.gradients(x, o, withInputs(x, ctx)) } as unknown as M;
+    return {
+      ...bound,
+      capabilities: model.capabilities,
+      gradients: (x: tf.Tensor, o: Objective, ctx?: CallContext) => model.gradients(x, o, withInputs(x, ctx)),
+      ...(model.gradientsHost ? { gradientsHost: (data: Float32Array, shape: readonly number[], o: Objective, ctx?: CallContext) => model.gradientsHost!(data, shape, o, hostInputs(shape, ctx)) } : {}),
+    } as unknown as M;
   }
   return bound as M;
 }

@@ -148,7 +148,7 @@ export class NeuronConductance extends LayerMethod implements Attributor<NeuronC
           const a = nodes[j % steps]!;
           for (let q = 0; q < xe; q++) pts[(j - s) * xe + q] = bd[o + q]! + a * (xd[o + q]! - bd[o + q]!);
         }
-        return { points: tf.tensor(pts, [end - s, ...rowShape]) };
+        return { points: pts };
       };
       const cut = bindInputs(this.model.upTo(this.layer), opts.inputs, n, fn);
       const neuron: ResolvedTarget = { kind: 'index', indices: new Int32Array(n).fill(flat) };

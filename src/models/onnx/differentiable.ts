@@ -187,8 +187,14 @@ class OnnxGradientModel implements DifferentiableModel {
   }
 
   async gradients(x: tf.Tensor, objective: Objective, ctx?: CallContext): Promise<tf.Tensor> {
-    const n = x.shape[0]!;
-    const compiled = await this.compiled(x, ctx);
+    const g = await this.gradientsHost((await x.data()) as Float32Array, x.shape, objective, ctx);
+    return tf.tensor(g.data, x.shape);
+  }
+
+  async gradientsHost(data: Float32Array, shape: readonly number[], objective: Objective, ctx?: CallContext): Promise<HostTensor> {
+    const n = shape[0]!;
+    const per = data.length / n;
+    const compiled = await this.compiledFor(data, shape, ctx);
     const { outputDims } = compiled;
     const session = (this.base.fixedBatch ? 1 : n) <= SMALL_RUN_ROWS && this.opts.smallRunSessionOptions ? await this.smallRunSession(compiled, this.opts.smallRunSessionOptions) : compiled.session;
     const outShape = [n, ...outputDims.slice(1)];
@@ -199,7 +205,8 @@ class OnnxGradientModel implements DifferentiableModel {
       cot = new Float32Array(n * classes);
       objective.targetIndices.forEach((t, i) => (cot[i * classes + t] = 1));
     } else {
-      const y = await this.base.forward(x, ctx);
+      const out = await this.base.forwardHost!(data, shape, ctx);
+      const y = tf.tensor(out.data, [...out.shape]);
       let g: tf.Tensor;
       try {
         g = gradOrRelease((o: tf.Tensor) => tf.sum(objective(o)), y);
@@ -212,20 +219,11 @@ class OnnxGradientModel implements DifferentiableModel {
     // a model exported with a batch fixed at 1 runs its backward one row at a time
     const runs = this.base.fixedBatch ? n : 1;
     const rows = n / runs;
-    const per = x.size / n;
     const out = gradName(this.inputNames[0]!);
-    const grad = new Float32Array(x.size);
-    const data = runs > 1 ? ((await x.data()) as Float32Array) : undefined;
+    let grad: Float32Array | undefined;
     for (let r = 0; r < runs; r++) {
-      const at = Array.from({ length: rows }, (_, k) => r * rows + k);
-      const sub = { rows: at.map((i) => ctx?.rows[i] ?? i), ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) };
-      const xr = data ? tf.tensor(data.subarray(r * per, (r + 1) * per), [1, ...x.shape.slice(1)]) : x;
-      let feeds: Record<string, OrtTensor>;
-      try {
-        feeds = await this.base.buildFeeds(xr, data ? sub : ctx);
-      } finally {
-        if (xr !== x) xr.dispose();
-      }
+      const sub = runs > 1 ? { rows: Array.from({ length: rows }, (_, k) => ctx?.rows[r * rows + k] ?? r * rows + k), ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) } : ctx;
+      const feeds = await this.base.buildHostFeeds(runs > 1 ? data.subarray(r * per, (r + 1) * per) : data, [rows, ...shape.slice(1)], sub);
       feeds[COTANGENT] = new this.ort.Tensor('float32', cot.subarray(r * rows * classes, (r + 1) * rows * classes), [rows, ...outShape.slice(1)]);
       let result: InferenceSession.OnnxValueMapType;
       try {
@@ -233,11 +231,20 @@ class OnnxGradientModel implements DifferentiableModel {
       } catch (e) {
         throw new BackendError(`ONNX Runtime failed to run the gradient graph of '${this.name}': ${(e as Error).message}`, { model: this.name }, e);
       }
-      const t = result[out] as OrtTensor;
-      grad.set(t.data as Float32Array, r * rows * per);
-      t.dispose?.();
+      const t = (result[out] as OrtTensor).data as Float32Array;
+      // one run: ORT's output array is the result (no copy)
+      if (runs === 1) return { data: t, shape: [...shape] };
+      (grad ??= new Float32Array(data.length)).set(t, r * rows * per);
     }
-    return tf.tensor(grad, x.shape);
+    return { data: grad ?? new Float32Array(0), shape: [...shape] };
+  }
+
+  /** `compiled` for a host batch: the probe (on a compile) gets the batch's first row as a tensor. */
+  private compiledFor(data: Float32Array, shape: readonly number[], ctx?: CallContext): Promise<CompiledVjp> {
+    const known = this.vjps.get(shape.slice(1).join('x'));
+    if (known) return known;
+    const row = tf.tensor(data.subarray(0, data.length / shape[0]!), [1, ...shape.slice(1)]);
+    return this.compiled(row, ctx).finally(() => row.dispose());
   }
 
   /**

@@ -122,6 +122,13 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
     return this.inner.gradients(x, objective, ctx);
   }
 
+  gradientsHost(data: Float32Array, shape: readonly number[], objective: Objective, ctx?: CallContext): Promise<HostTensor> {
+    if (!isDifferentiable(this.inner) || !this.inner.gradientsHost) {
+      return Promise.reject(new CapabilityError(`Model '${this.name}' has no host gradients${this.gradientsUnavailable ? ` (${this.gradientsUnavailable})` : ''}`, { model: this.name }));
+    }
+    return this.inner.gradientsHost(data, shape, objective, ctx);
+  }
+
   async activation(x: tf.Tensor, name: string, ctx?: CallContext): Promise<tf.Tensor> {
     this.node(name, 'activation');
     return (await this.variantFor({ outputName: name })).forward(x, ctx);

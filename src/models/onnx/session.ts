@@ -71,6 +71,8 @@ export interface OnnxForwardAdapter extends ModelAdapter {
   readonly inputType: 'float32' | 'int64' | 'int32';
   readonly outputName: string;
   buildFeeds(x: tf.Tensor, ctx?: CallContext): Promise<Record<string, OrtTensor>>;
+  /** `buildFeeds` of a row-major host batch. */
+  buildHostFeeds(data: Float32Array, shape: readonly number[], ctx?: CallContext): Promise<Record<string, OrtTensor>>;
   /** Rows per session run for host batches, once chosen (see `OnnxModelOptions.sessionRows`). */
   readonly sessionRows: number | undefined;
   /**
@@ -191,6 +193,7 @@ export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts:
   };
   return {
     buildFeeds,
+    buildHostFeeds,
     fixedBatch,
     batchAxes,
     inputType,
