@@ -21,6 +21,7 @@ import { fromOnnx } from '../src/models/onnx/node.js';
 import { deletionCurve, insertionCurve } from '../src/metrics/deletion.js';
 import { engineThroughput, igCalls } from './engines.js';
 import { loadModel } from '../src/io/load-model.js';
+import { startTorchSide } from './torch-side.js';
 
 const BATCH = 128;
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 15);
@@ -147,6 +148,9 @@ interface CaptumRow {
   ms: number;
   captumMs: [number, number];
   ratio: number;
+  /** PyTorch's median for the same computation, timed alternately with ours (bench/captum_torch.py), when installed. */
+  torchMs?: number;
+  torchRatio?: number;
 }
 
 /**
@@ -166,6 +170,7 @@ async function captumComparison(): Promise<CaptumRow[]> {
     ['feature-ablation', { featureMask: gridMask([32, 32, 3], 8), batchSize: 16 * 8 }],
   ];
   const out: CaptumRow[] = [];
+  const torch = await startTorchSide(Number(process.env['BENCH_TORCH_THREADS'] ?? 2));
   for (const file of ['model.json', 'model.onnx']) {
     // no on-disk cache: the first call shows the full compile
     const model = await loadModel(referencePath('image_cnn', file), { cacheDir: false });
@@ -181,20 +186,25 @@ async function captumComparison(): Promise<CaptumRow[]> {
         return { ms, d };
       };
       const first = await call();
-      // at least 15 warm calls and 300 ms of them: millisecond calls need many samples for a stable median
+      // at least 15 warm calls and 300 ms of them: millisecond calls need many samples for a stable
+      // median; with PyTorch present, each of our calls is followed by one of its calls
       const warm: number[] = [];
+      const theirs: number[] = [];
       for (let spent = 0; warm.length < Math.max(REPEATS, 15) || spent < 300; ) {
         const { ms } = await call();
         warm.push(ms);
         spent += ms;
+        if (torch) theirs.push(await torch.time(id));
       }
       const ms = median(warm);
       const captumMs = CAPTUM_8[id]!;
-      out.push({ file, engine: first.d.engine ?? '?', method: id, firstMs: first.ms, compileMs: first.d.compileMs ?? 0, ms, captumMs, ratio: ms / captumMs[0] });
-      process.stderr.write(`  captum ${file} ${id}: ${ms.toFixed(2)} ms (${(ms / captumMs[0]).toFixed(2)}× Captum)\n`);
+      const torchMs = torch ? median(theirs) : undefined;
+      out.push({ file, engine: first.d.engine ?? '?', method: id, firstMs: first.ms, compileMs: first.d.compileMs ?? 0, ms, captumMs, ratio: ms / captumMs[0], ...(torchMs ? { torchMs, torchRatio: ms / torchMs } : {}) });
+      process.stderr.write(`  captum ${file} ${id}: ${ms.toFixed(2)} ms (${(ms / captumMs[0]).toFixed(2)}× Captum${torchMs ? `, ${(ms / torchMs).toFixed(2)}× PyTorch's ${torchMs.toFixed(2)} ms` : ''})\n`);
     }
     model.dispose();
   }
+  torch?.close();
   x.dispose();
   return out;
 }
@@ -323,10 +333,11 @@ const igTarget = ONLY && ONLY !== 'engines' ? [] : await igCalls(Math.max(3, Mat
 
 if (captum.length > 0) {
   console.log('Against Captum: reference image CNN, 8 inputs, one call (default engine; warm median; ratio to the low end of Captum\'s range)');
-  console.log('| file | engine | method | first call ms (compile) | warm ms | Captum ms | ratio |');
-  console.log('| --- | --- | --- | ---: | ---: | ---: | ---: |');
+  console.log('| file | engine | method | first call ms (compile) | warm ms | Captum ms | ratio | PyTorch ms (alternated) | ratio to PyTorch |');
+  console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const c of captum) {
-    console.log(`| ${c.file} | ${c.engine} | ${c.method} | ${c.firstMs.toFixed(1)} (${c.compileMs.toFixed(1)}) | ${c.ms.toFixed(2)} | ${c.captumMs[0]}–${c.captumMs[1]} | ${c.ratio.toFixed(2)}× |`);
+    const torch = c.torchMs ? `${c.torchMs.toFixed(2)} | ${c.torchRatio!.toFixed(2)}×` : '– | –';
+    console.log(`| ${c.file} | ${c.engine} | ${c.method} | ${c.firstMs.toFixed(1)} (${c.compileMs.toFixed(1)}) | ${c.ms.toFixed(2)} | ${c.captumMs[0]}–${c.captumMs[1]} | ${c.ratio.toFixed(2)}× | ${torch} |`);
   }
   console.log('');
 }
