@@ -10,6 +10,7 @@ import type { ModelAdapter } from '../models/model.js';
 import { hasPeer, importPeer } from '../models/peers.js';
 import { fromLayersModel, LayersModelAdapter } from '../models/tfjs/layers-model.js';
 import { fromGraphModel } from '../models/tfjs/graph-model.js';
+import { preview } from '../core/preview.js';
 
 /** Limits for untrusted model files. */
 export interface ModelFileLimits {
@@ -187,6 +188,7 @@ export async function readModelArtifacts(file: string, limits: ModelFileLimits =
       if (!w || typeof w.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d) => Number.isInteger(d) && d >= 0)) {
         throw new ModelLoadError(`'${file}': weightsManifest[${gi}] has a malformed weight entry`, { file });
       }
+      checkWeightDtypes(w, file);
       const dtype = w.quantization?.dtype ?? w.dtype;
       const bytes = Object.hasOwn(DTYPE_BYTES, dtype) ? DTYPE_BYTES[dtype] : undefined;
       if (!bytes) throw new ModelLoadError(`'${file}': weight '${w.name}' has unsupported dtype '${w.quantization?.dtype ?? w.dtype}'`, { file, weight: w.name });
@@ -244,6 +246,7 @@ async function loadTfjsModel(file: string, opts: LoadModelOptions): Promise<Mode
   const artifacts = await readModelArtifacts(file, opts);
   const topo = artifacts.modelTopology as Record<string, unknown>;
   const isGraph = artifacts.format === 'graph-model' || 'node' in topo;
+  if (!isGraph) checkLayerNames(topo, file);
   // variables that tfjs-layers made for a model it then failed to build are released (see below)
   let before: ReadonlySet<string> | undefined;
   const handler: tf.io.IOHandler = {
@@ -263,13 +266,91 @@ async function loadTfjsModel(file: string, opts: LoadModelOptions): Promise<Mode
       const tfc = (await importPeer('@tensorflow/tfjs-converter')) as typeof Tfc;
       return fromGraphModel(await tfc.loadGraphModel(handler), { name: opts.name ?? file });
     }
-    return fromLayersModel(await tfl.loadLayersModel(handler), { name: opts.name ?? file });
+    return fromLayersModel(await releasingFailedWeights(() => tfl.loadLayersModel(handler)), { name: opts.name ?? file });
   } catch (e) {
     if (before) releaseNewVariables(before);
     if (e instanceof AttributionError) throw e;
     throw new ModelLoadError(`Cannot build the TF.js model in '${file}': ${(e as Error).message.split('\n')[0]}`, { file }, e);
   } finally {
     done();
+  }
+}
+
+/** Weight dtypes TF.js decodes, and the quantizations it decodes them from. */
+const WEIGHT_DTYPES = new Set(['float32', 'int32', 'bool']);
+const QUANTIZED: Readonly<Record<string, readonly string[]>> = { uint8: ['float32', 'int32'], uint16: ['float32', 'int32'], float16: ['float32'] };
+
+/**
+ * A weight's dtype and quantization as TF.js decodes them: checked here because TF.js throws from the
+ * middle of decoding a manifest, after making the tensors of the weights before it (never released).
+ */
+function checkWeightDtypes(w: WeightSpec, file: string): void {
+  const q = (w as { quantization?: unknown }).quantization;
+  if (typeof w.dtype !== 'string' || !WEIGHT_DTYPES.has(w.dtype)) {
+    throw new ModelLoadError(`'${file}': weight '${preview(w.name)}' has unsupported dtype ${typeof w.dtype === 'string' ? `'${w.dtype.slice(0, 80)}'` : preview(w.dtype)}`, { file, weight: preview(w.name) });
+  }
+  if (q === undefined) return;
+  const qd = isObject(q) ? q['dtype'] : undefined;
+  const allowed = typeof qd === 'string' && Object.hasOwn(QUANTIZED, qd) ? QUANTIZED[qd] : undefined;
+  if (!isObject(q) || !allowed || !allowed.includes(w.dtype)) {
+    throw new ModelLoadError(`'${file}': weight '${preview(w.name)}' has an unsupported quantization ${preview(q)} for dtype '${w.dtype}'`, { file, weight: preview(w.name) });
+  }
+  if (qd !== 'float16' && !(Number.isFinite(q['min']) && Number.isFinite(q['scale']))) {
+    throw new ModelLoadError(`'${file}': weight '${preview(w.name)}' is quantized to ${qd} without finite "min" and "scale"`, { file, weight: preview(w.name) });
+  }
+}
+
+/** tfjs-layers' rule for tensor (and so layer) names. */
+const TENSOR_NAME = /^[A-Za-z0-9][-A-Za-z0-9._/]*$/;
+
+/**
+ * Refuses a layer whose `config.name` tfjs-layers would reject when it names the layer's weights:
+ * it throws only after making the initial value, a tensor it never releases.
+ */
+function checkLayerNames(topo: unknown, file: string): void {
+  const stack: unknown[] = [topo];
+  for (let seen = 0; stack.length > 0 && seen < 1_000_000; seen++) {
+    const v = stack.pop();
+    if (Array.isArray(v)) stack.push(...v);
+    else if (isObject(v)) {
+      const config = v['config'];
+      if (typeof v['class_name'] === 'string' && isObject(config) && 'name' in config) {
+        const name = config['name'];
+        if (name !== null && name !== undefined && (typeof name !== 'string' || !TENSOR_NAME.test(name))) {
+          throw new ModelLoadError(`Layer name ${preview(name)} in '${file}' is not a valid TF.js name (a letter or digit, then letters, digits, '-', '.', '_' or '/')`, { file, layer: preview(name) });
+        }
+      }
+      for (const child of Object.values(v)) if (typeof child === 'object' && child !== null) stack.push(child);
+    }
+  }
+}
+
+type LoadWeights = (weights: tf.NamedTensorMap, strict?: boolean) => void;
+
+/**
+ * Runs one (serialized) layers-model build with tfjs-layers' `loadWeights` wrapped so that, when it
+ * throws (a manifest weight that no layer has, a shape that differs), the weight tensors it was given
+ * are disposed: tfjs-layers decodes them before matching and releases them only on success. The
+ * wrapper is in place for this build only, so other callers of tfjs-layers keep its own behaviour.
+ */
+async function releasingFailedWeights<T>(build: () => Promise<T>): Promise<T> {
+  let owner: object | null = tfl.LayersModel.prototype;
+  while (owner && !Object.prototype.hasOwnProperty.call(owner, 'loadWeights')) owner = Object.getPrototypeOf(owner) as object | null;
+  if (!owner) return build();
+  const target = owner as { loadWeights: LoadWeights };
+  const original = target.loadWeights;
+  target.loadWeights = function (this: unknown, weights: tf.NamedTensorMap, strict?: boolean): void {
+    try {
+      original.call(this, weights, strict);
+    } catch (e) {
+      tf.dispose(Object.values(weights));
+      throw e;
+    }
+  };
+  try {
+    return await build();
+  } finally {
+    target.loadWeights = original;
   }
 }
 
