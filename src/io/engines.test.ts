@@ -57,6 +57,25 @@ describe('engine auto (the default)', () => {
     slow.dispose();
   });
 
+  it('on ONNX Runtime, IG does not depend on how its points are chunked: the same bits for any batch size', async () => {
+    const model = (await loadModel(referencePath('image_cnn', 'model.onnx'), { cacheDir: false })) as DifferentiableModel;
+    const x = examples('image_cnn');
+    const target = reference('image_cnn').targets;
+    const before = tf.memory().numTensors;
+    const runs: Float32Array[] = [];
+    // each gradient is added to its own row in float64 (host gradients), so paced or fixed chunks agree
+    for (const batchSize of [400, 37, 1]) {
+      const a = await new IntegratedGradients(model).attribute(x, { target, steps: 50, batchSize });
+      runs.push((await a.values.data()) as Float32Array);
+      a.dispose();
+    }
+    expect(runs[1]).toEqual(runs[0]);
+    expect(runs[2]).toEqual(runs[0]);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    model.dispose();
+  });
+
   it('threads: ONNX Runtime on one thread gives the same attributions; a bad count is refused before loading', async () => {
     const file = referencePath('image_cnn', 'model.json');
     const x = examples('image_cnn');
