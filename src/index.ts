@@ -159,6 +159,8 @@ export {
 export type { PixelNormalization, ImageLayout, ResizePolicy, ResizeInfo, Preprocessing, PreprocessOptions } from './io/preprocess.js';
 export { parseLabels, parseFeatureNames, checkLabels, isSparseLabels, MAX_NAMES } from './io/labels.js';
 export type { ClassLabels } from './io/labels.js';
+export { modelMetadata } from './io/model-metadata.js';
+export type { ModelMetadataDefaults } from './io/model-metadata.js';
 
 export { deletionCurve, insertionCurve, trapezoid } from './metrics/deletion.js';
 export type { Curve, CurveOptions } from './metrics/deletion.js';

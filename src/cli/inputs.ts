@@ -6,8 +6,9 @@ import type { Baseline, Target } from '../core/types.js';
 import { isHooked, type ModelAdapter } from '../models/model.js';
 import { decodeImage, type ImageData01 } from '../io/image.js';
 import { isSparseLabels, parseFeatureNames, parseLabels, type ClassLabels } from '../io/labels.js';
-import { displayImages, IMAGE_LAYOUTS, inferLayout, preprocessImage, RESIZE_POLICIES, transposeImage, type ImageLayout, type PixelNormalization, type Preprocessing, type ResizePolicy } from '../io/preprocess.js';
+import { describeNormalization, displayImages, IMAGE_LAYOUTS, inferLayout, preprocessImage, RESIZE_POLICIES, transposeImage, type ImageLayout, type PixelNormalization, type Preprocessing, type ResizePolicy } from '../io/preprocess.js';
 import { parseNpy } from '../io/npy.js';
+import { modelMetadata } from '../io/model-metadata.js';
 import { parseTensorJson, type TensorData } from '../io/tensor-json.js';
 import { gridMask, type FeatureMask } from '../attr/masks.js';
 import { blurBaseline, noiseBaseline } from '../attr/baselines.js';
@@ -38,6 +39,25 @@ export interface ImageOptions {
   /** Default: from the model's input shape (channels first when dim 1 is 1 or 3 and the last dim is not). */
   readonly layout?: ImageLayout;
   readonly resize?: ResizePolicy;
+}
+
+/**
+ * The image options the user left out (`--normalize`, `--layout`), from the model's metadata
+ * (`modelMetadata`), with the words of a note saying what was taken, if anything.
+ */
+export function imageOptionsFromModel(model: ModelAdapter, given: ImageOptions): { readonly options: ImageOptions; readonly taken: readonly string[] } {
+  const meta = modelMetadata(model);
+  const taken: string[] = [];
+  let options = given;
+  if (given.normalize === undefined && meta.normalize) {
+    options = { ...options, normalize: meta.normalize.value };
+    taken.push(`normalisation ${describeNormalization(meta.normalize.value)} ('${meta.normalize.keys}')`);
+  }
+  if (given.layout === undefined && meta.layout) {
+    options = { ...options, layout: meta.layout.value };
+    taken.push(`layout ${meta.layout.value} ('${meta.layout.key}')`);
+  }
+  return { options, taken };
 }
 
 /** `--normalize`, `--layout`, `--resize` (explain and evaluate). */

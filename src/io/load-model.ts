@@ -130,6 +130,7 @@ async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: 
       layerShapes,
       ...(model.embeddingOfInput === undefined ? {} : { embeddingOfInput: model.embeddingOfInput }),
       ...(model.embeddingRows === undefined ? {} : { embeddingRows: model.embeddingRows }),
+      ...(model.metadata === undefined ? {} : { metadata: model.metadata }),
       ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
       ...(opts.threads === undefined ? {} : { intraOpNumThreads: opts.threads }),
     });
@@ -144,6 +145,13 @@ async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: 
   }
   model.dispose();
   return onnxModel;
+}
+
+/** The entries of `o` whose values are neither null nor undefined (TF.js's metadata type). */
+function definedValues(o: Record<string, unknown>): { [key: string]: {} } {
+  const out: { [key: string]: {} } = {};
+  for (const [k, v] of Object.entries(o)) if (v !== null && v !== undefined) out[k] = v;
+  return out;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -173,7 +181,7 @@ export async function readModelArtifacts(file: string, limits: ModelFileLimits =
     throw new ModelLoadError(`'${file}' is not a TF.js model.json (no "modelTopology")`, { file });
   }
   if (!isObject(json.modelTopology)) throw new ModelLoadError(`'${file}': "modelTopology" must be an object`, { file });
-  const mj = json as { modelTopology: object; weightsManifest?: unknown; format?: string; generatedBy?: string; convertedBy?: string };
+  const mj = json as { modelTopology: object; weightsManifest?: unknown; format?: string; generatedBy?: string; convertedBy?: string; userDefinedMetadata?: unknown };
   const manifest = mj.weightsManifest ?? [];
   if (!Array.isArray(manifest)) throw new ModelLoadError(`'${file}': "weightsManifest" must be an array`, { file });
   const dir = path.dirname(path.resolve(file));
@@ -239,6 +247,7 @@ export async function readModelArtifacts(file: string, limits: ModelFileLimits =
     ...(mj.format ? { format: mj.format } : {}),
     ...(mj.generatedBy ? { generatedBy: mj.generatedBy } : {}),
     ...(mj.convertedBy ? { convertedBy: mj.convertedBy } : {}),
+    ...(isObject(mj.userDefinedMetadata) ? { userDefinedMetadata: definedValues(mj.userDefinedMetadata) } : {}),
   };
 }
 

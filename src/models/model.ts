@@ -62,6 +62,13 @@ export interface ModelAdapter {
   readonly inputNames?: readonly string[];
   /** What each input is (dtype, role, batch axis), when the adapter declares it; see `inputSpecsOf`. */
   readonly inputSpecs?: readonly InputSpec[] | undefined;
+  /**
+   * Key/value metadata the model file carries, when the adapter read any: an ONNX file's
+   * `metadata_props` (with `producer` and `description` from its header), a TF.js layers model's
+   * `userDefinedMetadata` (values that are not strings as JSON). `modelMetadata` (io) reads class
+   * labels and preprocessing from it.
+   */
+  readonly metadata?: Readonly<Record<string, string>>;
   /** Why `capabilities.gradients` is false, when the adapter knows (e.g. its input is token ids). */
   readonly gradientsUnavailable?: string | undefined;
   /** Batched forward pass. The returned tensor is owned by the caller. */

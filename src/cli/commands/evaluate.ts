@@ -15,7 +15,7 @@ import { roadCurve } from '../../metrics/road.js';
 import { complexity, sparseness } from '../../metrics/complexity.js';
 import { parseFlags, type FlagSpec } from '../args.js';
 import { engineFor } from '../backend.js';
-import { checkFeatureMaskSpec, featureMaskForInput, IMAGE_FLAGS, imageOptions, parseBaseline, parseTarget, readInput, readTensorFile } from '../inputs.js';
+import { checkFeatureMaskSpec, featureMaskForInput, IMAGE_FLAGS, imageOptions, imageOptionsFromModel, parseBaseline, parseTarget, readInput, readTensorFile } from '../inputs.js';
 import { checkOut, writeAtomically, writeFileAtomically } from '../outputs.js';
 import { MAX_IMAGE_PIXELS } from '../../io/image.js';
 import { curveSvg, type CurveSeries } from '../../viz/curves.js';
@@ -100,7 +100,10 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
   let input: Awaited<ReturnType<typeof readInput>>;
   let baseline: Awaited<ReturnType<typeof parseBaseline>>;
   try {
-    input = await readInput(inputFile, model, { ...imageOpts, maxPixels: flags.get('max-pixels') as number | undefined });
+    // what the user left out and the model's metadata says: normalisation, layout
+    const fromModel = imageOptionsFromModel(model, imageOpts);
+    if (fromModel.taken.length > 0 && flags.get('quiet') !== true) process.stderr.write(`attrib: note: from the model's metadata: ${fromModel.taken.join(', ')}\n`);
+    input = await readInput(inputFile, model, { ...fromModel.options, maxPixels: flags.get('max-pixels') as number | undefined });
   } catch (e) {
     model.dispose();
     throw e;

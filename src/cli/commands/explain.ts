@@ -1,15 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { findMethod, METHODS, type MethodDescriptor } from '../../methods.js';
 import type { Vocabulary } from '../../io/vocab.js';
-import { InvalidArgumentError } from '../../core/errors.js';
+import { AttributionError, InvalidArgumentError } from '../../core/errors.js';
 import type { AttributeOptions, MethodId } from '../../core/types.js';
 import { loadModel } from '../../io/load-model.js';
 import { engineFor } from '../backend.js';
 import type { ModelAdapter } from '../../models/model.js';
 import { kebab, parseFlags, type FlagSpec, type FlagValue } from '../args.js';
-import { checkFeatureMaskSpec, checkNamedInputs, featureMaskForInput, IMAGE_FLAGS, imageOptions, parseBaseline, parseTarget, readFeatureNames, readInput, readLabels, readNamedInputs, readTextLines, readVocabulary, textInput, type ImageOptions, type LoadedInput } from '../inputs.js';
+import { checkFeatureMaskSpec, checkNamedInputs, featureMaskForInput, IMAGE_FLAGS, imageOptions, imageOptionsFromModel, parseBaseline, parseTarget, readFeatureNames, readInput, readLabels, readNamedInputs, readTextLines, readVocabulary, textInput, type ImageOptions, type LoadedInput } from '../inputs.js';
 import { checkOut, resultJson, resizeWords, writeResult, type ResultContext } from '../outputs.js';
 import { checkLabels, type ClassLabels } from '../../io/labels.js';
+import { modelMetadata } from '../../io/model-metadata.js';
 import { ProgressBar } from '../progress.js';
 import { MAX_IMAGE_PIXELS } from '../../io/image.js';
 import { MAX_ROWS_PER_CALL } from '../../core/budget.js';
@@ -79,8 +80,8 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
   const maskSpec = flags.get('feature-mask');
   if (typeof maskSpec === 'string') checkFeatureMaskSpec(maskSpec);
   checkSteps(flags, descriptor);
-  const names = await readNames(flags);
-  const imageOpts = imageOptions(flags);
+  let names = await readNames(flags);
+  let imageOpts = imageOptions(flags);
   // the wrapped method counts too (noise-tunnel around guided backprop needs TF.js)
   const engine = engineFor(flags.get('engine'), [descriptor, ...(inner ? [inner] : [])], flags.get('threads'));
   const model = await loadModel(modelPath, engine);
@@ -97,6 +98,12 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
     }
     const extra = flags.get('inputs');
     if (typeof extra === 'string') checkNamedInputs(extra, model);
+    // what the user left out and the model's metadata says: normalisation, layout, class labels
+    const fromModel = imageOptionsFromModel(model, imageOpts);
+    imageOpts = fromModel.options;
+    const taken = [...fromModel.taken];
+    names = withModelLabels(names, model, taken);
+    if (taken.length > 0 && flags.get('quiet') !== true) process.stderr.write(`attrib: note: from the model's metadata: ${taken.join(', ')}\n`);
     input = await loadInput(flags, model, imageOpts);
     checkNames(names, input.x, model);
   } catch (e) {
@@ -208,6 +215,24 @@ export async function readNames(flags: ReadonlyMap<string, FlagValue>): Promise<
     ...(typeof labelsFile === 'string' ? { labels: { ...(await readLabels(labelsFile)), file: labelsFile } } : {}),
     ...(typeof namesFile === 'string' ? { featureNames: { names: await readFeatureNames(namesFile), file: namesFile } } : {}),
   };
+}
+
+/**
+ * `--labels` left out: the class labels of the model's metadata (`modelMetadata`), when the model's
+ * output size is known and they fit it (metadata is advice: labels that do not fit are not used).
+ */
+export function withModelLabels(names: Names, model: ModelAdapter, taken: string[]): Names {
+  const meta = names.labels ? undefined : modelMetadata(model).labels;
+  const outShape = model.outputShape;
+  if (!meta || !outShape || !outShape.slice(1).every((d) => typeof d === 'number')) return names;
+  try {
+    checkLabels(meta.labels, (outShape.slice(1) as number[]).reduce((a, b) => a * b, 1), meta.sparse, meta.key);
+  } catch (e) {
+    if (e instanceof AttributionError) return names;
+    throw e;
+  }
+  taken.push(`class labels ('${meta.key}')`);
+  return { ...names, labels: { labels: meta.labels, sparse: meta.sparse, file: `the model's metadata ${meta.key}` } };
 }
 
 /** Checks the names against the input and the model before any work: one name per feature, labels within the outputs. */

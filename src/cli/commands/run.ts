@@ -15,7 +15,7 @@ import { digest, modelDigest, type JobSettings, type Json } from '../../jobs/set
 import { ResultStore } from '../../jobs/store.js';
 import { kebab, parseFlags, type FlagSpec, type FlagValue } from '../args.js';
 import { engineFor, setupBackend } from '../backend.js';
-import { checkFeatureMaskSpec, featureMaskForInput, imageOptions, parseBaseline, readFeatureMask, readInput } from '../inputs.js';
+import { checkFeatureMaskSpec, featureMaskForInput, imageOptions, imageOptionsFromModel, parseBaseline, readFeatureMask, readInput } from '../inputs.js';
 import { ProgressBar } from '../progress.js';
 import { EXPLAIN_FLAGS, methodFlags } from './explain.js';
 
@@ -99,7 +99,8 @@ export async function prepareRun(raw: ReadonlyMap<string, string | true>, signal
     }
     const layer = flags.get('layer');
     const method = descriptor.create(model, { ...(inner ? { inner: inner.id as MethodId } : {}), ...(typeof layer === 'string' ? { layer } : {}), options: opts });
-    const imageOpts = imageOptions(flags);
+    // what the user left out and the model's metadata says: normalisation, layout
+    const imageOpts = imageOptionsFromModel(model, imageOptions(flags)).options;
     const maxPixels = flags.get('max-pixels') as number | undefined;
     const job: Job = {
       model,

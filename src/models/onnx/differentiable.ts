@@ -48,6 +48,8 @@ export interface OnnxAdapterOptions extends OnnxModelOptions {
    * CNN's backward at 8 rows: 1.04–1.12 ms on one thread, 1.32–1.56 ms on two; equal at 32 rows).
    */
   readonly smallRunSessionOptions?: InferenceSession.SessionOptions;
+  /** Metadata of the model this one was made from (a TF.js model exported to ONNX): see `ModelAdapter.metadata`. */
+  readonly metadata?: Readonly<Record<string, string>>;
   /** @internal the clock of the model this one is a rewired copy of */
   readonly clock?: CompileClock;
 }

@@ -43,6 +43,8 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
   readonly outputShape?: readonly (number | null)[];
   readonly inputNames: readonly string[];
   readonly gradientsUnavailable?: string;
+  /** The file's `metadata_props`, producer and description (see `ModelAdapter.metadata`). */
+  readonly metadata?: Readonly<Record<string, string>>;
   private readonly variants = new Map<string, Promise<ModelAdapter>>();
   private readonly sessions = new Map<string, Promise<InferenceSession>>();
   private readonly nodes: readonly { readonly name: string; readonly op: string; readonly inputs: readonly string[] }[];
@@ -56,7 +58,7 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
     private readonly ort: { readonly Tensor: new (type: string, data: unknown, dims: readonly number[]) => OrtTensor },
     /** Compile time of this model, its rewired copies and its sessions (milliseconds, cumulative). */
     private readonly clock: { readonly ms: number } = { ms: 0 },
-    layers: { readonly layers?: ReadonlyMap<string, string>; readonly embeddingOfInput?: string; readonly embeddingRows?: number } = {},
+    layers: { readonly layers?: ReadonlyMap<string, string>; readonly embeddingOfInput?: string; readonly embeddingRows?: number; readonly metadata?: Readonly<Record<string, string>> } = {},
   ) {
     this.name = inner.name;
     this.inputShape = inner.inputShape;
@@ -66,6 +68,8 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
     if (why) this.gradientsUnavailable = why;
     const only = layers.layers;
     this.nodes = only ? hookNodes(proto).filter((n) => only.has(n.name)).map((n) => ({ ...n, op: only.get(n.name)! })) : hookNodes(proto);
+    const metadata = { ...layers.metadata, ...onnxMetadata(proto) };
+    if (Object.keys(metadata).length > 0) this.metadata = metadata;
     if (layers.embeddingOfInput !== undefined) this.embeddingOfInput = layers.embeddingOfInput;
     if (layers.embeddingRows !== undefined) this.embeddingRows = layers.embeddingRows;
   }
@@ -369,4 +373,15 @@ export async function probeShapes(proto: ModelProto, names: readonly string[], i
     // shapes stay unknown: hookShape says so
   }
   return shapes;
+}
+
+/** An ONNX file's `metadata_props` (at most 1 MiB a value), `producer` and `description`. */
+function onnxMetadata(proto: ModelProto): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of proto.metadataProps ?? []) if (p.key && typeof p.value === 'string' && p.value.length <= 1 << 20) out[p.key] = p.value;
+  const producer = [proto.producerName, proto.producerVersion].filter((v) => v).join(' ');
+  if (producer && out['producer'] === undefined) out['producer'] = producer;
+  const description = proto.docString || proto.graph?.docString;
+  if (description && out['description'] === undefined) out['description'] = description.slice(0, 1 << 20);
+  return out;
 }

@@ -24,6 +24,8 @@ export interface OnnxLoadOptions extends OnnxModelOptions {
    * skips the compile; only its session is created (see `diagnostics.compileMs`).
    */
   readonly cacheDir?: CacheDirOption;
+  /** Metadata of the model the bytes were exported from (TF.js), kept beside the file's own (`ModelAdapter.metadata`). */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /**

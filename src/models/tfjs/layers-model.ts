@@ -54,6 +54,8 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
   readonly outputShape: readonly (number | null)[];
   /** All input names, the attributed one first. */
   readonly inputNames: readonly string[];
+  /** The model's `userDefinedMetadata` as strings (see `ModelAdapter.metadata`). */
+  readonly metadata?: Readonly<Record<string, string>>;
   /** Name of the Embedding layer that reads the attributed input (token ids), if any. */
   readonly embeddingOfInput: string | undefined;
   /** Rows of that Embedding layer (its `inputDim`): token ids must be below it. */
@@ -80,6 +82,8 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
       });
     }
     this.name = opts.name ?? model.name;
+    const meta = stringEntries(model.getUserDefinedMetadata());
+    if (meta) this.metadata = meta;
     const names = (model as unknown as { inputNames?: string[] }).inputNames ?? graph.inputs.map((_, i) => `input_${i}`);
     const attributed = opts.input === undefined ? 0 : names.indexOf(opts.input);
     if (attributed < 0) {
@@ -365,3 +369,14 @@ function checkShape(x: tf.Tensor, want: readonly (number | null)[], name: string
  * ```
  */
 export const fromLayersModel = (model: LayersModel, opts: LayersModelOptions = {}): LayersModelAdapter => new LayersModelAdapter(model, opts);
+
+/** Metadata values as strings (JSON for the others, at most 1 MiB each), or undefined when there are none. */
+function stringEntries(meta: unknown): Readonly<Record<string, string>> | undefined {
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(meta)) {
+    const text = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+    if (text.length <= 1 << 20) out[k] = text;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
