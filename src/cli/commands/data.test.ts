@@ -5,8 +5,11 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DATA_DIR, dataNpy } from '../../../test/data-reference.js';
 import { attrib } from '../../../test/run-cli.js';
+import { exitCodeFor } from '../../core/errors.js';
 import { leaveOneOutCorrelation } from '../../data/evaluation.js';
-import { parseNpy } from '../../io/npy.js';
+import { encodeNpy, parseNpy } from '../../io/npy.js';
+import { floatTensor, intAttr, makeModel, node } from '../../models/onnx/graph/build.js';
+import { encodeModel } from '../../models/onnx/grad/compile.js';
 import { dataCommand } from './data.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'attrib-data-'));
@@ -56,11 +59,35 @@ describe('attrib data', () => {
     expect(await run('model.json')).toEqual(await run('model.onnx'));
   });
 
-  it('bad input exits 2 with one line on stderr', async () => {
-    const r = await attrib('data', '--model', f('models/lr.onnx'), '--train-x', f('arrays/train-x.npy'), '--train-y', f('arrays/test-y.npy'), '--test-x', f('arrays/test-x.npy'), '--test-y', f('arrays/test-y.npy'), '--out', path.join(dir, 'x.npy'));
+  it('bad input exits 2 with one line on stderr naming what was wrong', async () => {
+    // labels out of range for the 3 logits; a model with an op that has no gradient rule (Hardmax) between two dense layers
+    const y = dataNpy('arrays/test-y.npy');
+    writeFileSync(path.join(dir, 'bad-y.npy'), encodeNpy({ shape: y.shape, dtype: 'int32', data: Int32Array.from(y.data, (v, i) => (i === 7 ? 3 : v)) }));
+    const hardmax = makeModel({
+      nodes: [node('Gemm', ['x', 'W', 'b'], ['h'], [intAttr('transB', 1)]), node('Hardmax', ['h'], ['r']), node('Gemm', ['r', 'V', 'c'], ['y'], [intAttr('transB', 1)])],
+      inputs: [{ name: 'x', shape: ['n', 13] }],
+      outputs: [{ name: 'y', shape: ['n', 3] }],
+      initializers: [floatTensor('W', [4, 13], new Array(52).fill(0.1)), floatTensor('b', [4], [0, 0, 0, 0]), floatTensor('V', [3, 4], new Array(12).fill(0.1)), floatTensor('c', [3], [0, 0, 0])],
+    });
+    writeFileSync(path.join(dir, 'hardmax.onnx'), encodeModel(hardmax));
+    const base = { model: f('models/lr.onnx'), 'train-x': f('arrays/train-x.npy'), 'train-y': f('arrays/train-y.npy'), 'test-x': f('arrays/test-x.npy'), 'test-y': f('arrays/test-y.npy'), out: path.join(dir, 'x.npy') };
+    const cases: [Partial<typeof base> & Record<string, string>, string][] = [
+      [{ 'train-y': f('arrays/test-y.npy') }, 'shape_mismatch'], // 50 labels for 128 rows
+      [{ 'test-y': path.join(dir, 'bad-y.npy') }, 'got 3 at example 7'],
+      [{ model: path.join(dir, 'hardmax.onnx') }, "'Hardmax'"],
+      [{ method: 'trak', 'projection-dim': '100' }, 'projection'], // the LR has 42 parameters
+    ];
+    // one run through the binary (exit 2, one line), the rest through the command: the same error reaches main.ts
+    const r = await attrib('data', ...Object.entries({ ...base, ...cases[0]![0] }).flatMap(([k, v]) => [`--${k}`, v]));
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toContain('shape_mismatch');
+    expect(r.stderr).toContain(cases[0]![1]);
+    for (const [change, says] of cases.slice(1)) {
+      const e = await dataCommand(new Map(Object.entries({ ...base, ...change, quiet: 'true' }))).catch((err: unknown) => err);
+      expect(exitCodeFor(e), JSON.stringify(change)).toBe(2);
+      expect((e as Error).message).not.toContain('\n');
+      expect((e as Error).message).toContain(says);
+    }
   });
 
   it('MAGIC needs the trainer settings, and with them trains and scores', async () => {
