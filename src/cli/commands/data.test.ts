@@ -29,6 +29,13 @@ describe('attrib data', () => {
     expect(leaveOneOutCorrelation(t.data, dataNpy('reference/lr-loo.npy').data, 50, 128).pearson).toBeGreaterThan(0.89);
   });
 
+  it('--batch-mib streams the training set in smaller batches without changing the scores', async () => {
+    const [a, b] = [path.join(dir, 'dot-a.npy'), path.join(dir, 'dot-b.npy')];
+    await dataCommand(args('lr', { method: 'grad-dot', out: a }));
+    await dataCommand(args('lr', { method: 'grad-dot', 'batch-mib': '0.002', out: b })); // 6 rows of 42 doubles
+    expect(parseNpy(new Uint8Array(readFileSync(b))).data).toEqual(parseNpy(new Uint8Array(readFileSync(a))).data);
+  });
+
   it('--out DIR adds result.json with sorted top proponents and opponents, and report.html', async () => {
     const out = path.join(dir, 'trak');
     await dataCommand(args('mlp', { method: 'trak', l2: '0.001', top: '3', out }));
