@@ -7,6 +7,7 @@ import { linearDatamodelingScore } from '../src/data/evaluation.js';
 import { gradientMatrix } from '../src/data/gradients.js';
 import { InfluenceFunctions } from '../src/data/influence.js';
 import { Magic, trainFullBatch } from '../src/data/magic.js';
+import { retrainedLds, trainerRetrain } from '../src/data/retraining.js';
 import { OnnxTrainingModel } from '../src/data/onnx/training-model.js';
 import { Trak } from '../src/data/trak.js';
 import { GradientSimilarity } from '../src/data/grad-similarity.js';
@@ -54,7 +55,7 @@ const testSet = (m: number): Examples => ({ x: { shape: [m, D], data: wine.test.
 
 /**
  * Runs the setup: MAGIC's scores (and the baselines' at θ_T), then for each α `subsets` random subsets
- * of round(α·n) kept examples retrained from θ_0 by the same trainer; LDS per method and α.
+ * of round(α·n) kept examples retrained from θ_0 by the same trainer ({@link retrainedLds}); LDS per method and α.
  */
 export async function magicLds(s: MagicSetup): Promise<{ lds: Record<string, number[]>; trainLoss: number; testAccuracy: number }> {
   const train = wine.train;
@@ -94,24 +95,12 @@ export async function magicLds(s: MagicSetup): Promise<{ lds: Record<string, num
     using dot = await new GradientSimilarity(trained).attribute(train, test);
     scores['grad-dot'] = dot.values.dataSync() as Float32Array;
   }
-  const subsetRng = new Rng(s.seed + 1);
+  // the ground truth, one seeded set of subsets per α (seed + 1 + its index), retrained by the same trainer
+  const retrain = trainerRetrain(model, train, test, recipe);
   const lds: Record<string, number[]> = Object.fromEntries(Object.keys(scores).map((k) => [k, []]));
-  for (const alpha of s.alphas) {
-    const keep = Math.round(alpha * n);
-    const subsets = new Float64Array(s.subsets * n);
-    const losses = new Float64Array(s.subsets * m);
-    for (let k = 0; k < s.subsets; k++) {
-      const order = Array.from({ length: n }, (_, j) => j);
-      for (let j = n - 1; j > 0; j--) {
-        const r = subsetRng.int(j + 1);
-        [order[j], order[r]] = [order[r]!, order[j]!];
-      }
-      for (const j of order.slice(0, keep)) subsets[k * n + j] = 1;
-      const w = subsets.subarray(k * n, (k + 1) * n);
-      const retrained = await trainFullBatch(model, train, { ...recipe, weights: w });
-      losses.set((await gradientMatrix(model, test, 'cross-entropy', { theta: retrained.theta })).value, k * m);
-    }
-    for (const [name, sc] of Object.entries(scores)) lds[name]!.push(linearDatamodelingScore(sc, m, n, subsets, losses).lds);
+  for (const [a, alpha] of s.alphas.entries()) {
+    const truth = await retrainedLds(scores['magic']!, m, n, retrain, { alpha, subsets: s.subsets, seed: s.seed + 1 + a });
+    for (const [name, sc] of Object.entries(scores)) lds[name]!.push(linearDatamodelingScore(sc, m, n, truth.subsets, truth.losses).lds);
   }
   return { lds, trainLoss, testAccuracy: s.baselines ? correct / m : NaN };
 }
