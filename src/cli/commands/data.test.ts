@@ -52,6 +52,29 @@ describe('attrib data', () => {
     expect(readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('test example 0');
   });
 
+  it('--out DIR on image inputs [n, 1, 6, 6]: the report draws each test image beside its proponents and opponents', async () => {
+    const rng = (k: number) => Math.sin(k * 12.9898) * 0.5;
+    const flat = makeModel({
+      nodes: [node('Flatten', ['x'], ['f']), node('Gemm', ['f', 'W', 'b'], ['y'], [intAttr('transB', 1)])],
+      inputs: [{ name: 'x', shape: ['n', 1, 6, 6] }],
+      outputs: [{ name: 'y', shape: ['n', 2] }],
+      initializers: [floatTensor('W', [2, 36], Array.from({ length: 72 }, (_, k) => rng(k))), floatTensor('b', [2], [0, 0])],
+    });
+    writeFileSync(path.join(dir, 'image.onnx'), encodeModel(flat));
+    const images = (n: number, name: string) => {
+      writeFileSync(path.join(dir, `${name}-x.npy`), encodeNpy({ shape: [n, 1, 6, 6], dtype: 'float32', data: Float32Array.from({ length: n * 36 }, (_, k) => rng(k + 1000 * n)) }));
+      writeFileSync(path.join(dir, `${name}-y.npy`), encodeNpy({ shape: [n], dtype: 'int32', data: Int32Array.from({ length: n }, (_, i) => i % 2) }));
+    };
+    images(12, 'img-train');
+    images(3, 'img-test');
+    const out = path.join(dir, 'image-report');
+    const a = new Map<string, string | true>(Object.entries({ model: path.join(dir, 'image.onnx'), 'train-x': path.join(dir, 'img-train-x.npy'), 'train-y': path.join(dir, 'img-train-y.npy'), 'test-x': path.join(dir, 'img-test-x.npy'), 'test-y': path.join(dir, 'img-test-y.npy'), method: 'grad-dot', top: '2', quiet: 'true', out }));
+    await dataCommand(a);
+    const html = readFileSync(path.join(out, 'report.html'), 'utf8');
+    expect(html.match(/<img src="data:image\/png;base64,/g)).toHaveLength(3 * (1 + 2 + 2));
+    expect(html).toContain('alt="test 2"');
+  });
+
   it('a TF.js layers model.json is exported to ONNX and scored like its .onnx twin', async () => {
     const ref = path.join(DATA_DIR, '..', 'reference', 'models', 'tabular_mlp');
     const x = path.join(dir, 'x.json');
