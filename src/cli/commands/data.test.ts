@@ -36,6 +36,17 @@ describe('attrib data', () => {
     expect(parseNpy(new Uint8Array(readFileSync(b))).data).toEqual(parseNpy(new Uint8Array(readFileSync(a))).data);
   });
 
+  it('--seed makes runs identical: the same seed the same projected TRAK scores, another seed others', async () => {
+    const run = async (seed: string, name: string) => {
+      const out = path.join(dir, name);
+      await dataCommand(args('lr', { method: 'trak', l2: '0.01', 'projection-dim': '16', seed, out }));
+      return Array.from(parseNpy(new Uint8Array(readFileSync(out))).data);
+    };
+    const a = await run('3', 'seed-a.npy');
+    expect(await run('3', 'seed-b.npy')).toEqual(a);
+    expect(await run('4', 'seed-c.npy')).not.toEqual(a);
+  });
+
   it('--out DIR adds result.json with sorted top proponents and opponents, and report.html', async () => {
     const out = path.join(dir, 'trak');
     await dataCommand(args('mlp', { method: 'trak', l2: '0.001', top: '3', out }));
