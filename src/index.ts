@@ -266,4 +266,6 @@ export { exactHessian, hessianVectorProduct } from './data/hessian.js';
 export { lossGrad, marginGrad, LOSSES } from './data/loss.js';
 export type { Examples, LossName } from './data/loss.js';
 export { linearDatamodelingScore, leaveOneOutCorrelation, auroc } from './data/evaluation.js';
+export { retrainedLds, topKRemoval, trainerRetrain } from './data/retraining.js';
+export type { Retrain, RetrainedLdsOptions } from './data/retraining.js';
 export { ranks, spearman } from './core/rank.js';

@@ -70,6 +70,31 @@ describe('training-data attribution: bad input and what cannot be differentiated
     expect(err).toMatchObject({ code: 'capability_missing', details: { op: 'LayerNormalization', parameter: 'gamma' } });
   });
 
+  /** x [*, 4] → Gemm → `op` → Gemm → y [*, 3]. */
+  const through = (op: string) =>
+    makeModel({
+      nodes: [node('Gemm', ['x', 'W', 'b'], ['h'], [intAttr('transB', 1)]), node(op, ['h'], ['r']), node('Gemm', ['r', 'V', 'c'], ['y'], [intAttr('transB', 1)])],
+      inputs: [{ name: 'x', shape: ['n', 4] }],
+      outputs: [{ name: 'y', shape: ['n', 3] }],
+      initializers: [floatTensor('W', [5, 4], randn(20, 1)), floatTensor('b', [5], randn(5, 1)), floatTensor('V', [3, 5], randn(15, 1)), floatTensor('c', [3], randn(3, 1))],
+    });
+
+  it('an op on the path from the parameters to the loss without a gradient rule: capability_missing naming the op', async () => {
+    const err: unknown = await OnnxTrainingModel.load(through('Hardmax')).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'capability_missing', details: { op: 'Hardmax' }, message: expect.stringContaining("op 'Hardmax'") });
+  });
+
+  it('a piecewise-constant op (Round) differentiates to zero in float64: the first layer gets no gradient, the last its own', async () => {
+    using model = await OnnxTrainingModel.load(through('Round'));
+    const set = { x: { shape: [2, 4], data: Float32Array.from(randn(8, 1)) }, y: { shape: [2], data: Int32Array.of(0, 2) } };
+    const { grads } = await gradientMatrix(model, set, 'cross-entropy');
+    const p = model.parameterCount; // W 20, b 5, V 15, c 3
+    for (let r = 0; r < 2; r++) {
+      expect(grads.subarray(r * p, r * p + 25).every((v) => v === 0)).toBe(true);
+      expect(grads.subarray(r * p + 40, r * p + 43).some((v) => v !== 0)).toBe(true);
+    }
+  });
+
   it('MatMul + Add and Gemm (transB = 0) layers: gradients equal central differences; a non-PD Hessian is refused', async () => {
     using model = await OnnxTrainingModel.load(matmulModel());
     expect(model.parameters.map((p) => p.name)).toEqual(['W', 'b', 'V', 'c']);

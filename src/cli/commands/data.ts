@@ -47,7 +47,8 @@ export const DATA_FLAGS: readonly FlagSpec[] = [
   { name: 'learning-rate', type: 'number', min: 0, help: 'magic: the trainer’s step size η' },
   { name: 'seed', type: 'int', min: 0, default: 0, help: 'seed of the random projections' },
   { name: 'top', type: 'int', min: 1, max: 1000, default: 5, help: 'proponents and opponents per test example in result.json' },
-  { name: 'batch-size', type: 'int', min: 1, help: 'examples per gradient batch (default: fits 32 MiB of gradients)' },
+  { name: 'batch-size', type: 'int', min: 1, help: 'examples per gradient batch (default: fits --batch-mib of gradients)' },
+  { name: 'batch-mib', type: 'number', min: 0.001, help: 'memory budget of one batch of training gradients, MiB (default 32): the training set is streamed in such batches' },
   { name: 'out', type: 'string', help: 'scores.npy (float32 [n_test, n_train]) or a folder (adds result.json and report.html)' },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
 ];
@@ -113,8 +114,9 @@ export async function dataCommand(raw: Map<string, string | true>, signal?: Abor
   const projectionDim = flags.get('projection-dim') as number | undefined;
   const projection = flags.get('projection') as ProjectionKind;
   const batchSize = flags.get('batch-size') as number | undefined;
+  const batchMib = flags.get('batch-mib') as number | undefined;
   const bar = new ProgressBar(`data ${method}`, flags.get('quiet') !== true);
-  const control = { loss, seed, onProgress: bar.update, ...(signal ? { signal } : {}), ...(batchSize ? { batchSize } : {}) };
+  const control = { loss, seed, onProgress: bar.update, ...(signal ? { signal } : {}), ...(batchSize ? { batchSize } : {}), ...(batchMib ? { batchBytes: batchMib * 2 ** 20 } : {}) };
   const proj = projectionDim === undefined ? {} : { projectionDim, projection };
   const models = [await loadModel(modelFile, loss)];
   let result: DataAttribution | undefined;

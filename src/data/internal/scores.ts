@@ -14,6 +14,14 @@ import type { OnnxTrainingModel } from '../onnx/training-model.js';
 export interface DataRunOptions extends RunControl {
   /** The training loss ℓ. Default 'cross-entropy'. */
   readonly loss?: LossName;
+  /**
+   * Memory budget of one batch of per-example training gradients, in bytes (8·p per row). Default
+   * 32 MiB (2²² doubles, at most 1,024 rows). The training set is streamed in batches of
+   * ⌊batchBytes / 8p⌋ rows (at least one), so what a method holds besides the test side, its curvature
+   * (Hessian, kernel or Kronecker factors) and the [m × n] scores does not grow with n. `batchSize`,
+   * when given, wins.
+   */
+  readonly batchBytes?: number;
 }
 
 /**
@@ -76,7 +84,11 @@ export function dataResult(method: string, scores: Float64Array, m: number, n: n
  * cross-entropy; `only` refuses any other with `capability_missing`), and the checked data sizes.
  */
 export function prepareRun<O extends DataRunOptions>(model: OnnxTrainingModel, train: Examples, test: Examples, defaults: O, options: O, fn: string, only?: LossName): { o: O; loss: LossName; n: number; m: number } {
-  const o = { ...defaults, ...options };
+  const merged = { ...defaults, ...options };
+  const bytes = merged.batchBytes;
+  if (bytes !== undefined && !(Number.isFinite(bytes) && bytes > 0)) throw new InvalidArgumentError(`Argument 'batchBytes' passed to '${fn}' must be a positive number of bytes, got ${bytes}`, { arg: 'batchBytes', fn });
+  // the memory budget becomes rows per gradient batch
+  const o = bytes !== undefined && merged.batchSize === undefined ? { ...merged, batchSize: Math.max(1, Math.floor(bytes / (8 * model.parameterCount))) } : merged;
   const loss = o.loss ?? 'cross-entropy';
   if (only && loss !== only) throw new CapabilityError(`'${fn}' needs loss '${only}', got '${loss}'`, { fn, loss });
   const sizes = checkData(model, train, test, loss, fn);

@@ -38,6 +38,10 @@ export function toFloat64(model: ModelProto): ModelProto {
     if (tt && tt.elemType === FLOAT) tt.elemType = DOUBLE;
   }
   for (const n of g.node) {
+    // ConstantOfShape without a value fills float32 zeros (the gradient of Round, Floor, Sign …)
+    if (n.opType === 'ConstantOfShape' && !(n.attribute ?? []).some((a) => a.name === 'value')) {
+      (n.attribute ??= []).push(onnx.AttributeProto.fromObject({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: { dims: [1], dataType: DOUBLE, rawData: new Uint8Array(8) } }));
+    }
     for (const a of n.attribute ?? []) {
       if (n.opType === 'Cast' && a.name === 'to' && Number(a.i) === FLOAT) a.i = DOUBLE;
       if ((n.opType === 'Constant' || n.opType === 'ConstantOfShape') && a.name === 'value' && a.t && a.t.dataType === FLOAT) a.t = onnx.TensorProto.fromObject(doubleTensor(a.t) as Record<string, unknown>);

@@ -2,7 +2,7 @@
 // gradients of any per-example objective of its outputs: the loss, or TRAK's margin.
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { BackendError, CapabilityError, InvalidArgumentError, ModelLoadError } from '../../core/errors.js';
-import { COTANGENT, compileVjp, encodeModel, gradName, probeModel } from '../../models/onnx/grad/compile.js';
+import { COTANGENT, compileVjp, encodeModel, gradName, probeModel, unsupportedOps } from '../../models/onnx/grad/compile.js';
 import { attrInt, floatValues } from '../../models/onnx/graph/build.js';
 import { graphOf, onnx, type ModelProto, type TensorProto } from '../../models/onnx/graph/proto.js';
 import { withOutputs } from '../../models/onnx/graph/surgery.js';
@@ -112,6 +112,12 @@ export class OnnxTrainingModel implements Disposable {
       throw new ModelLoadError(`ONNX model has no output '${outputName}'`, { output: outputName });
     }
     const { layers, parameters } = denseLayers(proto, outputName);
+    // refused before ONNX Runtime sees the graph, which may not even run the op in float64
+    const missing = unsupportedOps(proto, layers.map((l) => l.output), outputName);
+    if (missing.length > 0) {
+      const { op, node } = missing[0]!;
+      throw new CapabilityError(`The loss cannot be differentiated through ONNX op '${op}' (node '${node}'): it has no gradient rule; training-data attribution needs one for every op between the dense layers and the output '${outputName}'`, { op, node, ops: missing.map((m) => m.op) });
+    }
     // the parameters become graph inputs, so that every run can take its own θ
     const open = onnx.ModelProto.decode(onnx.ModelProto.encode(proto).finish());
     const og = graphOf(open);
