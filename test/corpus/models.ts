@@ -39,6 +39,8 @@ export interface CorpusModel {
   readonly window: readonly number[];
   /** loadModel options (ONNX): inputBatchAxes for extra inputs. */
   readonly inputBatchAxes?: Readonly<Record<string, number | null>>;
+  /** loadModel's constantInputs: inputs fixed at load (an If on them is then inlined). */
+  readonly constantInputs?: Readonly<Record<string, number>>;
   /** Extra inputs held fixed: name → shape of one row without its batch axis (rows are passed on axis 0), dtype, fill value. */
   readonly extraInputs?: Readonly<Record<string, { readonly shape: readonly number[]; readonly dtype: 'float32' | 'int32'; readonly fill: number }>>;
   readonly gradients: GradientExpectation;
@@ -50,8 +52,8 @@ export interface CorpusModel {
   readonly igGapBound?: number;
   /** loadModel's outputName: an intermediate tensor to attribute (e.g. the logits under a saturated sigmoid). */
   readonly outputName?: string;
-  /** The sample input: uniform noise in `range` (default), or a synthetic text line (dark strokes on light). */
-  readonly sample?: 'noise' | 'text-line';
+  /** The sample input: uniform noise in `range` (default), or a synthetic voiced sound (harmonics of 140 Hz at 16 kHz, amplitude `range[1]`). */
+  readonly sample?: 'noise' | 'voiced';
   /** Only in the CORPUS_FULL=1 run (too slow for CI). */
   readonly fullOnly?: boolean;
 }
@@ -117,10 +119,24 @@ export const CORPUS: readonly CorpusModel[] = [
   },
   {
     id: 'silero-vad-v5-op18', pkg: VAD, file: 'weights/silero_vad_op18_ifless.onnx', format: 'onnx', opset: 18,
-    arch: 'Silero VAD v5, opset 18 export (LSTM cell as Gemm/Split/Sigmoid/Tanh) inside an If on the sample rate',
+    arch: 'Silero VAD v5, opset 18 export (STFT as Conv, LSTM cell as Gemm/Split/Sigmoid/Tanh) inside an If on the sample rate; sr fixed at load',
+    // 64 samples of context + a 512-sample chunk, as the model is fed at 16 kHz; a voiced-like signal
+    shape: [1, 576], range: [-0.5, 0.5], sample: 'voiced', classifier: false, window: [144],
+    // the sample rate fixed at load: the If on it is inlined, and the 16 kHz branch is differentiable;
+    // the speech logit (under the output's sigmoid) is attributed
+    constantInputs: { sr: 16000 },
+    outputName: 'conv1d_5', outputIndex: 0, fdEps: 1e-3,
+    inputBatchAxes: { state: 1 },
+    extraInputs: { state: { shape: [2, 128], dtype: 'float32', fill: 0 } },
+    gradients: { kind: 'run' },
+  },
+  {
+    id: 'silero-vad-v5-sr-fixed', pkg: VAD, file: 'weights/silero_vad.onnx', format: 'onnx', opset: 16,
+    arch: 'Silero VAD v5 with sr fixed at load: the outer If is inlined; the Ifs inside test tensor shapes at run time',
     shape: [1, 512], range: [-0.5, 0.5], classifier: false, outputIndex: 0, window: [128],
-    inputBatchAxes: { state: 1, sr: null },
-    extraInputs: { state: { shape: [2, 128], dtype: 'float32', fill: 0 }, sr: { shape: [], dtype: 'int32', fill: 16000 } },
+    constantInputs: { sr: 16000 },
+    inputBatchAxes: { state: 1 },
+    extraInputs: { state: { shape: [2, 128], dtype: 'float32', fill: 0 } },
     gradients: { kind: 'refused', op: 'If' },
   },
   {
