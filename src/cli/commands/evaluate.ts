@@ -97,7 +97,7 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
   if (typeof outFlag === 'string') await checkOut(outFlag);
   const maskSpec = flags.get('feature-mask');
   if (typeof maskSpec === 'string') checkFeatureMaskSpec(maskSpec);
-  const model = await loadModel(need('model'), { ...engineFor(flags.get('engine'), descriptors), ...modelTensorOptions(flags) });
+  const model = await loadModel(need('model'), { ...engineFor(flags.get('engine'), descriptors), ...(await modelTensorOptions(flags)) });
   let input: Awaited<ReturnType<typeof readInput>>;
   let baseline: Awaited<ReturnType<typeof parseBaseline>>;
   try {

@@ -84,7 +84,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
   const imageOpts = imageOptions(flags);
   // the wrapped method counts too (noise-tunnel around guided backprop needs TF.js)
   const engine = engineFor(flags.get('engine'), [descriptor, ...(inner ? [inner] : [])]);
-  const model = await loadModel(modelPath, { ...engine, ...modelTensorOptions(flags) });
+  const model = await loadModel(modelPath, { ...engine, ...(await modelTensorOptions(flags)) });
   let input: LoadedInput & { vocab?: Vocabulary };
   try {
     // token-id models are explained in embedding space unless a method is named
