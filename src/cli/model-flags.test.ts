@@ -53,7 +53,7 @@ describe('model tensor flags', () => {
     // without it the logit lives inside the If's branch, not in the graph
     const refused = await attrib(...args);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/no intermediate tensor 'conv1d_5'/);
+    expect(refused.stderr).toMatch(/no tensor 'conv1d_5'/);
     const ok = await attrib(...args, '--constant-inputs', 'sr=16000');
     expect(ok.code, ok.stderr).toBe(0);
     const data = (JSON.parse(readFileSync(out, 'utf8')) as { data: number[] }).data;
