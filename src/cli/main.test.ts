@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ROOT, examples, referencePath, removeTempDirs, tempDir } from '../../test/reference.js';
 import { useBackend } from '../../test/backend.js';
-import { main } from './main.js';
+import { attribInProcess as attrib, type InProcessRun } from '../../test/cli-in-process.js';
 import { OUTPUT_MARKER } from './outputs.js';
 import { loadModel } from '../io/load-model.js';
 
@@ -20,30 +20,6 @@ beforeAll(async () => {
 });
 afterEach(() => vi.restoreAllMocks());
 afterAll(removeTempDirs);
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly ms: number;
-  readonly leaked: number;
-}
-
-/** Runs `attrib ...args` in this process, capturing stdout and stderr. */
-async function attrib(...args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  const before = tf.memory().numTensors;
-  const t0 = performance.now();
-  try {
-    const code = await main(args);
-    return { code, stdout, stderr, ms: performance.now() - t0, leaked: tf.memory().numTensors - before };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
 
 const tmp = () => tempDir('attrib-main-');
 const TABULAR = referencePath('tabular_mlp', 'model.json');
@@ -136,7 +112,7 @@ function jsonFile(text: string): string {
 }
 
 /** Exit 2, one stderr line starting with the code, nothing written, no tensor left, quick. */
-function expectRefused(r: Run, code: string, outDir: string, label: string): void {
+function expectRefused(r: InProcessRun, code: string, outDir: string, label: string): void {
   expect(r.code, `${label}: ${r.stderr}`).toBe(2);
   const lines = r.stderr.trimEnd().split('\n');
   expect(lines, label).toHaveLength(1);

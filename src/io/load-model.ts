@@ -50,6 +50,8 @@ export interface LoadModelOptions extends ModelFileLimits {
    * several processes share the cores (one `attrib worker` per core). TF.js in Node runs one thread.
    */
   readonly threads?: number;
+  /** `.onnx` files: inputs fixed at load as constants (e.g. `{ sr: 16000 }`); see `OnnxLoadOptions.constantInputs`. */
+  readonly constantInputs?: Readonly<Record<string, number | readonly number[]>>;
 }
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2 };
@@ -94,6 +96,7 @@ export async function loadModel(file: string, opts: LoadModelOptions = {}): Prom
       ...(opts.outputName === undefined ? {} : { outputName: opts.outputName }),
       ...(opts.inputBatchAxes === undefined ? {} : { inputBatchAxes: opts.inputBatchAxes }),
       ...(opts.threads === undefined ? {} : { intraOpNumThreads: opts.threads }),
+      ...(opts.constantInputs === undefined ? {} : { constantInputs: opts.constantInputs }),
     });
   }
   const model = await loadTfjsModel(target, opts);

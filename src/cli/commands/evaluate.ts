@@ -6,6 +6,7 @@ import { InvalidArgumentError, isAttributionError } from '../../core/errors.js';
 import { resolveTarget } from '../../models/target.js';
 import type { AttributeOptions, MethodId } from '../../core/types.js';
 import { loadModel } from '../../io/load-model.js';
+import { MODEL_TENSOR_FLAGS, modelTensorOptions } from '../model-flags.js';
 import { deletionCurve, insertionCurve } from '../../metrics/deletion.js';
 import { infidelity } from '../../metrics/infidelity.js';
 import { sensitivityMax } from '../../metrics/sensitivity.js';
@@ -56,6 +57,7 @@ export const EVALUATE_FLAGS: readonly FlagSpec[] = [
   { name: 'backend', type: 'string', help: 'wasm or cpu', default: 'wasm' },
   { name: 'engine', type: 'string', help: 'runtime of a model.json: auto (ONNX Runtime when onnxruntime-node is installed and the model exports, else TF.js), onnx or tfjs', default: 'auto' },
   { name: 'threads', type: 'int', help: 'threads ONNX Runtime may use inside one operator (default: its own choice; TF.js runs one)', min: 1, max: 256 },
+  ...MODEL_TENSOR_FLAGS,
   { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128, min: 1, max: MAX_ROWS_PER_CALL },
   { name: 'max-pixels', type: 'int', help: 'largest image input decoded, in pixels (read from the header first)', default: MAX_IMAGE_PIXELS, min: 1 },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
@@ -96,7 +98,7 @@ export async function evaluateCommand(raw: Map<string, string | true>, signal: A
   if (typeof outFlag === 'string') await checkOut(outFlag);
   const maskSpec = flags.get('feature-mask');
   if (typeof maskSpec === 'string') checkFeatureMaskSpec(maskSpec);
-  const model = await loadModel(need('model'), engineFor(flags.get('engine'), descriptors, flags.get('threads')));
+  const model = await loadModel(need('model'), { ...engineFor(flags.get('engine'), descriptors, flags.get('threads')), ...(await modelTensorOptions(flags)) });
   let input: Awaited<ReturnType<typeof readInput>>;
   let baseline: Awaited<ReturnType<typeof parseBaseline>>;
   try {

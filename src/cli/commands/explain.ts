@@ -5,6 +5,7 @@ import { AttributionError, InvalidArgumentError } from '../../core/errors.js';
 import type { AttributeOptions, MethodId } from '../../core/types.js';
 import { loadModel } from '../../io/load-model.js';
 import { engineFor } from '../backend.js';
+import { MODEL_TENSOR_FLAGS, modelTensorOptions } from '../model-flags.js';
 import type { ModelAdapter } from '../../models/model.js';
 import { kebab, parseFlags, type FlagSpec, type FlagValue } from '../args.js';
 import { checkFeatureMaskSpec, checkNamedInputs, featureMaskForInput, IMAGE_FLAGS, imageOptions, imageOptionsFromModel, parseBaseline, parseTarget, readFeatureNames, readInput, readLabels, readNamedInputs, readTextLines, readVocabulary, textInput, type ImageOptions, type LoadedInput } from '../inputs.js';
@@ -30,6 +31,7 @@ export const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'backend', type: 'string', help: 'TF.js backend: wasm or cpu', default: 'wasm' },
   { name: 'engine', type: 'string', help: 'runtime of a model.json: auto (ONNX Runtime when onnxruntime-node is installed and the model exports, else TF.js), onnx or tfjs', default: 'auto' },
   { name: 'threads', type: 'int', help: 'threads ONNX Runtime may use inside one operator (default: its own choice; TF.js runs one)', min: 1, max: 256 },
+  ...MODEL_TENSOR_FLAGS,
   { name: 'batch-size', type: 'int', help: 'max rows per model call', default: 128, min: 1, max: MAX_ROWS_PER_CALL },
   { name: 'max-evaluations', type: 'int', help: 'budget in model rows', min: 1 },
   { name: 'max-pixels', type: 'int', help: 'largest image input decoded, in pixels (read from the header first)', default: MAX_IMAGE_PIXELS, min: 1 },
@@ -84,7 +86,7 @@ export async function explainCommand(raw: Map<string, string | true>, signal: Ab
   let imageOpts = imageOptions(flags);
   // the wrapped method counts too (noise-tunnel around guided backprop needs TF.js)
   const engine = engineFor(flags.get('engine'), [descriptor, ...(inner ? [inner] : [])], flags.get('threads'));
-  const model = await loadModel(modelPath, engine);
+  const model = await loadModel(modelPath, { ...engine, ...(await modelTensorOptions(flags)) });
   let input: LoadedInput & { vocab?: Vocabulary };
   try {
     // token-id models are explained in embedding space unless a method is named

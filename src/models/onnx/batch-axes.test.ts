@@ -81,7 +81,12 @@ describe('batch axes of extra inputs', () => {
     // d y_t / d x_k = W[k, t]
     const got = Array.from(await sal.values.data());
     [0, 2, 1].forEach((t, r) => [0, 1, 2, 3].forEach((k) => expect(got[r * 4 + k]).toBeCloseTo(w[k * 3 + t]!, 5)));
-    tf.dispose([x, y, inputs.state, inputs.sr]);
+    // two rows: the scalar sample rate is fed as a scalar (as a [2] vector it would not broadcast with [2, 3])
+    const x2 = tf.slice(x, 0, 2);
+    const two = { state: tf.slice(inputs.state, 0, 2), sr: tf.tensor1d([0.5, 0.5]) };
+    const y2 = await model.forward(x2, { rows: [0, 1], inputs: two });
+    Array.from(await y2.data()).forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 4));
+    tf.dispose([x, y, inputs.state, inputs.sr, x2, y2, two.state, two.sr]);
     sal.dispose();
     model.dispose();
   });

@@ -6,6 +6,9 @@ import { importPeer } from '../peers.js';
 import { diskGraphStore, resolveCacheDir, type CacheDirOption } from './compile-cache.js';
 import { onnxAdapter } from './differentiable.js';
 import type { OnnxModelOptions } from './session.js';
+import { decodeModel, encodeModel } from './grad/compile.js';
+import { fixInputs, type ConstantInput } from './rewrite/fix-inputs.js';
+import { inlineStaticIfs } from './rewrite/inline-if.js';
 
 export interface OnnxLoadOptions extends OnnxModelOptions {
   /** Threads ORT may use inside one operator. Default: ORT's own choice. */
@@ -26,6 +29,12 @@ export interface OnnxLoadOptions extends OnnxModelOptions {
   readonly cacheDir?: CacheDirOption;
   /** Metadata of the model the bytes were exported from (TF.js), kept beside the file's own (`ModelAdapter.metadata`). */
   readonly metadata?: Readonly<Record<string, string>>;
+  /**
+   * Inputs fixed at load (name → value, or values row-major): they become constants of the graph,
+   * so an If they decide (Silero VAD's sample rate `sr`) is inlined and gradients flow through the
+   * branch taken. Such inputs are no longer passed at call time.
+   */
+  readonly constantInputs?: Readonly<Record<string, ConstantInput>>;
 }
 
 /**
@@ -44,6 +53,16 @@ export async function fromOnnx(model: string | Uint8Array, opts: OnnxLoadOptions
       throw new ModelLoadError(`Cannot load ONNX model from '${model}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { model }, e);
     }
   } else bytes = model;
+  if (opts.constantInputs && Object.keys(opts.constantInputs).length > 0) {
+    let proto;
+    try {
+      proto = decodeModel(bytes);
+    } catch (e) {
+      throw new ModelLoadError(`Cannot decode ONNX model '${typeof model === 'string' ? model : 'bytes'}': ${(e as Error).message}`, {}, e);
+    }
+    // the Ifs the fixed inputs decide are inlined in the model ORT runs too: their branches' tensors become hook points and outputs
+    bytes = encodeModel(inlineStaticIfs(fixInputs(proto, opts.constantInputs, opts.inputName, 'fromOnnx')).model);
+  }
   const sessionOptions: Ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
     // see `spinning`

@@ -126,7 +126,9 @@ export function fromOnnxSession(session: InferenceSession, ort: OrtModule, opts:
       const gathered = await gatherInputs(ctx, others, name);
       for (const [n, t] of Object.entries(gathered)) {
         try {
-          const placed = placeRows((await t.data()) as Float32Array | Int32Array, t.shape, batchAxes.get(n) ?? 0, n);
+          const axis = batchAxes.get(n);
+          // null: the input has no batch axis (one value shared by every row), not axis 0
+          const placed = placeRows((await t.data()) as Float32Array | Int32Array, t.shape, axis === undefined ? 0 : axis, n);
           feeds[n] = toOrt(placed.data, placed.shape, metaOf(n)?.type);
         } finally {
           t.dispose();

@@ -1,6 +1,7 @@
 // Every tensor's shape in a graph, read by running it once with one row (the backward compiler
 // bakes these into its graph) and once with two (the axes whose extent changes follow the batch).
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
+import { BackendError } from '../../../core/errors.js';
 import { graphOf, type ModelProto } from '../graph/proto.js';
 import { encodeModel, probeModel } from './compile.js';
 
@@ -32,7 +33,14 @@ export async function probeAllShapes(
     return shapes;
   };
   try {
-    const shapes = read(await probe.run(await feeds(1)), 1);
+    let one: InferenceSession.OnnxValueMapType;
+    try {
+      one = await probe.run(await feeds(1));
+    } catch (e) {
+      // e.g. a detector whose feature pyramid needs sides that are multiples of 32
+      throw new BackendError(`ONNX Runtime cannot run the model on an input row of shape [${row.join(', ')}] (needed to compile its gradients): ${(e as Error).message}; check the input size the model takes`, { input, shape: [1, ...row] }, e);
+    }
+    const shapes = read(one, 1);
     if (!twoRows) return { shapes };
     try {
       return { shapes, batchShapes: read(await probe.run(await feeds(2)), 2, shapes) };

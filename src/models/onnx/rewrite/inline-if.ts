@@ -1,19 +1,17 @@
-// An If whose condition is a constant (an initializer or Constant node) replaced by the branch it
-// always takes, so the backward compiler sees ordinary nodes. Exporters leave such Ifs behind when
-// a Python-side check on a static value is traced (e.g. `if x.dim() == 4`). Ifs on run-time
-// conditions stay (and are refused by name on the path).
-import { graphOf, onnx, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../graph/proto.js';
+// An If whose condition is a constant (an initializer or Constant node, or computed from constants:
+// see fold-condition.ts) replaced by the branch it always takes, so the backward compiler sees
+// ordinary nodes. Exporters leave such Ifs behind when a Python-side check on a static value is
+// traced (e.g. `if x.dim() == 4`), and a model input fixed at load (`constantInputs`, e.g. Silero
+// VAD's sample rate) makes more. Branches may hold Ifs of their own: inlining repeats until none
+// is left to inline. Ifs on run-time conditions stay (and are refused by name on the path).
+import { graphOf, onnx, type GraphProto, type ModelProto, type NodeProto } from '../graph/proto.js';
 import { node } from '../graph/build.js';
 import { graphConstants } from '../graph/dataflow.js';
+import { foldSmall, type SmallValue } from './fold-condition.js';
 
-/** The truth value of a scalar constant tensor (bool or any integer or float type), if it has one element. */
-function truth(t: TensorProto | undefined): boolean | undefined {
-  if (!t) return undefined;
-  if ((t.dims ?? []).reduce((a: number, d) => a * Number(d), 1) !== 1) return undefined;
-  const raw = t.rawData;
-  if (raw && raw.length > 0) return raw.some((b) => b !== 0);
-  const typed = [t.int32Data, t.int64Data, t.floatData, t.doubleData].find((v) => v && v.length > 0);
-  return typed ? Number(typed[0]) !== 0 : undefined;
+/** The truth value of a one-element value, if it has one element. */
+function truth(v: SmallValue | undefined): boolean | undefined {
+  return v && v.values.length === 1 ? v.values[0] !== 0 : undefined;
 }
 
 /**
@@ -22,11 +20,26 @@ function truth(t: TensorProto | undefined): boolean | undefined {
  * Identity nodes); the model itself when there is none.
  */
 export function inlineStaticIfs(model: ModelProto): { model: ModelProto; inlined: number } {
+  let current = model;
+  let inlined = 0;
+  // each round inlines the Ifs decidable now; a branch's own Ifs come up in the next (depth bounded)
+  for (let round = 0; round < 16; round++) {
+    const step = inlineOnce(current);
+    if (step.inlined === 0) break;
+    current = step.model;
+    inlined += step.inlined;
+  }
+  return { model: current, inlined };
+}
+
+function inlineOnce(model: ModelProto): { model: ModelProto; inlined: number } {
   const g0 = graphOf(model);
   const constants = graphConstants(model);
+  const producers = new Map<string, NodeProto>();
+  for (const n of g0.node) for (const o of n.output ?? []) if (o) producers.set(o, n);
   const taken = (n: NodeProto): GraphProto | undefined => {
     if (n.opType !== 'If' || (n.domain ?? '') !== '') return undefined;
-    const cond = truth(constants.get(n.input?.[0] ?? ''));
+    const cond = truth(foldSmall(n.input?.[0] ?? '', producers, constants));
     if (cond === undefined) return undefined;
     return n.attribute?.find((a) => a.name === (cond ? 'then_branch' : 'else_branch'))?.g ?? undefined;
   };
