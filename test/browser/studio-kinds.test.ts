@@ -1,0 +1,73 @@
+// attrib studio's other views in Debian's Chromium: a transformer's components as layer × head heat
+// maps, a context's sources highlighted by score, a test example beside its proponents and opponents,
+// and a refused request's message in the page. Screenshots go to test-artifacts/studio/.
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import { ARTIFACTS, studioPage, useStudio } from './studio-harness.js';
+
+const ctx = useStudio();
+
+it('shows layer × head maps, highlighted context sources and training-data proponents', async () => {
+  const { page, errors } = await studioPage(ctx.browser());
+  await page.goto(ctx.studio().url);
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 20_000 });
+
+  // components: activation patching of the induction transformer (models/demo-components/README.md)
+  await page.locator('#tab-components').click();
+  expect(await page.locator('main').first().isHidden()).toBe(true);
+  const clean = '0,57,38,17,39,81,68,23,11,59,57,38,17,39,81,68';
+  await page.locator('#c-tokens').fill(clean);
+  await page.locator('#c-method').selectOption('activation-patching');
+  await page.locator('#c-corrupt').fill(clean.replace(',23,', ',22,'));
+  await page.locator('#c-answer').fill('23');
+  // no wrong answer: the server's reason is shown under the button
+  await page.locator('#c-run').click();
+  await page.waitForFunction(() => (document.querySelector('#c-error')?.textContent ?? '').length > 0);
+  expect(await page.locator('#c-error').textContent()).toContain('--wrong');
+  await page.locator('#c-wrong').fill('22');
+  await page.locator('#c-run').click();
+  await page.locator('#c-results .card.done').waitFor({ timeout: 20_000 });
+  expect(await page.locator('#c-error').textContent()).toBe('');
+  const kinds = await page.locator('#c-results table.heatmap-grid').evaluateAll((ts) => ts.map((t) => t.getAttribute('data-kind')));
+  expect(kinds).toEqual(['z', 'q', 'k', 'v', 'mlp']);
+  // the z map: 3 layers × 4 heads, painted cells
+  expect(await page.locator('#c-results table[data-kind="z"] tbody tr').count()).toBe(3);
+  expect(await page.locator('#c-results table[data-kind="z"] tbody tr').first().locator('td').count()).toBe(4);
+  expect(await page.locator('#c-results table[data-kind="z"] td').first().evaluate((td) => getComputedStyle(td).backgroundColor)).toMatch(/^rgb/);
+  expect(await page.locator('#c-results ol.top-nodes li').count()).toBe(10);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'components.png'), fullPage: true });
+
+  // context: the supporting sentence comes out on top
+  await page.locator('#tab-context').click();
+  await page.locator('#x-context').fill('Nina lives in Bruges. Oscar lives in Krakow. Noah lives in Lisbon. Victor lives in Dublin. Yara likes soup.');
+  await page.locator('#x-query').fill('Where does Nina live?');
+  await page.locator('#x-response').fill('Bruges.');
+  await page.locator('#x-method').selectOption('leave-one-out');
+  await page.locator('#x-run').click();
+  await page.locator('#x-results .source.top').waitFor({ timeout: 20_000 });
+  expect(await page.locator('#x-results .source').count()).toBe(5);
+  expect(await page.locator('#x-results .source.top').textContent()).toBe('Nina lives in Bruges.');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'context.png'), fullPage: true });
+
+  // data: test example 3 of the wine set beside its 5 proponents and 5 opponents
+  await page.locator('#tab-data').click();
+  await page.locator('#d-test').fill('3');
+  await page.locator('#d-run').click();
+  await page.locator('#d-results .card.done').waitFor({ timeout: 20_000 });
+  expect(await page.locator('#d-results tr.example.test').count()).toBe(1);
+  expect(await page.locator('#d-results tr.example.proponent').count()).toBe(5);
+  expect(await page.locator('#d-results tr.example.opponent').count()).toBe(5);
+  expect(await page.locator('#d-results tr.example.test td').count()).toBe(3 + 13);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'data.png'), fullPage: true });
+  // a test index past the set: the message is in the page
+  await page.locator('#d-test').fill('50');
+  await page.locator('#d-run').click();
+  await page.waitForFunction(() => (document.querySelector('#d-error')?.textContent ?? '').length > 0);
+  expect(await page.locator('#d-error').textContent()).toContain("Field 'test'");
+
+  // back to the feature view
+  await page.locator('#tab-features').click();
+  expect(await page.locator('main').first().isVisible()).toBe(true);
+  expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
+  await page.close();
+}, 60_000);
