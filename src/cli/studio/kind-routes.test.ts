@@ -103,4 +103,26 @@ describe('the other kinds of attribution in the studio', () => {
     expect((await post('/api/data', '[1,2]')).status).toBe(400);
     expect((await post('/api/context', { model: 'demo-context', context: 'A b.', query: 'q', method: 'magic' })).status).toBe(400);
   });
+
+  it('runs one at a time (429 meanwhile) and cancels a run whose request is dropped', async () => {
+    // activation patching of every node at every position: 816 patched runs, several seconds
+    const c = referenceCases('gpt2_induction')[0]!;
+    const q = { model: 'demo-components', tokens: c.tokens.join(','), corrupt: c.corrupt_tokens.join(','), answer: String(c.answer), wrong: String(c.wrong), method: 'activation-patching', perPosition: true };
+    const drop = new AbortController();
+    const long = fetch(`${studio.origin}/api/components`, { method: 'POST', headers: { 'x-attrib-token': studio.token, 'content-type': 'application/json' }, body: JSON.stringify(q), signal: drop.signal }).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 300));
+    const busy = await post('/api/data', { model: 'demo-wine-data', test: 0 });
+    expect(busy.status).toBe(429);
+    expect((busy.json['error'] as { code: string }).code).toBe('busy');
+    drop.abort();
+    expect(await long).toMatchObject({ name: 'AbortError' });
+    // the dropped run stops (its signal): the next run is accepted soon, not after all the patched runs
+    const t0 = Date.now();
+    let status = 429;
+    while (status === 429 && Date.now() - t0 < 10_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = (await post('/api/data', { model: 'demo-wine-data', test: 0, method: 'grad-dot' })).status;
+    }
+    expect(status).toBe(200);
+  });
 });
