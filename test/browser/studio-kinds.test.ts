@@ -1,11 +1,18 @@
 // attrib studio's other views in Debian's Chromium: a transformer's components as layer × head heat
 // maps, a context's sources highlighted by score, a test example beside its proponents and opponents,
 // and a refused request's message in the page. Screenshots go to test-artifacts/studio/.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { expect, it } from 'vitest';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, expect, it } from 'vitest';
+import { encodeNpy } from '../../src/io/npy.js';
+import { exportLayersModel } from '../../src/models/onnx/export/from-layers.js';
+import { startStudio } from '../../src/cli/studio/server.js';
+import { removeTempDirs, tempDir } from '../reference.js';
 import { ARTIFACTS, studioPage, useStudio } from './studio-harness.js';
 
 const ctx = useStudio();
+afterAll(removeTempDirs);
 
 it('shows layer × head maps, highlighted context sources and training-data proponents', async () => {
   const { page, errors } = await studioPage(ctx.browser());
@@ -70,4 +77,49 @@ it('shows layer × head maps, highlighted context sources and training-data prop
   expect(await page.locator('main').first().isVisible()).toBe(true);
   expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
   await page.close();
+}, 60_000);
+
+it('shows an image data set’s test example and its proponents and opponents as thumbnails', async () => {
+  // a data folder of 6 × 6 grey images: a softmax regression exported to ONNX, 12 training and 2 test images
+  const root = tempDir();
+  const dir = path.join(root, 'shapes');
+  mkdirSync(dir);
+  const init = tfl.initializers.glorotUniform({ seed: 3 });
+  const net = tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: [6, 6, 1] }), tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: init })] });
+  writeFileSync(path.join(dir, 'model.onnx'), exportLayersModel(net));
+  net.dispose();
+  const images = (n: number, offset: number) => Float32Array.from({ length: n * 36 }, (_, k) => ((Math.floor(k / 36) + offset) % 3 === (k % 36) % 3 ? 1 : 0) * ((k % 7) / 6));
+  const labels = (n: number, offset: number) => Int32Array.from({ length: n }, (_, i) => (i + offset) % 3);
+  writeFileSync(path.join(dir, 'train-x.npy'), encodeNpy({ shape: [12, 6, 6, 1], dtype: 'float32', data: images(12, 0) }));
+  writeFileSync(path.join(dir, 'train-y.npy'), encodeNpy({ shape: [12], dtype: 'int32', data: labels(12, 0) }));
+  writeFileSync(path.join(dir, 'test-x.npy'), encodeNpy({ shape: [2, 6, 6, 1], dtype: 'float32', data: images(2, 1) }));
+  writeFileSync(path.join(dir, 'test-y.npy'), encodeNpy({ shape: [2], dtype: 'int32', data: labels(2, 1) }));
+  const studio = await startStudio({ models: root });
+  try {
+    const { page, errors } = await studioPage(ctx.browser());
+    await page.goto(studio.url);
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 20_000 });
+    await page.locator('#tab-data').click();
+    expect(await page.locator('#d-model').inputValue()).toBe('shapes');
+    await page.locator('#d-method').selectOption('grad-dot');
+    await page.locator('#d-test').fill('1');
+    await page.locator('#d-run').click();
+    await page.locator('#d-results .card.done').waitFor({ timeout: 20_000 });
+    expect(await page.locator('#d-results figure.example.test canvas.thumb').count()).toBe(1);
+    expect(await page.locator('#d-results figure.example.proponent canvas.thumb').count()).toBe(5);
+    expect(await page.locator('#d-results figure.example.opponent canvas.thumb').count()).toBe(5);
+    // the thumbnail is the image: 6 × 6, not blank
+    const thumb = await page.locator('#d-results figure.example.test canvas.thumb').evaluate((c: HTMLCanvasElement) => {
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      return { w: c.width, h: c.height, grey: new Set(Array.from({ length: d.length / 4 }, (_, p) => d[p * 4]!)).size };
+    });
+    expect(thumb.w).toBe(6);
+    expect(thumb.h).toBe(6);
+    expect(thumb.grey).toBeGreaterThan(2);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'data-images.png'), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  } finally {
+    await studio.close();
+  }
 }, 60_000);
