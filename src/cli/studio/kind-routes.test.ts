@@ -1,12 +1,12 @@
 // The studio's components, context and data routes over real loopback HTTP, on the demo folders of
 // models/: parity with the reference (components) and with the library's full run (data), the
 // supporting sentence on top (context), and the guards: token, Origin, folders inside --models, caps.
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../../test/backend.js';
-import { ROOT } from '../../../test/reference.js';
+import { removeTempDirs, ROOT, tempDir } from '../../../test/reference.js';
 import { nodeKey, referenceCases } from '../../../test/transformers.js';
 import { InfluenceFunctions } from '../../data/influence.js';
 import { OnnxTrainingModel } from '../../data/onnx/training-model.js';
@@ -34,7 +34,10 @@ beforeAll(async () => {
   await useBackend('cpu');
   studio = await startStudio({ models: path.join(ROOT, 'models') });
 });
-afterAll(async () => studio?.close());
+afterAll(async () => {
+  await studio?.close();
+  removeTempDirs();
+});
 
 describe('the other kinds of attribution in the studio', () => {
   it('lists the transformer and data folders of --models', async () => {
@@ -124,5 +127,32 @@ describe('the other kinds of attribution in the studio', () => {
       status = (await post('/api/data', { model: 'demo-wine-data', test: 0, method: 'grad-dot' })).status;
     }
     expect(status).toBe(200);
+  });
+
+  it('refuses a folder whose weights or arrays link out of --models (404), as if missing', async () => {
+    const root = tempDir();
+    const outside = tempDir();
+    for (const [name, from, files] of [
+      ['tf', path.join(ROOT, 'models', 'demo-components'), ['config.json', 'model.safetensors']],
+      ['wine', path.join(ROOT, 'models', 'demo-wine-data'), ['model.onnx', 'train-x.npy', 'train-y.npy', 'test-x.npy', 'test-y.npy']],
+    ] as const) {
+      mkdirSync(path.join(root, name));
+      for (const f of files) copyFileSync(path.join(from, f), path.join(root, name, f));
+    }
+    // the weights and one array are symlinks to copies outside the folder
+    copyFileSync(path.join(root, 'tf', 'model.safetensors'), path.join(outside, 'w.safetensors'));
+    rmSync(path.join(root, 'tf', 'model.safetensors'));
+    symlinkSync(path.join(outside, 'w.safetensors'), path.join(root, 'tf', 'model.safetensors'));
+    copyFileSync(path.join(root, 'wine', 'train-x.npy'), path.join(outside, 'x.npy'));
+    rmSync(path.join(root, 'wine', 'train-x.npy'));
+    symlinkSync(path.join(outside, 'x.npy'), path.join(root, 'wine', 'train-x.npy'));
+    const other = await startStudio({ models: root });
+    try {
+      const call = async (url: string, body: unknown) => (await fetch(`${other.origin}${url}`, { method: 'POST', headers: { 'x-attrib-token': other.token, 'content-type': 'application/json' }, body: JSON.stringify(body) })).status;
+      expect(await call('/api/components', { model: 'tf', tokens: '1,2', answer: '1', wrong: '2' })).toBe(404);
+      expect(await call('/api/data', { model: 'wine', test: 0 })).toBe(404);
+    } finally {
+      await other.close();
+    }
   });
 });
