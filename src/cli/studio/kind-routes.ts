@@ -31,7 +31,7 @@ const MAX_CONTEXT_RUNS = 4096;
 /** Largest ablation count and proponents per side the page may ask for. */
 const MAX_ABLATIONS = 4096;
 const MAX_TOP = 20;
-/** Largest example row sent back whole (a 64 × 64 RGB image); longer rows are cut to their first features. */
+/** Largest example row sent back whole (a 64 × 64 RGB image); longer rows are cut to their first features (the page then shows them as table rows). */
 const MAX_ROW = 64 * 64 * 3;
 
 type Body = Record<string, unknown>;

@@ -72,7 +72,8 @@ function thumbnail(x: readonly number[], l: { h: number; w: number; c: number; c
 
 /** The test example, then its proponents and opponents: a table (rows) or thumbnails (images). */
 function dataCard(r: DataResult): HTMLElement {
-  const image = imageLayout(r.rowShape);
+  // rows longer than the server sends whole (a 64 × 64 RGB image) come cut: shown as table rows
+  const image = r.rowShape.reduce((a, b) => a * b, 1) === r.test.x.length ? imageLayout(r.rowShape) : undefined;
   const scale = Math.max(1e-12, ...[...r.proponents, ...r.opponents].map((e) => Math.abs(e.score)));
   const label = (e: Example) => e.y.map((v) => fmt(v)).join(', ');
   const facts = h('dl', {}, h('dt', {}, 'test example'), h('dd', {}, `${r.test.index} of ${r.testSize} (target ${label(r.test)})`), h('dt', {}, 'training examples'), h('dd', {}, String(r.trainSize)), h('dt', {}, 'gradient rows'), h('dd', {}, String(r.diagnostics.evaluations)), h('dt', {}, 'time'), h('dd', {}, `${r.diagnostics.elapsedMs} ms`));
