@@ -61,6 +61,24 @@ describe('the other kinds of attribution in the studio', () => {
     expect((bad.json['error'] as { code: string; message: string }).message).toContain('corrupt');
   });
 
+  it('components: a text on a folder with a tokenizer gives the same scores as its ids, and its tokens', async () => {
+    const text = 'Context : Nina lives in Bruges . Query : Where does Nina live ? Answer :';
+    const corrupt = text.replace('Bruges', 'Krakow');
+    const common = { model: 'demo-context', answer: 'Bruges', wrong: 'Krakow', method: 'atp', nodes: 'z,mlp', perPosition: true };
+    const byText = await post('/api/components', { ...common, tokens: text, corrupt });
+    expect(byText.status).toBe(200);
+    const tokens = byText.json['tokens'] as string[];
+    expect(tokens).toEqual(text.split(' '));
+    const vocab = (JSON.parse(readFileSync(path.join(ROOT, 'models', 'demo-context', 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
+    const ids = (words: string) => words.split(' ').map((t) => vocab[t]).join(',');
+    const byIds = await post('/api/components', { ...common, tokens: ids(text), corrupt: ids(corrupt), answer: String(vocab['Bruges']), wrong: String(vocab['Krakow']) });
+    expect(byIds.status).toBe(200);
+    expect(byIds.json['tokens']).toEqual(tokens);
+    const a = byText.json['nodes'] as { score: number; position: number }[];
+    expect(new Set(a.map((n) => n.position))).toEqual(new Set(tokens.map((_, i) => i)));
+    expect((byIds.json['nodes'] as { score: number }[]).map((n) => n.score)).toEqual(a.map((n) => n.score));
+  });
+
   it('context: leave-one-out on the local fact-lookup model puts the supporting sentence first', async () => {
     const q = (JSON.parse(readFileSync(path.join(ROOT, 'test', 'fixtures', 'context-local', 'heldout.json'), 'utf8')) as { context: string; query: string; response: string; support: number }[])[0]!;
     const r = await post('/api/context', { model: 'demo-context', context: q.context, query: q.query, response: q.response, method: 'leave-one-out' });

@@ -1,6 +1,7 @@
 // The studio's routes for the other kinds of attribution: a transformer's components (layer × head
 // maps), the sources of a context (a local model), a test example's training-data proponents and
 // opponents. One run at a time (429 while one runs); each is cancelled when its request is.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -14,6 +15,7 @@ import type { Examples } from '../../data/loss.js';
 import { OnnxTrainingModel } from '../../data/onnx/training-model.js';
 import { TracIn } from '../../data/tracin.js';
 import { Trak } from '../../data/trak.js';
+import { loadTokenizer } from '../../io/load-tokenizer.js';
 import type { TensorData } from '../../io/tensor-json.js';
 import { componentsCommand } from '../commands/components.js';
 import { contextJson } from '../commands/context.js';
@@ -97,7 +99,8 @@ function int(b: Body, field: string, min: number, max: number, fallback: number)
 /**
  * Runs `attrib components` on folder `dir`: clean `tokens` (ids, e.g. "0,5,9") or `text`, `corrupt`
  * (ids or text), `answer` and `wrong` (an id or a one-token text), `method`, `nodes`, `perPosition`.
- * Returns the command's JSON: `{method, metric, nodes: [{hook, layer, head, position, score}], diagnostics}`.
+ * Returns the command's JSON: `{method, metric, nodes: [{hook, layer, head, position, score}], diagnostics}`,
+ * and `tokens` (the clean tokens as text) when the folder has a tokenizer.
  */
 async function runComponents(dir: string, b: Body, signal: AbortSignal): Promise<unknown> {
   const raw = new Map<string, string | true>([
@@ -118,7 +121,15 @@ async function runComponents(dir: string, b: Body, signal: AbortSignal): Promise
   if (nodes !== undefined) raw.set('nodes', nodes);
   if (b['perPosition'] === true) raw.set('per-position', true);
   const { stdout } = await componentsCommand(raw, signal);
-  return JSON.parse(stdout) as unknown;
+  const result = JSON.parse(stdout) as Record<string, unknown>;
+  // the clean tokens as text, when the folder has a tokenizer (labels of the per-position maps)
+  const text = raw.get('text');
+  const clean = typeof text === 'string' ? undefined : String(raw.get('tokens')).split(',').map(Number);
+  if (existsSync(path.join(dir, 'tokenizer.json'))) {
+    const tk = await loadTokenizer(dir);
+    result['tokens'] = tk.tokenStrings(clean ?? tk.encode(String(text), { addSpecialTokens: true, arg: 'text' }));
+  }
+  return result;
 }
 
 /**

@@ -21,6 +21,8 @@ interface ComponentsResult {
   readonly metric: { readonly clean: number; readonly corrupt?: number };
   readonly nodes: readonly NodeScore[];
   readonly diagnostics: { readonly evaluations: number; readonly elapsedMs: number };
+  /** The clean tokens as text (a folder with a tokenizer). */
+  readonly tokens?: readonly string[];
 }
 
 /** The view's form and results panel. */
@@ -79,7 +81,7 @@ function componentsCard(r: ComponentsResult): HTMLElement {
   const scale = Math.max(1e-12, ...r.nodes.map((n) => Math.abs(n.score)));
   const byKind = new Map<string, NodeScore[]>();
   for (const n of r.nodes) byKind.set(kindOf(n.hook), [...(byKind.get(kindOf(n.hook)) ?? []), n]);
-  const maps = [...byKind].map(([kind, ns]) => heatmap(kind, ns, scale));
+  const maps = [...byKind].map(([kind, ns]) => heatmap(kind, ns, scale, r.tokens));
   const top = [...r.nodes].sort((a, b) => Math.abs(b.score) - Math.abs(a.score)).slice(0, 10);
   const label = (n: NodeScore) => `L${n.layer ?? '?'}${n.head === null ? '' : ` H${n.head}`} ${kindOf(n.hook)}${n.position === null ? '' : ` @${n.position}`}`;
   return h(
@@ -95,12 +97,13 @@ function componentsCard(r: ComponentsResult): HTMLElement {
 
 /**
  * A table heat map of one node kind: rows are layers, columns heads (over all positions) or, per
- * position, rows are layer·head and columns positions. Cells carry their score as a title.
+ * position, rows are layer·head and columns positions (with their tokens, when known). Cells carry
+ * their score as a title.
  */
-function heatmap(kind: string, nodes: readonly NodeScore[], scale: number): HTMLElement {
+function heatmap(kind: string, nodes: readonly NodeScore[], scale: number, tokens?: readonly string[]): HTMLElement {
   const perPosition = nodes.some((n) => n.position !== null);
   const rowKey = (n: NodeScore) => (perPosition ? `L${n.layer}${n.head === null ? '' : `.H${n.head}`}` : `L${n.layer}`);
-  const colKey = (n: NodeScore) => (perPosition ? String(n.position) : n.head === null ? 'mlp' : `H${n.head}`);
+  const colKey = (n: NodeScore) => (perPosition ? `${n.position}${tokens?.[n.position!] === undefined ? '' : ` ${tokens[n.position!]}`}` : n.head === null ? 'mlp' : `H${n.head}`);
   const rows = [...new Set(nodes.map(rowKey))];
   const cols = [...new Set(nodes.map(colKey))];
   const at = new Map(nodes.map((n) => [`${rowKey(n)}|${colKey(n)}`, n.score]));
