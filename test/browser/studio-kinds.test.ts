@@ -4,12 +4,26 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
+import type { Page } from 'playwright-core';
 import { afterAll, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/io/npy.js';
 import { exportLayersModel } from '../../src/models/onnx/export/from-layers.js';
 import { startStudio } from '../../src/cli/studio/server.js';
 import { removeTempDirs, tempDir } from '../reference.js';
 import { ARTIFACTS, studioPage, useStudio } from './studio-harness.js';
+
+/**
+ * Runs the Data tab on test example `test` with `method`; counts what it shows of the test example,
+ * the proponents and the opponents (`shown`: a selector with ROLE for the role).
+ */
+async function dataRun(page: Page, test: number, method: string, shown: string): Promise<number[]> {
+  await page.locator('#tab-data').click();
+  await page.locator('#d-method').selectOption(method);
+  await page.locator('#d-test').fill(String(test));
+  await page.locator('#d-run').click();
+  await page.locator('#d-results .card.done').waitFor({ timeout: 20_000 });
+  return Promise.all(['test', 'proponent', 'opponent'].map((role) => page.locator(`#d-results ${shown.replace('ROLE', role)}`).count()));
+}
 
 const ctx = useStudio();
 afterAll(removeTempDirs);
@@ -57,13 +71,7 @@ it('shows layer × head maps, highlighted context sources and training-data prop
   await page.screenshot({ path: path.join(ARTIFACTS, 'context.png'), fullPage: true });
 
   // data: test example 3 of the wine set beside its 5 proponents and 5 opponents
-  await page.locator('#tab-data').click();
-  await page.locator('#d-test').fill('3');
-  await page.locator('#d-run').click();
-  await page.locator('#d-results .card.done').waitFor({ timeout: 20_000 });
-  expect(await page.locator('#d-results tr.example.test').count()).toBe(1);
-  expect(await page.locator('#d-results tr.example.proponent').count()).toBe(5);
-  expect(await page.locator('#d-results tr.example.opponent').count()).toBe(5);
+  expect(await dataRun(page, 3, 'influence', 'tr.example.ROLE')).toEqual([1, 5, 5]);
   expect(await page.locator('#d-results tr.example.test td').count()).toBe(3 + 13);
   await page.screenshot({ path: path.join(ARTIFACTS, 'data.png'), fullPage: true });
   // a test index past the set: the message is in the page
@@ -99,15 +107,8 @@ it('shows an image data set’s test example and its proponents and opponents as
     const { page, errors } = await studioPage(ctx.browser());
     await page.goto(studio.url);
     await page.waitForSelector('body[data-ready="1"]', { timeout: 20_000 });
-    await page.locator('#tab-data').click();
+    expect(await dataRun(page, 1, 'grad-dot', 'figure.example.ROLE canvas.thumb')).toEqual([1, 5, 5]);
     expect(await page.locator('#d-model').inputValue()).toBe('shapes');
-    await page.locator('#d-method').selectOption('grad-dot');
-    await page.locator('#d-test').fill('1');
-    await page.locator('#d-run').click();
-    await page.locator('#d-results .card.done').waitFor({ timeout: 20_000 });
-    expect(await page.locator('#d-results figure.example.test canvas.thumb').count()).toBe(1);
-    expect(await page.locator('#d-results figure.example.proponent canvas.thumb').count()).toBe(5);
-    expect(await page.locator('#d-results figure.example.opponent canvas.thumb').count()).toBe(5);
     // the thumbnail is the image: 6 × 6, not blank
     const thumb = await page.locator('#d-results figure.example.test canvas.thumb').evaluate((c: HTMLCanvasElement) => {
       const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
