@@ -118,6 +118,6 @@ function heatmap(kind: string, nodes: readonly NodeScore[], scale: number, token
       }),
     ),
   );
-  const axes = perPosition ? 'layer·head × position' : kind === 'mlp' ? 'layer' : 'layer × head';
+  const axes = kind === 'mlp' ? (perPosition ? 'layer × position' : 'layer') : perPosition ? 'layer·head × position' : 'layer × head';
   return h('table', { class: 'heatmap-grid', 'data-kind': kind }, h('caption', {}, `${kind}: ${axes}`), h('thead', {}, h('tr', {}, h('th', {}), ...cols.map((c) => h('th', {}, c)))), h('tbody', {}, ...body));
 }

@@ -8,7 +8,7 @@ nav.tabs button.chosen { background: #1b6ca8; border-color: #1b6ca8; color: #fff
 .maps { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; margin: 6px 0; }
 table.heatmap-grid { border-collapse: collapse; font-size: 11px; }
 table.heatmap-grid caption { font-weight: 600; text-align: left; padding-bottom: 2px; }
-table.heatmap-grid td { width: 44px; height: 26px; text-align: center; border: 1px solid #fff; }
+table.heatmap-grid td { min-width: 44px; height: 26px; padding: 0 3px; text-align: center; border: 1px solid #fff; white-space: nowrap; }
 table.heatmap-grid th { padding: 0 4px; color: #4a5a6a; font-weight: 400; }
 ol.top-nodes, ol.top-sources { font-size: 12px; margin: 4px 0; padding-left: 20px; }
 .context-text { line-height: 1.9; white-space: pre-wrap; }
