@@ -70,7 +70,7 @@ export function componentsView(kinds: Kinds): KindView {
     run,
     error,
   );
-  return { form, panel: h('section', { class: 'panel' }, h('p', { class: 'note' }, 'M = logit[answer] − logit[wrong] at the last position; each node scored as attrib components scores it (docs/components.md): red positive, blue negative, one colour scale per run.'), out) };
+  return { form, panel: h('section', { class: 'panel' }, h('p', { class: 'note' }, 'M = logit[answer] − logit[wrong] at the last position; each node scored as attrib components scores it (docs/transformers.md): red positive, blue negative, one colour scale per run.'), out) };
 }
 
 /** The node kind of a hook: z, q, k, v or mlp. */
