@@ -161,7 +161,7 @@ console.log(JSON.stringify({ engine: model.engine, diagnostics: ig.diagnostics.e
       expect((await js.text()).length).toBeGreaterThan(5000);
       expect((await fetch(`${origin}/api/models`)).status).toBe(403);
       const models = (await (await fetch(`${origin}/api/models`, { headers: { 'x-attrib-token': token } })).json()) as { models: { id: string }[] };
-      expect(models.models.map((m) => m.id)).toEqual(['demo-image', 'demo-tabular', 'demo-text']);
+      expect(models.models.map((m) => m.id)).toEqual(['demo-image', 'demo-tabular', 'demo-text', 'demo-wine-data']);
     } finally {
       const exited = new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
       child.kill('SIGINT');

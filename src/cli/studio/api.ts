@@ -12,6 +12,7 @@ import { engineFor } from '../backend.js';
 import { inputFromBytes } from '../inputs.js';
 import { heatmapPng, overlayPng } from '../outputs.js';
 import { jobStatus, JobQueue } from './jobs.js';
+import { addKindRoutes } from './kind-routes.js';
 import { modelInfo, notFound, StudioRequestError, type ModelStore } from './models.js';
 import { parseJobRequest, runJob, type InputRef } from './run.js';
 import { guard, securityHeaders, type Binding } from './security.js';
@@ -179,6 +180,7 @@ export function studioApp(o: StudioOptions): { readonly app: Hono; close(): Prom
     ]);
     return c.body(svg, 200, { 'content-type': 'image/svg+xml' });
   });
+  addKindRoutes(app, o.store);
   return { app, close: () => queue.close() };
 }
 

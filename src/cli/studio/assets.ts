@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CapabilityError } from '../../core/errors.js';
+import { KIND_CSS } from './app/kind-style.js';
 import { STUDIO_CSS } from './app/style.js';
 
 /** The page: no inline script or style (the CSP allows neither). */
@@ -54,7 +55,7 @@ export function studioAssets(): StudioAssets {
   let js: Promise<string> | undefined;
   const get = async () => {
     js ??= fs.readFile(BUILT, 'utf8').catch(() => bundleApp());
-    return { html: STUDIO_HTML, js: await js, css: STUDIO_CSS };
+    return { html: STUDIO_HTML, js: await js, css: STUDIO_CSS + KIND_CSS };
   };
   return Object.assign(get, {
     // read or built once per process: the engine bundle is large (TF.js, onnxruntime-web) and the same for every studio

@@ -115,7 +115,7 @@ describe('allowed hosts', () => {
 describe('the models folder', () => {
   it('lists the models with their samples, and describes one', async () => {
     const models = (await api('GET', '/api/models')).json()['models'] as { id: string; samples: string[] }[];
-    expect(models.map((m) => m.id)).toEqual(['demo-image', 'demo-tabular', 'demo-text']);
+    expect(models.map((m) => m.id)).toEqual(['demo-image', 'demo-tabular', 'demo-text', 'demo-wine-data']);
     expect(models[0]!.samples).toContain('sample-0.png');
     const info = (await api('GET', '/api/models/demo-image')).json();
     expect(info['inputShape']).toEqual([null, 32, 32, 3]);

@@ -2,6 +2,7 @@
 // compare the heatmaps side by side.
 import { ApiError, get, h, post, TOKEN, upload, withToken } from './client.js';
 import { methodPicker, type MethodInfo } from './forms.js';
+import { addKindViews } from './kind-views.js';
 import { Results, type JobStatus } from './results.js';
 
 interface ModelEntry {
@@ -80,6 +81,7 @@ async function start(): Promise<void> {
     ),
   );
 
+  await addKindViews(document.querySelector('header')!, document.querySelector('main')!);
   let models: ModelEntry[];
   let methods: MethodInfo[];
   try {
