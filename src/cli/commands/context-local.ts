@@ -3,6 +3,7 @@ import path from 'node:path';
 import { FileFormatError } from '../../core/errors.js';
 import { LocalLmApi } from '../../context/scorers/local.js';
 import { loadTransformer } from '../../io/load-transformer.js';
+import type { HookedTransformer } from '../../models/transformer/hooked-transformer.js';
 import { WordLevelTokenizer } from '../../models/transformer/word-level-tokenizer.js';
 
 /** Largest tokenizer.json read. */
@@ -14,7 +15,7 @@ const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
  * with the returned `dispose`.
  * @throws {FileFormatError} `invalid_file` for a missing, oversized or malformed tokenizer.json.
  */
-export async function openLocalScorer(dir: string, batchSize: number, maxRuns: number | undefined): Promise<{ scorer: LocalLmApi; dispose: () => void }> {
+export async function openLocalScorer(dir: string, batchSize: number, maxRuns: number | undefined): Promise<{ scorer: LocalLmApi; model: HookedTransformer; tokenizer: WordLevelTokenizer; dispose: () => void }> {
   const file = path.join(dir, 'tokenizer.json');
   let json: unknown;
   try {
@@ -32,5 +33,5 @@ export async function openLocalScorer(dir: string, batchSize: number, maxRuns: n
     throw new FileFormatError(`${file} has ids up to ${tokenizer.size - 1}; the model's vocab_size is ${model.config.vocabSize}`, { source: file, field: 'model.vocab' });
   }
   const scorer = new LocalLmApi(model, tokenizer, { batchSize, ...(maxRuns === undefined ? {} : { maxRuns }) });
-  return { scorer, dispose: () => model.dispose() };
+  return { scorer, model, tokenizer, dispose: () => model.dispose() };
 }
