@@ -18,10 +18,15 @@ export interface LocalLanguageModel {
   runWithPast?(tokens: TokenInput, past: PastKeyValues): Promise<HostTensor>;
 }
 
-/** Text → tokens with character offsets, and ids → text (`WordLevelTokenizer`). */
+/** Text → tokens with character offsets, and ids → text (`WordLevelTokenizer`, or a Hugging Face `TextTokenizer`'s `encodeWithOffsets`). */
 export interface OffsetTokenizer {
   encode(text: string): OffsetToken[];
   decode(ids: readonly number[]): string;
+  /**
+   * The text `generated` ids add after `prompt` ids, when the tokens carry their own spaces (BPE);
+   * without it the generated words are joined after one space (word-level tokens).
+   */
+  continuation?(prompt: readonly number[], generated: readonly number[]): string;
 }
 
 export interface LocalLmOptions {
@@ -126,6 +131,7 @@ export class LocalLmApi implements LogProbApi {
   /** Greedy continuation: one forward run per token; stops at the EOS token or after a token ending in '.', '!' or '?'. */
   async generate(prompt: string, maxTokens: number): Promise<string> {
     const ids = this.tokenizer.encode(prompt).map((t) => t.id);
+    const promptIds = [...ids];
     if (ids.length === 0) throw new InvalidArgumentError('The prompt tokenizes to nothing; give a context and query', { arg: 'prompt' });
     const out: number[] = [];
     const v = this.lm.config.vocabSize;
@@ -139,7 +145,9 @@ export class LocalLmApi implements LogProbApi {
       ids.push(best), out.push(best);
       if (/[.!?]$/.test(this.tokenizer.decode([best]))) break;
     }
-    return out.length === 0 ? '' : `${/\s$/.test(prompt) ? '' : ' '}${this.tokenizer.decode(out)}`;
+    if (out.length === 0) return '';
+    if (this.tokenizer.continuation) return this.tokenizer.continuation(promptIds, out);
+    return `${/\s$/.test(prompt) ? '' : ' '}${this.tokenizer.decode(out)}`;
   }
 
   private maxLength(): number {
