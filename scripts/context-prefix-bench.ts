@@ -54,10 +54,10 @@ const preamble = qs.flatMap((q) => q.context.split(/(?<=\.) /)).slice(0, preambl
 const template = `Facts you may use: ${preamble}\n\nContext: {context}\n\nQuery: {query}\n\nAnswer: `;
 const q = qs[0]!;
 
-async function once(sharedPrefix: number): Promise<{ ms: number; scores: Float32Array; runs: number; tokens: number }> {
+async function once(sharedPrefix: number, method: 'context-cite' | 'leave-one-out' = 'context-cite'): Promise<{ ms: number; scores: Float32Array; runs: number; tokens: number }> {
   const api = new LocalLmApi(model, tokenizer, { batchSize: 32, sharedPrefix });
   const t0 = performance.now();
-  using run = await attributeContext(api, { context: q.context, query: q.query, response: q.response, template, method: 'context-cite', ablations: 64, seed: 1, concurrency: 32 });
+  using run = await attributeContext(api, { context: q.context, query: q.query, response: q.response, template, method, ablations: 64, seed: 1, concurrency: 32 });
   const scores = Float32Array.from(await run.attribution.values.data());
   return { ms: performance.now() - t0, scores, runs: api.client.requests, tokens: tokenizer.encode(template.replace('{context}', q.context).replace('{query}', q.query)).length };
 }
@@ -65,14 +65,17 @@ async function once(sharedPrefix: number): Promise<{ ms: number; scores: Float32
 await once(16); // compile the sessions of both paths before timing
 await once(0);
 const times: Record<'reuse' | 'full', number[]> = { reuse: [], full: [] };
-let maxDiff = 0;
 for (let r = 0; r < reps; r++) {
   const a = await once(16);
   const b = await once(0);
   times.reuse.push(a.ms), times.full.push(b.ms);
-  for (let i = 0; i < a.scores.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a.scores[i]! - b.scores[i]!));
   if (r === 0) console.log(`prompt ${a.tokens} tokens; forward runs: reuse ${a.runs}, full ${b.runs}`);
 }
+// the same scores: leave-one-out (differences of log-probabilities, not sparsified by the Lasso)
+const [looReuse, looFull] = [await once(16, 'leave-one-out'), await once(0, 'leave-one-out')];
+let maxDiff = 0;
+let maxAbs = 0;
+for (let i = 0; i < looFull.scores.length; i++) (maxDiff = Math.max(maxDiff, Math.abs(looReuse.scores[i]! - looFull.scores[i]!))), (maxAbs = Math.max(maxAbs, Math.abs(looFull.scores[i]!)));
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-console.log(JSON.stringify({ reps, preambleSentences, msReuse: times.reuse.map(Math.round), msFull: times.full.map(Math.round), speedUp: Math.round((median(times.full) / median(times.reuse)) * 100) / 100, maxScoreDiff: maxDiff }));
+console.log(JSON.stringify({ reps, preambleSentences, msReuse: times.reuse.map(Math.round), msFull: times.full.map(Math.round), speedUp: Math.round((median(times.full) / median(times.reuse)) * 100) / 100, looMaxScoreDiff: maxDiff, looMaxScore: maxAbs }));
 model.dispose();
