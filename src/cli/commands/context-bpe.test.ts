@@ -58,6 +58,26 @@ describe.each(CASES)('%s with the %s BPE tokenizer', (modelName, tok) => {
     }
   });
 
+  it('greedy generation: the text the argmax tokens add after the prompt (the tokens carry their spaces)', async () => {
+    const { scorer, model, tokenizer, dispose } = await openLocalScorer(folder(modelName, tok), 8, undefined);
+    try {
+      const text = await scorer.generate(prompt, 3);
+      const ids = tokenizer.encode(prompt).map((t) => t.id);
+      const v = model.config.vocabSize;
+      const continuations: string[] = [];
+      for (let k = 0; k < 3; k++) {
+        const { data } = await model.run(ids);
+        const row = data.subarray((ids.length - 1) * v, ids.length * v);
+        ids.push(row.indexOf(Math.max(...row)));
+        continuations.push(tokenizer.decode(ids).slice(tokenizer.decode(ids.slice(0, ids.length - k - 1)).length));
+      }
+      expect(text.length).toBeGreaterThan(0);
+      expect(continuations).toContain(text);
+    } finally {
+      dispose();
+    }
+  });
+
   it('attrib context --model DIR runs leave-one-out end to end', async () => {
     const dir = folder(modelName, tok);
     const ctx = path.join(dir, 'ctx.txt');
