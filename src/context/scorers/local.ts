@@ -69,11 +69,13 @@ class RunCounter implements ScoringClient {
  * `loadTransformer`): the prompts that arrive together (the ablation game keeps `batchSize` in flight)
  * are tokenized with offsets, right-padded to one length (a multiple of 8, so few graph variants are
  * built) and scored in ONE forward run; attention is causal, so the pads after a row change none of its
- * logits and positions stay those of the unpadded text. The shared prefix of the prompts is recomputed
- * in every row (no KV cache). A response token's log-probability is the log-softmax of the logits at the
- * token before it.
+ * logits and positions stay those of the unpadded text. The token prefix all prompts of a batch share
+ * (at least `sharedPrefix` tokens) is computed once (`prefill`) and the rows run only their suffixes
+ * (`runWithPast`); the last prefix is kept for later batches that share it. A response token's
+ * log-probability is the log-softmax of the logits at the token before it.
  *
- * Cost: ⌈prompts / batchSize⌉ forward runs of batchSize × L tokens (L: the longest prompt + response).
+ * Cost: ⌈prompts / batchSize⌉ forward runs of batchSize × (L − P) tokens (L: the longest prompt +
+ * response, P: the shared prefix), plus one run of the P prefix tokens when a new prefix is computed.
  */
 export class LocalLmApi implements LogProbApi {
   readonly api = 'local' as const;
