@@ -63,6 +63,15 @@ describe('TextTokenizer', () => {
     expect(spans(llama, 'hi é').at(-1)).toEqual(['<unk>', 'é']);
   });
 
+  it('encodeWithOffsets: the byte-fallback tokens of one character share its span', () => {
+    const json = JSON.parse(read('llama', 'tokenizer.json')) as { model: { vocab: Record<string, number> } };
+    json.model.vocab = { ...json.model.vocab, '<0xC3>': 96, '<0xA9>': 97 }; // é = C3 A9 in UTF-8
+    const t = TextTokenizer.parse(JSON.stringify(json), read('llama', 'tokenizer_config.json'));
+    const text = 'the é cat';
+    const got = t.encodeWithOffsets(text).map((o) => [t.tokenStrings([o.id])[0], text.slice(o.start, o.end)]);
+    expect(got).toEqual([['<s>', ''], ['▁the', 'the'], ['▁', ' '], ['<0xC3>', 'é'], ['<0xA9>', 'é'], ['▁cat', ' cat']]);
+  });
+
   it('encodeWithOffsets refuses a tokenizer whose normalizer rewrites the text (capability_missing)', () => {
     const json = JSON.parse(read('llama', 'tokenizer.json')) as Record<string, unknown>;
     const lower = TextTokenizer.parse(JSON.stringify({ ...json, normalizer: { type: 'Sequence', normalizers: [{ type: 'Lowercase' }, json['normalizer']] } }), read('llama', 'tokenizer_config.json'));
