@@ -203,6 +203,7 @@ export { contextHtml } from './viz/context-spans.js';
 export type { ScoredSpan } from './viz/context-spans.js';
 // transformers and their components (docs/transformers.md)
 export { HookedTransformer, logitDifferenceCotangent } from './models/transformer/hooked-transformer.js';
+export { PastKeyValues } from './models/transformer/past.js';
 export type { HookedTransformerOptions, CachedRun, HookGradientRun, HookValues, MaskedPatch, OrtRuntime, RunOptions as TransformerRunOptions } from './models/transformer/hooked-transformer.js';
 export { parseTransformerConfig, SUPPORTED_MODEL_TYPES } from './models/transformer/config.js';
 export type { TransformerConfig, TransformerModelType } from './models/transformer/config.js';

@@ -64,12 +64,14 @@ describe('local language model scorer (fact-lookup model)', () => {
     expect(text).toMatch(/^\w+\.$/); // a city and '.', no leading space after "Answer: "
   });
 
-  // The issue asks for LDS ≥ 0.8: the committed model reaches 0.79 on all 100 questions and 0.74 on
-  // these 20 (docs/context-attribution.md), so this asserts 0.7 — a regression bound, not the acceptance.
-  it('ContextCite at 32 ablations puts the supporting sentence first (≥ 95 %), LDS ≥ 0.7, on 20 held-out questions', async () => {
+  // The issue's acceptance (top-1 ≥ 95 %, LDS ≥ 0.8) is measured on all 100 questions by
+  // scripts/context-local-acceptance.ts (100 %, 0.87; docs/context-attribution.md); on these 20 the
+  // committed model measures 100 % and 0.88 (min 0.81), so the bounds below leave a small margin.
+  it('ContextCite at 32 ablations puts the supporting sentence first (≥ 95 %), LDS ≥ 0.8, on 20 held-out questions', async () => {
     const f = await factLookupFigures(scorer, questions.slice(0, 20), { ablations: 32, lds: 32 });
     expect(f.top1).toBeGreaterThanOrEqual(0.95);
-    expect(f.meanLds).toBeGreaterThanOrEqual(0.7);
+    expect(f.meanLds).toBeGreaterThanOrEqual(0.8);
+    expect(f.minLds).toBeGreaterThanOrEqual(0.6);
     // 33 + 32 prompts per question, scored 32 at a time
     expect(f.runs).toBeLessThanOrEqual(20 * 4);
   }, 60_000);

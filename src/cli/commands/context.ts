@@ -21,7 +21,7 @@ import { openLocalScorer } from './context-local.js';
 export const CONTEXT_FLAGS: readonly FlagSpec[] = [
   { name: 'endpoint', type: 'string', help: 'server base URL: http://HOST:8000/v1 (OpenAI-style, vLLM) or http://HOST:8080 (llama.cpp)' },
   { name: 'api', type: 'string', values: API_NAMES, help: 'protocol: completions (echo + logprobs), vllm (prompt_logprobs), llama.cpp (/completion, one request per response token)' },
-  { name: 'model', type: 'string', help: 'a local language model folder (config.json, model.safetensors, a WordLevel tokenizer.json) instead of --endpoint; --concurrency is then the prompts per forward run (default 32)' },
+  { name: 'model', type: 'string', help: 'a local language model folder (config.json, model.safetensors, tokenizer.json: WordLevel or BPE) instead of --endpoint; --concurrency is then the prompts per forward run (default 32)' },
   { name: 'llm', type: 'string', help: "sent as the request's 'model'" },
   { name: 'context', type: 'string', help: 'the context: a UTF-8 text file' },
   { name: 'query', type: 'string', help: 'the question asked about the context' },

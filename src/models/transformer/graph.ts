@@ -11,6 +11,9 @@ import type { NormParams, Param, TransformerParams } from './layout.js';
 export const TOKENS = 'tokens';
 /** Graph output: logits [batch, pos, vocab]. */
 export const LOGITS = 'logits';
+/** Graph inputs of a graph built with a past (`pastLen` > 0): layer l's cached keys and values, float32 [1, pastLen, kvHeads, dHead]. */
+export const pastKey = (layer: number): string => `past_key.${layer}`;
+export const pastValue = (layer: number): string => `past_value.${layer}`;
 
 /** The graph and its hook points' shapes without the batch dimension, in forward order. */
 export interface TransformerGraph {
@@ -63,17 +66,25 @@ class Builder {
 /**
  * The graph of `config`'s model for sequences of `seqLen` tokens (any batch). Causal mask, positions
  * and rotary tables are constants of that length. Float32 throughout.
+ *
+ * With `pastLen` P > 0 the tokens continue a prefix of P tokens whose keys and values (after rotary,
+ * before the GQA repeat: what hook_k / hook_rot_k and hook_v hold) are the inputs `past_key.l` /
+ * `past_value.l` [1, P, kvHeads, dHead], shared by every row: positions run from P, each query
+ * attends to the P cached keys and its own causal prefix (pattern hooks are [head, T, P + T]), and
+ * the logits are the tokens' only. The result equals the full run's on the last T positions.
  */
-export function buildTransformerGraph(config: TransformerConfig, params: TransformerParams, seqLen: number): TransformerGraph {
+export function buildTransformerGraph(config: TransformerConfig, params: TransformerParams, seqLen: number, pastLen = 0): TransformerGraph {
   const g = new Builder();
   const { dModel: d, nHeads: h, nKvHeads: hkv, dHead: dh, dMlp: m, vocabSize: v, family } = config;
   const T = seqLen;
+  const P = pastLen;
+  const K = P + T;
   const opt = (name: string, p: Param | undefined): string | undefined => (p ? g.param(name, p) : undefined);
 
   const embed = g.hook(hook.embed, g.op('Gather', [g.param('W_E', params.embed), TOKENS], [intAttr('axis', 0)]), [T, d]);
   let resid: string;
   if (params.pos) {
-    const table = g.constant([T, d], params.pos.data.subarray(0, T * d));
+    const table = g.constant([T, d], params.pos.data.subarray(P * d, K * d));
     const shape = g.op('Concat', [g.op('Shape', [TOKENS]), g.ints([d])], [intAttr('axis', 0)]);
     const pos = g.hook(hook.posEmbed, g.op('Expand', [table, shape]), [T, d]);
     resid = g.op('Add', [embed, pos]);
@@ -93,14 +104,17 @@ export function buildTransformerGraph(config: TransformerConfig, params: Transfo
   const maskOf = (window: number | undefined): string => {
     let name = masks.get(window);
     if (name === undefined) {
-      const mask = new Float32Array(T * T);
-      for (let q = 0; q < T; q++) for (let k = 0; k < T; k++) mask[q * T + k] = k > q || (window !== undefined && q - k >= window) ? -Infinity : 0;
-      masks.set(window, (name = g.constant([T, T], mask)));
+      const mask = new Float32Array(T * K);
+      for (let q = P; q < K; q++) for (let k = 0; k < K; k++) mask[(q - P) * K + k] = k > q || (window !== undefined && q - k >= window) ? -Infinity : 0;
+      masks.set(window, (name = g.constant([T, K], mask)));
     }
     return name;
   };
-  const rotary = family === 'llama' ? rotaryTables(g, T, dh, config.ropeTheta) : undefined;
+  const rotary = family === 'llama' ? rotaryTables(g, P, T, dh, config.ropeTheta) : undefined;
   const group = h / hkv;
+  // the past, broadcast over the batch: Expand([1, P, hkv, dh], [batch, 1, 1, 1])
+  const batchOnes = P > 0 ? g.op('Concat', [g.op('Slice', [g.op('Shape', [TOKENS]), g.ints([0]), g.ints([1])]), g.ints([1, 1, 1])], [intAttr('axis', 0)]) : '';
+  const withPast = (input: string, x: string) => (P > 0 ? g.op('Concat', [g.op('Expand', [input, batchOnes]), x], [intAttr('axis', 1)]) : x);
 
   for (let l = 0; l < params.layers.length; l++) {
     const p = params.layers[l]!;
@@ -118,6 +132,8 @@ export function buildTransformerGraph(config: TransformerConfig, params: Transfo
       qr = g.hook(hook.attn(l, 'rot_q'), rot(q), [T, h, dh]);
       kr = g.hook(hook.attn(l, 'rot_k'), rot(k), [T, hkv, dh]);
     }
+    kr = withPast(pastKey(l), kr);
+    vr = withPast(pastValue(l), vr);
     if (group > 1) {
       // query head i reads key/value head ⌊i / group⌋ (HF repeat_kv)
       const idx = g.ints(Array.from({ length: h }, (_, i) => Math.floor(i / group)));
@@ -127,8 +143,8 @@ export function buildTransformerGraph(config: TransformerConfig, params: Transfo
     const qt = g.op('Transpose', [qr], [intsAttr('perm', [0, 2, 1, 3])]); // [b, H, T, dh]
     const kt = g.op('Transpose', [kr], [intsAttr('perm', [0, 2, 3, 1])]); // [b, H, dh, T]
     const raw = g.op('Mul', [g.op('MatMul', [qt, kt]), g.scalar(1 / Math.sqrt(dh))]);
-    const scores = g.hook(hook.attn(l, 'attn_scores'), g.op('Add', [raw, maskOf(windowAt(config, l))]), [h, T, T]);
-    const pattern = g.hook(hook.attn(l, 'pattern'), g.op('Softmax', [scores], [intAttr('axis', -1)]), [h, T, T]);
+    const scores = g.hook(hook.attn(l, 'attn_scores'), g.op('Add', [raw, maskOf(windowAt(config, l))]), [h, T, K]);
+    const pattern = g.hook(hook.attn(l, 'pattern'), g.op('Softmax', [scores], [intAttr('axis', -1)]), [h, T, K]);
     const vt = g.op('Transpose', [vr], [intsAttr('perm', [0, 2, 1, 3])]);
     const z = g.hook(hook.attn(l, 'z'), g.op('Transpose', [g.op('MatMul', [pattern, vt])], [intsAttr('perm', [0, 2, 1, 3])]), [T, h, dh]);
     const flat = g.op('Reshape', [z, g.ints([0, 0, h * dh])]);
@@ -152,7 +168,10 @@ export function buildTransformerGraph(config: TransformerConfig, params: Transfo
   g.nodes.push(node('MatMul', [final, g.param('W_U', params.unembed)], [LOGITS]));
   const model = makeModel({
     nodes: g.nodes,
-    inputs: [{ name: TOKENS, shape: ['batch', T], elemType: 7 }],
+    inputs: [
+      { name: TOKENS, shape: ['batch', T], elemType: 7 },
+      ...(P > 0 ? params.layers.flatMap((_, l) => [pastKey(l), pastValue(l)].map((name) => ({ name, shape: [1, P, hkv, dh], elemType: 1 }))) : []),
+    ],
     outputs: [{ name: LOGITS, shape: ['batch', T, v] }],
     initializers: g.inits,
     opset: 13,
@@ -160,14 +179,14 @@ export function buildTransformerGraph(config: TransformerConfig, params: Transfo
   return { model, hooks: g.hooks };
 }
 
-/** cos and sin [T, 1, dh] (HF's rotate_half form) and the matrix R with x @ R = rotate_half(x). */
-function rotaryTables(g: Builder, T: number, dh: number, theta: number): { cos: string; sin: string; half: string } {
+/** cos and sin [T, 1, dh] of positions from..from+T−1 (HF's rotate_half form) and the matrix R with x @ R = rotate_half(x). */
+function rotaryTables(g: Builder, from: number, T: number, dh: number, theta: number): { cos: string; sin: string; half: string } {
   const half = dh / 2;
   const cos = new Float32Array(T * dh);
   const sin = new Float32Array(T * dh);
   for (let t = 0; t < T; t++) {
     for (let i = 0; i < dh; i++) {
-      const angle = t * theta ** (-(2 * (i % half)) / dh);
+      const angle = (from + t) * theta ** (-(2 * (i % half)) / dh);
       cos[t * dh + i] = Math.cos(angle);
       sin[t * dh + i] = Math.sin(angle);
     }

@@ -11,6 +11,7 @@ import type { HostTensor } from '../model.js';
 import type { TransformerConfig } from './config.js';
 import { buildTransformerGraph, LOGITS, TOKENS, type TransformerGraph } from './graph.js';
 import { readParams, type TransformerParams } from './layout.js';
+import { kvHooks, PastKeyValues, PastRunner } from './past.js';
 import { checkTokens, type TokenBatch, type TokenInput } from './tokens.js';
 import type { WeightStore } from './weights.js';
 
@@ -91,6 +92,7 @@ export class HookedTransformer implements Disposable {
   /** Calls in flight per sequence length (their graph and sessions are not evicted). */
   private readonly running = new Map<number, number>();
   private readonly maxCacheBytes: number;
+  private past: PastRunner | undefined;
   private disposed = false;
 
   private constructor(
@@ -159,9 +161,31 @@ export class HookedTransformer implements Disposable {
     return this.execute(t, { ...opts, keep: names, grads: names, cotangent });
   }
 
+  /**
+   * The keys and values of one prefix `tokens` (one forward run), for `runWithPast`: a prompt's shared
+   * part computed once. Cost: one forward run of the prefix.
+   */
+  async prefill(tokens: readonly number[]): Promise<PastKeyValues> {
+    const names = Array.from({ length: this.config.nLayers }, (_, l) => kvHooks(this.config, l));
+    const { cache } = await this.runWithCache(tokens, names.flatMap((n) => [n.key, n.value]));
+    return new PastKeyValues([...tokens], names.map((n) => cache.get(n.key)!.data), names.map((n) => cache.get(n.value)!.data));
+  }
+
+  /**
+   * Logits [batch, T, vocab] of `tokens` (rows of T ids) continuing the prefix `past` (every row the
+   * same prefix): equal to the last T positions of `run` on prefix + row, at the cost of T positions.
+   * Sessions are kept per (T, past length), the eight most recent.
+   */
+  async runWithPast(tokens: TokenInput, past: PastKeyValues): Promise<HostTensor> {
+    if (this.disposed) throw new InvalidArgumentError(`Model '${this.name}' was disposed`, { model: this.name });
+    this.past ??= new PastRunner(this.config, this.params, this.ort, this.opts.sessionOptions ?? {}, this.name);
+    return this.past.run(tokens, past);
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.past?.dispose();
     for (const v of this.variants.values()) void v.then((x) => x.session.release()).catch(() => undefined);
     this.variants.clear();
     this.graphs.clear();

@@ -1,11 +1,17 @@
 // Text ↔ token ids from a Hugging Face `tokenizer.json`, through @huggingface/tokenizers (pure JS, no dependencies).
 import { Tokenizer } from '@huggingface/tokenizers';
-import { FileFormatError, InvalidArgumentError } from '../../core/errors.js';
+import { CapabilityError, FileFormatError, InvalidArgumentError } from '../../core/errors.js';
+import type { OffsetToken } from './word-level-tokenizer.js';
 
 /** Longest `tokenizer.json` text parsed (bytes of UTF-16 text, roughly): 64 MiB. */
 export const MAX_TOKENIZER_CHARS = 64 * 2 ** 20;
 /** Longest text encoded at once. */
 export const MAX_TEXT_CHARS = 1 << 20;
+
+/** Most tokens one character may take (UTF-8 bytes, byte-fallback pieces) while offsets are recovered. */
+const MAX_TOKENS_PER_CHAR = 8;
+/** Most characters skipped at once (characters the tokenizer drops) while offsets are recovered. */
+const MAX_SKIPPED_CHARS = 16;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -65,6 +71,52 @@ export class TextTokenizer {
     const ids = this.inner.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids;
     if (ids.length === 0) throw new InvalidArgumentError(`Argument '${arg}' passed to 'TextTokenizer.encode' gives no tokens; pass a text with at least one known character`, { arg });
     return ids;
+  }
+
+  /**
+   * Token ids of `text` (special tokens added, as `encode`) with each token's characters `[start, end)`
+   * in `text`. The library gives no offsets, so they are recovered by decoding: each token's text is
+   * the decoding of it after its left neighbour minus the neighbour's own (special tokens decode to
+   * nothing, so a BOS is `[0, 0)`); tokens that together make one character (byte-level pieces of a
+   * multi-byte character, byte-fallback tokens) share that character's span.
+   *
+   * Cost: two decodes of at most a few tokens per token.
+   * @throws {CapabilityError} `capability_missing` when the decoded tokens are not the text (a
+   *   normalizer that lowercases or rewrites it): offsets cannot be recovered.
+   */
+  encodeWithOffsets(text: string, arg = 'text'): OffsetToken[] {
+    const ids = this.encode(text, { arg });
+    const piece = (from: number, to: number): string => (to > from ? this.inner.decode(ids.slice(from, to), { skip_special_tokens: true, clean_up_tokenization_spaces: false }) : '');
+    const out: { id: number; start: number; end: number }[] = [];
+    let group = 0; // first token of the group not yet placed
+    let pos = 0;
+    let left = 0; // the last group with text: decoded as left context, so a decoder stripping the text's leading space strips it from that group
+    const widen = (to: number): void => {
+      for (let k = out.length - 1; k >= 0 && out[k]!.start === pos && out[k]!.end === pos && pos > 0; k--) out[k]!.end = to;
+    };
+    for (let i = 0; i < ids.length; i++) {
+      const got = piece(left, i + 1).slice(piece(left, group).length);
+      let at = pos;
+      if (!text.startsWith(got, pos)) {
+        // characters the tokenizer dropped (or an unknown token, which decodes to nothing) come before
+        // this token: skip them, giving them to the zero-width tokens just before
+        const found = got.length > 0 && i === group ? text.indexOf(got, pos + 1) : -1;
+        if (found > 0 && found - pos <= MAX_SKIPPED_CHARS) {
+          at = found;
+          widen(at);
+        } else if (i - group < MAX_TOKENS_PER_CHAR) continue; // an incomplete character: wait for its other bytes
+        else break;
+      }
+      for (let k = group; k <= i; k++) out.push({ id: ids[k]!, start: at, end: at + got.length });
+      if (got.length > 0) left = group;
+      pos = at + got.length;
+      group = i + 1;
+    }
+    if (text.length - pos <= MAX_SKIPPED_CHARS) widen(text.length); // an unknown token at the end
+    if (group < ids.length) {
+      throw new CapabilityError(`The tokenizer's tokens do not decode back to the text (at character ${pos}), so their character offsets cannot be recovered; use a tokenizer without a rewriting normalizer`, { arg, position: pos });
+    }
+    return out;
   }
 
   /** The text of `ids` (special tokens kept unless `skipSpecialTokens`). */
