@@ -20,11 +20,15 @@ export interface GraphModelOptions {
   readonly outputName?: string;
 }
 
-/** Structural view of the converter's graph: node names, ops and inputs. */
-interface GraphNodeLike {
+/** Structural view of the converter's graph: node names, ops, inputs and parsed attributes. */
+export interface GraphNodeLike {
   readonly name: string;
   readonly op: string;
   readonly inputs: readonly GraphNodeLike[];
+  /** Input tensor names (`node` or `node:k` for output k), as the converter parsed them. */
+  readonly inputNames?: readonly string[];
+  /** Attributes as the converter parsed them (camel-case names, e.g. `strides`, `fusedOps`). */
+  readonly attrParams?: Readonly<Record<string, { readonly value?: unknown } | undefined>>;
 }
 
 /** Ops that are not hook points (no computation of their own). */
@@ -50,8 +54,10 @@ export class GraphModelAdapter implements DifferentiableModel, HookedModel {
   readonly capabilities = { gradients: true, hooks: true } as const;
   readonly engine = 'tfjs' as const;
   readonly inputNames: readonly string[];
-  private readonly input: string;
-  private readonly output: string;
+  /** The graph's input node (the Placeholder fed with the attributed input). */
+  readonly input: string;
+  /** The graph's output node (the attributed output). */
+  readonly output: string;
   private readonly shapes = new Map<string, readonly (number | null)[]>();
   private order: readonly GraphNodeLike[] | undefined;
 
@@ -228,22 +234,26 @@ export class GraphModelAdapter implements DifferentiableModel, HookedModel {
     }
   }
 
+  /** Every node of the graph (Placeholder and Const nodes included) in topological order. */
+  graphNodes(): readonly GraphNodeLike[] {
+    const graph = (this.model as unknown as { executor?: { graph?: { nodes?: Record<string, GraphNodeLike> } } }).executor?.graph?.nodes ?? {};
+    const seen = new Set<string>();
+    const order: GraphNodeLike[] = [];
+    const visit = (n: GraphNodeLike) => {
+      if (seen.has(n.name)) return;
+      seen.add(n.name);
+      for (const i of n.inputs ?? []) visit(i);
+      order.push(n);
+    };
+    for (const n of Object.values(graph)) visit(n);
+    return order;
+  }
+
   private nodes(): readonly GraphNodeLike[] {
-    if (!this.order) {
-      const graph = (this.model as unknown as { executor?: { graph?: { nodes?: Record<string, GraphNodeLike> } } }).executor?.graph?.nodes ?? {};
-      const seen = new Set<string>();
-      const order: GraphNodeLike[] = [];
-      const visit = (n: GraphNodeLike) => {
-        if (seen.has(n.name)) return;
-        seen.add(n.name);
-        for (const i of n.inputs ?? []) visit(i);
-        if (!NOT_HOOKS.has(n.op)) order.push(n);
-      };
-      for (const n of Object.values(graph)) visit(n);
-      this.order = order;
-    }
+    this.order ??= this.graphNodes().filter((n) => !NOT_HOOKS.has(n.op));
     return this.order;
   }
+
 
   private node(name: string, fn: string): GraphNodeLike {
     const n = this.nodes().find((m) => m.name === name);

@@ -1,0 +1,171 @@
+// TF.js graph models (GraphDef `model.json`) written as ONNX graphs, so that they run (and
+// differentiate) on ONNX Runtime through the compiled backward graph. Every op node keeps its name as
+// the ONNX tensor it writes, so hook names are the same on both engines. Shapes, and the values of
+// everything that does not depend on the input's data (weights, shape arithmetic), come from two
+// probe runs of the graph on TF.js (batch 1 and batch 2): what differs between them depends on the
+// batch size and is written as a batch-free form (Reshape's 0) or refused.
+import * as tf from '@tensorflow/tfjs-core';
+import { CapabilityError, InvalidArgumentError } from '../../../core/errors.js';
+import type { GraphModelAdapter, GraphNodeLike } from '../../tfjs/graph-model.js';
+import { onnx } from '../graph/proto.js';
+import type { ConstValue, OpContext } from './graph-context.js';
+import { GRAPH_OPS } from './graph-ops.js';
+import { GraphWriter, type Shape } from './writer.js';
+
+export interface GraphExportOptions {
+  /** Default-domain opset of the written model (17 or newer). Default 17. */
+  readonly opset?: number;
+}
+
+/** What `exportGraphModel` returns: the ONNX bytes and the shape of every op node it wrote. */
+export interface GraphExport {
+  readonly bytes: Uint8Array;
+  /** Op nodes written as ONNX tensors of the same name (TF.js hook name → op). */
+  readonly layers: ReadonlyMap<string, string>;
+  /** Their shapes (null batch). */
+  readonly layerShapes: ReadonlyMap<string, Shape>;
+}
+
+/** GraphDef ops the exporter writes, for messages and docs. */
+export const EXPORTABLE_GRAPH_OPS: readonly string[] = Object.keys(GRAPH_OPS).sort();
+
+/** Ops whose output depends on their input's shape only, never on its values. */
+const SHAPE_ONLY = new Set(['Shape', 'ShapeN', 'Size', 'Rank']);
+
+/** `node:k` → [node, k]. */
+export function splitTensorName(name: string): [string, number] {
+  const m = /^(.*):(\d+)$/.exec(name);
+  return m ? [m[1]!, Number(m[2])] : [name, 0];
+}
+
+interface Probe {
+  readonly shape: readonly number[];
+  readonly dtype: tf.DataType;
+  readonly values?: number[];
+}
+
+/**
+ * Writes a TF.js graph model (single float input, no control flow) as an ONNX model. The input keeps
+ * its name and TF.js shape (NHWC); convolutions and pooling transpose to NCHW around the ONNX op.
+ * Runs the graph twice on TF.js (batch 1 and 2, zeros) to learn shapes and fold constants; leaves
+ * `tf.memory().numTensors` unchanged.
+ * Cost: two forward passes at batch 1 and 2, plus reading every constant.
+ * @throws {AttributionError} `capability_missing` naming the first op (and node) the exporter does not write.
+ */
+export function exportGraphModel(model: GraphModelAdapter, opts: GraphExportOptions = {}): GraphExport {
+  const opset = opts.opset ?? 17;
+  if (opset < 17) throw new InvalidArgumentError(`Option 'opset' passed to 'exportGraphModel' must be 17 or newer, got ${opset}`, { arg: 'opset' });
+  const all = model.graphNodes();
+  const byName = new Map(all.map((n) => [n.name, n]));
+  const inputsOf = (n: GraphNodeLike): string[] => [...(n.inputNames ?? n.inputs.map((i) => i.name))].filter((s) => !s.startsWith('^'));
+  // the nodes the output needs, and which of them depend on the input's values
+  const needed = new Set<string>();
+  const mark = (name: string) => {
+    if (needed.has(name)) return;
+    needed.add(name);
+    const n = byName.get(name);
+    if (n) for (const i of inputsOf(n)) mark(splitTensorName(i)[0]);
+  };
+  mark(model.output);
+  const dataDep = new Set<string>();
+  for (const n of all) {
+    if (n.op === 'Placeholder' ? n.name === model.input : !SHAPE_ONLY.has(n.op) && inputsOf(n).some((i) => dataDep.has(splitTensorName(i)[0]))) dataDep.add(n.name);
+    if (n.op === 'Placeholder' && n.name !== model.input && needed.has(n.name)) {
+      throw new CapabilityError(`Graph model '${model.name}' has a second input '${n.name}' on the path to its output; the ONNX export writes single-input graphs`, { node: n.name, op: n.op });
+    }
+  }
+  if (!dataDep.has(model.output)) throw new CapabilityError(`Output '${model.output}' of graph model '${model.name}' does not depend on input '${model.input}'`, { node: model.output });
+  // check every op first, so that the error names the first unexportable op before any work
+  for (const n of all) {
+    if (!needed.has(n.name) || !dataDep.has(n.name) || n.op === 'Placeholder') continue;
+    if (!Object.hasOwn(GRAPH_OPS, n.op)) {
+      throw new CapabilityError(`Node '${n.name}' (${n.op}) of graph model '${model.name}' has no ONNX export; exportable ops are ${EXPORTABLE_GRAPH_OPS.join(', ')}`, { node: n.name, op: n.op });
+    }
+    for (const t of inputsOf(n)) {
+      const [src, k] = splitTensorName(t);
+      if (k > 0 && dataDep.has(src)) {
+        throw new CapabilityError(`Node '${n.name}' reads output ${k} of '${src}' (${byName.get(src)?.op}); the ONNX export writes the first output of each op`, { node: src, op: byName.get(src)?.op });
+      }
+    }
+  }
+  const tensors = [...new Set(all.filter((n) => needed.has(n.name) && n.op !== 'Placeholder').flatMap((n) => [n.name, ...inputsOf(n)]))].filter((t) => splitTensorName(t)[0] !== model.input);
+  const [p1, p2] = [probe(model, tensors, 1, dataDep), probe(model, tensors, 2, dataDep)];
+
+  const g = new GraphWriter();
+  const onnxName = new Map<string, string>([[model.input, model.input]]);
+  const layers = new Map<string, string>();
+  const layerShapes = new Map<string, Shape>();
+  const shapeOf = (t: string): Shape => {
+    if (splitTensorName(t)[0] === model.input) return model.inputShape;
+    const [a, b] = [p1.get(t), p2.get(t)];
+    if (!a || !b) throw new CapabilityError(`Tensor '${t}' of graph model '${model.name}' could not be probed`, { tensor: t });
+    return a.shape.map((d, i) => (b.shape[i] === d ? d : null));
+  };
+  const constOf = (t: string): ConstValue | undefined => {
+    if (dataDep.has(splitTensorName(t)[0])) return undefined;
+    const [a, b] = [p1.get(t), p2.get(t)];
+    if (!a?.values || !b?.values) return undefined;
+    const same = a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]) && a.values.every((v, i) => v === b.values![i] || (Number.isNaN(v) && Number.isNaN(b.values![i]!)));
+    return { shape: a.shape, values: a.values, dtype: a.dtype, ...(same ? {} : { batch2: b.values }) };
+  };
+  const materialize = (t: string): string => {
+    const known = onnxName.get(t);
+    if (known) return known;
+    const c = constOf(t);
+    if (!c) throw new CapabilityError(`Tensor '${t}' of graph model '${model.name}' is neither computed from the input nor constant`, { tensor: t });
+    if (c.batch2) throw new CapabilityError(`Tensor '${t}' of graph model '${model.name}' depends on the batch size where the ONNX export needs a constant`, { tensor: t });
+    const name = c.dtype === 'float32' ? g.floats(splitTensorName(t)[0], c.shape, c.values) : g.intsShaped(c.shape, c.values);
+    onnxName.set(t, name);
+    return name;
+  };
+  for (const n of all) {
+    if (!needed.has(n.name) || !dataDep.has(n.name) || n.op === 'Placeholder') continue;
+    const ins = inputsOf(n);
+    const ctx: OpContext = {
+      node: n,
+      model: model.name,
+      out: n.name,
+      g,
+      arity: ins.length,
+      input: (i) => materialize(ins[i]!),
+      shape: (i) => shapeOf(ins[i]!),
+      outShape: shapeOf(n.name),
+      constant: (i) => constOf(ins[i]!),
+      dataDependent: (i) => dataDep.has(splitTensorName(ins[i]!)[0]),
+      attr: (key) => n.attrParams?.[key]?.value,
+    };
+    GRAPH_OPS[n.op]!(ctx);
+    onnxName.set(n.name, n.name);
+    layers.set(n.name, n.op);
+    layerShapes.set(n.name, ctx.outShape);
+  }
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+  const bytes = g.encode(model.name, [{ name: model.input, shape: model.inputShape, elemType: FLOAT }], [{ name: model.output, shape: shapeOf(model.output), elemType: FLOAT }], opset);
+  return { bytes, layers, layerShapes };
+}
+
+/** Shapes (and values of what does not depend on the input's data) of `tensors` at batch `rows`. */
+function probe(model: GraphModelAdapter, tensors: readonly string[], rows: number, dataDep: ReadonlySet<string>): Map<string, Probe> {
+  const dims = model.inputShape.slice(1);
+  if (dims.some((d) => d === null)) {
+    throw new CapabilityError(`Graph model '${model.name}' has dynamic input dims [${model.inputShape.map((d) => d ?? '*').join(', ')}]; the ONNX export needs every dim but the batch static`, { model: model.name });
+  }
+  const out = new Map<string, Probe>();
+  const x = tf.zeros([rows, ...(dims as number[])]);
+  let results: tf.Tensor[] = [];
+  try {
+    const r = model.model.execute({ [model.input]: x }, [...tensors]);
+    results = Array.isArray(r) ? r : [r];
+    results.forEach((t, i) => {
+      const name = tensors[i]!;
+      const keepValues = !dataDep.has(splitTensorName(name)[0]) && t.dtype !== 'string' && t.dtype !== 'complex64';
+      out.set(name, { shape: t.shape, dtype: t.dtype, ...(keepValues ? { values: Array.from(t.dataSync() as ArrayLike<number>, Number) } : {}) });
+    });
+  } finally {
+    x.dispose();
+    // weights come back as the model's own tensors: dispose only what the run made
+    const weights = new Set(Object.values(model.model.weights).flat());
+    tf.dispose(results.filter((t) => !weights.has(t)));
+  }
+  return out;
+}
