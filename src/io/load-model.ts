@@ -9,7 +9,8 @@ import type { CacheDirOption } from '../models/onnx/compile-cache.js';
 import type { ModelAdapter } from '../models/model.js';
 import { hasPeer, importPeer } from '../models/peers.js';
 import { fromLayersModel, LayersModelAdapter } from '../models/tfjs/layers-model.js';
-import { fromGraphModel } from '../models/tfjs/graph-model.js';
+import { fromGraphModel, GraphModelAdapter } from '../models/tfjs/graph-model.js';
+import { exportGraphModel } from '../models/onnx/export/from-graph.js';
 
 /** Limits for untrusted model files. */
 export interface ModelFileLimits {
@@ -32,7 +33,9 @@ export interface LoadModelOptions extends ModelFileLimits {
    * differentiable; otherwise it stays on TF.js. `onnx` insists on ONNX Runtime (errors say why
    * not); `tfjs` keeps TF.js (needed by the rules methods: guided backprop, DeepLIFT, LRP). The
    * model's `engine` and every result's `diagnostics.engine` say which runs. `.onnx` files always
-   * run on ONNX Runtime; TF.js graph models on TF.js.
+   * run on ONNX Runtime. TF.js graph models likewise: `auto` exports them (`exportGraphModel`) when
+   * every op on the path converts and keeps TF.js otherwise; `onnx` refuses an unconvertible graph
+   * with `capability_missing` naming the op.
    */
   readonly engine?: Engine;
   /** Folder for compiled backward graphs of ONNX engines, or false: see `OnnxLoadOptions.cacheDir`. */
@@ -94,10 +97,11 @@ export async function loadModel(file: string, opts: LoadModelOptions = {}): Prom
 
 /** The TF.js model moved to ONNX Runtime (the TF.js one is released), or kept when `auto` cannot move it. */
 async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: string, opts: LoadModelOptions): Promise<ModelAdapter> {
+  if (model instanceof GraphModelAdapter) return graphOnOnnx(model, engine, file, opts);
   if (!(model instanceof LayersModelAdapter)) {
     if (engine === 'auto') return model;
     model.dispose();
-    throw new CapabilityError(`Model '${file}' is a TF.js graph model; engine 'onnx' runs layers models (and .onnx files)`, { file, engine });
+    throw new CapabilityError(`Model '${file}' is neither a TF.js layers nor a graph model; engine 'onnx' runs those (and .onnx files)`, { file, engine });
   }
   let bytes: Uint8Array;
   try {
@@ -119,6 +123,34 @@ async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: 
       layerShapes,
       ...(model.embeddingOfInput === undefined ? {} : { embeddingOfInput: model.embeddingOfInput }),
       ...(model.embeddingRows === undefined ? {} : { embeddingRows: model.embeddingRows }),
+      ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
+    });
+  } catch (e) {
+    if (engine === 'auto' && e instanceof AttributionError) return model;
+    model.dispose();
+    throw e;
+  }
+  if (engine === 'auto' && model.capabilities.gradients && !onnxModel.capabilities.gradients) {
+    onnxModel.dispose();
+    return model;
+  }
+  model.dispose();
+  return onnxModel;
+}
+
+/**
+ * A TF.js graph model moved to ONNX Runtime (`exportGraphModel`), with its op nodes as hook points,
+ * or kept on TF.js when `auto` cannot move it (an op without export, or gradients lost on the way).
+ */
+async function graphOnOnnx(model: GraphModelAdapter, engine: 'onnx' | 'auto', file: string, opts: LoadModelOptions): Promise<ModelAdapter> {
+  let onnxModel: ModelAdapter;
+  try {
+    const exp = exportGraphModel(model);
+    const { fromOnnx } = await import('../models/onnx/node.js');
+    onnxModel = await fromOnnx(exp.bytes, {
+      name: model.name,
+      layers: exp.layers,
+      layerShapes: exp.layerShapes,
       ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
     });
   } catch (e) {

@@ -12,6 +12,8 @@ import {
   type RunOptions,
 } from '../model.js';
 import { gradientOf } from './gradients.js';
+import { graphPath, pathNodes } from './graph-path.js';
+import { gradientBlocker, type GradientBlocker } from './graph-trust.js';
 import { ActivationCache } from '../activation-cache.js';
 
 export interface GraphModelOptions {
@@ -47,11 +49,10 @@ const NOT_HOOKS = new Set(['Placeholder', 'Const', 'NoOp']);
  * TF.js's own gradients; a function hook costs an extra partial run per hooked node.
  * Note: max-pool gradients inside a graph model use the backend's own kernel (wrong on ties on `wasm`).
  */
-export class GraphModelAdapter implements DifferentiableModel, HookedModel {
+export class GraphModelAdapter implements HookedModel {
   readonly name: string;
   readonly inputShape: readonly (number | null)[];
   readonly outputShape?: readonly (number | null)[];
-  readonly capabilities = { gradients: true, hooks: true } as const;
   readonly engine = 'tfjs' as const;
   readonly inputNames: readonly string[];
   /** The graph's input node (the Placeholder fed with the attributed input). */
@@ -60,6 +61,7 @@ export class GraphModelAdapter implements DifferentiableModel, HookedModel {
   readonly output: string;
   private readonly shapes = new Map<string, readonly (number | null)[]>();
   private order: readonly GraphNodeLike[] | undefined;
+  private readonly blockers = new Map<string, GradientBlocker | undefined>();
 
   constructor(
     readonly model: GraphModel,
@@ -73,6 +75,20 @@ export class GraphModelAdapter implements DifferentiableModel, HookedModel {
     this.input = model.inputNodes[0] ?? model.inputs[0]?.name ?? 'input';
     this.output = opts.outputName ?? model.outputNodes[0] ?? model.outputs[0]?.name ?? 'output';
     this.inputNames = [this.input];
+  }
+
+  /**
+   * Gradients are available when TF.js differentiates every op on the input → output path correctly
+   * on the backend in force (see `gradientBlocker`); `gradientsUnavailable` names the op when not.
+   */
+  get capabilities(): { readonly gradients: boolean; readonly hooks: true } {
+    return { gradients: this.blocker() === undefined, hooks: true };
+  }
+
+  /** Why gradients are unavailable on the backend in force (the op and the reason), if they are. */
+  get gradientsUnavailable(): string | undefined {
+    const b = this.blocker();
+    return b ? `node '${b.node}' (${b.op}): ${b.reason}` : undefined;
   }
 
   /** Op nodes in topological order. */
@@ -104,6 +120,7 @@ export class GraphModelAdapter implements DifferentiableModel, HookedModel {
   }
 
   gradients(x: tf.Tensor, objective: Objective): Promise<tf.Tensor> {
+    this.requireGradients('gradients');
     return Promise.resolve(gradientOf((v) => this.exec({ [this.input]: v }, [this.output])[0]!, x, objective));
   }
 
@@ -207,6 +224,7 @@ export class GraphModelAdapter implements DifferentiableModel, HookedModel {
         }
       },
       gradients: async (a, objective, ctx) => {
+        this.requireGradients('gradients');
         const p = await prepare(a, ctx);
         try {
           return gradientOf((v) => this.exec(p.feeds(v), outputs)[0]!, a, objective);
@@ -216,6 +234,26 @@ export class GraphModelAdapter implements DifferentiableModel, HookedModel {
       },
       dispose: () => undefined,
     };
+  }
+
+  /** The first op through which TF.js gives no (or a wrong) input gradient on the backend in force. */
+  private blocker(): GradientBlocker | undefined {
+    const backend = tf.getBackend();
+    if (!this.blockers.has(backend)) {
+      const all = this.graphNodes();
+      this.blockers.set(backend, gradientBlocker(pathNodes(all, graphPath(all, this.input, this.output), this.input), backend));
+    }
+    return this.blockers.get(backend);
+  }
+
+  /** Refuses, naming the op, before any work when gradients cannot be had correctly. */
+  private requireGradients(fn: string): void {
+    const b = this.blocker();
+    if (!b) return;
+    throw new CapabilityError(
+      `Argument 'model' passed to '${fn}': graph model '${this.name}' has no correct TF.js gradient on the ${tf.getBackend()} backend through node '${b.node}' (${b.op}): ${b.reason}; use the cpu backend, or load it with engine 'auto' or 'onnx' (ONNX Runtime) when every op converts`,
+      { model: this.name, node: b.node, op: b.op, backend: tf.getBackend() },
+    );
   }
 
   private noRules(): never {

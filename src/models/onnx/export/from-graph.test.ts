@@ -7,7 +7,7 @@ import { useBackend } from '../../../../test/backend.js';
 import { relError, ROOT } from '../../../../test/reference.js';
 import { Rng } from '../../../core/random.js';
 import { loadModel } from '../../../io/load-model.js';
-import type { DifferentiableModel } from '../../model.js';
+import type { DifferentiableModel, ModelAdapter } from '../../model.js';
 import type { GraphModelAdapter } from '../../tfjs/graph-model.js';
 import { fromOnnx } from '../node.js';
 import { exportGraphModel } from './from-graph.js';
@@ -19,7 +19,7 @@ const randn = (shape: number[], scale = 1) => tf.tensor(Array.from({ length: sha
 beforeAll(() => useBackend('cpu'));
 
 /** Central finite differences of Σ c ⊙ f(x) at the `k` inputs with the largest |analytic gradient|. */
-async function finiteDifferences(model: DifferentiableModel, x: tf.Tensor, c: tf.Tensor, grad: Float32Array, k: number, eps = 1e-2): Promise<{ fd: number[]; an: number[] }> {
+async function finiteDifferences(model: ModelAdapter, x: tf.Tensor, c: tf.Tensor, grad: Float32Array, k: number, eps = 1e-2): Promise<{ fd: number[]; an: number[] }> {
   const base = Float32Array.from(await x.data());
   const order = Array.from(grad.keys()).sort((a, b) => Math.abs(grad[b]!) - Math.abs(grad[a]!)).slice(0, k);
   const f = async (v: Float32Array) => {

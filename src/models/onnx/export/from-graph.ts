@@ -6,7 +6,8 @@
 // batch size and is written as a batch-free form (Reshape's 0) or refused.
 import * as tf from '@tensorflow/tfjs-core';
 import { CapabilityError, InvalidArgumentError } from '../../../core/errors.js';
-import type { GraphModelAdapter, GraphNodeLike } from '../../tfjs/graph-model.js';
+import type { GraphModelAdapter } from '../../tfjs/graph-model.js';
+import { graphPath, inputsOf, splitTensorName } from '../../tfjs/graph-path.js';
 import { onnx } from '../graph/proto.js';
 import type { ConstValue, OpContext } from './graph-context.js';
 import { GRAPH_OPS } from './graph-ops.js';
@@ -29,15 +30,6 @@ export interface GraphExport {
 /** GraphDef ops the exporter writes, for messages and docs. */
 export const EXPORTABLE_GRAPH_OPS: readonly string[] = Object.keys(GRAPH_OPS).sort();
 
-/** Ops whose output depends on their input's shape only, never on its values. */
-const SHAPE_ONLY = new Set(['Shape', 'ShapeN', 'Size', 'Rank']);
-
-/** `node:k` → [node, k]. */
-export function splitTensorName(name: string): [string, number] {
-  const m = /^(.*):(\d+)$/.exec(name);
-  return m ? [m[1]!, Number(m[2])] : [name, 0];
-}
-
 interface Probe {
   readonly shape: readonly number[];
   readonly dtype: tf.DataType;
@@ -57,19 +49,8 @@ export function exportGraphModel(model: GraphModelAdapter, opts: GraphExportOpti
   if (opset < 17) throw new InvalidArgumentError(`Option 'opset' passed to 'exportGraphModel' must be 17 or newer, got ${opset}`, { arg: 'opset' });
   const all = model.graphNodes();
   const byName = new Map(all.map((n) => [n.name, n]));
-  const inputsOf = (n: GraphNodeLike): string[] => [...(n.inputNames ?? n.inputs.map((i) => i.name))].filter((s) => !s.startsWith('^'));
-  // the nodes the output needs, and which of them depend on the input's values
-  const needed = new Set<string>();
-  const mark = (name: string) => {
-    if (needed.has(name)) return;
-    needed.add(name);
-    const n = byName.get(name);
-    if (n) for (const i of inputsOf(n)) mark(splitTensorName(i)[0]);
-  };
-  mark(model.output);
-  const dataDep = new Set<string>();
+  const { needed, dataDep } = graphPath(all, model.input, model.output);
   for (const n of all) {
-    if (n.op === 'Placeholder' ? n.name === model.input : !SHAPE_ONLY.has(n.op) && inputsOf(n).some((i) => dataDep.has(splitTensorName(i)[0]))) dataDep.add(n.name);
     if (n.op === 'Placeholder' && n.name !== model.input && needed.has(n.name)) {
       throw new CapabilityError(`Graph model '${model.name}' has a second input '${n.name}' on the path to its output; the ONNX export writes single-input graphs`, { node: n.name, op: n.op });
     }
