@@ -120,7 +120,8 @@ export class GraphModelAdapter implements HookedModel {
   }
 
   gradients(x: tf.Tensor, objective: Objective): Promise<tf.Tensor> {
-    this.requireGradients('gradients');
+    const refusal = this.gradientRefusal('gradients');
+    if (refusal) return Promise.reject(refusal);
     return Promise.resolve(gradientOf((v) => this.exec({ [this.input]: v }, [this.output])[0]!, x, objective));
   }
 
@@ -224,7 +225,8 @@ export class GraphModelAdapter implements HookedModel {
         }
       },
       gradients: async (a, objective, ctx) => {
-        this.requireGradients('gradients');
+        const refusal = this.gradientRefusal('gradients');
+        if (refusal) throw refusal;
         const p = await prepare(a, ctx);
         try {
           return gradientOf((v) => this.exec(p.feeds(v), outputs)[0]!, a, objective);
@@ -246,11 +248,11 @@ export class GraphModelAdapter implements HookedModel {
     return this.blockers.get(backend);
   }
 
-  /** Refuses, naming the op, before any work when gradients cannot be had correctly. */
-  private requireGradients(fn: string): void {
+  /** The refusal, naming the op, to give before any work when gradients cannot be had correctly. */
+  private gradientRefusal(fn: string): CapabilityError | undefined {
     const b = this.blocker();
-    if (!b) return;
-    throw new CapabilityError(
+    if (!b) return undefined;
+    return new CapabilityError(
       `Argument 'model' passed to '${fn}': graph model '${this.name}' has no correct TF.js gradient on the ${tf.getBackend()} backend through node '${b.node}' (${b.op}): ${b.reason}; use the cpu backend, or load it with engine 'auto' or 'onnx' (ONNX Runtime) when every op converts`,
       { model: this.name, node: b.node, op: b.op, backend: tf.getBackend() },
     );
