@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import { BackendError, CapabilityError, UnknownHookError } from '../../core/errors.js';
+import { BackendError, CapabilityError, InvalidArgumentError, UnknownHookError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
 import {
   gatherInputs,
@@ -12,6 +12,7 @@ import {
   type RunOptions,
 } from '../model.js';
 import { gradientOf } from './gradients.js';
+import { forwardByRows, gradientsByRows, rowsThatFit } from './graph-batches.js';
 import { graphPath, pathNodes } from './graph-path.js';
 import { gradientBlocker, type GradientBlocker } from './graph-trust.js';
 import { ActivationCache } from '../activation-cache.js';
@@ -20,6 +21,12 @@ export interface GraphModelOptions {
   readonly name?: string;
   /** Output node to attribute, for graphs with several outputs. Default: the first output. */
   readonly outputName?: string;
+  /**
+   * Bytes one call may use for activations (estimated from the node shapes of one row; a gradient
+   * counts three times its forward). Larger batches run in row slices, so that a batch too large
+   * for wasm memory is split instead of exhausting it. Default 512 MiB.
+   */
+  readonly memoryBudgetBytes?: number;
 }
 
 /** Structural view of the converter's graph: node names, ops, inputs and parsed attributes. */
@@ -62,6 +69,8 @@ export class GraphModelAdapter implements HookedModel {
   private readonly shapes = new Map<string, readonly (number | null)[]>();
   private order: readonly GraphNodeLike[] | undefined;
   private readonly blockers = new Map<string, GradientBlocker | undefined>();
+  private readonly memoryBudget: number;
+  private rowBytes: number | undefined;
 
   constructor(
     readonly model: GraphModel,
@@ -75,6 +84,8 @@ export class GraphModelAdapter implements HookedModel {
     this.input = model.inputNodes[0] ?? model.inputs[0]?.name ?? 'input';
     this.output = opts.outputName ?? model.outputNodes[0] ?? model.outputs[0]?.name ?? 'output';
     this.inputNames = [this.input];
+    this.memoryBudget = opts.memoryBudgetBytes ?? 512 * 1024 * 1024;
+    if (!(this.memoryBudget > 0)) throw new InvalidArgumentError(`Option 'memoryBudgetBytes' passed to 'fromGraphModel' must be a positive number of bytes, got ${String(opts.memoryBudgetBytes)}`, { arg: 'memoryBudgetBytes' });
   }
 
   /**
@@ -116,13 +127,13 @@ export class GraphModelAdapter implements HookedModel {
   }
 
   forward(x: tf.Tensor): Promise<tf.Tensor> {
-    return Promise.resolve(tf.tidy(() => this.exec({ [this.input]: x }, [this.output])[0]!));
+    return Promise.resolve(forwardByRows(x, this.rowsPerCall(1), (v) => this.exec({ [this.input]: v }, [this.output])[0]!));
   }
 
   gradients(x: tf.Tensor, objective: Objective): Promise<tf.Tensor> {
     const refusal = this.gradientRefusal('gradients');
     if (refusal) return Promise.reject(refusal);
-    return Promise.resolve(gradientOf((v) => this.exec({ [this.input]: v }, [this.output])[0]!, x, objective));
+    return Promise.resolve(gradientsByRows(x, this.rowsPerCall(3), (v) => this.exec({ [this.input]: v }, [this.output])[0]!, objective));
   }
 
   async run(x: tf.Tensor, opts: RunOptions = {}): Promise<tf.Tensor> {
@@ -236,6 +247,19 @@ export class GraphModelAdapter implements HookedModel {
       },
       dispose: () => undefined,
     };
+  }
+
+  /** Rows per call within the memory budget, for a call using `factor` times the forward's activations. */
+  private rowsPerCall(factor: number): number {
+    if (this.rowBytes === undefined) {
+      const dims = this.inputShape.slice(1);
+      if (dims.some((d) => d === null)) this.rowBytes = 0;
+      else {
+        const names = this.nodes().map((n) => n.name);
+        this.rowBytes = tf.tidy(() => this.exec({ [this.input]: tf.zeros([1, ...(dims as number[])]) }, names).reduce((a, t) => a + t.size * 4, 0));
+      }
+    }
+    return this.rowBytes === 0 ? Number.POSITIVE_INFINITY : rowsThatFit(this.rowBytes * factor, this.memoryBudget);
   }
 
   /** The first op through which TF.js gives no (or a wrong) input gradient on the backend in force. */
