@@ -142,6 +142,23 @@ function ops(): Builder {
   return g;
 }
 
+/** Dilated convolutions as TF writes them: SpaceToBatchND → conv (VALID) → BatchToSpaceND, with crops. */
+function dilated(): Builder {
+  const g = new Builder(new Rng(4));
+  const x = g.placeholder('input', [-1, 9, 9, 2]);
+  // dilation 2, 3×3, SAME on 9×9: paddings [[2, 3], [2, 3]] (to a multiple of the block), crops [[0, 1], [0, 1]]
+  const chain = (name: string, input: string, conv: (s2b: string) => string) => {
+    const s2b = g.op(`${name}/SpaceToBatchND`, 'SpaceToBatchND', [input, g.ints(`${name}/block_shape`, [2, 2]), g.ints(`${name}/paddings`, [2, 3, 2, 3], [2, 2])], { ...T, Tblock_shape: { type: 'DT_INT32' }, Tpaddings: { type: 'DT_INT32' } });
+    return g.op(`${name}/BatchToSpaceND`, 'BatchToSpaceND', [conv(s2b), g.ints(`${name}/block_shape_1`, [2, 2]), g.ints(`${name}/crops`, [0, 1, 0, 1], [2, 2])], { ...T, Tblock_shape: { type: 'DT_INT32' }, Tcrops: { type: 'DT_INT32' } });
+  };
+  const c1 = chain('atrous1', x, (s) => g.op('atrous1/Conv2D', 'Conv2D', [s, g.randn('atrous1/kernel', [3, 3, 2, 3], 0.4)], conv([1, 1, 1, 1], 'VALID')));
+  const r1 = g.op('atrous1/Relu', 'Relu', [g.op('atrous1/BiasAdd', 'BiasAdd', [c1, g.randn('atrous1/bias', [3], 0.1)], T)], T);
+  const c2 = chain('atrous2', r1, (s) => g.op('atrous2/depthwise', 'DepthwiseConv2dNative', [s, g.randn('atrous2/kernel', [3, 3, 3, 1], 0.4)], conv([1, 1, 1, 1], 'VALID')));
+  const m = g.op('mean', 'Mean', [c2, g.ints('mean/axes', [1, 2])], { ...T, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } });
+  g.op('out', 'MatMul', [m, g.randn('out/kernel', [3, 2], 0.5)], { ...T, transpose_a: { b: false }, transpose_b: { b: false } });
+  return g;
+}
+
 /** A graph with an op the ONNX export does not write (Atan): it stays on TF.js. */
 function atan(): Builder {
   const g = new Builder(new Rng(3));
@@ -153,7 +170,7 @@ function atan(): Builder {
 }
 
 const root = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'test', 'fixtures', 'graph');
-for (const [name, build] of [['cnn', cnn], ['ops', ops], ['atan', atan]] as const) {
+for (const [name, build] of [['cnn', cnn], ['ops', ops], ['dilated', dilated], ['atan', atan]] as const) {
   const bytes = build().write(path.join(root, name));
   console.log(`${name}: ${bytes} weight bytes`);
 }

@@ -6,10 +6,11 @@
 // batch size and is written as a batch-free form (Reshape's 0) or refused.
 import * as tf from '@tensorflow/tfjs-core';
 import { CapabilityError, InvalidArgumentError } from '../../../core/errors.js';
-import type { GraphModelAdapter } from '../../tfjs/graph-model.js';
+import type { GraphModelAdapter, GraphNodeLike } from '../../tfjs/graph-model.js';
 import { graphPath, inputsOf, splitTensorName } from '../../tfjs/graph-path.js';
 import { onnx } from '../graph/proto.js';
-import type { ConstValue, OpContext } from './graph-context.js';
+import { constInput, type ConstValue, type OpContext } from './graph-context.js';
+import { dilatedConvAttrs, findDilatedConvs } from './graph-dilation.js';
 import { GRAPH_OPS } from './graph-ops.js';
 import { GraphWriter, type Shape } from './writer.js';
 
@@ -56,10 +57,12 @@ export function exportGraphModel(model: GraphModelAdapter, opts: GraphExportOpti
     }
   }
   if (!dataDep.has(model.output)) throw new CapabilityError(`Output '${model.output}' of graph model '${model.name}' does not depend on input '${model.input}'`, { node: model.output });
+  const dilated = findDilatedConvs(all, needed);
+  const folded = new Set([...dilated.values()].flatMap((d) => [d.s2b.name, d.conv.name]));
   // check every op first, so that the error names the first unexportable op before any work
   for (const n of all) {
-    if (!needed.has(n.name) || !dataDep.has(n.name) || n.op === 'Placeholder') continue;
-    if (!Object.hasOwn(GRAPH_OPS, n.op)) {
+    if (!needed.has(n.name) || !dataDep.has(n.name) || n.op === 'Placeholder' || folded.has(n.name)) continue;
+    if (!Object.hasOwn(GRAPH_OPS, n.op) && !dilated.has(n.name)) {
       throw new CapabilityError(`Node '${n.name}' (${n.op}) of graph model '${model.name}' has no ONNX export; exportable ops are ${EXPORTABLE_GRAPH_OPS.join(', ')}`, { node: n.name, op: n.op });
     }
     for (const t of inputsOf(n)) {
@@ -99,28 +102,37 @@ export function exportGraphModel(model: GraphModelAdapter, opts: GraphExportOpti
     onnxName.set(t, name);
     return name;
   };
+  const context = (n: GraphNodeLike, ins: readonly string[], out: string, attrs: Record<string, unknown> = {}): OpContext => ({
+    node: n,
+    model: model.name,
+    out,
+    g,
+    arity: ins.length,
+    input: (i) => materialize(ins[i]!),
+    shape: (i) => shapeOf(ins[i]!),
+    outShape: shapeOf(out),
+    constant: (i) => constOf(ins[i]!),
+    dataDependent: (i) => dataDep.has(splitTensorName(ins[i]!)[0]),
+    attr: (key) => (Object.hasOwn(attrs, key) ? attrs[key] : n.attrParams?.[key]?.value),
+  });
   for (const n of all) {
-    if (!needed.has(n.name) || !dataDep.has(n.name) || n.op === 'Placeholder') continue;
+    if (!needed.has(n.name) || !dataDep.has(n.name) || n.op === 'Placeholder' || folded.has(n.name)) continue;
     const ins = inputsOf(n);
-    const ctx: OpContext = {
-      node: n,
-      model: model.name,
-      out: n.name,
-      g,
-      arity: ins.length,
-      input: (i) => materialize(ins[i]!),
-      shape: (i) => shapeOf(ins[i]!),
-      outShape: shapeOf(n.name),
-      constant: (i) => constOf(ins[i]!),
-      dataDependent: (i) => dataDep.has(splitTensorName(ins[i]!)[0]),
-      attr: (key) => n.attrParams?.[key]?.value,
-    };
-    GRAPH_OPS[n.op]!(ctx);
+    let ctx = context(n, ins, n.name);
+    const chain = dilated.get(n.name);
+    if (chain) {
+      // SpaceToBatchND → conv → BatchToSpaceND as one dilated conv on the SpaceToBatchND's input
+      const [s2bIns, convIns] = [inputsOf(chain.s2b), inputsOf(chain.conv)];
+      const need = (t: string, what: string) => constInput(context(n, [t], n.name), 0, what);
+      const attrs = dilatedConvAttrs(ctx, chain.conv, { block: need(s2bIns[1]!, 'block shape'), paddings: need(s2bIns[2]!, 'paddings'), block2: need(ins[1]!, 'block shape'), crops: need(ins[2]!, 'crops') });
+      ctx = context(chain.conv, [s2bIns[0]!, ...convIns.slice(1)], n.name, attrs);
+      GRAPH_OPS[chain.conv.op]!(ctx);
+    } else GRAPH_OPS[n.op]!(ctx);
     onnxName.set(n.name, n.name);
     layers.set(n.name, n.op);
     layerShapes.set(n.name, ctx.outShape);
   }
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
+  const FLOAT = onnx.TensorProto.DataType.FLOAT;
   const bytes = g.encode(model.name, [{ name: model.input, shape: model.inputShape, elemType: FLOAT }], [{ name: model.output, shape: shapeOf(model.output), elemType: FLOAT }], opset);
   return { bytes, layers, layerShapes };
 }
