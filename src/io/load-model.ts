@@ -95,36 +95,22 @@ export async function loadModel(file: string, opts: LoadModelOptions = {}): Prom
   return onOnnxEngine(model, engine, target, opts);
 }
 
-/** The TF.js model moved to ONNX Runtime (the TF.js one is released), or kept when `auto` cannot move it. */
+/**
+ * The TF.js model moved to ONNX Runtime (the TF.js one is released), or kept when `auto` cannot move
+ * it: a layer or op without export, or gradients lost on the way. Layers models keep their layer
+ * names and classes as hook points, graph models their op nodes.
+ */
 async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: string, opts: LoadModelOptions): Promise<ModelAdapter> {
-  if (model instanceof GraphModelAdapter) return graphOnOnnx(model, engine, file, opts);
-  if (!(model instanceof LayersModelAdapter)) {
+  if (!(model instanceof LayersModelAdapter || model instanceof GraphModelAdapter)) {
     if (engine === 'auto') return model;
     model.dispose();
     throw new CapabilityError(`Model '${file}' is neither a TF.js layers nor a graph model; engine 'onnx' runs those (and .onnx files)`, { file, engine });
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = exportLayersModel(model);
-  } catch (e) {
-    if (engine === 'auto' && e instanceof AttributionError) return model;
-    model.dispose();
-    throw e;
-  }
-  const { fromOnnx } = await import('../models/onnx/node.js');
   let onnxModel: ModelAdapter;
   try {
-    // the same hook points (layer names and classes) as on TF.js, and the same default embedding layer
-    const layers = new Map(model.hookNames.map((n) => [n, model.hookClass(n)]));
-    const layerShapes = new Map(model.hookNames.map((n) => [n, model.hookShape(n)]));
-    onnxModel = await fromOnnx(bytes, {
-      name: model.name,
-      layers,
-      layerShapes,
-      ...(model.embeddingOfInput === undefined ? {} : { embeddingOfInput: model.embeddingOfInput }),
-      ...(model.embeddingRows === undefined ? {} : { embeddingRows: model.embeddingRows }),
-      ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
-    });
+    const { bytes, ...hooks } = model instanceof GraphModelAdapter ? exportGraphModel(model) : layersExport(model);
+    const { fromOnnx } = await import('../models/onnx/node.js');
+    onnxModel = await fromOnnx(bytes, { name: model.name, ...hooks, ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }) });
   } catch (e) {
     if (engine === 'auto' && e instanceof AttributionError) return model;
     model.dispose();
@@ -138,32 +124,15 @@ async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: 
   return onnxModel;
 }
 
-/**
- * A TF.js graph model moved to ONNX Runtime (`exportGraphModel`), with its op nodes as hook points,
- * or kept on TF.js when `auto` cannot move it (an op without export, or gradients lost on the way).
- */
-async function graphOnOnnx(model: GraphModelAdapter, engine: 'onnx' | 'auto', file: string, opts: LoadModelOptions): Promise<ModelAdapter> {
-  let onnxModel: ModelAdapter;
-  try {
-    const exp = exportGraphModel(model);
-    const { fromOnnx } = await import('../models/onnx/node.js');
-    onnxModel = await fromOnnx(exp.bytes, {
-      name: model.name,
-      layers: exp.layers,
-      layerShapes: exp.layerShapes,
-      ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
-    });
-  } catch (e) {
-    if (engine === 'auto' && e instanceof AttributionError) return model;
-    model.dispose();
-    throw e;
-  }
-  if (engine === 'auto' && model.capabilities.gradients && !onnxModel.capabilities.gradients) {
-    onnxModel.dispose();
-    return model;
-  }
-  model.dispose();
-  return onnxModel;
+/** A layers model's ONNX bytes with the same hook points (layer names and classes) and default embedding layer as on TF.js. */
+function layersExport(model: LayersModelAdapter) {
+  return {
+    bytes: exportLayersModel(model),
+    layers: new Map(model.hookNames.map((n) => [n, model.hookClass(n)])),
+    layerShapes: new Map(model.hookNames.map((n) => [n, model.hookShape(n)])),
+    ...(model.embeddingOfInput === undefined ? {} : { embeddingOfInput: model.embeddingOfInput }),
+    ...(model.embeddingRows === undefined ? {} : { embeddingRows: model.embeddingRows }),
+  };
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
