@@ -87,4 +87,17 @@ describe('exportGraphModel', () => {
     expect([...exp.layers.keys()]).not.toContain('flatten/Shape');
     tfModel.dispose();
   });
+
+  it('loadModel moves a graph model to ONNX Runtime and releases its TF.js weights (numTensors unchanged)', async () => {
+    const before = tf.memory().numTensors;
+    const model = await loadModel(fixture('dilated'));
+    expect(model.engine).toBe('onnx');
+    expect(tf.memory().numTensors).toBe(before);
+    const x = randn([2, 9, 9, 2]);
+    const y = await (model as DifferentiableModel).forward(x);
+    expect(y.shape).toEqual([2, 2]);
+    tf.dispose([x, y]);
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });

@@ -73,7 +73,9 @@ export function exportGraphModel(model: GraphModelAdapter, opts: GraphExportOpti
     }
   }
   const tensors = [...new Set(all.filter((n) => needed.has(n.name) && n.op !== 'Placeholder').flatMap((n) => [n.name, ...inputsOf(n)]))].filter((t) => splitTensorName(t)[0] !== model.input);
-  const [p1, p2] = [probe(model, tensors, 1, dataDep), probe(model, tensors, 2, dataDep)];
+  // weights are read once: a Const cannot depend on the batch size
+  const consts = new Set(all.filter((n) => n.op === 'Const').map((n) => n.name));
+  const [p1, p2] = [probe(model, tensors, 1, dataDep), probe(model, tensors, 2, new Set([...dataDep, ...consts]))];
 
   const g = new GraphWriter();
   const onnxName = new Map<string, string>([[model.input, model.input]]);
@@ -88,7 +90,9 @@ export function exportGraphModel(model: GraphModelAdapter, opts: GraphExportOpti
   const constOf = (t: string): ConstValue | undefined => {
     if (dataDep.has(splitTensorName(t)[0])) return undefined;
     const [a, b] = [p1.get(t), p2.get(t)];
-    if (!a?.values || !b?.values) return undefined;
+    if (!a?.values) return undefined;
+    if (consts.has(splitTensorName(t)[0])) return { shape: a.shape, values: a.values, dtype: a.dtype };
+    if (!b?.values) return undefined;
     const same = a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]) && a.values.every((v, i) => v === b.values![i] || (Number.isNaN(v) && Number.isNaN(b.values![i]!)));
     return { shape: a.shape, values: a.values, dtype: a.dtype, ...(same ? {} : { batch2: b.values }) };
   };
@@ -137,8 +141,8 @@ export function exportGraphModel(model: GraphModelAdapter, opts: GraphExportOpti
   return { bytes, layers, layerShapes };
 }
 
-/** Shapes (and values of what does not depend on the input's data) of `tensors` at batch `rows`. */
-function probe(model: GraphModelAdapter, tensors: readonly string[], rows: number, dataDep: ReadonlySet<string>): Map<string, Probe> {
+/** Shapes (and values, except for the nodes in `noValues`) of `tensors` at batch `rows`. */
+function probe(model: GraphModelAdapter, tensors: readonly string[], rows: number, noValues: ReadonlySet<string>): Map<string, Probe> {
   const dims = model.inputShape.slice(1);
   if (dims.some((d) => d === null)) {
     throw new CapabilityError(`Graph model '${model.name}' has dynamic input dims [${model.inputShape.map((d) => d ?? '*').join(', ')}]; the ONNX export needs every dim but the batch static`, { model: model.name });
@@ -151,7 +155,7 @@ function probe(model: GraphModelAdapter, tensors: readonly string[], rows: numbe
     results = Array.isArray(r) ? r : [r];
     results.forEach((t, i) => {
       const name = tensors[i]!;
-      const keepValues = !dataDep.has(splitTensorName(name)[0]) && t.dtype !== 'string' && t.dtype !== 'complex64';
+      const keepValues = !noValues.has(splitTensorName(name)[0]) && t.dtype !== 'string' && t.dtype !== 'complex64';
       out.set(name, { shape: t.shape, dtype: t.dtype, ...(keepValues ? { values: Array.from(t.dataSync() as ArrayLike<number>, Number) } : {}) });
     });
   } finally {

@@ -31,9 +31,7 @@ export class GraphWriter {
     return name;
   }
   ints(values: readonly number[]): string {
-    const name = `attrib_export_ints_${this.counter++}`;
-    this.initializers.push(int64Tensor(name, [values.length], values));
-    return name;
+    return this.intsShaped([values.length], values);
   }
   /** An int64 initializer of any shape (TF.js int32 tensors are written as int64). */
   intsShaped(dims: readonly number[], values: readonly number[]): string {
