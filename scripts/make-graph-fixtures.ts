@@ -159,6 +159,36 @@ function dilated(): Builder {
   return g;
 }
 
+/** Sequence-style ops: BatchMatMulV2 (data × data, adj_y), Slice, Tile, GatherV2 and more elementwise maths. */
+function more(): Builder {
+  const g = new Builder(new Rng(5));
+  const mm = { ...T, adj_x: { b: false }, adj_y: { b: false } };
+  const x = g.placeholder('input', [-1, 6, 4]);
+  const q = g.op('q', 'BatchMatMulV2', [x, g.randn('q/w', [4, 5], 0.5)], mm); // [N, 6, 5]
+  const att = g.op('att', 'BatchMatMulV2', [q, q], { ...mm, adj_y: { b: true } }); // [N, 6, 6]
+  const sl = g.op('slice', 'Slice', [att, g.ints('slice/begin', [0, 1, 0]), g.ints('slice/size', [-1, 4, -1])], { ...T, Index: { type: 'DT_INT32' } }); // [N, 4, 6]
+  const tile = g.op('tile', 'Tile', [sl, g.ints('tile/reps', [1, 1, 2])], { ...T, Tmultiples: { type: 'DT_INT32' } }); // [N, 4, 12]
+  const ga = g.op('gather', 'GatherV2', [tile, g.ints('gather/indices', [0, 2, 3]), g.ints('gather/axis', [1], [])], { Tparams: { type: 'DT_FLOAT' }, Tindices: { type: 'DT_INT32' }, Taxis: { type: 'DT_INT32' }, batch_dims: { i: '0' } }); // [N, 3, 12]
+  const u = g.op('scale', 'Mul', [ga, g.const('scale/k', [], [0.3])], T);
+  const sin = g.op('sin', 'Sin', [u], T);
+  const cos = g.op('cos', 'Cos', [u], T);
+  const erf = g.op('erf', 'Erf', [u], T);
+  const pos = g.op('pos', 'AddV2', [g.op('pos/abs', 'Abs', [u], T), g.const('pos/one', [], [1])], T);
+  const pw = g.op('pow', 'Pow', [pos, g.const('pow/e', [], [1.5])], T);
+  const sqd = g.op('sqd', 'SquaredDifference', [sin, cos], T);
+  const clip = g.op('clip', 'ClipByValue', [u, g.const('clip/lo', [], [-0.5]), g.const('clip/hi', [], [0.5])], T);
+  const l1p = g.op('log1p', 'Log1p', [pos], T);
+  const em1 = g.op('expm1', 'Expm1', [g.op('expm1/neg', 'Neg', [pos], T)], T);
+  const rec = g.op('reciprocal', 'Reciprocal', [pos], T);
+  const sg = g.op('signed', 'Mul', [g.op('sign', 'Sign', [u], T), u], T);
+  // Floor and Round: zero gradient; scaled down so that their jumps stay below the finite differences' tolerance
+  const fl = g.op('floored', 'Mul', [g.op('floored/add', 'AddV2', [g.op('floor', 'Floor', [u], T), g.op('round', 'Round', [u], T)], T), g.const('floored/k', [], [1e-4])], T);
+  const sum = g.op('sum', 'AddN', [sin, cos, erf, pw, sqd, clip, l1p, em1, rec, sg, fl], { ...T, N: { i: '11' } }); // [N, 3, 12]
+  const mn = g.op('min', 'Min', [sum, g.ints('min/axes', [1])], { ...T, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } }); // [N, 12]
+  g.op('out', 'MatMul', [mn, g.randn('out/w', [12, 3], 0.5)], { ...T, transpose_a: { b: false }, transpose_b: { b: false } });
+  return g;
+}
+
 /** A graph with an op the ONNX export does not write (Atan): it stays on TF.js. */
 function atan(): Builder {
   const g = new Builder(new Rng(3));
@@ -170,7 +200,7 @@ function atan(): Builder {
 }
 
 const root = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'test', 'fixtures', 'graph');
-for (const [name, build] of [['cnn', cnn], ['ops', ops], ['dilated', dilated], ['atan', atan]] as const) {
+for (const [name, build] of [['cnn', cnn], ['ops', ops], ['dilated', dilated], ['more', more], ['atan', atan]] as const) {
   const bytes = build().write(path.join(root, name));
   console.log(`${name}: ${bytes} weight bytes`);
 }

@@ -140,15 +140,15 @@ function axesOf(c: OpContext, i: number): number[] {
   return constInput(c, i, 'axis').values.map((a) => (a < 0 ? a + rank : a));
 }
 
-function reduce(type: 'ReduceMean' | 'ReduceSum' | 'ReduceMax') {
+function reduce(type: 'ReduceMean' | 'ReduceSum' | 'ReduceMax' | 'ReduceMin') {
   return (c: OpContext): void => {
     const axes = axesOf(c, 1);
     const keep = c.attr('keepDims') === true ? 1 : 0;
     if (axes.length === 0) return void c.g.op('Identity', [c.input(0)], [], c.out);
     // opset 17: ReduceSum takes its axes as an input, ReduceMean/ReduceMax as an attribute
     if (type === 'ReduceSum') c.g.op(type, [c.input(0), c.g.ints(axes)], [intAttr('keepdims', keep)], c.out);
-    else if (type === 'ReduceMax' && axes.length > 1) {
-      // a max over several axes as one max per axis (the backward compiler differentiates single-axis maxima)
+    else if ((type === 'ReduceMax' || type === 'ReduceMin') && axes.length > 1) {
+      // a max (min) over several axes as one per axis (the backward compiler differentiates single-axis maxima)
       const y = axes.reduce((acc, a) => c.g.op(type, [acc], [intsAttr('axes', [a]), intAttr('keepdims', 1)]), c.input(0));
       if (keep) c.g.op('Identity', [y], [], c.out);
       else c.g.op('Squeeze', [y, c.g.ints(axes)], [], c.out);
@@ -201,8 +201,9 @@ function pad(mirror: boolean) {
 
 function matmul(fused: boolean) {
   return (c: OpContext): void => {
-    const t = (i: number, flag: string) => (c.attr(flag) === true ? c.g.op('Transpose', [c.input(i)], [intsAttr('perm', [1, 0])]) : c.input(i));
-    if ((c.attr('transposeA') === true || c.attr('transposeB') === true) && c.shape(0).length !== 2) refuse(c, 'transposes a batched operand');
+    // transpose_a/b (adj_x/adj_y of BatchMatMul) swap the last two axes
+    const swapLast = (rank: number) => [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2];
+    const t = (i: number, flag: string) => (c.attr(flag) === true ? c.g.op('Transpose', [c.input(i)], [intsAttr('perm', swapLast(c.shape(i).length))]) : c.input(i));
     const ops = fused ? (c.attr('fusedOps') as string[] | undefined ?? []).map((s) => String(s).toLowerCase()) : [];
     if (ops.length > 0 && ops[0] !== 'biasadd') refuse(c, `fuses '${ops[0]}' (the export writes BiasAdd and an activation)`);
     const act = ops[1];
@@ -255,6 +256,21 @@ function pack(c: OpContext): void {
   const axis = a < 0 ? a + rank + 1 : a;
   const parts = Array.from({ length: c.arity }, (_, i) => c.g.op('Unsqueeze', [c.input(i), c.g.ints([axis])]));
   c.g.op('Concat', parts, [intAttr('axis', axis)], c.out);
+}
+
+/** Slice(x, begin, size) with constant begin and size (size −1: to the end). */
+function slice(c: OpContext): void {
+  const begin = constInput(c, 1, 'begin').values;
+  const size = constInput(c, 2, 'size').values;
+  const ends = size.map((s, i) => (s < 0 ? 2 ** 31 - 1 : begin[i]! + s));
+  c.g.op('Slice', [c.input(0), c.g.ints(begin), c.g.ints(ends), c.g.ints(begin.map((_, i) => i))], [], c.out);
+}
+
+function gather(c: OpContext): void {
+  if (Number(c.attr('batchDims') ?? 0) !== 0) refuse(c, 'gathers with batch_dims');
+  const rank = c.shape(0).length;
+  const a = constInput(c, 2, 'axis').values[0]!;
+  c.g.op('Gather', [c.input(0), c.input(1)], [intAttr('axis', a < 0 ? a + rank : a)], c.out);
 }
 
 /** Every GraphDef op the exporter writes → its converter. */
@@ -314,6 +330,27 @@ export const GRAPH_OPS: Readonly<Record<string, (c: OpContext) => void>> = {
   ResizeBilinear: resize('linear'),
   ResizeNearestNeighbor: resize('nearest'),
   Cast: cast,
+  BatchMatMul: matmul(false),
+  BatchMatMulV2: matmul(false),
+  Slice: slice,
+  Tile: (c) => void c.g.op('Tile', [c.input(0), c.input(1)], [], c.out),
+  GatherV2: gather,
+  Min: reduce('ReduceMin'),
+  Sin: unary('Sin'),
+  Cos: unary('Cos'),
+  Erf: unary('Erf'),
+  Floor: unary('Floor'),
+  Round: unary('Round'),
+  Sign: unary('Sign'),
+  Reciprocal: unary('Reciprocal'),
+  Pow: binary('Pow'),
+  SquaredDifference: (c) => {
+    const d = c.g.op('Sub', [c.input(0), c.input(1)]);
+    c.g.op('Mul', [d, d], [], c.out);
+  },
+  ClipByValue: (c) => void c.g.op('Min', [c.g.op('Max', [c.input(0), c.input(1)]), c.input(2)], [], c.out),
+  Log1p: (c) => void c.g.op('Log', [c.g.op('Add', [c.input(0), scalar(c, 1)])], [], c.out),
+  Expm1: (c) => void c.g.op('Sub', [c.g.op('Exp', [c.input(0)]), scalar(c, 1)], [], c.out),
   FusedBatchNorm: batchNorm,
   FusedBatchNormV2: batchNorm,
   FusedBatchNormV3: batchNorm,
