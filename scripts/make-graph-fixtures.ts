@@ -159,7 +159,7 @@ function dilated(): Builder {
   return g;
 }
 
-/** Sequence-style ops: BatchMatMulV2 (data × data, adj_y), Slice, Tile, GatherV2 and more elementwise maths. */
+/** Sequence-style ops: BatchMatMulV2 (data × data, adj_y), Slice, Tile, GatherV2, Split/SplitV/Unpack and more elementwise maths. */
 function more(): Builder {
   const g = new Builder(new Rng(5));
   const mm = { ...T, adj_x: { b: false }, adj_y: { b: false } };
@@ -185,7 +185,17 @@ function more(): Builder {
   const fl = g.op('floored', 'Mul', [g.op('floored/add', 'AddV2', [g.op('floor', 'Floor', [u], T), g.op('round', 'Round', [u], T)], T), g.const('floored/k', [], [1e-4])], T);
   const sum = g.op('sum', 'AddN', [sin, cos, erf, pw, sqd, clip, l1p, em1, rec, sg, fl], { ...T, N: { i: '11' } }); // [N, 3, 12]
   const mn = g.op('min', 'Min', [sum, g.ints('min/axes', [1])], { ...T, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } }); // [N, 12]
-  g.op('out', 'MatMul', [mn, g.randn('out/w', [12, 3], 0.5)], { ...T, transpose_a: { b: false }, transpose_b: { b: false } });
+  // multi-output ops: Unpack, SplitV (a −1 size), Split; their outputs read as `node:k`
+  const un = g.op('unpack', 'Unpack', [ga], { ...T, num: { i: '3' }, axis: { i: '1' } }); // 3 × [N, 12]
+  const unsum = g.op('unpack/sum', 'AddN', [un, `${un}:1`, `${un}:2`], { ...T, N: { i: '3' } });
+  const sv = g.op('splitv', 'SplitV', [ga, g.ints('splitv/sizes', [1, -1]), g.ints('splitv/axis', [1], [])], { ...T, Tlen: { type: 'DT_INT32' }, num_split: { i: '2' } });
+  const vfirst = g.op('splitv/first', 'Squeeze', [sv], { ...T, squeeze_dims: ints([1]) });
+  const vrest = g.op('splitv/rest', 'Sum', [`${sv}:1`, g.ints('splitv/rest/axes', [1])], { ...T, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } });
+  const sp = g.op('split', 'Split', [g.ints('split/axis', [2], []), ga], { ...T, num_split: { i: '2' } }); // 2 × [N, 3, 6]
+  const swapped = g.op('split/swap', 'ConcatV2', [`${sp}:1`, sp, g.ints('split/swap/axis', [2], [])], { ...T, N: { i: '2' }, Tidx: { type: 'DT_INT32' } });
+  const spsum = g.op('split/sum', 'Sum', [g.op('split/sq', 'Mul', [swapped, ga], T), g.ints('split/sum/axes', [1])], { ...T, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } });
+  const all = g.op('all', 'AddN', [mn, unsum, vfirst, vrest, spsum], { ...T, N: { i: '5' } }); // [N, 12]
+  g.op('out', 'MatMul', [all, g.randn('out/w', [12, 3], 0.5)], { ...T, transpose_a: { b: false }, transpose_b: { b: false } });
   return g;
 }
 

@@ -11,7 +11,7 @@ import { graphPath, inputsOf, splitTensorName } from '../../tfjs/graph-path.js';
 import { onnx } from '../graph/proto.js';
 import { constInput, type ConstValue, type OpContext } from './graph-context.js';
 import { dilatedConvAttrs, findDilatedConvs } from './graph-dilation.js';
-import { GRAPH_OPS } from './graph-ops.js';
+import { GRAPH_OPS, MULTI_OUTPUT } from './graph-ops.js';
 import { GraphWriter, type Shape } from './writer.js';
 
 export interface GraphExportOptions {
@@ -67,7 +67,7 @@ export function exportGraphModel(model: GraphModelAdapter, opts: GraphExportOpti
     }
     for (const t of inputsOf(n)) {
       const [src, k] = splitTensorName(t);
-      if (k > 0 && dataDep.has(src)) {
+      if (k > 0 && dataDep.has(src) && !MULTI_OUTPUT.has(byName.get(src)?.op ?? '')) {
         throw new CapabilityError(`Node '${n.name}' reads output ${k} of '${src}' (${byName.get(src)?.op}); the ONNX export writes the first output of each op`, { node: src, op: byName.get(src)?.op });
       }
     }
@@ -96,7 +96,8 @@ export function exportGraphModel(model: GraphModelAdapter, opts: GraphExportOpti
     const same = a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]) && a.values.every((v, i) => v === b.values![i] || (Number.isNaN(v) && Number.isNaN(b.values![i]!)));
     return { shape: a.shape, values: a.values, dtype: a.dtype, ...(same ? {} : { batch2: b.values }) };
   };
-  const materialize = (t: string): string => {
+  const materialize = (tensor: string): string => {
+    const t = tensor.endsWith(':0') ? splitTensorName(tensor)[0] : tensor;
     const known = onnxName.get(t);
     if (known) return known;
     const c = constOf(t);
@@ -133,6 +134,8 @@ export function exportGraphModel(model: GraphModelAdapter, opts: GraphExportOpti
       GRAPH_OPS[chain.conv.op]!(ctx);
     } else GRAPH_OPS[n.op]!(ctx);
     onnxName.set(n.name, n.name);
+    // outputs k > 0 of a multi-output op, as its converter named them
+    if (MULTI_OUTPUT.has(n.op)) for (const t of tensors) if (splitTensorName(t)[0] === n.name && splitTensorName(t)[1] > 0) onnxName.set(t, t);
     layers.set(n.name, n.op);
     layerShapes.set(n.name, ctx.outShape);
   }

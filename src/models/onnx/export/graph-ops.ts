@@ -273,6 +273,46 @@ function gather(c: OpContext): void {
   c.g.op('Gather', [c.input(0), c.input(1)], [intAttr('axis', a < 0 ? a + rank : a)], c.out);
 }
 
+/** Ops with several outputs: output k is written as the ONNX tensor `node:k` (output 0 as `node`). */
+export const MULTI_OUTPUT = new Set(['Split', 'SplitV', 'Unpack']);
+
+const outputNames = (c: OpContext, n: number): string[] => Array.from({ length: n }, (_, k) => (k === 0 ? c.out : `${c.out}:${k}`));
+
+/** Split / SplitV (constant axis and sizes; one −1 size takes the rest) as one ONNX Split. */
+function split(v: boolean) {
+  return (c: OpContext): void => {
+    const xi = v ? 0 : 1;
+    const shape = c.shape(xi);
+    const a = constInput(c, v ? 2 : 0, 'axis').values[0]!;
+    const axis = a < 0 ? a + shape.length : a;
+    const dim = shape[axis];
+    if (dim === null || dim === undefined || axis === 0) refuse(c, 'splits the batch or a dynamic axis');
+    let sizes: number[];
+    if (v) {
+      sizes = [...constInput(c, 1, 'sizes').values];
+      const known = sizes.filter((s) => s >= 0).reduce((p, q) => p + q, 0);
+      sizes = sizes.map((s) => (s < 0 ? dim - known : s));
+    } else {
+      const n = Number(c.attr('numOrSizeSplits') ?? 1);
+      if (!(n > 0) || dim % n !== 0) refuse(c, `splits a dim of ${dim} into ${n}`);
+      sizes = new Array(n).fill(dim / n);
+    }
+    c.g.opOuts('Split', [c.input(xi), c.g.ints(sizes)], [intAttr('axis', axis)], outputNames(c, sizes.length));
+  };
+}
+
+/** Unpack: a Split into size-1 pieces, each squeezed. */
+function unpack(c: OpContext): void {
+  const shape = c.shape(0);
+  const a = Number(c.attr('axis') ?? 0);
+  const axis = a < 0 ? a + shape.length : a;
+  const dim = shape[axis];
+  if (dim === null || dim === undefined || axis === 0) refuse(c, 'unpacks the batch or a dynamic axis');
+  const pieces = Array.from({ length: dim }, (_, k) => `${c.out}/piece_${k}`);
+  c.g.opOuts('Split', [c.input(0), c.g.ints(new Array(dim).fill(1))], [intAttr('axis', axis)], pieces);
+  outputNames(c, dim).forEach((o, k) => c.g.op('Squeeze', [pieces[k]!, c.g.ints([axis])], [], o));
+}
+
 /** Every GraphDef op the exporter writes → its converter. */
 export const GRAPH_OPS: Readonly<Record<string, (c: OpContext) => void>> = {
   Identity: unary('Identity'),
@@ -330,6 +370,9 @@ export const GRAPH_OPS: Readonly<Record<string, (c: OpContext) => void>> = {
   ResizeBilinear: resize('linear'),
   ResizeNearestNeighbor: resize('nearest'),
   Cast: cast,
+  Split: split(false),
+  SplitV: split(true),
+  Unpack: unpack,
   BatchMatMul: matmul(false),
   BatchMatMulV2: matmul(false),
   Slice: slice,

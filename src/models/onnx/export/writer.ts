@@ -25,6 +25,10 @@ export class GraphWriter {
     this.nodes.push(node(type, inputs, [name], attributes));
     return name;
   }
+  /** Emits a node with several outputs, named `outs`. */
+  opOuts(type: string, inputs: string[], attributes: AttributeProto[], outs: readonly string[]): void {
+    this.nodes.push(node(type, inputs, [...outs], attributes));
+  }
   floats(hint: string, dims: readonly number[], values: ArrayLike<number>): string {
     const name = `${hint}_${this.counter++}`;
     this.initializers.push(floatTensor(name, dims, values));
