@@ -209,8 +209,16 @@ function atan(): Builder {
   return g;
 }
 
+/** Einsum: neither converted to ONNX nor differentiable on TF.js (no registered gradient): refused by name. */
+function einsum(): Builder {
+  const g = new Builder(new Rng(6));
+  const x = g.placeholder('input', [-1, 4]);
+  g.op('einsum', 'Einsum', [x, g.randn('einsum/w', [4, 3], 0.5)], { ...T, equation: { s: b64('ij,jk->ik') }, N: { i: '2' } });
+  return g;
+}
+
 const root = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'test', 'fixtures', 'graph');
-for (const [name, build] of [['cnn', cnn], ['ops', ops], ['dilated', dilated], ['more', more], ['atan', atan]] as const) {
+for (const [name, build] of [['cnn', cnn], ['ops', ops], ['dilated', dilated], ['more', more], ['atan', atan], ['einsum', einsum]] as const) {
   const bytes = build().write(path.join(root, name));
   console.log(`${name}: ${bytes} weight bytes`);
 }

@@ -13,8 +13,9 @@ import {
 } from '../model.js';
 import { gradientOf } from './gradients.js';
 import { forwardByRows, gradientsByRows, rowsThatFit } from './graph-batches.js';
-import { graphPath, pathNodes } from './graph-path.js';
-import { gradientBlocker, type GradientBlocker } from './graph-trust.js';
+import { graphPath, inputsOf, pathNodes } from './graph-path.js';
+import { routedKernel } from './graph-routed.js';
+import { gradientBlocker, routedNodes, type GradientBlocker } from './graph-trust.js';
 import { ActivationCache } from '../activation-cache.js';
 
 export interface GraphModelOptions {
@@ -69,6 +70,7 @@ export class GraphModelAdapter implements HookedModel {
   private readonly shapes = new Map<string, readonly (number | null)[]>();
   private order: readonly GraphNodeLike[] | undefined;
   private readonly blockers = new Map<string, GradientBlocker | undefined>();
+  private readonly routes = new Map<string, readonly GraphNodeLike[]>();
   private readonly memoryBudget: number;
   private rowBytes: number | undefined;
 
@@ -133,7 +135,8 @@ export class GraphModelAdapter implements HookedModel {
   gradients(x: tf.Tensor, objective: Objective): Promise<tf.Tensor> {
     const refusal = this.gradientRefusal('gradients');
     if (refusal) return Promise.reject(refusal);
-    return Promise.resolve(gradientsByRows(x, this.rowsPerCall(3), (v) => this.exec({ [this.input]: v }, [this.output])[0]!, objective));
+    const routed = this.routed();
+    return Promise.resolve(gradientsByRows(x, this.rowsPerCall(3), (v) => this.execRouted({ [this.input]: v }, this.output, routed), objective));
   }
 
   async run(x: tf.Tensor, opts: RunOptions = {}): Promise<tf.Tensor> {
@@ -240,7 +243,8 @@ export class GraphModelAdapter implements HookedModel {
         if (refusal) throw refusal;
         const p = await prepare(a, ctx);
         try {
-          return gradientOf((v) => this.exec(p.feeds(v), outputs)[0]!, a, objective);
+          const routed = this.routed();
+          return gradientOf((v) => this.execRouted(p.feeds(v), outputs[0]!, routed), a, objective);
         } finally {
           p.done();
         }
@@ -260,6 +264,29 @@ export class GraphModelAdapter implements HookedModel {
       }
     }
     return this.rowBytes === 0 ? Number.POSITIVE_INFINITY : rowsThatFit(this.rowBytes * factor, this.memoryBudget);
+  }
+
+  /** The path's nodes computed with attrib's kernels on the backend in force (see `routedNodes`). */
+  private routed(): readonly GraphNodeLike[] {
+    const backend = tf.getBackend();
+    if (!this.routes.has(backend)) {
+      const all = this.graphNodes();
+      this.routes.set(backend, routedNodes(pathNodes(all, graphPath(all, this.input, this.output), this.input), backend));
+    }
+    return this.routes.get(backend)!;
+  }
+
+  /**
+   * `output` from `feeds`, segment by segment: each routed node's inputs come from the converter's
+   * executor (fed with everything computed so far), its output from attrib's kernel.
+   */
+  private execRouted(feeds: Record<string, tf.Tensor>, output: string, routed: readonly GraphNodeLike[]): tf.Tensor {
+    const fed = { ...feeds };
+    for (const r of routed) {
+      if (fed[r.name]) continue;
+      fed[r.name] = routedKernel(r, this.exec(fed, inputsOf(r)));
+    }
+    return this.exec(fed, [output])[0]!;
   }
 
   /** The first op through which TF.js gives no (or a wrong) input gradient on the backend in force. */

@@ -3,6 +3,7 @@
 // half-way through a method.
 import * as tf from '@tensorflow/tfjs-core';
 import type { GraphNodeLike } from './graph-model.js';
+import { routable } from './graph-routed.js';
 
 /** The op on the path that blocks gradients, and why. */
 export interface GradientBlocker {
@@ -33,9 +34,11 @@ const KERNEL_OF: Readonly<Record<string, string>> = {
   _FusedConv2D: 'Conv2D',
 };
 
-/** Ops that have a TF.js gradient but are wrong on some backend: backend → reason. */
+/** Ops that have a TF.js gradient but are wrong on some backend: backend (or '*' for all) → reason. */
 const WRONG_ON: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   MaxPool: { wasm: "the wasm backend's MaxPool gradient goes to the last maximum on ties and drops all-zero windows (wrong gradients)" },
+  ResizeNearestNeighbor: { cpu: "the cpu backend's ResizeNearestNeighborGrad returns NaN for some elements (TF.js 4.22)" },
+  MirrorPad: { '*': "TF.js's MirrorPad gradient drops the reflected copies (d/dx Σ mirrorPad([a, b, c], 1) gives [1, 1, 1], not [1, 3, 1])" },
 };
 
 /** The fused activation of a fused op ('' when linear). */
@@ -70,20 +73,33 @@ function backwardKernels(n: GraphNodeLike): string[] {
   }
 }
 
+/** Why TF.js cannot give a correct input gradient through `n` on `backend`, or undefined. */
+function problem(n: GraphNodeLike, backend: string): string | undefined {
+  const kernel = KERNEL_OF[n.op] ?? n.op;
+  if (!tf.getGradient(kernel)) return `TF.js has no gradient for ${n.op}`;
+  const wrong = WRONG_ON[n.op]?.[backend] ?? WRONG_ON[n.op]?.['*'];
+  if (wrong) return wrong;
+  const missing = backwardKernels(n).find((k) => !tf.getKernel(k, backend));
+  return missing ? `its gradient needs the ${missing} kernel, which the ${backend} backend does not have` : undefined;
+}
+
 /**
- * The first op on the path (topological order) through which TF.js cannot give a correct input
- * gradient on `backend`: an op without a registered gradient (StridedSlice, for one), a gradient
- * that needs a kernel the backend lacks (fused linear convolutions and depthwise convolutions on
- * wasm), or one known to be wrong there (MaxPool ties on wasm). Undefined when every op is fine.
+ * The path's nodes (topological order) whose TF.js gradient is missing or wrong on `backend` but
+ * that attrib computes with its own kernels (`routedKernel`): MaxPool on wasm, linear fused and
+ * depthwise convolutions on wasm, StridedSlice everywhere.
+ */
+export const routedNodes = (path: readonly GraphNodeLike[], backend: string): GraphNodeLike[] => path.filter((n) => problem(n, backend) !== undefined && routable(n));
+
+/**
+ * The first op on the path (topological order) through which neither TF.js nor attrib's own
+ * kernels give a correct input gradient on `backend`: an op without a registered gradient, a
+ * gradient that needs a kernel the backend lacks, or one known to be wrong there, that attrib does
+ * not route (see `routedNodes`). Undefined when every op is fine.
  */
 export function gradientBlocker(path: readonly GraphNodeLike[], backend: string): GradientBlocker | undefined {
   for (const n of path) {
-    const kernel = KERNEL_OF[n.op] ?? n.op;
-    if (!tf.getGradient(kernel)) return { node: n.name, op: n.op, reason: `TF.js has no gradient for ${n.op}` };
-    const wrong = WRONG_ON[n.op]?.[backend];
-    if (wrong) return { node: n.name, op: n.op, reason: wrong };
-    const missing = backwardKernels(n).find((k) => !tf.getKernel(k, backend));
-    if (missing) return { node: n.name, op: n.op, reason: `its gradient needs the ${missing} kernel, which the ${backend} backend does not have` };
+    const reason = problem(n, backend);
+    if (reason !== undefined && !routable(n)) return { node: n.name, op: n.op, reason };
   }
   return undefined;
 }
