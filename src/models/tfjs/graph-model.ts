@@ -55,7 +55,10 @@ const NOT_HOOKS = new Set(['Placeholder', 'Const', 'NoOp']);
  * so activation caches, patching and the layer methods work. What graph models cannot do: activation
  * and layer rules (guided backprop, DeepLIFT, LRP), because the graph runs as one program with
  * TF.js's own gradients; a function hook costs an extra partial run per hooked node.
- * Note: max-pool gradients inside a graph model use the backend's own kernel (wrong on ties on `wasm`).
+ * Gradients never come out wrong: ops whose TF.js gradient is missing or wrong on the backend in
+ * force run on attrib's kernels (`routedNodes`: MaxPool, fused and depthwise convolutions on wasm,
+ * StridedSlice), and any other such op makes `capabilities.gradients` false and gradient calls
+ * refuse, naming it (`gradientBlocker`). Calls are split in row slices within `memoryBudgetBytes`.
  */
 export class GraphModelAdapter implements HookedModel {
   readonly name: string;
