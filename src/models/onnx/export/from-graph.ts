@@ -5,7 +5,7 @@
 // probe runs of the graph on TF.js (batch 1 and batch 2): what differs between them depends on the
 // batch size and is written as a batch-free form (Reshape's 0) or refused.
 import * as tf from '@tensorflow/tfjs-core';
-import { CapabilityError, InvalidArgumentError } from '../../../core/errors.js';
+import { CapabilityError, InvalidArgumentError, isAttributionError } from '../../../core/errors.js';
 import type { GraphModelAdapter, GraphNodeLike } from '../../tfjs/graph-model.js';
 import { graphPath, inputsOf, splitTensorName } from '../../tfjs/graph-path.js';
 import { onnx } from '../graph/proto.js';
@@ -48,6 +48,16 @@ interface Probe {
 export function exportGraphModel(model: GraphModelAdapter, opts: GraphExportOptions = {}): GraphExport {
   const opset = opts.opset ?? 17;
   if (opset < 17) throw new InvalidArgumentError(`Option 'opset' passed to 'exportGraphModel' must be 17 or newer, got ${opset}`, { arg: 'opset' });
+  try {
+    return writeGraph(model, opset);
+  } catch (e) {
+    if (isAttributionError(e)) throw e;
+    // a graph the checks let through but TF.js or the writer could not handle: not exportable
+    throw new CapabilityError(`Graph model '${model.name}' could not be exported to ONNX: ${(e as Error).message.split('\n')[0]}`, { model: model.name }, e);
+  }
+}
+
+function writeGraph(model: GraphModelAdapter, opset: number): GraphExport {
   const all = model.graphNodes();
   const byName = new Map(all.map((n) => [n.name, n]));
   const { needed, dataDep } = graphPath(all, model.input, model.output);
