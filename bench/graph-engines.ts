@@ -1,6 +1,7 @@
 // Graph models on their two engines: time per Saliency gradient row of the CNN graph fixture
 // (test/fixtures/graph/cnn) on TF.js cpu versus ONNX Runtime (engine auto), measured in interleaved
-// rounds; and IG-256's completeness gap per row on the ONNX engine.
+// rounds; TF.js wasm through attrib's routed kernels (MaxPool, fused and depthwise convolutions);
+// and IG-256's completeness gap per row on the ONNX engine.
 // Run: nice -n 10 npx tsx bench/graph-engines.ts   (BENCH_REPEATS=7 rounds by default, BENCH_ROWS=32)
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -37,6 +38,14 @@ async function main(): Promise<void> {
   const b: number[] = [];
   for (let i = 0; i < REPEATS; i++) a.push(await time(tfjs)), b.push(await time(onnx));
   console.log(`Saliency, ms per row (${ROWS} rows, median of ${REPEATS} interleaved rounds): TF.js cpu ${median(a).toFixed(3)}, ONNX ${median(b).toFixed(3)}, ratio ${(median(a) / median(b)).toFixed(2)}×`);
+  await setupBackend('wasm', true);
+  const wasm = await loadModel(file, { engine: 'tfjs' });
+  if (!isDifferentiable(wasm)) throw new Error('the CNN must differentiate on wasm through the routed kernels');
+  await time(wasm);
+  const w: number[] = [];
+  for (let i = 0; i < REPEATS; i++) w.push(await time(wasm)), b.push(await time(onnx));
+  console.log(`Saliency, ms per row: TF.js wasm (routed kernels) ${median(w).toFixed(3)}, ONNX ${median(b.slice(REPEATS)).toFixed(3)}`);
+  wasm.dispose();
   using ig = await new IntegratedGradients(onnx).attribute(x, { target, steps: 256 });
   const [out, base] = [await onnx.forward(x), await onnx.forward(tf.zerosLike(x))];
   const [fx, fb] = [(await out.array()) as number[][], (await base.array()) as number[][]];
