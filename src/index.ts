@@ -74,6 +74,7 @@ export type { PlainBatch, BatchFunctionOptions } from './models/batch-function.j
 export { fromOnnxSession } from './models/onnx/session.js';
 export type { OnnxModelOptions, OrtModule } from './models/onnx/session.js';
 export { exportLayersModel, EXPORTABLE_LAYERS, EXPORTABLE_ACTIVATIONS } from './models/onnx/export/from-layers.js';
+export { exportGraphModel, EXPORTABLE_GRAPH_OPS, type GraphExport, type GraphExportOptions } from './models/onnx/export/from-graph.js';
 export type { OnnxExportOptions } from './models/onnx/export/from-layers.js';
 export { maxPool2dFirstMax, maxPool1dFirstMax, globalMaxPoolFirstMax } from './models/tfjs/pooling.js';
 

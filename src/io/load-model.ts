@@ -9,7 +9,8 @@ import type { CacheDirOption } from '../models/onnx/compile-cache.js';
 import type { ModelAdapter } from '../models/model.js';
 import { hasPeer, importPeer } from '../models/peers.js';
 import { fromLayersModel, LayersModelAdapter } from '../models/tfjs/layers-model.js';
-import { fromGraphModel } from '../models/tfjs/graph-model.js';
+import { fromGraphModel, GraphModelAdapter } from '../models/tfjs/graph-model.js';
+import { exportGraphModel } from '../models/onnx/export/from-graph.js';
 import { preview } from '../core/preview.js';
 
 /** Limits for untrusted model files. */
@@ -33,7 +34,9 @@ export interface LoadModelOptions extends ModelFileLimits {
    * differentiable; otherwise it stays on TF.js. `onnx` insists on ONNX Runtime (errors say why
    * not); `tfjs` keeps TF.js (needed by the rules methods: guided backprop, DeepLIFT, LRP). The
    * model's `engine` and every result's `diagnostics.engine` say which runs. `.onnx` files always
-   * run on ONNX Runtime; TF.js graph models on TF.js.
+   * run on ONNX Runtime. TF.js graph models likewise: `auto` exports them (`exportGraphModel`) when
+   * every op on the path converts and keeps TF.js otherwise; `onnx` refuses an unconvertible graph
+   * with `capability_missing` naming the op.
    */
   readonly engine?: Engine;
   /** Folder for compiled backward graphs of ONNX engines, or false: see `OnnxLoadOptions.cacheDir`. */
@@ -106,33 +109,24 @@ export async function loadModel(file: string, opts: LoadModelOptions = {}): Prom
   return onOnnxEngine(model, engine, target, opts);
 }
 
-/** The TF.js model moved to ONNX Runtime (the TF.js one is released), or kept when `auto` cannot move it. */
+/**
+ * The TF.js model moved to ONNX Runtime (the TF.js one is released), or kept when `auto` cannot move
+ * it: a layer or op without export, or gradients lost on the way. Layers models keep their layer
+ * names and classes as hook points, graph models their op nodes.
+ */
 async function onOnnxEngine(model: ModelAdapter, engine: 'onnx' | 'auto', file: string, opts: LoadModelOptions): Promise<ModelAdapter> {
-  if (!(model instanceof LayersModelAdapter)) {
+  if (!(model instanceof LayersModelAdapter || model instanceof GraphModelAdapter)) {
     if (engine === 'auto') return model;
     model.dispose();
-    throw new CapabilityError(`Model '${file}' is a TF.js graph model; engine 'onnx' runs layers models (and .onnx files)`, { file, engine });
+    throw new CapabilityError(`Model '${file}' is neither a TF.js layers nor a graph model; engine 'onnx' runs those (and .onnx files)`, { file, engine });
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = exportLayersModel(model);
-  } catch (e) {
-    if (engine === 'auto' && e instanceof AttributionError) return model;
-    model.dispose();
-    throw e;
-  }
-  const { fromOnnx } = await import('../models/onnx/node.js');
   let onnxModel: ModelAdapter;
   try {
-    // the same hook points (layer names and classes) as on TF.js, and the same default embedding layer
-    const layers = new Map(model.hookNames.map((n) => [n, model.hookClass(n)]));
-    const layerShapes = new Map(model.hookNames.map((n) => [n, model.hookShape(n)]));
+    const { bytes, ...hooks } = model instanceof GraphModelAdapter ? exportGraphModel(model) : layersExport(model);
+    const { fromOnnx } = await import('../models/onnx/node.js');
     onnxModel = await fromOnnx(bytes, {
       name: model.name,
-      layers,
-      layerShapes,
-      ...(model.embeddingOfInput === undefined ? {} : { embeddingOfInput: model.embeddingOfInput }),
-      ...(model.embeddingRows === undefined ? {} : { embeddingRows: model.embeddingRows }),
+      ...hooks,
       ...(model.metadata === undefined ? {} : { metadata: model.metadata }),
       ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
       ...(opts.threads === undefined ? {} : { intraOpNumThreads: opts.threads }),
@@ -155,6 +149,17 @@ function definedValues(o: Record<string, unknown>): { [key: string]: {} } {
   const out: { [key: string]: {} } = {};
   for (const [k, v] of Object.entries(o)) if (v !== null && v !== undefined) out[k] = v;
   return out;
+}
+
+/** A layers model's ONNX bytes with the same hook points (layer names and classes) and default embedding layer as on TF.js. */
+function layersExport(model: LayersModelAdapter) {
+  return {
+    bytes: exportLayersModel(model),
+    layers: new Map(model.hookNames.map((n) => [n, model.hookClass(n)])),
+    layerShapes: new Map(model.hookNames.map((n) => [n, model.hookShape(n)])),
+    ...(model.embeddingOfInput === undefined ? {} : { embeddingOfInput: model.embeddingOfInput }),
+    ...(model.embeddingRows === undefined ? {} : { embeddingRows: model.embeddingRows }),
+  };
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

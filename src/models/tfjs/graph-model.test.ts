@@ -39,7 +39,7 @@ function writeGraphModel(): string {
 }
 
 it('loads a graph model from disk and differentiates through it', async () => {
-  const model = (await loadModel(writeGraphModel())) as DifferentiableModel;
+  const model = (await loadModel(writeGraphModel(), { engine: 'tfjs' })) as DifferentiableModel;
   expect(model.capabilities.gradients).toBe(true);
   const x = tf.tensor2d([[1, 1, 0.5]]); // x·W = [1.5, 0], relu → [1.5, 0]
   const before = tf.memory().numTensors;
@@ -59,7 +59,7 @@ it('loads a graph model from disk and differentiates through it', async () => {
 });
 
 it('exposes graph nodes as hook points: cache, patch, function hooks, layer methods; refuses rules', async () => {
-  const model = (await loadModel(writeGraphModel())) as unknown as HookedModel;
+  const model = (await loadModel(writeGraphModel(), { engine: 'tfjs' })) as unknown as HookedModel;
   expect(isHooked(model)).toBe(true);
   expect(model.hookNames).toEqual(['mm', 'y']);
   expect(model.hookShape('mm')).toEqual([null, 2]);
@@ -94,7 +94,7 @@ it('exposes graph nodes as hook points: cache, patch, function hooks, layer meth
 });
 
 it('a failed gradient through a graph model (throwing target, wrong objective shape, patched layer view) leaves numTensors unchanged', async () => {
-  const model = (await loadModel(writeGraphModel())) as DifferentiableModel & HookedModel;
+  const model = (await loadModel(writeGraphModel(), { engine: 'tfjs' })) as DifferentiableModel & HookedModel;
   const x = tf.tensor2d([
     [1, 1, 0.5],
     [0.2, -1, 2],

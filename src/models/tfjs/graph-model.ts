@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import { BackendError, CapabilityError, UnknownHookError } from '../../core/errors.js';
+import { BackendError, CapabilityError, InvalidArgumentError, UnknownHookError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
 import {
   gatherInputs,
@@ -12,19 +12,34 @@ import {
   type RunOptions,
 } from '../model.js';
 import { gradientOf } from './gradients.js';
+import { stringEntries } from '../metadata-entries.js';
+import { forwardByRows, gradientsByRows, rowsThatFit } from './graph-batches.js';
+import { graphPath, inputsOf, pathNodes } from './graph-path.js';
+import { routedKernel } from './graph-routed.js';
+import { gradientBlocker, routedNodes, type GradientBlocker } from './graph-trust.js';
 import { ActivationCache } from '../activation-cache.js';
 
 export interface GraphModelOptions {
   readonly name?: string;
   /** Output node to attribute, for graphs with several outputs. Default: the first output. */
   readonly outputName?: string;
+  /**
+   * Bytes one call may use for activations (estimated from the node shapes of one row; a gradient
+   * counts three times its forward). Larger batches run in row slices, so that a batch too large
+   * for wasm memory is split instead of exhausting it. Default 512 MiB.
+   */
+  readonly memoryBudgetBytes?: number;
 }
 
-/** Structural view of the converter's graph: node names, ops and inputs. */
-interface GraphNodeLike {
+/** Structural view of the converter's graph: node names, ops, inputs and parsed attributes. */
+export interface GraphNodeLike {
   readonly name: string;
   readonly op: string;
   readonly inputs: readonly GraphNodeLike[];
+  /** Input tensor names (`node` or `node:k` for output k), as the converter parsed them. */
+  readonly inputNames?: readonly string[];
+  /** Attributes as the converter parsed them (camel-case names, e.g. `strides`, `fusedOps`). */
+  readonly attrParams?: Readonly<Record<string, { readonly value?: unknown } | undefined>>;
 }
 
 /** Ops that are not hook points (no computation of their own). */
@@ -41,19 +56,29 @@ const NOT_HOOKS = new Set(['Placeholder', 'Const', 'NoOp']);
  * so activation caches, patching and the layer methods work. What graph models cannot do: activation
  * and layer rules (guided backprop, DeepLIFT, LRP), because the graph runs as one program with
  * TF.js's own gradients; a function hook costs an extra partial run per hooked node.
- * Note: max-pool gradients inside a graph model use the backend's own kernel (wrong on ties on `wasm`).
+ * Gradients never come out wrong: ops whose TF.js gradient is missing or wrong on the backend in
+ * force run on attrib's kernels (`routedNodes`: MaxPool, fused and depthwise convolutions on wasm,
+ * StridedSlice), and any other such op makes `capabilities.gradients` false and gradient calls
+ * refuse, naming it (`gradientBlocker`). Calls are split in row slices within `memoryBudgetBytes`.
  */
-export class GraphModelAdapter implements DifferentiableModel, HookedModel {
+export class GraphModelAdapter implements HookedModel {
   readonly name: string;
   readonly inputShape: readonly (number | null)[];
   readonly outputShape?: readonly (number | null)[];
-  readonly capabilities = { gradients: true, hooks: true } as const;
   readonly engine = 'tfjs' as const;
   readonly inputNames: readonly string[];
-  private readonly input: string;
-  private readonly output: string;
+  /** The model's `userDefinedMetadata` as strings (see `ModelAdapter.metadata`). */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** The graph's input node (the Placeholder fed with the attributed input). */
+  readonly input: string;
+  /** The graph's output node (the attributed output). */
+  readonly output: string;
   private readonly shapes = new Map<string, readonly (number | null)[]>();
   private order: readonly GraphNodeLike[] | undefined;
+  private readonly blockers = new Map<string, GradientBlocker | undefined>();
+  private readonly routes = new Map<string, readonly GraphNodeLike[]>();
+  private readonly memoryBudget: number;
+  private rowBytes: number | undefined;
 
   constructor(
     readonly model: GraphModel,
@@ -67,6 +92,24 @@ export class GraphModelAdapter implements DifferentiableModel, HookedModel {
     this.input = model.inputNodes[0] ?? model.inputs[0]?.name ?? 'input';
     this.output = opts.outputName ?? model.outputNodes[0] ?? model.outputs[0]?.name ?? 'output';
     this.inputNames = [this.input];
+    const meta = stringEntries(model.metadata);
+    if (meta) this.metadata = meta;
+    this.memoryBudget = opts.memoryBudgetBytes ?? 512 * 1024 * 1024;
+    if (!(this.memoryBudget > 0)) throw new InvalidArgumentError(`Option 'memoryBudgetBytes' passed to 'fromGraphModel' must be a positive number of bytes, got ${String(opts.memoryBudgetBytes)}`, { arg: 'memoryBudgetBytes' });
+  }
+
+  /**
+   * Gradients are available when TF.js differentiates every op on the input → output path correctly
+   * on the backend in force (see `gradientBlocker`); `gradientsUnavailable` names the op when not.
+   */
+  get capabilities(): { readonly gradients: boolean; readonly hooks: true } {
+    return { gradients: this.blocker() === undefined, hooks: true };
+  }
+
+  /** Why gradients are unavailable on the backend in force (the op and the reason), if they are. */
+  get gradientsUnavailable(): string | undefined {
+    const b = this.blocker();
+    return b ? `node '${b.node}' (${b.op}): ${b.reason}` : undefined;
   }
 
   /** Op nodes in topological order. */
@@ -94,11 +137,14 @@ export class GraphModelAdapter implements DifferentiableModel, HookedModel {
   }
 
   forward(x: tf.Tensor): Promise<tf.Tensor> {
-    return Promise.resolve(tf.tidy(() => this.exec({ [this.input]: x }, [this.output])[0]!));
+    return Promise.resolve(forwardByRows(x, this.rowsPerCall(1), (v) => this.exec({ [this.input]: v }, [this.output])[0]!));
   }
 
   gradients(x: tf.Tensor, objective: Objective): Promise<tf.Tensor> {
-    return Promise.resolve(gradientOf((v) => this.exec({ [this.input]: v }, [this.output])[0]!, x, objective));
+    const refusal = this.gradientRefusal('gradients');
+    if (refusal) return Promise.reject(refusal);
+    const routed = this.routed();
+    return Promise.resolve(gradientsByRows(x, this.rowsPerCall(3), (v) => this.execRouted({ [this.input]: v }, this.output, routed), objective));
   }
 
   async run(x: tf.Tensor, opts: RunOptions = {}): Promise<tf.Tensor> {
@@ -201,15 +247,74 @@ export class GraphModelAdapter implements DifferentiableModel, HookedModel {
         }
       },
       gradients: async (a, objective, ctx) => {
+        const refusal = this.gradientRefusal('gradients');
+        if (refusal) throw refusal;
         const p = await prepare(a, ctx);
         try {
-          return gradientOf((v) => this.exec(p.feeds(v), outputs)[0]!, a, objective);
+          const routed = this.routed();
+          return gradientOf((v) => this.execRouted(p.feeds(v), outputs[0]!, routed), a, objective);
         } finally {
           p.done();
         }
       },
       dispose: () => undefined,
     };
+  }
+
+  /** Rows per call within the memory budget, for a call using `factor` times the forward's activations. */
+  private rowsPerCall(factor: number): number {
+    if (this.rowBytes === undefined) {
+      const dims = this.inputShape.slice(1);
+      if (dims.some((d) => d === null)) this.rowBytes = 0;
+      else {
+        const names = this.nodes().map((n) => n.name);
+        this.rowBytes = tf.tidy(() => this.exec({ [this.input]: tf.zeros([1, ...(dims as number[])]) }, names).reduce((a, t) => a + t.size * 4, 0));
+      }
+    }
+    return this.rowBytes === 0 ? Number.POSITIVE_INFINITY : rowsThatFit(this.rowBytes * factor, this.memoryBudget);
+  }
+
+  /** The path's nodes computed with attrib's kernels on the backend in force (see `routedNodes`). */
+  private routed(): readonly GraphNodeLike[] {
+    const backend = tf.getBackend();
+    if (!this.routes.has(backend)) {
+      const all = this.graphNodes();
+      this.routes.set(backend, routedNodes(pathNodes(all, graphPath(all, this.input, this.output), this.input), backend));
+    }
+    return this.routes.get(backend)!;
+  }
+
+  /**
+   * `output` from `feeds`, segment by segment: each routed node's inputs come from the converter's
+   * executor (fed with everything computed so far), its output from attrib's kernel.
+   */
+  private execRouted(feeds: Record<string, tf.Tensor>, output: string, routed: readonly GraphNodeLike[]): tf.Tensor {
+    const fed = { ...feeds };
+    for (const r of routed) {
+      if (fed[r.name]) continue;
+      fed[r.name] = routedKernel(r, this.exec(fed, inputsOf(r)));
+    }
+    return this.exec(fed, [output])[0]!;
+  }
+
+  /** The first op through which TF.js gives no (or a wrong) input gradient on the backend in force. */
+  private blocker(): GradientBlocker | undefined {
+    const backend = tf.getBackend();
+    if (!this.blockers.has(backend)) {
+      const all = this.graphNodes();
+      this.blockers.set(backend, gradientBlocker(pathNodes(all, graphPath(all, this.input, this.output), this.input), backend));
+    }
+    return this.blockers.get(backend);
+  }
+
+  /** The refusal, naming the op, to give before any work when gradients cannot be had correctly. */
+  private gradientRefusal(fn: string): CapabilityError | undefined {
+    const b = this.blocker();
+    if (!b) return undefined;
+    return new CapabilityError(
+      `Argument 'model' passed to '${fn}': graph model '${this.name}' has no correct TF.js gradient on the ${tf.getBackend()} backend through node '${b.node}' (${b.op}): ${b.reason}; use the cpu backend, or load it with engine 'auto' or 'onnx' (ONNX Runtime) when every op converts`,
+      { model: this.name, node: b.node, op: b.op, backend: tf.getBackend() },
+    );
   }
 
   private noRules(): never {
@@ -228,22 +333,26 @@ export class GraphModelAdapter implements DifferentiableModel, HookedModel {
     }
   }
 
+  /** Every node of the graph (Placeholder and Const nodes included) in topological order. */
+  graphNodes(): readonly GraphNodeLike[] {
+    const graph = (this.model as unknown as { executor?: { graph?: { nodes?: Record<string, GraphNodeLike> } } }).executor?.graph?.nodes ?? {};
+    const seen = new Set<string>();
+    const order: GraphNodeLike[] = [];
+    const visit = (n: GraphNodeLike) => {
+      if (seen.has(n.name)) return;
+      seen.add(n.name);
+      for (const i of n.inputs ?? []) visit(i);
+      order.push(n);
+    };
+    for (const n of Object.values(graph)) visit(n);
+    return order;
+  }
+
   private nodes(): readonly GraphNodeLike[] {
-    if (!this.order) {
-      const graph = (this.model as unknown as { executor?: { graph?: { nodes?: Record<string, GraphNodeLike> } } }).executor?.graph?.nodes ?? {};
-      const seen = new Set<string>();
-      const order: GraphNodeLike[] = [];
-      const visit = (n: GraphNodeLike) => {
-        if (seen.has(n.name)) return;
-        seen.add(n.name);
-        for (const i of n.inputs ?? []) visit(i);
-        if (!NOT_HOOKS.has(n.op)) order.push(n);
-      };
-      for (const n of Object.values(graph)) visit(n);
-      this.order = order;
-    }
+    this.order ??= this.graphNodes().filter((n) => !NOT_HOOKS.has(n.op));
     return this.order;
   }
+
 
   private node(name: string, fn: string): GraphNodeLike {
     const n = this.nodes().find((m) => m.name === name);

@@ -15,6 +15,7 @@ import {
   type RuleSet,
   type RunOptions,
 } from '../model.js';
+import { stringEntries } from '../metadata-entries.js';
 import { ActivationCache } from '../activation-cache.js';
 import { LayerGraph, type GraphLike } from './executor.js';
 import { gradientOf } from './gradients.js';
@@ -369,14 +370,3 @@ function checkShape(x: tf.Tensor, want: readonly (number | null)[], name: string
  * ```
  */
 export const fromLayersModel = (model: LayersModel, opts: LayersModelOptions = {}): LayersModelAdapter => new LayersModelAdapter(model, opts);
-
-/** Metadata values as strings (JSON for the others, at most 1 MiB each), or undefined when there are none. */
-function stringEntries(meta: unknown): Readonly<Record<string, string>> | undefined {
-  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(meta)) {
-    const text = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
-    if (text.length <= 1 << 20) out[k] = text;
-  }
-  return Object.keys(out).length > 0 ? out : undefined;
-}

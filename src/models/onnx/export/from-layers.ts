@@ -6,8 +6,9 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { CapabilityError, InvalidArgumentError } from '../../../core/errors.js';
 import type { ExecNode } from '../../tfjs/executor.js';
 import { LayersModelAdapter } from '../../tfjs/layers-model.js';
-import { floatAttr, floatTensor, int64Tensor, intAttr, intsAttr, node, permute } from '../graph/build.js';
-import { onnx, type AttributeProto, type NodeProto, type TensorProto } from '../graph/proto.js';
+import { floatAttr, intAttr, intsAttr, permute } from '../graph/build.js';
+import { onnx } from '../graph/proto.js';
+import { GraphWriter, type Shape } from './writer.js';
 
 export interface OnnxExportOptions {
   /** Default-domain opset of the written model (17 or newer: LayerNormalization). Default 17. */
@@ -27,8 +28,6 @@ export const EXPORTABLE_ACTIVATIONS = ['linear', 'relu', 'relu6', 'sigmoid', 'ta
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
-
-type Shape = readonly (number | null)[];
 
 /** What one layer converter sees. */
 interface LayerContext {
@@ -75,52 +74,6 @@ export function exportLayersModel(model: LayersModel | LayersModelAdapter, opts:
   }
   const outputs = graph.outputs.map((t) => ({ name: names.get(t.id)!, shape: t.shape, elemType: FLOAT }));
   return g.encode(adapter.name, inputs, outputs, opset);
-}
-
-/** Nodes and initializers of the graph being written, with fresh names. */
-class GraphWriter {
-  readonly nodes: NodeProto[] = [];
-  readonly initializers: TensorProto[] = [];
-  private counter = 0;
-  private readonly weightNames = new Map<object, string>();
-
-  /** Emits a node; its output is `out` or a fresh name. Returns the output name. */
-  op(type: string, inputs: string[], attributes: AttributeProto[] = [], out?: string): string {
-    const name = out ?? `attrib_export_${type.toLowerCase()}_${this.counter++}`;
-    this.nodes.push(node(type, inputs, [name], attributes));
-    return name;
-  }
-  floats(hint: string, dims: readonly number[], values: ArrayLike<number>): string {
-    const name = `${hint}_${this.counter++}`;
-    this.initializers.push(floatTensor(name, dims, values));
-    return name;
-  }
-  ints(values: readonly number[]): string {
-    const name = `attrib_export_ints_${this.counter++}`;
-    this.initializers.push(int64Tensor(name, [values.length], values));
-    return name;
-  }
-  /** One initializer per weight variable (shared layers write theirs once). */
-  weight(key: object, hint: string, dims: readonly number[], values: () => ArrayLike<number>): string {
-    const known = this.weightNames.get(key);
-    if (known) return known;
-    const name = this.floats(hint, dims, values());
-    this.weightNames.set(key, name);
-    return name;
-  }
-  encode(name: string, inputs: { name: string; shape: Shape; elemType: number }[], outputs: { name: string; shape: Shape; elemType: number }[], opset: number): Uint8Array {
-    const value = (v: { name: string; shape: Shape; elemType: number }) => ({
-      name: v.name,
-      type: { tensorType: { elemType: v.elemType, shape: { dim: v.shape.map((d, i) => (d === null ? { dimParam: i === 0 ? 'N' : `${v.name}_d${i}` } : { dimValue: d })) } } },
-    });
-    const proto = onnx.ModelProto.fromObject({
-      irVersion: 8,
-      producerName: 'attrib',
-      opsetImport: [{ domain: '', version: opset }],
-      graph: { name, node: this.nodes, input: inputs.map(value), output: outputs.map(value), initializer: this.initializers },
-    });
-    return onnx.ModelProto.encode(proto).finish();
-  }
 }
 
 // ---- helpers --------------------------------------------------------------------------------------
