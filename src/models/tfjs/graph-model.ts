@@ -89,8 +89,11 @@ export class GraphModelAdapter implements HookedModel {
     this.inputShape = shape ? shape.map((d) => (d === -1 ? null : d)) : [null];
     const out = opts.outputName ? model.outputs.find((o) => o.name === opts.outputName) : model.outputs[0];
     if (out?.shape) this.outputShape = out.shape.map((d) => (d === -1 ? null : d));
-    this.input = model.inputNodes[0] ?? model.inputs[0]?.name ?? 'input';
-    this.output = opts.outputName ?? model.outputNodes[0] ?? model.outputs[0]?.name ?? 'output';
+    // signature names may carry the output index ('Identity:0'): node names ('Identity') are what the
+    // graph's nodes list, and what TF.js takes for output 0 too
+    const nodeName = (t: string): string => t.replace(/:0$/, '');
+    this.input = nodeName(model.inputNodes[0] ?? model.inputs[0]?.name ?? 'input');
+    this.output = nodeName(opts.outputName ?? model.outputNodes[0] ?? model.outputs[0]?.name ?? 'output');
     this.inputNames = [this.input];
     const meta = stringEntries(model.metadata);
     if (meta) this.metadata = meta;

@@ -26,7 +26,7 @@ export interface GraphPath {
 export function graphPath(nodes: readonly GraphNodeLike[], input: string, output: string): GraphPath {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const needed = new Set<string>();
-  const stack = [output];
+  const stack = [splitTensorName(output)[0]];
   while (stack.length > 0) {
     const name = stack.pop()!;
     if (needed.has(name)) continue;
