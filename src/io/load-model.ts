@@ -196,6 +196,9 @@ export async function readModelArtifacts(file: string, limits: ModelFileLimits =
   const specs: WeightSpec[] = [];
   const buffers: Uint8Array[] = [];
   let total = 0;
+  const names = new Set<string>();
+  /** Each spec's bytes, and whether it is kept (not optimizer state). */
+  const layout: { size: number; keep: boolean }[] = [];
   for (const [gi, group] of manifest.entries()) {
     const g: { paths?: unknown; weights?: unknown } = isObject(group) ? group : {};
     if (!Array.isArray(g.paths) || !Array.isArray(g.weights)) throw new ModelLoadError(`'${file}': weightsManifest[${gi}] needs "paths" and "weights" arrays`, { file });
@@ -205,10 +208,18 @@ export async function readModelArtifacts(file: string, limits: ModelFileLimits =
         throw new ModelLoadError(`'${file}': weightsManifest[${gi}] has a malformed weight entry`, { file });
       }
       checkWeightDtypes(w, file);
+      // TF.js decodes every entry but keeps the last of a name (the others' tensors are never released)
+      if (names.has(w.name)) throw new ModelLoadError(`'${file}': weight '${preview(w.name)}' is listed twice in the manifest`, { file, weight: preview(w.name) });
+      names.add(w.name);
+
       const dtype = w.quantization?.dtype ?? w.dtype;
       const bytes = Object.hasOwn(DTYPE_BYTES, dtype) ? DTYPE_BYTES[dtype] : undefined;
       if (!bytes) throw new ModelLoadError(`'${file}': weight '${w.name}' has unsupported dtype '${w.quantization?.dtype ?? w.dtype}'`, { file, weight: w.name });
-      expected += w.shape.reduce((a, b) => a * b, 1) * bytes;
+      const size = w.shape.reduce((a, b) => a * b, 1) * bytes;
+      expected += size;
+      // optimizer state (saved with includeOptimizer) is dropped below: attrib trains nothing, and
+      // tfjs-layers keeps those tensors when a build fails
+      layout.push({ size, keep: (w as { group?: unknown }).group !== 'optimizer' });
       specs.push(w);
     }
     let got = 0;
@@ -245,12 +256,21 @@ export async function readModelArtifacts(file: string, limits: ModelFileLimits =
       );
     }
   }
-  const weightData = new Uint8Array(total);
+  const all = new Uint8Array(total);
   let off = 0;
-  for (const b of buffers) weightData.set(b, off), (off += b.byteLength);
+  for (const b of buffers) all.set(b, off), (off += b.byteLength);
+  let weightData = all;
+  if (layout.some((l) => !l.keep)) {
+    weightData = new Uint8Array(layout.reduce((a, l) => a + (l.keep ? l.size : 0), 0));
+    let [from, to] = [0, 0];
+    for (const l of layout) {
+      if (l.keep) weightData.set(all.subarray(from, from + l.size), to), (to += l.size);
+      from += l.size;
+    }
+  }
   return {
     modelTopology: mj.modelTopology,
-    weightSpecs: specs as tf.io.WeightsManifestEntry[],
+    weightSpecs: specs.filter((_, i) => layout[i]!.keep) as tf.io.WeightsManifestEntry[],
     weightData: weightData.buffer,
     ...(mj.format ? { format: mj.format } : {}),
     ...(mj.generatedBy ? { generatedBy: mj.generatedBy } : {}),

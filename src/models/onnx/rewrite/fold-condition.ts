@@ -23,6 +23,9 @@ export function smallValue(t: TensorProto | undefined): SmallValue | undefined {
   if (n > MAX_ELEMENTS) return undefined;
   const raw = t.rawData;
   if (raw && raw.length > 0) {
+    const width = t.dataType === T.INT64 || t.dataType === T.DOUBLE ? 8 : t.dataType === T.INT32 || t.dataType === T.FLOAT ? 4 : 1;
+    // a malformed initializer (bytes that are not n elements) is not folded: ORT refuses it with a typed error later
+    if (raw.byteLength !== n * width) return undefined;
     const buf = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength);
     const typed: ArrayLike<number | bigint> | undefined =
       t.dataType === T.INT64 ? new BigInt64Array(buf)
