@@ -94,4 +94,25 @@ describe.each(TRANSFORMER_MODELS)('%s', (name) => {
     expect(relErr(swapped.logits.data, clean.logits.data)).toBeLessThan(1e-6);
     expect(relErr(swapped.cache.get('blocks.0.hook_resid_post')!.data, clean.cache.get('blocks.0.hook_resid_post')!.data)).toBeGreaterThan(1e-3);
   });
+
+  it('lastPosition: the last row of the logits, the same gradients; a hook fed from the clean run needs nothing upstream', async () => {
+    const model = fixture.model();
+    const c = fixture.cases()[0]!;
+    const [T, V] = [c.tokens.length, model.config.vocabSize];
+    const hooks = ['blocks.0.attn.hook_z', `blocks.${model.config.nLayers - 1}.hook_mlp_out`];
+    const full = await model.gradients(c.tokens, hooks, logitDifferenceCotangent(1, T, V, c.answer, c.wrong));
+    const last = await model.gradients(c.tokens, hooks, logitDifferenceCotangent(1, 1, V, c.answer, c.wrong), { lastPosition: true });
+    expect(last.logits.shape).toEqual([1, 1, V]);
+    expect(relErr(last.logits.data, full.logits.data.subarray((T - 1) * V))).toBeLessThan(1e-6);
+    for (const h of hooks) expect(relErr(last.gradients.get(h)!.data, full.gradients.get(h)!.data), h).toBeLessThan(1e-5);
+    const batch = await model.run([c.tokens, c.corrupt_tokens], { lastPosition: true });
+    const both = await model.run([c.tokens, c.corrupt_tokens]);
+    for (const b of [0, 1]) expect(relErr(batch.data.subarray(b * V, (b + 1) * V), both.data.subarray((b * T + T - 1) * V, (b + 1) * T * V))).toBeLessThan(1e-6);
+    // feeding blocks.1.hook_resid_pre (pruned prefix) reproduces the run
+    const pre = 'blocks.1.hook_resid_pre';
+    const cached = await model.runWithCache(c.tokens, [pre]);
+    const fed = await model.run(c.tokens, { patches: { [pre]: cached.cache.get(pre)!.data }, lastPosition: true });
+    expect(relErr(fed.data, batch.data.subarray(0, V))).toBeLessThan(1e-6);
+    await expect(model.gradients(c.tokens, hooks, logitDifferenceCotangent(1, T, V, c.answer, c.wrong), { lastPosition: true })).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'cotangent' } });
+  });
 });
