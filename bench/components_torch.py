@@ -12,8 +12,11 @@ from its safetensors file and computes what attrib computes:
          forward; row r's hook replaces head h of z at layer l with its corrupt value), the whole model
          recomputed, full logits as model(tokens) returns them.
 
+With the suffix "-last" ("atp-last", "patch-last") both unembed the last position only (the metric
+reads nothing else), as attrib does with its built-in metrics: a PyTorch user's optimised version.
+
 Protocol: started once with  SETUP.json  (model folder, tokens, corrupt tokens, answer, wrong, threads,
-batch); then reads one command per line on stdin ("atp" or "patch") and answers one JSON line
+batch); then reads one command per line on stdin ("atp", "patch", "atp-last", "patch-last") and answers one JSON line
 {"ms": elapsed milliseconds of the computation, "scores": [layer-major, head-minor]}.
 Run by bench/components.ts (npm run bench:components); Debian's python3-torch (CPU).
 """
@@ -54,8 +57,8 @@ class GPT2:
     def gelu_new(x):
         return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
 
-    def forward(self, tokens, z_hook=None, resid_grad=False):
-        """Logits [b, T, vocab]; z_hook(layer, z) may return a replacement for z [b, T, H, dh]."""
+    def forward(self, tokens, z_hook=None, resid_grad=False, last=False):
+        """Logits [b, T, vocab] ([b, 1, vocab] when last); z_hook(layer, z) may return a replacement for z [b, T, H, dh]."""
         w, (b, T) = self.w, tokens.shape
         x = w["wte.weight"][tokens] + w["wpe.weight"][:T]
         if resid_grad:
@@ -73,6 +76,8 @@ class GPT2:
             x = x + z.reshape(b, T, self.d) @ w[p + "attn.c_proj.weight"] + w[p + "attn.c_proj.bias"]
             h = self.ln(x, w[p + "ln_2.weight"], w[p + "ln_2.bias"])
             x = x + self.gelu_new(h @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"]) @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"]
+        if last:
+            x = x[:, -1:]
         return self.ln(x, w["ln_f.weight"], w["ln_f.bias"]) @ w["wte.weight"].T
 
 
@@ -80,15 +85,15 @@ def metric(logits, answer, wrong):
     return logits[:, -1, answer] - logits[:, -1, wrong]
 
 
-def corrupt_z(model, corrupt):
+def corrupt_z(model, corrupt, last):
     zs = []
     with torch.no_grad():
-        model.forward(corrupt, z_hook=lambda l, z: (zs.append(z), z)[1])
+        model.forward(corrupt, z_hook=lambda l, z: (zs.append(z), z)[1], last=last)
     return zs
 
 
-def atp(model, s):
-    zc = corrupt_z(model, s["corrupt"])
+def atp(model, s, last=False):
+    zc = corrupt_z(model, s["corrupt"], last)
     zs = []
 
     def keep(l, z):
@@ -96,16 +101,16 @@ def atp(model, s):
         zs.append(z)
         return z
 
-    m = metric(model.forward(s["clean"], z_hook=keep, resid_grad=True), s["answer"], s["wrong"]).sum()
+    m = metric(model.forward(s["clean"], z_hook=keep, resid_grad=True, last=last), s["answer"], s["wrong"]).sum()
     m.backward()
     with torch.no_grad():
         return [((zc[l] - zs[l]) * zs[l].grad).sum(dim=(0, 1, 3)) for l in range(model.L)]
 
 
-def patch(model, s):
+def patch(model, s, last=False):
     with torch.no_grad():
-        zc = corrupt_z(model, s["corrupt"])
-        base = metric(model.forward(s["clean"]), s["answer"], s["wrong"])[0]
+        zc = corrupt_z(model, s["corrupt"], last)
+        base = metric(model.forward(s["clean"], last=last), s["answer"], s["wrong"])[0]
         nodes = [(l, h) for l in range(model.L) for h in range(model.H)]
         scores = []
         for start in range(0, len(nodes), s["batch"]):
@@ -120,7 +125,7 @@ def patch(model, s):
                     z[r, :, h, :] = zc[l][0, :, h, :]
                 return z
 
-            logits = model.forward(s["clean"].expand(len(chunk), -1), z_hook=hook)
+            logits = model.forward(s["clean"].expand(len(chunk), -1), z_hook=hook, last=last)
             scores.append(metric(logits, s["answer"], s["wrong"]) - base)
         return [torch.cat(scores)]
 
@@ -149,7 +154,8 @@ def main():
         if not cmd:
             continue
         t0 = time.perf_counter()
-        out = {"atp": atp, "patch": patch}[cmd](model, s)
+        kind, _, variant = cmd.partition("-")
+        out = {"atp": atp, "patch": patch}[kind](model, s, last=variant == "last")
         ms = (time.perf_counter() - t0) * 1000
         print(json.dumps({"ms": ms, "scores": torch.cat([o.reshape(-1) for o in out]).tolist()}), flush=True)
 

@@ -219,7 +219,7 @@ export { NodeAttribution } from './components/node-attribution.js';
 export { logitDifferenceMetric, logProbMetric, klDivergenceMetric } from './components/metric.js';
 export type { ComponentMetric } from './components/metric.js';
 export type { MetricValues } from './components/node-attribution.js';
-export { componentNodes, nodeId, NODE_KINDS } from './components/nodes.js';
+export { componentNodes, DEFAULT_NODE_KINDS, nodeId, NODE_KINDS } from './components/nodes.js';
 export type { ComponentNode, ComponentOptions, NodeKind, NodeScore } from './components/nodes.js';
 export { COMPONENT_METHODS, COMPONENT_METHOD_IDS } from './components/component-methods.js';
 export type { ComponentMethodId } from './components/component-methods.js';
