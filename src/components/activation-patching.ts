@@ -50,9 +50,15 @@ export async function activationPatching(model: HookedTransformer, opts: Activat
   const start = (l: number) => `blocks.${l}.hook_resid_pre`;
   // the run that is patched, and the run the patched values come from
   const [target, source] = mode === 'noising' ? [opts.tokens, opts.corruptTokens!] : [opts.corruptTokens!, opts.tokens];
-  const from = await model.runWithCache(source, hooks, { lastPosition });
-  const into = await model.runWithCache(target, layers.map(start), { lastPosition });
-  const base = metricOf(metric, into.logits, 0);
+  // both runs in one batch (one session): row 0 the patched run, row 1 the source of the patched values
+  const both = await model.runWithCache([target, source], [...new Set([...hooks, ...layers.map(start)])], { lastPosition });
+  const cached = (h: string, row: number) => {
+    const all = both.cache.get(h)!.data;
+    return all.subarray((row * all.length) / 2, ((row + 1) * all.length) / 2);
+  };
+  const from = { cache: new Map(hooks.map((h) => [h, { data: cached(h, 1) }])) };
+  const into = { cache: new Map(layers.map((l) => [start(l), { data: cached(start(l), 0) }])) };
+  const base = metricOf(metric, both.logits, 0);
   const size = (h: string) => model.hookShape(h, T).reduce((a, b) => a * b, 1);
   const scores: NodeScore[] = [];
   // each run starts at one layer's residual stream (the target run's, fed as an input: the layers
@@ -79,7 +85,7 @@ export async function activationPatching(model: HookedTransformer, opts: Activat
       chunk.forEach((n, r) => scores.push({ ...n, score: metricOf(metric, logits, r) - base }));
     }
   }
-  const other = metricOf(metric, from.logits, 0);
+  const other = metricOf(metric, both.logits, 1);
   const values = mode === 'noising' ? { clean: base, corrupt: other } : { clean: other, corrupt: base };
   return new NodeAttribution('activation-patching', scores, values, run.finish());
 }

@@ -65,21 +65,27 @@ describe('resid nodes on gpt2_induction', () => {
     await expect(atpStar(model, opts)).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'nodes', value: 'resid' } });
   });
 
-  it('a small maxCacheBytes runs fewer rows per run and gives the same scores; too small for one row is budget_exceeded', async () => {
+  it('a small maxCacheBytes runs fewer rows per run and gives the same scores; too small for the runs is budget_exceeded', async () => {
     const c = fixture.cases()[1]!;
     const opts: ComponentOptions = { tokens: c.tokens, corruptTokens: c.corrupt_tokens, answer: c.answer, wrong: c.wrong, nodes: ['z', 'mlp'], perPosition: true };
     const full = await activationPatching(fixture.model(), opts);
     const T = c.tokens.length;
     const { dModel: d, nHeads: h, dHead: dh, vocabSize: V } = fixture.model().config;
-    // one row: the fed stream, the masked z and mlp_out, the last position's logits; room for 2 rows
+    const L = fixture.model().config.nLayers;
+    // one patched row: the fed stream, the masked z and mlp_out, the last position's logits; the
+    // budget also holds the first call (clean and corrupt rows with z, mlp_out and resid_pre of every layer)
     const row = 4 * T * d + 5 * T * h * dh + 5 * T * d + 4 * V;
-    const small = await loadTransformer(fixtureModelDir('gpt2_induction'), { sessionOptions: { intraOpNumThreads: 1 }, maxCacheBytes: 2 * row + 100 });
+    const first = 2 * 4 * (V + L * (T * h * dh + 2 * T * d));
+    const budget = Math.max(first, 2 * row) + 100;
+    const perRun = Math.floor(budget / row);
+    expect(perRun).toBeLessThan((h + 1) * T); // fewer than a layer's nodes
+    const small = await loadTransformer(fixtureModelDir('gpt2_induction'), { sessionOptions: { intraOpNumThreads: 1 }, maxCacheBytes: budget });
     try {
       const spy = vi.spyOn(small, 'run');
       const bounded = await activationPatching(small, opts);
       const rows = spy.mock.calls.map(([t]) => (t as readonly unknown[]).length);
       for (let i = 0; i < full.nodes.length; i++) expect(Math.abs(bounded.nodes[i]!.score - full.nodes[i]!.score)).toBeLessThan(1e-5);
-      expect(Math.max(...rows)).toBe(2);
+      expect(Math.max(...rows)).toBe(perRun);
       expect(rows.reduce((a, b) => a + b, 0)).toBe(full.nodes.length);
       bounded.dispose();
       const tiny = await loadTransformer(fixtureModelDir('gpt2_induction'), { sessionOptions: { intraOpNumThreads: 1 }, maxCacheBytes: row / 2 });
