@@ -10,9 +10,10 @@
 // same scores (max |difference| ÷ max |score|). Also: runWithCache of every hook — RSS and ArrayBuffer
 // growth against the bytes of the activations it returns.
 // Env: BENCH_THREADS, BENCH_REPEATS, BENCH_VOCAB, BENCH_TORCH_BATCH (patched runs per PyTorch forward,
-// default 16), BENCH_PYTHON (default /usr/bin/python3), BENCH_SKIP_TORCH=1 (attrib side only).
+// default 16), BENCH_PYTHON (default /usr/bin/python3), BENCH_SKIP_TORCH=1 (attrib side only),
+// BENCH_SKIP_MEMORY=1, BENCH_MEMORY_ONLY=1 (only the runWithCache memory line, in a fresh process).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -84,23 +85,29 @@ const relDiff = (a: readonly number[], b: readonly number[]) => {
   return Math.max(...a.map((x, i) => Math.abs(x - b[i]!))) / scale;
 };
 
+/** VmHWM / VmRSS of this process in bytes (Linux). */
+const procStatus = (field: 'VmHWM' | 'VmRSS'): number => 1024 * Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN);
+
 /**
- * Memory of a runWithCache of every hook: RSS held after the call, and an upper bound of its peak
- * (the process's high-water RSS after the call minus the RSS before it), against the bytes returned.
+ * Memory of a runWithCache of every hook, warm (its session compiled by a first call): the peak RSS
+ * growth during the call (Linux: the high-water mark is reset through /proc/self/clear_refs just
+ * before it), the RSS and the ArrayBuffer bytes still held after it, against the bytes it returns.
  */
 async function cacheMemory(model: Awaited<ReturnType<typeof loadTransformer>>, tokens: number[]): Promise<void> {
   await model.runWithCache(tokens); // compile the variant first (its weights and arena are the model's, not the cache's)
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
-  const before = process.memoryUsage().rss;
+  const [rss0, ab0] = [procStatus('VmRSS'), process.memoryUsage().arrayBuffers];
+  writeFileSync('/proc/self/clear_refs', '5'); // peak RSS := current RSS
   const out = await model.runWithCache(tokens);
-  const peak = process.resourceUsage().maxRSS * 1024;
+  const peak = procStatus('VmHWM') - rss0;
   gc?.();
-  const held = process.memoryUsage().rss - before;
+  const [held, ab] = [procStatus('VmRSS') - rss0, process.memoryUsage().arrayBuffers - ab0];
   let bytes = out.logits.data.byteLength;
   for (const v of out.cache.values()) bytes += v.data.byteLength;
   const mb = (x: number) => `${(x / 2 ** 20).toFixed(1)} MiB`;
-  console.log(`runWithCache, all ${out.cache.size} hooks + logits: returns ${mb(bytes)}; RSS held +${mb(held)} (${(held / bytes).toFixed(2)}×), peak RSS growth ≤ ${mb(peak - before)} (${((peak - before) / bytes).toFixed(2)}×)${gc ? '' : ' (run node with --expose-gc for exact figures)'}`);
+  const of = (x: number) => `${mb(x)} (${(x / bytes).toFixed(2)}×)`;
+  console.log(`runWithCache, all ${out.cache.size} hooks + logits: returns ${mb(bytes)}; peak RSS growth ${of(peak)}, RSS held ${of(held)}, ArrayBuffers held ${of(ab)}${gc ? '' : ' (run node with --expose-gc for exact figures)'}`);
 }
 
 async function main(): Promise<void> {
@@ -115,6 +122,11 @@ async function main(): Promise<void> {
     const setup = path.join(dir, 'setup.json');
     writeFileSync(setup, JSON.stringify({ model: dir, tokens, corrupt, answer, wrong, threads: THREADS, batch: TORCH_BATCH }));
     const model = await loadTransformer(dir, { sessionOptions: { intraOpNumThreads: THREADS, interOpNumThreads: 1, executionMode: 'sequential' } });
+    if (process.env['BENCH_MEMORY_ONLY'] === '1') {
+      await cacheMemory(model, tokens);
+      model.dispose();
+      return;
+    }
     const opts: ComponentOptions = { tokens, corruptTokens: corrupt, answer, wrong, nodes: ['z'] };
     const ours = {
       atp: () => attributionPatching(model, opts),
@@ -149,7 +161,9 @@ async function main(): Promise<void> {
       console.log(`${what}: attrib ${a.toFixed(0)} ms; PyTorch ${b.toFixed(0)} ms (ratio ${(a / b).toFixed(2)}×), PyTorch unembedding the last position only ${c.toFixed(0)} ms (ratio ${(a / c).toFixed(2)}×); scores agree to ${relDiff(scores.torch!, scores.ours).toExponential(1)} of max |score|`);
     }
     torch?.stop();
-    await cacheMemory(model, tokens);
+    const weights = 4 * (VOCAB * D + 1024 * D + L * (12 * D * D + 13 * D) + 2 * D);
+    console.log(`process RSS after the timings: ${(procStatus('VmRSS') / 2 ** 20).toFixed(0)} MiB (weights ${(weights / 2 ** 20).toFixed(0)} MiB; each compiled session holds its own copy)`);
+    if (process.env['BENCH_SKIP_MEMORY'] !== '1') await cacheMemory(model, tokens);
     model.dispose();
   } finally {
     rmSync(dir, { recursive: true, force: true });
