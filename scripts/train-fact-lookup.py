@@ -133,6 +133,16 @@ def batch(rng, n):
     return torch.tensor([s + [1] * (L - len(s)) for s in seqs]), torch.tensor([m + [0] * (L - len(m) + 1) for m in masks][:], dtype=torch.float32)[:, : L]
 
 
+def optimise(opt, sched, loss, step, steps):
+    """One optimiser and schedule step on `loss`; the loss printed every 100 steps and at the last."""
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+    if step % 100 == 0 or step == steps - 1:
+        print(f"step {step} loss {loss.item():.4f}", flush=True)
+
+
 def main(out):
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -146,12 +156,7 @@ def main(out):
         ids, mask = batch(rng, 16)
         logits = model(ids[:, :-1])
         loss = (F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none") * mask[:, :-1].reshape(-1)).sum() / mask.sum()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 100 == 0 or step == steps - 1:
-            print(f"step {step} loss {loss.item():.4f}", flush=True)
+        optimise(opt, sched, loss, step, steps)
         if step % 500 == 499:
             evaluate_and_save(model, out, d, h, n)
     evaluate_and_save(model, out, d, h, n)

@@ -45,12 +45,7 @@ def main(out, steps):
         ids = batch(rng, 32, N)
         logits = model(ids[:, :-1])[:, N + 1:]  # the second copy's r_1 … r_(n−1) predict r_2 … r_n
         loss = F.cross_entropy(logits.reshape(-1, VOCAB), ids[:, N + 2:].reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 100 == 0 or step == steps - 1:
-            print(f"step {step} loss {loss.item():.4f}", flush=True)
+        base.optimise(opt, sched, loss, step, steps)
     test = random.Random(12345)
     with torch.no_grad():
         N = 10
