@@ -2,8 +2,9 @@
 // reference (test/fixtures/transformers): logits, every hook, and ∂M/∂hook from one backward pass.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fixturePath, TRANSFORMER_MODELS, useTransformerFixture } from '../../../test/transformers.js';
+import { fixtureModelDir, fixturePath, TRANSFORMER_MODELS, useTransformerFixture } from '../../../test/transformers.js';
 import { SafetensorsFile } from '../../io/safetensors.js';
+import { loadTransformer } from '../../io/load-transformer.js';
 import { logitDifferenceCotangent } from './hooked-transformer.js';
 
 /** max |a − e| / max |e| (the reference README's metric). */
@@ -114,5 +115,25 @@ describe.each(TRANSFORMER_MODELS)('%s', (name) => {
     const fed = await model.run(c.tokens, { patches: { [pre]: cached.cache.get(pre)!.data }, lastPosition: true });
     expect(relErr(fed.data, batch.data.subarray(0, V))).toBeLessThan(1e-6);
     await expect(model.gradients(c.tokens, hooks, logitDifferenceCotangent(1, T, V, c.answer, c.wrong), { lastPosition: true })).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'cotangent' } });
+  });
+
+  it('maxSessions: least recently used sessions are released, and compiled again when asked again', async () => {
+    const c = fixture.cases()[0]!;
+    const small = await loadTransformer(fixtureModelDir(name), { sessionOptions: { intraOpNumThreads: 1 }, maxSessions: 2 });
+    try {
+      const hooks = ['blocks.0.attn.hook_z', 'blocks.1.hook_mlp_out', 'blocks.0.hook_resid_post'];
+      const first = await small.runWithCache(c.tokens, [hooks[0]!]);
+      for (const h of hooks) {
+        const got = await small.runWithCache(c.tokens, [h]);
+        const want = await fixture.model().runWithCache(c.tokens, [h]);
+        expect(relErr(got.cache.get(h)!.data, want.cache.get(h)!.data), h).toBeLessThan(1e-6);
+        expect(small.sessionCount).toBeLessThanOrEqual(2);
+      }
+      const again = await small.runWithCache(c.tokens, [hooks[0]!]); // released above, compiled again
+      expect(relErr(again.logits.data, first.logits.data)).toBeLessThan(1e-6);
+      expect(small.sessionCount).toBe(2);
+    } finally {
+      small.dispose();
+    }
   });
 });

@@ -2,7 +2,7 @@
 // (runWithCache), replace them (run with patches), and differentiate a function of the logits at many
 // of them from one backward pass (gradients).
 import type * as Ort from 'onnxruntime-node';
-import { BackendError, BudgetExceededError, InvalidArgumentError, UnknownHookError } from '../../core/errors.js';
+import { AttributionError, BackendError, BudgetExceededError, InvalidArgumentError, UnknownHookError } from '../../core/errors.js';
 import { compileVjp, encodeModel, gradName, COTANGENT, probeModel } from '../onnx/grad/compile.js';
 import { graphOf, onnx, type ModelProto } from '../onnx/graph/proto.js';
 import { withOutputs } from '../onnx/graph/surgery.js';
@@ -29,6 +29,11 @@ export interface HookedTransformerOptions {
    * the shapes before the run; the call is refused over it). Default 1 GiB.
    */
   readonly maxCacheBytes?: number;
+  /**
+   * Compiled sessions kept at once (each holds a copy of the weights it uses); beyond it the least
+   * recently used one not running is released (and compiled again if asked again). Default 16.
+   */
+  readonly maxSessions?: number;
 }
 
 /** Hook activations by TransformerLens name, as host arrays `[batch, ...hook shape]`. */
@@ -81,7 +86,8 @@ interface Variant {
  *
  * Graphs are built per sequence length, and sessions are compiled per (sequence length, patched hooks,
  * returned hooks, differentiated hooks) and kept in this object for the four most recently used
- * lengths (older ones are released, and rebuilt if asked again) until `dispose()`.
+ * lengths (older ones are released, and rebuilt if asked again) until `dispose()`, at most
+ * `maxSessions` of them (least recently used released first).
  *
  * Cost: one session run per call (forward, or forward + backward for `gradients`); each new variant
  * costs one graph build and session creation (and, for gradients, one probe run and a compile).
@@ -92,6 +98,9 @@ export class HookedTransformer implements Disposable {
   /** Probed tensor shapes by `${seqLen}:${lastPosition}`. */
   private readonly shapes = new Map<string, Map<string, readonly number[]>>();
   private readonly variants = new Map<string, Promise<Variant>>();
+  /** Calls in flight per session key (not released while running). */
+  private readonly inUse = new Map<string, number>();
+  private readonly maxSessions: number;
   /** Calls in flight per sequence length (their graph and sessions are not evicted). */
   private readonly running = new Map<number, number>();
   /** Bytes one call may return or be fed (see `HookedTransformerOptions.maxCacheBytes`). */
@@ -107,6 +116,7 @@ export class HookedTransformer implements Disposable {
   ) {
     this.name = opts.name ?? `${config.modelType}-${config.nLayers}L`;
     this.maxCacheBytes = opts.maxCacheBytes ?? 2 ** 30;
+    this.maxSessions = Math.max(1, opts.maxSessions ?? 16);
   }
 
   /**
@@ -115,6 +125,11 @@ export class HookedTransformer implements Disposable {
    */
   static create(config: TransformerConfig, weights: WeightStore, ort: OrtRuntime, opts: HookedTransformerOptions = {}): HookedTransformer {
     return new HookedTransformer(config, readParams(config, weights), ort, opts);
+  }
+
+  /** Sessions compiled and kept (at most `maxSessions`). */
+  get sessionCount(): number {
+    return this.variants.size;
   }
 
   /** The hook points, in forward order (they do not depend on the sequence length). */
@@ -209,6 +224,16 @@ export class HookedTransformer implements Disposable {
     }
   }
 
+  /** Beyond `maxSessions`, releases the least recently used sessions no call is using. */
+  private evictSessions(): void {
+    for (const [key, v] of this.variants) {
+      if (this.variants.size <= this.maxSessions) return;
+      if ((this.inUse.get(key) ?? 0) > 0) continue;
+      this.variants.delete(key);
+      void v.then((x) => x.session.release()).catch(() => undefined);
+    }
+  }
+
   private unknown(name: string, fn: string): UnknownHookError {
     const some = this.hookNames.filter((h) => h.startsWith('blocks.0.')).slice(0, 4);
     return new UnknownHookError(`Hook '${name}' passed to 'HookedTransformer.${fn}' is not a hook point of ${this.name}; e.g. ${some.join(', ')}, … (see hookNames)`, { hook: name, fn });
@@ -270,17 +295,25 @@ export class HookedTransformer implements Disposable {
     if (req.grads.length > 0) feeds[COTANGENT] = new this.ort.Tensor('float32', req.cotangent!, [t.batch, last ? 1 : t.seqLen, this.config.vocabSize]);
     const key = JSON.stringify([t.seqLen, patched, maskedNames, keep, req.grads, last]);
     let v = this.variants.get(key);
-    if (!v) {
+    if (v) this.variants.delete(key); // most recently used last
+    else {
       v = this.compile(t.seqLen, patched, maskedNames, keep, req.grads, last);
-      this.variants.set(key, v);
       v.catch(() => this.variants.delete(key));
     }
-    const { session } = await v;
+    this.variants.set(key, v);
+    this.inUse.set(key, (this.inUse.get(key) ?? 0) + 1);
     let out: Ort.InferenceSession.ReturnType;
     try {
+      this.evictSessions();
+      const { session } = await v;
       out = await session.run(feeds);
     } catch (e) {
+      if (e instanceof AttributionError) throw e;
       throw new BackendError(`ONNX Runtime failed to run ${this.name}: ${(e as Error).message}`, { model: this.name }, e);
+    } finally {
+      const n = (this.inUse.get(key) ?? 1) - 1;
+      if (n > 0) this.inUse.set(key, n);
+      else this.inUse.delete(key);
     }
     const host = (name: string): HostTensor => {
       const o = out[name]!;
