@@ -223,6 +223,8 @@ export { componentNodes, DEFAULT_NODE_KINDS, nodeId, NODE_KINDS } from './compon
 export type { ComponentNode, ComponentOptions, NodeKind, NodeScore } from './components/nodes.js';
 export { COMPONENT_METHODS, COMPONENT_METHOD_IDS } from './components/component-methods.js';
 export type { ComponentMethodId } from './components/component-methods.js';
+export { COMPONENT_CATALOGUE, findComponentMethod } from './components/catalogue.js';
+export type { ComponentMethodInfo } from './components/catalogue.js';
 export { componentReportHtml } from './components/report.js';
 export { hook as transformerHook } from './models/transformer/hook-names.js';
 export type { TransformerHookName } from './models/transformer/hook-names.js';
