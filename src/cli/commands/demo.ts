@@ -16,6 +16,7 @@ import { tokenHtml } from '../../viz/token-spans.js';
 import { imageRgba, normalizeMap, overlayRgba, reduceChannels, upscaleRgba } from '../../viz/heatmap.js';
 import { renderReport, type ReportMethod, type ReportSection } from '../../viz/report.js';
 import { ProgressBar } from '../progress.js';
+import { CapabilityError } from '../../core/errors.js';
 import { componentsDemo } from './demo-components.js';
 
 /** The package root (models/ lives there), from src/cli/commands or dist/cli/commands. */
@@ -232,8 +233,15 @@ export async function demoCommand(raw: Map<string, string | true>, signal: Abort
   tabModel.dispose();
   textModel.dispose();
 
-  const comp = await componentsDemo(PACKAGE_ROOT, outDir, signal);
-  const compLines = ['transformer components (models/demo-induction, an induction GPT-2): top 3 heads by |score|', ...comp.rows.map((r) => `  ${r.method}: ${r.top} (${fmtMs(r.ms)} ms, ${r.evaluations} evaluations)`), `  report: ${comp.file}`];
+  // the transformer part runs on onnxruntime-node, an optional peer: without it, one line says so
+  const comp = await componentsDemo(PACKAGE_ROOT, outDir, signal).catch((e: unknown) => {
+    if (e instanceof CapabilityError) return e;
+    throw e;
+  });
+  const compLines =
+    comp instanceof CapabilityError
+      ? [`transformer components: skipped (${comp.message})`]
+      : ['transformer components (models/demo-induction, an induction GPT-2): top 3 heads by |score|', ...comp.rows.map((r) => `  ${r.method}: ${r.top} (${fmtMs(r.ms)} ms, ${r.evaluations} evaluations)`), `  report: ${comp.file}`];
 
   const widths = header.map((hd, k) => Math.max(hd.length, ...rows.map((r) => r[k]!.length)));
   const line = (r: readonly string[]) => r.map((cell, k) => (k < 2 ? cell.padEnd(widths[k]!) : cell.padStart(widths[k]!))).join('  ');
