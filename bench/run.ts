@@ -5,7 +5,8 @@
 // Medians of BENCH_REPEATS rounds (default 15). BENCH_ONLY=image_cnn limits it to one model,
 // BENCH_BACKEND=cpu switches the TF.js backend. Writes bench/results.json.
 // First, the Captum comparison (captumComparison): the reference image CNN on loadModel's default
-// engine, from model.json and from model.onnx (BENCH_ONLY=captum runs only that).
+// engine, from model.json and from model.onnx (BENCH_ONLY=captum runs only that). Last, the
+// transformer component methods against PyTorch (bench/components.ts; BENCH_ONLY=components runs only that).
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -84,6 +85,10 @@ interface Row {
 }
 
 const ONLY = process.env['BENCH_ONLY']; // e.g. image_cnn
+if (ONLY === 'components') {
+  await import('./components.js'); // attrib's component methods against PyTorch (bench/components.ts)
+  process.exit(0);
+}
 
 async function benchModel(name: RefModel, plans: [MethodId, Record<string, unknown>, string?][], engine: 'tfjs' | 'onnx' = 'tfjs'): Promise<Row[]> {
   if (ONLY && ONLY !== name) return [];
@@ -370,3 +375,7 @@ if (engines.length > 0) {
   for (const c of igTarget) console.log(`| ${c.model} | ${c.ms.toFixed(0)} ms |`);
 }
 writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify({ backend, batchSize: BATCH, repeats: REPEATS, captum, rows, sobolVsRise: gsa, lima, engines, integratedGradientsCall: igTarget }, null, 2));
+if (!ONLY) {
+  console.log('\nComponent attribution against PyTorch (bench/components.ts)');
+  await import('./components.js');
+}

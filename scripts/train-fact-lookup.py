@@ -233,6 +233,19 @@ def batch(rng, n):
     return torch.tensor([s + [1] * (L - len(s)) for s in seqs]), torch.tensor([m + [0] * (L - len(m) + 1) for m in masks][:], dtype=torch.float32)[:, : L]
 
 
+def optimise(opt, sched, loss, step, steps, clip_params=None):
+    """One optimiser and schedule step on `loss` (gradients clipped to norm 1 when `clip_params` is
+    given); the loss printed every 100 steps and at the last."""
+    opt.zero_grad()
+    loss.backward()
+    if clip_params is not None:
+        torch.nn.utils.clip_grad_norm_(clip_params, 1.0)
+    opt.step()
+    sched.step()
+    if step % 100 == 0 or step == steps - 1:
+        print(f"step {step} loss {loss.item():.4f}", flush=True)
+
+
 def main(out, steps, arch, d, n, bs, lr, init=None):
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -252,13 +265,7 @@ def main(out, steps, arch, d, n, bs, lr, init=None):
         ids, mask = batch(rng, bs)
         logits = model(ids[:, :-1])
         loss = (F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none") * mask[:, :-1].reshape(-1)).sum() / mask.sum()
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        if step % 100 == 0 or step == steps - 1:
-            print(f"step {step} loss {loss.item():.4f}", flush=True)
+        optimise(opt, sched, loss, step, steps, model.parameters())
         if step % 300 == 299:
             evaluate_and_save(model, out)
     evaluate_and_save(model, out)

@@ -36,6 +36,8 @@ import { rise } from './attr/sensitivity/rise.js';
 import { sobol } from './attr/sensitivity/sobol.js';
 import type { ModelAdapter } from './models/model.js';
 
+export { COMPONENT_CATALOGUE, findComponentMethod } from './components/catalogue.js';
+export type { ComponentMethodInfo } from './components/catalogue.js';
 export type { CatalogueAttributor, CatalogueOptions, MethodLookup, MethodSettings, OptionDecl, OptionDecls, OptionDefaults, OptionSpec } from './core/method.js';
 export { defineMethod } from './core/method.js';
 

@@ -30,6 +30,7 @@ export interface AtpStarOptions extends ComponentOptions {
 export async function atpStar(model: HookedTransformer, opts: AtpStarOptions): Promise<NodeAttribution> {
   const fn = 'atpStar';
   const { kinds, metric } = checkComponentOptions(model.config, opts, fn, true);
+  if (kinds.includes('resid')) throw new InvalidArgumentError(`'${fn}' scores head and MLP nodes; 'resid' nodes are for activationPatching and attributionPatching`, { arg: 'nodes', fn, value: 'resid' });
   const { nLayers: L, family } = model.config;
   const gradDrop = opts.gradDrop ?? true;
   if (gradDrop && L < 2) throw new InvalidArgumentError(`'${fn}' needs a model with at least 2 layers (GradDrop averages over the other blocks), got ${L}`, { fn, layers: L });
@@ -43,8 +44,9 @@ export async function atpStar(model: HookedTransformer, opts: AtpStarOptions): P
   const qk = layers.flatMap((l) => [rot(l, 'q'), rot(l, 'k')]);
   const patterns = layers.map((l) => `blocks.${l}.attn.hook_pattern`);
   const outs = layers.flatMap((l) => [`blocks.${l}.hook_attn_out`, `blocks.${l}.hook_mlp_out`]);
-  const clean = await model.runWithCache(opts.tokens, [...new Set([...nodeHooks, ...qk, ...patterns, ...outs])]);
-  const corrupt = await model.runWithCache(opts.corruptTokens!, [...new Set([...nodeHooks, ...qk])]);
+  const lastPosition = metric.lastPosition === true;
+  const clean = await model.runWithCache(opts.tokens, [...new Set([...nodeHooks, ...qk, ...patterns, ...outs])], { lastPosition });
+  const corrupt = await model.runWithCache(opts.corruptTokens!, [...new Set([...nodeHooks, ...qk])], { lastPosition });
   // GradDrop for every block in ONE batched backward pass: row l feeds block l's attention and MLP
   // outputs as constants (mask 1, value = their clean value), which stops the gradient there
   const rows = gradDrop ? L : 1;
@@ -65,7 +67,7 @@ export async function atpStar(model: HookedTransformer, opts: AtpStarOptions): P
   if (!metric.linear) await run.checkpoint(1); // the clean forward M's gradient is taken at
   const cot = await metricCotangent(model, metric, opts.tokens, rows);
   await run.checkpoint(rows);
-  const { gradients } = await model.gradients(Array.from({ length: rows }, () => opts.tokens), wrt, cot, { masked });
+  const { gradients } = await model.gradients(Array.from({ length: rows }, () => opts.tokens), wrt, cot, { masked, lastPosition });
   const totals = new Float64Array(nodes.length);
   for (let l = 0; l < rows; l++) {
     const own = (h: string) => gradDrop && h.startsWith(`blocks.${l}.`);

@@ -27,8 +27,9 @@ export async function attributionPatching(model: HookedTransformer, opts: Compon
   const rows = metric.linear ? 2 : 3;
   const run = Budget.start(opts, { total: rows, fn: 'attributionPatching', exact: true, model: ENGINE });
   await run.checkpoint(rows);
-  const corrupt = await model.runWithCache(opts.corruptTokens!, hooks);
-  const clean = await model.gradients(opts.tokens, hooks, await metricCotangent(model, metric, opts.tokens, 1));
+  const lastPosition = metric.lastPosition === true;
+  const corrupt = await model.runWithCache(opts.corruptTokens!, hooks, { lastPosition });
+  const clean = await model.gradients(opts.tokens, hooks, await metricCotangent(model, metric, opts.tokens, 1), { lastPosition });
   const scores: NodeScore[] = nodes.map((n) => {
     const [c, x, g] = [corrupt.cache.get(n.hook)!.data, clean.cache.get(n.hook)!.data, clean.gradients.get(n.hook)!.data];
     let s = 0;

@@ -8,6 +8,11 @@ import { InvalidArgumentError } from '../core/errors.js';
 export interface ComponentMetric {
   readonly name: string;
   readonly linear: boolean;
+  /**
+   * M reads only the last position's logits: the methods then run the model with `lastPosition` and
+   * call `value`/`gradient` with that row alone (seqLen 1), which skips the unembedding of the others.
+   */
+  readonly lastPosition?: boolean;
   value(logits: Float32Array, seqLen: number, vocab: number): number;
   gradient(logits: Float32Array, seqLen: number, vocab: number): Float32Array;
 }
@@ -32,6 +37,7 @@ export function logitDifferenceMetric(answer: number, wrong: number): ComponentM
   return {
     name: 'logit-difference',
     linear: true,
+    lastPosition: true,
     value: (logits, seqLen, vocab) => (checkId(answer, vocab, 'answer', 'logitDifferenceMetric'), checkId(wrong, vocab, 'wrong', 'logitDifferenceMetric'), logits[(seqLen - 1) * vocab + answer]! - logits[(seqLen - 1) * vocab + wrong]!),
     gradient: (_logits, seqLen, vocab) => {
       const g = new Float32Array(seqLen * vocab);
@@ -47,6 +53,7 @@ export function logProbMetric(answer: number): ComponentMetric {
   return {
     name: 'log-prob',
     linear: false,
+    lastPosition: true,
     value: (logits, seqLen, vocab) => (checkId(answer, vocab, 'answer', 'logProbMetric'), lastLogSoftmax(logits, seqLen, vocab)[answer]!),
     gradient: (logits, seqLen, vocab) => {
       // ∂ log p_a / ∂z_v = [v = a] − p_v
@@ -71,6 +78,7 @@ export function klDivergenceMetric(reference: Float32Array): ComponentMetric {
   return {
     name: 'kl-divergence',
     linear: false,
+    lastPosition: true,
     value: (logits, seqLen, vocab) => {
       check(vocab);
       const lp = lastLogSoftmax(logits, seqLen, vocab);

@@ -7,9 +7,15 @@ import type { HostTensor } from '../models/model.js';
 import type { HookedTransformer } from '../models/transformer/hooked-transformer.js';
 import { logitDifferenceMetric, type ComponentMetric } from './metric.js';
 
-/** What kind of node: one attention head's q, k, v or z, or one layer's MLP output. */
-export type NodeKind = 'z' | 'q' | 'k' | 'v' | 'mlp';
-export const NODE_KINDS: readonly NodeKind[] = ['z', 'q', 'k', 'v', 'mlp'];
+/**
+ * What kind of node: one attention head's q, k, v or z, one layer's MLP output, or (`resid`) the
+ * residual stream entering a layer (`blocks.{l}.hook_resid_pre`) at one position.
+ */
+export type NodeKind = 'z' | 'q' | 'k' | 'v' | 'mlp' | 'resid';
+/** Every node kind. */
+export const NODE_KINDS: readonly NodeKind[] = ['resid', 'z', 'q', 'k', 'v', 'mlp'];
+/** The kinds scored when `nodes` is not given: every head's q/k/v/z and every MLP. */
+export const DEFAULT_NODE_KINDS: readonly NodeKind[] = ['z', 'q', 'k', 'v', 'mlp'];
 
 /** A node: a hook, and within it a head (k/v under GQA: the key-value head) and a position, or all. */
 export interface ComponentNode {
@@ -35,7 +41,7 @@ export interface ComponentOptions extends RunControl {
   readonly wrong?: number;
   /** Another M for the patching methods (log-probability, KL, your own): see metric.ts. */
   readonly metric?: ComponentMetric;
-  /** Node kinds to score. Default all: z, q, k, v, mlp. */
+  /** Node kinds to score. Default z, q, k, v, mlp (`resid`: per position, on request). */
   readonly nodes?: readonly NodeKind[];
   /** One node per position instead of one over all positions. */
   readonly perPosition?: boolean;
@@ -47,13 +53,17 @@ export const ENGINE = { engine: 'onnx' } as const;
 /** A human-readable id: `blocks.1.attn.hook_z[head=2][pos=5]`. */
 export const nodeId = (n: ComponentNode): string => `${n.hook}${n.head === null ? '' : `[head=${n.head}]`}${n.position === null ? '' : `[pos=${n.position}]`}`;
 
-/** The nodes of `kinds` for sequences of `seqLen` tokens, layer by layer. */
+/** The nodes of `kinds` for sequences of `seqLen` tokens, layer by layer (`resid` nodes always one per position). */
 export function componentNodes(config: TransformerConfig, kinds: readonly NodeKind[], seqLen: number, perPosition: boolean): ComponentNode[] {
   const out: ComponentNode[] = [];
   const positions: (number | null)[] = perPosition ? Array.from({ length: seqLen }, (_, p) => p) : [null];
   for (let layer = 0; layer < config.nLayers; layer++) {
     for (const kind of NODE_KINDS) {
       if (!kinds.includes(kind)) continue;
+      if (kind === 'resid') {
+        for (let position = 0; position < seqLen; position++) out.push({ hook: `blocks.${layer}.hook_resid_pre`, layer, head: null, position });
+        continue;
+      }
       if (kind === 'mlp') {
         for (const position of positions) out.push({ hook: `blocks.${layer}.hook_mlp_out`, layer, head: null, position });
         continue;
@@ -87,12 +97,14 @@ export function metricOf(metric: ComponentMetric, logits: HostTensor, row: numbe
 }
 
 /**
- * ∂M/∂logits at the run of `tokens`, repeated for `rows` batch rows ([rows, pos, vocab]): M's own
- * gradient when it is linear, else after one forward row (count it in the budget).
+ * ∂M/∂logits at the run of `tokens`, repeated for `rows` batch rows ([rows, pos, vocab]; pos = 1 for a
+ * metric that reads only the last position, for runs with `lastPosition`): M's own gradient when it is
+ * linear, else after one forward row (count it in the budget).
  */
 export async function metricCotangent(model: HookedTransformer, metric: ComponentMetric, tokens: readonly number[], rows: number): Promise<Float32Array> {
-  const [T, V] = [tokens.length, model.config.vocabSize];
-  const one = metric.linear ? metric.gradient(new Float32Array(T * V), T, V) : metric.gradient((await model.run(tokens)).data, T, V);
+  const lastPosition = metric.lastPosition === true;
+  const [T, V] = [lastPosition ? 1 : tokens.length, model.config.vocabSize];
+  const one = metric.linear ? metric.gradient(new Float32Array(T * V), T, V) : metric.gradient((await model.run(tokens, { lastPosition })).data, T, V);
   const out = new Float32Array(rows * T * V);
   for (let r = 0; r < rows; r++) out.set(one, r * T * V);
   return out;
@@ -124,7 +136,7 @@ export function checkComponentOptions(config: TransformerConfig, opts: Component
   if (needsCorrupt && (!opts.corruptTokens || opts.corruptTokens.length !== opts.tokens.length)) {
     throw new InvalidArgumentError(`Argument 'corruptTokens' passed to '${fn}' must be as long as 'tokens' (${opts.tokens.length}), got ${opts.corruptTokens?.length ?? 'none'}`, { arg: 'corruptTokens', fn });
   }
-  const kinds = opts.nodes ?? NODE_KINDS;
+  const kinds = opts.nodes ?? DEFAULT_NODE_KINDS;
   for (const k of kinds) {
     if (!NODE_KINDS.includes(k)) throw new InvalidArgumentError(`Argument 'nodes' passed to '${fn}' may hold ${NODE_KINDS.join(', ')}; got '${String(k)}'`, { arg: 'nodes', fn, value: k });
   }

@@ -8,6 +8,7 @@ import { fixtureModelDir, referenceCases, type RefNode } from '../../../test/tra
 import { tokenize } from '../args.js';
 import { main } from '../main.js';
 import { componentsCommand } from './components.js';
+import { methodsCommand } from './methods.js';
 
 const MODEL = fixtureModelDir('llama_induction');
 const ref = { cases: referenceCases('llama_induction') };
@@ -55,5 +56,22 @@ describe('attrib components', () => {
     expect(await main([...base, '--tokens', c.tokens.join(','), '--method', 'logit-lens', '--nodes', 'z,heads'])).toBe(2);
     expect(await main(['components', '--model', MODEL, '--tokens', '1,2', '--answer', '96', '--wrong', '0', '--method', 'logit-lens'])).toBe(2);
     expect(existsSync(file)).toBe(false);
+  });
+
+  it('attrib methods lists the component methods, with a detail view and JSON entries of kind component', () => {
+    const table = methodsCommand(false);
+    for (const id of ['activation-patching', 'atp', 'atp-star', 'direct-logit-attribution', 'logit-lens']) expect(table).toMatch(new RegExp(`^${id} +(patching|gradient|direct) +transformer`, 'm'));
+    for (const line of table.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+    const detail = methodsCommand(false, 'atp-star');
+    expect(detail).toMatch(/^AtP\* \(QK fix \+ GradDrop\) \(atp-star\)/);
+    expect(detail).toMatch(/cost\s+2 \+ L/);
+    expect(detail).toMatch(/reference\s+Kramár/);
+    expect(detail).toMatch(/usage: attrib components .*--method\s+atp-star \[--nodes z,q,k,v,mlp\]/s);
+    for (const line of detail.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+    expect(methodsCommand(false, 'activation-patching')).toMatch(/batchSize .*default 64/);
+    const json = JSON.parse(methodsCommand(true)) as { id: string; kind: string }[];
+    expect(json.filter((m) => m.kind === 'component').map((m) => m.id)).toEqual(['activation-patching', 'atp', 'atp-star', 'direct-logit-attribution', 'logit-lens']);
+    expect(json.find((m) => m.id === 'saliency')!.kind).toBe('feature');
+    expect((JSON.parse(methodsCommand(true, 'atp')) as { kind: string }).kind).toBe('component');
   });
 });

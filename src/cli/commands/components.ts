@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { COMPONENT_METHOD_IDS, COMPONENT_METHODS, NEEDS_CORRUPT, type ComponentMethodId } from '../../components/component-methods.js';
-import { NODE_KINDS, type NodeKind } from '../../components/nodes.js';
+import { DEFAULT_NODE_KINDS, NODE_KINDS, type NodeKind } from '../../components/nodes.js';
 import { componentReportHtml } from '../../components/report.js';
 import { loadTransformer } from '../../io/load-transformer.js';
 import { parseFlags, type FlagSpec } from '../args.js';
@@ -21,7 +21,7 @@ export const COMPONENTS_FLAGS: readonly FlagSpec[] = [
   { name: 'answer-text', type: 'string', help: 'the answer as text (must be one token) instead of --answer' },
   { name: 'wrong-text', type: 'string', help: 'the wrong answer as text (one token) instead of --wrong' },
   { name: 'method', type: 'string', help: 'component method', values: COMPONENT_METHOD_IDS },
-  { name: 'nodes', type: 'string', help: `node kinds, comma-separated: ${NODE_KINDS.join(',')}`, default: NODE_KINDS.join(',') },
+  { name: 'nodes', type: 'string', help: `node kinds, comma-separated: ${NODE_KINDS.join(',')} (resid: blocks.{l}.hook_resid_pre, one node per position)`, default: DEFAULT_NODE_KINDS.join(',') },
   { name: 'per-position', type: 'bool', help: 'one node per position instead of one over all positions' },
   { name: 'batch-size', type: 'int', help: 'patched runs per forward batch (activation-patching)', default: 64, min: 1 },
   { name: 'out', type: 'string', help: 'FILE.json for the result, or a folder for components.json and report.html' },
@@ -52,7 +52,7 @@ export async function componentsCommand(raw: Map<string, string | true>, signal?
   const wrong = needed(await idOrText(flags, { ids: 'wrong', text: 'wrong-text' }, tk, 'components'), 'wrong', 'wrong-text');
   const corrupt = await idsOrText(flags, { ids: 'corrupt-tokens', text: 'corrupt-text' }, tk, 'components');
   if (NEEDS_CORRUPT.has(method) && !corrupt) throw new InvalidArgumentError(`'attrib components --method ${method}' needs --corrupt-tokens (or --corrupt-text)`, { arg: 'corrupt-tokens' });
-  const nodes = ((flags.get('nodes') as string | undefined) ?? NODE_KINDS.join(',')).split(',').map((s) => s.trim());
+  const nodes = ((flags.get('nodes') as string | undefined) ?? DEFAULT_NODE_KINDS.join(',')).split(',').map((s) => s.trim());
   for (const n of nodes) if (!(NODE_KINDS as readonly string[]).includes(n)) throw new InvalidArgumentError(`Option '--nodes' may hold ${NODE_KINDS.join(', ')}; got '${n}'`, { arg: 'nodes', value: n });
   const out = flags.get('out') as string | undefined;
   const target = out === undefined ? undefined : await checkOut(out);

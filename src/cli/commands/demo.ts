@@ -16,6 +16,8 @@ import { tokenHtml } from '../../viz/token-spans.js';
 import { imageRgba, normalizeMap, overlayRgba, reduceChannels, upscaleRgba } from '../../viz/heatmap.js';
 import { renderReport, type ReportMethod, type ReportSection } from '../../viz/report.js';
 import { ProgressBar } from '../progress.js';
+import { CapabilityError } from '../../core/errors.js';
+import { componentsDemo } from './demo-components.js';
 
 /** The package root (models/ lives there), from src/cli/commands or dist/cli/commands. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -131,7 +133,10 @@ export const DEMO_FLAGS: readonly FlagSpec[] = [
   { name: 'backend', type: 'string', help: 'TF.js backend: wasm or cpu', default: 'wasm' },
 ];
 
-/** `attrib demo [--out DIR] [--quick]`: the three bundled models, every fitting method, report.html and a summary. */
+/**
+ * `attrib demo [--out DIR] [--quick]`: the three bundled models, every fitting method, report.html and a
+ * summary; then the induction transformer's components (components.html).
+ */
 export async function demoCommand(raw: Map<string, string | true>, signal: AbortSignal): Promise<number> {
   const flags = parseFlags(raw, DEMO_FLAGS, 'demo');
   const outDir = (flags.get('out') as string | undefined) ?? 'demo-output';
@@ -228,10 +233,20 @@ export async function demoCommand(raw: Map<string, string | true>, signal: Abort
   tabModel.dispose();
   textModel.dispose();
 
+  // the transformer part runs on onnxruntime-node, an optional peer: without it, one line says so
+  const comp = await componentsDemo(PACKAGE_ROOT, outDir, signal).catch((e: unknown) => {
+    if (e instanceof CapabilityError) return e;
+    throw e;
+  });
+  const compLines =
+    comp instanceof CapabilityError
+      ? [`transformer components: skipped (${comp.message})`]
+      : ['transformer components (models/demo-induction, an induction GPT-2): top 3 heads by |score|', ...comp.rows.map((r) => `  ${r.method}: ${r.top} (${fmtMs(r.ms)} ms, ${r.evaluations} evaluations)`), `  report: ${comp.file}`];
+
   const widths = header.map((hd, k) => Math.max(hd.length, ...rows.map((r) => r[k]!.length)));
   const line = (r: readonly string[]) => r.map((cell, k) => (k < 2 ? cell.padEnd(widths[k]!) : cell.padStart(widths[k]!))).join('  ');
   process.stdout.write(
-    [`attrib demo (backend ${tf.getBackend()}${quick ? ', quick' : ''}): attribution share on the truly relevant features (chance: image ${pct(chanceImage)}, table 40%, text ${pct(chanceText)})`, line(header), ...rows.map(line), `report: ${reportPath}`, ''].join('\n'),
+    [`attrib demo (backend ${tf.getBackend()}${quick ? ', quick' : ''}): attribution share on the truly relevant features (chance: image ${pct(chanceImage)}, table 40%, text ${pct(chanceText)})`, line(header), ...rows.map(line), `report: ${reportPath}`, ...compLines, ''].join('\n'),
   );
   return 0;
 }

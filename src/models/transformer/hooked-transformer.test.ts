@@ -2,8 +2,9 @@
 // reference (test/fixtures/transformers): logits, every hook, and ∂M/∂hook from one backward pass.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fixturePath, TRANSFORMER_MODELS, useTransformerFixture } from '../../../test/transformers.js';
+import { fixtureModelDir, fixturePath, TRANSFORMER_MODELS, useTransformerFixture } from '../../../test/transformers.js';
 import { SafetensorsFile } from '../../io/safetensors.js';
+import { loadTransformer } from '../../io/load-transformer.js';
 import { logitDifferenceCotangent } from './hooked-transformer.js';
 
 /** max |a − e| / max |e| (the reference README's metric). */
@@ -93,5 +94,46 @@ describe.each(TRANSFORMER_MODELS)('%s', (name) => {
     const swapped = await model.runWithCache(c.corrupt_tokens, ['blocks.0.hook_resid_post'], { patches: { [last]: clean.cache.get(last)!.data } });
     expect(relErr(swapped.logits.data, clean.logits.data)).toBeLessThan(1e-6);
     expect(relErr(swapped.cache.get('blocks.0.hook_resid_post')!.data, clean.cache.get('blocks.0.hook_resid_post')!.data)).toBeGreaterThan(1e-3);
+  });
+
+  it('lastPosition: the last row of the logits, the same gradients; a hook fed from the clean run needs nothing upstream', async () => {
+    const model = fixture.model();
+    const c = fixture.cases()[0]!;
+    const [T, V] = [c.tokens.length, model.config.vocabSize];
+    const hooks = ['blocks.0.attn.hook_z', `blocks.${model.config.nLayers - 1}.hook_mlp_out`];
+    const full = await model.gradients(c.tokens, hooks, logitDifferenceCotangent(1, T, V, c.answer, c.wrong));
+    const last = await model.gradients(c.tokens, hooks, logitDifferenceCotangent(1, 1, V, c.answer, c.wrong), { lastPosition: true });
+    expect(last.logits.shape).toEqual([1, 1, V]);
+    expect(relErr(last.logits.data, full.logits.data.subarray((T - 1) * V))).toBeLessThan(1e-6);
+    for (const h of hooks) expect(relErr(last.gradients.get(h)!.data, full.gradients.get(h)!.data), h).toBeLessThan(1e-5);
+    const batch = await model.run([c.tokens, c.corrupt_tokens], { lastPosition: true });
+    const both = await model.run([c.tokens, c.corrupt_tokens]);
+    for (const b of [0, 1]) expect(relErr(batch.data.subarray(b * V, (b + 1) * V), both.data.subarray((b * T + T - 1) * V, (b + 1) * T * V))).toBeLessThan(1e-6);
+    // feeding blocks.1.hook_resid_pre (pruned prefix) reproduces the run
+    const pre = 'blocks.1.hook_resid_pre';
+    const cached = await model.runWithCache(c.tokens, [pre]);
+    const fed = await model.run(c.tokens, { patches: { [pre]: cached.cache.get(pre)!.data }, lastPosition: true });
+    expect(relErr(fed.data, batch.data.subarray(0, V))).toBeLessThan(1e-6);
+    await expect(model.gradients(c.tokens, hooks, logitDifferenceCotangent(1, T, V, c.answer, c.wrong), { lastPosition: true })).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'cotangent' } });
+  });
+
+  it('maxSessions: least recently used sessions are released, and compiled again when asked again', async () => {
+    const c = fixture.cases()[0]!;
+    const small = await loadTransformer(fixtureModelDir(name), { sessionOptions: { intraOpNumThreads: 1 }, maxSessions: 2 });
+    try {
+      const hooks = ['blocks.0.attn.hook_z', 'blocks.1.hook_mlp_out', 'blocks.0.hook_resid_post'];
+      const first = await small.runWithCache(c.tokens, [hooks[0]!]);
+      for (const h of hooks) {
+        const got = await small.runWithCache(c.tokens, [h]);
+        const want = await fixture.model().runWithCache(c.tokens, [h]);
+        expect(relErr(got.cache.get(h)!.data, want.cache.get(h)!.data), h).toBeLessThan(1e-6);
+        expect(small.sessionCount).toBeLessThanOrEqual(2);
+      }
+      const again = await small.runWithCache(c.tokens, [hooks[0]!]); // released above, compiled again
+      expect(relErr(again.logits.data, first.logits.data)).toBeLessThan(1e-6);
+      expect(small.sessionCount).toBe(2);
+    } finally {
+      small.dispose();
+    }
   });
 });

@@ -2,9 +2,8 @@
 // (runWithCache), replace them (run with patches), and differentiate a function of the logits at many
 // of them from one backward pass (gradients).
 import type * as Ort from 'onnxruntime-node';
-import { BackendError, BudgetExceededError, InvalidArgumentError, UnknownHookError } from '../../core/errors.js';
+import { AttributionError, BackendError, BudgetExceededError, InvalidArgumentError, UnknownHookError } from '../../core/errors.js';
 import { compileVjp, encodeModel, gradName, COTANGENT, probeModel } from '../onnx/grad/compile.js';
-import { node } from '../onnx/graph/build.js';
 import { graphOf, onnx, type ModelProto } from '../onnx/graph/proto.js';
 import { withOutputs } from '../onnx/graph/surgery.js';
 import type { HostTensor } from '../model.js';
@@ -13,6 +12,7 @@ import { buildTransformerGraph, LOGITS, TOKENS, type TransformerGraph } from './
 import { readParams, type TransformerParams } from './layout.js';
 import { kvHooks, PastKeyValues, PastRunner } from './past.js';
 import { checkTokens, type TokenBatch, type TokenInput } from './tokens.js';
+import { feedHooks, lastPositionLogits, maskInput, pruneUnused, valueInput } from './variant-graph.js';
 import type { WeightStore } from './weights.js';
 
 /** The parts of onnxruntime (node or web) the model uses. */
@@ -30,6 +30,11 @@ export interface HookedTransformerOptions {
    * the shapes before the run; the call is refused over it). Default 1 GiB.
    */
   readonly maxCacheBytes?: number;
+  /**
+   * Compiled sessions kept at once (each holds a copy of the weights it uses); beyond it the least
+   * recently used one not running is released (and compiled again if asked again). Default 16.
+   */
+  readonly maxSessions?: number;
 }
 
 /** Hook activations by TransformerLens name, as host arrays `[batch, ...hook shape]`. */
@@ -61,10 +66,13 @@ export interface RunOptions {
    * slice, so many patched runs share one forward batch (batched activation patching).
    */
   readonly masked?: Readonly<Record<string, MaskedPatch>>;
+  /**
+   * Logits of the last position only (`[batch, 1, vocab]`; for `gradients` the cotangent too): the
+   * unembedding then costs one row per sequence instead of `seqLen`, forward and backward — what the
+   * component methods use when their metric reads only the last position.
+   */
+  readonly lastPosition?: boolean;
 }
-
-const maskInput = (hook: string): string => `attrib_mask:${hook}`;
-const valueInput = (hook: string): string => `attrib_value:${hook}`;
 
 interface Variant {
   readonly session: Ort.InferenceSession;
@@ -79,7 +87,8 @@ interface Variant {
  *
  * Graphs are built per sequence length, and sessions are compiled per (sequence length, patched hooks,
  * returned hooks, differentiated hooks) and kept in this object for the four most recently used
- * lengths (older ones are released, and rebuilt if asked again) until `dispose()`.
+ * lengths (older ones are released, and rebuilt if asked again) until `dispose()`, at most
+ * `maxSessions` of them (least recently used released first).
  *
  * Cost: one session run per call (forward, or forward + backward for `gradients`); each new variant
  * costs one graph build and session creation (and, for gradients, one probe run and a compile).
@@ -87,11 +96,16 @@ interface Variant {
 export class HookedTransformer implements Disposable {
   readonly name: string;
   private readonly graphs = new Map<number, TransformerGraph>();
-  private readonly shapes = new Map<number, Map<string, readonly number[]>>();
+  /** Probed tensor shapes by `${seqLen}:${lastPosition}`. */
+  private readonly shapes = new Map<string, Map<string, readonly number[]>>();
   private readonly variants = new Map<string, Promise<Variant>>();
+  /** Calls in flight per session key (not released while running). */
+  private readonly inUse = new Map<string, number>();
+  private readonly maxSessions: number;
   /** Calls in flight per sequence length (their graph and sessions are not evicted). */
   private readonly running = new Map<number, number>();
-  private readonly maxCacheBytes: number;
+  /** Bytes one call may return or be fed (see `HookedTransformerOptions.maxCacheBytes`). */
+  readonly maxCacheBytes: number;
   private past: PastRunner | undefined;
   private disposed = false;
 
@@ -104,6 +118,7 @@ export class HookedTransformer implements Disposable {
   ) {
     this.name = opts.name ?? `${config.modelType}-${config.nLayers}L`;
     this.maxCacheBytes = opts.maxCacheBytes ?? 2 ** 30;
+    this.maxSessions = Math.max(1, opts.maxSessions ?? 16);
   }
 
   /**
@@ -112,6 +127,11 @@ export class HookedTransformer implements Disposable {
    */
   static create(config: TransformerConfig, weights: WeightStore, ort: OrtRuntime, opts: HookedTransformerOptions = {}): HookedTransformer {
     return new HookedTransformer(config, readParams(config, weights), ort, opts);
+  }
+
+  /** Sessions compiled and kept (at most `maxSessions`). */
+  get sessionCount(): number {
+    return this.variants.size;
   }
 
   /** The hook points, in forward order (they do not depend on the sequence length). */
@@ -153,9 +173,10 @@ export class HookedTransformer implements Disposable {
   async gradients(tokens: TokenInput, names: readonly string[], cotangent: Float32Array, opts: RunOptions = {}): Promise<HookGradientRun> {
     const fn = 'HookedTransformer.gradients';
     const t = checkTokens(tokens, this.config, fn);
-    const want = t.batch * t.seqLen * this.config.vocabSize;
+    const positions = opts.lastPosition ? 1 : t.seqLen;
+    const want = t.batch * positions * this.config.vocabSize;
     if (cotangent.length !== want) {
-      throw new InvalidArgumentError(`Argument 'cotangent' passed to '${fn}' must have ${want} values ([${t.batch}, ${t.seqLen}, ${this.config.vocabSize}]), got ${cotangent.length}`, { arg: 'cotangent', fn, expected: want, actual: cotangent.length });
+      throw new InvalidArgumentError(`Argument 'cotangent' passed to '${fn}' must have ${want} values ([${t.batch}, ${positions}, ${this.config.vocabSize}]), got ${cotangent.length}`, { arg: 'cotangent', fn, expected: want, actual: cotangent.length });
     }
     if (names.length === 0) throw new InvalidArgumentError(`Argument 'names' passed to '${fn}' must name at least one hook`, { arg: 'names', fn });
     return this.execute(t, { ...opts, keep: names, grads: names, cotangent });
@@ -217,13 +238,23 @@ export class HookedTransformer implements Disposable {
       if (this.graphs.size < KEEP_LENGTHS) return;
       if ((this.running.get(old) ?? 0) > 0) continue;
       this.graphs.delete(old);
-      this.shapes.delete(old);
+      for (const last of [false, true]) this.shapes.delete(`${old}:${last}`);
       const prefix = `[${old},`;
       for (const [key, v] of this.variants) {
         if (!key.startsWith(prefix)) continue;
         this.variants.delete(key);
         void v.then((x) => x.session.release()).catch(() => undefined);
       }
+    }
+  }
+
+  /** Beyond `maxSessions`, releases the least recently used sessions no call is using. */
+  private evictSessions(): void {
+    for (const [key, v] of this.variants) {
+      if (this.variants.size <= this.maxSessions) return;
+      if ((this.inUse.get(key) ?? 0) > 0) continue;
+      this.variants.delete(key);
+      void v.then((x) => x.session.release()).catch(() => undefined);
     }
   }
 
@@ -254,13 +285,17 @@ export class HookedTransformer implements Disposable {
     for (const n of new Set([...req.keep, ...req.grads, ...patched, ...maskedNames])) if (!hooks.has(n)) throw this.unknown(n, fn);
     const both = patched.find((n) => maskedNames.includes(n));
     if (both) throw new InvalidArgumentError(`Hook '${both}' passed to 'HookedTransformer.${fn}' is both in 'patches' and in 'masked'; give it once`, { arg: 'masked', hook: both });
-    // what the call returns: logits, the kept activations and the gradients
+    // what the call returns (logits, the kept activations and the gradients) and is fed (patches: 4
+    // bytes an element; masked patches: 5)
     const size = (n: string) => 4 * t.batch * hooks.get(n)!.reduce((a, b) => a * b, 1);
-    let bytes = 4 * t.batch * t.seqLen * this.config.vocabSize;
+    const last = req.lastPosition ?? false;
+    let bytes = 4 * t.batch * (last ? 1 : t.seqLen) * this.config.vocabSize;
     for (const n of new Set(req.keep)) if (!patched.includes(n)) bytes += size(n);
     for (const n of req.grads) bytes += size(n);
+    for (const n of patched) bytes += size(n);
+    for (const n of maskedNames) bytes += (size(n) * 5) / 4;
     if (bytes > this.maxCacheBytes) {
-      throw new BudgetExceededError(`'HookedTransformer.${fn}' would return ${bytes} bytes of activations, over maxCacheBytes = ${this.maxCacheBytes}; ask for fewer hooks or a smaller batch`, { fn, bytes, maxCacheBytes: this.maxCacheBytes });
+      throw new BudgetExceededError(`'HookedTransformer.${fn}' would return or be fed ${bytes} bytes of activations, over maxCacheBytes = ${this.maxCacheBytes}; ask for fewer hooks or a smaller batch`, { fn, bytes, maxCacheBytes: this.maxCacheBytes });
     }
     const keep = req.keep.filter((n) => !patched.includes(n));
     const feeds: Record<string, Ort.Tensor> = { [TOKENS]: new this.ort.Tensor('int64', t.ids, [t.batch, t.seqLen]) };
@@ -281,20 +316,28 @@ export class HookedTransformer implements Disposable {
       feeds[valueInput(n)] = new this.ort.Tensor('float32', v.value, v.dims);
       feeds[maskInput(n)] = new this.ort.Tensor('bool', m.value, m.dims);
     }
-    if (req.grads.length > 0) feeds[COTANGENT] = new this.ort.Tensor('float32', req.cotangent!, [t.batch, t.seqLen, this.config.vocabSize]);
-    const key = JSON.stringify([t.seqLen, patched, maskedNames, keep, req.grads]);
+    if (req.grads.length > 0) feeds[COTANGENT] = new this.ort.Tensor('float32', req.cotangent!, [t.batch, last ? 1 : t.seqLen, this.config.vocabSize]);
+    const key = JSON.stringify([t.seqLen, patched, maskedNames, keep, req.grads, last]);
     let v = this.variants.get(key);
-    if (!v) {
-      v = this.compile(t.seqLen, patched, maskedNames, keep, req.grads);
-      this.variants.set(key, v);
+    if (v) this.variants.delete(key); // most recently used last
+    else {
+      v = this.compile(t.seqLen, patched, maskedNames, keep, req.grads, last);
       v.catch(() => this.variants.delete(key));
     }
-    const { session } = await v;
+    this.variants.set(key, v);
+    this.inUse.set(key, (this.inUse.get(key) ?? 0) + 1);
     let out: Ort.InferenceSession.ReturnType;
     try {
+      this.evictSessions();
+      const { session } = await v;
       out = await session.run(feeds);
     } catch (e) {
+      if (e instanceof AttributionError) throw e;
       throw new BackendError(`ONNX Runtime failed to run ${this.name}: ${(e as Error).message}`, { model: this.name }, e);
+    } finally {
+      const n = (this.inUse.get(key) ?? 1) - 1;
+      if (n > 0) this.inUse.set(key, n);
+      else this.inUse.delete(key);
     }
     const host = (name: string): HostTensor => {
       const o = out[name]!;
@@ -308,13 +351,13 @@ export class HookedTransformer implements Disposable {
   }
 
   /** The session computing logits, `keep` and the gradients at `grads`, with `patched` hooks fed as inputs and `masked` ones mixed with inputs. */
-  private async compile(seqLen: number, patched: readonly string[], masked: readonly string[], keep: readonly string[], grads: readonly string[]): Promise<Variant> {
-    let model = feedHooks(this.graph(seqLen).model, patched, masked, this.graph(seqLen).hooks);
+  private async compile(seqLen: number, patched: readonly string[], masked: readonly string[], keep: readonly string[], grads: readonly string[], last: boolean): Promise<Variant> {
+    let model = feedHooks(this.base(seqLen, last), patched, masked, this.graph(seqLen).hooks);
     if (grads.length > 0) {
-      model = compileVjp(model, grads, LOGITS, await this.probe(seqLen));
+      model = compileVjp(model, grads, LOGITS, await this.probe(seqLen, last));
       const g = graphOf(model);
       for (const n of keep) if (!g.output.some((o) => o.name === n)) g.output.push(onnx.ValueInfoProto.fromObject({ name: n }));
-    } else model = withOutputs(model, [LOGITS, ...keep]);
+    } else model = pruneUnused(withOutputs(model, [LOGITS, ...keep]));
     try {
       return { session: await this.ort.InferenceSession.create(encodeModel(model), this.opts.sessionOptions ?? {}) };
     } catch (e) {
@@ -322,11 +365,18 @@ export class HookedTransformer implements Disposable {
     }
   }
 
-  /** Every tensor's shape for batch 1 (what compileVjp needs), from one probe run. */
-  private async probe(seqLen: number): Promise<Map<string, readonly number[]>> {
-    const known = this.shapes.get(seqLen);
-    if (known) return known;
+  /** The graph of `seqLen` tokens, with logits of the last position only when `last`. */
+  private base(seqLen: number, last: boolean): ModelProto {
     const graph = this.graph(seqLen).model;
+    return last ? lastPositionLogits(graph, seqLen) : graph;
+  }
+
+  /** Every tensor's shape for batch 1 (what compileVjp needs), from one probe run. */
+  private async probe(seqLen: number, last: boolean): Promise<Map<string, readonly number[]>> {
+    const key = `${seqLen}:${last}`;
+    const known = this.shapes.get(key);
+    if (known) return known;
+    const graph = this.base(seqLen, last);
     const session = await this.ort.InferenceSession.create(encodeModel(probeModel(graph)), this.opts.sessionOptions ?? {});
     try {
       const out = await session.run({ [TOKENS]: new this.ort.Tensor('int64', new BigInt64Array(seqLen), [1, seqLen]) });
@@ -334,38 +384,12 @@ export class HookedTransformer implements Disposable {
       for (const [n, v] of Object.entries(out)) shapes.set(n, [...v.dims]);
       shapes.set(TOKENS, [1, seqLen]);
       for (const init of graphOf(graph).initializer) shapes.set(init.name ?? '', (init.dims ?? []).map(Number));
-      this.shapes.set(seqLen, shapes);
+      this.shapes.set(key, shapes);
       return shapes;
     } finally {
       void session.release();
     }
   }
-}
-
-/**
- * A copy where each hook in `names` is a graph input (float32 [batch, ...shape]) instead of its
- * Identity node's output, and each hook in `masked` is `Where(mask, value, own value)` of two inputs.
- */
-function feedHooks(model: ModelProto, names: readonly string[], masked: readonly string[], hooks: ReadonlyMap<string, readonly number[]>): ModelProto {
-  if (names.length === 0 && masked.length === 0) return model;
-  const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
-  const g = graphOf(copy);
-  const fed = new Set(names);
-  const kept = g.node.filter((n) => !(n.opType === 'Identity' && fed.has(n.output?.[0] ?? '')));
-  g.node.splice(0, g.node.length, ...kept);
-  const input = (name: string, hook: string, elemType: number) => {
-    const dims = [{ dimParam: 'batch' }, ...hooks.get(hook)!.map((d) => ({ dimValue: d }))];
-    g.input.push(onnx.ValueInfoProto.fromObject({ name, type: { tensorType: { elemType, shape: { dim: dims } } } }));
-  };
-  for (const n of names) input(n, n, onnx.TensorProto.DataType.FLOAT);
-  for (const h of masked) {
-    const i = g.node.findIndex((n) => n.opType === 'Identity' && n.output?.[0] === h);
-    const own = g.node[i]!.input![0]!;
-    g.node[i] = onnx.NodeProto.fromObject(node('Where', [maskInput(h), valueInput(h), own], [h]) as Record<string, unknown>);
-    input(maskInput(h), h, onnx.TensorProto.DataType.BOOL);
-    input(valueInput(h), h, onnx.TensorProto.DataType.FLOAT);
-  }
-  return copy;
 }
 
 /**
