@@ -53,7 +53,9 @@ export function imageOptionsFromModel(model: ModelAdapter, given: ImageOptions):
     options = { ...options, normalize: meta.normalize.value };
     taken.push(`normalisation ${describeNormalization(meta.normalize.value)} ('${meta.normalize.keys}')`);
   }
-  if (given.layout === undefined && meta.layout) {
+  // the metadata's layout only where the input shape leaves it open (tf2onnx keeps
+  // data_format=channels_last on graphs it made channels-first)
+  if (given.layout === undefined && meta.layout && inferLayout(model.inputShape) === undefined) {
     options = { ...options, layout: meta.layout.value };
     taken.push(`layout ${meta.layout.value} ('${meta.layout.key}')`);
   }

@@ -226,9 +226,12 @@ export async function readNames(flags: ReadonlyMap<string, FlagValue>): Promise<
 export function withModelLabels(names: Names, model: ModelAdapter, taken: string[]): Names {
   const meta = names.labels ? undefined : modelMetadata(model).labels;
   const outShape = model.outputShape;
-  if (!meta || !outShape || !outShape.slice(1).every((d) => typeof d === 'number')) return names;
+  // class scores only: an output [batch, K] with a label for each of the K (a detector's [1, 84, 8400]
+  // or a token classifier's [1, seq, K] also carry `names`, but their flat indices are not classes)
+  const k = outShape?.length === 2 ? outShape[1] : undefined;
+  if (!meta || typeof k !== 'number' || Math.max(...meta.labels.keys()) + 1 !== k) return names;
   try {
-    checkLabels(meta.labels, (outShape.slice(1) as number[]).reduce((a, b) => a * b, 1), meta.sparse, meta.key);
+    checkLabels(meta.labels, k, meta.sparse, meta.key);
   } catch (e) {
     if (e instanceof AttributionError) return names;
     throw e;

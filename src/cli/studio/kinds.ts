@@ -1,5 +1,5 @@
 // The folders of --models the studio's other views use: transformers (components, and context when a
-// WordLevel tokenizer.json is beside them) and training-data sets (data). Found by their files, two
+// WordLevel or BPE tokenizer.json is beside them) and training-data sets (data). Found by their files, two
 // levels deep; every path is resolved inside the folder (a symlink out of it is as if missing).
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -10,7 +10,7 @@ import { notFound, type ModelStore } from './models.js';
 /** A transformer folder: `config.json` and `model.safetensors` (or its shard index). */
 export interface TransformerEntry {
   readonly id: string;
-  /** It has a tokenizer.json (texts are encoded with it; context attribution needs a WordLevel one). */
+  /** It has a tokenizer.json (texts are encoded with it; context attribution takes WordLevel and BPE ones). */
   readonly tokenizer: boolean;
 }
 

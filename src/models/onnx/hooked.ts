@@ -207,6 +207,14 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
   /** A view whose model (a rewired copy) is created on first use. */
   private lazyView(name: string, inputShape: readonly (number | null)[], outputShape: readonly (number | null)[] | undefined, rewire: { inputName?: string; outputName?: string }, inputNames: readonly string[]): DifferentiableModel {
     const get = () => this.variantFor(rewire);
+    const differentiable = async (): Promise<DifferentiableModel> => {
+      const m = await get();
+      if (!isDifferentiable(m)) {
+        const why = (m as { gradientsUnavailable?: string }).gradientsUnavailable;
+        throw new CapabilityError(`'${name}' cannot be differentiated${why ? `: ${why}` : ''}`, { model: name });
+      }
+      return m;
+    };
     const clock = this.clock;
     return {
       name,
@@ -219,13 +227,37 @@ export class OnnxHookedModel implements DifferentiableModel, HookedModel {
       inputNames,
       capabilities: { gradients: true, hooks: false },
       forward: async (x, ctx) => (await get()).forward(x, ctx),
-      gradients: async (x, objective, ctx) => {
-        const m = await get();
-        if (!isDifferentiable(m)) {
-          const why = (m as { gradientsUnavailable?: string }).gradientsUnavailable;
-          throw new CapabilityError(`'${name}' cannot be differentiated${why ? `: ${why}` : ''}`, { model: name });
+      gradients: async (x, objective, ctx) => (await differentiable()).gradients(x, objective, ctx),
+      // host arrays straight to ONNX Runtime (see DifferentiableModel.gradientsHost)
+      gradientsHost: async (data, shape, objective, ctx) => {
+        const m = await differentiable();
+        if (m.gradientsHost) return m.gradientsHost(data, shape, objective, ctx);
+        const x = tf.tensor(data, [...shape]);
+        try {
+          const g = await m.gradients(x, objective, ctx);
+          try {
+            return { data: (await g.data()) as Float32Array, shape: [...shape] };
+          } finally {
+            g.dispose();
+          }
+        } finally {
+          x.dispose();
         }
-        return m.gradients(x, objective, ctx);
+      },
+      forwardHost: async (data, shape, ctx) => {
+        const m = await get();
+        if (m.forwardHost) return m.forwardHost(data, shape, ctx);
+        const x = tf.tensor(data, [...shape]);
+        try {
+          const y = await m.forward(x, ctx);
+          try {
+            return { data: (await y.data()) as Float32Array, shape: y.shape };
+          } finally {
+            y.dispose();
+          }
+        } finally {
+          x.dispose();
+        }
       },
       dispose: () => undefined,
     };

@@ -46,8 +46,11 @@ export function kvHooks(config: TransformerConfig, layer: number): { key: string
   return { key: hook.attn(layer, config.family === 'llama' ? 'rot_k' : 'k'), value: hook.attn(layer, 'v') };
 }
 
-/** Sessions kept at once (one per (tokens, past) length pair). */
-const KEEP_SESSIONS = 8;
+/**
+ * Sessions kept at once (one per (tokens, past) length pair). Each holds its own copy of the weights
+ * (they are initializers of its graph), so this bounds the memory to about 3 × the weights.
+ */
+const KEEP_SESSIONS = 3;
 
 /** Builds, caches (least recently used out) and runs the graphs with a past. */
 export class PastRunner {

@@ -23,7 +23,7 @@ interface ContextResult {
 export function contextView(kinds: Kinds): KindView {
   const models = kinds.transformers.filter((t) => t.tokenizer).map((t) => t.id);
   const model = select('x-model', models);
-  const note = h('p', { class: 'note' }, models.length === 0 ? 'No local language model (config.json, model.safetensors, a WordLevel tokenizer.json) in the models folder.' : 'a local model of the models folder; remote endpoints are for the CLI (attrib context --endpoint)');
+  const note = h('p', { class: 'note' }, models.length === 0 ? 'No local language model (config.json, model.safetensors, a WordLevel or BPE tokenizer.json) in the models folder.' : 'a local model of the models folder; remote endpoints are for the CLI (attrib context --endpoint)');
   const context = h('textarea', { id: 'x-context', rows: '6', placeholder: 'the context: sentences, lines or paragraphs are its sources' });
   const query = h('input', { type: 'text', id: 'x-query', placeholder: 'the question' });
   const response = h('input', { type: 'text', id: 'x-response', placeholder: 'the answer (empty: the model generates one)' });
