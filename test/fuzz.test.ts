@@ -82,6 +82,41 @@ describe('fuzz regressions (minimized mutants)', () => {
     }
   });
 
+  it('a weight listed twice is refused, and optimizer state in the manifest is dropped (no tensor is left either way)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'attrib-fuzz-reg-'));
+    try {
+      type Manifest = { paths: string[]; weights: { name: string; shape: number[]; dtype: string; group?: string }[] }[];
+      const base = JSON.parse(readFileSync('models/demo-tabular/model.json', 'utf8')) as { weightsManifest: Manifest };
+      const bin = readFileSync('models/demo-tabular/weights.bin');
+      const first = base.weightsManifest[0]!.weights[0]!;
+      const bytes = first.shape.reduce((a, b) => a * b, 1) * 4;
+      const [tensors, variables] = [tf.memory().numTensors, Object.keys(tf.engine().registeredVariables).length];
+      // the first weight again, with its bytes appended
+      const twice = structuredClone(base);
+      twice.weightsManifest.push({ paths: ['extra.bin'], weights: [{ ...first }] });
+      writeFileSync(path.join(dir, 'model.json'), JSON.stringify(twice));
+      writeFileSync(path.join(dir, 'weights.bin'), bin);
+      writeFileSync(path.join(dir, 'extra.bin'), bin.subarray(0, bytes));
+      await expect(loadModel(path.join(dir, 'model.json'), { engine: 'tfjs' })).rejects.toMatchObject({ code: 'invalid_model', message: expect.stringMatching(/listed twice/) });
+      // optimizer state, as includeOptimizer saves it: dropped, the model loads and matches the original
+      const opt = structuredClone(base);
+      opt.weightsManifest.push({ paths: ['extra.bin'], weights: [{ name: 'optimizer/iter', shape: [bytes / 4], dtype: 'float32', group: 'optimizer' }] });
+      writeFileSync(path.join(dir, 'model.json'), JSON.stringify(opt));
+      const m = await loadModel(path.join(dir, 'model.json'), { engine: 'tfjs' });
+      const ref = await loadModel('models/demo-tabular/model.json', { engine: 'tfjs' });
+      const x = tf.ones([1, ...(ref.inputShape.slice(1) as number[])]);
+      const [a, b] = [await m.forward(x), await ref.forward(x)];
+      expect(Array.from(await a.data())).toEqual(Array.from(await b.data()));
+      tf.dispose([x, a, b]);
+      m.dispose();
+      ref.dispose();
+      expect(tf.memory().numTensors).toBe(tensors);
+      expect(Object.keys(tf.engine().registeredVariables).length).toBe(variables);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it.each([
     ['"modelTopology" is not an object', { modelTopology: false }],
     ['a weightsManifest group is null', { modelTopology: {}, weightsManifest: [null] }],
