@@ -1,6 +1,7 @@
 // npm run bench:queue — issue 19's scale-out figure: the same job on 1 and on 2 `attrib worker`s of
 // one redis-server (Debian's, started here on a free loopback port). QUEUE_N inputs (default 200) of
-// the image demo model, integrated gradients (QUEUE_STEPS, default 50 steps). Each worker is warmed
+// the image demo model, integrated gradients (QUEUE_STEPS, default 500 steps, so that computing an item, ~90 ms, outweighs the
+// coordinator's durable write of its result; at 50 steps an item is ~18 ms and the coordinator sets the pace). Each worker is warmed
 // up on a small job first (start-up, TF.js and ONNX Runtime initialisation are not timed); then the
 // job's time is read from the coordinator's summary line. Each timed run still includes one worker
 // loading the job (model, dataset listing, backward-graph compile). Prints seconds per setting and the speed-up. Meaningful only on an otherwise idle
@@ -17,7 +18,7 @@ import { attrib } from '../test/run-cli.js';
 import { ROOT } from '../test/reference.js';
 
 const N = Number(process.env['QUEUE_N'] ?? 200);
-const STEPS = String(process.env['QUEUE_STEPS'] ?? 50);
+const STEPS = String(process.env['QUEUE_STEPS'] ?? 500);
 const THREADS = Number(process.env['QUEUE_THREADS'] ?? 1);
 const BIN = path.join(ROOT, 'bin', 'attrib.js');
 const port = await new Promise<number>((resolve) => {
