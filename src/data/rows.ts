@@ -1,6 +1,6 @@
 // Training rows read in blocks: the seam that lets every method stream the training set from memory
 // or from files without holding all of X and Y at once.
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, ShapeMismatchError } from '../core/errors.js';
 import { checkExamples, checkShapes, checkValues, type Examples, type LossName } from './loss.js';
 
 /** Rows [start, end) of a training set as float64: inputs `[rows, …xShape]` and targets `[rows, …yShape]`. */
@@ -62,9 +62,13 @@ export const rowCount = (set: TrainingSet): number => (isRows(set) ? set.n : (se
  * A row source pairing an input array `[n, …]` and a target array `[n, …]` (for instance two .npy
  * file readers); only the rows asked for are read.
  * @throws {InvalidArgumentError} when the arrays have no rows axis.
+ * @throws {ShapeMismatchError} when they differ in number of rows.
  */
 export function pairedRows(x: RowArray, y: RowArray): TrainingRows {
   if (x.shape.length < 1 || y.shape.length < 1) throw new InvalidArgumentError(`Arguments 'x' and 'y' passed to 'pairedRows' must have a leading examples axis, got shapes [${x.shape.join(', ')}] and [${y.shape.join(', ')}]`, { arg: 'x', fn: 'pairedRows' });
+  if (x.shape[0] !== y.shape[0]) {
+    throw new ShapeMismatchError(`Arguments 'x' and 'y' passed to 'pairedRows' must have the same number of examples, got ${x.shape[0]} inputs and ${y.shape[0]} targets`, { arg: 'y', fn: 'pairedRows', inputs: x.shape[0], targets: y.shape[0] });
+  }
   return {
     n: x.shape[0]!,
     xShape: x.shape.slice(1),

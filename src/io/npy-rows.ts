@@ -31,8 +31,7 @@ export class NpyRowReader {
 
   /**
    * Opens `path` and validates its header against the file's size.
-   * @throws {InvalidArgumentError} when the file cannot be opened.
-   * @throws {FileFormatError} on a malformed header, an unsupported dtype, a 0-d array, a row of more than
+   * @throws {FileFormatError} when the file cannot be read, on a malformed header, an unsupported dtype, a 0-d array, a row of more than
    * {@link MAX_ELEMENTS} elements, or a data size other than the shape's (truncated, or a header that lies).
    */
   static async open(path: string, source = `.npy file '${path}'`): Promise<NpyRowReader> {
@@ -40,10 +39,12 @@ export class NpyRowReader {
     try {
       file = await fs.open(path, 'r');
     } catch (e) {
-      throw new InvalidArgumentError(`Cannot open ${source} (${(e as NodeJS.ErrnoException).code ?? 'error'}): check the path`, { file: path }, e);
+      throw new FileFormatError(`Cannot read ${source} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { file: path }, e);
     }
     try {
-      const { size: fileSize } = await file.stat();
+      const stat = await file.stat();
+      if (!stat.isFile()) throw new FileFormatError(`${source} is not a regular file`, { file: path });
+      const fileSize = stat.size;
       const head = new Uint8Array(Math.min(fileSize, NPY_HEADER_BYTES));
       await file.read(head, 0, head.length, 0);
       const header = parseNpyHeader(head, source);

@@ -43,7 +43,7 @@ export function parseNpyHeader(bytes: Uint8Array, source = '.npy file'): NpyHead
   } else throw new FileFormatError(`${source}: unsupported .npy version ${major}`, { source, version: major });
   if (headerLen > MAX_HEADER || offset + headerLen > bytes.length) throw new FileFormatError(`${source}: header length ${headerLen} is invalid`, { source });
   const header = new TextDecoder('latin1').decode(bytes.subarray(offset, offset + headerLen));
-  const descr = /'descr'\s*:\s*'([<>|=]?)([a-z])(\d+)'/.exec(header);
+  const descr = /'descr'\s*:\s*'([<>|=]?)([a-zA-Z])(\d+)'/.exec(header);
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
   const shapeM = /'shape'\s*:\s*\(([\d\s,]*)\)/.exec(header);
   if (!descr || !fortran || !shapeM) throw new FileFormatError(`${source}: cannot read the header ${preview(header.trim())}`, { source });
