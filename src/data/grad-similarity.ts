@@ -15,7 +15,8 @@ export type GradientSimilarityOptions = DataRunOptions & ProjectionOptions;
  * when > 0, so removing j is predicted to raise it: a proponent); grad-cos: the same for unit
  * gradients. Influence with H = I, up to the 1/n scale.
  *
- * Cost: one gradient pass over the test set and one over the training set; memory m·p.
+ * Cost: one gradient pass over the test set and one over the training set; memory m·p plus one batch
+ * of training gradients and rows (`train` may be a row source, read a batch at a time).
  * @see Charpiat et al. (2019), "Input Similarity from the Neural Network Perspective"; dattri
  */
 export class GradientSimilarity {

@@ -46,7 +46,8 @@ const HINT = "the model is not at a strict minimum of the objective: check 'l2' 
  *
  * Cost: exact, 2p passes over the training set for H, p³/3 for its factor, one gradient pass over
  * test and training sets; cg, 2 passes per iteration per test example; lissa, 2 batch passes per step; kfac/ekfac, 1–2 passes with C
- * backward runs per batch. Memory: p² (exact), m·p (cg), Σ_layers in² + out² (kfac/ekfac).
+ * backward runs per batch. Memory: p² (exact), m·p (cg), Σ_layers in² + out² (kfac/ekfac), plus one
+ * batch of gradients and training rows (`train` may be a row source: it is read a batch at a time).
  * Axiom: with the exact Hessian of a strictly convex objective (logistic regression), the score is
  * the derivative of the leave-one-out change.
  * @see Koh, Liang (2017), https://arxiv.org/abs/1703.04730

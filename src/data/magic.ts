@@ -71,7 +71,8 @@ export type MagicOptions = DataRunOptions &
  * Cost: T passes to train, T more to recompute the iterates between checkpoints, then per step one
  * pass of per-example gradients and 2m Hessian–vector passes (central differences of the float64
  * gradient). Memory: C checkpoints plus one segment of ⌈T/C⌉ iterates (C = ⌈√T⌉ by default: 2√T·p),
- * plus m·p adjoints — independent of the training-set size.
+ * plus m·p adjoints and one batch of training rows (read anew, block by block, for every step: full-batch
+ * training needs all rows per step) — independent of the training-set size.
  * @see Ilyas et al. (2025), "MAGIC: Near-Optimal Data Attribution for Deep Learning", https://arxiv.org/abs/2504.16430
  */
 export class Magic {

@@ -18,7 +18,8 @@ export interface TracInOptions extends DataRunOptions, ProjectionOptions {
  * TracIn-CP: score[i, j] = Σ_c η_c ∇ℓ_i(θ_c)ᵀ ∇ℓ_j(θ_c) over checkpoints θ_c (> 0: training on j
  * lowered ℓ_i along the run, so j is a proponent). The checkpoints must share one architecture.
  *
- * Cost: per checkpoint, one gradient pass over the test and one over the training set; memory m·p.
+ * Cost: per checkpoint, one gradient pass over the test and one over the training set; memory m·p plus
+ * one batch of training gradients and rows (`train` may be a row source, read a batch at a time).
  * @see Pruthi et al. (2020), https://arxiv.org/abs/2002.08484
  */
 export class TracIn extends MultiModelMethod<TracInOptions> {

@@ -23,7 +23,7 @@ export interface TrakOptions extends DataRunOptions, ProjectionOptions {
  *
  * Cost: per model, one gradient pass over the training and one over the test set, k·p per row to
  * project, k³/3 to factor K; k ≤ n streams the training set twice (kernel, then scores). Memory:
- * k² + m·k + one batch (+ k·p for P when cached); k > n keeps the training features, n·k, and solves in
+ * k² + m·k + one batch of gradients and training rows (+ k·p for P when cached); k > n keeps the training features, n·k, and solves in
  * the dual, n × n.
  * @see Park et al. (2023), https://arxiv.org/abs/2303.14186
  * @throws {CapabilityError} for a loss other than cross-entropy (the margin needs classes).

@@ -19,8 +19,9 @@ export interface DataRunOptions extends RunControl {
    * Memory budget of one batch of per-example training gradients, in bytes (8·p per row). Default
    * 32 MiB (2²² doubles, at most 1,024 rows). The training set is streamed in batches of
    * ⌊batchBytes / 8p⌋ rows (at least one), so what a method holds besides the test side, its curvature
-   * (Hessian, kernel or Kronecker factors) and the [m × n] scores does not grow with n. `batchSize`,
-   * when given, wins.
+   * (Hessian, kernel or Kronecker factors) and the [m × n] scores does not grow with n. The training
+   * rows are read from the {@link TrainingSet} a batch at a time too (b·(d + t) doubles for b rows of d
+   * inputs and t targets). `batchSize`, when given, wins.
    */
   readonly batchBytes?: number;
 }
