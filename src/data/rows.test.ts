@@ -111,8 +111,8 @@ describe('training rows from memory or from files', () => {
   it('the training rows held at once do not grow with n at a fixed budget (128 → 512 rows), in the source and in the file reader', async () => {
     using model = await OnnxTrainingModel.load(dataModel('lr'));
     const p = model.parameterCount; // 42
-    const batchBytes = 16 * 8 * p; // 16 rows a batch
     const rowBytes = (13 + 1) * 8; // one row of inputs and its class id, float64
+    const batchBytes = 16 * (8 * p + rowBytes); // 16 rows a batch: their gradients, inputs and targets
     const methods: [string, (t: TrainingSet) => Promise<DataAttribution | Float64Array>][] = [
       ['grad-dot', (t) => new GradientSimilarity(model).attribute(t, two, { batchBytes })],
       ['influence ekfac', (t) => new InfluenceFunctions(model, { l2: 0.01, hessian: 'ekfac' }).attribute(t, two, { batchBytes })],

@@ -50,7 +50,7 @@ export const DATA_FLAGS: readonly FlagSpec[] = [
   { name: 'seed', type: 'int', min: 0, default: 0, help: 'seed of the random projections' },
   { name: 'top', type: 'int', min: 1, max: 1000, default: 5, help: 'proponents and opponents per test example in result.json' },
   { name: 'batch-size', type: 'int', min: 1, help: 'examples per gradient batch (default: fits --batch-mib of gradients)' },
-  { name: 'batch-mib', type: 'number', min: 0.001, help: 'memory budget of one batch of training gradients, MiB (default 32): the training set is streamed in such batches' },
+  { name: 'batch-mib', type: 'number', min: 0.001, help: 'memory budget of one batch of the training set (its gradients, inputs and targets as doubles), MiB (default: 32 MiB of gradients): the training set is streamed in such batches' },
   { name: 'out', type: 'string', help: 'scores.npy (float32 [n_test, n_train]) or a folder (adds result.json and report.html)' },
   { name: 'quiet', type: 'bool', help: 'no progress bar' },
 ];

@@ -16,12 +16,12 @@ export interface DataRunOptions extends RunControl {
   /** The training loss ℓ. Default 'cross-entropy'. */
   readonly loss?: LossName;
   /**
-   * Memory budget of one batch of per-example training gradients, in bytes (8·p per row). Default
-   * 32 MiB (2²² doubles, at most 1,024 rows). The training set is streamed in batches of
-   * ⌊batchBytes / 8p⌋ rows (at least one), so what a method holds besides the test side, its curvature
-   * (Hessian, kernel or Kronecker factors) and the [m × n] scores does not grow with n. The training
-   * rows are read from the {@link TrainingSet} a batch at a time too (b·(d + t) doubles for b rows of d
-   * inputs and t targets). `batchSize`, when given, wins.
+   * Memory budget of one batch of the training set, in bytes: its per-example gradients, inputs and
+   * targets as doubles, 8·(p + d + t) per row (d inputs, t targets). Default: 2²² gradient doubles
+   * (32 MiB), at most 1,024 rows. The training set is read from the {@link TrainingSet} and streamed in
+   * batches of ⌊batchBytes / 8(p + d + t)⌋ rows (at least one), so what a method holds besides the test
+   * side, its curvature (Hessian, kernel or Kronecker factors) and the [m × n] scores does not grow
+   * with n. `batchSize`, when given, wins.
    */
   readonly batchBytes?: number;
 }
@@ -92,9 +92,10 @@ export async function prepareRun<O extends DataRunOptions>(model: OnnxTrainingMo
   const merged = { ...defaults, ...options };
   const bytes = merged.batchBytes;
   if (bytes !== undefined && !(Number.isFinite(bytes) && bytes > 0)) throw new InvalidArgumentError(`Argument 'batchBytes' passed to '${fn}' must be a positive number of bytes, got ${bytes}`, { arg: 'batchBytes', fn });
-  // the memory budget becomes rows per gradient batch
-  const o = bytes !== undefined && merged.batchSize === undefined ? { ...merged, batchSize: Math.max(1, Math.floor(bytes / (8 * model.parameterCount))) } : merged;
-  const loss = o.loss ?? 'cross-entropy';
+  const loss = merged.loss ?? 'cross-entropy';
+  // the memory budget becomes rows per batch: a row's gradient, inputs and targets, in doubles
+  const rowDoubles = model.parameterCount + model.rowShape.reduce((a, b) => a * b, 1) + (loss === 'mse' ? model.units : 1);
+  const o = bytes !== undefined && merged.batchSize === undefined ? { ...merged, batchSize: Math.max(1, Math.floor(bytes / (8 * rowDoubles))) } : merged;
   if (only && loss !== only) throw new CapabilityError(`'${fn}' needs loss '${only}', got '${loss}'`, { fn, loss });
   const sizes = await checkData(model, train, test, loss, gradientBatchRows(model.parameterCount, Math.max(1, rowCount(train)), o.batchSize), fn);
   assertHostAllocation(sizes.n * sizes.m, 'test', fn); // the scores
