@@ -269,6 +269,8 @@ export type { GradientChunk, GradientObjective, GradientStreamOptions } from './
 export { exactHessian, hessianVectorProduct } from './data/hessian.js';
 export { lossGrad, marginGrad, LOSSES } from './data/loss.js';
 export type { Examples, LossName } from './data/loss.js';
+export { memoryRows, pairedRows } from './data/rows.js';
+export type { TrainingRows, TrainingSet, RowBlock, RowArray } from './data/rows.js';
 export { linearDatamodelingScore, leaveOneOutCorrelation, auroc } from './data/evaluation.js';
 export { retrainedLds, topKRemoval, trainerRetrain } from './data/retraining.js';
 export type { Retrain, RetrainedLdsOptions } from './data/retraining.js';

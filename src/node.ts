@@ -10,6 +10,7 @@ export { loadTransformer } from './io/load-transformer.js';
 export type { LoadTransformerOptions } from './io/load-transformer.js';
 export { loadTokenizer } from './io/load-tokenizer.js';
 export { readSafetensorsFolder } from './io/safetensors-folder.js';
+export { NpyRowReader } from './io/npy-rows.js';
 // dataset jobs: resumable runs over a dataset into a queryable results store (docs/jobs.md)
 export { listDataset, DatasetReader, MAX_DATASET_FILE_BYTES, MAX_DATASET_ITEMS } from './jobs/dataset.js';
 export type { Dataset, DatasetItem, ImageReader } from './jobs/dataset.js';

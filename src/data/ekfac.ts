@@ -4,9 +4,10 @@ import { assertHostAllocation } from '../core/assert.js';
 import type { Budget } from '../core/budget.js';
 import { CapabilityError, InvalidArgumentError } from '../core/errors.js';
 import { symmetricEigen } from './internal/dense.js';
-import type { Examples, LossName } from './loss.js';
+import type { LossName } from './loss.js';
 import type { DenseLayer } from './onnx/dense-layers.js';
 import type { OnnxTrainingModel } from './onnx/training-model.js';
+import { asRows, type TrainingSet } from './rows.js';
 import { gradientBatchRows } from './gradients.js';
 
 export type KroneckerKind = 'kfac' | 'ekfac';
@@ -72,11 +73,11 @@ function inputRow(l: DenseLayer, x: Float64Array, row: number, inn: number, inDi
  * Memory: Σ_l in² + out² + in·out. Layers with a single shared bias value are refused.
  * @see Grosse et al. (2023), https://arxiv.org/abs/2308.03296
  */
-export async function kroneckerHessian(model: OnnxTrainingModel, train: Examples, loss: LossName, kind: KroneckerKind, opts: { readonly budget?: Budget; readonly batchSize?: number } = {}): Promise<(v: Float64Array, shift: number) => Float64Array> {
+export async function kroneckerHessian(model: OnnxTrainingModel, train: TrainingSet, loss: LossName, kind: KroneckerKind, opts: { readonly budget?: Budget; readonly batchSize?: number } = {}): Promise<(v: Float64Array, shift: number) => Float64Array> {
   for (const l of model.layers) if (l.biasSize === 1 && l.units > 1) throw new CapabilityError(`Layer '${l.node}' adds one bias value to all ${l.units} units; K-FAC needs a bias per unit`, { layer: l.node });
-  const n = train.x.shape[0]!;
+  const source = asRows(train);
+  const n = source.n;
   const units = model.units;
-  const rowSize = model.rowShape.reduce((a, b) => a * b, 1);
   const rows = gradientBatchRows(model.parameterCount, n, opts.batchSize);
   const dims = model.layers.map((l) => {
     const inn = l.outFirst ? l.weightDims[1] : l.weightDims[0];
@@ -89,8 +90,7 @@ export async function kroneckerHessian(model: OnnxTrainingModel, train: Examples
     for (let start = 0; start < n; start += rows) {
       const m = Math.min(rows, n - start);
       await opts.budget?.checkpoint(m, phase);
-      const x = new Float64Array(m * rowSize);
-      for (let q = 0; q < x.length; q++) x[q] = train.x.data[start * rowSize + q]!;
+      const { x } = await source.read(start, start + m);
       let weights: Float64Array[] = [];
       const f = await model.layerFactors(x, m, (z) => {
         const c = curvatureCotangents(loss, z, m, units);

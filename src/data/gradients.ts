@@ -1,8 +1,9 @@
 // Streams per-example gradients of a training model over a data set, one bounded batch at a time.
 import { assertHostAllocation } from '../core/assert.js';
 import type { Budget } from '../core/budget.js';
-import { lossGrad, marginGrad, type Examples, type LossName } from './loss.js';
+import { lossGrad, marginGrad, type LossName } from './loss.js';
 import type { OnnxTrainingModel } from './onnx/training-model.js';
+import { asRows, rowCount, type TrainingSet } from './rows.js';
 
 /** Doubles one batch of per-example gradients may hold (32 MiB): rows per batch = this / p. */
 export const GRADIENT_BATCH_ELEMENTS = 2 ** 22;
@@ -39,18 +40,18 @@ export const gradientBatchRows = (p: number, n: number, batchSize?: number): num
 
 /**
  * Calls `onChunk` with the per-example gradients (or their sum) of every batch of `set`, in order.
- * Memory: one batch, `batchSize × p` doubles, whatever the size of the set.
+ * Memory: one batch, `batchSize × p` doubles of gradients and `batchSize` rows of inputs and targets
+ * (read from `set` block by block), whatever the size of the set.
  */
-export async function forEachGradient(model: OnnxTrainingModel, set: Examples, loss: LossName, opts: GradientStreamOptions, onChunk: (c: GradientChunk) => void | Promise<void>): Promise<void> {
-  const n = set.x.shape[0]!;
-  const rowSize = model.rowShape.reduce((a, b) => a * b, 1);
+export async function forEachGradient(model: OnnxTrainingModel, set: TrainingSet, loss: LossName, opts: GradientStreamOptions, onChunk: (c: GradientChunk) => void | Promise<void>): Promise<void> {
+  const source = asRows(set);
+  const n = source.n;
   const rows = gradientBatchRows(model.parameterCount, n, opts.batchSize);
   const objective = opts.objective ?? 'loss';
   for (let start = 0; start < n; start += rows) {
     const m = Math.min(rows, n - start);
     await opts.budget?.checkpoint(m, opts.phase);
-    const x = new Float64Array(m * rowSize);
-    for (let k = 0; k < x.length; k++) x[k] = set.x.data[start * rowSize + k]!;
+    const { x, y } = await source.read(start, start + m);
     let value: Float64Array = new Float64Array(0);
     let weight: Float64Array | undefined;
     const { grads } = await model.gradients(
@@ -58,11 +59,11 @@ export async function forEachGradient(model: OnnxTrainingModel, set: Examples, l
       m,
       (z) => {
         if (objective === 'margin') {
-          const g = marginGrad(z, set.y.data, start, model.units);
+          const g = marginGrad(z, y, 0, model.units);
           (value = g.value), (weight = g.weight);
           return g.cotangent;
         }
-        const g = lossGrad(loss, z, set.y.data, start, model.units);
+        const g = lossGrad(loss, z, y, 0, model.units);
         value = g.value;
         const w = opts.rowWeights;
         if (w) for (let k = 0; k < g.cotangent.length; k++) g.cotangent[k]! *= w[start + Math.floor(k / model.units)]!;
@@ -75,8 +76,8 @@ export async function forEachGradient(model: OnnxTrainingModel, set: Examples, l
 }
 
 /** All per-example gradients of `set`, `[n, p]` (for test sets and small training sets). */
-export async function gradientMatrix(model: OnnxTrainingModel, set: Examples, loss: LossName, opts: GradientStreamOptions = {}): Promise<{ grads: Float64Array; value: Float64Array; weight: Float64Array }> {
-  const n = set.x.shape[0]!;
+export async function gradientMatrix(model: OnnxTrainingModel, set: TrainingSet, loss: LossName, opts: GradientStreamOptions = {}): Promise<{ grads: Float64Array; value: Float64Array; weight: Float64Array }> {
+  const n = rowCount(set);
   const p = model.parameterCount;
   assertHostAllocation(n * p, 'examples', 'gradientMatrix');
   const grads = new Float64Array(n * p);
@@ -91,8 +92,8 @@ export async function gradientMatrix(model: OnnxTrainingModel, set: Examples, lo
 }
 
 /** ∇J(θ) = (1/n) Σ_k w_k ∇ℓ_k(θ) + λθ, the gradient of the training objective (w = `opts.rowWeights`, default 1). */
-export async function objectiveGradient(model: OnnxTrainingModel, set: Examples, loss: LossName, l2: number, theta: Float64Array, opts: GradientStreamOptions = {}): Promise<Float64Array> {
-  const n = set.x.shape[0]!;
+export async function objectiveGradient(model: OnnxTrainingModel, set: TrainingSet, loss: LossName, l2: number, theta: Float64Array, opts: GradientStreamOptions = {}): Promise<Float64Array> {
+  const n = rowCount(set);
   const total = new Float64Array(model.parameterCount);
   await forEachGradient(model, set, loss, { ...opts, theta, sum: true, objective: 'loss' }, (c) => {
     for (let k = 0; k < total.length; k++) total[k]! += c.grads[k]!;

@@ -3,8 +3,9 @@
 // truncation error is O(ε²) ≈ 1e-8 relative and the rounding error ≈ 1e-12: exact for these solves.
 import type { Budget } from '../core/budget.js';
 import { objectiveGradient } from './gradients.js';
-import type { Examples, LossName } from './loss.js';
+import type { LossName } from './loss.js';
 import type { OnnxTrainingModel } from './onnx/training-model.js';
+import type { TrainingSet } from './rows.js';
 
 /** Step of the central differences, in parameter units (and along a unit direction for products). */
 export const HESSIAN_STEP = 1e-4;
@@ -19,7 +20,7 @@ export interface HessianOptions {
  * ∇²J(θ) [p×p] (row-major, symmetrised), the data term's Hessian plus λI.
  * Cost: 2p passes over the training set (each one forward and one backward run per batch); p² doubles.
  */
-export async function exactHessian(model: OnnxTrainingModel, train: Examples, loss: LossName, l2: number, opts: HessianOptions = {}): Promise<Float64Array> {
+export async function exactHessian(model: OnnxTrainingModel, train: TrainingSet, loss: LossName, l2: number, opts: HessianOptions = {}): Promise<Float64Array> {
   const theta = opts.theta ?? model.theta();
   const p = theta.length;
   const h = new Float64Array(p * p);
@@ -47,7 +48,7 @@ export async function exactHessian(model: OnnxTrainingModel, train: Examples, lo
  * v ↦ ∇²J(θ) v by central differences of ∇J along v (step ε/‖v‖), plus `damping`·v.
  * Cost: 2 passes over the training set per product; memory O(p).
  */
-export function hessianVectorProduct(model: OnnxTrainingModel, train: Examples, loss: LossName, l2: number, damping: number, opts: HessianOptions = {}): (v: Float64Array) => Promise<Float64Array> {
+export function hessianVectorProduct(model: OnnxTrainingModel, train: TrainingSet, loss: LossName, l2: number, damping: number, opts: HessianOptions = {}): (v: Float64Array) => Promise<Float64Array> {
   const theta = opts.theta ?? model.theta();
   const pass = { ...(opts.batchSize ? { batchSize: opts.batchSize } : {}), ...(opts.budget ? { budget: opts.budget } : {}), phase: 'Hessian-vector products' };
   return async (v) => {

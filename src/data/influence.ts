@@ -9,6 +9,7 @@ import { backSolve, cholesky, conjugateGradient, forwardSolve } from './internal
 import { dataResult, nonNegative, prepareRun, scoreAgainstTrain, startBudget, type DataRunOptions } from './internal/scores.js';
 import type { Examples } from './loss.js';
 import type { OnnxTrainingModel } from './onnx/training-model.js';
+import type { TrainingSet } from './rows.js';
 
 /**
  * How H⁻¹ is applied: the exact Hessian factored once, conjugate gradients on Hessian-vector
@@ -45,7 +46,8 @@ const HINT = "the model is not at a strict minimum of the objective: check 'l2' 
  *
  * Cost: exact, 2p passes over the training set for H, p³/3 for its factor, one gradient pass over
  * test and training sets; cg, 2 passes per iteration per test example; lissa, 2 batch passes per step; kfac/ekfac, 1–2 passes with C
- * backward runs per batch. Memory: p² (exact), m·p (cg), Σ_layers in² + out² (kfac/ekfac).
+ * backward runs per batch. Memory: p² (exact), m·p (cg), Σ_layers in² + out² (kfac/ekfac), plus one
+ * batch of gradients and training rows (`train` may be a row source: it is read a batch at a time).
  * Axiom: with the exact Hessian of a strictly convex objective (logistic regression), the score is
  * the derivative of the leave-one-out change.
  * @see Koh, Liang (2017), https://arxiv.org/abs/1703.04730
@@ -58,9 +60,9 @@ export class InfluenceFunctions {
     private readonly defaults: InfluenceOptions = {},
   ) {}
 
-  async attribute(train: Examples, test: Examples, options: InfluenceOptions = {}): Promise<DataAttribution> {
+  async attribute(train: TrainingSet, test: Examples, options: InfluenceOptions = {}): Promise<DataAttribution> {
     const fn = 'InfluenceFunctions.attribute';
-    const { o, loss, n, m } = prepareRun(this.model, train, test, this.defaults, options, fn);
+    const { o, loss, n, m } = await prepareRun(this.model, train, test, this.defaults, options, fn);
     const p = this.model.parameterCount;
     const solve = await this.solver(train, o, fn, n, m);
     const { budget } = solve;
@@ -76,9 +78,9 @@ export class InfluenceFunctions {
    * Self-influence (1/n) ∇ℓ_jᵀ H⁻¹ ∇ℓ_j of every training example (score[j, j] with the training set
    * as the test set; always > 0): large for examples the model bends to fit, e.g. mislabelled ones.
    */
-  async selfInfluence(train: Examples, options: InfluenceOptions = {}): Promise<Float64Array> {
+  async selfInfluence(train: TrainingSet, options: InfluenceOptions = {}): Promise<Float64Array> {
     const fn = 'InfluenceFunctions.selfInfluence';
-    const { o, loss, n } = prepareRun(this.model, train, train, this.defaults, options, fn);
+    const { o, loss, n } = await prepareRun(this.model, train, train, this.defaults, options, fn);
     const p = this.model.parameterCount;
     const solve = await this.solver(train, o, fn, n, n);
     const out = new Float64Array(n);
@@ -96,7 +98,7 @@ export class InfluenceFunctions {
   }
 
   /** H⁻¹ (plus the budget that paces it) for these options. */
-  private async solver(train: Examples, o: InfluenceOptions, fn: string, n: number, solves: number) {
+  private async solver(train: TrainingSet, o: InfluenceOptions, fn: string, n: number, solves: number) {
     const loss = o.loss ?? 'cross-entropy';
     const l2 = nonNegative(o.l2 ?? 0, 'l2', fn);
     const damping = nonNegative(o.damping ?? 0, 'damping', fn);

@@ -6,6 +6,7 @@ import { Rng } from '../core/random.js';
 import { hessianVectorProduct } from './hessian.js';
 import type { Examples, LossName } from './loss.js';
 import type { OnnxTrainingModel } from './onnx/training-model.js';
+import { asRows, type TrainingRows, type TrainingSet } from './rows.js';
 
 export interface LissaOptions {
   /** Recursion steps at most. Default 1000. */
@@ -22,17 +23,18 @@ export interface LissaOptions {
 
 const norm = (v: Float64Array): number => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 
-/** Rows `rows` of `set` as a new set. */
-function subset(set: Examples, rows: readonly number[]): Examples {
-  const xs = set.x.data.length / set.x.shape[0]!;
-  const ys = set.y.data.length / set.y.shape[0]!;
+/** Rows `rows` of `source` as a new in-memory set (a minibatch: one row read at a time). */
+async function subset(source: TrainingRows, rows: readonly number[]): Promise<Examples> {
+  const xs = source.xShape.reduce((a, b) => a * b, 1);
+  const ys = source.yShape.reduce((a, b) => a * b, 1);
   const x = new Float64Array(rows.length * xs);
   const y = new Float64Array(rows.length * ys);
-  rows.forEach((r, k) => {
-    for (let q = 0; q < xs; q++) x[k * xs + q] = set.x.data[r * xs + q]!;
-    for (let q = 0; q < ys; q++) y[k * ys + q] = set.y.data[r * ys + q]!;
-  });
-  return { x: { shape: [rows.length, ...set.x.shape.slice(1)], data: x }, y: { shape: [rows.length, ...set.y.shape.slice(1)], data: y } };
+  for (const [k, r] of rows.entries()) {
+    const b = await source.read(r, r + 1);
+    x.set(b.x, k * xs);
+    y.set(b.y, k * ys);
+  }
+  return { x: { shape: [rows.length, ...source.xShape], data: x }, y: { shape: [rows.length, ...source.yShape], data: y } };
 }
 
 /**
@@ -43,8 +45,9 @@ function subset(set: Examples, rows: readonly number[]): Examples {
  * Cost: per solve, up to `depth` × `repeats` Hessian–vector products (2 gradient passes over the batch each).
  * @see Agarwal, Bullins, Hazan (2017), https://arxiv.org/abs/1602.03943
  */
-export async function lissaSolver(model: OnnxTrainingModel, train: Examples, loss: LossName, l2: number, damping: number, opts: LissaOptions & { readonly seed?: number; readonly budget?: Budget }, fn: string): Promise<(g: Float64Array) => Promise<Float64Array>> {
-  const n = train.x.shape[0]!;
+export async function lissaSolver(model: OnnxTrainingModel, train: TrainingSet, loss: LossName, l2: number, damping: number, opts: LissaOptions & { readonly seed?: number; readonly budget?: Budget }, fn: string): Promise<(g: Float64Array) => Promise<Float64Array>> {
+  const source = asRows(train);
+  const n = source.n;
   const depth = opts.depth ?? 1000;
   const repeats = opts.repeats ?? 1;
   const batch = opts.batchSize ?? n;
@@ -75,7 +78,7 @@ export async function lissaSolver(model: OnnxTrainingModel, train: Examples, los
     for (let r = 0; r < repeats; r++) {
       let h: Float64Array = g.slice();
       for (let t = 0; t < depth; t++) {
-        const hvp = batch === n ? full : hessianVectorProduct(model, subset(train, Array.from({ length: batch }, () => rng.int(n))), loss, l2, damping, pass);
+        const hvp = batch === n ? full : hessianVectorProduct(model, await subset(source, Array.from({ length: batch }, () => rng.int(n))), loss, l2, damping, pass);
         const hh = await hvp(h);
         const next = h.map((x, k) => g[k]! + x - hh[k]! / s);
         const step = norm(next.map((x, k) => x - h[k]!));

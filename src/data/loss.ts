@@ -27,37 +27,58 @@ export interface OutputGrad {
  * @throws {InvalidArgumentError} when a class id is not an integer in range, or an input (or MSE target) is NaN or infinite.
  */
 export function checkExamples(set: Examples, rowShape: readonly number[], units: number, loss: LossName, arg: string, fn: string): number {
-  const n = set.x.shape[0] ?? 0;
-  const row = set.x.shape.slice(1);
+  const n = checkShapes(set.x.shape, set.y.shape, rowShape, units, loss, arg, fn);
+  const perRow = loss === 'cross-entropy' ? 1 : units;
+  if (set.y.data.length !== n * perRow) throw new ShapeMismatchError(`Argument '${arg}.y' passed to '${fn}' must hold ${perRow} value(s) per example for the ${loss} loss, got ${set.y.data.length} values for ${n} examples`, { arg: `${arg}.y`, fn });
+  checkValues(set.x.data, set.y.data, 0, units, loss, arg, fn);
+  return n;
+}
+
+/**
+ * The shape half of {@link checkExamples}: X `[n, …rowShape]`, Y `[n]` (cross-entropy) or `[n, units]`
+ * (MSE; `[n]` when units = 1). Returns n.
+ */
+export function checkShapes(xShape: readonly number[], yShape: readonly number[], rowShape: readonly number[], units: number, loss: LossName, arg: string, fn: string): number {
+  const n = xShape[0] ?? 0;
+  const row = xShape.slice(1);
   if (row.length !== rowShape.length || row.some((d, i) => d !== rowShape[i])) {
-    throw new ShapeMismatchError(`Argument '${arg}.x' passed to '${fn}' must have shape [n, ${rowShape.join(', ')}], got [${set.x.shape.join(', ')}]`, { arg: `${arg}.x`, fn, expected: rowShape, actual: set.x.shape });
+    throw new ShapeMismatchError(`Argument '${arg}.x' passed to '${fn}' must have shape [n, ${rowShape.join(', ')}], got [${xShape.join(', ')}]`, { arg: `${arg}.x`, fn, expected: rowShape, actual: xShape });
   }
-  if ((set.y.shape[0] ?? -1) !== n) {
-    throw new ShapeMismatchError(`Arguments '${arg}.x' and '${arg}.y' passed to '${fn}' must have the same number of examples, got ${n} inputs and ${set.y.shape[0] ?? 0} targets`, { arg: `${arg}.y`, fn, inputs: n, targets: set.y.shape[0] });
+  if ((yShape[0] ?? -1) !== n) {
+    throw new ShapeMismatchError(`Arguments '${arg}.x' and '${arg}.y' passed to '${fn}' must have the same number of examples, got ${n} inputs and ${yShape[0] ?? 0} targets`, { arg: `${arg}.y`, fn, inputs: n, targets: yShape[0] });
   }
   if (n < 1) throw new InvalidArgumentError(`Argument '${arg}' passed to '${fn}' must hold at least one example`, { arg, fn });
+  const perRow = yShape.slice(1).reduce((a, b) => a * b, 1);
+  if (loss === 'cross-entropy' && perRow !== 1) throw new ShapeMismatchError(`Argument '${arg}.y' passed to '${fn}' must hold one class id per example ([${n}]) for the cross-entropy loss, got shape [${yShape.join(', ')}]`, { arg: `${arg}.y`, fn });
+  if (loss === 'mse' && perRow !== units) throw new ShapeMismatchError(`Argument '${arg}.y' passed to '${fn}' must hold ${units} target value(s) per example for the MSE loss, got shape [${yShape.join(', ')}]`, { arg: `${arg}.y`, fn });
+  return n;
+}
+
+/**
+ * The value half of {@link checkExamples} on a block of rows starting at example `first`: finite inputs,
+ * class ids integers in [0, units) (cross-entropy) or finite targets (MSE).
+ */
+export function checkValues(x: ArrayLike<number>, y: ArrayLike<number>, first: number, units: number, loss: LossName, arg: string, fn: string): void {
+  const rows = y.length / (loss === 'cross-entropy' ? 1 : units);
   const finite = (data: ArrayLike<number>, which: string) => {
-    const per = data.length / n;
+    const per = data.length / rows;
     for (let i = 0; i < data.length; i++) {
       if (!Number.isFinite(data[i]!)) {
-        const index = Math.floor(i / per);
+        const index = first + Math.floor(i / per);
         throw new InvalidArgumentError(`Argument '${arg}.${which}' passed to '${fn}' must hold finite numbers; example ${index} has ${data[i]}`, { arg: `${arg}.${which}`, fn, index, value: data[i] });
       }
     }
   };
-  finite(set.x.data, 'x'); // a NaN would run through every gradient into NaN scores
+  finite(x, 'x'); // a NaN would run through every gradient into NaN scores
   if (loss === 'cross-entropy') {
-    if (set.y.data.length !== n) throw new ShapeMismatchError(`Argument '${arg}.y' passed to '${fn}' must hold one class id per example ([${n}]) for the cross-entropy loss, got shape [${set.y.shape.join(', ')}]`, { arg: `${arg}.y`, fn });
-    for (let i = 0; i < n; i++) {
-      const c = set.y.data[i]!;
+    for (let i = 0; i < y.length; i++) {
+      const c = y[i]!;
       if (!Number.isInteger(c) || c < 0 || c >= units) {
-        throw new InvalidArgumentError(`Argument '${arg}.y' passed to '${fn}' must hold class ids in [0, ${units - 1}] (the model has ${units} logits), got ${c} at example ${i}`, { arg: `${arg}.y`, fn, index: i, value: c, classes: units });
+        const index = first + i;
+        throw new InvalidArgumentError(`Argument '${arg}.y' passed to '${fn}' must hold class ids in [0, ${units - 1}] (the model has ${units} logits), got ${c} at example ${index}`, { arg: `${arg}.y`, fn, index, value: c, classes: units });
       }
     }
-  } else if (set.y.data.length !== n * units) {
-    throw new ShapeMismatchError(`Argument '${arg}.y' passed to '${fn}' must hold ${units} target value(s) per example for the MSE loss, got shape [${set.y.shape.join(', ')}]`, { arg: `${arg}.y`, fn });
-  } else finite(set.y.data, 'y');
-  return n;
+  } else finite(y, 'y');
 }
 
 /** Softmax of one row of logits, written into `p`. */

@@ -8,6 +8,7 @@ import { hessianVectorProduct } from './hessian.js';
 import { dataResult, nonNegative, prepareRun, scoreAgainstTrain, startBudget, type DataRunOptions } from './internal/scores.js';
 import type { Examples, LossName } from './loss.js';
 import type { OnnxTrainingModel } from './onnx/training-model.js';
+import { rowCount, type TrainingSet } from './rows.js';
 
 /** attrib's deterministic trainer: full-batch gradient descent with a fixed step and number of steps. */
 export interface TrainerOptions {
@@ -37,8 +38,8 @@ function checkTrainer(o: TrainerOptions, p: number, n: number, fn: string): void
  * deterministically in float64; returns θ_T and, with `keepEvery` = c, the iterates θ_0, θ_c, θ_2c, …
  * (`trajectory[t / c]`). Cost: T passes over the training set.
  */
-export async function trainFullBatch(model: OnnxTrainingModel, train: Examples, o: TrainerOptions, run: { readonly budget?: Budget; readonly keepEvery?: number } = {}): Promise<{ theta: Float64Array; trajectory: Float64Array[] }> {
-  const n = train.x.shape[0]!;
+export async function trainFullBatch(model: OnnxTrainingModel, train: TrainingSet, o: TrainerOptions, run: { readonly budget?: Budget; readonly keepEvery?: number } = {}): Promise<{ theta: Float64Array; trajectory: Float64Array[] }> {
+  const n = rowCount(train);
   checkTrainer(o, model.parameterCount, n, 'trainFullBatch');
   const l2 = nonNegative(o.l2 ?? 0, 'l2', 'trainFullBatch');
   let theta = (o.init ?? model.theta()).slice();
@@ -70,7 +71,8 @@ export type MagicOptions = DataRunOptions &
  * Cost: T passes to train, T more to recompute the iterates between checkpoints, then per step one
  * pass of per-example gradients and 2m Hessian–vector passes (central differences of the float64
  * gradient). Memory: C checkpoints plus one segment of ⌈T/C⌉ iterates (C = ⌈√T⌉ by default: 2√T·p),
- * plus m·p adjoints — independent of the training-set size.
+ * plus m·p adjoints and one batch of training rows (read anew, block by block, for every step: full-batch
+ * training needs all rows per step) — independent of the training-set size.
  * @see Ilyas et al. (2025), "MAGIC: Near-Optimal Data Attribution for Deep Learning", https://arxiv.org/abs/2504.16430
  */
 export class Magic {
@@ -80,9 +82,9 @@ export class Magic {
     private readonly defaults: Partial<MagicOptions> = {},
   ) {}
 
-  async attribute(train: Examples, test: Examples, options: Partial<MagicOptions> = {}): Promise<DataAttribution> {
+  async attribute(train: TrainingSet, test: Examples, options: Partial<MagicOptions> = {}): Promise<DataAttribution> {
     const fn = 'Magic.attribute';
-    const { o, loss, n, m } = prepareRun(this.model, train, test, this.defaults, options, fn);
+    const { o, loss, n, m } = await prepareRun(this.model, train, test, this.defaults, options, fn);
     const trainer = { steps: o.steps ?? NaN, learningRate: o.learningRate ?? NaN, loss, ...(o.l2 === undefined ? {} : { l2: o.l2 }), ...(o.init ? { init: o.init } : {}), ...(o.batchSize ? { batchSize: o.batchSize } : {}) };
     checkTrainer(trainer, this.model.parameterCount, n, fn);
     const T = trainer.steps;

@@ -9,6 +9,7 @@ import { startBudget } from './internal/scores.js';
 import type { Examples } from './loss.js';
 import { trainFullBatch, type TrainerOptions } from './magic.js';
 import type { OnnxTrainingModel } from './onnx/training-model.js';
+import type { TrainingSet } from './rows.js';
 
 /**
  * Trains on the training examples kept (`keep[j]` = 1 keeps example j, 0 removes it) and returns the
@@ -21,7 +22,7 @@ export type Retrain = (keep: Float64Array) => Promise<Float64Array>;
  * with the data weights w = keep, then the test losses at the trained θ. Cost per call: T passes over
  * the training set and one over the test set.
  */
-export function trainerRetrain(model: OnnxTrainingModel, train: Examples, test: Examples, trainer: TrainerOptions): Retrain {
+export function trainerRetrain(model: OnnxTrainingModel, train: TrainingSet, test: Examples, trainer: TrainerOptions): Retrain {
   const loss = trainer.loss ?? 'cross-entropy';
   return async (keep) => {
     const { theta } = await trainFullBatch(model, train, { ...trainer, weights: keep });

@@ -6,6 +6,7 @@ import { addGram, backSolve, cholesky, dot, forwardSolve, pseudoInverseSolver, s
 import { dataResult, MultiModelMethod, nonNegative, prepareRun, scoreAgainstTrain, startBudget, type DataRunOptions } from './internal/scores.js';
 import type { Examples } from './loss.js';
 import type { OnnxTrainingModel } from './onnx/training-model.js';
+import type { TrainingSet } from './rows.js';
 import { projectionFor, type ProjectionOptions } from './projection.js';
 
 /** TRAK's options; without `projectionDim` the features are the full gradients (k = p, small models). */
@@ -22,7 +23,7 @@ export interface TrakOptions extends DataRunOptions, ProjectionOptions {
  *
  * Cost: per model, one gradient pass over the training and one over the test set, k·p per row to
  * project, k³/3 to factor K; k ≤ n streams the training set twice (kernel, then scores). Memory:
- * k² + m·k + one batch (+ k·p for P when cached); k > n keeps the training features, n·k, and solves in
+ * k² + m·k + one batch of gradients and training rows (+ k·p for P when cached); k > n keeps the training features, n·k, and solves in
  * the dual, n × n.
  * @see Park et al. (2023), https://arxiv.org/abs/2303.14186
  * @throws {CapabilityError} for a loss other than cross-entropy (the margin needs classes).
@@ -34,10 +35,10 @@ export class Trak extends MultiModelMethod<TrakOptions> {
     super(models, defaults, 'models', 'Trak');
   }
 
-  async attribute(train: Examples, test: Examples, options: TrakOptions = {}): Promise<DataAttribution> {
+  async attribute(train: TrainingSet, test: Examples, options: TrakOptions = {}): Promise<DataAttribution> {
     const fn = 'Trak.attribute';
     // the margin output function needs classes
-    const { o, loss, n, m } = prepareRun(this.models[0]!, train, test, this.defaults, options, fn, 'cross-entropy');
+    const { o, loss, n, m } = await prepareRun(this.models[0]!, train, test, this.defaults, options, fn, 'cross-entropy');
     const l2 = nonNegative(o.l2 ?? 0, 'l2', fn);
     const p = this.models[0]!.parameterCount;
     const budget = startBudget(o, (2 * n + m) * this.models.length, fn);

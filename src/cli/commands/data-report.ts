@@ -56,8 +56,9 @@ function imageUrl(set: Examples, i: number, g: NonNullable<ReturnType<typeof ima
  * proponents and opponents with their scores and targets. Images ({@link imageLayout}) are drawn, at
  * most 10 proponents and opponents each; other rows are listed as a table of the example's target
  * and features beside its top proponents and opponents with their scores (at most 24 features shown).
+ * `train` may hold only the training rows shown: `trainRow(j)` is where training example j is in it.
  */
-export function dataReportHtml(method: string, scores: Float32Array, m: number, n: number, top: number, train: Examples, test: Examples): string {
+export function dataReportHtml(method: string, scores: Float32Array, m: number, n: number, top: number, train: Examples, test: Examples, trainRow: (j: number) => number = (j) => j): string {
   const rowSize = (set: Examples) => set.x.data.length / Math.max(1, set.x.shape[0]!);
   const d = Math.min(24, rowSize(test));
   const features = (set: Examples, i: number) => Array.from({ length: d }, (_, k) => `<td>${fmt(set.x.data[i * rowSize(set) + k]!)}</td>`).join('');
@@ -71,14 +72,14 @@ export function dataReportHtml(method: string, scores: Float32Array, m: number, 
     `<figure class="${cls}"><img src="${image ? imageUrl(set, i, image) : ''}" alt="${label}"><figcaption>${label}<br>target ${esc(target(set, i))}</figcaption></figure>`;
   const imageSection = (r: (typeof ranked)[number]): string =>
     `<h2>test example ${r.test}</h2><div class="row">${figure(test, r.test, `test ${r.test}`, 'test')}` +
-    `<span>proponents</span>${r.proponents.map((p) => figure(train, p.train, `train ${p.train}: ${fmt(p.score)}`, 'pro')).join('')}` +
-    `<span>opponents</span>${r.opponents.map((p) => figure(train, p.train, `train ${p.train}: ${fmt(p.score)}`, 'opp')).join('')}</div>`;
+    `<span>proponents</span>${r.proponents.map((p) => figure(train, trainRow(p.train), `train ${p.train}: ${fmt(p.score)}`, 'pro')).join('')}` +
+    `<span>opponents</span>${r.opponents.map((p) => figure(train, trainRow(p.train), `train ${p.train}: ${fmt(p.score)}`, 'opp')).join('')}</div>`;
   const head = `<tr><th>example</th><th>score</th><th>target</th>${Array.from({ length: d }, (_, k) => `<th>x${k}</th>`).join('')}</tr>`;
   const tableSection = (r: (typeof ranked)[number]): string => {
     const rows = [
       `<tr class="test"><td>test ${r.test}</td><td></td><td>${esc(target(test, r.test))}</td>${features(test, r.test)}</tr>`,
-      ...r.proponents.map((p) => `<tr class="pro"><td>train ${p.train}</td><td>${fmt(p.score)}</td><td>${esc(target(train, p.train))}</td>${features(train, p.train)}</tr>`),
-      ...r.opponents.map((p) => `<tr class="opp"><td>train ${p.train}</td><td>${fmt(p.score)}</td><td>${esc(target(train, p.train))}</td>${features(train, p.train)}</tr>`),
+      ...r.proponents.map((p) => `<tr class="pro"><td>train ${p.train}</td><td>${fmt(p.score)}</td><td>${esc(target(train, trainRow(p.train)))}</td>${features(train, trainRow(p.train))}</tr>`),
+      ...r.opponents.map((p) => `<tr class="opp"><td>train ${p.train}</td><td>${fmt(p.score)}</td><td>${esc(target(train, trainRow(p.train)))}</td>${features(train, trainRow(p.train))}</tr>`),
     ];
     return `<h2>test example ${r.test}</h2><table>${head}${rows.join('')}</table>`;
   };

@@ -8,6 +8,7 @@ import { attrib } from '../../../test/run-cli.js';
 import { exitCodeFor } from '../../core/errors.js';
 import { leaveOneOutCorrelation } from '../../data/evaluation.js';
 import { encodeNpy, parseNpy } from '../../io/npy.js';
+import { tensorToJsonValue } from '../../io/tensor-json.js';
 import { floatTensor, intAttr, makeModel, node } from '../../models/onnx/graph/build.js';
 import { encodeModel } from '../../models/onnx/grad/compile.js';
 import { dataCommand } from './data.js';
@@ -32,8 +33,18 @@ describe('attrib data', () => {
   it('--batch-mib streams the training set in smaller batches without changing the scores', async () => {
     const [a, b] = [path.join(dir, 'dot-a.npy'), path.join(dir, 'dot-b.npy')];
     await dataCommand(args('lr', { method: 'grad-dot', out: a }));
-    await dataCommand(args('lr', { method: 'grad-dot', 'batch-mib': '0.002', out: b })); // 6 rows of 42 doubles
+    await dataCommand(args('lr', { method: 'grad-dot', 'batch-mib': '0.002', out: b })); // 4 rows of 42 + 13 + 1 doubles
     expect(parseNpy(new Uint8Array(readFileSync(b))).data).toEqual(parseNpy(new Uint8Array(readFileSync(a))).data);
+    // tensor JSON training files cannot be streamed: read whole, the same scores
+    const json = (name: string) => {
+      const at = path.join(dir, name.replace('.npy', '.json'));
+      const t = dataNpy(`arrays/${name}`);
+      writeFileSync(at, JSON.stringify(tensorToJsonValue({ ...t, dtype: t.data instanceof Int32Array ? 'int32' : 'float32' })));
+      return at;
+    };
+    const c = path.join(dir, 'dot-c.npy');
+    await dataCommand(args('lr', { method: 'grad-dot', 'train-x': json('train-x.npy'), 'train-y': json('train-y.npy'), out: c }));
+    expect(parseNpy(new Uint8Array(readFileSync(c))).data).toEqual(parseNpy(new Uint8Array(readFileSync(a))).data);
   });
 
   it('--seed makes runs identical: the same seed the same projected TRAK scores, another seed others', async () => {
@@ -111,10 +122,13 @@ describe('attrib data', () => {
       initializers: [floatTensor('W', [4, 13], new Array(52).fill(0.1)), floatTensor('b', [4], [0, 0, 0, 0]), floatTensor('V', [3, 4], new Array(12).fill(0.1)), floatTensor('c', [3], [0, 0, 0])],
     });
     writeFileSync(path.join(dir, 'hardmax.onnx'), encodeModel(hardmax));
+    const trainX = readFileSync(f('arrays/train-x.npy'));
+    writeFileSync(path.join(dir, 'cut-x.npy'), trainX.subarray(0, trainX.length - 52));
     const base = { model: f('models/lr.onnx'), 'train-x': f('arrays/train-x.npy'), 'train-y': f('arrays/train-y.npy'), 'test-x': f('arrays/test-x.npy'), 'test-y': f('arrays/test-y.npy'), out: path.join(dir, 'x.npy') };
     const cases: [Partial<typeof base> & Record<string, string>, string][] = [
       [{ 'train-y': f('arrays/test-y.npy') }, 'shape_mismatch'], // 50 labels for 128 rows
       [{ 'test-y': path.join(dir, 'bad-y.npy') }, 'got 3 at example 7'],
+      [{ 'train-x': path.join(dir, 'cut-x.npy') }, 'is truncated'], // streamed: the header's shape needs more bytes than follow
       [{ model: path.join(dir, 'hardmax.onnx') }, "'Hardmax'"],
       [{ method: 'trak', 'projection-dim': '100' }, 'projection'], // the LR has 42 parameters
     ];

@@ -3,6 +3,7 @@
 import type { Budget } from '../../core/budget.js';
 import { gradientMatrix } from '../gradients.js';
 import type { Examples, LossName } from '../loss.js';
+import type { TrainingSet } from '../rows.js';
 import type { OnnxTrainingModel } from '../onnx/training-model.js';
 import type { GradientProjection } from '../projection.js';
 import { scoreAgainstTrain } from './scores.js';
@@ -29,7 +30,7 @@ function unitRows(g: Float64Array, rows: number): Float64Array {
 }
 
 /** scores[i, j] (+)= scale · ĝ_iᵀ ĝ_j, ĝ the (projected, normalised) loss gradients. */
-export async function gradientProducts(model: OnnxTrainingModel, train: Examples, test: Examples, loss: LossName, o: ProductOptions): Promise<Float64Array> {
+export async function gradientProducts(model: OnnxTrainingModel, train: TrainingSet, test: Examples, loss: LossName, o: ProductOptions): Promise<Float64Array> {
   const m = test.x.shape[0]!;
   const pass = { budget: o.budget, ...(o.batchSize ? { batchSize: o.batchSize } : {}) };
   const map = (g: Float64Array, rows: number): Float64Array => {

@@ -6,8 +6,9 @@ import { Budget } from '../../core/budget.js';
 import { CapabilityError, InvalidArgumentError } from '../../core/errors.js';
 import { DataAttribution } from '../../core/result.js';
 import type { RunControl } from '../../core/types.js';
-import { forEachGradient, type GradientStreamOptions } from '../gradients.js';
-import { checkExamples, LOSSES, type Examples, type LossName } from '../loss.js';
+import { forEachGradient, gradientBatchRows, type GradientStreamOptions } from '../gradients.js';
+import { LOSSES, type LossName } from '../loss.js';
+import { checkTrainingSet, rowCount, type TrainingSet } from '../rows.js';
 import type { OnnxTrainingModel } from '../onnx/training-model.js';
 
 /** Options every training-data attribution method takes. */
@@ -15,11 +16,12 @@ export interface DataRunOptions extends RunControl {
   /** The training loss ℓ. Default 'cross-entropy'. */
   readonly loss?: LossName;
   /**
-   * Memory budget of one batch of per-example training gradients, in bytes (8·p per row). Default
-   * 32 MiB (2²² doubles, at most 1,024 rows). The training set is streamed in batches of
-   * ⌊batchBytes / 8p⌋ rows (at least one), so what a method holds besides the test side, its curvature
-   * (Hessian, kernel or Kronecker factors) and the [m × n] scores does not grow with n. `batchSize`,
-   * when given, wins.
+   * Memory budget of one batch of the training set, in bytes: its per-example gradients, inputs and
+   * targets as doubles, 8·(p + d + t) per row (d inputs, t targets). Default: 2²² gradient doubles
+   * (32 MiB), at most 1,024 rows. The training set is read from the {@link TrainingSet} and streamed in
+   * batches of ⌊batchBytes / 8(p + d + t)⌋ rows (at least one), so what a method holds besides the test
+   * side, its curvature (Hessian, kernel or Kronecker factors) and the [m × n] scores does not grow
+   * with n. `batchSize`, when given, wins.
    */
   readonly batchBytes?: number;
 }
@@ -30,7 +32,7 @@ export interface DataRunOptions extends RunControl {
  */
 export async function scoreAgainstTrain(
   model: OnnxTrainingModel,
-  train: Examples,
+  train: TrainingSet,
   loss: LossName,
   left: Float64Array,
   m: number,
@@ -39,7 +41,7 @@ export async function scoreAgainstTrain(
   map?: (grads: Float64Array, rows: number) => Float64Array,
   into?: Float64Array,
 ): Promise<Float64Array> {
-  const n = train.x.shape[0]!;
+  const n = rowCount(train);
   const scores = into ?? new Float64Array(m * n);
   await forEachGradient(model, train, loss, opts, (c) => {
     const g = map ? map(c.grads, c.rows) : c.grads;
@@ -57,11 +59,14 @@ export async function scoreAgainstTrain(
   return scores;
 }
 
-/** Validates the loss, the training set and the test set against the model; returns n_train, n_test. */
-export function checkData(model: OnnxTrainingModel, train: Examples, test: Examples, loss: LossName, fn: string): { n: number; m: number } {
+/**
+ * Validates the loss, the training set (a row source block by block, `blockRows` at a time) and the
+ * test set against the model; returns n_train, n_test.
+ */
+export async function checkData(model: OnnxTrainingModel, train: TrainingSet, test: TrainingSet, loss: LossName, blockRows: number, fn: string): Promise<{ n: number; m: number }> {
   if (!LOSSES.includes(loss)) throw new InvalidArgumentError(`Argument 'loss' passed to '${fn}' must be one of ${LOSSES.join(', ')}, got ${String(loss)}`, { arg: 'loss', fn });
-  const n = checkExamples(train, model.rowShape, model.units, loss, 'train', fn);
-  const m = checkExamples(test, model.rowShape, model.units, loss, 'test', fn);
+  const n = await checkTrainingSet(train, model.rowShape, model.units, loss, blockRows, 'train', fn);
+  const m = await checkTrainingSet(test, model.rowShape, model.units, loss, blockRows, 'test', fn);
   return { n, m };
 }
 
@@ -83,15 +88,16 @@ export function dataResult(method: string, scores: Float64Array, m: number, n: n
  * The start of every method's `attribute`: options over the method's defaults, the loss (default
  * cross-entropy; `only` refuses any other with `capability_missing`), and the checked data sizes.
  */
-export function prepareRun<O extends DataRunOptions>(model: OnnxTrainingModel, train: Examples, test: Examples, defaults: O, options: O, fn: string, only?: LossName): { o: O; loss: LossName; n: number; m: number } {
+export async function prepareRun<O extends DataRunOptions>(model: OnnxTrainingModel, train: TrainingSet, test: TrainingSet, defaults: O, options: O, fn: string, only?: LossName): Promise<{ o: O; loss: LossName; n: number; m: number }> {
   const merged = { ...defaults, ...options };
   const bytes = merged.batchBytes;
   if (bytes !== undefined && !(Number.isFinite(bytes) && bytes > 0)) throw new InvalidArgumentError(`Argument 'batchBytes' passed to '${fn}' must be a positive number of bytes, got ${bytes}`, { arg: 'batchBytes', fn });
-  // the memory budget becomes rows per gradient batch
-  const o = bytes !== undefined && merged.batchSize === undefined ? { ...merged, batchSize: Math.max(1, Math.floor(bytes / (8 * model.parameterCount))) } : merged;
-  const loss = o.loss ?? 'cross-entropy';
+  const loss = merged.loss ?? 'cross-entropy';
+  // the memory budget becomes rows per batch: a row's gradient, inputs and targets, in doubles
+  const rowDoubles = model.parameterCount + model.rowShape.reduce((a, b) => a * b, 1) + (loss === 'mse' ? model.units : 1);
+  const o = bytes !== undefined && merged.batchSize === undefined ? { ...merged, batchSize: Math.max(1, Math.floor(bytes / (8 * rowDoubles))) } : merged;
   if (only && loss !== only) throw new CapabilityError(`'${fn}' needs loss '${only}', got '${loss}'`, { fn, loss });
-  const sizes = checkData(model, train, test, loss, fn);
+  const sizes = await checkData(model, train, test, loss, gradientBatchRows(model.parameterCount, Math.max(1, rowCount(train)), o.batchSize), fn);
   assertHostAllocation(sizes.n * sizes.m, 'test', fn); // the scores
   return { o, loss, ...sizes };
 }
