@@ -45,6 +45,9 @@ export interface WeightedGradientJobs {
   readonly build: (start: number, end: number) => { readonly points: Float32Array; readonly factor?: Float32Array };
 }
 
+/** `weightedGradientSum`'s arguments after the model: the row shape, the rows, the jobs, the target, the budget, the batch size and the caller's name. */
+type GradientSumArgs = [rowShape: readonly number[], rows: number, jobs: WeightedGradientJobs, target: ResolvedTarget, run: Budget, batchSize: number, fn: string];
+
 /**
  * acc[row] = Σ_{points j of row} weight_j · factor_j ⊙ ∇F_t(point_j), in chunks of `batchSize` points:
  * the gradient kernel of Saliency, IG, GradientSHAP and Expected Gradients. Returns [rows, ...features];
@@ -52,17 +55,9 @@ export interface WeightedGradientJobs {
  * the sum runs on the host, each gradient added to its own row only (float64 accumulators); on TF.js
  * the per-row reduction is a matrix product (weights [rows, chunk] × grads [chunk, E]) on the device.
  */
-export async function weightedGradientSum(
-  model: DifferentiableModel,
-  rowShape: readonly number[],
-  rows: number,
-  jobs: WeightedGradientJobs,
-  target: ResolvedTarget,
-  run: Budget,
-  batchSize: number,
-  fn: string,
-): Promise<tf.Tensor> {
-  if (model.gradientsHost) return hostWeightedGradientSum(model.gradientsHost.bind(model), rowShape, rows, jobs, target, run, batchSize, fn);
+export async function weightedGradientSum(model: DifferentiableModel, ...args: GradientSumArgs): Promise<tf.Tensor> {
+  if (model.gradientsHost) return hostWeightedGradientSum(model.gradientsHost.bind(model), ...args);
+  const [rowShape, rows, jobs, target, run, batchSize, fn] = args;
   const e = rowShape.reduce((a, b) => a * b, 1);
   let acc = tf.zeros([rows, e]);
   try {
@@ -97,16 +92,8 @@ export async function weightedGradientSum(
 }
 
 /** `weightedGradientSum` on host gradients: no tensor is made until the result. */
-async function hostWeightedGradientSum(
-  gradientsHost: NonNullable<DifferentiableModel['gradientsHost']>,
-  rowShape: readonly number[],
-  rows: number,
-  jobs: WeightedGradientJobs,
-  target: ResolvedTarget,
-  run: Budget,
-  batchSize: number,
-  fn: string,
-): Promise<tf.Tensor> {
+async function hostWeightedGradientSum(gradientsHost: NonNullable<DifferentiableModel['gradientsHost']>, ...args: GradientSumArgs): Promise<tf.Tensor> {
+  const [rowShape, rows, jobs, target, run, batchSize, fn] = args;
   const e = rowShape.reduce((a, b) => a * b, 1);
   const acc = new Float64Array(rows * e);
   for (const [s, end] of chunks(jobs.count, batchSize, run)) {
