@@ -60,7 +60,7 @@ it('shows layer × head maps, highlighted context sources and training-data prop
 
   // context: the supporting sentence comes out on top
   await page.locator('#tab-context').click();
-  await page.locator('#x-context').fill('Nina lives in Bruges. Oscar lives in Krakow. Noah lives in Lisbon. Victor lives in Dublin. Yara likes soup.');
+  await page.locator('#x-context').fill('Oscar likes cheese. Nina likes soup. Nina lives in Bruges. Yara likes fish. Noah likes rice.');
   await page.locator('#x-query').fill('Where does Nina live?');
   await page.locator('#x-response').fill('Bruges.');
   await page.locator('#x-method').selectOption('leave-one-out');
