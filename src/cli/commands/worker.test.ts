@@ -48,11 +48,26 @@ afterAll(() => {
 });
 
 /** `attrib worker` as a separate process; `keys` collects the items it reports done. */
-function worker(cwd = ROOT, ...extra: string[]): { child: ChildProcess; keys: string[] } {
+function worker(cwd = ROOT, ...extra: string[]): { child: ChildProcess; keys: string[]; stderr: string[] } {
   const child = spawn(process.execPath, [BIN, 'worker', '--queue', url, '--lock-duration', '2000', ...extra], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   const keys: string[] = [];
-  child.stderr!.on('data', (d: Buffer) => keys.push(...[...d.toString().matchAll(/^attrib worker: (\S+)$/gm)].map((m) => m[1]!)));
-  return { child, keys };
+  const stderr: string[] = [];
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr.push(d.toString());
+    keys.push(...[...d.toString().matchAll(/^attrib worker: (\S+)$/gm)].map((m) => m[1]!));
+  });
+  return { child, keys, stderr };
+}
+
+/** Resolves once `done()` holds; fails after `ms` with `what` (and the worker's stderr) instead of hanging. */
+function until(done: () => boolean, what: string, w: { stderr: string[] }, ms = 90_000): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const t0 = Date.now();
+    const t = setInterval(() => {
+      if (done()) (clearInterval(t), resolve());
+      else if (Date.now() - t0 > ms) (clearInterval(t), reject(new Error(`timed out waiting for ${what}; worker stderr: ${w.stderr.join('').slice(-2000)}`)));
+    }, 5);
+  });
 }
 
 const flags = (out: string, extra: [string, string | true][] = []) =>
@@ -61,20 +76,17 @@ const flags = (out: string, extra: [string, string | true][] = []) =>
 describe('attrib run --queue and attrib worker', () => {
   it('two workers, one killed with SIGKILL mid-job: every item stored once, identical to a local run; --status shows it', async () => {
     const a = worker();
-    const b = worker(ROOT, '--threads', '1'); // one ONNX Runtime thread: the same numbers
+    let b: ReturnType<typeof worker> | undefined;
     try {
       const queued = path.join(dir, 'queued');
       const coordinator = runCommand(flags(queued, [['queue', url]]), new AbortController().signal);
-      // kill worker a once it has done a few items (it may hold one more, locked, when it dies)
-      await new Promise<void>((resolve) => {
-        const t = setInterval(() => {
-          if (a.keys.length >= 5) {
-            clearInterval(t);
-            a.child.kill('SIGKILL');
-            resolve();
-          }
-        }, 5);
-      });
+      // worker b starts once a has done a few items (so that b cannot take them all first), and a is
+      // killed while both run (it may hold one more item, locked, when it dies)
+      await until(() => a.keys.length >= 3, 'worker a to finish 3 items', a);
+      b = worker(ROOT, '--threads', '1'); // one ONNX Runtime thread: the same numbers
+      const started = b;
+      await until(() => started.keys.length >= 1 || a.keys.length >= N - 5, 'worker b to finish an item', started);
+      a.child.kill('SIGKILL');
       const r = await coordinator;
       expect(r.summary).toMatchObject({ total: N, resumed: 0, computed: N, failed: 0 });
       expect(b.keys.length).toBeGreaterThan(0);
@@ -94,15 +106,8 @@ describe('attrib run --queue and attrib worker', () => {
       const ac = new AbortController();
       const seen = b.keys.length;
       const first = runCommand(flags(again, [['queue', url], ['metrics', 'complexity']]), ac.signal);
-      await new Promise<void>((resolve) => {
-        const t = setInterval(() => {
-          if (b.keys.length >= seen + 10) {
-            clearInterval(t);
-            ac.abort();
-            resolve();
-          }
-        }, 5);
-      });
+      await until(() => b!.keys.length >= seen + 10, 'worker b to finish 10 items of the second job', b);
+      ac.abort();
       await expect(first).rejects.toMatchObject({ code: 'aborted' });
       const resumed = await runCommand(flags(again, [['queue', url], ['metrics', 'complexity']]), new AbortController().signal);
       expect(resumed.summary!.resumed + resumed.summary!.computed).toBe(N);
@@ -121,7 +126,7 @@ describe('attrib run --queue and attrib worker', () => {
       }
     } finally {
       a.child.kill('SIGKILL');
-      b.child.kill('SIGKILL');
+      b?.child.kill('SIGKILL');
     }
   });
 
