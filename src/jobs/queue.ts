@@ -75,9 +75,12 @@ export async function runQueued(job: LocalJob, url: string, argv: QueuedItem['ar
   let computed = 0;
   let failed = 0;
   let writing = Promise.resolve();
+  // set when the coordinator stops: a result event still dispatched after that (QueueEvents may emit
+  // what it had read before it closed) must not write to a store the caller is about to close
+  let closing = false;
   const store = (jobId: string, value: unknown): void => {
     const w = byJobId.get(jobId);
-    if (!w || done.has(w.key)) return;
+    if (closing || !w || done.has(w.key)) return;
     done.add(w.key);
     writing = writing.then(async () => {
       const row = rowFromJson(value);
@@ -141,6 +144,7 @@ export async function runQueued(job: LocalJob, url: string, argv: QueuedItem['ar
     return { total: items.length, resumed, computed, failed, elapsedMs: performance.now() - t0 };
   } finally {
     // no new results, then the ones being written, before the caller closes the store
+    closing = true;
     await events.close();
     await writing.catch(() => undefined);
     await queue.close();

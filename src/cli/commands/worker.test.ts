@@ -18,6 +18,9 @@ const MODEL = path.join(ROOT, 'models', 'demo-tabular');
 
 let dir: string;
 let inputs: string;
+/** A larger dataset for the job whose coordinator is stopped mid-way (it must not end before the stop). */
+let many: string;
+const MANY = 1000;
 let redis: ChildProcess;
 let url: string;
 
@@ -34,6 +37,8 @@ beforeAll(async () => {
   const rng = new Rng(5);
   inputs = path.join(dir, 'x.npy');
   await fs.writeFile(inputs, encodeNpy({ dtype: 'float32', shape: [N, 10], data: Float32Array.from({ length: N * 10 }, () => rng.normal()) }));
+  many = path.join(dir, 'many.npy');
+  await fs.writeFile(many, encodeNpy({ dtype: 'float32', shape: [MANY, 10], data: Float32Array.from({ length: MANY * 10 }, () => rng.normal()) }));
   const port = await freePort();
   url = `redis://127.0.0.1:${port}`;
   redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -101,18 +106,21 @@ describe('attrib run --queue and attrib worker', () => {
       expect(status.stdout).toMatch(/0 waiting, 0 active, 0 delayed, \d+ completed, 0 failed/);
 
       // a coordinator stopped mid-job (other settings: a new job) and started again: the rows the
-      // worker finished meanwhile are collected, nothing is queued twice, nothing is lost
+      // worker finished meanwhile are collected, nothing is queued twice, nothing is lost (1,000
+      // items: the job cannot end between the 10th item and the abort)
       const again = path.join(dir, 'again');
       const ac = new AbortController();
       const seen = b.keys.length;
-      const first = runCommand(flags(again, [['queue', url], ['metrics', 'complexity']]), ac.signal);
+      const first = runCommand(flags(again, [['queue', url], ['metrics', 'complexity'], ['inputs', many]]), ac.signal);
       await until(() => b!.keys.length >= seen + 10, 'worker b to finish 10 items of the second job', b);
       ac.abort();
       await expect(first).rejects.toMatchObject({ code: 'aborted' });
-      const resumed = await runCommand(flags(again, [['queue', url], ['metrics', 'complexity']]), new AbortController().signal);
-      expect(resumed.summary!.resumed + resumed.summary!.computed).toBe(N);
+      const resumed = await runCommand(flags(again, [['queue', url], ['metrics', 'complexity'], ['inputs', many]]), new AbortController().signal);
+      expect(resumed.summary!.resumed + resumed.summary!.computed).toBe(MANY);
+      expect(resumed.summary!.resumed).toBeGreaterThan(0);
       const rows = (await storeContents(again)).rows;
-      expect(new Set(rows.map((row) => row['item'])).size).toBe(N);
+      expect(rows.length).toBe(MANY);
+      expect(new Set(rows.map((row) => row['item'])).size).toBe(MANY);
 
       // a worker that cannot see the model (another working folder, a relative --model): each item
       // fails its 3 attempts and the coordinator stops with a typed error naming the item
