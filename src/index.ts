@@ -32,7 +32,7 @@ export {
 export type { Diagnostics, AttributionResult, AttributionKind, ComponentAxis, SourceSpan } from './core/result.js';
 export { attributionJson, ATTRIBUTION_JSON_SCHEMA } from './io/result-json.js';
 export type { AttributionJson, DiagnosticsJson } from './io/result-json.js';
-export { quadrature, gaussLegendre, QUADRATURE_RULES } from './core/quadrature.js';
+export { quadrature, gaussLegendre, adaptiveNodes, QUADRATURE_RULES } from './core/quadrature.js';
 export type { QuadratureRule, Quadrature } from './core/quadrature.js';
 export { Rng } from './core/random.js';
 export { withScope } from './core/scope.js';
@@ -82,7 +82,8 @@ export { Saliency } from './attr/gradient/saliency.js';
 export type { SaliencyOptions } from './attr/gradient/saliency.js';
 export { InputXGradient } from './attr/gradient/input-x-gradient.js';
 export { IntegratedGradients } from './attr/gradient/integrated-gradients.js';
-export type { IntegratedGradientsOptions } from './attr/gradient/integrated-gradients.js';
+export type { IntegratedGradientsOptions, IntegratedGradientsRule, FixedPathOptions } from './attr/gradient/integrated-gradients.js';
+export { INTEGRATED_GRADIENTS_RULES } from './attr/gradient/integrated-gradients.js';
 export { NoiseTunnel, NOISE_TUNNEL_TYPES } from './attr/gradient/noise-tunnel.js';
 export type { NoiseTunnelOptions, NoiseTunnelType } from './attr/gradient/noise-tunnel.js';
 export { GradientShap, ExpectedGradients } from './attr/gradient/gradient-shap.js';

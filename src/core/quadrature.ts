@@ -164,3 +164,52 @@ export function pathSchedule(
   assertStepsWithinCap(steps, rule, fn);
   return { steps, rule, ...quadrature(rule, steps + extra) };
 }
+
+/** Uniform pilot cells of the `adaptive` rule for `steps` gradient nodes: ⌈steps / 2⌉, at least 8. */
+export function adaptivePilotCells(steps: number): number {
+  return Math.max(8, Math.ceil(steps / 2));
+}
+
+/** Share of the `adaptive` rule's nodes spread uniformly whatever the pilot says. */
+const ADAPTIVE_FLOOR = 0.25;
+
+/**
+ * The `adaptive` rule's nodes for one path: a midpoint rule on `steps` bins whose widths follow the
+ * path's roughness, read from `pilot` = F(α_i) at the P + 1 uniform points α_i = i/P. Cell i's slope
+ * s_i = P (F_{i+1} − F_i) is the mean of the integrand dF/dα there; its variation v_i (mean jump
+ * of the slope to the neighbouring cells) measures how fast the integrand moves. Each cell gets
+ * the share (1 − f) √v_i / Σ√v + f / P of the bins (f = 1/4 keeps every region sampled), the bins
+ * are the equal shares of that piecewise-uniform density, and each bin's node is its midpoint with
+ * its width as weight (weights sum to 1). A midpoint bin of width Δ on an integrand with slope h'
+ * errs by about Δ² |h'|, so a density ∝ √|h'| spreads the error evenly. A straight path (all v = 0)
+ * gives the uniform midpoint rule.
+ */
+export function adaptiveNodes(pilot: ArrayLike<number>, steps: number): Quadrature {
+  const P = pilot.length - 1;
+  const slope = Float64Array.from({ length: P }, (_, i) => P * (pilot[i + 1]! - pilot[i]!));
+  const root = slope.map((s, i) => {
+    const left = Math.abs(s - slope[Math.max(0, i - 1)]!);
+    const right = Math.abs(slope[Math.min(P - 1, i + 1)]! - s);
+    return Math.sqrt((left + right) / 2);
+  });
+  const total = root.reduce((a, b) => a + b, 0);
+  const finite = Number.isFinite(total) && total > 0;
+  const mass = root.map((r) => (finite ? ((1 - ADAPTIVE_FLOOR) * r) / total + ADAPTIVE_FLOOR / P : 1 / P));
+  // bin edges: the inverse of the piecewise-linear cumulative mass at k / steps
+  const edges = new Float64Array(steps + 1);
+  let cell = 0;
+  let below = 0; // cumulative mass before `cell`
+  for (let k = 1; k < steps; k++) {
+    const m = k / steps;
+    while (cell < P - 1 && below + mass[cell]! < m) below += mass[cell++]!;
+    edges[k] = Math.min(1, (cell + Math.min(1, (m - below) / mass[cell]!)) / P);
+  }
+  edges[steps] = 1;
+  const nodes = new Float64Array(steps);
+  const weights = new Float64Array(steps);
+  for (let k = 0; k < steps; k++) {
+    nodes[k] = (edges[k]! + edges[k + 1]!) / 2;
+    weights[k] = edges[k + 1]! - edges[k]!;
+  }
+  return { nodes, weights };
+}

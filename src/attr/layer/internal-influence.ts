@@ -5,7 +5,7 @@ import { LayerAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
 import type { HookedModel, ModelAdapter } from '../../models/model.js';
-import type { IntegratedGradientsOptions } from '../gradient/integrated-gradients.js';
+import type { FixedPathOptions } from '../gradient/integrated-gradients.js';
 import { prepare } from '../internal/prepare.js';
 import { LayerMethod, layerPath, type LayerMethodSettings } from './internal.js';
 import { defineMethod } from '../../core/method.js';
@@ -19,17 +19,17 @@ import { layerFor } from './layer-of.js';
  * Cost: `2 × batch × steps` rows.
  * @see Leino et al. (2018), https://arxiv.org/abs/1802.03788
  */
-export class InternalInfluence extends LayerMethod implements Attributor<IntegratedGradientsOptions> {
+export class InternalInfluence extends LayerMethod implements Attributor<FixedPathOptions> {
   readonly id = 'internal-influence' as const;
   constructor(model: HookedModel, settings: LayerMethodSettings) {
     super(model, settings, 'InternalInfluence');
   }
 
-  cost(shape: readonly number[], opts: Partial<IntegratedGradientsOptions> = {}): number {
+  cost(shape: readonly number[], opts: Partial<FixedPathOptions> = {}): number {
     return 2 * (shape[0] ?? 1) * (opts.steps ?? internalInfluence.defaults.steps);
   }
 
-  async attribute(x: tf.Tensor, opts: IntegratedGradientsOptions): Promise<LayerAttribution> {
+  async attribute(x: tf.Tensor, opts: FixedPathOptions): Promise<LayerAttribution> {
     const fn = 'InternalInfluence.attribute';
     const { steps, nodes, weights } = pathSchedule(opts, internalInfluence.defaults, fn);
     const { run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { steps }), exact: true });

@@ -5,7 +5,7 @@ import { LayerAttribution, withTargets } from '../../core/result.js';
 import { targetList } from '../../core/target.js';
 import type { Attributor } from '../../core/types.js';
 import type { HookedModel, ModelAdapter } from '../../models/model.js';
-import type { IntegratedGradientsOptions } from '../gradient/integrated-gradients.js';
+import type { FixedPathOptions } from '../gradient/integrated-gradients.js';
 import { completenessGap, evaluateObjective } from '../internal/evaluate.js';
 import { prepare } from '../internal/prepare.js';
 import { LayerMethod, layerPath, type LayerMethodSettings } from './internal.js';
@@ -24,18 +24,18 @@ import { layerFor } from './layer-of.js';
  * Cost: `2 × batch × (steps + 1)` rows plus `2 × batch` for the gap.
  * @see Dhamdhere, Sundararajan, Yan (2018), https://arxiv.org/abs/1805.12233
  */
-export class LayerConductance extends LayerMethod implements Attributor<IntegratedGradientsOptions> {
+export class LayerConductance extends LayerMethod implements Attributor<FixedPathOptions> {
   readonly id = 'layer-conductance' as const;
   constructor(model: HookedModel, settings: LayerMethodSettings) {
     super(model, settings, 'LayerConductance');
   }
 
-  cost(shape: readonly number[], opts: Partial<IntegratedGradientsOptions> = {}): number {
+  cost(shape: readonly number[], opts: Partial<FixedPathOptions> = {}): number {
     const n = shape[0] ?? 1;
     return 2 * n * ((opts.steps ?? layerConductance.defaults.steps) + 1) + 2 * n;
   }
 
-  async attribute(x: tf.Tensor, opts: IntegratedGradientsOptions): Promise<LayerAttribution> {
+  async attribute(x: tf.Tensor, opts: FixedPathOptions): Promise<LayerAttribution> {
     const fn = 'LayerConductance.attribute';
     const { steps, nodes } = pathSchedule(opts, layerConductance.defaults, fn, 1);
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { steps }), exact: true });

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { LayerAttribution } from '../../core/result.js';
 import type { Attributor } from '../../core/types.js';
 import type { HookedModel, ModelAdapter } from '../../models/model.js';
-import { IntegratedGradients, type IntegratedGradientsOptions } from '../gradient/integrated-gradients.js';
+import { IntegratedGradients, INTEGRATED_GRADIENTS_RULES, pathCost, type IntegratedGradientsOptions } from '../gradient/integrated-gradients.js';
 import { asLayerResult, layerActivations, LayerMethod, onLayer, type LayerMethodSettings } from './internal.js';
 import { defineMethod } from '../../core/method.js';
 import { hookedModel, pathOptions } from '../internal/options.js';
@@ -34,8 +34,8 @@ export class LayerIntegratedGradients extends LayerMethod implements Attributor<
   }
 
   cost(shape: readonly number[], opts: Partial<IntegratedGradientsOptions> = {}): number {
-    const n = shape[0] ?? 1;
-    return n * (opts.steps ?? layerIntegratedGradients.defaults.steps) + 4 * n;
+    // IG's own rows on the layer's activations, and the forward rows that make them
+    return pathCost(shape[0] ?? 1, opts.steps ?? layerIntegratedGradients.defaults.steps, opts.rule) + 2 * (shape[0] ?? 1);
   }
 
   async attribute(x: tf.Tensor, opts: IntegratedGradientsOptions): Promise<LayerAttribution> {
@@ -64,7 +64,7 @@ export const layerIntegratedGradients = defineMethod({
   reference: 'Sundararajan et al. 2017, arXiv:1703.01365; Captum LayerIntegratedGradients',
   stochastic: false,
   output: 'layer',
-  options: { ...pathOptions },
+  options: { ...pathOptions, rule: { ...pathOptions.rule, values: INTEGRATED_GRADIENTS_RULES } },
   defaultLayer: embeddingLayer,
   create: (m: ModelAdapter, st) => new LayerIntegratedGradients(hookedModel(m, 'LayerIntegratedGradients'), { layer: layerFor(m, st, 'layer-integrated-gradients', embeddingLayer) }),
 });
