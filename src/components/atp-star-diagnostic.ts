@@ -10,6 +10,9 @@ import { checkComponentOptions, componentNodes, ENGINE, nodeId, type ComponentNo
 import { subsetPatcher } from './subset-patching.js';
 import { SubsetStatistics, thetaStar, type SubsetBound } from './subset-statistics.js';
 
+/** The diagnostic's defaults: N subsets, inclusion probability p, level α, batch rows; K is ⌈verifyShare · nodes⌉ (≥ 1). */
+export const DIAGNOSTIC_DEFAULTS = { samples: 1000, inclusionProbability: 0.1, alpha: 0.05, batchSize: 64, verifyShare: 0.1 } as const;
+
 export interface AtpStarDiagnosticOptions extends AtpStarOptions {
   /** K: the nodes with the largest |AtP* score| verified by exact activation patching. Default ⌈10 % of the nodes⌉; 0 ≤ K < nodes. */
   readonly verify?: number;
@@ -153,16 +156,16 @@ export function diagnosticJson(d: AtpStarDiagnostic): Record<string, unknown> {
 
 function checkDiagnosticOptions(opts: AtpStarDiagnosticOptions, count: number, fn: string) {
   const bad = (arg: string, want: string, value: unknown) => new InvalidArgumentError(`Argument '${arg}' passed to '${fn}' must be ${want}, got ${String(value)}`, { arg, fn, value });
-  const verify = opts.verify ?? Math.max(1, Math.ceil(0.1 * count));
+  const verify = opts.verify ?? Math.max(1, Math.ceil(DIAGNOSTIC_DEFAULTS.verifyShare * count));
   if (!Number.isInteger(verify) || verify < 0 || verify >= count) throw bad('verify', `an integer in [0, ${count - 1}] (fewer than the ${count} nodes: the rest are what the diagnostic bounds)`, verify);
-  const samples = opts.samples ?? 1000;
+  const samples = opts.samples ?? DIAGNOSTIC_DEFAULTS.samples;
   if (!Number.isInteger(samples) || samples < 2) throw bad('samples', 'an integer ≥ 2 (subsets to sample)', samples);
-  const p = opts.inclusionProbability ?? 0.1;
+  const p = opts.inclusionProbability ?? DIAGNOSTIC_DEFAULTS.inclusionProbability;
   if (!(p > 0 && p < 1)) throw bad('inclusionProbability', 'a probability in (0, 1)', p);
-  const alpha = opts.alpha ?? 0.05;
+  const alpha = opts.alpha ?? DIAGNOSTIC_DEFAULTS.alpha;
   if (!(alpha > 0 && alpha < 1)) throw bad('alpha', 'a level in (0, 1)', alpha);
   if (opts.threshold !== undefined && !(opts.threshold >= 0 && Number.isFinite(opts.threshold))) throw bad('threshold', 'a finite number ≥ 0', opts.threshold);
-  const batchSize = opts.batchSize ?? 64;
+  const batchSize = opts.batchSize ?? DIAGNOSTIC_DEFAULTS.batchSize;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw bad('batchSize', 'a positive integer', batchSize);
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(seed)) throw bad('seed', 'an integer', seed);
