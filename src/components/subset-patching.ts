@@ -40,7 +40,7 @@ export async function subsetPatcher(model: HookedTransformer, tokens: readonly n
     return Int32Array.from(idx);
   });
   // the corrupt values, repeated for a full run's rows (every row patches from the same corrupt run)
-  const values = new Map(hooks.map((h) => [h, repeat(corrupt.get(h)!, rowsPerRun)]));
+  const values = new Map(hooks.map((h) => [h, repeatRows(corrupt.get(h)!, rowsPerRun)]));
   return {
     metric: { clean, corrupt: metricOf(metric, both.logits, 1) },
     rowsPerRun,
@@ -66,7 +66,7 @@ export async function subsetPatcher(model: HookedTransformer, tokens: readonly n
 }
 
 /** `rows` copies of `one`, back to back. */
-function repeat(one: Float32Array, rows: number): Float32Array {
+export function repeatRows(one: Float32Array, rows: number): Float32Array {
   const out = new Float32Array(rows * one.length);
   for (let r = 0; r < rows; r++) out.set(one, r * one.length);
   return out;
