@@ -95,6 +95,9 @@ describe('AtP* diagnostic on llama_induction', () => {
     b.unverified.forEach((u, i) => expect(Math.abs(u.estimate - a.unverified[i]!.estimate)).toBeLessThan(1e-4));
     const other = await atpStarDiagnostic(fixture.model(), { ...opts(c), seed: 8, samples: 500 });
     expect(other.unverified.map((u) => u.included)).not.toEqual(a.unverified.map((u) => u.included));
+    const none = await atpStarDiagnostic(fixture.model(), { ...opts(c), verify: 0, samples: 50 });
+    expect([none.verified.length, none.unverified.length, none.threshold, none.flagged.length]).toEqual([0, 39, null, 0]);
+    expect(none.diagnostics.evaluations).toBe(5 + 2 + 50);
     const json = diagnosticJson(a);
     expect(Object.keys(json).sort()).toEqual(['alpha', 'diagnostics', 'flagged', 'inclusionProbability', 'samples', 'seed', 'thetaStar', 'threshold', 'unverified', 'verified', 'verify']);
   });

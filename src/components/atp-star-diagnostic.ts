@@ -105,14 +105,17 @@ export async function atpStarDiagnostic(model: HookedTransformer, opts: AtpStarD
   // rank by |score|, ties in node order
   const order = nodes.map((_, i) => i).sort((a, b) => Math.abs(scores[b]!.score) - Math.abs(scores[a]!.score) || a - b);
   const top = order.slice(0, verify);
-  const rest = nodes.map((_, i) => i).filter((i) => !top.includes(i));
-  const exact = await patcher.run(verify, (row, mark) => mark(top[row]!), 'verifying');
+  const chosen = new Set(top);
+  const rest = nodes.map((_, i) => i).filter((i) => !chosen.has(i));
+  const exact = new Float64Array(verify);
+  await patcher.run(verify, (row, mark) => mark(top[row]!), (row, value) => (exact[row] = value), 'verifying');
   const verified: VerifiedNode[] = top.map((i, r) => ({ ...nodes[i]!, rankScore: scores[i]!.score, score: exact[r]! }));
-  // subsets of the unverified nodes, drawn row by row in order (the same seed gives the same subsets at any batch size)
+  // subsets of the unverified nodes, drawn row by row in order (the same seed gives the same subsets at
+  // any batch size); a row's membership is kept until its value is recorded (one forward pass's rows)
   const rng = new Rng(seed);
   const stats = new SubsetStatistics(rest.length);
-  const members: Uint8Array[] = [];
-  const values = await patcher.run(samples, (row, mark) => {
+  const pending = new Map<number, Uint8Array>();
+  const draw = (row: number, mark: (node: number) => void) => {
     const m = new Uint8Array(rest.length);
     for (let j = 0; j < rest.length; j++) {
       if (rng.next() < p) {
@@ -120,9 +123,12 @@ export async function atpStarDiagnostic(model: HookedTransformer, opts: AtpStarD
         mark(rest[j]!);
       }
     }
-    members[row] = m;
+    pending.set(row, m);
+  };
+  await patcher.run(samples, draw, (row, value) => {
+    stats.add(pending.get(row)!, value);
+    pending.delete(row);
   }, 'subset sampling');
-  values.forEach((v, row) => stats.add(members[row]!, v));
   const bounds = stats.bounds(alpha);
   const unverified: UnverifiedNode[] = rest.map((i, j) => ({ ...nodes[i]!, rankScore: scores[i]!.score, ...bounds[j]! }));
   const threshold = opts.threshold ?? (verified.length > 0 ? Math.min(...verified.map((v) => Math.abs(v.score))) : null);

@@ -8,11 +8,13 @@ import { forEachElement, metricOf, type ComponentNode } from './nodes.js';
 /** The clean run, the corrupt values of the nodes' hooks, and how many rows one forward pass may take. */
 export interface SubsetPatcher {
   /**
-   * M(clean with the nodes `select` marks ← corrupt) − M(clean) for rows 0 … count − 1, in order:
-   * `select(row, mark)` calls `mark(i)` for each node index i patched in that row. Rows run
-   * `rowsPerRun` at a time; `run.checkpoint` before each forward pass (budget, abort, progress).
+   * I = M(clean with the nodes `select` marks ← corrupt) − M(clean) for rows 0 … count − 1, in order:
+   * `select(row, mark)` calls `mark(i)` for each node index i patched in that row; `record(row, I)`
+   * receives the row's value once its forward pass has run. Rows run `rowsPerRun` at a time (`select`
+   * is called for the rows of one pass just before it, so its caller holds one pass's rows at most);
+   * the budget's `checkpoint` before each pass (budget, abort, progress).
    */
-  run(count: number, select: (row: number, mark: (node: number) => void) => void, phase: string): Promise<Float64Array>;
+  run(count: number, select: (row: number, mark: (node: number) => void) => void, record: (row: number, value: number) => void, phase: string): Promise<void>;
   /** M of the clean and of the corrupt run. */
   readonly metric: { readonly clean: number; readonly corrupt: number };
   readonly rowsPerRun: number;
@@ -44,8 +46,7 @@ export async function subsetPatcher(model: HookedTransformer, tokens: readonly n
   return {
     metric: { clean, corrupt: metricOf(metric, both.logits, 1) },
     rowsPerRun,
-    async run(count, select, phase) {
-      const out = new Float64Array(count);
+    async run(count, select, record, phase) {
       for (let at = 0; at < count; at += rowsPerRun) {
         const rows = Math.min(rowsPerRun, count - at);
         const masked: Record<string, MaskedPatch> = Object.fromEntries(hooks.map((h) => [h, { value: values.get(h)!.subarray(0, rows * size.get(h)!), mask: new Uint8Array(rows * size.get(h)!) }]));
@@ -58,9 +59,8 @@ export async function subsetPatcher(model: HookedTransformer, tokens: readonly n
         }
         await budget.checkpoint(rows, phase);
         const logits = await model.run(Array.from({ length: rows }, () => tokens), { masked, lastPosition });
-        for (let r = 0; r < rows; r++) out[at + r] = metricOf(metric, logits, r) - clean;
+        for (let r = 0; r < rows; r++) record(at + r, metricOf(metric, logits, r) - clean);
       }
-      return out;
     },
   };
 }
