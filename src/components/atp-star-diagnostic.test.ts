@@ -63,6 +63,21 @@ describe('AtP* diagnostic on gpt2_induction', () => {
 describe('AtP* diagnostic on llama_induction', () => {
   const fixture = useTransformerFixture('llama_induction');
 
+  it('per position: verified nodes equal the per-position activation patching reference; progress phases; abort between passes', async () => {
+    const c = fixture.cases()[1]!;
+    const ref = new Map(c.methods['activation-patching-per-position']!.nodes.map((n) => [key(n), n.score]));
+    const scale = Math.max(...[...ref.values()].map(Math.abs));
+    const phases = new Set<string>();
+    const d = await atpStarDiagnostic(fixture.model(), { ...opts(c), perPosition: true, samples: 200, onProgress: (p) => phases.add(p.phase) });
+    expect(d.verified.length + d.unverified.length).toBe(ref.size);
+    expect(d.verify).toBe(Math.ceil(ref.size / 10));
+    for (const v of d.verified) expect(Math.abs(v.score - ref.get(key(v))!) / scale, nodeId(v)).toBeLessThan(1e-4);
+    expect([...phases]).toEqual(expect.arrayContaining(['verifying', 'subset sampling']));
+    const ac = new AbortController();
+    const aborted = atpStarDiagnostic(fixture.model(), { ...opts(c), perPosition: true, samples: 2000, batchSize: 8, signal: ac.signal, onProgress: (p) => p.phase === 'subset sampling' && ac.abort() });
+    await expect(aborted).rejects.toMatchObject({ code: 'aborted' });
+  });
+
   it('finds the false negatives AtP* leaves: layer-0 heads feeding the induction keys (n11_k7_B)', async () => {
     const c = fixture.cases()[3]!;
     const exact = exactOf(c);
