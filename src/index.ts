@@ -221,6 +221,7 @@ export type { AtpStarOptions } from './components/atp-star.js';
 export { atpStarDiagnostic, diagnosticJson, DIAGNOSTIC_DEFAULTS } from './components/atp-star-diagnostic.js';
 export type { AtpStarDiagnostic, AtpStarDiagnosticOptions, UnverifiedNode, VerifiedNode } from './components/atp-star-diagnostic.js';
 export { SubsetStatistics, thetaStar } from './components/subset-statistics.js';
+export { diagnosticReportHtml } from './components/diagnostic-report.js';
 export type { SubsetBound } from './components/subset-statistics.js';
 export { studentTQuantile, studentTUpperTail } from './core/student-t.js';
 export { directLogitAttribution, logitLens } from './components/logit-attribution.js';

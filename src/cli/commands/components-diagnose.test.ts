@@ -34,6 +34,15 @@ describe('attrib components --diagnose', () => {
     expect(d.flagged).toContain('blocks.0.attn.hook_v[head=0]');
     expect(r.stdout).toMatch(/diagnostic: 4 verified, 35 bounded from 400 subsets .* θ\* = [\d.]+/);
     expect(r.stdout).toMatch(/verify next: .*blocks\.0\.attn\.hook_v\[head=0\]/);
+ 
+    // a report folder: the page gets the diagnostic's section
+    const dir = path.join(tempDir(), 'star');
+    await componentsCommand(tokenize([...base, '--method', 'atp-star', '--diagnose', '--samples', '200', '--out', dir]).raw);
+    const html = readFileSync(path.join(dir, 'report.html'), 'utf8');
+    expect(html).toMatch(/Remaining false negatives/);
+    expect(html).toMatch(/θ\* = <b>[\d.]+<\/b>/);
+    expect(html).toMatch(/blocks\.0\.attn\.hook_v\[head=0\]<\/td>.*verify next/);
+    expect((JSON.parse(readFileSync(path.join(dir, 'components.json'), 'utf8')) as { diagnostic: { samples: number } }).diagnostic.samples).toBe(200);
   });
 
   it('bad diagnostic flags are one line on stderr and exit 2', async () => {

@@ -1,6 +1,7 @@
 // `attrib components --method atp-star --diagnose`: AtP*'s diagnostic of remaining false negatives,
 // run on the AtP* scores just computed, added to the output as `diagnostic`.
 import { atpStarDiagnostic, diagnosticJson, DIAGNOSTIC_DEFAULTS, type AtpStarDiagnostic } from '../../components/atp-star-diagnostic.js';
+import { diagnosticReportHtml } from '../../components/diagnostic-report.js';
 import type { NodeAttribution } from '../../components/node-attribution.js';
 import { nodeId, type ComponentOptions } from '../../components/nodes.js';
 import { InvalidArgumentError } from '../../core/errors.js';
@@ -28,8 +29,8 @@ export function checkDiagnoseFlags(flags: ReadonlyMap<string, FlagValue>, method
   return diagnose;
 }
 
-/** Runs the diagnostic on `star`'s scores; returns it and the summary lines. */
-export async function runDiagnose(model: HookedTransformer, star: NodeAttribution, base: ComponentOptions, flags: ReadonlyMap<string, FlagValue>, quiet: boolean): Promise<{ json: Record<string, unknown>; summary: string[] }> {
+/** Runs the diagnostic on `star`'s scores; returns its JSON, the summary lines and the report section. */
+export async function runDiagnose(model: HookedTransformer, star: NodeAttribution, base: ComponentOptions, flags: ReadonlyMap<string, FlagValue>, quiet: boolean): Promise<{ json: Record<string, unknown>; summary: string[]; html: string }> {
   const bar = new ProgressBar('components atp-star diagnostic', !quiet);
   const num = (name: string) => flags.get(name) as number | undefined;
   const pick = <K extends string>(key: K, name: string) => (num(name) === undefined ? {} : ({ [key]: num(name) } as Record<K, number>));
@@ -48,5 +49,5 @@ export async function runDiagnose(model: HookedTransformer, star: NodeAttributio
     `diagnostic: ${d.verify} verified, ${d.unverified.length} bounded from ${d.samples} subsets (p = ${d.inclusionProbability}): with confidence ${1 - d.alpha}, no unverified node has |effect| ≥ θ* = ${d.thetaStar.toFixed(4)}`,
     d.flagged.length === 0 ? `  no unverified node's bound exceeds ${d.threshold === null ? '(no threshold)' : d.threshold.toFixed(4)}` : `  ${d.flagged.length} unverified node(s) may exceed ${d.threshold!.toFixed(4)}; verify next: ${d.flagged.slice(0, 5).map((u) => `${nodeId(u)} (estimate ${u.estimate.toFixed(3)}, bound ${u.upperBound.toFixed(3)})`).join(', ')}`,
   ];
-  return { json: diagnosticJson(d), summary };
+  return { json: diagnosticJson(d), summary, html: diagnosticReportHtml(d) };
 }

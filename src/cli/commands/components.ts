@@ -84,7 +84,7 @@ export async function componentsCommand(raw: Map<string, string | true>, signal?
         await writeFileAtomically(path.resolve(out), json);
         return { stdout: summary.join('\n'), files: [out] };
       }
-      const files = new Map<string, string>([['components.json', json], ['report.html', componentReportHtml(result, `${path.basename(path.resolve(modelDir))}: ${method}`)]]);
+      const files = new Map<string, string>([['components.json', json], ['report.html', componentReportHtml(result, `${path.basename(path.resolve(modelDir))}: ${method}`, 20, diag?.html ?? '')]]);
       await writeAtomically(files, out);
       return { stdout: summary.join('\n'), files: [...files.keys()].map((f) => path.join(out, f)) };
     } finally {
