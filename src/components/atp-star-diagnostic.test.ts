@@ -2,6 +2,7 @@
 // activation patching (the reference's float64 scores, which our activation patching matches to 1e-4).
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { Progress } from '../core/types.js';
 import { useBackend } from '../../test/backend.js';
 import { nodeKey as key, useTransformerFixture, type RefCase } from '../../test/transformers.js';
 import { pearson } from '../core/linalg.js';
@@ -67,15 +68,21 @@ describe('AtP* diagnostic on llama_induction', () => {
     const c = fixture.cases()[1]!;
     const ref = new Map(c.methods['activation-patching-per-position']!.nodes.map((n) => [key(n), n.score]));
     const scale = Math.max(...[...ref.values()].map(Math.abs));
-    const phases = new Set<string>();
-    const d = await atpStarDiagnostic(fixture.model(), { ...opts(c), perPosition: true, samples: 200, onProgress: (p) => phases.add(p.phase) });
+    const events: Progress[] = [];
+    const d = await atpStarDiagnostic(fixture.model(), { ...opts(c), perPosition: true, samples: 200, onProgress: (p) => events.push(p) });
     expect(d.verified.length + d.unverified.length).toBe(ref.size);
     expect(d.verify).toBe(Math.ceil(ref.size / 10));
     for (const v of d.verified) expect(Math.abs(v.score - ref.get(key(v))!) / scale, nodeId(v)).toBeLessThan(1e-4);
-    expect([...phases]).toEqual(expect.arrayContaining(['verifying', 'subset sampling']));
+    // progress is throttled (100 ms); the first event comes after the first call, the last says all is done
+    expect(events[0]!.phase).toBe('clean and corrupt runs');
+    expect(events.at(-1)).toMatchObject({ done: d.diagnostics.evaluations, total: d.diagnostics.evaluations });
+    // with given scores and K = 0, the first progress event is the first subset pass's checkpoint: abort there
     const ac = new AbortController();
-    const aborted = atpStarDiagnostic(fixture.model(), { ...opts(c), perPosition: true, samples: 2000, batchSize: 8, signal: ac.signal, onProgress: (p) => p.phase === 'subset sampling' && ac.abort() });
+    const phases: string[] = [];
+    const scores = d.verified.map((v) => ({ ...v, score: v.rankScore })).concat(d.unverified.map((u) => ({ ...u, score: u.rankScore })));
+    const aborted = atpStarDiagnostic(fixture.model(), { ...opts(c), perPosition: true, scores, verify: 0, samples: 2000, batchSize: 8, signal: ac.signal, onProgress: (p) => (phases.push(p.phase), ac.abort()) });
     await expect(aborted).rejects.toMatchObject({ code: 'aborted' });
+    expect(phases).toEqual(['subset sampling']);
   });
 
   it('finds the false negatives AtP* leaves: layer-0 heads feeding the induction keys (n11_k7_B)', async () => {
