@@ -222,7 +222,7 @@ export { atpStarDiagnostic, diagnosticJson, DIAGNOSTIC_DEFAULTS } from './compon
 export type { AtpStarDiagnostic, AtpStarDiagnosticOptions, UnverifiedNode, VerifiedNode } from './components/atp-star-diagnostic.js';
 export { SubsetStatistics, thetaStar } from './components/subset-statistics.js';
 export { diagnosticReportHtml } from './components/diagnostic-report.js';
-export type { SubsetBound } from './components/subset-statistics.js';
+export type { BoundCorrection, SubsetBound } from './components/subset-statistics.js';
 export { studentTQuantile, studentTUpperTail } from './core/student-t.js';
 export { directLogitAttribution, logitLens } from './components/logit-attribution.js';
 export { NodeAttribution } from './components/node-attribution.js';

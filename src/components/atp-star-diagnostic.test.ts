@@ -120,8 +120,13 @@ describe('AtP* diagnostic on llama_induction', () => {
     const none = await atpStarDiagnostic(fixture.model(), { ...opts(c), verify: 0, samples: 50 });
     expect([none.verified.length, none.unverified.length, none.threshold, none.flagged.length]).toEqual([0, 39, null, 0]);
     expect(none.diagnostics.evaluations).toBe(5 + 2 + 50);
+    // without the Bonferroni correction: the same estimates, tighter bounds
+    const plain = await atpStarDiagnostic(fixture.model(), { ...opts(c), seed: 7, samples: 500, correction: 'none' });
+    expect(plain.unverified.map((u) => u.estimate)).toEqual(a.unverified.map((u) => u.estimate));
+    expect(plain.thetaStar).toBeLessThan(a.thetaStar);
+    expect(plain.thetaStar).toBeGreaterThanOrEqual(Math.max(...truth.map(Math.abs)));
     const json = diagnosticJson(a);
-    expect(Object.keys(json).sort()).toEqual(['alpha', 'diagnostics', 'flagged', 'inclusionProbability', 'samples', 'seed', 'thetaStar', 'threshold', 'unverified', 'verified', 'verify']);
+    expect(Object.keys(json).sort()).toEqual(['alpha', 'correction', 'diagnostics', 'flagged', 'inclusionProbability', 'samples', 'seed', 'thetaStar', 'threshold', 'unverified', 'verified', 'verify']);
   });
 
   it('bad input names the argument; the budget is checked before any work; abort', async () => {
@@ -138,6 +143,7 @@ describe('AtP* diagnostic on llama_induction', () => {
     await bad({ alpha: 0 }, 'alpha');
     await bad({ alpha: 1 }, 'alpha');
     await bad({ threshold: -1 }, 'threshold');
+    await bad({ correction: 'holm' as 'none' }, 'correction');
     await bad({ scores: [] }, 'scores');
     await bad({ nodes: ['resid'] }, 'nodes');
     await expect(atpStarDiagnostic(m, { ...opts(c), maxEvaluations: 500 })).rejects.toMatchObject({ code: 'budget_exceeded', details: { needed: 5 + 2 + 4 + 1000 } });

@@ -8,7 +8,7 @@ import { atpStar, atpStarRows, type AtpStarOptions } from './atp-star.js';
 import type { MetricValues } from './node-attribution.js';
 import { checkComponentOptions, componentNodes, ENGINE, nodeId, type ComponentNode, type NodeScore } from './nodes.js';
 import { subsetPatcher } from './subset-patching.js';
-import { SubsetStatistics, thetaStar, type SubsetBound } from './subset-statistics.js';
+import { SubsetStatistics, thetaStar, type BoundCorrection, type SubsetBound } from './subset-statistics.js';
 
 /** The diagnostic's defaults: N subsets, inclusion probability p, level α, batch rows; K is ⌈verifyShare · nodes⌉ (≥ 1). */
 export const DIAGNOSTIC_DEFAULTS = { samples: 1000, inclusionProbability: 0.1, alpha: 0.05, batchSize: 64, verifyShare: 0.1 } as const;
@@ -22,6 +22,12 @@ export interface AtpStarDiagnosticOptions extends AtpStarOptions {
   readonly inclusionProbability?: number;
   /** α: family-wise level of the bounds, Bonferroni-corrected over the unverified nodes, in (0, 1). Default 0.05. */
   readonly alpha?: number;
+  /**
+   * 'bonferroni' (default): each unverified node tested at α/|U|, so every bound (and the flagged list)
+   * holds at once with confidence 1 − α. 'none': each at α; θ* still holds with 1 − α (an
+   * intersection–union test), and is tighter, but the per-node bounds no longer hold simultaneously.
+   */
+  readonly correction?: BoundCorrection;
   /** θ of the flagged list: unverified nodes whose bound exceeds it. Default the smallest verified |c(n)|. */
   readonly threshold?: number;
   /** Scores to rank by instead of running `atpStar` (every node of `nodes`/`perPosition`, e.g. a previous AtP* result's `nodes`). */
@@ -60,6 +66,7 @@ export interface AtpStarDiagnostic {
   readonly samples: number;
   readonly inclusionProbability: number;
   readonly alpha: number;
+  readonly correction: BoundCorrection;
   readonly seed: number;
   readonly metric: MetricValues;
   readonly diagnostics: { readonly evaluations: number; readonly elapsedMs: number; readonly truncated: boolean };
@@ -77,7 +84,8 @@ export interface AtpStarDiagnostic {
  *    over the subsets containing it (ī+, s+, N+) and not containing it (ī−, s−, N−);
  * 3. estimate c(n) by ī+ − ī− and test H0: |c(n)| ≥ θ against H1: |c(n)| < θ with a one-sided Welch
  *    t-test at the least favourable simple null c(n) = θ·sign(ī+ − ī−), each at level α/|U|
- *    (Bonferroni); the node's upper bound θ(n) = |ī+ − ī−| + t_{1−α/|U|}(ν_n)·SE_n is the smallest θ
+ *    (Bonferroni; `correction: 'none'`: at α, which still bounds θ* but not every node at once); the
+ *    node's upper bound θ(n) = |ī+ − ī−| + t_{1−α/|U|}(ν_n)·SE_n is the smallest θ
  *    it rejects, and θ* = max θ(n).
  * Caveat: ī+ − ī− is the node's average marginal effect over random contexts in which a fraction p of
  * the other unverified nodes is also noised, not c(n) itself; the bound covers c(n) only up to that
@@ -95,7 +103,7 @@ export async function atpStarDiagnostic(model: HookedTransformer, opts: AtpStarD
   const { kinds, metric } = checkComponentOptions(model.config, opts, fn, true);
   if (kinds.includes('resid')) throw new InvalidArgumentError(`'${fn}' scores head and MLP nodes as atpStar does; 'resid' nodes are for activationPatching and attributionPatching`, { arg: 'nodes', fn, value: 'resid' });
   const nodes = componentNodes(model.config, kinds, opts.tokens.length, opts.perPosition ?? false);
-  const { verify, samples, p, alpha, batchSize, seed } = checkDiagnosticOptions(opts, nodes.length, fn);
+  const { verify, samples, p, alpha, correction, batchSize, seed } = checkDiagnosticOptions(opts, nodes.length, fn);
   const given = opts.scores === undefined ? undefined : matchScores(nodes, opts.scores, fn);
   const rankRows = given ? 0 : atpStarRows(model.config.nLayers, opts.gradDrop ?? true, metric.linear);
   const run = Budget.start(opts, { total: rankRows + 2 + verify + samples, fn, exact: true, model: ENGINE });
@@ -129,11 +137,11 @@ export async function atpStarDiagnostic(model: HookedTransformer, opts: AtpStarD
     stats.add(pending.get(row)!, value);
     pending.delete(row);
   }, 'subset sampling');
-  const bounds = stats.bounds(alpha);
+  const bounds = stats.bounds(alpha, correction);
   const unverified: UnverifiedNode[] = rest.map((i, j) => ({ ...nodes[i]!, rankScore: scores[i]!.score, ...bounds[j]! }));
   const threshold = opts.threshold ?? (verified.length > 0 ? Math.min(...verified.map((v) => Math.abs(v.score))) : null);
   const flagged = threshold === null ? [] : unverified.filter((u) => u.upperBound > threshold).sort((a, b) => b.upperBound - a.upperBound);
-  return { scores, verified, unverified, thetaStar: thetaStar(bounds), threshold, flagged, verify, samples, inclusionProbability: p, alpha, seed, metric: patcher.metric, diagnostics: run.finish() };
+  return { scores, verified, unverified, thetaStar: thetaStar(bounds), threshold, flagged, verify, samples, inclusionProbability: p, alpha, correction, seed, metric: patcher.metric, diagnostics: run.finish() };
 }
 
 /** AtP*'s scores of every node (its own budget inside; its rows counted in `run` first). */
@@ -151,7 +159,7 @@ export function diagnosticJson(d: AtpStarDiagnostic): Record<string, unknown> {
   const bound = (u: UnverifiedNode) => ({ hook: u.hook, layer: u.layer, head: u.head, position: u.position, rankScore: u.rankScore, estimate: finite(u.estimate), standardError: finite(u.standardError), df: finite(u.df), upperBound: finite(u.upperBound), included: u.included, excluded: u.excluded });
   const { elapsedMs, evaluations } = d.diagnostics;
   return {
-    verify: d.verify, samples: d.samples, inclusionProbability: d.inclusionProbability, alpha: d.alpha, seed: d.seed,
+    verify: d.verify, samples: d.samples, inclusionProbability: d.inclusionProbability, alpha: d.alpha, correction: d.correction, seed: d.seed,
     thetaStar: finite(d.thetaStar), threshold: d.threshold,
     verified: d.verified.map(({ hook, layer, head, position, rankScore, score }) => ({ hook, layer, head, position, rankScore, score })),
     flagged: d.flagged.map((u) => nodeId(u)),
@@ -170,12 +178,14 @@ function checkDiagnosticOptions(opts: AtpStarDiagnosticOptions, count: number, f
   if (!(p > 0 && p < 1)) throw bad('inclusionProbability', 'a probability in (0, 1)', p);
   const alpha = opts.alpha ?? DIAGNOSTIC_DEFAULTS.alpha;
   if (!(alpha > 0 && alpha < 1)) throw bad('alpha', 'a level in (0, 1)', alpha);
+  const correction = opts.correction ?? 'bonferroni';
+  if (correction !== 'bonferroni' && correction !== 'none') throw bad('correction', "'bonferroni' or 'none'", correction);
   if (opts.threshold !== undefined && !(opts.threshold >= 0 && Number.isFinite(opts.threshold))) throw bad('threshold', 'a finite number ≥ 0', opts.threshold);
   const batchSize = opts.batchSize ?? DIAGNOSTIC_DEFAULTS.batchSize;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw bad('batchSize', 'a positive integer', batchSize);
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(seed)) throw bad('seed', 'an integer', seed);
-  return { verify, samples, p, alpha, batchSize, seed };
+  return { verify, samples, p, alpha, correction, batchSize, seed };
 }
 
 /** `scores` in the order of `nodes`, every node present once by id. */

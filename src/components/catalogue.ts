@@ -70,6 +70,7 @@ export const COMPONENT_CATALOGUE: readonly ComponentMethodInfo[] = [
       { name: 'samples', type: 'int', help: 'with diagnose: N random subsets of the unverified nodes', default: DIAGNOSTIC_DEFAULTS.samples },
       { name: 'inclusionProbability', type: 'number', help: 'with diagnose: probability of a node being in a subset', default: DIAGNOSTIC_DEFAULTS.inclusionProbability },
       { name: 'alpha', type: 'number', help: 'with diagnose: family-wise level of the bounds (Bonferroni)', default: DIAGNOSTIC_DEFAULTS.alpha },
+      { name: 'correction', type: 'enum', values: ['bonferroni', 'none'], help: 'with diagnose: none bounds θ* alone (tighter)', default: 'bonferroni' },
     ],
   },
   {

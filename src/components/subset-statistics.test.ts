@@ -52,6 +52,21 @@ describe('subset sampling statistics on an additive game', () => {
     expect(covered / 200).toBeGreaterThanOrEqual(1 - alpha - 0.045);
   });
 
+  it("without the correction, θ* still covers max |c| at 1 − α (intersection–union) while the bounds are tighter", () => {
+    const alpha = 0.05;
+    let covered = 0;
+    let simultaneous = 0;
+    for (let seed = 0; seed < 200; seed++) {
+      const stats = sample(300, 0.25, 0.5, 3000 + seed);
+      const [plain, bonf] = [stats.bounds(alpha, 'none'), stats.bounds(alpha)];
+      if (thetaStar(plain) >= 3) covered++;
+      if (plain.every((b, i) => b.upperBound >= Math.abs(C[i]!))) simultaneous++;
+      plain.forEach((b, i) => expect(b.upperBound).toBeLessThan(bonf[i]!.upperBound));
+    }
+    expect(covered / 200).toBeGreaterThanOrEqual(1 - alpha - 0.045);
+    expect(simultaneous / 200).toBeLessThan(0.9); // measured ≈ 0.7: each bound alone holds, not all at once
+  });
+
   it('θ* − max |c| shrinks roughly as 1/√N', () => {
     const excess = (n: number) => {
       let total = 0;
@@ -75,5 +90,6 @@ describe('subset sampling statistics on an additive game', () => {
     expect(half!.upperBound).toBeCloseTo(1, 12);
     expect(thetaStar([half!])).toBeCloseTo(1, 12);
     expect(() => stats.bounds(1)).toThrow(expect.objectContaining({ code: 'invalid_argument', details: expect.objectContaining({ arg: 'alpha' }) }));
+    expect(() => stats.bounds(0.05, 'holm' as 'none')).toThrow(expect.objectContaining({ code: 'invalid_argument', details: expect.objectContaining({ arg: 'correction' }) }));
   });
 });

@@ -4,6 +4,9 @@
 import { InvalidArgumentError } from '../core/errors.js';
 import { studentTQuantile } from '../core/student-t.js';
 
+/** How the per-node level follows from the family-wise α: α/nodes (Bonferroni) or α itself (see `SubsetStatistics.bounds`). */
+export type BoundCorrection = 'bonferroni' | 'none';
+
 /** One node's subset-sampling estimate and the upper confidence bound on its |c(n)|. */
 export interface SubsetBound {
   /** ī+ − ī−: mean I(S) over the subsets containing the node minus over those that do not. */
@@ -12,7 +15,7 @@ export interface SubsetBound {
   readonly standardError: number;
   /** Welch–Satterthwaite degrees of freedom (NaN when N+ or N− < 2). */
   readonly df: number;
-  /** |estimate| + t_{1−α/nodes}(df) · standardError (Infinity when N± < 2). */
+  /** |estimate| + t_{1−α'}(df) · standardError, α' = α/nodes or α (Infinity when N± < 2). */
   readonly upperBound: number;
   /** Subsets that contained the node (N+) and that did not (N−). */
   readonly included: number;
@@ -49,16 +52,21 @@ export class SubsetStatistics {
   }
 
   /**
-   * Each node's estimate and its one-sided upper confidence bound on |c(n)| at the family-wise level
-   * `alpha`, Bonferroni-corrected over the nodes (each at α/nodes): the smallest θ at which the
-   * one-sided Welch t-test rejects H0: |c(n)| ≥ θ, tested at the least favourable simple null
-   * c(n) = θ·sign(ī+ − ī−).
+   * Each node's estimate and its one-sided upper confidence bound on |c(n)|: the smallest θ at which
+   * the one-sided Welch t-test rejects H0: |c(n)| ≥ θ, tested at the least favourable simple null
+   * c(n) = θ·sign(ī+ − ī−). With `correction` 'bonferroni' (default) each node is tested at α/nodes,
+   * so that all the bounds hold at once with confidence 1 − α; with 'none' at α: each bound alone holds
+   * with 1 − α, and so does θ* = max bound (if some node had |c(n)| ≥ θ*, its own test would have
+   * rejected a true H0: an intersection–union test needs no correction), but not all bounds at once.
    */
-  bounds(alpha: number): SubsetBound[] {
+  bounds(alpha: number, correction: BoundCorrection = 'bonferroni'): SubsetBound[] {
     if (!(alpha > 0 && alpha < 1)) {
       throw new InvalidArgumentError(`Argument 'alpha' passed to 'SubsetStatistics.bounds' must be in (0, 1), got ${alpha}`, { arg: 'alpha', fn: 'SubsetStatistics.bounds', value: alpha });
     }
-    const perNodeAlpha = alpha / this.nodes;
+    if (correction !== 'bonferroni' && correction !== 'none') {
+      throw new InvalidArgumentError(`Argument 'correction' passed to 'SubsetStatistics.bounds' must be 'bonferroni' or 'none', got '${String(correction)}'`, { arg: 'correction', fn: 'SubsetStatistics.bounds', value: correction });
+    }
+    const perNodeAlpha = correction === 'bonferroni' ? alpha / this.nodes : alpha;
     return Array.from({ length: this.nodes }, (_, i) => {
       const [nm, np] = [this.n[0]![i]!, this.n[1]![i]!];
       const estimate = np > 0 && nm > 0 ? this.mean[1]![i]! - this.mean[0]![i]! : NaN;

@@ -53,6 +53,7 @@ describe('attrib components --diagnose', () => {
     expect(await run('--method', 'atp-star', '--diagnose', '--samples', '1')).toBe(2);
     expect(await run('--method', 'atp-star', '--diagnose', '--inclusion-probability', '1.5')).toBe(2);
     expect(await run('--method', 'atp-star', '--diagnose', '--alpha', '0')).toBe(2);
+    expect(await run('--method', 'atp-star', '--diagnose', '--correction', 'holm')).toBe(2);
     expect(await run('--method', 'atp-star', '--diagnose', '--verify', '39')).toBe(2);
     expect(existsSync(file)).toBe(false);
   });

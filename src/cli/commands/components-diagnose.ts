@@ -16,6 +16,7 @@ export const DIAGNOSE_FLAGS: readonly FlagSpec[] = [
   { name: 'samples', type: 'int', help: 'with --diagnose: random subsets of the unverified nodes', default: DIAGNOSTIC_DEFAULTS.samples, min: 2 },
   { name: 'inclusion-probability', type: 'number', help: 'with --diagnose: probability p of each unverified node being in a subset', default: DIAGNOSTIC_DEFAULTS.inclusionProbability },
   { name: 'alpha', type: 'number', help: 'with --diagnose: family-wise level of the bounds (Bonferroni)', default: DIAGNOSTIC_DEFAULTS.alpha },
+  { name: 'correction', type: 'string', help: 'with --diagnose: bonferroni (every bound holds at once) or none (θ* alone holds; tighter)', values: ['bonferroni', 'none'], default: 'bonferroni' },
   { name: 'threshold', type: 'number', help: 'with --diagnose: flag unverified nodes whose bound exceeds it (default: the smallest verified |effect|)', min: 0 },
   { name: 'seed', type: 'int', help: 'with --diagnose: seed of the subsets', default: 0 },
 ];
@@ -44,6 +45,7 @@ export async function runDiagnose(model: HookedTransformer, star: NodeAttributio
     ...pick('alpha', 'alpha'),
     ...pick('threshold', 'threshold'),
     ...pick('seed', 'seed'),
+    ...(flags.has('correction') ? { correction: flags.get('correction') as 'bonferroni' | 'none' } : {}),
   }).finally(() => bar.done());
   const summary = [
     `diagnostic: ${d.verify} verified, ${d.unverified.length} bounded from ${d.samples} subsets (p = ${d.inclusionProbability}): with confidence ${1 - d.alpha}, no unverified node has |effect| ≥ θ* = ${d.thetaStar.toFixed(4)}`,
