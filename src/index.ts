@@ -219,6 +219,12 @@ export type { ActivationPatchingOptions } from './components/activation-patching
 export { attributionPatching } from './components/attribution-patching.js';
 export { atpStar } from './components/atp-star.js';
 export type { AtpStarOptions } from './components/atp-star.js';
+export { atpStarDiagnostic, diagnosticJson, DIAGNOSTIC_DEFAULTS } from './components/atp-star-diagnostic.js';
+export type { AtpStarDiagnostic, AtpStarDiagnosticOptions, UnverifiedNode, VerifiedNode } from './components/atp-star-diagnostic.js';
+export { SubsetStatistics, thetaStar } from './components/subset-statistics.js';
+export { diagnosticReportHtml } from './components/diagnostic-report.js';
+export type { BoundCorrection, SubsetBound } from './components/subset-statistics.js';
+export { studentTQuantile, studentTUpperTail } from './core/student-t.js';
 export { directLogitAttribution, logitLens } from './components/logit-attribution.js';
 export { NodeAttribution } from './components/node-attribution.js';
 export { logitDifferenceMetric, logProbMetric, klDivergenceMetric } from './components/metric.js';

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '../core/errors.js';
 import type { HookedTransformer, MaskedPatch } from '../models/transformer/hooked-transformer.js';
 import { NodeAttribution } from './node-attribution.js';
 import { checkComponentOptions, ENGINE, componentNodes, forEachElement, metricOf, type ComponentOptions, type NodeScore } from './nodes.js';
+import { repeatRows } from './subset-patching.js';
 
 /**
  * Activation patching: score(n) = M(clean run with n ← n(corrupt run)) − M(clean) ("noising", the
@@ -71,8 +72,8 @@ export async function activationPatching(model: HookedTransformer, opts: Activat
     for (let at = 0; at < group.length; at += rowsPerRun) {
       const chunk = group.slice(at, at + rowsPerRun);
       const rows = chunk.length;
-      const fed = repeat(into.cache.get(start(layer))!.data, rows);
-      const patches: Record<string, MaskedPatch> = Object.fromEntries(masked.map((h) => [h, { value: repeat(from.cache.get(h)!.data, rows), mask: new Uint8Array(rows * size(h)) }]));
+      const fed = repeatRows(into.cache.get(start(layer))!.data, rows);
+      const patches: Record<string, MaskedPatch> = Object.fromEntries(masked.map((h) => [h, { value: repeatRows(from.cache.get(h)!.data, rows), mask: new Uint8Array(rows * size(h)) }]));
       chunk.forEach((n, r) => {
         const own = r * size(n.hook);
         if (n.hook === start(layer)) {
@@ -88,11 +89,4 @@ export async function activationPatching(model: HookedTransformer, opts: Activat
   const other = metricOf(metric, both.logits, 1);
   const values = mode === 'noising' ? { clean: base, corrupt: other } : { clean: other, corrupt: base };
   return new NodeAttribution('activation-patching', scores, values, run.finish());
-}
-
-/** `rows` copies of `one`, back to back. */
-function repeat(one: Float32Array, rows: number): Float32Array {
-  const out = new Float32Array(rows * one.length);
-  for (let r = 0; r < rows; r++) out.set(one, r * one.length);
-  return out;
 }

@@ -36,7 +36,7 @@ export async function atpStar(model: HookedTransformer, opts: AtpStarOptions): P
   if (gradDrop && L < 2) throw new InvalidArgumentError(`'${fn}' needs a model with at least 2 layers (GradDrop averages over the other blocks), got ${L}`, { fn, layers: L });
   const T = opts.tokens.length;
   const nodes = componentNodes(model.config, kinds, T, opts.perPosition ?? false);
-  const run = Budget.start(opts, { total: 2 + (gradDrop ? L : 1) + (metric.linear ? 0 : 1), fn, exact: true, model: ENGINE });
+  const run = Budget.start(opts, { total: atpStarRows(L, gradDrop, metric.linear), fn, exact: true, model: ENGINE });
   await run.checkpoint(2);
   const rot = (l: number, x: 'q' | 'k') => (family === 'llama' ? `blocks.${l}.attn.hook_rot_${x}` : `blocks.${l}.attn.hook_${x}`);
   const layers = Array.from({ length: L }, (_, l) => l);
@@ -82,6 +82,11 @@ export async function atpStar(model: HookedTransformer, opts: AtpStarOptions): P
   const scores: NodeScore[] = nodes.map((n, i) => ({ ...n, score: gradDrop ? totals[i]! / (L - 1) : totals[i]! }));
   const values = { clean: metricOf(metric, clean.logits, 0), corrupt: metricOf(metric, corrupt.logits, 0) };
   return new NodeAttribution('atp-star', scores, values, run.finish());
+}
+
+/** Model rows one `atpStar` call costs: 2 forward, one backward row per GradDrop block (or 1), one more for a metric not linear in the logits. */
+export function atpStarRows(layers: number, gradDrop: boolean, linearMetric: boolean): number {
+  return 2 + (gradDrop ? layers : 1) + (linearMetric ? 0 : 1);
 }
 
 /** AtP's linear estimate of one node with one backward pass's gradients. */

@@ -2,6 +2,7 @@
 // needs, its cost and reference, and its options — the flags of `attrib components`.
 import type { OptionSpec } from '../core/method.js';
 import type { ComponentMethodId } from './component-methods.js';
+import { DIAGNOSTIC_DEFAULTS } from './atp-star-diagnostic.js';
 import { DEFAULT_NODE_KINDS, NODE_KINDS } from './nodes.js';
 
 /**
@@ -61,7 +62,16 @@ export const COMPONENT_CATALOGUE: readonly ComponentMethodInfo[] = [
     cost: '2 + L (the L GradDrop backward passes batched in one run)',
     reference: 'Kramár, Lieberum, Shah, Nanda (2024), "AtP*: An efficient and scalable method for localizing LLM behaviour to components", https://arxiv.org/abs/2403.00745',
     stochastic: false,
-    options: [{ ...nodes, values: NODE_KINDS.filter((k) => k !== 'resid'), help: 'node kinds to score, a list' }, perPosition, { name: 'gradDrop', type: 'bool', help: 'average |estimate| over per-block gradient-dropped backward passes (library option)', default: true }],
+    options: [
+      { ...nodes, values: NODE_KINDS.filter((k) => k !== 'resid'), help: 'node kinds to score, a list' }, perPosition, { name: 'gradDrop', type: 'bool', help: 'average |estimate| over per-block gradient-dropped backward passes (library option)', default: true },
+      // the diagnostic of remaining false negatives (atpStarDiagnostic; --diagnose)
+      { name: 'diagnose', type: 'bool', help: 'bound the remaining false negatives: verify the top K, subset-sample the rest (+ K + N + 2 rows)', default: false },
+      { name: 'verify', type: 'int', help: 'with diagnose: K, nodes verified by activation patching (default 10 % of the nodes)' },
+      { name: 'samples', type: 'int', help: 'with diagnose: N random subsets of the unverified nodes', default: DIAGNOSTIC_DEFAULTS.samples },
+      { name: 'inclusionProbability', type: 'number', help: 'with diagnose: probability of a node being in a subset', default: DIAGNOSTIC_DEFAULTS.inclusionProbability },
+      { name: 'alpha', type: 'number', help: 'with diagnose: family-wise level of the bounds (Bonferroni)', default: DIAGNOSTIC_DEFAULTS.alpha },
+      { name: 'correction', type: 'enum', values: ['bonferroni', 'none'], help: 'with diagnose: none bounds θ* alone (tighter)', default: 'bonferroni' },
+    ],
   },
   {
     id: 'direct-logit-attribution',

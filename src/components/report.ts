@@ -10,8 +10,8 @@ function color(v: number, max: number): string {
   return v >= 0 ? `rgb(255,${c},${c})` : `rgb(${c},${c},255)`;
 }
 
-/** The report page: per attention hook a layer × head grid (scores summed over positions), then the top `top` nodes by |score|. */
-export function componentReportHtml(result: NodeAttribution, title: string, top = 20): string {
+/** The report page: per attention hook a layer × head grid (scores summed over positions), then the top `top` nodes by |score|, then `appendix` (an HTML fragment, e.g. `diagnosticReportHtml`). */
+export function componentReportHtml(result: NodeAttribution, title: string, top = 20, appendix = ''): string {
   const max = Math.max(...result.nodes.map((n) => Math.abs(n.score)), 0);
   const grids: string[] = [];
   for (const hook of ['z', 'q', 'k', 'v']) {
@@ -31,5 +31,5 @@ export function componentReportHtml(result: NodeAttribution, title: string, top 
   const metric = `M clean = ${result.metric.clean.toFixed(4)}${result.metric.corrupt === undefined ? '' : `, corrupt = ${result.metric.corrupt.toFixed(4)}`}`;
   return `<!doctype html><meta charset="utf-8"><title>${esc(title)}</title><style>body{font:14px sans-serif;margin:2em}td,th{padding:4px 8px;border:1px solid #ddd;text-align:right}</style>
 <h1>${esc(title)}</h1><p>${esc(result.method)}: ${esc(metric)}</p>${grids.join('')}
-<h2>top ${best.length} nodes by |score|</h2><table><tr><th>hook</th><th>layer</th><th>head</th><th>position</th><th>score</th></tr>${list}</table>`;
+<h2>top ${best.length} nodes by |score|</h2><table><tr><th>hook</th><th>layer</th><th>head</th><th>position</th><th>score</th></tr>${list}</table>${appendix}`;
 }

@@ -8,6 +8,7 @@ import { parseFlags, type FlagSpec } from '../args.js';
 import { checkOut, writeAtomically, writeFileAtomically } from '../outputs.js';
 import { ProgressBar } from '../progress.js';
 import { idOrText, idsOrText, lazyTokenizer } from '../text-input.js';
+import { checkDiagnoseFlags, DIAGNOSE_FLAGS, runDiagnose } from './components-diagnose.js';
 
 /** Flags of `attrib components`. */
 export const COMPONENTS_FLAGS: readonly FlagSpec[] = [
@@ -23,10 +24,11 @@ export const COMPONENTS_FLAGS: readonly FlagSpec[] = [
   { name: 'method', type: 'string', help: 'component method', values: COMPONENT_METHOD_IDS },
   { name: 'nodes', type: 'string', help: `node kinds, comma-separated: ${NODE_KINDS.join(',')} (resid: blocks.{l}.hook_resid_pre, one node per position)`, default: DEFAULT_NODE_KINDS.join(',') },
   { name: 'per-position', type: 'bool', help: 'one node per position instead of one over all positions' },
-  { name: 'batch-size', type: 'int', help: 'patched runs per forward batch (activation-patching)', default: 64, min: 1 },
+  { name: 'batch-size', type: 'int', help: 'patched runs per forward batch (activation-patching, --diagnose)', default: 64, min: 1 },
   { name: 'out', type: 'string', help: 'FILE.json for the result, or a folder for components.json and report.html' },
   { name: 'backend', type: 'string', help: 'TF.js backend for the result tensor: wasm or cpu', default: 'wasm' },
   { name: 'quiet', type: 'bool', help: 'no progress lines' },
+  ...DIAGNOSE_FLAGS,
 ];
 
 /**
@@ -41,6 +43,7 @@ export async function componentsCommand(raw: Map<string, string | true>, signal?
     return v;
   };
   const method = need('method') as ComponentMethodId;
+  const diagnose = checkDiagnoseFlags(flags, method);
   const modelDir = need('model') as string;
   const tk = lazyTokenizer(modelDir);
   const needed = <T>(v: T | undefined, name: string, alt: string): T => {
@@ -57,11 +60,11 @@ export async function componentsCommand(raw: Map<string, string | true>, signal?
   const out = flags.get('out') as string | undefined;
   const target = out === undefined ? undefined : await checkOut(out);
   const model = await loadTransformer(modelDir);
-  const bar = new ProgressBar(`components ${method}`, flags.get('quiet') !== true);
+  const quiet = flags.get('quiet') === true;
+  const bar = new ProgressBar(`components ${method}`, !quiet);
   try {
-    const result = await COMPONENT_METHODS[method](model, {
+    const base = {
       ...(signal ? { signal } : {}),
-      onProgress: bar.update,
       tokens,
       ...(corrupt ? { corruptTokens: corrupt } : {}),
       answer,
@@ -69,17 +72,19 @@ export async function componentsCommand(raw: Map<string, string | true>, signal?
       nodes: nodes as NodeKind[],
       perPosition: flags.get('per-position') === true,
       batchSize: (flags.get('batch-size') as number | undefined) ?? 64,
-    }).finally(() => bar.done());
+    };
+    const result = await COMPONENT_METHODS[method](model, { ...base, onProgress: bar.update }).finally(() => bar.done());
     try {
-      const json = JSON.stringify(result.toJSON(), null, 2);
+      const diag = diagnose ? await runDiagnose(model, result, base, flags, quiet) : undefined;
+      const json = JSON.stringify(diag ? { ...result.toJSON(), diagnostic: diag.json } : result.toJSON(), null, 2);
       const top = [...result.nodes].sort((a, b) => Math.abs(b.score) - Math.abs(a.score)).slice(0, 10);
-      const summary = [`${method}: M clean = ${result.metric.clean.toFixed(4)}${result.metric.corrupt === undefined ? '' : `, corrupt = ${result.metric.corrupt.toFixed(4)}`}; top nodes:`, ...top.map((n) => `  ${n.hook}${n.head === null ? '' : ` head ${n.head}`}${n.position === null ? '' : ` pos ${n.position}`}: ${n.score.toFixed(4)}`)];
+      const summary = [`${method}: M clean = ${result.metric.clean.toFixed(4)}${result.metric.corrupt === undefined ? '' : `, corrupt = ${result.metric.corrupt.toFixed(4)}`}; top nodes:`, ...top.map((n) => `  ${n.hook}${n.head === null ? '' : ` head ${n.head}`}${n.position === null ? '' : ` pos ${n.position}`}: ${n.score.toFixed(4)}`), ...(diag?.summary ?? [])];
       if (!out || !target) return { stdout: json, files: [] };
       if (target.kind === 'file') {
         await writeFileAtomically(path.resolve(out), json);
         return { stdout: summary.join('\n'), files: [out] };
       }
-      const files = new Map<string, string>([['components.json', json], ['report.html', componentReportHtml(result, `${path.basename(path.resolve(modelDir))}: ${method}`)]]);
+      const files = new Map<string, string>([['components.json', json], ['report.html', componentReportHtml(result, `${path.basename(path.resolve(modelDir))}: ${method}`, 20, diag?.html ?? '')]]);
       await writeAtomically(files, out);
       return { stdout: summary.join('\n'), files: [...files.keys()].map((f) => path.join(out, f)) };
     } finally {
