@@ -74,7 +74,7 @@ export interface AtpStarDiagnostic {
 
 /**
  * AtP*'s diagnostic of remaining false negatives (Kramár, Lieberum, Shah, Nanda 2024, section
- * "Diagnostics", with its Algorithm 1 "Subsampling"), implemented as the lead read the paper (its full
+ * "Diagnostics", with its Algorithm 1 "Subsampling"), implemented as attrib reads the paper (its full
  * text was not available here):
  * 1. rank the nodes by |AtP* score| (or by `scores`) and verify the top K by exact activation
  *    patching, c(n) = M(clean with n ← corrupt) − M(clean);
