@@ -112,6 +112,11 @@ describe.each(BACKENDS)('layer methods on a residual CNN with BatchNorm (%s)', (
       expect(r.values.shape).toEqual([4, ...net.hookShape(layer).slice(1)]);
       expect(Math.max(...Array.from(r.diagnostics.convergenceDelta!, Math.abs)), layer).toBeLessThan(layer === 'gap' ? 1e-4 : 5e-3);
     }
+    // the adaptive rule's pilot runs on the layer's view too, and is counted
+    const lig = new LayerIntegratedGradients(net, { layer: 'conv_b' });
+    using a = await lig.attribute(x, { target, steps: 64, rule: 'adaptive' });
+    expect(Math.max(...Array.from(a.diagnostics.convergenceDelta!, Math.abs))).toBeLessThan(5e-3);
+    expect(a.diagnostics.evaluations).toBe(lig.cost(x.shape, { steps: 64, rule: 'adaptive' }));
   });
 
   it('DeepLIFT is exactly complete on a ReLU network (conv, BatchNorm, residual add, ReLU layers)', async () => {
