@@ -86,7 +86,7 @@ it('a batch the full wasm heap cannot hold is split by the real allocation failu
   const x = rowsOf(model, 8, 1);
   const alone = await oneByOne(model, x);
   const outAlone = await (await model.forward(tf.slice(x, 0, 1))).data();
-  const before = { tensors: tf.memory().numTensors, bytes: tf.memory().numBytes };
+  const before = { tensors: tf.memory().numTensors, bytes: tf.memory().numBytes, dataIds: tf.backend().numDataIds() };
   const release = fillHeap(40);
   try {
     expect(wasm().HEAPU8.byteLength).toBeGreaterThan(WASM_HEAP_MAX - WASM_INTERNAL_RESERVE - 200 * 2 ** 20); // the heap really is near its cap
@@ -100,6 +100,7 @@ it('a batch the full wasm heap cannot hold is split by the real allocation failu
   }
   expect(tf.memory().numTensors).toBe(before.tensors);
   expect(tf.memory().numBytes).toBe(before.bytes);
+  expect(tf.backend().numDataIds()).toBe(before.dataIds); // nothing left allocated in the backend by the failed attempts
   const y = await model.forward(tf.slice(x, 0, 1));
   expect(maxAbsDiff(await y.data(), outAlone)).toBe(0);
   y.dispose();
