@@ -12,6 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fillWasmHeap } from '../test/wasm-heap-fill.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HUGE = 1e15;
@@ -74,29 +75,8 @@ async function child(c: Case): Promise<ChildReport> {
     if (fed) slices.push(fed.shape[0]!);
     return execute(inputs, outputs);
   };
-  const blocks: { readonly ptr: number; readonly mib: number }[] = [];
   const heap = wasmModule();
-  if (c.leave !== undefined && heap) {
-    const take = (mib: number) => {
-      for (;;) {
-        let ptr = 0;
-        try {
-          ptr = heap._malloc(mib * 2 ** 20) >>> 0;
-        } catch {
-          return; // refused by attrib's guard
-        }
-        if (ptr === 0) return;
-        blocks.push({ ptr, mib });
-      }
-    };
-    for (const mib of [256, 16, 1]) take(mib);
-    // free the last blocks taken (1 MiB ones first) until `leave` MiB are free
-    for (let freed = 0; freed < c.leave && blocks.length > 0; ) {
-      const b = blocks.pop()!;
-      heap._free(b.ptr);
-      freed += b.mib;
-    }
-  }
+  const release = c.leave !== undefined && heap ? fillWasmHeap(heap, c.leave) : () => undefined;
   const refused = refusedAllocations();
   const t0 = performance.now();
   let outcome: string;
@@ -112,7 +92,7 @@ async function child(c: Case): Promise<ChildReport> {
   }
   const seconds = (performance.now() - t0) / 1000;
   model.model.execute = execute;
-  for (const b of blocks) heap?._free(b.ptr);
+  release();
   let after: string;
   try {
     const again = Array.from(await (await run(x0)).data());

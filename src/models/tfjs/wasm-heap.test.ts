@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { useBackend } from '../../../test/backend.js';
+import { fillWasmHeap } from '../../../test/wasm-heap-fill.js';
 import { ROOT } from '../../../test/reference.js';
 import { AttributionError } from '../../core/errors.js';
 import { loadModel } from '../../io/load-model.js';
@@ -30,36 +31,8 @@ const wasm = (): WasmModuleLike => {
   return m;
 };
 
-/**
- * Fills the wasm heap up to its cap with unwritten blocks, leaving about `freeMiB` MiB for tensors
- * (1 MiB blocks freed) besides the top `WASM_INTERNAL_RESERVE` that the guard keeps for the module; returns the release.
- */
-function fillHeap(freeMiB: number): () => void {
-  const m = wasm();
-  const blocks: { ptr: number; mib: number }[] = [];
-  const take = (mib: number) => {
-    for (;;) {
-      let ptr = 0;
-      try {
-        ptr = m._malloc(mib * 2 ** 20) >>> 0;
-      } catch {
-        return; // refused by the guard: the heap is at its cap
-      }
-      if (ptr === 0) return;
-      blocks.push({ ptr, mib });
-    }
-  };
-  const last = (mib: (n: number) => boolean) => blocks.length - 1 - [...blocks].reverse().findIndex((b) => mib(b.mib));
-  for (const mib of [256, 16, 1]) take(mib);
-  // enough 1 MiB blocks to free: a larger block is broken into 1 MiB ones
-  while (blocks.filter((b) => b.mib === 1).length < freeMiB) {
-    const i = last((n) => n > 1);
-    m._free(blocks.splice(i, 1)[0]!.ptr);
-    take(1);
-  }
-  for (let k = 0; k < freeMiB; k++) m._free(blocks.splice(last((n) => n === 1), 1)[0]!.ptr);
-  return () => blocks.forEach((b) => m._free(b.ptr));
-}
+/** Fills the wasm heap to its cap, leaving about `freeMiB` MiB for tensors besides the top `WASM_INTERNAL_RESERVE` the guard keeps. */
+const fillHeap = (freeMiB: number): (() => void) => fillWasmHeap(wasm(), freeMiB);
 
 const objective = (o: tf.Tensor) => tf.sum(tf.slice(o, [0, 0], [-1, 1]));
 
