@@ -5,8 +5,8 @@ import type { WasmModuleLike } from '../src/models/tfjs/wasm-heap.js';
 
 /**
  * Takes every block of 256, then 16, then 1 MiB the heap gives (or attrib's guard allows), then frees
- * `leaveMiB` 1 MiB blocks (breaking a larger block into 1 MiB ones when too few): about that much stays
- * free for tensors. Returns the release of every block.
+ * the last blocks taken (1 MiB ones first) until at least `leaveMiB` MiB are free (at most one block
+ * more). Returns the release of every block still held.
  */
 export function fillWasmHeap(m: WasmModuleLike, leaveMiB: number): () => void {
   const blocks: { ptr: number; mib: number }[] = [];
@@ -22,12 +22,11 @@ export function fillWasmHeap(m: WasmModuleLike, leaveMiB: number): () => void {
       blocks.push({ ptr, mib });
     }
   };
-  const last = (mib: (n: number) => boolean) => blocks.length - 1 - [...blocks].reverse().findIndex((b) => mib(b.mib));
   for (const mib of [256, 16, 1]) take(mib);
-  while (blocks.filter((b) => b.mib === 1).length < leaveMiB && blocks.some((b) => b.mib > 1)) {
-    m._free(blocks.splice(last((n) => n > 1), 1)[0]!.ptr);
-    take(1);
+  for (let freed = 0; freed < leaveMiB && blocks.length > 0; ) {
+    const b = blocks.pop()!;
+    m._free(b.ptr);
+    freed += b.mib;
   }
-  for (let k = 0; k < leaveMiB && blocks.some((b) => b.mib === 1); k++) m._free(blocks.splice(last((n) => n === 1), 1)[0]!.ptr);
   return () => blocks.splice(0).forEach((b) => m._free(b.ptr));
 }
