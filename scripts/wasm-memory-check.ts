@@ -36,6 +36,8 @@ const CASES: readonly Case[] = [
   { id: 'facemesh-gradients-huge-leave512', model: 'facemesh', call: 'gradients', rows: 48, budget: HUGE, leave: 512 },
   { id: 'facemesh-forward-huge-leave16', model: 'facemesh', call: 'forward', rows: 64, budget: HUGE, leave: 16 },
   { id: 'facemesh-raw-tfjs-leave16', model: 'facemesh', call: 'raw-forward', rows: 64, leave: 16 },
+  { id: 'faceres-raw-tfjs-leave8', model: 'faceres', call: 'raw-forward', rows: 16, leave: 8 },
+  { id: 'faceres-forward-huge-leave8', model: 'faceres', call: 'forward', rows: 16, budget: HUGE, leave: 8 },
 ];
 
 interface ChildReport {
