@@ -14,9 +14,9 @@ import { BackendError } from '../../core/errors.js';
 export const WASM_HEAP_MAX = 4294901760;
 
 /**
- * The top of the heap that tensors may not take: what the module allocates itself (XNNPACK's packed
- * weights and indirection buffers, which grow with the batch) is not checked by anyone, and traps
- * the module when it fails, so it keeps this much room.
+ * The top of the heap that tensors may not take: what the module allocates itself (its kernels'
+ * own buffers; a trap inside `_Conv2D` was seen with the heap full) is not checked by anyone, and
+ * traps the module when it fails, so it keeps this much room.
  */
 export const WASM_INTERNAL_RESERVE = 64 * 1024 * 1024;
 
