@@ -7,8 +7,9 @@
 // `leave`: before the call the wasm heap is grown to its cap by `_malloc` blocks that are never written
 // (address space, not RAM), leaving that many MiB: a real exhaustion of the real heap, cheaply.
 // `raw-forward` is plain TF.js (GraphModel.execute, no attrib, so no guard): what happens unguarded.
-// Run: `nice npx tsx scripts/wasm-memory-check.ts [case,…]` (all cases: a few minutes, peak RSS ≈ 4.5 GB;
-// the cases that exhaust the 4 GiB heap need that much RAM).
+// The 2400-row cases exhaust the heap with no fill (a 1.3 GiB input).
+// Run: `nice npx tsx scripts/wasm-memory-check.ts [case,…]` (all cases: about 4 minutes on a busy
+// 2-core machine; peak RSS ≈ 4 GB in the cases that fill the 4 GiB heap, so that much RAM is needed).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +39,8 @@ const CASES: readonly Case[] = [
   { id: 'facemesh-raw-tfjs-leave16', model: 'facemesh', call: 'raw-forward', rows: 64, leave: 16 },
   { id: 'faceres-raw-tfjs-leave8', model: 'faceres', call: 'raw-forward', rows: 16, leave: 8 },
   { id: 'faceres-forward-huge-leave8', model: 'faceres', call: 'forward', rows: 16, budget: HUGE, leave: 8 },
+  { id: 'facemesh-raw-tfjs-2400', model: 'facemesh', call: 'raw-forward', rows: 2400 },
+  { id: 'facemesh-forward-huge-2400', model: 'facemesh', call: 'forward', rows: 2400, budget: HUGE },
 ];
 
 interface ChildReport {
