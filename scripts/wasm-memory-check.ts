@@ -8,8 +8,8 @@
 // (address space, not RAM), leaving that many MiB: a real exhaustion of the real heap, cheaply.
 // `raw-forward` is plain TF.js (GraphModel.execute, no attrib, so no guard): what happens unguarded.
 // The 2400-row cases exhaust the heap with no fill (a 1.3 GiB input).
-// Run: `nice npx tsx scripts/wasm-memory-check.ts [case,…]` (all cases: about 4 minutes on a busy
-// 2-core machine; peak RSS ≈ 4 GB in the cases that fill the 4 GiB heap, so that much RAM is needed).
+// Run: `nice npx tsx scripts/wasm-memory-check.ts [case,…]` (default: every case not marked extra,
+// about 3 minutes on a busy 2-core machine; the extra ones, named, add about 1.5 minutes; peak RSS ≈ 4 GB in the cases that fill the 4 GiB heap, so that much RAM is needed).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,15 +25,17 @@ interface Case {
   readonly rows: number;
   /** MiB left free in the wasm heap before the call (the rest filled); undefined: no fill. */
   readonly leave?: number;
+  /** Run only when named on the command line (keeps the default run near 3 minutes). */
+  readonly extra?: true;
   /** memoryBudgetBytes; undefined: the default (512 MiB). */
   readonly budget?: number;
 }
 
 const CASES: readonly Case[] = [
   { id: 'faceres-forward-default', model: 'faceres', call: 'forward', rows: 128 },
-  { id: 'faceres-gradients-default', model: 'faceres', call: 'gradients', rows: 4 },
+  { id: 'faceres-gradients-default', model: 'faceres', call: 'gradients', rows: 4, extra: true },
   { id: 'facemesh-gradients-default', model: 'facemesh', call: 'gradients', rows: 96 },
-  { id: 'facemesh-gradients-huge', model: 'facemesh', call: 'gradients', rows: 96, budget: HUGE },
+  { id: 'facemesh-gradients-huge', model: 'facemesh', call: 'gradients', rows: 96, budget: HUGE, extra: true },
   { id: 'facemesh-gradients-huge-leave512', model: 'facemesh', call: 'gradients', rows: 48, budget: HUGE, leave: 512 },
   { id: 'facemesh-forward-huge-leave16', model: 'facemesh', call: 'forward', rows: 64, budget: HUGE, leave: 16 },
   { id: 'facemesh-raw-tfjs-leave16', model: 'facemesh', call: 'raw-forward', rows: 64, leave: 16 },
@@ -122,7 +124,7 @@ if (process.argv[2] === '--child') {
   const mib = (b: number | undefined) => (b === undefined ? 'default' : b >= HUGE ? 'unbounded' : `${(b / 2 ** 20).toFixed(0)} MiB`);
   console.log('| model | call | rows | budget | outcome | rows per call (in order) | row 0 vs alone | refused allocs | backend after | wall s | peak RSS MiB |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const c of CASES.filter((k) => !want || want.includes(k.id))) {
+  for (const c of CASES.filter((k) => (want ? want.includes(k.id) : !k.extra))) {
     const budget = `${mib(c.budget)}${c.leave === undefined ? '' : `, heap filled to ${c.leave} MiB free`}`;
     const r = spawnSync('/usr/bin/time', ['-f', 'RSS %M', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', c.id], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
     const line = r.stdout.split('\n').find((l) => l.startsWith('REPORT '));
