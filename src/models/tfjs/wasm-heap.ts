@@ -2,8 +2,9 @@
 // @tensorflow/tfjs-backend-wasm 4.22, see docs/graph-models.md "Memory"): the backend allocates each
 // tensor with the module's `_malloc` and never checks the result. When the heap cannot grow past
 // its cap, `_malloc` returns 0 and TF.js registers the tensor at address 0 and writes there, over
-// the module's own data; the call then traps ("memory access out of bounds") or aborts, and every
-// later op aborts too: the backend is dead for the rest of the process, and nothing says why.
+// the module's own data; the call then traps ("memory access out of bounds", "table index is out of
+// bounds") or aborts, and later ops trap or abort too, or sometimes not: nothing computed on the
+// module can be trusted for the rest of the process, and nothing says why.
 // `guardWasmHeap` makes such an allocation throw a typed error instead (nothing is written, the
 // backend stays usable, and the caller can split the batch); a wasm trap that still happens marks
 // the backend dead, and later calls refuse with a typed error instead of running on it.
@@ -46,6 +47,7 @@ let refused = 0;
 
 /** Allocations the guard has refused in this process (each one a call that was split or failed). */
 export const refusedAllocations = (): number => refused;
+
 const dead = new WeakMap<WasmModuleLike, string>();
 
 /** The typed error of an allocation the wasm heap could not hold (`details.outOfMemory`). */
