@@ -13,7 +13,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { useBackend } from '../../../test/backend.js';
 import { fillWasmHeap } from '../../../test/wasm-heap-fill.js';
-import { ROOT } from '../../../test/reference.js';
+import { loadReferenceModel, ROOT } from '../../../test/reference.js';
 import { AttributionError } from '../../core/errors.js';
 import { loadModel } from '../../io/load-model.js';
 import { isDifferentiable, type DifferentiableModel } from '../model.js';
@@ -104,6 +104,29 @@ it('a row that cannot fit at all: a typed out-of-memory error (nothing written),
   const g = await model.gradients(x, objective);
   expect(maxAbsDiff(await g.data(), alone)).toBeLessThan(1e-6);
   tf.dispose([g, x]);
+  model.dispose();
+});
+
+it('layers models too: a batch the full heap cannot hold is a typed out-of-memory error (they do not split), and the backend works after', async () => {
+  const model = await loadReferenceModel('image_cnn');
+  const x = tf.randomUniform([64, ...(model.inputShape.slice(1) as number[])], 0, 1, 'float32', 5);
+  const x0 = tf.slice(x, 0, 1);
+  const alone = await (await model.forward(x0)).data();
+  const before = tf.memory().numTensors;
+  const release = fillHeap(0);
+  let error: unknown;
+  try {
+    await model.forward(x);
+  } catch (e) {
+    error = e;
+  } finally {
+    release();
+  }
+  expect(error).toMatchObject({ code: 'backend_failure', details: { outOfMemory: true } });
+  expect(tf.memory().numTensors).toBe(before);
+  const y = await model.forward(x0);
+  expect(maxAbsDiff(await y.data(), alone)).toBe(0);
+  tf.dispose([y, x, x0]);
   model.dispose();
 });
 
