@@ -55,6 +55,8 @@ export interface LoadModelOptions extends ModelFileLimits {
   readonly threads?: number;
   /** `.onnx` files: inputs fixed at load as constants (e.g. `{ sr: 16000 }`); see `OnnxLoadOptions.constantInputs`. */
   readonly constantInputs?: Readonly<Record<string, number | readonly number[]>>;
+  /** TF.js graph models on TF.js: bytes one call may use for activations; see `GraphModelOptions.memoryBudgetBytes`. */
+  readonly memoryBudgetBytes?: number;
 }
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2 };
@@ -301,7 +303,7 @@ async function loadTfjsModel(file: string, opts: LoadModelOptions): Promise<Mode
     await tf.ready(); // waits for the backend in force (never chooses one)
     if (isGraph) {
       const tfc = (await importPeer('@tensorflow/tfjs-converter')) as typeof Tfc;
-      return fromGraphModel(await tfc.loadGraphModel(handler), { name: opts.name ?? file });
+      return fromGraphModel(await tfc.loadGraphModel(handler), { name: opts.name ?? file, ...(opts.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: opts.memoryBudgetBytes }) });
     }
     return fromLayersModel(await releasingFailedWeights(() => tfl.loadLayersModel(handler)), { name: opts.name ?? file });
   } catch (e) {

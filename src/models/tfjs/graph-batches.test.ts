@@ -13,6 +13,7 @@ import { readModelArtifacts } from '../../io/load-model.js';
 import { importPeer } from '../peers.js';
 import { forwardByRows, gradientsByRows, isMemoryError } from './graph-batches.js';
 import { fromGraphModel } from './graph-model.js';
+import { wasmOutOfMemory } from './wasm-heap.js';
 import { isDifferentiable } from '../model.js';
 
 beforeAll(() => useBackend('cpu'));
@@ -63,8 +64,10 @@ it('a memory error is retried with half the rows; other errors pass through; not
   expect(tf.memory().numTensors).toBe(before);
   expect(() => forwardByRows(x, 8, () => { throw new TypeError('bad op'); })).toThrow('bad op');
   expect(tf.memory().numTensors).toBe(before);
-  expect(isMemoryError(new Error('x', { cause: new Error('Aborted(OOM)') }))).toBe(true);
+  expect(isMemoryError(new Error('x', { cause: new Error('Aborted(OOM)') }))).toBe(false); // an abort: the module is dead, not short of memory
   expect(isMemoryError(new RangeError('Invalid array length'))).toBe(true);
+  expect(isMemoryError(new BackendError('Graph model execution failed', {}, wasmOutOfMemory(2 ** 20, 2 ** 32)))).toBe(true);
+  expect(isMemoryError(new BackendError('Graph model execution failed', {}, new WebAssembly.RuntimeError('memory access out of bounds')))).toBe(false);
   expect(isMemoryError(new Error('Shapes do not match'))).toBe(false);
   x.dispose();
 });

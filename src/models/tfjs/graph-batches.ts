@@ -1,17 +1,27 @@
 // Graph-model calls split into row slices that fit in the backend's memory: a batch too large for
-// wasm memory is run in pieces instead of exhausting it (which leaves the wasm backend unusable for
-// the rest of the process). Slices are sized from an estimate of the bytes a row needs; a call that
-// still fails with a memory error is retried with half the rows.
+// wasm memory is run in pieces instead of exhausting it (which, unguarded, leaves the wasm backend
+// dead for the rest of the process: see wasm-heap.ts). Slices are sized from an estimate of the bytes
+// a row needs; a call that still fails with a memory error is retried with half the rows; a wasm
+// trap marks the backend dead and later calls refuse with a typed error.
 import * as tf from '@tensorflow/tfjs-core';
 import { chunks } from '../../core/batching.js';
+import { AttributionError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
 import { gradientOf } from './gradients.js';
+import { assertBackendAlive, backendFailure, guardWasmHeap, isWasmTrap } from './wasm-heap.js';
 
-/** Whether `e` (or its cause) is an allocation failure that splitting the batch can avoid. */
+/**
+ * Whether `e` (or its cause) is an allocation failure that splitting the batch can avoid: the wasm
+ * heap guard's typed error (`details.outOfMemory`), or a JS allocation refused. Not a trap or abort
+ * of the wasm module ("Aborted(OOM)", "memory access out of bounds"): that module is dead, and
+ * running again on it cannot help (see `backendFailure`).
+ */
 export function isMemoryError(e: unknown): boolean {
-  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 4; c = (c as { cause?: unknown }).cause, depth++) {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 4; c = c.cause, depth++) {
+    if (isWasmTrap(c)) return false;
+    if (c instanceof AttributionError && c.details['outOfMemory'] === true) return true;
     if (c instanceof RangeError && /memory|allocat|buffer|array length/i.test(c.message)) return true;
-    if (/out of memory|cannot enlarge memory|maximum memory|failed to allocate|OOM/i.test(c.message)) return true;
+    if (/out of memory|maximum memory|failed to allocate/i.test(c.message)) return true;
   }
   return false;
 }
@@ -20,12 +30,16 @@ export function isMemoryError(e: unknown): boolean {
 export const rowsThatFit = (rowBytes: number, budget: number): number => Math.max(1, Math.floor(budget / Math.max(rowBytes, 1)));
 
 /** Runs `body(rows)` and, on a memory error with more than one row, again with half as many. */
+/** On wasm: failed allocations throw (`guardWasmHeap`), and a backend that trapped before refuses. */
 function halving<T>(rows: number, total: number, body: (rows: number) => T): T {
+  guardWasmHeap();
+  assertBackendAlive();
   for (let r = Math.min(rows, total); ; r = Math.ceil(r / 2)) {
     try {
       return body(r);
     } catch (e) {
-      if (r <= 1 || !isMemoryError(e)) throw e;
+      const failure = backendFailure(e);
+      if (failure !== e || r <= 1 || !isMemoryError(e)) throw failure;
     }
   }
 }

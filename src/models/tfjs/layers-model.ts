@@ -19,6 +19,7 @@ import { stringEntries } from '../metadata-entries.js';
 import { ActivationCache } from '../activation-cache.js';
 import { LayerGraph, type GraphLike } from './executor.js';
 import { gradientOf } from './gradients.js';
+import { assertBackendAlive, backendFailure, guardWasmHeap } from './wasm-heap.js';
 
 export { ActivationCache };
 
@@ -231,6 +232,8 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
     const others = await this.fixedInputs(spec, ctx);
     try {
       return tf.tidy(() => this.evaluate(spec, x, others));
+    } catch (e) {
+      throw backendFailure(e); // a trap of the wasm module: the typed dead-backend error
     } finally {
       tf.dispose(Object.values(others));
     }
@@ -241,6 +244,8 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
     const others = await this.fixedInputs(spec, ctx);
     try {
       return gradientOf((v) => this.evaluate(spec, v, others), x, objective);
+    } catch (e) {
+      throw backendFailure(e);
     } finally {
       tf.dispose(Object.values(others));
     }
@@ -253,6 +258,8 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
     others: Readonly<Record<string, tf.Tensor>>,
     extra: { hooks?: ReadonlyMap<string, HookFn>; patches?: ReadonlyMap<string, tf.Tensor> } = {},
   ): tf.Tensor {
+    guardWasmHeap(); // on wasm: a failed allocation is a typed error, not a write at address 0
+    assertBackendAlive();
     checkShape(x, spec.inputShape, spec.name);
     const values = this.inputValues(spec, x, others);
     const patches = new Map(extra.patches ?? []);
