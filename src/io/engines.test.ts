@@ -88,6 +88,13 @@ describe('engine auto (the default)', () => {
     x.dispose();
     one.dispose();
     for (const threads of [0, 1.5, 1000]) await expect(loadModel(file, { threads })).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'threads' } });
+    // a bad memory budget is refused before the model is read: no weights are left behind (a graph model)
+    const graphFile = path.join(ROOT, 'node_modules', '@vladmandic', 'human', 'models', 'antispoof.json');
+    const tensors = tf.memory().numTensors;
+    for (const memoryBudgetBytes of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await expect(loadModel(graphFile, { engine: 'tfjs', memoryBudgetBytes })).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'memoryBudgetBytes' } });
+    }
+    expect(tf.memory().numTensors).toBe(tensors);
     expect(engineFor('auto', [findMethod('saliency')], 2)).toEqual({ engine: 'auto', threads: 2 });
   });
 

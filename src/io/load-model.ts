@@ -90,6 +90,10 @@ export async function loadModel(file: string, opts: LoadModelOptions = {}): Prom
   if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1 && opts.threads <= 256)) {
     throw new InvalidArgumentError(`Option 'threads' passed to 'loadModel' must be an integer from 1 to 256, got ${String(opts.threads)}`, { arg: 'threads', value: opts.threads });
   }
+  if (opts.memoryBudgetBytes !== undefined && !(opts.memoryBudgetBytes > 0 && Number.isFinite(opts.memoryBudgetBytes))) {
+    // checked before anything is loaded (a graph model refused after loading would keep its weights)
+    throw new InvalidArgumentError(`Option 'memoryBudgetBytes' passed to 'loadModel' must be a positive number of bytes, got ${String(opts.memoryBudgetBytes)}`, { arg: 'memoryBudgetBytes', value: opts.memoryBudgetBytes });
+  }
   if (!ENGINES.includes(engine)) throw new InvalidArgumentError(`Option 'engine' passed to 'loadModel' must be one of ${ENGINES.join(', ')}, got '${String(engine)}'`, { arg: 'engine', value: engine });
   if (target.endsWith('.onnx')) {
     if (engine === 'tfjs') throw new InvalidArgumentError(`Model '${target}' is an ONNX file: it runs on ONNX Runtime (engine onnx or auto), not on TF.js`, { arg: 'engine', file: target });
@@ -303,7 +307,13 @@ async function loadTfjsModel(file: string, opts: LoadModelOptions): Promise<Mode
     await tf.ready(); // waits for the backend in force (never chooses one)
     if (isGraph) {
       const tfc = (await importPeer('@tensorflow/tfjs-converter')) as typeof Tfc;
-      return fromGraphModel(await tfc.loadGraphModel(handler), { name: opts.name ?? file, ...(opts.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: opts.memoryBudgetBytes }) });
+      const graph = await tfc.loadGraphModel(handler);
+      try {
+        return fromGraphModel(graph, { name: opts.name ?? file, ...(opts.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: opts.memoryBudgetBytes }) });
+      } catch (e) {
+        graph.dispose(); // its weights are not variables: releaseNewVariables would not free them
+        throw e;
+      }
     }
     return fromLayersModel(await releasingFailedWeights(() => tfl.loadLayersModel(handler)), { name: opts.name ?? file });
   } catch (e) {

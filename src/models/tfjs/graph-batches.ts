@@ -8,7 +8,7 @@ import { chunks } from '../../core/batching.js';
 import { AttributionError } from '../../core/errors.js';
 import type { Objective } from '../../core/types.js';
 import { gradientOf } from './gradients.js';
-import { assertBackendAlive, backendFailure, guardWasmHeap, isWasmTrap } from './wasm-heap.js';
+import { isWasmTrap, onGuardedBackend } from './wasm-heap.js';
 
 /**
  * Whether `e` (or its cause) is an allocation failure that splitting the batch can avoid: the wasm
@@ -29,17 +29,17 @@ export function isMemoryError(e: unknown): boolean {
 /** Rows of `rowBytes` each that fit in `budget` bytes (at least 1). */
 export const rowsThatFit = (rowBytes: number, budget: number): number => Math.max(1, Math.floor(budget / Math.max(rowBytes, 1)));
 
-/** Runs `body(rows)` and, on a memory error with more than one row, again with half as many. */
-/** On wasm: failed allocations throw (`guardWasmHeap`), and a backend that trapped before refuses. */
+/**
+ * Runs `body(rows)` and, on a memory error with more than one row, again with half as many. On wasm
+ * (`onGuardedBackend`): failed allocations throw, what a refused call left registered is freed, a
+ * backend that trapped before refuses, and a trap marks it dead.
+ */
 function halving<T>(rows: number, total: number, body: (rows: number) => T): T {
-  guardWasmHeap();
-  assertBackendAlive();
   for (let r = Math.min(rows, total); ; r = Math.ceil(r / 2)) {
     try {
-      return body(r);
+      return onGuardedBackend(() => body(r));
     } catch (e) {
-      const failure = backendFailure(e);
-      if (failure !== e || r <= 1 || !isMemoryError(e)) throw failure;
+      if (r <= 1 || !isMemoryError(e)) throw e;
     }
   }
 }

@@ -18,7 +18,7 @@ import { graphPath, inputsOf, pathNodes } from './graph-path.js';
 import { routedKernel } from './graph-routed.js';
 import { gradientBlocker, routedNodes, type GradientBlocker } from './graph-trust.js';
 import { ActivationCache } from '../activation-cache.js';
-import { assertBackendAlive, backendFailure, guardWasmHeap, wasmHeadroom } from './wasm-heap.js';
+import { onGuardedBackend, wasmHeadroom } from './wasm-heap.js';
 
 export interface GraphModelOptions {
   readonly name?: string;
@@ -342,16 +342,15 @@ export class GraphModelAdapter implements HookedModel {
   }
 
   private exec(feeds: Record<string, tf.Tensor>, outputs: string[]): tf.Tensor[] {
-    guardWasmHeap();
-    assertBackendAlive();
-    try {
-      const out = this.model.execute(feeds, outputs);
-      return Array.isArray(out) ? out : [out];
-    } catch (e) {
-      const failure = backendFailure(e);
-      if (failure !== e || isAttributionError(e)) throw failure;
-      throw new BackendError(`Graph model execution failed: ${(e as Error).message}`, {}, e);
-    }
+    return onGuardedBackend(() => {
+      try {
+        const out = this.model.execute(feeds, outputs);
+        return Array.isArray(out) ? out : [out];
+      } catch (e) {
+        if (isAttributionError(e)) throw e;
+        throw new BackendError(`Graph model execution failed: ${(e as Error).message}`, {}, e); // a wasm trap stays its cause: onGuardedBackend makes it the dead-backend error
+      }
+    });
   }
 
   /** Every node of the graph (Placeholder and Const nodes included) in topological order. */

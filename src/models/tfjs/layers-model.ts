@@ -19,7 +19,7 @@ import { stringEntries } from '../metadata-entries.js';
 import { ActivationCache } from '../activation-cache.js';
 import { LayerGraph, type GraphLike } from './executor.js';
 import { gradientOf } from './gradients.js';
-import { assertBackendAlive, backendFailure, guardWasmHeap } from './wasm-heap.js';
+import { onGuardedBackend } from './wasm-heap.js';
 
 export { ActivationCache };
 
@@ -156,7 +156,7 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
 
   /** Synchronous forward pass (for use inside `tf.grad`); `others` feeds the other inputs by name. */
   apply(x: tf.Tensor, others: Readonly<Record<string, tf.Tensor>> = {}): tf.Tensor {
-    return this.evaluate(this.self, x, others);
+    return onGuardedBackend(() => this.evaluate(this.self, x, others));
   }
 
   forward(x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor> {
@@ -179,7 +179,7 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
     const patches = this.patchMap(opts.patches, x.shape[0]!, fn);
     const others = await this.fixedInputs(this.self, opts.ctx, new Set(patches.keys()));
     try {
-      return tf.tidy(() => this.evaluate(this.self, x, others, { hooks, patches }));
+      return onGuardedBackend(() => tf.tidy(() => this.evaluate(this.self, x, others, { hooks, patches })));
     } finally {
       tf.dispose(Object.values(others));
     }
@@ -190,10 +190,12 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
     const ids = keep.map((n) => this.layers.node(n, 'runWithCache').outputs[0]!);
     const others = await this.fixedInputs(this.self, ctx);
     try {
-      const outs = tf.tidy(() => {
-        const values = this.inputValues(this.self, x, others);
-        return this.layers.execute(values, { want: [this.self.exit, ...ids] }).map((t) => t.clone());
-      });
+      const outs = onGuardedBackend(() =>
+        tf.tidy(() => {
+          const values = this.inputValues(this.self, x, others);
+          return this.layers.execute(values, { want: [this.self.exit, ...ids] }).map((t) => t.clone());
+        }),
+      );
       const [output, ...acts] = outs;
       return { output: output!, cache: new ActivationCache(new Map(keep.map((n, i) => [n, acts[i]!]))) };
     } finally {
@@ -231,9 +233,7 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
   async forwardOf(spec: ViewSpec, x: tf.Tensor, ctx?: CallContext): Promise<tf.Tensor> {
     const others = await this.fixedInputs(spec, ctx);
     try {
-      return tf.tidy(() => this.evaluate(spec, x, others));
-    } catch (e) {
-      throw backendFailure(e); // a trap of the wasm module: the typed dead-backend error
+      return onGuardedBackend(() => tf.tidy(() => this.evaluate(spec, x, others)));
     } finally {
       tf.dispose(Object.values(others));
     }
@@ -243,9 +243,7 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
   async gradientsOf(spec: ViewSpec, x: tf.Tensor, objective: Objective, ctx?: CallContext): Promise<tf.Tensor> {
     const others = await this.fixedInputs(spec, ctx);
     try {
-      return gradientOf((v) => this.evaluate(spec, v, others), x, objective);
-    } catch (e) {
-      throw backendFailure(e);
+      return onGuardedBackend(() => gradientOf((v) => this.evaluate(spec, v, others), x, objective));
     } finally {
       tf.dispose(Object.values(others));
     }
@@ -258,8 +256,6 @@ export class LayersModelAdapter implements DifferentiableModel, HookedModel {
     others: Readonly<Record<string, tf.Tensor>>,
     extra: { hooks?: ReadonlyMap<string, HookFn>; patches?: ReadonlyMap<string, tf.Tensor> } = {},
   ): tf.Tensor {
-    guardWasmHeap(); // on wasm: a failed allocation is a typed error, not a write at address 0
-    assertBackendAlive();
     checkShape(x, spec.inputShape, spec.name);
     const values = this.inputValues(spec, x, others);
     const patches = new Map(extra.patches ?? []);

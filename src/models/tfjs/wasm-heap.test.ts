@@ -17,7 +17,7 @@ import { loadReferenceModel, ROOT } from '../../../test/reference.js';
 import { AttributionError } from '../../core/errors.js';
 import { loadModel } from '../../io/load-model.js';
 import { isDifferentiable, type DifferentiableModel } from '../model.js';
-import { assertBackendAlive, refusedAllocations, WASM_HEAP_MAX, WASM_INTERNAL_RESERVE, wasmModule, type WasmModuleLike } from './wasm-heap.js';
+import { assertBackendAlive, onGuardedBackend, refusedAllocations, WASM_HEAP_MAX, WASM_INTERNAL_RESERVE, wasmModule, type WasmModuleLike } from './wasm-heap.js';
 
 const human = (name: string) => path.join(ROOT, 'node_modules', '@vladmandic', 'human', 'models', `${name}.json`);
 const HUGE = 1e15; // memoryBudgetBytes: attrib does not pre-split, the heap itself runs out
@@ -131,6 +131,35 @@ it('layers models too: a batch the full heap cannot hold is a typed out-of-memor
 });
 
 // last: it kills this process's wasm backend for real
+it('a kernel refused at its second output (TopK) leaves no buffer registered: onGuardedBackend frees what no tensor holds', async () => {
+  const N = 3_000_000; // 11.4 MiB per output: the values fit in the one 16 MiB hole left, the indices do not
+  const x = tf.randomUniform([1, N], 0, 1, 'float32', 3);
+  await x.data();
+  const backend = tf.backend() as unknown as { numDataIds(): number };
+  const before = { tensors: tf.memory().numTensors, ids: backend.numDataIds(), refused: refusedAllocations() };
+  const hole = wasm()._malloc(16 * 2 ** 20) >>> 0;
+  const release = fillHeap(0);
+  wasm()._free(hole);
+  let err: unknown;
+  try {
+    onGuardedBackend(() => tf.tidy(() => tf.topk(x, N).values));
+  } catch (e) {
+    err = e;
+  } finally {
+    release();
+  }
+  expect(err).toBeInstanceOf(AttributionError);
+  expect((err as AttributionError).details['outOfMemory']).toBe(true);
+  expect(refusedAllocations()).toBeGreaterThan(before.refused);
+  expect(tf.memory().numTensors).toBe(before.tensors);
+  expect(backend.numDataIds()).toBe(before.ids); // the values buffer allocated before the refusal is freed
+  // and the same op with memory free gives the right answer
+  const top = tf.topk(x, 3);
+  const [vals, all] = [await top.values.data(), await x.data()];
+  expect(Array.from(vals)).toEqual(Array.from(all).sort((a, b) => b - a).slice(0, 3));
+  tf.dispose([top.values, top.indices, x]);
+});
+
 it('a trap of the wasm module inside a model call: a typed dead-backend error, and every later call refuses instead of running on it', async () => {
   const model = await loadModel(human('antispoof'), { engine: 'tfjs' });
   const one = rowsOf(model as DifferentiableModel, 1, 3);

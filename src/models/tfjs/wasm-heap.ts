@@ -129,3 +129,51 @@ export function backendFailure(e: unknown): unknown {
   }
   return e;
 }
+
+/** The parts of TF.js's wasm backend used to find buffers a failed kernel left registered (structural). */
+interface WasmBackendLike {
+  move(dataId: object, ...rest: unknown[]): void;
+  disposeData(dataId: object, force?: boolean): boolean;
+  readonly dataIdMap: { has(dataId: object): boolean };
+}
+
+const isWasmBackend = (b: unknown): b is WasmBackendLike =>
+  typeof b === 'object' && b !== null && 'move' in b && typeof b.move === 'function' && 'disposeData' in b && typeof b.disposeData === 'function' && 'dataIdMap' in b && typeof b.dataIdMap === 'object' && b.dataIdMap !== null && 'has' in b.dataIdMap;
+
+/** Whether the engine holds a tensor on `dataId` (its `state.tensorInfo`, a WeakMap keyed by data id). */
+function engineHolds(dataId: object): boolean {
+  const state: unknown = (tf.engine() as { state?: unknown }).state;
+  const info = typeof state === 'object' && state !== null && 'tensorInfo' in state ? state.tensorInfo : undefined;
+  return info instanceof WeakMap ? info.has(dataId) : true;
+}
+
+/**
+ * Runs `body` (TF.js work on the backend in force) with the wasm heap guarded: a backend that
+ * trapped before refuses (`assertBackendAlive`), a failed allocation throws (`guardWasmHeap`), and a
+ * trap marks the backend dead (`backendFailure`). When `body` fails with the guard's out-of-memory
+ * error, the buffers it registered that no tensor holds are freed: a kernel that allocates several
+ * outputs or temporaries (TopK, Mean, BatchMatMul, …) and is refused at a later one leaves the earlier
+ * ones registered in the backend but unknown to the engine, for good. Off wasm: `body()`.
+ */
+export function onGuardedBackend<T>(body: () => T): T {
+  guardWasmHeap();
+  assertBackendAlive();
+  const backend: unknown = wasmModule() ? tf.backend() : undefined;
+  if (!isWasmBackend(backend)) return body();
+  const moved: object[] = [];
+  const move = backend.move;
+  backend.move = function (this: WasmBackendLike, dataId: object, ...rest: unknown[]) {
+    move.call(this, dataId, ...rest);
+    moved.push(dataId); // registered (a refused allocation throws before)
+  };
+  try {
+    return body();
+  } catch (e) {
+    if (e instanceof BackendError && e.details['outOfMemory'] === true) {
+      for (const id of moved) if (backend.dataIdMap.has(id) && !engineHolds(id)) backend.disposeData(id, true);
+    }
+    throw backendFailure(e);
+  } finally {
+    backend.move = move;
+  }
+}
