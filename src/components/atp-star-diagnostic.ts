@@ -56,7 +56,7 @@ export interface AtpStarDiagnostic {
   readonly verified: readonly VerifiedNode[];
   /** The other nodes, in node order, with their estimates and bounds. */
   readonly unverified: readonly UnverifiedNode[];
-  /** max over the unverified nodes of their upper bound: with confidence 1 − α, no unverified node has |c(n)| ≥ θ*. */
+  /** max over the unverified nodes of their upper bound: with confidence 1 − α, no unverified node has |c(n)| ≥ θ*, up to the subset estimate's interaction bias (see the function's caveat). */
   readonly thetaStar: number;
   /** The θ of `flagged` (null with K = 0 and no `threshold`). */
   readonly threshold: number | null;
@@ -170,7 +170,7 @@ export function diagnosticJson(d: AtpStarDiagnostic): Record<string, unknown> {
 
 function checkDiagnosticOptions(opts: AtpStarDiagnosticOptions, count: number, fn: string) {
   const bad = (arg: string, want: string, value: unknown) => new InvalidArgumentError(`Argument '${arg}' passed to '${fn}' must be ${want}, got ${String(value)}`, { arg, fn, value });
-  const verify = opts.verify ?? Math.max(1, Math.ceil(DIAGNOSTIC_DEFAULTS.verifyShare * count));
+  const verify = opts.verify ?? Math.min(count - 1, Math.max(1, Math.ceil(DIAGNOSTIC_DEFAULTS.verifyShare * count)));
   if (!Number.isInteger(verify) || verify < 0 || verify >= count) throw bad('verify', `an integer in [0, ${count - 1}] (fewer than the ${count} nodes: the rest are what the diagnostic bounds)`, verify);
   const samples = opts.samples ?? DIAGNOSTIC_DEFAULTS.samples;
   if (!Number.isInteger(samples) || samples < 2) throw bad('samples', 'an integer ≥ 2 (subsets to sample)', samples);

@@ -86,5 +86,10 @@ it('refuses bad steps for the adaptive rule, and counts its pilot against maxEva
   await expect(new IntegratedGradients(model).attribute(x, { target: 0, steps: 0, rule: 'adaptive' })).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'steps' } });
   await expect(new IntegratedGradients(model).attribute(x, { target: 0, steps: 200_000, rule: 'adaptive' })).rejects.toMatchObject({ code: 'invalid_argument', details: { arg: 'steps' } });
   await expect(new IntegratedGradients(model).attribute(x, { target: 0, maxEvaluations: 60, steps: 64, rule: 'adaptive' })).rejects.toMatchObject({ code: 'budget_exceeded' });
+  // a small budget still runs a pilot of 8 cells
+  expect(new IntegratedGradients(model).cost([1, 4], { steps: 4, rule: 'adaptive' })).toBe(4 + 2 + 9);
+  await expect(new IntegratedGradients(model).attribute(x, { target: 0, rule: 'adaptve' as never })).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringContaining('adaptive') });
+  expect(() => adaptiveNodes([1], 4)).toThrow(expect.objectContaining({ code: 'invalid_argument', details: expect.objectContaining({ arg: 'pilot' }) }));
+  expect(() => adaptiveNodes([0, 1, 2], 2.5)).toThrow(expect.objectContaining({ code: 'invalid_argument', details: expect.objectContaining({ arg: 'steps' }) }));
   x.dispose();
 });

@@ -21,7 +21,7 @@ export interface IntegratedGradientsOptions extends AttributeOptions {
    * Default 'gauss-legendre'. See `quadrature` for `trapezoid` vs Captum's `riemann_trapezoid`.
    * `adaptive` (attrib's own): a midpoint rule whose nodes crowd where the path is rough, placed per
    * input row from a forward-only pilot of F along the path (`adaptiveNodes`); for networks whose
-   * integrand swings (hard-swish, ReLU6 and max-pool kinks), at the cost of ⌈steps / 2⌉ + 1 forward
+   * integrand swings (hard-swish, ReLU6 and max-pool kinks), at the cost of max(8, ⌈steps/2⌉) + 1 forward
    * rows per input row.
    */
   readonly rule?: IntegratedGradientsRule;
@@ -41,7 +41,7 @@ export const INTEGRATED_GRADIENTS_RULES: readonly IntegratedGradientsRule[] = [.
  * Integrated Gradients: (x − b) ⊙ ∫₀¹ ∂F_t/∂x (b + α(x − b)) dα, by quadrature.
  *
  * Cost: `batch × steps` forward+backward rows, plus `2 × batch` forward rows for the completeness gap
- * (and `batch × (⌈steps/2⌉ + 1)` pilot forward rows with rule `adaptive`), checked against
+ * (and `batch × (max(8, ⌈steps/2⌉) + 1)` pilot forward rows with rule `adaptive`), checked against
  * `maxEvaluations` before work starts.
  * Axiom: completeness; the per-row gap Σ attr − (F(x) − F(b)) is `diagnostics.convergenceDelta`.
  * Differs from Captum: rule `trapezoid` is the true trapezoid rule (weights sum to 1); Captum's
@@ -69,6 +69,7 @@ export class IntegratedGradients implements Attributor<IntegratedGradientsOption
 
   async attribute(x: tf.Tensor, opts: IntegratedGradientsOptions): Promise<FeatureAttribution> {
     const fn = 'IntegratedGradients.attribute';
+    if (opts.rule !== undefined) assertOneOf(opts.rule, INTEGRATED_GRADIENTS_RULES, 'rule', fn);
     const adaptive = opts.rule === 'adaptive';
     const { steps, nodes, weights } = adaptive ? adaptiveSteps(opts.steps, fn) : pathSchedule(fixedRule(opts), integratedGradients.defaults, fn);
     const { model, run, target, batchSize, n } = await prepare(this.model, x, opts, { fn, cost: this.cost(x.shape, { steps, ...(adaptive ? { rule: 'adaptive' } : {}) }), exact: true });
@@ -125,7 +126,7 @@ export const integratedGradients = defineMethod({
   title: 'Integrated Gradients',
   family: 'gradient',
   requires: 'gradients',
-  cost: 'batch × (steps + 2); + batch × (⌈steps/2⌉ + 1) forward with rule adaptive',
+  cost: 'batch × (steps + 2); + batch × (max(8, ⌈steps/2⌉) + 1) forward with rule adaptive',
   reference: 'Sundararajan et al. 2017, arXiv:1703.01365',
   stochastic: false,
   output: 'feature',

@@ -1,7 +1,7 @@
 // `attrib components --method atp-star --diagnose`: AtP*'s diagnostic of remaining false negatives,
 // run on the AtP* scores just computed, added to the output as `diagnostic`.
 import { atpStarDiagnostic, diagnosticJson, DIAGNOSTIC_DEFAULTS, type AtpStarDiagnostic } from '../../components/atp-star-diagnostic.js';
-import { diagnosticReportHtml } from '../../components/diagnostic-report.js';
+import { confidencePercent, diagnosticReportHtml } from '../../components/diagnostic-report.js';
 import type { NodeAttribution } from '../../components/node-attribution.js';
 import { nodeId, type ComponentOptions } from '../../components/nodes.js';
 import { InvalidArgumentError } from '../../core/errors.js';
@@ -48,7 +48,7 @@ export async function runDiagnose(model: HookedTransformer, star: NodeAttributio
     ...(flags.has('correction') ? { correction: flags.get('correction') as 'bonferroni' | 'none' } : {}),
   }).finally(() => bar.done());
   const summary = [
-    `diagnostic: ${d.verify} verified, ${d.unverified.length} bounded from ${d.samples} subsets (p = ${d.inclusionProbability}): with confidence ${1 - d.alpha}, no unverified node has |effect| ≥ θ* = ${d.thetaStar.toFixed(4)}`,
+    `diagnostic: ${d.verify} verified, ${d.unverified.length} bounded from ${d.samples} subsets (p = ${d.inclusionProbability}): with confidence ${confidencePercent(d.alpha)}, no unverified node has |effect| ≥ θ* = ${d.thetaStar.toFixed(4)} (up to the subset estimate's interaction bias)`,
     d.flagged.length === 0 ? `  no unverified node's bound exceeds ${d.threshold === null ? '(no threshold)' : d.threshold.toFixed(4)}` : `  ${d.flagged.length} unverified node(s) may exceed ${d.threshold!.toFixed(4)}; verify next: ${d.flagged.slice(0, 5).map((u) => `${nodeId(u)} (estimate ${u.estimate.toFixed(3)}, bound ${u.upperBound.toFixed(3)})`).join(', ')}`,
   ];
   return { json: diagnosticJson(d), summary, html: diagnosticReportHtml(d) };
