@@ -33,7 +33,8 @@ usage:
                  --method activation-patching|atp|atp-star|direct-logit-attribution|logit-lens
                  [--nodes z,q,k,v,mlp] [--per-position] [--out FILE.json|DIR]
                  (or --text/--corrupt-text/--answer-text/--wrong-text with the folder's tokenizer)
-                 [--diagnose [--verify K] [--samples N] [--seed S] [--alpha A]] (atp-star)
+                 [--diagnose [--verify K] [--samples N] [--inclusion-probability P] [--alpha A]
+                   [--correction bonferroni|none] [--threshold T] [--seed S]] (atp-star)
                                    scores of a transformer's heads and MLPs (Hugging Face folder)
   attrib llm --model DIR (--text T | --tokens IDS) [--response R | --response-tokens IDS]
                  [--method feature-ablation|shapley-value-sampling|kernel-shap|lime|
