@@ -145,7 +145,7 @@ function fixedRule(opts: IntegratedGradientsOptions): { readonly steps?: number;
   return rule === 'adaptive' || rule === undefined ? { ...(opts.steps === undefined ? {} : { steps: opts.steps }) } : { ...(opts.steps === undefined ? {} : { steps: opts.steps }), rule };
 }
 
-/** `steps` checked for the `adaptive` rule; the nodes come later, per row (placeholders until then). */
+/** `steps` checked for the `adaptive` rule; its nodes differ per row and are written over these zero arrays once the pilot has run. */
 function adaptiveSteps(given: number | undefined, fn: string): { steps: number; nodes: Float64Array; weights: Float64Array } {
   const steps = given ?? integratedGradients.defaults.steps;
   assertPositiveInt(steps, 'steps', fn);
