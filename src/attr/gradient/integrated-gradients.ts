@@ -93,7 +93,9 @@ export class IntegratedGradients implements Attributor<IntegratedGradientsOption
       if (adaptive) {
         // each row's nodes from F at the pilot's uniform points of its own path
         const P = adaptivePilotCells(steps);
-        const pilot = await pathValues(model, (j) => Math.floor(j / (P + 1)), (j) => (j % (P + 1)) / P, n * (P + 1), bd, dd, e, x.shape.slice(1), target, run, batchSize, fn);
+        const pilotRow = (j: number) => Math.floor(j / (P + 1));
+        const pilotPoints = (s: number, end: number) => pathPoints(bd, dd, e, s, end, pilotRow, (j) => (j % (P + 1)) / P);
+        const pilot = await pathValues(model, n * (P + 1), pilotRow, pilotPoints, x.shape.slice(1), target, run, batchSize, fn);
         for (let i = 0; i < n; i++) {
           const q = adaptiveNodes(pilot.subarray(i * (P + 1), (i + 1) * (P + 1)), steps);
           weight.set(q.weights, i * steps);
@@ -101,16 +103,7 @@ export class IntegratedGradients implements Attributor<IntegratedGradientsOption
         }
       }
       // path points b + α(x − b), built on the host (device gathers are slow on wasm)
-      const build = (s: number, end: number) => {
-        const pts = new Float32Array((end - s) * e);
-        for (let j = s; j < end; j++) {
-          const o = rowOf[j]! * e;
-          const a = alpha[j]!;
-          const po = (j - s) * e;
-          for (let q = 0; q < e; q++) pts[po + q] = bd[o + q]! + a * dd[o + q]!;
-        }
-        return { points: pts };
-      };
+      const build = (s: number, end: number) => ({ points: pathPoints(bd, dd, e, s, end, (j) => rowOf[j]!, (j) => alpha[j]!) });
       const sum = keep(await weightedGradientSum(model, rowShape, n, { count, rowOf, weight, build }, target, run, batchSize, fn));
       const values = keep(tf.tidy(() => tf.mul(sum, diff)));
       const [fx, fb] = [await evaluateObjective(model, x, target, run, batchSize, fn), await evaluateObjective(model, base, target, run, batchSize, fn)];
@@ -153,18 +146,24 @@ function adaptiveSteps(given: number | undefined, fn: string): { steps: number; 
   return { steps, nodes: new Float64Array(steps), weights: new Float64Array(steps) };
 }
 
-/**
- * F_t at `count` path points b + α_j (x − b) of rows `rowOf(j)`, built on the host chunk by chunk
- * (forward passes of `batchSize` rows), as float32.
- */
+/** Path points b + α_j (x − b) for j in [s, end), row-major, of rows `rowOf(j)` (`e` features a row). */
+function pathPoints(bd: Float32Array, dd: Float32Array, e: number, s: number, end: number, rowOf: (j: number) => number, alphaOf: (j: number) => number): Float32Array {
+  const pts = new Float32Array((end - s) * e);
+  for (let j = s; j < end; j++) {
+    const o = rowOf(j) * e;
+    const a = alphaOf(j);
+    const po = (j - s) * e;
+    for (let q = 0; q < e; q++) pts[po + q] = bd[o + q]! + a * dd[o + q]!;
+  }
+  return pts;
+}
+
+/** F_t at `count` path points of rows `rowOf(j)`, built by `points` chunk by chunk (forward passes of `batchSize` rows), as float32. */
 async function pathValues(
   model: ModelAdapter,
-  rowOf: (j: number) => number,
-  alphaOf: (j: number) => number,
   count: number,
-  bd: Float32Array,
-  dd: Float32Array,
-  e: number,
+  rowOf: (j: number) => number,
+  points: (s: number, end: number) => Float32Array,
   rowShape: readonly number[],
   target: ResolvedTarget,
   run: Budget,
@@ -174,20 +173,13 @@ async function pathValues(
   const out = new Float32Array(count);
   for (const [s, end] of chunks(count, batchSize, run)) {
     await run.checkpoint(end - s);
-    const pts = new Float32Array((end - s) * e);
-    const ids = new Int32Array(end - s);
-    for (let j = s; j < end; j++) {
-      const o = (ids[j - s] = rowOf(j)) * e;
-      const a = alphaOf(j);
-      const po = (j - s) * e;
-      for (let q = 0; q < e; q++) pts[po + q] = bd[o + q]! + a * dd[o + q]!;
-    }
-    const points = tf.tensor(pts, [end - s, ...rowShape]);
+    const ids = Int32Array.from({ length: end - s }, (_, k) => rowOf(s + k));
+    const batch = tf.tensor(points(s, end), [end - s, ...rowShape]);
     let y: tf.Tensor;
     try {
-      y = await model.forward(points, { rows: ids });
+      y = await model.forward(batch, { rows: ids });
     } finally {
-      points.dispose();
+      batch.dispose();
     }
     try {
       out.set(await objectiveValues(y, target, ids, fn), s);

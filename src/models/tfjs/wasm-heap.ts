@@ -69,8 +69,8 @@ export function wasmOutOfMemory(bytes: number, heapBytes: number): BackendError 
 export function guardWasmHeap(): void {
   const m = wasmModule();
   if (!m || guarded.has(m)) return;
-  // emscripten's `_malloc` is a stub that replaces itself with the wasm export on its first call:
-  // call it once so that the function wrapped below is the export, not the stub
+  // emscripten's `_malloc` starts as a forwarder that replaces itself with the wasm export on its
+  // first call: call it once so that the function wrapped below is the export itself
   m._free(m._malloc(8));
   const malloc = m._malloc;
   const free = m._free;
